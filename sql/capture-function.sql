@@ -1,0 +1,29 @@
+-- Capture trigger function: appends the primary-key values of every changed row to the
+-- changelog (keys only: the replay re-reads the origin). SECURITY DEFINER with a pinned
+-- search_path because the application's role cannot write pgshift's schema.
+CREATE FUNCTION {{schema}}.pgshift_capture() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    INSERT INTO {{changelog}} ({{keys}}) VALUES ({{old_keys}});
+  ELSIF TG_OP = 'INSERT' THEN
+    INSERT INTO {{changelog}} ({{keys}}) VALUES ({{new_keys}});
+  ELSE
+    INSERT INTO {{changelog}} ({{keys}}) VALUES ({{new_keys}});
+    IF ({{old_keys}}) IS DISTINCT FROM ({{new_keys}}) THEN
+      INSERT INTO {{changelog}} ({{keys}}) VALUES ({{old_keys}});
+    END IF;
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+
+-- TRUNCATE cannot be replayed row by row: it marks the migration so the engine stops and
+-- cleans up instead of swapping in a stale table.
+CREATE FUNCTION {{schema}}.pgshift_truncated() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  UPDATE pgshift.migrations SET truncated = true WHERE id = {{migration_id}};
+  RETURN NULL;
+END
+$fn$;

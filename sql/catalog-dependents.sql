@@ -1,0 +1,36 @@
+-- Objects outside the table itself that depend on it, classified. Anything of kind 'other'
+-- is refused by preflight: the engine would not know how to carry it across the swap.
+SELECT DISTINCT
+  CASE
+    WHEN d.classid = 'pg_rewrite'::regclass AND rc.relkind = 'v' THEN 'view'
+    WHEN d.classid = 'pg_rewrite'::regclass AND rc.relkind = 'm' THEN 'materialized view'
+    WHEN d.classid = 'pg_rewrite'::regclass AND rc.oid = $1::oid THEN 'rule'
+    WHEN d.classid = 'pg_rewrite'::regclass THEN 'rule'
+    WHEN d.classid = 'pg_constraint'::regclass AND con.contype = 'f' AND con.conrelid <> $1::oid THEN 'fk-in'
+    WHEN d.classid = 'pg_constraint'::regclass AND con.conrelid = $1::oid THEN 'own'
+    WHEN d.classid = 'pg_proc'::regclass THEN 'function'
+    WHEN d.classid = 'pg_policy'::regclass THEN 'own'
+    WHEN d.classid = 'pg_trigger'::regclass THEN 'own'
+    WHEN d.classid = 'pg_statistic_ext'::regclass THEN 'own'
+    WHEN d.classid = 'pg_publication_rel'::regclass THEN 'own'
+    WHEN d.classid = 'pg_class'::regclass AND dc.relkind IN ('i', 'I', 'S', 't') THEN 'own'
+    WHEN d.classid = 'pg_type'::regclass THEN 'own'
+    WHEN d.classid = 'pg_attrdef'::regclass THEN 'own'
+    WHEN d.classid = 'pg_class'::regclass AND dc.oid = $1::oid THEN 'own'
+    ELSE 'other'
+  END AS kind,
+  COALESCE(rc.oid, dc.oid, con.conrelid)::int8::text AS rel_oid,
+  COALESCE(rn.nspname || '.' || rc.relname, cn.nspname || '.' || conrel.relname || ' (' || con.conname || ')',
+           pg_describe_object(d.classid, d.objid, d.objsubid)) AS description,
+  con.conname AS constraint_name, d.refobjsubid AS column_attnum
+FROM pg_depend d
+LEFT JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+LEFT JOIN pg_class rc ON rc.oid = r.ev_class
+LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+LEFT JOIN pg_constraint con ON d.classid = 'pg_constraint'::regclass AND con.oid = d.objid
+LEFT JOIN pg_class conrel ON conrel.oid = con.conrelid
+LEFT JOIN pg_namespace cn ON cn.oid = conrel.relnamespace
+LEFT JOIN pg_class dc ON d.classid = 'pg_class'::regclass AND dc.oid = d.objid
+WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::oid
+  AND d.deptype IN ('n', 'a')
+  AND NOT (rc.oid IS NOT NULL AND rc.oid = $1::oid AND r.rulename = '_RETURN')

@@ -1,0 +1,48 @@
+-- pgshift's own state. Created and upgraded by pgshift; version 1.
+CREATE SCHEMA IF NOT EXISTS pgshift;
+CREATE TABLE IF NOT EXISTS pgshift.schema_version (version int NOT NULL);
+CREATE TABLE IF NOT EXISTS pgshift.migrations (
+  id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  kind          text NOT NULL DEFAULT 'alter',
+  table_oid     oid NOT NULL,
+  table_schema  text NOT NULL,
+  table_name    text NOT NULL,
+  statements    text NOT NULL,
+  artifact_schema text NOT NULL,
+  phase         text NOT NULL,
+  outcome       text,
+  error         text,
+  watermark     text[],
+  rows_copied   bigint NOT NULL DEFAULT 0,
+  rows_estimated bigint,
+  truncated     boolean NOT NULL DEFAULT false,
+  pid           int,
+  host          text,
+  backend_pids  int[] NOT NULL DEFAULT '{}',
+  options       jsonb NOT NULL DEFAULT '{}',
+  started_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now(),
+  finished_at   timestamptz
+);
+-- Everything a migration created on a user's table, so cleanup finds artifacts through this
+-- table and never by name pattern.
+CREATE TABLE IF NOT EXISTS pgshift.artifacts (
+  migration_id  bigint NOT NULL REFERENCES pgshift.migrations (id),
+  kind          text NOT NULL,          -- 'schema' | 'trigger'
+  schema_name   text NOT NULL,
+  name          text NOT NULL,
+  on_table      text,
+  PRIMARY KEY (migration_id, kind, schema_name, name)
+);
+CREATE TABLE IF NOT EXISTS pgshift.events (
+  migration_id  bigint NOT NULL REFERENCES pgshift.migrations (id),
+  at            timestamptz NOT NULL DEFAULT clock_timestamp(),
+  phase         text NOT NULL,
+  message       text NOT NULL,
+  detail        jsonb
+);
+-- At most one unfinished migration per table.
+CREATE UNIQUE INDEX IF NOT EXISTS migrations_one_active_per_table
+  ON pgshift.migrations (table_oid) WHERE outcome IS NULL;
+INSERT INTO pgshift.schema_version (version)
+  SELECT 1 WHERE NOT EXISTS (SELECT FROM pgshift.schema_version);

@@ -1,0 +1,59 @@
+import type { Client } from '../db/session.js';
+import { ident, qualified, trusted } from '../db/quote.js';
+import { sqlFile } from '../db/sql-files.js';
+import type { TableInfo } from '../catalog/table.js';
+import type { ArtifactNames } from '../plan/names.js';
+
+/**
+ * The changelog holds keys only, in columns of the key's own types and collations (never text:
+ * '10' < '9'). No primary key and no index: the capture trigger's insert is the hot path, and
+ * the replay takes entries by ctid.
+ */
+export async function createChangelog(c: Client, origin: TableInfo, names: ArtifactNames, migrationId: number): Promise<void> {
+  const cols = origin.key.map((k) => `${ident(k.name)} ${k.type}${k.collation ? ` COLLATE ${k.collation}` : ''} NOT NULL`);
+  const changelog = qualified(names.schema, names.changelog);
+  await c.query(`CREATE TABLE ${changelog} (${cols.join(', ')}) WITH (autovacuum_vacuum_scale_factor = 0.01)`);
+  const keys = origin.key.map((k) => ident(k.name));
+  await c.query(
+    sqlFile('capture-function.sql', {
+      schema: ident(names.schema),
+      changelog,
+      keys: trusted(keys.join(', ')),
+      old_keys: trusted(keys.map((k) => `OLD.${k}`).join(', ')),
+      new_keys: trusted(keys.map((k) => `NEW.${k}`).join(', ')),
+      migration_id: trusted(String(Math.trunc(migrationId))),
+    }),
+  );
+}
+
+/**
+ * Capture first, copy after: CREATE TRIGGER waits for in-flight writers, and from its commit on
+ * every write is visible to later copy snapshots, in the changelog, or both. ENABLE ALWAYS so a
+ * session with session_replication_role = replica is captured too.
+ */
+export async function installTriggers(c: Client, origin: TableInfo, names: ArtifactNames, migrationId: number): Promise<void> {
+  const table = qualified(origin.schema, origin.name);
+  await c.query(
+    `CREATE TRIGGER ${ident(names.captureTrigger)} AFTER INSERT OR UPDATE OR DELETE ON ${table}` +
+      ` FOR EACH ROW EXECUTE FUNCTION ${qualified(names.schema, 'pgshift_capture')}()`,
+  );
+  await c.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.captureTrigger)}`);
+  await c.query(
+    `CREATE TRIGGER ${ident(names.truncateTrigger)} AFTER TRUNCATE ON ${table}` +
+      ` FOR EACH STATEMENT EXECUTE FUNCTION ${qualified(names.schema, 'pgshift_truncated')}()`,
+  );
+  await c.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.truncateTrigger)}`);
+  for (const trigger of [names.captureTrigger, names.truncateTrigger]) {
+    await c.query(
+      `INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name, on_table) VALUES ($1, 'trigger', $2, $3, $4)`,
+      [migrationId, origin.schema, trigger, origin.name],
+    );
+  }
+}
+
+/** Removes the capture triggers; used by the swap and by cleanup. */
+export function dropTriggersSql(schema: string, table: string, names: ArtifactNames): string[] {
+  return [names.captureTrigger, names.truncateTrigger].map(
+    (t) => `DROP TRIGGER IF EXISTS ${ident(t)} ON ${qualified(schema, table)}`,
+  );
+}

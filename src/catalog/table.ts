@@ -1,0 +1,139 @@
+import type { Client } from '../db/session.js';
+import { qualified, ident } from '../db/quote.js';
+import { sqlFile } from '../db/sql-files.js';
+
+export interface Column {
+  attnum: number;
+  name: string;
+  type: string;
+  notNull: boolean;
+  /** '' | 'a' (ALWAYS) | 'd' (BY DEFAULT) */
+  identity: string;
+  /** '' | 's' (stored generated column) */
+  generated: string;
+  hasMissing: boolean;
+  /** attmissingval as array text, e.g. {2024-01-01}: the once-evaluated default of an added column */
+  missingValue: string | null;
+  /** schema-qualified, quoted collation when it differs from the type's default */
+  collation: string | null;
+  statTarget: number | null;
+  options: string[] | null;
+  comment: string | null;
+  acl: string[] | null;
+}
+
+export interface KeyColumn {
+  name: string;
+  type: string;
+  collation: string | null;
+}
+
+export interface TableInfo {
+  oid: string;
+  schema: string;
+  name: string;
+  relkind: string;
+  persistence: string;
+  owner: string;
+  tablespace: string | null;
+  reloptions: string[] | null;
+  toastReloptions: string[] | null;
+  isPartition: boolean;
+  hasRules: boolean;
+  rowSecurity: boolean;
+  forceRowSecurity: boolean;
+  replicaIdentity: string;
+  estimatedRows: number;
+  comment: string | null;
+  hasInheritance: boolean;
+  isOwner: boolean;
+  isSuperuser: boolean;
+  columns: Column[];
+  key: KeyColumn[];
+  keyConstraint: string | null;
+}
+
+/** Resolves a possibly unqualified name with the session's search_path, as ALTER TABLE would. */
+export async function resolveTableOid(c: Client, schema: string | undefined, name: string): Promise<string | null> {
+  const text = schema ? qualified(schema, name) : ident(name);
+  const r = await c.query<{ oid: string | null }>('SELECT to_regclass($1)::oid::int8::text AS oid', [text]);
+  return r.rows[0]?.oid ?? null;
+}
+
+export async function describeTable(c: Client, oid: string): Promise<TableInfo> {
+  const t = (await c.query(sqlFile('catalog-table.sql'), [oid])).rows[0];
+  if (!t) throw new Error(`table ${oid} vanished`);
+  const columns = await readColumns(c, oid);
+  const key = (await c.query(sqlFile('catalog-key.sql'), [oid])).rows;
+  return {
+    oid: t.oid,
+    schema: t.schema,
+    name: t.name,
+    relkind: t.relkind,
+    persistence: t.persistence,
+    owner: t.owner,
+    tablespace: t.tablespace,
+    reloptions: t.reloptions,
+    toastReloptions: t.toast_reloptions,
+    isPartition: t.is_partition,
+    hasRules: t.has_rules,
+    rowSecurity: t.row_security,
+    forceRowSecurity: t.force_row_security,
+    replicaIdentity: t.replica_identity,
+    estimatedRows: Math.max(0, Number(t.estimated_rows)),
+    comment: t.comment,
+    hasInheritance: t.has_inheritance,
+    isOwner: t.is_owner,
+    isSuperuser: t.is_superuser,
+    columns,
+    key: key.map((k) => ({ name: k.name, type: k.type, collation: k.collation })),
+    keyConstraint: key[0]?.constraint_name ?? null,
+  };
+}
+
+export async function readColumns(c: Client, oid: string): Promise<Column[]> {
+  const r = await c.query(sqlFile('catalog-columns.sql'), [oid]);
+  return r.rows.map((a) => ({
+    attnum: a.attnum,
+    name: a.name,
+    type: a.type,
+    notNull: a.not_null,
+    identity: a.identity,
+    generated: a.generated,
+    hasMissing: a.has_missing,
+    missingValue: a.missing_value,
+    collation: a.collation,
+    statTarget: a.stat_target,
+    options: a.options,
+    comment: a.comment,
+    acl: a.acl,
+  }));
+}
+
+export interface Dependent {
+  kind: 'view' | 'materialized view' | 'rule' | 'fk-in' | 'function' | 'own' | 'other';
+  relOid: string | null;
+  description: string;
+  constraintName: string | null;
+  columnAttnum: number;
+}
+
+export async function readDependents(c: Client, oid: string): Promise<Dependent[]> {
+  const r = await c.query(sqlFile('catalog-dependents.sql'), [oid]);
+  return r.rows.map((d) => ({
+    kind: d.kind,
+    relOid: d.rel_oid,
+    description: d.description,
+    constraintName: d.constraint_name,
+    columnAttnum: d.column_attnum,
+  }));
+}
+
+/**
+ * A fingerprint of the table's shape. Taken when the migration starts and checked again under
+ * the cutover lock: DDL by someone else in between means the shadow is stale.
+ */
+export async function tableFingerprint(c: Client, oid: string): Promise<string> {
+  const r = await c.query<{ fp: string }>(sqlFile('catalog-fingerprint.sql'), [oid]);
+  return r.rows[0]!.fp;
+}

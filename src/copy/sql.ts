@@ -1,0 +1,127 @@
+import { ident, identList } from '../db/quote.js';
+import type { RowMapping } from '../plan/mapping.js';
+
+/**
+ * Pure builders of the copy's and the replay's statements. Parameters: the mapping's constants
+ * always come first ($1..$m), then what each statement needs. Keys travel as PostgreSQL text
+ * and are cast back to the key's own type, so ordering and equality are the key's own.
+ */
+export interface Tables {
+  origin: string;
+  shadow: string;
+  changelog: string;
+  mapping: RowMapping;
+  /** the shadow's key column types, in key order */
+  shadowKeyTypes: string[];
+}
+
+const tuple = (items: string[]): string => (items.length === 1 ? items[0]! : `(${items.join(', ')})`);
+
+function params(from: number, types: string[]): string[] {
+  return types.map((t, i) => `$${from + i}::${t}`);
+}
+
+function insertHead(t: Tables, extra: string[] = []): string {
+  return `INSERT INTO ${t.shadow} (${identList([...t.mapping.targets, ...extra])})${t.mapping.overriding ? ' OVERRIDING SYSTEM VALUE' : ''}`;
+}
+
+/**
+ * One keyset chunk: rows after the low key, in key order, at most $n. No ON CONFLICT: by the
+ * watermark rule nothing else writes keys above the committed watermark. Returns the number of
+ * rows and the chunk's last key (as text).
+ */
+export function copyChunkSql(t: Tables, hasLow: boolean): string {
+  const m = t.mapping;
+  const originKey = m.originKey.map((k) => ident(k.name));
+  const base = m.constants.length + 1;
+  const where = hasLow ? ` WHERE ${tuple(originKey)} > ${tuple(params(base, m.originKey.map((k) => k.type)))}` : '';
+  const limit = `$${base + (hasLow ? m.originKey.length : 0)}`;
+  const shadowKey = m.shadowKey.map(ident);
+  return (
+    `WITH ins AS (${insertHead(t)} SELECT ${m.expressions.join(', ')} FROM ${t.origin}${where}` +
+    ` ORDER BY ${originKey.join(', ')} LIMIT ${limit} RETURNING ${shadowKey.join(', ')})` +
+    ` SELECT count(*) OVER () AS rows, ${shadowKey.map((k, i) => `${k}::text AS k${i}`).join(', ')}` +
+    ` FROM ins ORDER BY ${shadowKey.map((k) => `${k} DESC`).join(', ')} LIMIT 1`
+  );
+}
+
+/**
+ * Takes a batch of changelog entries (deleting them BEFORE the origin is read, so an entry
+ * committed meanwhile stays for the next batch). With a watermark, only entries at or below it:
+ * a key above it belongs to a range whose chunk has not committed yet.
+ */
+export function takeEntriesSql(t: Tables, hasWatermark: boolean): string {
+  const keys = t.mapping.originKey.map((k) => ident(k.name));
+  const where = hasWatermark ? ` WHERE ${tuple(keys)} <= ${tuple(params(1, t.mapping.originKey.map((k) => k.type)))}` : '';
+  const limit = `$${hasWatermark ? keys.length + 1 : 1}`;
+  return (
+    `WITH taken AS (DELETE FROM ${t.changelog} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${t.changelog}${where} LIMIT ${limit}))` +
+    ` RETURNING ${keys.join(', ')})` +
+    ` SELECT ${keys.map((k, i) => `${k}::text AS k${i}`).join(', ')} FROM (SELECT DISTINCT ${keys.join(', ')} FROM taken) d`
+  );
+}
+
+function keysFromArrays(types: string[], from: number): string {
+  return `SELECT * FROM unnest(${types.map((ty, i) => `$${from + i}::${ty}[]`).join(', ')})`;
+}
+
+/** Deletes the shadow rows of the given keys ($1..$k arrays), returning their keys and preserved values. */
+export function deleteShadowRowsSql(t: Tables): string {
+  const sk = t.mapping.shadowKey.map(ident);
+  const ret = [...sk.map((k) => `${k}::text`), ...t.mapping.preserved.map((p) => `${ident(p)}::text`)];
+  return `DELETE FROM ${t.shadow} WHERE ${tuple(sk)} IN (${keysFromArrays(t.shadowKeyTypes, 1)}) RETURNING ${ret.join(', ')}`;
+}
+
+/**
+ * Deletes shadow rows outside the batch that hold a unique value the batch's origin rows are
+ * about to take (their own change is still pending), returning them so they are re-synced in
+ * the same transaction. Params: constants, then the batch's key arrays.
+ */
+export function uniqueConflictsSql(t: Tables, uniqueColumns: string[]): string | null {
+  const m = t.mapping;
+  const exprs = uniqueColumns.map((c) => {
+    const i = m.targets.indexOf(c);
+    return i < 0 ? null : m.expressions[i]!;
+  });
+  if (exprs.some((e) => e === null)) return null;
+  const base = m.constants.length + 1;
+  const sk = m.shadowKey.map((k) => `s.${ident(k)}`);
+  const ok = m.originKey.map((k) => ident(k.name));
+  const incoming = `SELECT ${exprs.map((e, i) => `${e} AS u${i}`).join(', ')} FROM ${t.origin} WHERE ${tuple(ok)} IN (${keysFromArrays(m.originKey.map((k) => k.type), base)})`;
+  const ret = [...sk.map((k) => `${k}::text`), ...m.preserved.map((p) => `s.${ident(p)}::text`)];
+  return (
+    `DELETE FROM ${t.shadow} s USING (${incoming}) o WHERE ${tuple(uniqueColumns.map((c) => `s.${ident(c)}`))} = ${tuple(uniqueColumns.map((_, i) => `o.u${i}`))}` +
+    ` AND ${tuple(sk)} NOT IN (${keysFromArrays(t.shadowKeyTypes, base)}) RETURNING ${ret.join(', ')}`
+  );
+}
+
+/** Inserts the origin's current rows for the given keys. Params: constants, then key arrays. */
+export function insertRowsSql(t: Tables): string {
+  const m = t.mapping;
+  const ok = m.originKey.map((k) => ident(k.name));
+  const base = m.constants.length + 1;
+  return `${insertHead(t)} SELECT ${m.expressions.join(', ')} FROM ${t.origin} WHERE ${tuple(ok)} IN (${keysFromArrays(m.originKey.map((k) => k.type), base)})`;
+}
+
+/**
+ * Inserts the origin's current rows for keys whose shadow row carried preserved values (a
+ * volatile default evaluated when the row was first copied), putting those values back.
+ * Params: constants, key arrays, then one text array per preserved column.
+ */
+export function insertPreservedRowsSql(t: Tables, preservedTypes: string[]): string {
+  const m = t.mapping;
+  const base = m.constants.length + 1;
+  const nk = m.originKey.length;
+  const keyCols = m.originKey.map((_, i) => `pgshift_k${i}`);
+  const valCols = m.preserved.map((_, i) => `pgshift_v${i}`);
+  const arrays = [
+    ...m.originKey.map((k, i) => `$${base + i}::${k.type}[]`),
+    ...m.preserved.map((_, i) => `$${base + nk + i}::text[]`),
+  ];
+  const on = tuple(m.originKey.map((k) => `${t.origin}.${ident(k.name)}`));
+  return (
+    `${insertHead(t, m.preserved)} SELECT ${m.expressions.join(', ')}, ${valCols.map((v, i) => `p.${v}::${preservedTypes[i]}`).join(', ')}` +
+    ` FROM ${t.origin} JOIN unnest(${arrays.join(', ')}) AS p(${[...keyCols, ...valCols].join(', ')})` +
+    ` ON ${on} = ${tuple(keyCols.map((k) => `p.${k}`))}`
+  );
+}

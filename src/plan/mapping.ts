@@ -1,0 +1,79 @@
+import { UserError } from '../errors.js';
+import type { Column, KeyColumn } from '../catalog/table.js';
+import type { ColumnFlow } from './columns.js';
+
+/**
+ * How a row of the origin becomes a row of the shadow: the column list the copy and the replay
+ * insert, and the expression over origin columns that feeds each. Expressions are SQL text
+ * made of quoted identifiers, deparsed USING expressions, and $n references to `constants`.
+ */
+export interface RowMapping {
+  targets: string[];
+  expressions: string[];
+  /** values of the once-evaluated defaults of added columns; referenced as $1..$n */
+  constants: string[];
+  /** added columns whose per-row value (volatile default, identity) must survive a replay */
+  preserved: string[];
+  /** an identity ALWAYS column is written: INSERT needs OVERRIDING SYSTEM VALUE */
+  overriding: boolean;
+  originKey: KeyColumn[];
+  /** the key's columns as named in the shadow, in key order */
+  shadowKey: string[];
+}
+
+const WIDENING: Record<string, string[]> = {
+  smallint: ['integer', 'bigint', 'numeric'],
+  integer: ['bigint', 'numeric'],
+  bigint: ['numeric'],
+  'character varying': ['text'],
+  text: ['character varying'],
+};
+
+/** A key column's type change is allowed only where every old value maps to a distinct new one. */
+export function isWideningKeyChange(from: string, to: string): boolean {
+  if (from === to) return true;
+  if (WIDENING[from]?.includes(to)) return true;
+  const vf = /^character varying\((\d+)\)$/.exec(from);
+  const vt = /^character varying(?:\((\d+)\))?$/.exec(to);
+  if (vf && (to === 'text' || (vt && (vt[1] === undefined || Number(vt[1]) >= Number(vf[1]))))) return true;
+  return false;
+}
+
+export function deriveMapping(flow: ColumnFlow, shadowColumns: Column[], originKey: KeyColumn[], quote: (n: string) => string): RowMapping {
+  const targets: string[] = [];
+  const expressions: string[] = [];
+  const constants: string[] = [];
+  const preserved: string[] = [];
+  let overriding = false;
+
+  for (const col of shadowColumns) {
+    if (col.generated) continue; // computed by the shadow itself
+    const source = flow.sources.get(col.name) ?? { kind: 'added' as const };
+    if (source.kind === 'origin') {
+      targets.push(col.name);
+      expressions.push(source.using ? `(${source.using})` : quote(source.origin));
+      if (col.identity === 'a') overriding = true;
+    } else if (col.hasMissing && col.missingValue !== null) {
+      // A non-volatile default, evaluated once as offline (PostgreSQL's "missing value").
+      constants.push(col.missingValue);
+      targets.push(col.name);
+      expressions.push(`($${constants.length}::${col.type}[])[1]`);
+    } else {
+      preserved.push(col.name);
+      if (col.identity === 'a') overriding = true;
+    }
+  }
+
+  const shadowKey = originKey.map((k) => {
+    const entry = [...flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === k.name);
+    if (!entry) throw new UserError(`refused: primary-key column "${k.name}" does not survive the change`);
+    const shadowCol = shadowColumns.find((c) => c.name === entry[0])!;
+    if (!isWideningKeyChange(k.type, shadowCol.type)) {
+      throw new UserError(
+        `refused: changing primary-key column "${k.name}" from ${k.type} to ${shadowCol.type} may map two keys to one; only widening casts are allowed on the key`,
+      );
+    }
+    return entry[0];
+  });
+  return { targets, expressions, constants, preserved, overriding, originKey, shadowKey };
+}

@@ -1,0 +1,32 @@
+/**
+ * Every name pgshift gives an artifact comes from here, derived from the migration id, so that
+ * the state table, cleanup and the tests agree on them.
+ */
+export interface ArtifactNames {
+  schema: string;
+  changelog: string;
+  captureTrigger: string;
+  truncateTrigger: string;
+  /** the shadow's table name while the origin moves in beside it during the swap */
+  swapTable: string;
+  swapRelation: (n: number) => string;
+  /** advisory lock keys: (namespace, migration id) */
+  lockKey: [number, number];
+  applicationName: string;
+}
+
+/** 'pgsh' as an int4: the namespace of pgshift's advisory locks. */
+export const ADVISORY_NAMESPACE = 0x70677368 & 0x7fffffff;
+
+export function artifactNames(id: number): ArtifactNames {
+  return {
+    schema: `pgshift_${id}`,
+    changelog: 'changelog',
+    captureTrigger: `pgshift_capture_${id}`,
+    truncateTrigger: `pgshift_truncate_${id}`,
+    swapTable: `pgshift_swap_${id}`,
+    swapRelation: (n) => `pgshift_swap_${id}_${n}`,
+    lockKey: [ADVISORY_NAMESPACE, id],
+    applicationName: `pgshift:${id}`,
+  };
+}

@@ -1,0 +1,204 @@
+import type { Client } from '../db/session.js';
+import { ident, literal, qualified, trusted, type SqlText } from '../db/quote.js';
+import { sqlFile } from '../db/sql-files.js';
+import { readColumns, type Column, type TableInfo } from '../catalog/table.js';
+import { deparseStatement, type AlterStatement } from '../plan/parse.js';
+import { placementOf } from '../plan/subcommands.js';
+import type { ColumnFlow } from '../plan/columns.js';
+import { copyAclStatements } from './acl.js';
+import { relOptionsList } from './reloptions.js';
+
+/** An index dropped from the shadow after it was built empty, to be rebuilt after the copy. */
+export interface DeferredIndex {
+  name: string;
+  /** CREATE INDEX ... or ALTER TABLE ... ADD CONSTRAINT ..., against the shadow */
+  create: string;
+  comment: { on: 'INDEX' | 'CONSTRAINT'; text: string } | null;
+  unique: boolean;
+  /** key columns when the index is on plain columns (used to resolve unique conflicts in replay) */
+  columns: string[] | null;
+}
+
+/** A constraint attached at the swap (NOT VALID) and validated afterwards when it was valid. */
+export interface DeferredConstraint {
+  name: string;
+  type: 'f' | 'c';
+  def: string;
+  validate: boolean;
+  comment: string | null;
+}
+
+export interface ShadowTable {
+  oid: string;
+  columns: Column[];
+  indexes: DeferredIndex[];
+  constraints: DeferredConstraint[];
+}
+
+export interface BuildContext {
+  origin: TableInfo;
+  flow: ColumnFlow;
+  statements: AlterStatement[];
+  schema: string;
+}
+
+/**
+ * Creates the shadow: LIKE the origin (so defaults, identity, generated columns, checks,
+ * indexes, comments and storage come along), with the origin's names restored, everything LIKE
+ * leaves out that belongs on the table from the start, then the user's statements applied. The
+ * shadow has the origin's name (in its own schema) so names the ALTER generates match offline.
+ * Runs inside the caller's transaction; a trial run rolls it back.
+ */
+export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowTable> {
+  const { origin } = ctx;
+  const shadow = qualified(ctx.schema, origin.name);
+  const source = qualified(origin.schema, origin.name);
+  const exec = async (sql: string): Promise<void> => {
+    await c.query(sql);
+  };
+
+  await exec(`CREATE SCHEMA ${ident(ctx.schema)}`);
+  await exec(
+    `CREATE ${origin.persistence === 'u' ? 'UNLOGGED ' : ''}TABLE ${shadow} (LIKE ${source} INCLUDING ALL EXCLUDING STATISTICS)` +
+      (origin.tablespace ? ` TABLESPACE ${ident(origin.tablespace)}` : ''),
+  );
+  const oid = await relationOid(c, shadow);
+  await restoreIndexNames(c, origin.oid, oid, ctx.schema);
+
+  const options = relOptionsList(origin.reloptions).concat(relOptionsList(origin.toastReloptions, 'toast'));
+  if (options.length) await exec(`ALTER TABLE ${shadow} SET (${options.join(', ')})`);
+  for (const col of origin.columns) {
+    if (col.statTarget !== null && col.statTarget >= 0) {
+      await exec(`ALTER TABLE ${shadow} ALTER COLUMN ${ident(col.name)} SET STATISTICS ${Number(col.statTarget)}`);
+    }
+    const colOptions = relOptionsList(col.options);
+    if (colOptions.length) await exec(`ALTER TABLE ${shadow} ALTER COLUMN ${ident(col.name)} SET (${colOptions.join(', ')})`);
+  }
+  await exec(`ALTER TABLE ${shadow} OWNER TO ${ident(origin.owner)}`);
+  for (const stmt of await copyAclStatements(c, origin.oid, shadow)) await exec(stmt);
+  if (origin.comment !== null) await exec(`COMMENT ON TABLE ${shadow} IS ${literal(origin.comment)}`);
+  await carryNotValidChecks(c, origin.oid, oid, shadow);
+  for (const fk of (await c.query(sqlFile('fks-out.sql'), [origin.oid])).rows) {
+    await exec(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}`);
+    if (fk.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${shadow} IS ${literal(fk.comment)}`);
+  }
+
+  for (const sql of buildStatements(ctx.statements, ctx.schema)) await exec(sql);
+
+  const constraints = await detachConstraints(c, oid, shadow);
+  const indexes = await detachIndexes(c, oid, ctx.schema, shadow);
+  return { oid, columns: await readColumns(c, oid), indexes, constraints };
+}
+
+/** The user's statements that apply to the shadow, retargeted at it by editing the parse tree. */
+export function buildStatements(statements: AlterStatement[], schema: string): string[] {
+  const out: string[] = [];
+  for (const stmt of statements) {
+    const node = structuredClone(stmt.node);
+    node.relation = { ...node.relation, schemaname: schema };
+    if (stmt.kind === 'alter') {
+      const cmds = node.cmds.filter((c: { AlterTableCmd: unknown }) => placementOf(c.AlterTableCmd) === 'build');
+      if (cmds.length === 0) continue;
+      node.cmds = cmds;
+      out.push(deparseStatement({ kind: 'alter', node, cmds }));
+    } else {
+      out.push(deparseStatement({ ...stmt, node }));
+    }
+  }
+  return out;
+}
+
+/** The user's subcommands that apply to the new table inside the swap transaction. */
+export function swapStatements(statements: AlterStatement[], schema: string, table: string): { swap: string[]; validate: string[] } {
+  const swap: string[] = [];
+  const validate: string[] = [];
+  for (const stmt of statements) {
+    if (stmt.kind !== 'alter') continue;
+    for (const cmd of stmt.cmds) {
+      const placement = placementOf(cmd);
+      if (placement === 'build') continue;
+      if (placement === 'validate') {
+        validate.push(cmd.name);
+        continue;
+      }
+      const node = structuredClone(stmt.node);
+      node.relation = { ...node.relation, schemaname: schema, relname: table };
+      node.cmds = [{ AlterTableCmd: cmd }];
+      swap.push(deparseStatement({ kind: 'alter', node, cmds: node.cmds }));
+    }
+  }
+  return { swap, validate };
+}
+
+async function relationOid(c: Client, name: SqlText): Promise<string> {
+  return (await c.query<{ oid: string }>('SELECT $1::regclass::oid::int8::text AS oid', [name])).rows[0]!.oid;
+}
+
+/** LIKE generates index (and constraint) names; give the shadow's the origin's names back. */
+async function restoreIndexNames(c: Client, originOid: string, shadowOid: string, schema: string): Promise<void> {
+  const pairs = (await c.query(sqlFile('index-name-pairs.sql'), [originOid, shadowOid])).rows;
+  // Two steps, through temporary names, because a generated name may be another index's final name.
+  for (const [i, p] of pairs.entries()) {
+    await c.query(`ALTER INDEX ${qualified(schema, p.shadow_name)} RENAME TO ${ident(`pgshift_tmp_${i}`)}`);
+  }
+  for (const [i, p] of pairs.entries()) {
+    await c.query(`ALTER INDEX ${qualified(schema, `pgshift_tmp_${i}`)} RENAME TO ${ident(p.origin_name)}`);
+  }
+}
+
+/** A CHECK that is NOT VALID on the origin may be violated by old rows: keep it NOT VALID. */
+async function carryNotValidChecks(c: Client, originOid: string, shadowOid: string, shadow: SqlText): Promise<void> {
+  const r = await c.query(
+    `SELECT o.conname AS name, pg_get_constraintdef(o.oid) AS def, s.oid IS NOT NULL AS on_shadow
+       FROM pg_constraint o LEFT JOIN pg_constraint s ON s.conrelid = $2::oid AND s.conname = o.conname
+      WHERE o.conrelid = $1::oid AND o.contype = 'c' AND NOT o.convalidated`,
+    [originOid, shadowOid],
+  );
+  for (const chk of r.rows) {
+    if (chk.on_shadow) await c.query(`ALTER TABLE ${shadow} DROP CONSTRAINT ${ident(chk.name)}`);
+    await c.query(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(chk.name)} ${chk.def}`);
+  }
+}
+
+async function detachConstraints(c: Client, oid: string, shadow: SqlText): Promise<DeferredConstraint[]> {
+  const rows = (await c.query(sqlFile('deferred-constraints.sql'), [oid])).rows;
+  for (const r of rows) await c.query(`ALTER TABLE ${shadow} DROP CONSTRAINT ${ident(r.name)}`);
+  return rows.map((r) => ({
+    name: r.name,
+    type: r.type,
+    // pg_get_constraintdef already says NOT VALID for an unvalidated constraint.
+    def: r.validated ? `${r.def} NOT VALID` : r.def,
+    validate: r.validated,
+    comment: r.comment,
+  }));
+}
+
+async function detachIndexes(c: Client, oid: string, schema: string, shadow: SqlText): Promise<DeferredIndex[]> {
+  const rows = (await c.query(sqlFile('deferred-indexes.sql'), [oid])).rows;
+  const out: DeferredIndex[] = [];
+  for (const r of rows) {
+    if (r.constraint_name) {
+      await c.query(`ALTER TABLE ${shadow} DROP CONSTRAINT ${ident(r.constraint_name)}`);
+      out.push({
+        name: r.name,
+        create: `ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(r.constraint_name)} ${r.constraint_def}`,
+        comment: r.constraint_comment !== null ? { on: 'CONSTRAINT', text: r.constraint_comment } : null,
+        unique: r.is_unique,
+        columns: r.plain_columns ? r.key_columns : null,
+      });
+      if (r.index_comment !== null && r.constraint_comment === null) {
+        out[out.length - 1]!.comment = { on: 'INDEX', text: r.index_comment };
+      }
+    } else {
+      await c.query(`DROP INDEX ${qualified(schema, r.name)}`);
+      out.push({
+        name: r.name,
+        create: trusted(r.index_def),
+        comment: r.index_comment !== null ? { on: 'INDEX', text: r.index_comment } : null,
+        unique: r.is_unique,
+        columns: r.plain_columns ? r.key_columns : null,
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,19 @@
+import { configDefaults, defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Long-running suites (crash loops, soak workloads) get their own script; keep the default run quick.
+    exclude: [...configDefaults.exclude, 'test/long/**'],
+    // One PostgreSQL server for the whole run; each test file makes its own database on it.
+    globalSetup: ['test/support/global-setup.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    // Forks, not threads: pg pools and native libpg-query are happier in separate processes, and a
+    // hung connection in one file cannot wedge another.
+    pool: 'forks',
+    // Two cores: more parallel files than that only makes lock-timing tests flaky.
+    maxWorkers: 2,
+    fileParallelism: true,
+  },
+});
