@@ -4,7 +4,7 @@ SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name, c.relki
        t.spcname AS tablespace, c.reloptions, tc.reloptions AS toast_reloptions,
        c.relispartition AS is_partition, c.relhasrules AS has_rules,
        c.relrowsecurity AS row_security, c.relforcerowsecurity AS force_row_security,
-       c.relreplident::text AS replica_identity, c.reltuples::int8::text AS estimated_rows,
+       c.relreplident::text AS replica_identity, GREATEST(c.reltuples, 0)::int8::text AS estimated_rows,
        obj_description(c.oid, 'pg_class') AS comment,
        EXISTS (SELECT FROM pg_inherits i WHERE i.inhrelid = c.oid OR i.inhparent = c.oid) AS has_inheritance,
        pg_has_role(c.relowner, 'USAGE') AS is_owner,

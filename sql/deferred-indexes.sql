@@ -6,7 +6,7 @@ SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS index_def,
        obj_description(i.indexrelid, 'pg_class') AS index_comment,
        obj_description(con.oid, 'pg_constraint') AS constraint_comment,
        i.indisunique AS is_unique,
-       (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+       (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
          WHERE k.ord <= i.indnkeyatts) AS key_columns,
        i.indexprs IS NULL AS plain_columns

@@ -13,6 +13,8 @@ import {
 export interface Replayer {
   /** Replays up to `limit` entries at or below the watermark (all when null); returns entries taken. */
   replayBatch(c: Client, watermark: string[] | null, limit: number): Promise<number>;
+  /** The same inside a transaction the caller holds (the cutover's). */
+  replayInTransaction(c: Client, watermark: string[] | null, limit: number): Promise<number>;
   /** Unique indexes now exist on the shadow: resolve conflicts with rows still pending. */
   enableUniqueResolution(indexes: string[][]): void;
 }
@@ -67,22 +69,20 @@ export function createReplayer(opts: ReplayerOptions): Replayer {
     }
   }
 
+  async function replayInTransaction(c: Client, watermark: string[] | null, limit: number): Promise<number> {
+    await c.query('SELECT pg_advisory_xact_lock($1, $2)', opts.lockKey);
+    const take = takeEntriesSql(t, watermark !== null);
+    const r = await c.query({ text: take, values: watermark ? [...watermark, limit] : [limit], rowMode: 'array' });
+    if (r.rows.length === 0) return 0;
+    await replayKeys(c, r.rows as string[][]);
+    return r.rows.length;
+  }
+
   return {
-    async replayBatch(c, watermark, limit) {
-      // REPEATABLE READ: the conflict search and the insert read the origin at one snapshot.
-      return inTransaction(
-        c,
-        async () => {
-          await c.query('SELECT pg_advisory_xact_lock($1, $2)', opts.lockKey);
-          const take = takeEntriesSql(t, watermark !== null);
-          const r = await c.query({ text: take, values: watermark ? [...watermark, limit] : [limit], rowMode: 'array' });
-          if (r.rows.length === 0) return 0;
-          await replayKeys(c, r.rows as string[][]);
-          return r.rowCount ?? r.rows.length;
-        },
-        { isolation: 'repeatable read' },
-      );
-    },
+    replayInTransaction,
+    // REPEATABLE READ: the conflict search and the insert read the origin at one snapshot.
+    replayBatch: (c, watermark, limit) =>
+      inTransaction(c, () => replayInTransaction(c, watermark, limit), { isolation: 'repeatable read' }),
     enableUniqueResolution(indexes) {
       conflictSql = indexes.map((cols) => uniqueConflictsSql(t, cols)).filter((s): s is string => s !== null);
     },

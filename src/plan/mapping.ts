@@ -11,7 +11,7 @@ export interface RowMapping {
   targets: string[];
   expressions: string[];
   /** values of the once-evaluated defaults of added columns; referenced as $1..$n */
-  constants: string[];
+  constants: (string | null)[];
   /** added columns whose per-row value (volatile default, identity) must survive a replay */
   preserved: string[];
   /** an identity ALWAYS column is written: INSERT needs OVERRIDING SYSTEM VALUE */
@@ -39,10 +39,16 @@ export function isWideningKeyChange(from: string, to: string): boolean {
   return false;
 }
 
-export function deriveMapping(flow: ColumnFlow, shadowColumns: Column[], originKey: KeyColumn[], quote: (n: string) => string): RowMapping {
+export function deriveMapping(
+  flow: ColumnFlow,
+  shadowColumns: Column[],
+  onceDefaults: Map<string, string | null>,
+  originKey: KeyColumn[],
+  quote: (n: string) => string,
+): RowMapping {
   const targets: string[] = [];
   const expressions: string[] = [];
-  const constants: string[] = [];
+  const constants: (string | null)[] = [];
   const preserved: string[] = [];
   let overriding = false;
 
@@ -53,11 +59,11 @@ export function deriveMapping(flow: ColumnFlow, shadowColumns: Column[], originK
       targets.push(col.name);
       expressions.push(source.using ? `(${source.using})` : quote(source.origin));
       if (col.identity === 'a') overriding = true;
-    } else if (col.hasMissing && col.missingValue !== null) {
-      // A non-volatile default, evaluated once as offline (PostgreSQL's "missing value").
-      constants.push(col.missingValue);
+    } else if (onceDefaults.has(col.name)) {
+      // A non-volatile default, evaluated once for all rows, as offline.
+      constants.push(onceDefaults.get(col.name) ?? null);
       targets.push(col.name);
-      expressions.push(`($${constants.length}::${col.type}[])[1]`);
+      expressions.push(`$${constants.length}::${col.type}`);
     } else {
       preserved.push(col.name);
       if (col.identity === 'a') overriding = true;

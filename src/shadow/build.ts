@@ -1,6 +1,7 @@
 import type { Client } from '../db/session.js';
 import { ident, literal, qualified, trusted, type SqlText } from '../db/quote.js';
 import { sqlFile } from '../db/sql-files.js';
+import { withQualifiedNames } from '../db/search-path.js';
 import { readColumns, type Column, type TableInfo } from '../catalog/table.js';
 import { deparseStatement, type AlterStatement } from '../plan/parse.js';
 import { placementOf } from '../plan/subcommands.js';
@@ -26,6 +27,8 @@ export interface DeferredConstraint {
   def: string;
   validate: boolean;
   comment: string | null;
+  /** the referenced table of a foreign key (its OID) */
+  referenced: string | null;
 }
 
 export interface ShadowTable {
@@ -33,6 +36,8 @@ export interface ShadowTable {
   columns: Column[];
   indexes: DeferredIndex[];
   constraints: DeferredConstraint[];
+  /** added columns whose default is not volatile -> the one value offline gives every row */
+  onceDefaults: Map<string, string | null>;
 }
 
 export interface BuildContext {
@@ -64,6 +69,16 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   );
   const oid = await relationOid(c, shadow);
   await restoreIndexNames(c, origin.oid, oid, ctx.schema);
+  const notValidChecks = await dropNotValidChecks(c, origin.oid, oid, shadow);
+  // PostgreSQL evaluates a non-volatile default of an added column once, for every existing
+  // row ("missing value"), but only when the table has rows. One sample row makes the shadow's
+  // ADD COLUMN behave the same; the copy then gives all rows that one value, as offline.
+  const sampled = addsColumnWithDefault(ctx.statements) && (await insertSampleRow(c, origin, shadow));
+  for (const chk of notValidChecks) await exec(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(chk.name)} ${chk.def}`);
+  for (const fk of (await c.query(sqlFile('fks-out.sql'), [origin.oid])).rows) {
+    await exec(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}`);
+    if (fk.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${shadow} IS ${literal(fk.comment)}`);
+  }
 
   const options = relOptionsList(origin.reloptions).concat(relOptionsList(origin.toastReloptions, 'toast'));
   if (options.length) await exec(`ALTER TABLE ${shadow} SET (${options.join(', ')})`);
@@ -77,17 +92,15 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   await exec(`ALTER TABLE ${shadow} OWNER TO ${ident(origin.owner)}`);
   for (const stmt of await copyAclStatements(c, origin.oid, shadow)) await exec(stmt);
   if (origin.comment !== null) await exec(`COMMENT ON TABLE ${shadow} IS ${literal(origin.comment)}`);
-  await carryNotValidChecks(c, origin.oid, oid, shadow);
-  for (const fk of (await c.query(sqlFile('fks-out.sql'), [origin.oid])).rows) {
-    await exec(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}`);
-    if (fk.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${shadow} IS ${literal(fk.comment)}`);
-  }
 
   for (const sql of buildStatements(ctx.statements, ctx.schema)) await exec(sql);
+  const onceDefaults = sampled ? await onceEvaluatedDefaults(c, oid, shadow, ctx.flow) : new Map<string, string | null>();
+  if (sampled) await exec(`TRUNCATE ${shadow}`);
 
-  const constraints = await detachConstraints(c, oid, shadow);
-  const indexes = await detachIndexes(c, oid, ctx.schema, shadow);
-  return { oid, columns: await readColumns(c, oid), indexes, constraints };
+  // Definitions kept for later are read with every name schema-qualified.
+  const constraints = await withQualifiedNames(c, () => detachConstraints(c, oid, shadow));
+  const indexes = await withQualifiedNames(c, () => detachIndexes(c, oid, ctx.schema, shadow));
+  return { oid, columns: await readColumns(c, oid), indexes, constraints, onceDefaults };
 }
 
 /** The user's statements that apply to the shadow, retargeted at it by editing the parse tree. */
@@ -146,8 +159,11 @@ async function restoreIndexNames(c: Client, originOid: string, shadowOid: string
   }
 }
 
-/** A CHECK that is NOT VALID on the origin may be violated by old rows: keep it NOT VALID. */
-async function carryNotValidChecks(c: Client, originOid: string, shadowOid: string, shadow: SqlText): Promise<void> {
+/**
+ * A CHECK that is NOT VALID on the origin may be violated by old rows: take whatever LIKE made
+ * of it off the shadow, to be put back NOT VALID.
+ */
+async function dropNotValidChecks(c: Client, originOid: string, shadowOid: string, shadow: SqlText): Promise<{ name: string; def: string }[]> {
   const r = await c.query(
     `SELECT o.conname AS name, pg_get_constraintdef(o.oid) AS def, s.oid IS NOT NULL AS on_shadow
        FROM pg_constraint o LEFT JOIN pg_constraint s ON s.conrelid = $2::oid AND s.conname = o.conname
@@ -156,8 +172,57 @@ async function carryNotValidChecks(c: Client, originOid: string, shadowOid: stri
   );
   for (const chk of r.rows) {
     if (chk.on_shadow) await c.query(`ALTER TABLE ${shadow} DROP CONSTRAINT ${ident(chk.name)}`);
-    await c.query(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(chk.name)} ${chk.def}`);
   }
+  return r.rows;
+}
+
+function addsColumnWithDefault(statements: AlterStatement[]): boolean {
+  return statements.some(
+    (s) =>
+      s.kind === 'alter' &&
+      s.cmds.some(
+        (cmd) =>
+          cmd.subtype === 'AT_AddColumn' &&
+          (cmd.def.ColumnDef.constraints ?? []).some((k: { Constraint?: { contype: string } }) => k.Constraint?.contype === 'CONSTR_DEFAULT'),
+      ),
+  );
+}
+
+/**
+ * For each added column with a non-volatile default, the value the sample row received.
+ * Volatility is asked of PostgreSQL itself: ADD COLUMN on a one-row probe table stores a
+ * "missing value" exactly when the default is not volatile.
+ */
+async function onceEvaluatedDefaults(c: Client, oid: string, shadow: SqlText, flow: ColumnFlow): Promise<Map<string, string | null>> {
+  const added = [...flow.sources.entries()].filter(([, s]) => s.kind === 'added').map(([name]) => name);
+  const defaults = await withQualifiedNames(c, async () =>
+    (await c.query(
+      `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, pg_get_expr(d.adbin, d.adrelid) AS expr
+         FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE a.attrelid = $1::oid AND a.attname = ANY ($2::text[]) AND a.attgenerated = ''`,
+      [oid, added],
+    )).rows,
+  );
+  const out = new Map<string, string | null>();
+  for (const d of defaults) {
+    await c.query('SAVEPOINT pgshift_probe');
+    await c.query('CREATE TEMP TABLE pgshift_probe ON COMMIT DROP AS SELECT 1 AS x');
+    await c.query(`ALTER TABLE pgshift_probe ADD COLUMN v ${trusted(d.type)} DEFAULT ${trusted(d.expr)}`);
+    const probe = await c.query(`SELECT atthasmissing AS m FROM pg_attribute WHERE attrelid = 'pgshift_probe'::regclass AND attname = 'v'`);
+    await c.query('ROLLBACK TO SAVEPOINT pgshift_probe');
+    if (!probe.rows[0]?.m) continue;
+    out.set(d.name, (await c.query(`SELECT ${ident(d.name)}::text AS v FROM ${shadow} LIMIT 1`)).rows[0]?.v ?? null);
+  }
+  return out;
+}
+
+/** Copies one origin row into the (still empty) shadow; false when the origin is empty. */
+async function insertSampleRow(c: Client, origin: TableInfo, shadow: SqlText): Promise<boolean> {
+  const cols = origin.columns.filter((col) => !col.generated).map((col) => ident(col.name));
+  const r = await c.query(
+    `INSERT INTO ${shadow} (${cols.join(', ')}) OVERRIDING SYSTEM VALUE SELECT ${cols.join(', ')} FROM ${qualified(origin.schema, origin.name)} LIMIT 1`,
+  );
+  return (r.rowCount ?? 0) > 0;
 }
 
 async function detachConstraints(c: Client, oid: string, shadow: SqlText): Promise<DeferredConstraint[]> {
@@ -170,6 +235,7 @@ async function detachConstraints(c: Client, oid: string, shadow: SqlText): Promi
     def: r.validated ? `${r.def} NOT VALID` : r.def,
     validate: r.validated,
     comment: r.comment,
+    referenced: r.referenced,
   }));
 }
 

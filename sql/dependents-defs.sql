@@ -1,0 +1,57 @@
+-- Definitions of everything outside the table that must be re-created or re-pointed at the new
+-- table, read under search_path = pg_catalog so every name in them is schema-qualified.
+SELECT 'view' AS kind, n.nspname AS schema, c.relname AS name, NULL::text AS target,
+       pg_get_viewdef(c.oid) AS def, array_to_string(c.reloptions, ',') AS extra, NULL::text AS flag,
+       NULL::text AS comment
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'v' AND c.oid IN (
+  SELECT r.ev_class FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+  WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::oid)
+UNION ALL
+SELECT 'trigger', NULL, t.tgname, NULL, pg_get_triggerdef(t.oid), NULL, t.tgenabled::text,
+       obj_description(t.oid, 'pg_trigger')
+FROM pg_trigger t
+WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND t.tgname <> ALL ($2::text[])
+UNION ALL
+SELECT 'policy', NULL, p.polname, NULL,
+       concat_ws(' ',
+         'AS', CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
+         'FOR', CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
+         'TO', (SELECT string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r)) END, ', ')
+                FROM unnest(p.polroles) r),
+         'USING (' || pg_get_expr(p.polqual, p.polrelid) || ')',
+         'WITH CHECK (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')'),
+       NULL, NULL, obj_description(p.oid, 'pg_policy')
+FROM pg_policy p WHERE p.polrelid = $1::oid
+UNION ALL
+SELECT 'fk-in', cn.nspname, con.conname, cr.relname, pg_get_constraintdef(con.oid), NULL,
+       con.convalidated::text, obj_description(con.oid, 'pg_constraint')
+FROM pg_constraint con JOIN pg_class cr ON cr.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = cr.relnamespace
+WHERE con.contype = 'f' AND con.confrelid = $1::oid AND con.conrelid <> $1::oid AND con.conparentid = 0
+UNION ALL
+SELECT 'statistics', sn.nspname, s.stxname, NULL, pg_get_statisticsobjdef(s.oid), s.stxstattarget::text, NULL,
+       obj_description(s.oid, 'pg_statistic_ext')
+FROM pg_statistic_ext s JOIN pg_namespace sn ON sn.oid = s.stxnamespace
+WHERE s.stxrelid = $1::oid
+UNION ALL
+SELECT 'publication', NULL, p.pubname, NULL, NULL, NULL, NULL, NULL
+FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid
+WHERE pr.prrelid = $1::oid
+UNION ALL
+SELECT 'cluster', NULL, ic.relname, NULL, NULL, NULL, NULL, NULL
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $1::oid AND i.indisclustered
+UNION ALL
+SELECT 'replica-index', NULL, ic.relname, NULL, NULL, NULL, NULL, NULL
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $1::oid AND i.indisreplident
+UNION ALL
+SELECT 'serial', sn.nspname, s.relname, a.attname, NULL, NULL, NULL, NULL
+FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+JOIN pg_namespace sn ON sn.oid = s.relnamespace
+JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+WHERE d.classid = 'pg_class'::regclass AND d.refobjid = $1::oid AND d.deptype = 'a'
+UNION ALL
+SELECT 'identity', sn.nspname, s.relname, a.attname, NULL, NULL, NULL, NULL
+FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+JOIN pg_namespace sn ON sn.oid = s.relnamespace
+JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+WHERE d.classid = 'pg_class'::regclass AND d.refobjid = $1::oid AND d.deptype = 'i'

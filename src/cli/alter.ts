@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import { onlineAlter, type AlterReport } from '../migration/runner.js';
+import { alterOptions, DEFAULTS } from '../config.js';
+import { parseDuration } from '../units.js';
+import { formatDuration } from '../units.js';
+import { runCommand } from './run.js';
+
+export function registerAlter(program: Command): void {
+  program
+    .command('alter')
+    .description('apply ALTER TABLE statement(s) to one table online (dry run unless --execute)')
+    .argument('<statements>', 'one or more ALTER TABLE statements on one table')
+    .option('--url <url>', 'connection URL (default: DATABASE_URL, then PGHOST/PGPORT/PGUSER/PGDATABASE/PGPASSWORD)')
+    .option('--execute', 'run the migration; without it, print the plan and change nothing', false)
+    .option('--json', 'print one final JSON report on stdout', false)
+    .option('--chunk-time <duration>', 'target duration of one copy chunk', `${DEFAULTS.chunkTimeMs}ms`)
+    .option('--lock-timeout <duration>', 'lock wait of the first attempt of every DDL and of the cutover', `${DEFAULTS.retry.lockTimeoutMs}ms`)
+    .action((statements: string, o: Record<string, string | boolean | undefined>) =>
+      runCommand(async () => {
+        const lockTimeoutMs = parseDuration(String(o.lockTimeout), '--lock-timeout');
+        const opts = alterOptions({
+          statements,
+          url: o.url as string | undefined,
+          execute: o.execute === true,
+          chunkTimeMs: parseDuration(String(o.chunkTime), '--chunk-time'),
+          retry: { ...DEFAULTS.retry, lockTimeoutMs, maxLockTimeoutMs: Math.max(lockTimeoutMs, DEFAULTS.retry.maxLockTimeoutMs) },
+        });
+        const report = await onlineAlter(opts);
+        if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+        else process.stdout.write(`${humanReport(report).join('\n')}\n`);
+      }),
+    );
+}
+
+export function humanReport(r: AlterReport): string[] {
+  const lines = [...r.plan];
+  if (r.status === 'planned') {
+    lines.push('preflight: ok. Dry run: nothing was changed; add --execute to run it.');
+    return lines;
+  }
+  const d = r.durationsMs!;
+  lines.push(
+    `done: migration ${r.migrationId}, ${r.rowsCopied} rows copied in ${formatDuration(d.copy)} (${Math.round(r.copyRowsPerSecond ?? 0)} rows/s), total ${formatDuration(d.total)}`,
+    `  indexes ${formatDuration(d.index)}, catch-up ${formatDuration(d.catchUp)}, cutover ${formatDuration(d.cutover)} (${r.cutover!.attempts} attempt(s), lock wait ${r.cutover!.lockWaitMs.toFixed(1)}ms, held ${r.cutover!.holdMs.toFixed(1)}ms)`,
+  );
+  return lines;
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { registerAlter } from './alter.js';
+import { registerDemo } from './demo.js';
+
+const program = new Command();
+program
+  .name('pgshift')
+  .description('Online schema changes for PostgreSQL')
+  .version('0.1.0')
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+registerAlter(program);
+registerDemo(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // Usage errors (unknown option, missing argument) are exit 2; --help and --version exit 0.
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+  throw err;
+}

@@ -1,0 +1,84 @@
+import type { Client } from '../db/session.js';
+import { inTransaction } from '../db/session.js';
+import { qualified } from '../db/quote.js';
+import { withRetry, type RetryPolicy } from '../db/retry.js';
+import { RuntimeError } from '../errors.js';
+import { tableFingerprint } from '../catalog/table.js';
+import { isTruncated } from '../state/store.js';
+import type { Replayer } from '../capture/replayer.js';
+import { swapTables, type SwapInput, type SwapResult } from './swap.js';
+
+export interface CutoverInput extends SwapInput {
+  migrationId: number;
+  fingerprint: string;
+  replayer: Replayer;
+  /** relations locked ACCESS EXCLUSIVE with the origin: the shadow, views, tables with FKs into it */
+  exclusiveLocks: string[];
+  /** referenced tables of foreign keys added at the swap: SHARE ROW EXCLUSIVE */
+  shareLocks: string[];
+  retry: RetryPolicy;
+  /** the whole transaction's deadline: a stuck step must not hold the locks */
+  deadlineMs: number;
+  onRetry?: (attempt: number, err: unknown, pauseMs: number) => void;
+}
+
+export interface CutoverResult extends SwapResult {
+  attempts: number;
+  lockWaitMs: number;
+  holdMs: number;
+  finalEntries: number;
+}
+
+/**
+ * One transaction: take every lock in one go in a fixed order (OID order, origin included)
+ * with a short lock_timeout, replay the rest of the changelog, check nobody changed or
+ * truncated the origin meanwhile, swap, rewire, commit. A lock that does not come rolls the
+ * attempt back; the retry policy backs off with jitter and gives up after its budget.
+ */
+export async function cutover(c: Client, input: CutoverInput): Promise<CutoverResult> {
+  let attempts = 0;
+  return withRetry(
+    input.retry,
+    async (_attempt, lockTimeoutMs) => {
+      attempts++;
+      return inTransaction(c, async () => {
+        await c.query(`SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)`, [
+          `${lockTimeoutMs}ms`,
+          `${input.deadlineMs}ms`,
+        ]);
+        const t0 = performance.now();
+        const exclusive = await sortByOid(c, [input.origin.oid, ...input.exclusiveLocks]);
+        await c.query(`LOCK TABLE ${exclusive.join(', ')} IN ACCESS EXCLUSIVE MODE`);
+        if (input.shareLocks.length) {
+          const shared = await sortByOid(c, input.shareLocks);
+          await c.query(`LOCK TABLE ${shared.join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
+        }
+        const t1 = performance.now();
+        if (await isTruncated(c, input.migrationId)) {
+          throw new RuntimeError('the table was truncated during the migration; nothing was swapped');
+        }
+        if ((await tableFingerprint(c, input.origin.oid)) !== input.fingerprint) {
+          throw new RuntimeError('the table was altered by someone else during the migration; nothing was swapped');
+        }
+        let finalEntries = 0;
+        for (let n = -1; n !== 0; ) {
+          n = await input.replayer.replayInTransaction(c, null, 50_000);
+          finalEntries += n;
+        }
+        const swapped = await swapTables(c, input);
+        return { ...swapped, attempts, lockWaitMs: t1 - t0, holdMs: performance.now() - t1, finalEntries };
+      });
+    },
+    input.onRetry,
+  );
+}
+
+/** Relation names (quoted, qualified) in OID order: every attempt locks in the same order. */
+async function sortByOid(c: Client, oids: string[]): Promise<string[]> {
+  const r = await c.query<{ nspname: string; relname: string }>(
+    `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.oid = ANY ($1::oid[]) ORDER BY c.oid`,
+    [[...new Set(oids)]],
+  );
+  return r.rows.map((row) => qualified(row.nspname, row.relname));
+}

@@ -1,0 +1,132 @@
+import type { Client } from '../db/session.js';
+import { ident, literal, qualified } from '../db/quote.js';
+import { sqlFile } from '../db/sql-files.js';
+import type { TableInfo } from '../catalog/table.js';
+import type { ArtifactNames } from '../plan/names.js';
+import type { DeferredConstraint } from '../shadow/build.js';
+import { dropTriggersSql } from '../capture/install.js';
+import { readDependentDefs, type DependentDef } from './dependents.js';
+import { relOptionsList } from '../shadow/reloptions.js';
+
+export interface SwapInput {
+  origin: TableInfo;
+  names: ArtifactNames;
+  shadowOid: string;
+  /** origin column name -> new column name (absent when dropped) */
+  newColumnName: (origin: string) => string | undefined;
+  /** RENAME COLUMN statements retargeted at the origin, and their inverses (in undo order) */
+  renameOrigin: string[];
+  unrenameOrigin: string[];
+  constraints: DeferredConstraint[];
+  /** the user's subcommands that take effect on the new table, already targeted at it */
+  swapStatements: string[];
+}
+
+export interface SwapResult {
+  /** constraints to VALIDATE after commit: [table, constraint] */
+  validate: [string, string][];
+}
+
+/**
+ * The swap, inside the cutover transaction with every lock already held: the origin moves into
+ * the migration's schema, the shadow takes its place and name, and everything that pointed at
+ * the origin is re-pointed at it. Runs with search_path = pg_catalog so that the definitions
+ * read at the start resolve to the same objects.
+ */
+export async function swapTables(c: Client, input: SwapInput): Promise<SwapResult> {
+  const { origin, names } = input;
+  const exec = async (sql: string): Promise<void> => {
+    await c.query(sql);
+  };
+  await exec(`SET LOCAL search_path = pg_catalog`);
+
+  // Dependents are read with the user's renames applied to the origin, so PostgreSQL itself
+  // rewrites view, policy and trigger definitions for the new column names, as offline.
+  for (const sql of input.renameOrigin) await exec(sql);
+  const defs = await readDependentDefs(c, origin.oid, [names.captureTrigger, names.truncateTrigger]);
+  for (const sql of input.unrenameOrigin) await exec(sql);
+  const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
+
+  const table = qualified(origin.schema, origin.name);
+  const ownedByShadow = (await c.query(sqlFile('owned-relations.sql'), [input.shadowOid])).rows as { name: string; kind: string }[];
+
+  for (const sql of dropTriggersSql(origin.schema, origin.name, names)) await exec(sql);
+  // Serial sequences stay with the table that keeps using them: detach before the move.
+  for (const s of of('serial')) await exec(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY NONE`);
+  const identityState = new Map<string, { last_value: string; is_called: boolean }>();
+  for (const s of of('identity')) {
+    const r = await c.query(`SELECT last_value::text, is_called FROM ${qualified(s.schema!, s.name)}`);
+    identityState.set(s.target!, r.rows[0]);
+  }
+
+  // The shadow's relations step aside under temporary names so the origin's can move in.
+  await exec(`ALTER TABLE ${qualified(names.schema, origin.name)} RENAME TO ${ident(names.swapTable)}`);
+  for (const [i, r] of ownedByShadow.entries()) {
+    await exec(`ALTER ${r.kind === 'S' ? 'SEQUENCE' : 'INDEX'} ${qualified(names.schema, r.name)} RENAME TO ${ident(names.swapRelation(i))}`);
+  }
+  await exec(`ALTER TABLE ${table} SET SCHEMA ${ident(names.schema)}`);
+  await exec(`ALTER TABLE ${qualified(names.schema, names.swapTable)} SET SCHEMA ${ident(origin.schema)}`);
+  await exec(`ALTER TABLE ${qualified(origin.schema, names.swapTable)} RENAME TO ${ident(origin.name)}`);
+  for (const [i, r] of ownedByShadow.entries()) {
+    await exec(`ALTER ${r.kind === 'S' ? 'SEQUENCE' : 'INDEX'} ${qualified(origin.schema, names.swapRelation(i))} RENAME TO ${ident(r.name)}`);
+  }
+  const oldTable = qualified(names.schema, origin.name);
+
+  for (const s of of('serial')) {
+    const col = input.newColumnName(s.target!);
+    const seq = qualified(s.schema!, s.name);
+    await exec(col ? `ALTER SEQUENCE ${seq} OWNED BY ${table}.${ident(col)}` : `ALTER SEQUENCE ${seq} OWNED BY ${oldTable}.${ident(s.target!)}`);
+  }
+  for (const [originCol, state] of identityState) {
+    const col = input.newColumnName(originCol);
+    if (!col) continue;
+    await c.query(`SELECT setval(pg_get_serial_sequence($1, $2), $3::bigint, $4)`, [table, col, state.last_value, state.is_called]);
+  }
+
+  const validate: [string, string][] = [];
+  for (const fk of of('fk-in')) {
+    const child = qualified(fk.schema!, fk.target!);
+    await exec(`ALTER TABLE ${child} DROP CONSTRAINT ${ident(fk.name)}`);
+    const valid = fk.flag === 'true';
+    await exec(`ALTER TABLE ${child} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${valid ? ' NOT VALID' : ''}`);
+    if (fk.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${child} IS ${literal(fk.comment)}`);
+    if (valid) validate.push([child, fk.name]);
+  }
+  for (const con of input.constraints) {
+    await exec(`ALTER TABLE ${table} ADD CONSTRAINT ${ident(con.name)} ${con.def}`);
+    if (con.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(con.name)} ON ${table} IS ${literal(con.comment)}`);
+    if (con.validate) validate.push([table, con.name]);
+  }
+  for (const v of of('view')) {
+    const opts = v.extra ? relOptionsList(v.extra.split(',')) : [];
+    await exec(`CREATE OR REPLACE VIEW ${qualified(v.schema!, v.name)}${opts.length ? ` WITH (${opts.join(', ')})` : ''} AS ${v.def}`);
+  }
+  for (const t of of('trigger')) {
+    await exec(t.def!);
+    const mode = { D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }[t.flag ?? 'O'];
+    if (mode) await exec(`ALTER TABLE ${table} ${mode} TRIGGER ${ident(t.name)}`);
+    if (t.comment !== null) await exec(`COMMENT ON TRIGGER ${ident(t.name)} ON ${table} IS ${literal(t.comment)}`);
+  }
+  for (const p of of('policy')) {
+    await exec(`CREATE POLICY ${ident(p.name)} ON ${table} ${p.def}`);
+    if (p.comment !== null) await exec(`COMMENT ON POLICY ${ident(p.name)} ON ${table} IS ${literal(p.comment)}`);
+  }
+  if (origin.rowSecurity) await exec(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`);
+  if (origin.forceRowSecurity) await exec(`ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`);
+  for (const s of of('statistics')) {
+    await exec(`ALTER STATISTICS ${qualified(s.schema!, s.name)} SET SCHEMA ${ident(names.schema)}`);
+    await exec(s.def!);
+    if (s.extra !== null && Number(s.extra) >= 0) await exec(`ALTER STATISTICS ${qualified(s.schema!, s.name)} SET STATISTICS ${Number(s.extra)}`);
+    if (s.comment !== null) await exec(`COMMENT ON STATISTICS ${qualified(s.schema!, s.name)} IS ${literal(s.comment)}`);
+  }
+  for (const idx of of('replica-index')) await exec(`ALTER TABLE ${table} REPLICA IDENTITY USING INDEX ${ident(idx.name)}`);
+  if (origin.replicaIdentity === 'f') await exec(`ALTER TABLE ${table} REPLICA IDENTITY FULL`);
+  if (origin.replicaIdentity === 'n') await exec(`ALTER TABLE ${table} REPLICA IDENTITY NOTHING`);
+  for (const idx of of('cluster')) await exec(`ALTER TABLE ${table} CLUSTER ON ${ident(idx.name)}`);
+  for (const pub of of('publication')) {
+    await exec(`ALTER PUBLICATION ${ident(pub.name)} DROP TABLE ${oldTable}`);
+    await exec(`ALTER PUBLICATION ${ident(pub.name)} ADD TABLE ${table}`);
+  }
+  for (const sql of input.swapStatements) await exec(sql);
+  return { validate };
+}

@@ -1,0 +1,1 @@
+export async function runDemo(_o: { rows: number }): Promise<void> {}

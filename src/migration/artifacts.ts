@@ -1,0 +1,44 @@
+import type { Pool } from '../db/session.js';
+import { withTransaction } from '../db/session.js';
+import { ident, qualified } from '../db/quote.js';
+import { withRetry, type RetryPolicy } from '../db/retry.js';
+import { dropTriggersSql } from '../capture/install.js';
+import type { ArtifactNames } from '../plan/names.js';
+
+/**
+ * Removes what a migration created, object by object and never with CASCADE: if something of
+ * the user's came to depend on an artifact, the drop fails loudly instead of taking it along.
+ * Idempotent. `keepSchemaTable` names the table left in the schema (the retained old table).
+ */
+export async function dropArtifacts(
+  pool: Pool,
+  names: ArtifactNames,
+  origin: { schema: string; name: string },
+  retry: RetryPolicy,
+  opts: { triggers: boolean },
+): Promise<void> {
+  if (opts.triggers) {
+    await withRetry(retry, (_a, lockTimeoutMs) =>
+      withTransaction(pool, async (c) => {
+        await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+        const exists = await c.query('SELECT to_regclass($1) AS r', [qualified(origin.schema, origin.name)]);
+        if (exists.rows[0].r === null) return;
+        for (const sql of dropTriggersSql(origin.schema, origin.name, names)) await c.query(sql);
+      }),
+    );
+  }
+  await withTransaction(pool, async (c) => {
+    const present = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [names.schema]);
+    if (present.rowCount === 0) return;
+    const tables = await c.query<{ relname: string }>(
+      `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'u') ORDER BY c.oid DESC`,
+      [names.schema],
+    );
+    for (const t of tables.rows) await c.query(`DROP TABLE IF EXISTS ${qualified(names.schema, t.relname)}`);
+    for (const fn of ['pgshift_capture', 'pgshift_truncated']) {
+      await c.query(`DROP FUNCTION IF EXISTS ${qualified(names.schema, fn)}()`);
+    }
+    await c.query(`DROP SCHEMA IF EXISTS ${ident(names.schema)}`);
+  });
+}

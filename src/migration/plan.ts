@@ -1,0 +1,92 @@
+import type { Client } from '../db/session.js';
+import { inTransaction } from '../db/session.js';
+import { qualified } from '../db/quote.js';
+import { withRetry, type RetryPolicy } from '../db/retry.js';
+import { UserError, describeError, sqlState } from '../errors.js';
+import { describeTable, readDependents, resolveTableOid, type TableInfo } from '../catalog/table.js';
+import { parseAlter, deparseStatement, type ParsedAlter } from '../plan/parse.js';
+import { followColumns, type ColumnFlow } from '../plan/columns.js';
+import { deriveMapping, type RowMapping } from '../plan/mapping.js';
+import { preflight, type PreflightFindings } from '../plan/preflight.js';
+import { buildShadow, swapStatements, type ShadowTable } from '../shadow/build.js';
+import { ident } from '../db/quote.js';
+
+/** What a dry run prints and an execution follows. */
+export interface Plan {
+  parsed: ParsedAlter;
+  origin: TableInfo;
+  flow: ColumnFlow;
+  findings: PreflightFindings;
+  trial: ShadowTable;
+  mapping: RowMapping;
+  statements: string[];
+}
+
+/**
+ * Parses, resolves the table, runs preflight, and builds the shadow once inside a transaction
+ * that is rolled back: PostgreSQL itself checks the statements (unknown columns, impossible
+ * casts, bad constraints) and tells the resulting columns, and nothing is left behind.
+ */
+export async function makePlan(c: Client, sql: string, retry: RetryPolicy): Promise<Plan> {
+  const parsed = await parseAlter(sql);
+  const oid = await resolveTableOid(c, parsed.relation.schema, parsed.relation.name);
+  if (!oid) {
+    const shown = parsed.relation.schema ? `${parsed.relation.schema}.${parsed.relation.name}` : parsed.relation.name;
+    throw new UserError(`refused: table ${shown} does not exist`);
+  }
+  const origin = await describeTable(c, oid);
+  const dependents = await readDependents(c, oid);
+  const flow = followColumns(parsed.statements, origin.columns, origin.key, origin.keyConstraint);
+  const findings = await preflight(c, origin, dependents, flow);
+  swapStatements(parsed.statements, origin.schema, origin.name); // refuses unsupported subcommands
+  const schema = `pgshift_plan_${process.pid}_${Date.now() % 100000}`;
+  const trial = await withRetry(retry, () =>
+    rolledBack(c, async () => {
+      try {
+        return await buildShadow(c, { origin, flow, statements: parsed.statements, schema });
+      } catch (err) {
+        if (sqlState(err) === '55P03' || sqlState(err) === '40P01') throw err;
+        throw new UserError(`refused: PostgreSQL rejects the change: ${describeError(err)}`, { cause: err });
+      }
+    }),
+  ).catch((err) => {
+    if (err instanceof UserError) throw err;
+    throw new UserError(`refused: could not check the change against a trial shadow: ${describeError(err)}`, { cause: err });
+  });
+  const mapping = deriveMapping(flow, trial.columns, trial.onceDefaults, origin.key, ident);
+  return { parsed, origin, flow, findings, trial, mapping, statements: parsed.statements.map(deparseStatement) };
+}
+
+async function rolledBack<T>(c: Client, fn: () => Promise<T>): Promise<T> {
+  const marker = new Error('rollback');
+  let result: T | undefined;
+  try {
+    await inTransaction(c, async () => {
+      result = await fn();
+      throw marker;
+    });
+  } catch (err) {
+    if (err !== marker) throw err;
+  }
+  return result as T;
+}
+
+export function describePlan(plan: Plan): string[] {
+  const o = plan.origin;
+  const lines = [`table ${qualified(o.schema, o.name)} (~${o.estimatedRows} rows, key ${o.key.map((k) => k.name).join(', ')})`];
+  lines.push(...plan.statements.map((s) => `  statement: ${s}`));
+  for (const [name, src] of plan.flow.sources) {
+    const col = plan.trial.columns.find((c) => c.name === name);
+    if (!col) continue;
+    const from =
+      src.kind === 'added'
+        ? plan.trial.onceDefaults.has(name) ? 'added: default evaluated once for all rows' : 'added: default per row'
+        : src.using ? `from ${src.origin} USING ${src.using}` : src.origin === name ? (src.typeChanged ? `cast to ${col.type}` : 'copied') : `renamed from ${src.origin}`;
+    lines.push(`  column ${name} ${col.type}: ${from}`);
+  }
+  for (const d of plan.flow.dropped) lines.push(`  column ${d}: dropped`);
+  if (plan.trial.indexes.length) lines.push(`  indexes built after the copy: ${plan.trial.indexes.map((i) => i.name).join(', ')}`);
+  if (plan.trial.constraints.length) lines.push(`  constraints attached at the swap: ${plan.trial.constraints.map((i) => i.name).join(', ')}`);
+  for (const r of plan.findings.rewired) lines.push(`  re-pointed at the swap: ${r}`);
+  return lines;
+}

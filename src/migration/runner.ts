@@ -1,0 +1,117 @@
+import type { Pool } from '../db/session.js';
+import { createPool, withClient, withTransaction } from '../db/session.js';
+import { PgshiftError, RuntimeError, describeError } from '../errors.js';
+import { componentLog } from '../log.js';
+import type { AlterOptions } from '../config.js';
+import { ensureStateSchema, finishMigration, registerMigration, setPhase } from '../state/store.js';
+import { describePlan, makePlan, type Plan } from './plan.js';
+import { execute, newRun, type ExecutionReport } from './execute.js';
+import { dropArtifacts } from './artifacts.js';
+
+const log = componentLog('runner');
+
+export interface AlterReport {
+  status: 'planned' | 'done';
+  migrationId: number | null;
+  table: string;
+  statements: string[];
+  plan: string[];
+  rowsEstimated: number;
+  rowsCopied: number | null;
+  copyRowsPerSecond: number | null;
+  durationsMs: (ExecutionReport['durationsMs'] & { total: number }) | null;
+  cutover: { attempts: number; lockWaitMs: number; holdMs: number; finalEntries: number } | null;
+  validated: string[];
+}
+
+/**
+ * `pgshift alter`: plan (always), then with `execute` run every phase to the swap. On failure
+ * before the swap, everything created is removed in reverse order and the origin is untouched.
+ */
+export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
+  const started = performance.now();
+  const pool = createPool({ url: opts.url, applicationName: 'pgshift', lockTimeoutMs: opts.retry.lockTimeoutMs });
+  try {
+    const plan = await withClient(pool, (c) => makePlan(c, opts.statements, opts.retry));
+    const report = planReport(plan);
+    if (!opts.execute) return report;
+
+    await ensureStateSchema(pool);
+    const id = await withTransaction(pool, (c) =>
+      registerMigration(c, {
+        tableOid: plan.origin.oid,
+        schema: plan.origin.schema,
+        table: plan.origin.name,
+        statements: plan.statements.join(';\n'),
+        options: { chunkTimeMs: opts.chunkTimeMs },
+      }),
+    );
+    log.info({ migration: id, table: report.table }, 'migration started');
+    const executed = await runRegistered(pool, plan, opts, id);
+    const total = performance.now() - started;
+    return {
+      ...report,
+      status: 'done',
+      migrationId: id,
+      rowsCopied: executed.rowsCopied,
+      copyRowsPerSecond: executed.rowsCopied / Math.max(executed.durationsMs.copy / 1000, 0.001),
+      durationsMs: { ...executed.durationsMs, total },
+      cutover: {
+        attempts: executed.cutover.attempts,
+        lockWaitMs: executed.cutover.lockWaitMs,
+        holdMs: executed.cutover.holdMs,
+        finalEntries: executed.cutover.finalEntries,
+      },
+      validated: executed.validated,
+    };
+  } finally {
+    await pool.end();
+  }
+}
+
+async function runRegistered(pool: Pool, plan: Plan, opts: AlterOptions, id: number): Promise<ExecutionReport> {
+  const run = newRun(pool, plan, opts, id);
+  try {
+    const executed = await execute(run);
+    // The old table has served its purpose once every dependent points at the new one.
+    await dropArtifacts(pool, run.names, plan.origin, opts.retry, { triggers: false });
+    await setPhase(pool, id, 'done', 'migration finished');
+    await finishMigration(pool, id, 'done', null);
+    return executed;
+  } catch (err) {
+    const reason = describeError(err);
+    if (run.swapped) {
+      // The swap committed: the change is in place; what failed is a follow-up step.
+      await finishMigration(pool, id, 'done', `after the swap: ${reason}`).catch(() => undefined);
+      throw new RuntimeError(`the table was swapped, but a follow-up step failed: ${reason}`, { cause: err });
+    }
+    log.error({ migration: id, reason }, 'migration failed; removing what it created');
+    try {
+      await dropArtifacts(pool, run.names, plan.origin, opts.retry, { triggers: run.triggersInstalled });
+      await finishMigration(pool, id, 'failed', reason);
+    } catch (cleanupErr) {
+      throw new RuntimeError(
+        `${reason}; and removing the migration's artifacts failed too (${describeError(cleanupErr)}): schema ${run.names.schema} and triggers ${run.names.captureTrigger}, ${run.names.truncateTrigger} remain`,
+        { cause: err },
+      );
+    }
+    if (err instanceof PgshiftError) throw err;
+    throw new RuntimeError(`migration failed, nothing was changed: ${reason}`, { cause: err });
+  }
+}
+
+function planReport(plan: Plan): AlterReport {
+  return {
+    status: 'planned',
+    migrationId: null,
+    table: `${plan.origin.schema}.${plan.origin.name}`,
+    statements: plan.statements,
+    plan: describePlan(plan),
+    rowsEstimated: plan.origin.estimatedRows,
+    rowsCopied: null,
+    copyRowsPerSecond: null,
+    durationsMs: null,
+    cutover: null,
+    validated: [],
+  };
+}

@@ -1,0 +1,80 @@
+import type { Client } from '../db/session.js';
+import { sqlFile } from '../db/sql-files.js';
+import { UserError } from '../errors.js';
+import type { Dependent, TableInfo } from '../catalog/table.js';
+import type { ColumnFlow } from './columns.js';
+
+export interface PreflightFindings {
+  /** the publications the new table must join */
+  publications: string[];
+  /** dependents re-pointed at the swap, described for the plan */
+  rewired: string[];
+}
+
+/**
+ * Everything DESIGN.md section 3 refuses, and what offline PostgreSQL itself would refuse, is
+ * refused here, before anything is created, with the reason in one line.
+ */
+export async function preflight(c: Client, table: TableInfo, dependents: Dependent[], flow: ColumnFlow): Promise<PreflightFindings> {
+  const name = `${table.schema}.${table.name}`;
+  const refuse = (why: string): never => {
+    throw new UserError(`refused: ${name} ${why}`);
+  };
+  if (table.relkind === 'p') refuse('is a partitioned table; partitioned tables are not supported');
+  if (table.isPartition) refuse('is a partition; partitions are not supported');
+  if (table.relkind !== 'r') refuse('is not a table');
+  if (table.hasInheritance) refuse('takes part in table inheritance, which is not supported');
+  if (table.key.length === 0) refuse('has no primary key; the copy and the replay need one');
+  if (table.hasRules) refuse('has rules, which are not supported');
+  if (!table.isOwner && !table.isSuperuser) {
+    throw new UserError(`refused: missing privilege: the engine must run as the owner of ${name} (${table.owner}) or a superuser`);
+  }
+  for (const d of dependents) {
+    if (d.kind === 'materialized view') refuse(`is used by materialized view ${d.description}, which is not supported`);
+    if (d.kind === 'function') refuse(`is used by a function with an SQL-standard body (${d.description}), which is not supported`);
+    if (d.kind === 'rule') refuse(`is used by rule ${d.description}, which is not supported`);
+    if (d.kind === 'other') refuse(`has a dependent object that cannot be carried over: ${d.description}`);
+  }
+
+  const attnums = (names: string[]): number[] =>
+    table.columns.filter((col) => names.includes(col.name)).map((col) => col.attnum);
+  const blockers = async (cols: string[]): Promise<{ kind: string; description: string; column_name: string }[]> =>
+    cols.length ? (await c.query(sqlFile('column-dependents.sql'), [table.oid, attnums(cols)])).rows : [];
+  for (const b of await blockers(flow.dropped)) {
+    throw new UserError(`refused: cannot drop column ${b.column_name} of ${name} because ${b.description} depends on it (offline ALTER would need CASCADE)`);
+  }
+  for (const b of await blockers(flow.typeChanged)) {
+    if (b.kind === 'foreign key') continue; // offline PostgreSQL re-checks it; so does the swap
+    throw new UserError(`refused: cannot alter the type of column ${b.column_name} of ${name} because ${b.description} uses it`);
+  }
+  if (!renamesApplyInOrder(table.columns.map((col) => col.name), flow)) {
+    const bound = dependents.some((d) => d.kind === 'view' || d.kind === 'fk-in');
+    if (bound) refuse('has views or foreign keys that a rename reusing a dropped column\'s name would leave ambiguous');
+  }
+
+  const pubs = (await c.query(sqlFile('publications.sql'), [table.oid])).rows;
+  const allTables = pubs.filter((p) => p.all_tables).map((p) => p.name);
+  if (allTables.length) {
+    refuse(`is published by FOR ALL TABLES publication ${allTables.join(', ')}, which would also publish pgshift's own tables`);
+  }
+  const version = Number((await c.query(`SELECT current_setting('server_version_num') AS v`)).rows[0].v);
+  if (version >= 150000) {
+    const filtered = (await c.query(sqlFile('publication-filters.sql'), [table.oid])).rows;
+    if (filtered.length) refuse(`is published with a row filter or column list (${filtered[0].name}), which the swap does not reproduce`);
+  }
+  return {
+    publications: pubs.map((p) => p.name),
+    rewired: [...new Set(dependents.filter((d) => d.kind === 'view' || d.kind === 'fk-in').map((d) => `${d.kind} ${d.description}`))],
+  };
+}
+
+/** The renames can be replayed on the origin alone (no name taken by a column still there). */
+export function renamesApplyInOrder(originNames: string[], flow: ColumnFlow): boolean {
+  const names = new Set(originNames);
+  for (const r of flow.renames) {
+    if (!names.has(r.from) || names.has(r.to)) return false;
+    names.delete(r.from);
+    names.add(r.to);
+  }
+  return true;
+}

@@ -1,0 +1,74 @@
+import os from 'node:os';
+import type { Client, Pool } from '../db/session.js';
+import { withClient, withTransaction } from '../db/session.js';
+import { sqlFile } from '../db/sql-files.js';
+import { UserError, sqlState } from '../errors.js';
+import type { Outcome, Phase } from './phases.js';
+
+/** Creates or upgrades pgshift's state schema; concurrent callers serialise on an advisory lock. */
+export async function ensureStateSchema(pool: Pool): Promise<void> {
+  await withTransaction(pool, async (c) => {
+    await c.query('SELECT pg_advisory_xact_lock($1, 0)', [0x70677368 & 0x7fffffff]);
+    await c.query(sqlFile('state-schema.sql'));
+  });
+}
+
+export interface NewMigration {
+  tableOid: string;
+  schema: string;
+  table: string;
+  statements: string;
+  options: Record<string, unknown>;
+}
+
+/**
+ * Registers a migration. The partial unique index on unfinished migrations per table makes a
+ * second concurrent migration of the same table fail here, before anything was created.
+ */
+export async function registerMigration(c: Client, m: NewMigration): Promise<number> {
+  try {
+    const r = await c.query<{ id: string }>(
+      `INSERT INTO pgshift.migrations (table_oid, table_schema, table_name, statements, artifact_schema, phase, pid, host, options, backend_pids)
+       VALUES ($1, $2, $3, $4, '', 'plan', $5, $6, $7, ARRAY[pg_backend_pid()]) RETURNING id`,
+      [m.tableOid, m.schema, m.table, m.statements, process.pid, os.hostname(), JSON.stringify(m.options)],
+    );
+    const id = Number(r.rows[0]!.id);
+    await c.query(`UPDATE pgshift.migrations SET artifact_schema = $2 WHERE id = $1`, [id, `pgshift_${id}`]);
+    return id;
+  } catch (err) {
+    if (sqlState(err) === '23505') {
+      const other = await c.query(
+        `SELECT id, phase, host, pid FROM pgshift.migrations WHERE table_oid = $1 AND outcome IS NULL`,
+        [m.tableOid],
+      );
+      const o = other.rows[0];
+      throw new UserError(
+        `refused: ${m.schema}.${m.table} already has a migration in progress (id ${o?.id}, phase ${o?.phase}, pid ${o?.pid} on ${o?.host})`,
+      );
+    }
+    throw err;
+  }
+}
+
+export async function setPhase(pool: Pool, id: number, phase: Phase, message: string, detail?: unknown): Promise<void> {
+  await withClient(pool, async (c) => {
+    await c.query(`UPDATE pgshift.migrations SET phase = $2, updated_at = now() WHERE id = $1`, [id, phase]);
+    await c.query(`INSERT INTO pgshift.events (migration_id, phase, message, detail) VALUES ($1, $2, $3, $4)`, [
+      id, phase, message, detail === undefined ? null : JSON.stringify(detail),
+    ]);
+  });
+}
+
+export async function finishMigration(pool: Pool, id: number, outcome: Outcome, error: string | null): Promise<void> {
+  await withClient(pool, async (c) => {
+    await c.query(
+      `UPDATE pgshift.migrations SET outcome = $2, error = $3, finished_at = now(), updated_at = now() WHERE id = $1`,
+      [id, outcome, error],
+    );
+    await c.query(`INSERT INTO pgshift.events (migration_id, phase, message) VALUES ($1, 'done', $2)`, [id, error ?? outcome]);
+  });
+}
+
+export async function isTruncated(c: Client, id: number): Promise<boolean> {
+  return (await c.query(`SELECT truncated FROM pgshift.migrations WHERE id = $1`, [id])).rows[0]?.truncated === true;
+}
