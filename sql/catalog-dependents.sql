@@ -34,3 +34,13 @@ LEFT JOIN pg_class dc ON d.classid = 'pg_class'::regclass AND dc.oid = d.objid
 WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::oid
   AND d.deptype IN ('n', 'a')
   AND NOT (rc.oid IS NOT NULL AND rc.oid = $1::oid AND r.rulename = '_RETURN')
+UNION ALL
+-- Anything built on the table's row type (or its array type): functions taking or returning
+-- it, columns of other tables, view columns holding whole rows. The swap cannot re-point them.
+SELECT 'other', NULL, pg_describe_object(d.classid, d.objid, d.objsubid), NULL, 0
+FROM pg_depend d
+WHERE d.refclassid = 'pg_type'::regclass AND d.deptype = 'n'
+  AND d.refobjid IN (SELECT t.oid FROM pg_type t JOIN pg_class c ON c.reltype = t.oid WHERE c.oid = $1::oid
+                     UNION ALL
+                     SELECT t.typarray FROM pg_type t JOIN pg_class c ON c.reltype = t.oid WHERE c.oid = $1::oid)
+  AND NOT (d.classid = 'pg_class'::regclass AND d.objid = $1::oid)

@@ -50,7 +50,7 @@ export function createReplayer(opts: ReplayerOptions): Replayer {
       grew = false;
       for (const sql of conflictSql) {
         const all = [...batch.values()];
-        const r = await c.query({ text: sql, values: [...m.constants, ...transpose(all)], rowMode: 'array' });
+        const r = await c.query({ text: sql, values: transpose(all), rowMode: 'array' });
         for (const row of r.rows as (string | null)[][]) {
           const s = readSaved(row);
           const id = JSON.stringify(s.key);

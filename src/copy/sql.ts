@@ -75,7 +75,8 @@ export function deleteShadowRowsSql(t: Tables): string {
 /**
  * Deletes shadow rows outside the batch that hold a unique value the batch's origin rows are
  * about to take (their own change is still pending), returning them so they are re-synced in
- * the same transaction. Params: constants, then the batch's key arrays.
+ * the same transaction. Params: the batch's key arrays only. Null when a column of the index
+ * takes a once-evaluated constant (every row has the same value: no conflict to resolve).
  */
 export function uniqueConflictsSql(t: Tables, uniqueColumns: string[]): string | null {
   const m = t.mapping;
@@ -83,15 +84,14 @@ export function uniqueConflictsSql(t: Tables, uniqueColumns: string[]): string |
     const i = m.targets.indexOf(c);
     return i < 0 ? null : m.expressions[i]!;
   });
-  if (exprs.some((e) => e === null)) return null;
-  const base = m.constants.length + 1;
+  if (exprs.some((e) => e === null || /^\$\d+::/.test(e))) return null;
   const sk = m.shadowKey.map((k) => `s.${ident(k)}`);
   const ok = m.originKey.map((k) => ident(k.name));
-  const incoming = `SELECT ${exprs.map((e, i) => `${e} AS u${i}`).join(', ')} FROM ${t.origin} WHERE ${tuple(ok)} IN (${keysFromArrays(m.originKey.map((k) => k.type), base)})`;
+  const incoming = `SELECT ${exprs.map((e, i) => `${e} AS u${i}`).join(', ')} FROM ${t.origin} WHERE ${tuple(ok)} IN (${keysFromArrays(m.originKey.map((k) => k.type), 1)})`;
   const ret = [...sk.map((k) => `${k}::text`), ...m.preserved.map((p) => `s.${ident(p)}::text`)];
   return (
     `DELETE FROM ${t.shadow} s USING (${incoming}) o WHERE ${tuple(uniqueColumns.map((c) => `s.${ident(c)}`))} = ${tuple(uniqueColumns.map((_, i) => `o.u${i}`))}` +
-    ` AND ${tuple(sk)} NOT IN (${keysFromArrays(t.shadowKeyTypes, base)}) RETURNING ${ret.join(', ')}`
+    ` AND ${tuple(sk)} NOT IN (${keysFromArrays(t.shadowKeyTypes, 1)}) RETURNING ${ret.join(', ')}`
   );
 }
 

@@ -203,9 +203,9 @@ async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables, repla
           await sleep(50 * (attempt + 1));
         }
       }
-      if (idx.comment) {
-        const on = idx.comment.on === 'INDEX' ? `INDEX ${qualified(run.names.schema, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${tables.shadow}`;
-        await c.query(`COMMENT ON ${on} IS ${literal(idx.comment.text)}`);
+      for (const comment of idx.comments) {
+        const on = comment.on === 'INDEX' ? `INDEX ${qualified(run.names.schema, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${tables.shadow}`;
+        await c.query(`COMMENT ON ${on} IS ${literal(comment.text)}`);
       }
     }
     await c.query(`RESET maintenance_work_mem`);

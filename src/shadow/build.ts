@@ -14,7 +14,7 @@ export interface DeferredIndex {
   name: string;
   /** CREATE INDEX ... or ALTER TABLE ... ADD CONSTRAINT ..., against the shadow */
   create: string;
-  comment: { on: 'INDEX' | 'CONSTRAINT'; text: string } | null;
+  comments: { on: 'INDEX' | 'CONSTRAINT'; text: string }[];
   unique: boolean;
   /** key columns when the index is on plain columns (used to resolve unique conflicts in replay) */
   columns: string[] | null;
@@ -69,6 +69,7 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   );
   const oid = await relationOid(c, shadow);
   await restoreIndexNames(c, origin.oid, oid, ctx.schema);
+  await restoreWhatLikeMisses(c, origin.oid, oid, shadow);
   const notValidChecks = await dropNotValidChecks(c, origin.oid, oid, shadow);
   // PostgreSQL evaluates a non-volatile default of an added column once, for every existing
   // row ("missing value"), but only when the table has rows. One sample row makes the shadow's
@@ -160,6 +161,27 @@ async function restoreIndexNames(c: Client, originOid: string, shadowOid: string
 }
 
 /**
+ * LIKE gives an identity column a new sequence of the column's type, not of the origin
+ * sequence's type, and drops the comments of key, unique and exclusion constraints.
+ */
+async function restoreWhatLikeMisses(c: Client, originOid: string, shadowOid: string, shadow: SqlText): Promise<void> {
+  const identities = await c.query(
+    `SELECT pg_get_serial_sequence($2::regclass::text, a.attname) AS seq, format_type(s.seqtypid, NULL) AS type
+       FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid
+       JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+      WHERE d.classid = 'pg_class'::regclass AND d.refobjid = $1::oid AND d.deptype = 'i'`,
+    [originOid, shadowOid],
+  );
+  for (const r of identities.rows) if (r.seq) await c.query(`ALTER SEQUENCE ${trusted(r.seq)} AS ${trusted(r.type)}`);
+  const comments = await c.query(
+    `SELECT conname AS name, obj_description(oid, 'pg_constraint') AS comment FROM pg_constraint
+      WHERE conrelid = $1::oid AND contype IN ('p', 'u', 'x') AND obj_description(oid, 'pg_constraint') IS NOT NULL`,
+    [originOid],
+  );
+  for (const r of comments.rows) await c.query(`COMMENT ON CONSTRAINT ${ident(r.name)} ON ${shadow} IS ${literal(r.comment)}`);
+}
+
+/**
  * A CHECK that is NOT VALID on the origin may be violated by old rows: take whatever LIKE made
  * of it off the shadow, to be put back NOT VALID.
  */
@@ -248,19 +270,19 @@ async function detachIndexes(c: Client, oid: string, schema: string, shadow: Sql
       out.push({
         name: r.name,
         create: `ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(r.constraint_name)} ${r.constraint_def}`,
-        comment: r.constraint_comment !== null ? { on: 'CONSTRAINT', text: r.constraint_comment } : null,
+        comments: [
+          ...(r.constraint_comment !== null ? [{ on: 'CONSTRAINT' as const, text: r.constraint_comment }] : []),
+          ...(r.index_comment !== null ? [{ on: 'INDEX' as const, text: r.index_comment }] : []),
+        ],
         unique: r.is_unique,
         columns: r.plain_columns ? r.key_columns : null,
       });
-      if (r.index_comment !== null && r.constraint_comment === null) {
-        out[out.length - 1]!.comment = { on: 'INDEX', text: r.index_comment };
-      }
     } else {
       await c.query(`DROP INDEX ${qualified(schema, r.name)}`);
       out.push({
         name: r.name,
         create: trusted(r.index_def),
-        comment: r.index_comment !== null ? { on: 'INDEX', text: r.index_comment } : null,
+        comments: r.index_comment !== null ? [{ on: 'INDEX', text: r.index_comment }] : [],
         unique: r.is_unique,
         columns: r.plain_columns ? r.key_columns : null,
       });

@@ -1,0 +1,643 @@
+// The cases of the differential test (DESIGN.md section 5): each one is a setup script, an ALTER
+// that is run offline on one database and online (pgshift) on an identical one, and what of the
+// result is nondeterministic by nature and so compared loosely.
+
+export interface DiffCase {
+  name: string;
+  /** Setup SQL. `role` is an already quoted, cluster-unique role name the script may grant to. */
+  setup: (role: string) => string;
+  /** The ALTER TABLE statement(s), run verbatim offline and passed verbatim to pgshift. */
+  alter: string;
+  /** Schemas to compare; default ['public']. */
+  schemas?: string[];
+  /** Per table ("schema.table", unquoted): columns compared for nullness only. */
+  nullnessOnly?: Record<string, string[]>;
+  /** Columns that must hold exactly one distinct non-null value on both sides (DEFAULT now()). */
+  singleValue?: { table: string; column: string }[];
+  /** Columns that must hold more than one distinct value on both sides (DEFAULT random()). */
+  manyValues?: { table: string; column: string }[];
+  /** DML run on both sides after the change, before comparing (exercises triggers, FKs, sequences). */
+  after?: string;
+  /** Build database B by running the setup script again rather than cloning A. */
+  rebuild?: boolean;
+}
+
+const N = 2000;
+
+/** The common test table: a key, an indexed int, a varchar, a numeric text, a numeric, a note. */
+function items(table = 'items', opts: { pk?: string; rows?: number } = {}): string {
+  const rows = opts.rows ?? N;
+  return `
+    CREATE TABLE ${table} (
+      id int ${opts.pk ?? 'PRIMARY KEY'},
+      qty int NOT NULL,
+      name varchar(20),
+      code text,
+      price numeric(10, 4),
+      note text DEFAULT 'n/a'
+    );
+    INSERT INTO ${table} (id, qty, name, code, price, note)
+      SELECT i, i % 97, 'name ' || i, (i * 7)::text, round(i / 7.0, 4),
+             CASE WHEN i % 5 = 0 THEN NULL ELSE md5(i::text) END
+        FROM generate_series(1, ${rows}) i;
+  `;
+}
+
+export const CASES: DiffCase[] = [
+  {
+    name: 'int to bigint on the primary key',
+    setup: () => `${items()} CREATE INDEX items_qty_idx ON items (qty);`,
+    alter: 'ALTER TABLE items ALTER COLUMN id TYPE bigint',
+  },
+  {
+    name: 'int to bigint on an indexed non-key column',
+    setup: () => `${items()} CREATE INDEX items_qty_idx ON items (qty); CREATE INDEX items_qty_name_idx ON items (qty, name);`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint',
+  },
+  {
+    name: 'varchar(20) to text',
+    setup: () => `${items()} CREATE INDEX items_name_idx ON items (name);`,
+    alter: 'ALTER TABLE items ALTER COLUMN name TYPE text',
+  },
+  {
+    name: 'text to int USING col::int',
+    setup: () => `${items()} CREATE INDEX items_code_idx ON items (code);`,
+    alter: 'ALTER TABLE items ALTER COLUMN code TYPE int USING code::int',
+  },
+  {
+    name: 'numeric precision change (rounding)',
+    setup: () => items(),
+    alter: 'ALTER TABLE items ALTER COLUMN price TYPE numeric(12, 2)',
+  },
+  {
+    name: 'add column with a constant default',
+    setup: () => items(),
+    alter: `ALTER TABLE items ADD COLUMN flag boolean DEFAULT true, ADD COLUMN label text DEFAULT 'x' || 'y'`,
+  },
+  {
+    name: 'add column with DEFAULT now() (one value for all rows)',
+    setup: () => items(),
+    alter: 'ALTER TABLE items ADD COLUMN created_at timestamptz DEFAULT now()',
+    nullnessOnly: { 'public.items': ['created_at'] },
+    singleValue: [{ table: 'public.items', column: 'created_at' }],
+  },
+  {
+    name: 'add column with volatile defaults (random(), clock_timestamp())',
+    setup: () => items(),
+    alter: 'ALTER TABLE items ADD COLUMN r float8 DEFAULT random(), ADD COLUMN ts timestamptz NOT NULL DEFAULT clock_timestamp()',
+    nullnessOnly: { 'public.items': ['r', 'ts'] },
+    manyValues: [{ table: 'public.items', column: 'r' }],
+  },
+  {
+    name: 'add NOT NULL column with a default',
+    setup: () => items(),
+    alter: `ALTER TABLE items ADD COLUMN status text NOT NULL DEFAULT 'new'`,
+    after: `INSERT INTO items (id, qty) VALUES (100001, 1)`,
+  },
+  {
+    name: 'drop column with an index on it',
+    setup: () => `${items()} CREATE INDEX items_name_idx ON items (name); CREATE INDEX items_qty_name_idx ON items (qty, name);`,
+    alter: 'ALTER TABLE items DROP COLUMN name',
+  },
+  {
+    name: 'rename column used by a view and an index',
+    setup: () => `${items()}
+      CREATE INDEX items_name_idx ON items (name);
+      CREATE VIEW item_names AS SELECT id, name FROM items WHERE qty > 10;`,
+    alter: 'ALTER TABLE items RENAME COLUMN name TO title',
+  },
+  {
+    name: 'several subcommands plus a second statement (RENAME COLUMN)',
+    setup: () => `${items()} CREATE INDEX items_qty_idx ON items (qty);`,
+    alter: `ALTER TABLE items ADD COLUMN extra int DEFAULT 7, ALTER COLUMN qty TYPE bigint, DROP COLUMN note, ALTER COLUMN code SET NOT NULL;
+            ALTER TABLE items RENAME COLUMN name TO title`,
+  },
+  {
+    name: 'add CHECK constraints (named and unnamed)',
+    setup: () => items(),
+    alter: 'ALTER TABLE items ADD CONSTRAINT items_qty_nonneg CHECK (qty >= 0), ADD CHECK (id < 1000000)',
+  },
+  {
+    name: 'add UNIQUE constraints (named and unnamed)',
+    setup: () => items(),
+    alter: 'ALTER TABLE items ADD UNIQUE (code), ADD CONSTRAINT items_name_uq UNIQUE (name)',
+  },
+  {
+    name: 'add FOREIGN KEY to another table',
+    setup: () => `
+      CREATE TABLE categories (id int PRIMARY KEY, title text NOT NULL);
+      INSERT INTO categories SELECT i, 'cat ' || i FROM generate_series(0, 96) i;
+      ${items()}`,
+    alter: 'ALTER TABLE items ADD FOREIGN KEY (qty) REFERENCES categories (id) ON DELETE RESTRICT',
+  },
+  {
+    name: 'drop a constraint',
+    setup: () => `${items()}
+      ALTER TABLE items ADD CONSTRAINT items_code_key UNIQUE (code), ADD CONSTRAINT items_qty_check CHECK (qty < 1000);`,
+    alter: 'ALTER TABLE items DROP CONSTRAINT items_code_key, DROP CONSTRAINT items_qty_check',
+  },
+  {
+    name: 'SET NOT NULL / DROP NOT NULL',
+    setup: () => items(),
+    alter: 'ALTER TABLE items ALTER COLUMN name SET NOT NULL, ALTER COLUMN qty DROP NOT NULL',
+  },
+  {
+    name: 'SET DEFAULT / DROP DEFAULT',
+    setup: () => items(),
+    alter: `ALTER TABLE items ALTER COLUMN qty SET DEFAULT 42, ALTER COLUMN note DROP DEFAULT`,
+    after: `INSERT INTO items (id, code) VALUES (100001, 'after')`,
+  },
+  {
+    name: 'quoted identifiers with spaces and capitals',
+    setup: () => `
+      CREATE TABLE "My Table" ("Id" int PRIMARY KEY, "Some Col" int NOT NULL, "Other" text);
+      INSERT INTO "My Table" SELECT i, i % 13, 'o' || i FROM generate_series(1, ${N}) i;
+      CREATE INDEX "My Index" ON "My Table" ("Some Col");
+      CREATE VIEW "My View" AS SELECT "Id", "Some Col" FROM "My Table";
+      COMMENT ON COLUMN "My Table"."Some Col" IS 'some col';`,
+    alter: `ALTER TABLE "My Table" ALTER COLUMN "Other" TYPE varchar(50), ADD COLUMN "New Col" int DEFAULT 1`,
+  },
+  {
+    name: 'a table in a non-public schema',
+    setup: () => `
+      CREATE SCHEMA sales;
+      ${items('sales.items')}
+      CREATE INDEX items_qty_idx ON sales.items (qty);
+      CREATE VIEW sales.cheap AS SELECT id, price FROM sales.items WHERE price < 10;`,
+    alter: 'ALTER TABLE sales.items ALTER COLUMN qty TYPE bigint',
+    schemas: ['public', 'sales'],
+  },
+  {
+    name: 'composite primary key',
+    setup: () => `
+      CREATE TABLE lines (tenant int, id int, qty int NOT NULL, note text, PRIMARY KEY (tenant, id));
+      INSERT INTO lines SELECT i % 7, i, i % 50, md5(i::text) FROM generate_series(1, ${N}) i;`,
+    alter: 'ALTER TABLE lines ALTER COLUMN qty TYPE bigint, ADD COLUMN x int DEFAULT 1',
+  },
+  {
+    name: 'uuid primary key',
+    setup: () => `
+      CREATE TABLE docs (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), body text, n int);
+      INSERT INTO docs (body, n) SELECT md5(i::text), i FROM generate_series(1, ${N}) i;`,
+    alter: 'ALTER TABLE docs ALTER COLUMN n TYPE bigint, ADD COLUMN v int DEFAULT 0',
+  },
+  {
+    name: 'text primary key with COLLATE "C"',
+    setup: () => `
+      CREATE TABLE words (w text COLLATE "C" PRIMARY KEY, n int);
+      INSERT INTO words
+        SELECT CASE i % 4 WHEN 0 THEN upper(md5(i::text)) WHEN 1 THEN md5(i::text)
+                          WHEN 2 THEN '_' || md5(i::text) ELSE 'é' || md5(i::text) END, i
+          FROM generate_series(1, ${N}) i;
+      INSERT INTO words VALUES ('a', -1), ('B', -2), ('b', -3), ('Z', -4), ('10', -5), ('9', -6);`,
+    alter: 'ALTER TABLE words ALTER COLUMN n TYPE bigint',
+  },
+  {
+    name: 'serial key (sequence state)',
+    setup: () => `
+      CREATE TABLE events (id serial PRIMARY KEY, kind text NOT NULL, payload int);
+      INSERT INTO events (kind, payload) SELECT 'k' || (i % 9), i FROM generate_series(1, ${N}) i;
+      DELETE FROM events WHERE id % 10 = 3;
+      SELECT setval('events_id_seq', ${N + 50});`,
+    alter: 'ALTER TABLE events ALTER COLUMN id TYPE bigint, ALTER COLUMN payload TYPE bigint',
+    after: `INSERT INTO events (kind) VALUES ('after')`,
+  },
+  {
+    name: 'identity key GENERATED ALWAYS (sequence state)',
+    setup: () => `
+      CREATE TABLE events (id int GENERATED ALWAYS AS IDENTITY (START WITH 10 INCREMENT BY 3) PRIMARY KEY,
+                           kind text NOT NULL, payload int);
+      INSERT INTO events (kind, payload) SELECT 'k' || (i % 9), i FROM generate_series(1, ${N}) i;
+      DELETE FROM events WHERE payload % 10 = 3;`,
+    alter: 'ALTER TABLE events ALTER COLUMN payload TYPE bigint, ADD COLUMN extra text',
+    after: `INSERT INTO events (kind) VALUES ('after')`,
+  },
+  {
+    name: 'identity key GENERATED ALWAYS widened to bigint',
+    setup: () => `
+      CREATE TABLE events (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind text NOT NULL);
+      INSERT INTO events (kind) SELECT 'k' || (i % 9) FROM generate_series(1, ${N}) i;`,
+    alter: 'ALTER TABLE events ALTER COLUMN id TYPE bigint',
+    after: `INSERT INTO events (kind) VALUES ('after')`,
+  },
+  {
+    name: 'foreign key from another table into the migrated table (ON DELETE CASCADE)',
+    setup: () => `${items()}
+      CREATE TABLE parts (id int PRIMARY KEY, item_id int NOT NULL REFERENCES items (id) ON DELETE CASCADE, n int);
+      INSERT INTO parts SELECT i, 1 + (i % ${N}), i FROM generate_series(1, ${N * 2}) i;
+      CREATE INDEX parts_item_idx ON parts (item_id);`,
+    alter: `ALTER TABLE items ADD COLUMN extra int DEFAULT 5, ALTER COLUMN price TYPE numeric(14, 4)`,
+    after: 'DELETE FROM items WHERE id <= 100',
+  },
+  {
+    name: 'foreign key from another table into the migrated key whose type changes',
+    setup: () => `${items()}
+      CREATE TABLE parts (id int PRIMARY KEY, item_id int NOT NULL REFERENCES items (id) ON DELETE CASCADE, n int);
+      INSERT INTO parts SELECT i, 1 + (i % ${N}), i FROM generate_series(1, ${N * 2}) i;`,
+    alter: `ALTER TABLE items ALTER COLUMN id TYPE bigint`,
+    after: 'DELETE FROM items WHERE id <= 100',
+  },
+  {
+    name: 'foreign key out of the migrated table',
+    setup: () => `
+      CREATE TABLE categories (id int PRIMARY KEY, title text NOT NULL);
+      INSERT INTO categories SELECT i, 'cat ' || i FROM generate_series(0, 96) i;
+      ${items()}
+      ALTER TABLE items ADD CONSTRAINT items_qty_fkey FOREIGN KEY (qty) REFERENCES categories (id) ON UPDATE CASCADE;`,
+    alter: 'ALTER TABLE items ALTER COLUMN name TYPE varchar(40), ADD COLUMN extra int',
+    after: 'UPDATE categories SET id = 1000 WHERE id = 5',
+  },
+  {
+    name: 'self-referencing foreign key',
+    setup: () => `
+      CREATE TABLE nodes (id int PRIMARY KEY, parent_id int REFERENCES nodes (id) ON DELETE CASCADE, label text);
+      INSERT INTO nodes SELECT i, CASE WHEN i = 1 THEN NULL ELSE i / 2 END, 'n' || i FROM generate_series(1, ${N}) i;`,
+    alter: 'ALTER TABLE nodes ALTER COLUMN label TYPE varchar(30), ADD COLUMN depth int DEFAULT 0',
+    after: 'DELETE FROM nodes WHERE id = 2',
+  },
+  {
+    name: 'dependent view and a view on that view',
+    setup: () => `${items()}
+      CREATE VIEW busy AS SELECT id, qty, name FROM items WHERE qty > 50;
+      CREATE VIEW busy_names AS SELECT name FROM busy WHERE id % 2 = 0;
+      COMMENT ON VIEW busy IS 'busy items';`,
+    alter: 'ALTER TABLE items ALTER COLUMN price TYPE numeric(14, 4), ADD COLUMN extra int DEFAULT 1, DROP COLUMN note',
+  },
+  {
+    name: 'user triggers (enabled, disabled, always) with comments',
+    setup: () => `${items()}
+      CREATE TABLE audit (id int, op text, at_qty int);
+      CREATE FUNCTION items_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO audit VALUES (NEW.id, TG_NAME, NEW.qty); RETURN NEW; END $$;
+      CREATE FUNCTION items_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN NEW.note := 'touched by ' || TG_NAME; RETURN NEW; END $$;
+      CREATE TRIGGER items_a AFTER INSERT OR UPDATE ON items FOR EACH ROW EXECUTE FUNCTION items_audit();
+      CREATE TRIGGER items_b BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION items_touch();
+      CREATE TRIGGER items_c AFTER UPDATE OF qty ON items FOR EACH ROW WHEN (OLD.qty IS DISTINCT FROM NEW.qty)
+        EXECUTE FUNCTION items_audit();
+      ALTER TABLE items DISABLE TRIGGER items_b;
+      ALTER TABLE items ENABLE ALWAYS TRIGGER items_c;
+      COMMENT ON TRIGGER items_a ON items IS 'audit everything';
+      COMMENT ON TRIGGER items_b ON items IS 'disabled on purpose';`,
+    alter: 'ALTER TABLE items ALTER COLUMN name TYPE varchar(40), ADD COLUMN extra int DEFAULT 3',
+    after: `INSERT INTO items (id, qty) VALUES (100001, 4); UPDATE items SET qty = qty + 1 WHERE id <= 5`,
+  },
+  {
+    name: 'table and column grants, and a revoked owner privilege',
+    setup: (role) => `${items()}
+      GRANT SELECT, INSERT ON items TO ${role};
+      GRANT UPDATE (qty, name), REFERENCES (code) ON items TO ${role} WITH GRANT OPTION;
+      REVOKE TRUNCATE, TRIGGER ON items FROM CURRENT_USER;
+      CREATE VIEW item_view AS SELECT id, code FROM items;
+      GRANT SELECT ON item_view TO ${role};`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint, ADD COLUMN extra int',
+  },
+  {
+    name: 'RLS enabled and forced with two policies',
+    setup: (role) => `${items()}
+      ALTER TABLE items ENABLE ROW LEVEL SECURITY;
+      ALTER TABLE items FORCE ROW LEVEL SECURITY;
+      CREATE POLICY items_read ON items FOR SELECT TO ${role} USING (qty > 10);
+      CREATE POLICY items_write ON items AS RESTRICTIVE FOR INSERT TO ${role}, PUBLIC WITH CHECK (code IS NOT NULL);
+      COMMENT ON POLICY items_read ON items IS 'readers see busy items';`,
+    alter: 'ALTER TABLE items ALTER COLUMN price TYPE numeric(14, 4), ADD COLUMN extra int',
+  },
+  {
+    name: 'table, column, index and constraint comments',
+    setup: () => `${items()}
+      CREATE INDEX items_qty_idx ON items (qty);
+      ALTER TABLE items ADD CONSTRAINT items_qty_check CHECK (qty >= 0);
+      COMMENT ON TABLE items IS 'the items';
+      COMMENT ON COLUMN items.qty IS 'how many';
+      COMMENT ON COLUMN items.note IS 'free text';
+      COMMENT ON INDEX items_qty_idx IS 'by qty';
+      COMMENT ON INDEX items_pkey IS 'the key';
+      COMMENT ON CONSTRAINT items_qty_check ON items IS 'never negative';
+      COMMENT ON CONSTRAINT items_pkey ON items IS 'pk constraint';`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint, ALTER COLUMN id TYPE bigint',
+  },
+  {
+    name: 'storage options, column statistics and storage',
+    setup: () => `${items()}
+      ALTER TABLE items SET (fillfactor = 70, autovacuum_enabled = false, toast.autovacuum_enabled = false);
+      ALTER TABLE items ALTER COLUMN note SET STATISTICS 500, ALTER COLUMN note SET STORAGE EXTERNAL;
+      ALTER TABLE items ALTER COLUMN code SET (n_distinct = -0.5);
+      ALTER TABLE items ALTER COLUMN name SET STATISTICS 50;`,
+    alter: 'ALTER TABLE items ALTER COLUMN name TYPE varchar(40), ADD COLUMN extra int',
+  },
+  {
+    name: 'NOT VALID check constraint with violating rows',
+    setup: () => `${items()}
+      ALTER TABLE items ADD CONSTRAINT items_qty_small CHECK (qty < 50) NOT VALID;`,
+    alter: 'ALTER TABLE items ALTER COLUMN price TYPE numeric(14, 4), ADD COLUMN extra int DEFAULT 1',
+  },
+  {
+    name: 'partial index and expression index',
+    setup: () => `${items()}
+      CREATE INDEX items_qty_partial ON items (qty) WHERE note IS NOT NULL;
+      CREATE INDEX items_lower_name ON items (lower(name));
+      CREATE UNIQUE INDEX items_code_uq ON items (code) WHERE qty > 5;`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint, ALTER COLUMN name TYPE varchar(40)',
+  },
+  {
+    name: 'REPLICA IDENTITY USING INDEX and CLUSTER ON',
+    setup: () => `${items()}
+      ALTER TABLE items ALTER COLUMN code SET NOT NULL;
+      CREATE UNIQUE INDEX items_code_key ON items (code);
+      CREATE INDEX items_qty_idx ON items (qty);
+      ALTER TABLE items REPLICA IDENTITY USING INDEX items_code_key;
+      ALTER TABLE items CLUSTER ON items_qty_idx;`,
+    alter: 'ALTER TABLE items ALTER COLUMN price TYPE numeric(14, 4), ADD COLUMN extra int',
+  },
+  {
+    name: 'REPLICA IDENTITY FULL and CLUSTER ON an index whose column changes type',
+    setup: () => `${items()}
+      CREATE INDEX items_qty_idx ON items (qty);
+      ALTER TABLE items REPLICA IDENTITY FULL;
+      ALTER TABLE items CLUSTER ON items_qty_idx;`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint',
+  },
+  {
+    name: 'a table in a publication',
+    setup: () => `${items()}
+      CREATE TABLE other (id int PRIMARY KEY);
+      CREATE PUBLICATION items_pub FOR TABLE items, other;
+      CREATE PUBLICATION items_pub2 FOR TABLE items WITH (publish = 'insert');`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint, ADD COLUMN extra int',
+  },
+  {
+    name: 'extended statistics object',
+    setup: () => `${items()}
+      CREATE STATISTICS items_stats (dependencies, ndistinct) ON qty, name FROM items;
+      CREATE STATISTICS items_mcv (mcv) ON code, note FROM items;
+      ALTER STATISTICS items_mcv SET STATISTICS 200;
+      COMMENT ON STATISTICS items_stats IS 'qty and name';`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint, ADD COLUMN extra int',
+  },
+  {
+    name: 'ALTER COLUMN ... SET STATISTICS as the change',
+    setup: () => `${items()} CREATE INDEX items_qty_idx ON items (qty);`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty SET STATISTICS 1000',
+  },
+  {
+    name: 'ENABLE ROW LEVEL SECURITY as the change',
+    setup: (role) => `${items()}
+      CREATE POLICY items_read ON items FOR SELECT TO ${role} USING (qty > 10);`,
+    alter: 'ALTER TABLE items ENABLE ROW LEVEL SECURITY',
+  },
+  {
+    name: 'unique constraint with both an index comment and a constraint comment',
+    setup: () => `${items()}
+      ALTER TABLE items ADD CONSTRAINT items_code_key UNIQUE (code);
+      COMMENT ON CONSTRAINT items_code_key ON items IS 'constraint comment';
+      COMMENT ON INDEX items_code_key IS 'index comment';`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint',
+  },
+  {
+    name: 'text primary key with an ICU collation (order differs from the database default)',
+    setup: () => `
+      CREATE TABLE words (w text COLLATE "en-x-icu" PRIMARY KEY, n int);
+      INSERT INTO words
+        SELECT CASE i % 4 WHEN 0 THEN upper(md5(i::text)) WHEN 1 THEN md5(i::text)
+                          WHEN 2 THEN '_' || md5(i::text) ELSE 'é' || md5(i::text) END, i
+          FROM generate_series(1, ${N}) i;
+      INSERT INTO words VALUES ('a', -1), ('B', -2), ('b', -3), ('Z', -4), ('10', -5), ('9', -6), ('e', -7), ('f', -8);`,
+    alter: 'ALTER TABLE words ALTER COLUMN n TYPE bigint, ADD COLUMN m int DEFAULT 1',
+  },
+  {
+    name: 'table owned by another role',
+    setup: (role) => `${items()}
+      CREATE INDEX items_qty_idx ON items (qty);
+      ALTER TABLE items OWNER TO ${role};
+      GRANT SELECT ON items TO PUBLIC;`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint, ADD COLUMN extra int',
+  },
+  {
+    name: 'add a STORED generated column',
+    setup: () => items(),
+    alter: 'ALTER TABLE items ADD COLUMN total numeric GENERATED ALWAYS AS (qty * price) STORED',
+  },
+  {
+    name: 'existing STORED generated column while another column changes',
+    setup: () => `
+      CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL, twice int GENERATED ALWAYS AS (qty * 2) STORED, name varchar(20));
+      INSERT INTO items (id, qty, name) SELECT i, i % 97, 'n' || i FROM generate_series(1, ${N}) i;`,
+    alter: 'ALTER TABLE items ALTER COLUMN name TYPE varchar(40), ADD COLUMN extra int DEFAULT 2',
+    after: `INSERT INTO items (id, qty) VALUES (100001, 21)`,
+  },
+  {
+    name: 'type change of a column with SET STORAGE and SET COMPRESSION',
+    setup: () => `${items()}
+      ALTER TABLE items ALTER COLUMN note SET STORAGE MAIN, ALTER COLUMN note SET COMPRESSION pglz;
+      ALTER TABLE items ALTER COLUMN code SET STORAGE EXTERNAL;`,
+    alter: 'ALTER TABLE items ALTER COLUMN note TYPE varchar(200)',
+  },
+  {
+    name: 'rename a column used by a policy, triggers, a statistics object and a view',
+    setup: (role) => `${items()}
+      CREATE FUNCTION items_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN NEW.note := 'touched'; RETURN NEW; END $$;
+      CREATE TRIGGER items_t BEFORE UPDATE OF qty ON items FOR EACH ROW WHEN (NEW.qty > 90)
+        EXECUTE FUNCTION items_touch();
+      ALTER TABLE items ENABLE ROW LEVEL SECURITY;
+      CREATE POLICY items_read ON items FOR SELECT TO ${role} USING (qty > 10);
+      CREATE STATISTICS items_stats (ndistinct) ON qty, code FROM items;
+      CREATE VIEW item_qty AS SELECT id, qty FROM items;`,
+    alter: 'ALTER TABLE items RENAME COLUMN qty TO quantity',
+    after: 'UPDATE items SET quantity = 95 WHERE id <= 10',
+  },
+  {
+    name: 'rename the primary key column referenced by a foreign key',
+    setup: () => `${items()}
+      CREATE TABLE parts (id int PRIMARY KEY, item_id int NOT NULL REFERENCES items (id) ON DELETE CASCADE);
+      INSERT INTO parts SELECT i, 1 + (i % ${N}) FROM generate_series(1, ${N}) i;`,
+    alter: 'ALTER TABLE items RENAME COLUMN id TO item_id',
+    after: 'DELETE FROM items WHERE item_id <= 10',
+  },
+  {
+    name: 'origin with a dropped column (attnum hole)',
+    setup: () => `${items()}
+      ALTER TABLE items DROP COLUMN name;
+      CREATE INDEX items_code_idx ON items (code);`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint, ADD COLUMN name text DEFAULT $$again$$',
+  },
+  {
+    name: 'index variety (INCLUDE, DESC NULLS FIRST, opclass, hash, GIN, BRIN, NULLS NOT DISTINCT, collation)',
+    setup: () => `${items()}
+      ALTER TABLE items ADD COLUMN tags text[], ADD COLUMN doc tsvector;
+      UPDATE items SET tags = ARRAY['t' || (id % 5), 'u' || (id % 3)], doc = to_tsvector('simple', coalesce(note, ''));
+      CREATE INDEX items_incl ON items (qty) INCLUDE (name);
+      CREATE INDEX items_desc ON items (price DESC NULLS FIRST, qty);
+      CREATE INDEX items_pattern ON items (name text_pattern_ops);
+      CREATE INDEX items_hash ON items USING hash (code);
+      CREATE INDEX items_tags ON items USING gin (tags);
+      CREATE INDEX items_doc ON items USING gin (doc);
+      CREATE INDEX items_brin ON items USING brin (id) WITH (pages_per_range = 16);
+      CREATE UNIQUE INDEX items_note_nnd ON items (note, id) NULLS NOT DISTINCT;
+      CREATE INDEX items_name_c ON items (name COLLATE "C") WITH (fillfactor = 60);`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint, ALTER COLUMN name TYPE varchar(40)',
+  },
+  {
+    name: 'deferrable constraints and an exclusion constraint',
+    setup: () => `
+      CREATE TABLE rooms (id int PRIMARY KEY);
+      INSERT INTO rooms SELECT generate_series(1, 20);
+      CREATE TABLE bookings (
+        id int PRIMARY KEY,
+        room int NOT NULL,
+        during tstzrange NOT NULL,
+        ref text,
+        CONSTRAINT bookings_ref_key UNIQUE (ref) DEFERRABLE INITIALLY DEFERRED,
+        CONSTRAINT bookings_room_fkey FOREIGN KEY (room) REFERENCES rooms (id) MATCH FULL DEFERRABLE INITIALLY IMMEDIATE,
+        CONSTRAINT bookings_no_overlap EXCLUDE USING gist (during WITH &&)
+      );
+      INSERT INTO bookings
+        SELECT i, 1 + i % 20, tstzrange(timestamptz '2024-01-01' + make_interval(hours => i), timestamptz '2024-01-01' + make_interval(hours => i + 1)), 'r' || i
+          FROM generate_series(1, ${N}) i;
+      COMMENT ON CONSTRAINT bookings_no_overlap ON bookings IS 'no double booking';`,
+    alter: 'ALTER TABLE bookings ALTER COLUMN ref TYPE varchar(30), ADD COLUMN note text',
+  },
+  {
+    name: 'constraint trigger, statement-level and TRUNCATE triggers',
+    setup: () => `${items()}
+      CREATE TABLE log (what text);
+      CREATE FUNCTION items_stmt() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO log VALUES (TG_NAME || ':' || TG_OP); RETURN NULL; END $$;
+      CREATE TRIGGER items_s AFTER INSERT OR DELETE ON items FOR EACH STATEMENT EXECUTE FUNCTION items_stmt();
+      CREATE TRIGGER items_trunc BEFORE TRUNCATE ON items FOR EACH STATEMENT EXECUTE FUNCTION items_stmt();
+      CREATE CONSTRAINT TRIGGER items_ct AFTER UPDATE ON items DEFERRABLE INITIALLY DEFERRED
+        FOR EACH ROW EXECUTE FUNCTION items_stmt();
+      CREATE TRIGGER items_ref AFTER UPDATE ON items REFERENCING NEW TABLE AS newrows
+        FOR EACH STATEMENT EXECUTE FUNCTION items_stmt();
+      ALTER TABLE items ENABLE REPLICA TRIGGER items_s;`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint',
+    after: `INSERT INTO items (id, qty) VALUES (100001, 1); UPDATE items SET qty = 2 WHERE id = 1`,
+  },
+  {
+    name: 'UNLOGGED table',
+    setup: () => `${items('items', { pk: 'PRIMARY KEY' })} ALTER TABLE items SET UNLOGGED;`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint, ADD COLUMN extra int',
+  },
+  {
+    name: 'enum and domain columns, text to enum USING',
+    setup: () => `
+      CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+      CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+      CREATE TABLE people (id int PRIMARY KEY, m text NOT NULL, score posint, cur mood DEFAULT 'ok');
+      INSERT INTO people SELECT i, (ARRAY['sad','ok','happy'])[1 + i % 3], 1 + i % 10, NULL FROM generate_series(1, ${N}) i;`,
+    alter: `ALTER TABLE people ALTER COLUMN m TYPE mood USING m::mood, ALTER COLUMN score TYPE bigint`,
+  },
+  {
+    name: 'serial sequence with grants, and a shared sequence default',
+    setup: (role) => `
+      CREATE SEQUENCE shared_seq START 500;
+      CREATE TABLE events (id bigserial PRIMARY KEY, n bigint DEFAULT nextval('shared_seq'), kind text);
+      INSERT INTO events (kind) SELECT 'k' || i FROM generate_series(1, ${N}) i;
+      GRANT USAGE, SELECT ON SEQUENCE events_id_seq TO ${role};
+      GRANT INSERT ON events TO ${role};
+      COMMENT ON SEQUENCE events_id_seq IS 'ids';`,
+    alter: 'ALTER TABLE events ALTER COLUMN kind TYPE varchar(20)',
+    after: `INSERT INTO events (kind) VALUES ('after')`,
+  },
+  {
+    name: 'views with options, column grants, SELECT * and a function in the view',
+    setup: (role) => `${items()}
+      CREATE VIEW v_barrier WITH (security_barrier = true) AS SELECT id, qty FROM items WHERE qty > 5;
+      CREATE VIEW v_checked AS SELECT id, qty, code FROM items WHERE qty < 50 WITH LOCAL CHECK OPTION;
+      CREATE VIEW v_star AS SELECT * FROM items;
+      CREATE VIEW v_agg AS SELECT qty, count(*) AS n, max(lower(name)) AS top FROM items GROUP BY qty;
+      GRANT SELECT (id), UPDATE (qty) ON v_checked TO ${role};
+      COMMENT ON COLUMN v_star.code IS 'star code';`,
+    alter: 'ALTER TABLE items ADD COLUMN extra int DEFAULT 0, ALTER COLUMN price SET DEFAULT 1',
+  },
+  {
+    name: 'long (63-byte) table name',
+    setup: () => `${items('t' + 'x'.repeat(62))} CREATE INDEX ${'t' + 'x'.repeat(50)}_qty ON ${'t' + 'x'.repeat(62)} (qty);`,
+    alter: `ALTER TABLE ${'t' + 'x'.repeat(62)} ALTER COLUMN qty TYPE bigint, ADD COLUMN extra int DEFAULT 4`,
+  },
+  {
+    name: 'reserved-word identifiers',
+    setup: () => `
+      CREATE TABLE "order" ("select" int PRIMARY KEY, "user" text, "from" int);
+      INSERT INTO "order" SELECT i, 'u' || i, i % 3 FROM generate_series(1, ${N}) i;
+      CREATE INDEX "order_from" ON "order" ("from");`,
+    alter: 'ALTER TABLE "order" ALTER COLUMN "from" TYPE bigint, ADD COLUMN "table" int DEFAULT 1',
+  },
+  {
+    name: 'NO INHERIT check constraint',
+    setup: () => `${items()} ALTER TABLE items ADD CONSTRAINT items_qty_ni CHECK (qty < 1000) NO INHERIT;`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint',
+  },
+  {
+    name: 'foreign keys into the table from another schema, NOT VALID and DEFERRABLE',
+    setup: () => `${items()}
+      CREATE SCHEMA other;
+      CREATE TABLE other.refs (id int PRIMARY KEY, item_id int, item_id2 int);
+      INSERT INTO other.refs SELECT i, CASE WHEN i % 10 = 0 THEN 999999 ELSE i END, i + 1000 FROM generate_series(1, 1000) i;
+      ALTER TABLE other.refs ADD CONSTRAINT refs_item_fkey FOREIGN KEY (item_id) REFERENCES items (id) NOT VALID;
+      ALTER TABLE other.refs ADD CONSTRAINT refs_item2_fkey FOREIGN KEY (item_id2) REFERENCES items (id)
+        ON UPDATE CASCADE ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED;
+      COMMENT ON CONSTRAINT refs_item2_fkey ON other.refs IS 'deferred';`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint',
+    schemas: ['public', 'other'],
+    after: 'DELETE FROM items WHERE id > 1990; UPDATE items SET id = id + 100000 WHERE id BETWEEN 1981 AND 1985',
+  },
+  {
+    name: 'add a serial column (sequence created by the ALTER)',
+    setup: () => items(),
+    alter: 'ALTER TABLE items ADD COLUMN seq serial',
+    nullnessOnly: { 'public.items': ['seq'] },
+  },
+  {
+    name: 'add an identity column',
+    setup: () => items(),
+    alter: 'ALTER TABLE items ADD COLUMN ident bigint GENERATED BY DEFAULT AS IDENTITY',
+    nullnessOnly: { 'public.items': ['ident'] },
+  },
+  {
+    name: 'USING on a column with a CHECK constraint and an index',
+    setup: () => `${items()}
+      ALTER TABLE items ADD CONSTRAINT items_price_check CHECK (price >= 0);
+      CREATE INDEX items_price_idx ON items (price);`,
+    alter: 'ALTER TABLE items ALTER COLUMN price TYPE bigint USING (price * 100)::bigint',
+  },
+  {
+    name: 'foreign key into a UNIQUE (non-key) column of the migrated table',
+    setup: () => `${items()}
+      ALTER TABLE items ADD CONSTRAINT items_code_key UNIQUE (code);
+      CREATE TABLE parts (id int PRIMARY KEY, item_code text REFERENCES items (code) ON UPDATE CASCADE);
+      INSERT INTO parts SELECT i, (i * 7)::text FROM generate_series(1, 500) i;`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint, ADD COLUMN extra int',
+    after: `UPDATE items SET code = 'changed' WHERE id = 3`,
+  },
+  {
+    name: 'primary key with a non-default constraint name',
+    setup: () => `
+      CREATE TABLE things (id int CONSTRAINT things_pk PRIMARY KEY, v int, w text);
+      INSERT INTO things SELECT i, i, 'w' || i FROM generate_series(1, ${N}) i;
+      CREATE UNIQUE INDEX things_w_unique ON things (w);`,
+    alter: 'ALTER TABLE things ALTER COLUMN v TYPE bigint, ADD COLUMN x int',
+  },
+  {
+    name: 'column grants on columns that are renamed and dropped',
+    setup: (role) => `${items()}
+      GRANT SELECT (id, name, note), UPDATE (qty) ON items TO ${role};`,
+    alter: 'ALTER TABLE items DROP COLUMN note; ALTER TABLE items RENAME COLUMN name TO title',
+  },
+  {
+    name: 'NOT VALID foreign key out of the table with violating rows',
+    setup: () => `
+      CREATE TABLE categories (id int PRIMARY KEY);
+      INSERT INTO categories SELECT generate_series(0, 49);
+      ${items()}
+      ALTER TABLE items ADD CONSTRAINT items_qty_fkey FOREIGN KEY (qty) REFERENCES categories (id) NOT VALID;
+      COMMENT ON CONSTRAINT items_qty_fkey ON items IS 'not yet valid';`,
+    alter: 'ALTER TABLE items ALTER COLUMN name TYPE varchar(40), ADD COLUMN extra int',
+  },
+  {
+    name: 'built by the same script twice (no clone): add column and type change',
+    setup: () => `${items()} CREATE INDEX items_qty_idx ON items (qty);`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint, ADD COLUMN extra int DEFAULT 9',
+    rebuild: true,
+  },
+];

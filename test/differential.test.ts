@@ -1,0 +1,264 @@
+// The differential oracle (DESIGN.md section 5): for each case, the same ALTER is run offline
+// (plain SQL) on database A and online (pgshift, --execute) on an identical database B; the two
+// catalogs must then be indistinguishable and every table must hold the same rows.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alterOptions, onlineAlter } from '../src/index.js';
+import { diffSnapshots, snapshotCatalog, type CatalogSnapshot } from './support/catalog-snapshot.js';
+import { tableDigest } from './support/table-digest.js';
+import { adminUrl, cloneDatabase, createTestDatabase, type TestDatabase } from './support/test-db.js';
+import { CASES, type DiffCase } from './differential-cases.js';
+
+// Roles are cluster-wide and test files run in parallel: a unique name, dropped at the end.
+const role = `pgshift_diff_${randomBytes(4).toString('hex')}`;
+const quotedRole = pg.escapeIdentifier(role);
+
+async function admin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: adminUrl() });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+beforeAll(async () => {
+  await admin(`CREATE ROLE ${quotedRole} NOLOGIN`);
+});
+
+afterAll(async () => {
+  // Every database a case made is dropped by the case itself; the role holds nothing any more.
+  await admin(`DROP ROLE IF EXISTS ${quotedRole}`);
+});
+
+/** Every database made through here is dropped at the end of its case, pass or fail. */
+async function withDatabases<T>(fn: (track: (db: TestDatabase) => TestDatabase) => Promise<T>): Promise<T> {
+  const dbs: TestDatabase[] = [];
+  try {
+    return await fn((db) => {
+      dbs.push(db);
+      return db;
+    });
+  } finally {
+    for (const db of dbs) await db.drop();
+  }
+}
+
+interface UserTable {
+  qualified: string;
+  key: string[];
+}
+
+/** Ordinary tables of the schemas, each with its primary key columns (or all columns). */
+async function userTables(db: TestDatabase, schemas: string[]): Promise<UserTable[]> {
+  const res = await db.query(
+    `SELECT n.nspname || '.' || c.relname AS qualified,
+            COALESCE(
+              (SELECT array_agg(a.attname::text ORDER BY k.ord)
+                 FROM pg_index i
+                 CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+                WHERE i.indrelid = c.oid AND i.indisprimary),
+              (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
+                WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)) AS key
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = ANY($1::text[]) AND c.relkind = 'r'
+      ORDER BY 1`,
+    [schemas],
+  );
+  return res.rows.map((r: { qualified: string; key: string[] }) => ({ qualified: r.qualified, key: r.key }));
+}
+
+function quoteQualified(qualified: string): string {
+  return qualified.split('.').map((p) => pg.escapeIdentifier(p)).join('.');
+}
+
+async function distinctValues(db: TestDatabase, table: string, column: string): Promise<{ distinct: number; nulls: number }> {
+  const col = pg.escapeIdentifier(column);
+  const res = await db.query(
+    `SELECT count(DISTINCT ${col})::int AS distinct, count(*) FILTER (WHERE ${col} IS NULL)::int AS nulls
+       FROM ${quoteQualified(table)}`,
+  );
+  return res.rows[0] as { distinct: number; nulls: number };
+}
+
+/** Schemas pgshift leaves behind that are not its state schema: must be none after a run. */
+async function leftoverSchemas(db: TestDatabase): Promise<string[]> {
+  const res = await db.query(
+    `SELECT nspname::text AS n FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%' ORDER BY 1`,
+  );
+  return res.rows.map((r: { n: string }) => r.n);
+}
+
+async function runCase(c: DiffCase): Promise<void> {
+  const schemas = c.schemas ?? ['public'];
+  await withDatabases(async (track) => {
+    const offline = track(await createTestDatabase('diff_a'));
+    await offline.query(c.setup(quotedRole));
+    let online: TestDatabase;
+    if (c.rebuild) {
+      online = track(await createTestDatabase('diff_b'));
+      await online.query(c.setup(quotedRole));
+    } else {
+      online = track(await cloneDatabase(offline, 'diff_b'));
+    }
+    // The two starting points are identical, or the comparison below would mean nothing.
+    expect(diffSnapshots(await snapshotCatalog(offline.pool, schemas), await snapshotCatalog(online.pool, schemas))).toEqual([]);
+
+    await offline.query(c.alter);
+    const report = await onlineAlter(alterOptions({ url: online.url, statements: c.alter, execute: true }));
+    expect(report.status).toBe('done');
+
+    if (c.after !== undefined) {
+      await offline.query(c.after);
+      await online.query(c.after);
+    }
+
+    const a: CatalogSnapshot = await snapshotCatalog(offline.pool, schemas);
+    const b: CatalogSnapshot = await snapshotCatalog(online.pool, schemas);
+    expect(diffSnapshots(a, b), 'catalog differences (a = offline, b = online)').toEqual([]);
+
+    const tables = await userTables(offline, schemas);
+    expect(tables.length).toBeGreaterThan(0);
+    for (const t of tables) {
+      const opts = { orderBy: t.key, nullnessOnly: c.nullnessOnly?.[t.qualified] ?? [] };
+      const [da, db] = [await tableDigest(offline.pool, t.qualified, opts), await tableDigest(online.pool, t.qualified, opts)];
+      expect(db, `rows of ${t.qualified}`).toEqual(da);
+    }
+    for (const { table, column } of c.singleValue ?? []) {
+      expect(await distinctValues(offline, table, column), `offline ${table}.${column}`).toEqual({ distinct: 1, nulls: 0 });
+      expect(await distinctValues(online, table, column), `online ${table}.${column}`).toEqual({ distinct: 1, nulls: 0 });
+    }
+    for (const { table, column } of c.manyValues ?? []) {
+      expect((await distinctValues(offline, table, column)).distinct, `offline ${table}.${column}`).toBeGreaterThan(1);
+      expect((await distinctValues(online, table, column)).distinct, `online ${table}.${column}`).toBeGreaterThan(1);
+    }
+    expect(await leftoverSchemas(online), 'pgshift_<id> schemas left behind').toEqual([]);
+  });
+}
+
+describe('differential: offline ALTER = online pgshift', () => {
+  it('has enough cases', () => {
+    expect(CASES.length).toBeGreaterThanOrEqual(32);
+    expect(new Set(CASES.map((c) => c.name)).size).toBe(CASES.length);
+  });
+
+  for (const c of CASES) {
+    it(c.name, () => runCase(c));
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Refusals: exit code 2, and nothing changed.
+
+const REFUSAL_SETUP = `
+  CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL, name text);
+  INSERT INTO items SELECT i, i % 10, 'n' || i FROM generate_series(1, 500) i;
+  CREATE TABLE other (id int PRIMARY KEY, v int);
+  CREATE TABLE nokey (id int, v int);
+  INSERT INTO nokey SELECT i, i FROM generate_series(1, 100) i;
+  CREATE TABLE parted (id int, at date, v int, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+  CREATE TABLE parted_2024 PARTITION OF parted FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+  INSERT INTO parted SELECT i, date '2024-01-01' + (i % 300), i FROM generate_series(1, 100) i;
+  CREATE TABLE viewed (id int PRIMARY KEY, shown text, hidden text);
+  CREATE VIEW viewed_v AS SELECT id, shown FROM viewed;
+  CREATE TABLE wide (id bigint PRIMARY KEY, v int);
+  INSERT INTO wide SELECT i, i FROM generate_series(1, 100) i;
+  CREATE TABLE ruled (id int PRIMARY KEY, v int);
+  CREATE TABLE ruled_log (id int);
+  CREATE RULE ruled_log_insert AS ON INSERT TO ruled DO ALSO INSERT INTO ruled_log VALUES (NEW.id);
+  CREATE TABLE matted (id int PRIMARY KEY, v int);
+  CREATE MATERIALIZED VIEW matted_mv AS SELECT id, v FROM matted;
+  CREATE TABLE atomic (id int PRIMARY KEY, v int);
+  CREATE FUNCTION atomic_count() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(v) FROM atomic; END;
+  CREATE TABLE parent_t (id int PRIMARY KEY, v int);
+  CREATE TABLE child_t (extra int) INHERITS (parent_t);
+  CREATE TABLE typed (id int PRIMARY KEY, v int);
+  CREATE TABLE typed_holder (id int PRIMARY KEY, snap typed[]);
+  CREATE TABLE whole (id int PRIMARY KEY, v int);
+  CREATE VIEW whole_rows AS SELECT w AS item, w.id FROM whole w;
+  CREATE TABLE rowfn (id int PRIMARY KEY, v int);
+  CREATE FUNCTION rowfn_v(rowfn) RETURNS int LANGUAGE sql AS 'SELECT $1.v';
+`;
+
+const REFUSALS: { name: string; statements: string }[] = [
+  { name: 'not an ALTER TABLE statement', statements: 'CREATE TABLE sneaky (id int PRIMARY KEY)' },
+  { name: 'a DROP TABLE', statements: 'DROP TABLE items' },
+  { name: 'two tables in one call', statements: 'ALTER TABLE items ADD COLUMN x int; ALTER TABLE other ADD COLUMN y int' },
+  { name: 'a missing table', statements: 'ALTER TABLE nope ADD COLUMN x int' },
+  { name: 'a table without a primary key', statements: 'ALTER TABLE nokey ALTER COLUMN v TYPE bigint' },
+  { name: 'a partitioned table', statements: 'ALTER TABLE parted ALTER COLUMN v TYPE bigint' },
+  { name: 'a partition', statements: 'ALTER TABLE parted_2024 ALTER COLUMN v TYPE bigint' },
+  { name: 'dropping a column used by a view', statements: 'ALTER TABLE viewed DROP COLUMN shown' },
+  { name: 'a USING expression on the primary key', statements: 'ALTER TABLE items ALTER COLUMN id TYPE bigint USING id * 2' },
+  { name: 'a narrowing type change of the key (bigint to int)', statements: 'ALTER TABLE wide ALTER COLUMN id TYPE int' },
+  { name: 'a table with a rule', statements: 'ALTER TABLE ruled ALTER COLUMN v TYPE bigint' },
+  { name: 'a table used by a materialized view', statements: 'ALTER TABLE matted ADD COLUMN x int' },
+  { name: 'a table used by an SQL-standard function body', statements: 'ALTER TABLE atomic ADD COLUMN x int' },
+  { name: 'a table with inheritance children', statements: 'ALTER TABLE parent_t ADD COLUMN x int' },
+  { name: 'dropping the primary key', statements: 'ALTER TABLE items DROP CONSTRAINT items_pkey' },
+  { name: 'a change of the key column set', statements: 'ALTER TABLE other DROP CONSTRAINT other_pkey, ADD PRIMARY KEY (id, v)' },
+  { name: 'dropping a key column', statements: 'ALTER TABLE other DROP COLUMN id' },
+  { name: 'a statement PostgreSQL itself rejects (unknown column)', statements: 'ALTER TABLE items ALTER COLUMN nope TYPE bigint' },
+  { name: 'a syntax error', statements: 'ALTER TABLE items ADD COLUMN' },
+  // Offline PostgreSQL refuses this one itself: "column typed_holder.snap uses its row type".
+  { name: 'a type change where another table stores the row type', statements: 'ALTER TABLE typed ALTER COLUMN v TYPE bigint' },
+  // pgshift's limit: a view column holding whole rows, or a function taking the row type, is
+  // bound to the old table's row type, which the swap cannot re-point (see README).
+  { name: 'a view with a whole-row reference to the table', statements: 'ALTER TABLE whole ADD COLUMN extra int DEFAULT 1' },
+  { name: 'a function taking the table row type', statements: 'ALTER TABLE rowfn ADD COLUMN extra int DEFAULT 1' },
+];
+
+describe('refusals', () => {
+  let base: TestDatabase;
+  let baseSnapshot: CatalogSnapshot;
+
+  beforeAll(async () => {
+    base = await createTestDatabase('diff_refusals');
+    await base.query(REFUSAL_SETUP);
+    baseSnapshot = await snapshotCatalog(base.pool, ['public']);
+  });
+
+  afterAll(async () => {
+    await base?.drop();
+  });
+
+  async function schemasOf(db: TestDatabase): Promise<string[]> {
+    const res = await db.query(`SELECT nspname::text AS n FROM pg_namespace WHERE nspname LIKE 'pgshift%' ORDER BY 1`);
+    return res.rows.map((r: { n: string }) => r.n);
+  }
+
+  for (const r of REFUSALS) {
+    it(`refuses ${r.name} with exit code 2 and changes nothing`, async () => {
+      await withDatabases(async (track) => {
+        const db = track(await cloneDatabase(base, 'diff_refusal'));
+        const err: unknown = await onlineAlter(alterOptions({ url: db.url, statements: r.statements, execute: true })).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(err, 'onlineAlter must refuse').not.toBeNull();
+        expect((err as { exitCode?: unknown }).exitCode, String(err)).toBe(2);
+        expect(String((err as Error).message)).not.toMatch(/\n/);
+        expect(diffSnapshots(baseSnapshot, await snapshotCatalog(db.pool, ['public']))).toEqual([]);
+        expect(await schemasOf(db)).toEqual([]);
+      });
+    });
+  }
+
+  it('a dry run (execute: false) changes nothing and creates no pgshift schema', async () => {
+    await withDatabases(async (track) => {
+      const db = track(await cloneDatabase(base, 'diff_dryrun'));
+      const before = await tableDigest(db.pool, 'public.items', { orderBy: ['id'] });
+      const report = await onlineAlter(
+        alterOptions({ url: db.url, statements: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint, ADD COLUMN x int DEFAULT 1' }),
+      );
+      expect(report.status).toBe('planned');
+      expect(report.plan.length).toBeGreaterThan(0);
+      expect(diffSnapshots(baseSnapshot, await snapshotCatalog(db.pool, ['public']))).toEqual([]);
+      expect(await schemasOf(db)).toEqual([]);
+      expect(await tableDigest(db.pool, 'public.items', { orderBy: ['id'] })).toEqual(before);
+    });
+  });
+});
