@@ -26,6 +26,8 @@ export interface NewMigration {
  * second concurrent migration of the same table fail here, before anything was created.
  */
 export async function registerMigration(c: Client, m: NewMigration): Promise<number> {
+  // A savepoint keeps the transaction usable for the look-up below when the insert conflicts.
+  await c.query('SAVEPOINT register');
   try {
     const r = await c.query<{ id: string }>(
       `INSERT INTO pgshift.migrations (table_oid, table_schema, table_name, statements, artifact_schema, phase, pid, host, options, backend_pids)
@@ -37,6 +39,7 @@ export async function registerMigration(c: Client, m: NewMigration): Promise<num
     return id;
   } catch (err) {
     if (sqlState(err) === '23505') {
+      await c.query('ROLLBACK TO SAVEPOINT register');
       const other = await c.query(
         `SELECT id, phase, host, pid FROM pgshift.migrations WHERE table_oid = $1 AND outcome IS NULL`,
         [m.tableOid],
