@@ -26,23 +26,39 @@ function insertHead(t: Tables, extra: string[] = []): string {
 }
 
 /**
- * One keyset chunk: rows after the low key, in key order, at most $n. No ON CONFLICT: by the
- * watermark rule nothing else writes keys above the committed watermark. Returns the number of
- * rows and the chunk's last key (as text).
+ * The chunk's upper key: the n-th key after the low key, found by an index scan of the key.
+ * No row: fewer than n rows remain, the chunk is the last. Params: constants-free; low keys
+ * ($1..$k) when there is a low key, then n.
  */
-export function copyChunkSql(t: Tables, hasLow: boolean): string {
+export function chunkBoundSql(t: Tables, hasLow: boolean): string {
   const m = t.mapping;
   const originKey = m.originKey.map((k) => ident(k.name));
-  const base = m.constants.length + 1;
-  const where = hasLow ? ` WHERE ${tuple(originKey)} > ${tuple(params(base, m.originKey.map((k) => k.type)))}` : '';
-  const limit = `$${base + (hasLow ? m.originKey.length : 0)}`;
-  const shadowKey = m.shadowKey.map(ident);
+  const where = hasLow ? ` WHERE ${tuple(originKey)} > ${tuple(params(1, m.originKey.map((k) => k.type)))}` : '';
+  const n = `$${1 + (hasLow ? m.originKey.length : 0)}`;
   return (
-    `WITH ins AS (${insertHead(t)} SELECT ${m.expressions.join(', ')} FROM ${t.origin}${where}` +
-    ` ORDER BY ${originKey.join(', ')} LIMIT ${limit} RETURNING ${shadowKey.join(', ')})` +
-    ` SELECT count(*) OVER () AS rows, ${shadowKey.map((k, i) => `${k}::text AS k${i}`).join(', ')}` +
-    ` FROM ins ORDER BY ${shadowKey.map((k) => `${k} DESC`).join(', ')} LIMIT 1`
+    `SELECT ${originKey.map((k, i) => `${k}::text AS k${i}`).join(', ')} FROM ${t.origin}${where}` +
+    ` ORDER BY ${originKey.join(', ')} OFFSET ${n}::bigint - 1 LIMIT 1`
   );
+}
+
+/**
+ * One keyset chunk: the rows in (low, high], or after low for the last chunk, in key order.
+ * No ON CONFLICT: by the watermark rule nothing else writes keys above the committed watermark.
+ * Params: constants ($1..$m), then the low keys, then the high keys.
+ */
+export function copyRangeSql(t: Tables, hasLow: boolean, hasHigh: boolean): string {
+  const m = t.mapping;
+  const originKey = m.originKey.map((k) => ident(k.name));
+  const types = m.originKey.map((k) => k.type);
+  const conditions: string[] = [];
+  let next = m.constants.length + 1;
+  if (hasLow) {
+    conditions.push(`${tuple(originKey)} > ${tuple(params(next, types))}`);
+    next += types.length;
+  }
+  if (hasHigh) conditions.push(`${tuple(originKey)} <= ${tuple(params(next, types))}`);
+  const where = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
+  return `${insertHead(t)} SELECT ${m.expressions.join(', ')} FROM ${t.origin}${where} ORDER BY ${originKey.join(', ')}`;
 }
 
 /**

@@ -171,13 +171,13 @@ async function copyAll(run: Run, tables: Tables, replayer: Replayer): Promise<{ 
       const chunk = await copyChunk(c, tables, low, chunker, run.id, run.names.lockKey);
       chunks++;
       rows += chunk.rows;
-      if (chunk.last) low = chunk.last;
+      if (chunk.last === null) break; // the last chunk: every key is copied
+      low = chunk.last;
       // Keep the changelog from growing during a long copy; entries above the watermark wait.
-      if (low) await replayer.replayBatch(c, low, 5000);
+      await replayer.replayBatch(c, low, 5000);
       const rate = rows / ((performance.now() - started) / 1000);
       run.opts.onProgress?.({ phase: 'copy', rowsCopied: rows, rowsEstimated: run.plan.origin.estimatedRows, rowsPerSecond: rate });
       if (chunks % 20 === 0) log.info({ migration: run.id, rows, chunk: chunker.size(), rowsPerSecond: Math.round(rate) }, 'copying');
-      if (chunk.rows < chunk.requested) break;
     }
   });
   return { rows, chunks };
