@@ -50,7 +50,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
 
     const tps = opts.loadTps ?? 300;
     say(`starting a write workload (${tps} transactions/s: updates, inserts, deletes, key updates, unique swaps) ...`);
-    const workload = await startWorkload({ url, schema: 'public', table: 'accounts', mirror: 'accounts_mirror', workers: 2, initialRows: opts.rows, ratePerSecond: tps });
+    const workload = await startWorkload({ url, schema: 'public', table: 'accounts', mirror: 'accounts_mirror', workers: 8, initialRows: opts.rows, ratePerSecond: tps });
     await new Promise((r) => setTimeout(r, 2000));
     const before = workload.stats();
     const migrationStart = before.completedAt[before.transactions - 1] ?? 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  copyChunkSql, deleteShadowRowsSql, insertPreservedRowsSql, insertRowsSql, takeEntriesSql, uniqueConflictsSql,
+  chunkBoundSql, copyRangeSql, deleteShadowRowsSql, insertPreservedRowsSql, insertRowsSql, takeEntriesSql, uniqueConflictsSql,
   type Tables,
 } from '../../src/copy/sql.js';
 import type { RowMapping } from '../../src/plan/mapping.js';
@@ -49,46 +49,80 @@ function paramNumbers(sql: string): number[] {
   return [...new Set([...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])))];
 }
 
-describe('copyChunkSql', () => {
-  it('single key, first chunk (no low key): the limit is $1', () => {
-    expect(copyChunkSql(single, false)).toBe(
-      `WITH ins AS (INSERT INTO ${SHADOW} ("id", "name") SELECT "id", "name" FROM ${ORIGIN}` +
-        ' ORDER BY "id" LIMIT $1 RETURNING "id")' +
-        ' SELECT count(*) OVER () AS rows, "id"::text AS k0 FROM ins ORDER BY "id" DESC LIMIT 1',
+// The copy is two statements (src/copy/copier.ts): chunkBoundSql finds the chunk's upper key,
+// then copyRangeSql inserts the rows in (low, high].
+describe('chunkBoundSql', () => {
+  it('single key, first chunk (no low key): the n-th key, n is $1', () => {
+    expect(chunkBoundSql(single, false)).toBe(
+      `SELECT "id"::text AS k0 FROM ${ORIGIN} ORDER BY "id" OFFSET $1::bigint - 1 LIMIT 1`,
     );
   });
 
-  it('single key, after a low key: key $1 cast to its type, limit $2', () => {
-    expect(copyChunkSql(single, true)).toBe(
-      `WITH ins AS (INSERT INTO ${SHADOW} ("id", "name") SELECT "id", "name" FROM ${ORIGIN}` +
-        ' WHERE "id" > $1::integer ORDER BY "id" LIMIT $2 RETURNING "id")' +
-        ' SELECT count(*) OVER () AS rows, "id"::text AS k0 FROM ins ORDER BY "id" DESC LIMIT 1',
+  it('single key, after a low key: key $1 cast to its type, n is $2', () => {
+    expect(chunkBoundSql(single, true)).toBe(
+      `SELECT "id"::text AS k0 FROM ${ORIGIN} WHERE "id" > $1::integer ORDER BY "id" OFFSET $2::bigint - 1 LIMIT 1`,
     );
   });
 
-  it('composite key with constants and OVERRIDING SYSTEM VALUE, no low key', () => {
-    expect(copyChunkSql(composite, false)).toBe(
-      `WITH ins AS (INSERT INTO ${SHADOW} ("tenant", "n", "payload", "created", "flag") OVERRIDING SYSTEM VALUE` +
+  it('composite key: row comparison on the origin key names and types; constants are not parameters', () => {
+    expect(chunkBoundSql(composite, true)).toBe(
+      `SELECT "tenant"::text AS k0, "seq"::text AS k1 FROM ${ORIGIN} WHERE ("tenant", "seq") > ($1::text, $2::integer)` +
+        ' ORDER BY "tenant", "seq" OFFSET $3::bigint - 1 LIMIT 1',
+    );
+    expect(chunkBoundSql(composite, false)).toBe(
+      `SELECT "tenant"::text AS k0, "seq"::text AS k1 FROM ${ORIGIN} ORDER BY "tenant", "seq" OFFSET $1::bigint - 1 LIMIT 1`,
+    );
+  });
+});
+
+describe('copyRangeSql', () => {
+  it('single key, no bounds (a table that fits in one chunk)', () => {
+    expect(copyRangeSql(single, false, false)).toBe(
+      `INSERT INTO ${SHADOW} ("id", "name") SELECT "id", "name" FROM ${ORIGIN} ORDER BY "id"`,
+    );
+  });
+
+  it('single key, first chunk: only the upper bound, $1', () => {
+    expect(copyRangeSql(single, false, true)).toBe(
+      `INSERT INTO ${SHADOW} ("id", "name") SELECT "id", "name" FROM ${ORIGIN} WHERE "id" <= $1::integer ORDER BY "id"`,
+    );
+  });
+
+  it('single key, middle chunk: (low, high] as $1, $2', () => {
+    expect(copyRangeSql(single, true, true)).toBe(
+      `INSERT INTO ${SHADOW} ("id", "name") SELECT "id", "name" FROM ${ORIGIN} WHERE "id" > $1::integer AND "id" <= $2::integer ORDER BY "id"`,
+    );
+  });
+
+  it('single key, last chunk: only the low bound', () => {
+    expect(copyRangeSql(single, true, false)).toBe(
+      `INSERT INTO ${SHADOW} ("id", "name") SELECT "id", "name" FROM ${ORIGIN} WHERE "id" > $1::integer ORDER BY "id"`,
+    );
+  });
+
+  it('composite key with constants and OVERRIDING SYSTEM VALUE, both bounds', () => {
+    expect(copyRangeSql(composite, true, true)).toBe(
+      `INSERT INTO ${SHADOW} ("tenant", "n", "payload", "created", "flag") OVERRIDING SYSTEM VALUE` +
         ` SELECT "tenant", "seq", ("payload"::jsonb), $1::timestamp with time zone, $2::boolean FROM ${ORIGIN}` +
-        ' ORDER BY "tenant", "seq" LIMIT $3 RETURNING "tenant", "n")' +
-        ' SELECT count(*) OVER () AS rows, "tenant"::text AS k0, "n"::text AS k1 FROM ins ORDER BY "tenant" DESC, "n" DESC LIMIT 1',
+        ' WHERE ("tenant", "seq") > ($3::text, $4::integer) AND ("tenant", "seq") <= ($5::text, $6::integer)' +
+        ' ORDER BY "tenant", "seq"',
     );
   });
 
-  it('composite key with constants, after a low key: row comparison on origin key names and types', () => {
-    expect(copyChunkSql(composite, true)).toBe(
-      `WITH ins AS (INSERT INTO ${SHADOW} ("tenant", "n", "payload", "created", "flag") OVERRIDING SYSTEM VALUE` +
+  it('composite key with constants, first chunk (no low key)', () => {
+    expect(copyRangeSql(composite, false, true)).toBe(
+      `INSERT INTO ${SHADOW} ("tenant", "n", "payload", "created", "flag") OVERRIDING SYSTEM VALUE` +
         ` SELECT "tenant", "seq", ("payload"::jsonb), $1::timestamp with time zone, $2::boolean FROM ${ORIGIN}` +
-        ' WHERE ("tenant", "seq") > ($3::text, $4::integer) ORDER BY "tenant", "seq" LIMIT $5 RETURNING "tenant", "n")' +
-        ' SELECT count(*) OVER () AS rows, "tenant"::text AS k0, "n"::text AS k1 FROM ins ORDER BY "tenant" DESC, "n" DESC LIMIT 1',
+        ' WHERE ("tenant", "seq") <= ($3::text, $4::integer) ORDER BY "tenant", "seq"',
     );
   });
 
-  it('numbers parameters constants first ($1..$m), then keys, then the limit, with no gaps', () => {
-    // copier.ts passes [...constants, ...low, size]
-    expect(paramNumbers(copyChunkSql(composite, true))).toEqual([1, 2, 3, 4, 5]);
-    expect(paramNumbers(copyChunkSql(composite, false))).toEqual([1, 2, 3]);
-    expect(paramNumbers(copyChunkSql(single, true))).toEqual([1, 2]);
+  it('numbers parameters constants first ($1..$m), then low keys, then high keys, with no gaps', () => {
+    // copier.ts passes [...constants, ...low, ...high]
+    expect(paramNumbers(copyRangeSql(composite, true, true))).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(paramNumbers(copyRangeSql(composite, true, false))).toEqual([1, 2, 3, 4]);
+    expect(paramNumbers(copyRangeSql(composite, false, false))).toEqual([1, 2]);
+    expect(paramNumbers(copyRangeSql(single, true, true))).toEqual([1, 2]);
   });
 });
 
