@@ -27,7 +27,7 @@ export function parseSize(text: string, option: string): number {
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  const m = Math.floor(ms / 60_000);
-  return `${m}m${Math.round((ms % 60_000) / 1000)}s`;
+  if (ms < 59_950) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000); // round once, so 119.6s reads 2m0s rather than 1m60s
+  return `${Math.floor(s / 60)}m${s % 60}s`;
 }

