@@ -16,6 +16,7 @@ async function setUp(db: TestDatabase, role: string): Promise<string> {
     CREATE TABLE app.acct (id int PRIMARY KEY, u int NOT NULL UNIQUE, v int NOT NULL, note text);
     CREATE INDEX acct_v_idx ON app.acct (v);
     CREATE TABLE app.acct_mirror (id int, u int, v int, note text);
+    CREATE INDEX ON app.acct_mirror (id);
     INSERT INTO app.acct SELECT g, g, g % 100, 'row ' || g FROM generate_series(1, ${ROWS}) g;
     INSERT INTO app.acct_mirror SELECT * FROM app.acct;
     ANALYZE app.acct;

@@ -43,6 +43,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       CREATE INDEX accounts_v_idx ON accounts (v);
       INSERT INTO accounts SELECT g, g, g % 1000, md5(g::text) FROM generate_series(1, ${opts.rows}) g;
       CREATE TABLE accounts_mirror AS TABLE accounts;
+      CREATE INDEX ON accounts_mirror (id);
       CREATE TABLE accounts_offline AS TABLE accounts;
       ALTER TABLE accounts_offline ADD PRIMARY KEY (id), ADD UNIQUE (u);
       CREATE INDEX ON accounts_offline (v);`);
