@@ -189,6 +189,7 @@ async function copyAll(run: Run, tables: Tables, replayer: Replayer): Promise<{ 
  * change is still pending in the changelog: replay, then try again.
  */
 async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables, replayer: Replayer): Promise<void> {
+  const resolved: string[][] = [];
   await withClient(run.pool, async (c) => {
     await c.query(`SET maintenance_work_mem = '256MB'`);
     for (const idx of shadow.indexes) {
@@ -203,6 +204,9 @@ async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables, repla
           await sleep(50 * (attempt + 1));
         }
       }
+      // From now on the replay must resolve conflicts on this index (it drains before the next one).
+      if (idx.unique && idx.columns) resolved.push(idx.columns);
+      replayer.enableUniqueResolution(resolved);
       for (const comment of idx.comments) {
         const on = comment.on === 'INDEX' ? `INDEX ${qualified(run.names.schema, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${tables.shadow}`;
         await c.query(`COMMENT ON ${on} IS ${literal(comment.text)}`);
@@ -210,7 +214,6 @@ async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables, repla
     }
     await c.query(`RESET maintenance_work_mem`);
   });
-  replayer.enableUniqueResolution(shadow.indexes.filter((i) => i.unique && i.columns).map((i) => i.columns!));
 }
 
 /** Replays until the backlog is small enough for the cutover's final replay to be short. */
