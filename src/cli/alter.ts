@@ -4,6 +4,8 @@ import { alterOptions, DEFAULTS } from '../config.js';
 import { parseDuration } from '../units.js';
 import { formatDuration } from '../units.js';
 import { runCommand } from './run.js';
+import { UserError } from '../errors.js';
+import { ROLLBACK_MODES, VALIDATION_LEVELS } from '../verify/validate.js';
 
 export function registerAlter(program: Command): void {
   program
@@ -14,11 +16,17 @@ export function registerAlter(program: Command): void {
     .option('--execute', 'run the migration; without it, print the plan and change nothing', false)
     .option('--json', 'print one final JSON report on stdout', false)
     .option('--chunk-time <duration>', 'target duration of one copy chunk', `${DEFAULTS.chunkTimeMs}ms`)
+    .option('--validation <level>', 'basic (counts), thorough (chunked checksums), comprehensive (plus row diffs and constraint checks)', DEFAULTS.validation)
+    .option('--rollback <mode>', 'on a failed validation: automatic (clean up), manual (keep for inspection, exit 3), none (keep a swap already done)', DEFAULTS.rollback)
     .option('--lock-timeout <duration>', 'lock wait of the first attempt of every DDL and of the cutover', `${DEFAULTS.retry.lockTimeoutMs}ms`)
     .action((statements: string, o: Record<string, string | boolean | undefined>) =>
       runCommand(async () => {
         const lockTimeoutMs = parseDuration(String(o.lockTimeout), '--lock-timeout');
+        const validation = oneOf('--validation', o.validation, VALIDATION_LEVELS);
+        const rollback = oneOf('--rollback', o.rollback, ROLLBACK_MODES);
         const opts = alterOptions({
+          validation,
+          rollback,
           statements,
           url: o.url as string | undefined,
           execute: o.execute === true,
@@ -32,6 +40,11 @@ export function registerAlter(program: Command): void {
     );
 }
 
+function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) throw new UserError(`${option}: "${String(value)}" is not one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
 export function humanReport(r: AlterReport): string[] {
   const lines = [...r.plan];
   if (r.status === 'planned') {
@@ -43,5 +56,15 @@ export function humanReport(r: AlterReport): string[] {
     `done: migration ${r.migrationId}, ${r.rowsCopied} rows copied in ${formatDuration(d.copy)} (${Math.round(r.copyRowsPerSecond ?? 0)} rows/s), total ${formatDuration(d.total)}`,
     `  indexes ${formatDuration(d.index)}, catch-up ${formatDuration(d.catchUp)}, cutover ${formatDuration(d.cutover)} (${r.cutover!.attempts} attempt(s), lock wait ${r.cutover!.lockWaitMs.toFixed(1)}ms, held ${r.cutover!.holdMs.toFixed(1)}ms)`,
   );
+  const v = r.validation;
+  if (v) {
+    lines.push(
+      `  validation ${v.level}: ${v.passed ? 'passed' : 'FAILED'}; ${v.rowsOrigin} rows origin, ${v.rowsShadow} shadow, ${v.chunks} chunks, ${v.mismatchedChunks} differ;` +
+        ` writes held ${v.writesHeldMs.toFixed(1)}ms, ${formatDuration(v.ms)}` +
+        (v.columns.length ? `; columns ${v.columns.join(', ')}` : ''),
+    );
+    const k = r.cutover!.check;
+    lines.push(`  in the cutover: counts ${typeof k.counts === 'string' ? k.counts : `${k.counts.origin} = ${k.counts.shadow}`}, ${k.sampledRows} sampled rows, ${k.sampleMismatches} differ`);
+  }
   return lines;
 }

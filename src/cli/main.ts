@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerAlter } from './alter.js';
 import { registerDemo } from './demo.js';
+import { registerChecksum } from './checksum.js';
+import { registerAbort } from './abort.js';
 
 const program = new Command();
 program
@@ -12,6 +14,8 @@ program
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 registerAlter(program);
 registerDemo(program);
+registerChecksum(program);
+registerAbort(program);
 
 try {
   await program.parseAsync(process.argv);

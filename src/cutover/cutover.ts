@@ -7,6 +7,8 @@ import { tableFingerprint } from '../catalog/table.js';
 import { isTruncated } from '../state/store.js';
 import type { Replayer } from '../capture/replayer.js';
 import { swapTables, type SwapInput, type SwapResult } from './swap.js';
+import { checkInLock, ValidationFailed, type InLockReport } from '../verify/validate.js';
+import type { Side } from '../verify/side.js';
 
 export interface CutoverInput extends SwapInput {
   migrationId: number;
@@ -20,9 +22,12 @@ export interface CutoverInput extends SwapInput {
   /** the whole transaction's deadline: a stuck step must not hold the locks */
   deadlineMs: number;
   onRetry?: (attempt: number, err: unknown, pauseMs: number) => void;
+  /** the bounded comparison after the final replay; with keepOnFailure a failure is only reported */
+  inLockCheck: { origin: Side; shadow: Side; estimatedRows: number; budgetMs: number; keepOnFailure: boolean };
 }
 
 export interface CutoverResult extends SwapResult {
+  check: InLockReport;
   attempts: number;
   lockWaitMs: number;
   holdMs: number;
@@ -65,8 +70,16 @@ export async function cutover(c: Client, input: CutoverInput): Promise<CutoverRe
           n = await input.replayer.replayInTransaction(c, null, 50_000);
           finalEntries += n;
         }
+        const k = input.inLockCheck;
+        const check = await checkInLock(c, k.origin, k.shadow, k.estimatedRows, k.budgetMs, input.deadlineMs);
+        if (!check.passed && !k.keepOnFailure) {
+          throw new ValidationFailed(
+            `the check inside the cutover found differences (counts ${JSON.stringify(check.counts)}, ${check.sampleMismatches} of ${check.sampledRows} sampled rows differ); nothing was swapped`,
+            'in cutover',
+          );
+        }
         const swapped = await swapTables(c, input);
-        return { ...swapped, attempts, lockWaitMs: t1 - t0, holdMs: performance.now() - t1, finalEntries };
+        return { ...swapped, check, attempts, lockWaitMs: t1 - t0, holdMs: performance.now() - t1, finalEntries };
       });
     },
     input.onRetry,

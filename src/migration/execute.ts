@@ -17,6 +17,9 @@ import type { Tables } from '../copy/sql.js';
 import { cutover, type CutoverResult } from '../cutover/cutover.js';
 import { renamesApplyInOrder } from '../plan/preflight.js';
 import { isTruncated, setPhase } from '../state/store.js';
+import type { Phase } from '../state/phases.js';
+import { alterSides } from '../verify/alter-sides.js';
+import { ValidationFailed, validateBeforeCutover, type BeforeCutoverReport } from '../verify/validate.js';
 import type { Plan } from './plan.js';
 
 const log = componentLog('runner');
@@ -24,7 +27,8 @@ const log = componentLog('runner');
 export interface ExecutionReport {
   rowsCopied: number;
   chunks: number;
-  durationsMs: { build: number; copy: number; index: number; catchUp: number; cutover: number };
+  durationsMs: { build: number; copy: number; index: number; catchUp: number; checksum: number; cutover: number };
+  validation: BeforeCutoverReport;
   cutover: CutoverResult;
   validated: string[];
 }
@@ -38,6 +42,7 @@ interface Run {
   /** set once the capture triggers exist on the origin: cleanup must remove them */
   triggersInstalled: boolean;
   swapped: boolean;
+  validation?: BeforeCutoverReport;
 }
 
 export function newRun(pool: Pool, plan: Plan, opts: AlterOptions, id: number): Run {
@@ -49,6 +54,10 @@ export async function execute(run: Run): Promise<ExecutionReport> {
   const { pool, plan, opts, id, names } = run;
   const origin = plan.origin;
   const retry = opts.retry;
+  const enter = async (phase: Phase, message: string): Promise<void> => {
+    await setPhase(pool, id, phase, message);
+    await opts.onPhase?.(phase, { id, schema: names.schema, table: origin.name });
+  };
   const timed = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
     const t0 = performance.now();
     const r = await fn();
@@ -79,7 +88,7 @@ export async function execute(run: Run): Promise<ExecutionReport> {
     lockKey: names.lockKey,
   });
 
-  await setPhase(pool, id, 'capture', 'installing capture triggers');
+  await enter('capture', 'installing capture triggers');
   await withRetry(retry, (_a, lockTimeoutMs) =>
     withTransaction(pool, async (c) => {
       await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
@@ -89,17 +98,47 @@ export async function execute(run: Run): Promise<ExecutionReport> {
   run.triggersInstalled = true;
   const fingerprint = await withClient(pool, (c) => tableFingerprint(c, origin.oid));
 
-  await setPhase(pool, id, 'copy', 'copying rows');
+  await enter('copy', 'copying rows');
   const [copied, copyMs] = await timed(() => copyAll(run, tables, replayer));
 
-  await setPhase(pool, id, 'index', 'building secondary indexes');
+  await enter('index', 'building secondary indexes');
   const [, indexMs] = await timed(() => buildIndexes(run, shadow, tables, replayer));
   await withClient(pool, (c) => c.query(`ANALYZE ${tables.shadow}`));
 
-  await setPhase(pool, id, 'catch-up', 'replaying the changelog');
+  await enter('catch-up', 'replaying the changelog');
   const [, catchUpMs] = await timed(() => catchUp(run, replayer, tables));
 
-  await setPhase(pool, id, 'cutover', 'swapping tables');
+  const sides = alterSides(tables, shadow.columns);
+  await enter('checksum', `validating (${opts.validation})`);
+  const [validation, checksumMs] = await timed(() =>
+    validateBeforeCutover({
+      pool,
+      level: opts.validation,
+      origin: sides.origin,
+      shadow: sides.shadow,
+      columns: sides.columns,
+      replayer,
+      retry,
+      parallel: opts.checksumParallel,
+      constraintTarget: { schema: names.schema, table: origin.name, oid: shadow.oid, key: mapping.shadowKey },
+      deferred: shadow.constraints,
+    }),
+  );
+  run.validation = validation;
+  log.info({ migration: id, level: validation.level, passed: validation.passed, writesHeldMs: Math.round(validation.writesHeldMs), ms: Math.round(checksumMs) }, 'validated');
+  if (!validation.passed) {
+    throw new ValidationFailed(
+      `validation (${validation.level}) found differences before the cutover: origin ${validation.rowsOrigin} rows, shadow ${validation.rowsShadow}, ` +
+        `${validation.mismatchedChunks} of ${validation.chunks} chunks differ` +
+        (validation.differences.length ? ` (first keys: ${validation.differences.slice(0, 5).map((d) => `${d.key.join(',')} ${d.kind}`).join('; ')})` : '') +
+        (validation.constraintChecks.some((c) => c.violations > 0)
+          ? `; constraint violations: ${validation.constraintChecks.filter((c) => c.violations > 0).map((c) => `${c.check} (${c.violations})`).join(', ')}`
+          : ''),
+      'before cutover',
+    );
+  }
+
+  await enter('cutover', 'swapping tables');
   // Replaying the renames on the origin inside the cutover lets PostgreSQL rewrite the
   // dependents' definitions; preflight refused the cases where that cannot be done.
   const renameable = renamesApplyInOrder(origin.columns.map((c) => c.name), plan.flow);
@@ -127,6 +166,7 @@ export async function execute(run: Run): Promise<ExecutionReport> {
         shareLocks: locks.share,
         retry,
         deadlineMs: opts.cutoverDeadlineMs,
+        inLockCheck: { origin: sides.origin, shadow: { ...sides.shadow }, estimatedRows: Math.max(origin.estimatedRows, copied.rows), budgetMs: 20, keepOnFailure: opts.rollback === 'none' },
         onRetry: (attempt, err, pauseMs) => log.warn({ migration: id, attempt, pauseMs, reason: describeError(err) }, 'cutover attempt failed; retrying'),
       }),
     ),
@@ -134,7 +174,7 @@ export async function execute(run: Run): Promise<ExecutionReport> {
   run.swapped = true;
   log.info({ migration: id, attempts: result.attempts, holdMs: Math.round(result.holdMs), lockWaitMs: Math.round(result.lockWaitMs) }, 'swapped');
 
-  await setPhase(pool, id, 'validate', 'validating constraints');
+  await enter('validate', 'validating constraints');
   const validated: string[] = [];
   for (const [table, constraint] of [...result.validate, ...validate.map((v) => [tables.origin, v] as [string, string])]) {
     await withRetry(retry, (_a, lockTimeoutMs) =>
@@ -148,8 +188,9 @@ export async function execute(run: Run): Promise<ExecutionReport> {
   return {
     rowsCopied: copied.rows,
     chunks: copied.chunks,
-    durationsMs: { build: buildMs, copy: copyMs, index: indexMs, catchUp: catchUpMs, cutover: cutoverMs },
+    durationsMs: { build: buildMs, copy: copyMs, index: indexMs, catchUp: catchUpMs, checksum: checksumMs, cutover: cutoverMs },
     cutover: result,
+    validation,
     validated,
   };
 }

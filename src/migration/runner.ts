@@ -3,7 +3,8 @@ import { createPool, withClient, withTransaction } from '../db/session.js';
 import { PgshiftError, RuntimeError, describeError } from '../errors.js';
 import { componentLog } from '../log.js';
 import type { AlterOptions } from '../config.js';
-import { ensureStateSchema, finishMigration, registerMigration, setPhase } from '../state/store.js';
+import { ensureStateSchema, finishMigration, recordError, registerMigration, setPhase } from '../state/store.js';
+import { ValidationFailed, type BeforeCutoverReport, type InLockReport } from '../verify/validate.js';
 import { describePlan, makePlan, type Plan } from './plan.js';
 import { execute, newRun, type ExecutionReport } from './execute.js';
 import { dropArtifacts } from './artifacts.js';
@@ -20,7 +21,8 @@ export interface AlterReport {
   rowsCopied: number | null;
   copyRowsPerSecond: number | null;
   durationsMs: (ExecutionReport['durationsMs'] & { total: number }) | null;
-  cutover: { attempts: number; lockWaitMs: number; holdMs: number; finalEntries: number } | null;
+  cutover: { attempts: number; lockWaitMs: number; holdMs: number; finalEntries: number; check: InLockReport } | null;
+  validation: BeforeCutoverReport | null;
   validated: string[];
 }
 
@@ -61,7 +63,9 @@ export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
         lockWaitMs: executed.cutover.lockWaitMs,
         holdMs: executed.cutover.holdMs,
         finalEntries: executed.cutover.finalEntries,
+        check: executed.cutover.check,
       },
+      validation: executed.validation,
       validated: executed.validated,
     };
   } finally {
@@ -76,10 +80,23 @@ async function runRegistered(pool: Pool, plan: Plan, opts: AlterOptions, id: num
     // The old table has served its purpose once every dependent points at the new one.
     await dropArtifacts(pool, run.names, plan.origin, opts.retry, { triggers: false });
     await setPhase(pool, id, 'done', 'migration finished');
-    await finishMigration(pool, id, 'done', null);
+    const check = executed.cutover.check;
+    await finishMigration(pool, id, 'done', check.passed ? null : 'the check inside the cutover found differences (--rollback none)');
+    if (!check.passed) {
+      throw new ValidationFailed(
+        `swapped with --rollback none although the check inside the cutover found differences (counts ${JSON.stringify(check.counts)}, ${check.sampleMismatches} of ${check.sampledRows} sampled rows differ)`,
+        'in cutover',
+      );
+    }
     return executed;
   } catch (err) {
     const reason = describeError(err);
+    if (err instanceof ValidationFailed && run.swapped) throw err;
+    if (err instanceof ValidationFailed && opts.rollback === 'manual') {
+      // Kept for inspection: the capture goes on, nothing is swapped; `pgshift abort` removes it.
+      await recordError(pool, id, reason).catch(() => undefined);
+      throw new ValidationFailed(`${reason}; everything is kept for inspection in schema ${run.names.schema}: remove it with pgshift abort ${id}`, err.stage);
+    }
     if (run.swapped) {
       // The swap committed: the change is in place; what failed is a follow-up step.
       await finishMigration(pool, id, 'done', `after the swap: ${reason}`).catch(() => undefined);
@@ -95,6 +112,7 @@ async function runRegistered(pool: Pool, plan: Plan, opts: AlterOptions, id: num
         { cause: err },
       );
     }
+    if (err instanceof ValidationFailed) throw new RuntimeError(`${reason}; the migration was aborted and nothing was changed`, { cause: err });
     if (err instanceof PgshiftError) throw err;
     throw new RuntimeError(`migration failed, nothing was changed: ${reason}`, { cause: err });
   }
@@ -112,6 +130,7 @@ function planReport(plan: Plan): AlterReport {
     copyRowsPerSecond: null,
     durationsMs: null,
     cutover: null,
+    validation: null,
     validated: [],
   };
 }

@@ -75,3 +75,7 @@ export async function finishMigration(pool: Pool, id: number, outcome: Outcome, 
 export async function isTruncated(c: Client, id: number): Promise<boolean> {
   return (await c.query(`SELECT truncated FROM pgshift.migrations WHERE id = $1`, [id])).rows[0]?.truncated === true;
 }
+
+export async function recordError(pool: Pool, id: number, error: string): Promise<void> {
+  await withClient(pool, (c) => c.query(`UPDATE pgshift.migrations SET error = $2, updated_at = now() WHERE id = $1`, [id, error]));
+}

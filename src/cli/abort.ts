@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { createPool } from '../db/session.js';
+import { abortMigration } from '../migration/abort.js';
+import { DEFAULTS } from '../config.js';
+import { runCommand } from './run.js';
+
+export function registerAbort(program: Command): void {
+  program
+    .command('abort')
+    .description('remove an unfinished migration that is not running (e.g. kept by --rollback manual): triggers, shadow, changelog')
+    .argument('<id>', 'the migration id')
+    .option('--url <url>', 'connection URL (default: DATABASE_URL, then the libpq variables)')
+    .action((id: string, o: { url?: string }) =>
+      runCommand(async () => {
+        const pool = createPool({ url: o.url, applicationName: `pgshift:abort:${id}`, lockTimeoutMs: DEFAULTS.retry.lockTimeoutMs });
+        try {
+          const dropped = await abortMigration(pool, id, DEFAULTS.retry);
+          process.stdout.write(`aborted migration ${id}: dropped ${dropped.join(', ')}\n`);
+        } finally {
+          await pool.end();
+        }
+      }),
+    );
+}

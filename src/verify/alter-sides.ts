@@ -1,0 +1,34 @@
+import { ident } from '../db/quote.js';
+import type { Tables } from '../copy/sql.js';
+import type { Column } from '../catalog/table.js';
+import type { Side } from './side.js';
+
+/**
+ * The two sides an online ALTER compares: the origin read through the copy's mapping (each
+ * value cast to the new column's type, so a type-changed column is compared after the same
+ * conversion), and the shadow's copied columns. Columns whose values the shadow makes up
+ * itself (volatile defaults, generated columns) have no origin counterpart and are left out.
+ */
+export function alterSides(t: Tables, shadowColumns: Column[]): { origin: Side; shadow: Side; columns: string[] } {
+  const m = t.mapping;
+  const typeOf = (name: string): string => shadowColumns.find((c) => c.name === name)!.type;
+  return {
+    origin: {
+      relation: t.origin,
+      keys: m.originKey.map((k) => ident(k.name)),
+      keyTypes: m.originKey.map((k) => k.type),
+      values: m.targets.map((name, i) => `CAST(${m.expressions[i]} AS ${typeOf(name)})`),
+      types: m.targets.map(typeOf),
+      params: m.constants,
+    },
+    shadow: {
+      relation: t.shadow,
+      keys: m.shadowKey.map(ident),
+      keyTypes: t.shadowKeyTypes,
+      values: m.targets.map(ident),
+      types: m.targets.map(typeOf),
+      params: [],
+    },
+    columns: m.targets,
+  };
+}
