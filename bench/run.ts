@@ -1,0 +1,207 @@
+/**
+ * The copy-throughput benchmark: online ALTER against offline ALTER and against the copy's lower
+ * bound, idle and under a fixed-rate write load, plus the capture trigger's cost. Every scenario
+ * runs on its own identical copy of one template database, rounds interleaved, medians reported:
+ * only ratios measured in the same run mean anything on storage that drifts.
+ *
+ *   npm run bench -- [--rows N] [--load-tps R] [--rounds K] [--json FILE] [--url URL]
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import pg from 'pg';
+import { onlineAlter, alterOptions } from '../src/index.js';
+import { startEmbeddedServer } from '../src/demo/embedded-server.js';
+import { createLedger, INDEX_DDL } from './table.js';
+import { percentileIn, startLoad } from './load.js';
+import { measureTriggerOverhead } from './trigger-overhead.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string, fallback?: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const rows = Number(arg('--rows', '3000000'));
+const loadTps = Number(arg('--load-tps', '500'));
+const rounds = Number(arg('--rounds', '3'));
+const jsonFile = arg('--json');
+const ALTER = 'ALTER TABLE ledger ALTER COLUMN account_id TYPE bigint';
+process.env.PGSHIFT_LOG_LEVEL ??= 'warn';
+
+const server = arg('--url') ? null : await startEmbeddedServer();
+const baseUrl = arg('--url') ?? server!.url();
+const urlOf = (db: string): string => {
+  const u = new URL(baseUrl);
+  u.pathname = `/${db}`;
+  return u.toString();
+};
+const admin = new pg.Client({ connectionString: baseUrl });
+await admin.connect();
+
+const log = (s: string): void => void process.stderr.write(`${s}\n`);
+type Sample = Record<string, number>;
+let cloneStrategy = '';
+const samples: Sample[] = [];
+
+try {
+  const version = (await admin.query('SHOW server_version')).rows[0].server_version as string;
+  log(`PostgreSQL ${version}; building the template: ${rows.toLocaleString('en')} rows ...`);
+  await admin.query('DROP DATABASE IF EXISTS bench_template');
+  await admin.query('CREATE DATABASE bench_template');
+  const sizes = await withDb('bench_template', async (c) => {
+    await createLedger(c, rows);
+    const r = await c.query(`SELECT pg_table_size('ledger') AS heap, pg_indexes_size('ledger') AS idx`);
+    return { heap: Number(r.rows[0].heap), indexes: Number(r.rows[0].idx) };
+  });
+  // FILE_COPY (15+) clones by copying files instead of writing every page to the WAL.
+  if (Number((await admin.query(`SELECT current_setting('server_version_num')::int AS v`)).rows[0].v) >= 150000) cloneStrategy = ' STRATEGY FILE_COPY';
+
+  for (let round = 1; round <= rounds; round++) {
+    const s: Sample = {};
+    s.offline_alter_s = await onCopy('offline', async (c) => timed(() => c.query(ALTER)));
+    s.lower_bound_s = await onCopy('lower', async (c) =>
+      timed(async () => {
+        await c.query(`CREATE TABLE copy (LIKE ledger INCLUDING DEFAULTS); ALTER TABLE copy ALTER COLUMN account_id TYPE bigint, ADD PRIMARY KEY (id)`);
+        await c.query('INSERT INTO copy SELECT * FROM ledger');
+        for (const sql of INDEX_DDL) await c.query(sql.replace(/ledger/g, 'copy'));
+      }),
+    );
+    const idle = await onCopy('online-idle', async (_c, url) => onlineAlter(alterOptions({ url, statements: ALTER, execute: true, validation: 'basic' })));
+    s.online_idle_s = idle.durationsMs!.total / 1000;
+    s.copy_s = idle.durationsMs!.copy / 1000;
+    if (round === 1) {
+      const thorough = await onCopy('online-thorough', async (_c, url) => onlineAlter(alterOptions({ url, statements: ALTER, execute: true, validation: 'thorough' })));
+      s.validation_thorough_s = thorough.durationsMs!.checksum / 1000;
+      s.validation_writes_held_ms = thorough.validation!.writesHeldMs;
+    }
+    Object.assign(s, await onCopy('online-load', (_c, url) => underLoad(url)));
+    samples.push(s);
+    log(`round ${round}: ${Object.entries(s).map(([k, v]) => `${k}=${v.toFixed(3)}`).join(' ')}`);
+  }
+  const trigger = await onCopy('trigger', (_c, url) => measureTriggerOverhead(url, rows));
+
+  const med = (k: string): number => stat(k).median;
+  const result = {
+    rows,
+    table_bytes: sizes.heap + sizes.indexes,
+    heap_bytes: sizes.heap,
+    index_bytes: sizes.indexes,
+    rounds,
+    offline_alter_s: med('offline_alter_s'),
+    lower_bound_s: med('lower_bound_s'),
+    online_idle_s: med('online_idle_s'),
+    online_load_s: med('online_load_s'),
+    ratio_vs_offline: med('online_idle_s') / med('offline_alter_s'),
+    ratio_vs_lower_bound: med('online_idle_s') / med('lower_bound_s'),
+    copy_rows_per_s: rows / med('copy_s'),
+    copy_mb_per_s: sizes.heap / 1024 / 1024 / med('copy_s'),
+    load_tps: loadTps,
+    achieved_tps: med('achieved_tps'),
+    app_p50_ms_before: med('app_p50_ms_before'),
+    app_p99_ms_before: med('app_p99_ms_before'),
+    app_p99_ms_during: med('app_p99_ms_during'),
+    app_p99_ms_during_copy: med('app_p99_ms_during_copy'),
+    app_max_ms_during: Math.max(...samples.map((x) => x.app_max_ms_during!)),
+    app_failed_transactions: samples.reduce((n, x) => n + x.app_failed!, 0),
+    cutover_lock_wait_ms: med('cutover_lock_wait_ms'),
+    cutover_hold_ms: med('cutover_hold_ms'),
+    trigger_overhead_pct: trigger.overheadPct,
+    max_tps_without_trigger: trigger.withoutTps,
+    max_tps_with_trigger: trigger.withTps,
+    validation_thorough_s: samples[0]!.validation_thorough_s!,
+    validation_vs_copy: samples[0]!.validation_thorough_s! / med('copy_s'),
+    postgres_version: version,
+    cpu_count: os.cpus().length,
+    spread: Object.fromEntries(Object.keys(samples[0]!).map((k) => [k, stat(k)])),
+  };
+  printTable(result);
+  if (jsonFile) fs.writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
+} finally {
+  await admin.query('DROP DATABASE IF EXISTS bench_template').catch(() => undefined);
+  await admin.end();
+  await server?.stop();
+}
+
+async function withDb<T>(db: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: urlOf(db) });
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+async function onCopy<T>(name: string, fn: (c: pg.Client, url: string) => Promise<T>): Promise<T> {
+  const db = `bench_${name.replace(/-/g, '_')}`;
+  await admin.query(`DROP DATABASE IF EXISTS ${db}`);
+  await admin.query(`CREATE DATABASE ${db} TEMPLATE bench_template${cloneStrategy}`);
+  try {
+    return await withDb(db, async (c) => {
+      await c.query('CHECKPOINT');
+      return fn(c, urlOf(db));
+    });
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  }
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return (performance.now() - t0) / 1000;
+}
+
+/** The online ALTER under a fixed-rate load: latency before, during the copy, during the run. */
+async function underLoad(url: string): Promise<Sample> {
+  const load = await startLoad(url, { tps: loadTps, workers: 8, firstNewId: rows + 1, maxId: rows });
+  await new Promise((r) => setTimeout(r, 3000));
+  const start = load.now();
+  let copyFrom = 0;
+  let copyTo = 0;
+  const report = await onlineAlter(
+    alterOptions({
+      url,
+      statements: ALTER,
+      execute: true,
+      validation: 'basic',
+      onPhase: async (phase) => {
+        if (phase === 'copy') copyFrom = load.now();
+        if (phase === 'index') copyTo = load.now();
+      },
+    }),
+  );
+  const end = load.now();
+  await new Promise((r) => setTimeout(r, 1000));
+  const stats = await load.stop();
+  const during = stats.completedAt.filter((t) => t >= start && t < end).length;
+  return {
+    online_load_s: report.durationsMs!.total / 1000,
+    achieved_tps: (during * 1000) / (end - start),
+    app_p50_ms_before: percentileIn(stats, 50, 0, start),
+    app_p99_ms_before: percentileIn(stats, 99, 0, start),
+    app_p99_ms_during: percentileIn(stats, 99, start, end),
+    app_p99_ms_during_copy: percentileIn(stats, 99, copyFrom, copyTo),
+    app_max_ms_during: percentileIn(stats, 100, start, end),
+    app_failed: stats.failures,
+    cutover_lock_wait_ms: report.cutover!.lockWaitMs,
+    cutover_hold_ms: report.cutover!.holdMs,
+  };
+}
+
+function stat(k: string): { median: number; min: number; max: number } {
+  const xs = samples.map((x) => x[k]).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  return { median: xs[Math.floor(xs.length / 2)]!, min: xs[0]!, max: xs[xs.length - 1]! };
+}
+
+function printTable(r: Record<string, unknown>): void {
+  const rowsOut: [string, string][] = Object.entries(r)
+    .filter(([k]) => k !== 'spread')
+    .map(([k, v]) => [k, typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : String(v)]);
+  const spread = r.spread as Record<string, { median: number; min: number; max: number }>;
+  const width = Math.max(...rowsOut.map(([k]) => k.length));
+  for (const [k, v] of rowsOut) {
+    const sp = spread[k];
+    process.stdout.write(`${k.padEnd(width)}  ${v}${sp && sp.min !== sp.max ? `  (min ${sp.min.toFixed(3)}, max ${sp.max.toFixed(3)})` : ''}\n`);
+  }
+}
