@@ -14,6 +14,7 @@ import { startEmbeddedServer } from '../src/demo/embedded-server.js';
 import { createLedger, INDEX_DDL } from './table.js';
 import { percentileIn, startLoad } from './load.js';
 import { measureTriggerOverhead } from './trigger-overhead.js';
+import { log } from '../src/log.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback?: string): string | undefined => {
@@ -25,7 +26,7 @@ const loadTps = Number(arg('--load-tps', '500'));
 const rounds = Number(arg('--rounds', '3'));
 const jsonFile = arg('--json');
 const ALTER = 'ALTER TABLE ledger ALTER COLUMN account_id TYPE bigint';
-process.env.PGSHIFT_LOG_LEVEL ??= 'warn';
+log.level = process.env.PGSHIFT_LOG_LEVEL ?? 'warn';
 
 const server = arg('--url') ? null : await startEmbeddedServer();
 const baseUrl = arg('--url') ?? server!.url();
@@ -37,14 +38,14 @@ const urlOf = (db: string): string => {
 const admin = new pg.Client({ connectionString: baseUrl });
 await admin.connect();
 
-const log = (s: string): void => void process.stderr.write(`${s}\n`);
+const say = (s: string): void => void process.stderr.write(`${s}\n`);
 type Sample = Record<string, number>;
 let cloneStrategy = '';
 const samples: Sample[] = [];
 
 try {
   const version = (await admin.query('SHOW server_version')).rows[0].server_version as string;
-  log(`PostgreSQL ${version}; building the template: ${rows.toLocaleString('en')} rows ...`);
+  say(`PostgreSQL ${version}; building the template: ${rows.toLocaleString('en')} rows ...`);
   await admin.query('DROP DATABASE IF EXISTS bench_template');
   await admin.query('CREATE DATABASE bench_template');
   const sizes = await withDb('bench_template', async (c) => {
@@ -75,7 +76,7 @@ try {
     }
     Object.assign(s, await onCopy('online-load', (_c, url) => underLoad(url)));
     samples.push(s);
-    log(`round ${round}: ${Object.entries(s).map(([k, v]) => `${k}=${v.toFixed(3)}`).join(' ')}`);
+    say(`round ${round}: ${Object.entries(s).map(([k, v]) => `${k}=${v.toFixed(3)}`).join(' ')}`);
   }
   const trigger = await onCopy('trigger', (_c, url) => measureTriggerOverhead(url, rows));
 

@@ -23,7 +23,7 @@ export const INDEX_DDL = [
 export async function createLedger(c: pg.Client, rows: number): Promise<void> {
   await c.query(TABLE_DDL);
   await c.query(`INSERT INTO ledger
-    SELECT g, (g * 7919) % 100000, ((g * 13) % 100000) / 100.0,
+    SELECT g, (g::bigint * 7919 % 100000)::int, (g::bigint * 13 % 100000) / 100.0,
            'memo ' || md5(g::text) || ' ' || (g % 97),
            jsonb_build_object('src', 'bench', 'seq', g, 'tag', 't' || (g % 13)),
            timestamptz '2024-01-01' + g * interval '1 second'

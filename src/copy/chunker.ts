@@ -4,7 +4,8 @@
  */
 export interface Chunker {
   size(): number;
-  feedback(rows: number, ms: number): void;
+  /** `requested`: the size the chunk was asked for (the chunker may have moved on since). */
+  feedback(rows: number, ms: number, requested?: number): void;
 }
 
 export interface ChunkerOptions {
@@ -21,8 +22,8 @@ export function createChunker(opts: ChunkerOptions = DEFAULT_CHUNKER): Chunker {
   let size = clamp(opts.initial, opts.min, opts.max);
   return {
     size: () => size,
-    feedback(rows, ms) {
-      if (rows < size) return; // a short chunk (end of table) says nothing about speed
+    feedback(rows, ms, requested = size) {
+      if (rows < requested) return; // a short chunk (end of table) says nothing about speed
       const ideal = (rows * opts.targetMs) / Math.max(ms, 1);
       const stepped = clamp(ideal, size / opts.maxStep, size * opts.maxStep);
       size = Math.round(clamp(stepped, opts.min, opts.max));

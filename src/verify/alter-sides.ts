@@ -1,7 +1,13 @@
 import { ident } from '../db/quote.js';
 import type { Tables } from '../copy/sql.js';
 import type { Column } from '../catalog/table.js';
-import type { Side } from './side.js';
+import type { Client } from '../db/session.js';
+import { HASHABLE_TYPES_SQL, type Side } from './side.js';
+
+export async function hashableTypes(c: Client, types: string[]): Promise<Map<string, boolean>> {
+  const r = await c.query<{ input: string; hashable: boolean }>(HASHABLE_TYPES_SQL, [[...new Set(types)]]);
+  return new Map(r.rows.map((row) => [row.input, row.hashable]));
+}
 
 /**
  * The two sides an online ALTER compares: the origin read through the copy's mapping (each
@@ -9,9 +15,12 @@ import type { Side } from './side.js';
  * conversion), and the shadow's copied columns. Columns whose values the shadow makes up
  * itself (volatile defaults, generated columns) have no origin counterpart and are left out.
  */
-export function alterSides(t: Tables, shadowColumns: Column[]): { origin: Side; shadow: Side; columns: string[] } {
+export function alterSides(t: Tables, shadowColumns: Column[], hashable: Map<string, boolean>): { origin: Side; shadow: Side; columns: string[] } {
   const m = t.mapping;
   const typeOf = (name: string): string => shadowColumns.find((c) => c.name === name)!.type;
+  // Both sides went through the same casts: equal values have equal binary forms, so every
+  // type with a hash function is hashed in binary (the copy of a value never changes its scale).
+  const binary = m.targets.map((name) => hashable.get(typeOf(name)) === true);
   return {
     origin: {
       relation: t.origin,
@@ -19,6 +28,7 @@ export function alterSides(t: Tables, shadowColumns: Column[]): { origin: Side; 
       keyTypes: m.originKey.map((k) => k.type),
       values: m.targets.map((name, i) => `CAST(${m.expressions[i]} AS ${typeOf(name)})`),
       types: m.targets.map(typeOf),
+      binary,
       params: m.constants,
     },
     shadow: {
@@ -27,6 +37,7 @@ export function alterSides(t: Tables, shadowColumns: Column[]): { origin: Side; 
       keyTypes: t.shadowKeyTypes,
       values: m.targets.map(ident),
       types: m.targets.map(typeOf),
+      binary,
       params: [],
     },
     columns: m.targets,

@@ -11,8 +11,10 @@ export interface Side {
   keys: string[];
   keyTypes: string[];
   values: string[];
-  /** the type of each value (format_type), deciding how it is hashed */
+  /** the type of each value (format_type) */
   types: string[];
+  /** values hashed in binary; the others are hashed through their text */
+  binary: boolean[];
   /** parameters the value expressions reference as $1..$n (once-evaluated defaults) */
   params: (string | null)[];
 }
@@ -44,19 +46,22 @@ const BINARY_HASHED = new Set([
   'timestamp without time zone', 'timestamp with time zone', 'time without time zone',
 ]);
 
-function hashable(value: string, type: string): string {
-  const base = type.replace(/\(\d+\)$/, '');
-  return BINARY_HASHED.has(type) || base === 'character varying' ? value : `(${value})::text`;
+/** Whether a type's hash is equal exactly when its text is. */
+export function hashMatchesText(type: string): boolean {
+  return BINARY_HASHED.has(type) || type.replace(/\(\d+\)$/, '') === 'character varying';
 }
 
-/** count and two independent 64-bit XORs of row hashes: order-free, no sort needed. */
+/**
+ * Per chunk: the row count, the XOR of 64-bit row hashes, and the sum of their high halves
+ * (a second, differently combined fingerprint: two equal changes cancel in a XOR, not in a
+ * sum). Order-free, so no sort; one hash per row.
+ */
 export function chunkChecksumSql(side: Side, hasLow: boolean, hasHigh: boolean): string {
   const where = rangeWhere(side, hasLow, hasHigh, side.params.length + 1);
-  const row = `ROW(${side.values.map((v, i) => hashable(v, side.types[i]!)).join(', ')})`;
+  const row = `ROW(${side.values.map((v, i) => (side.binary[i] ? v : `(${v})::text`)).join(', ')})`;
   return (
-    `SELECT count(*)::text AS n, coalesce(bit_xor(hash_record_extended(r, 0)), 0)::text AS h1,` +
-    ` coalesce(bit_xor(hash_record_extended(r, 1)), 0)::text AS h2` +
-    ` FROM (SELECT ${row} AS r FROM ${side.relation}${where.sql}) x`
+    `SELECT count(*)::text AS n, coalesce(bit_xor(h), 0)::text AS h1, coalesce(sum(h >> 32), 0)::text AS h2` +
+    ` FROM (SELECT hash_record_extended(${row}, 0) AS h FROM ${side.relation}${where.sql}) x`
   );
 }
 
@@ -99,5 +104,23 @@ export function rangeDiffSql(a: Side, b: Side, hasLow: boolean, hasHigh: boolean
 }
 
 export function columnSide(relation: string, keys: string[], keyTypes: string[], columns: string[], types: string[]): Side {
-  return { relation, keys: keys.map(ident), keyTypes, values: columns.map(ident), types, params: [] };
+  return { relation, keys: keys.map(ident), keyTypes, values: columns.map(ident), types, binary: types.map(hashMatchesText), params: [] };
 }
+
+/**
+ * For comparisons where both sides went through the same casts (an ALTER's origin and shadow):
+ * every type with a default hash opclass (arrays and domains through their element and base
+ * types) can be hashed in binary; only the rest needs its text.
+ */
+export const HASHABLE_TYPES_SQL = `
+  WITH RECURSIVE t(input, oid) AS (
+    SELECT x, x::regtype::oid FROM unnest($1::text[]) x
+    UNION ALL
+    SELECT t.input, CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.typelem END
+      FROM t JOIN pg_type ty ON ty.oid = t.oid
+     WHERE ty.typtype = 'd' OR (ty.typelem <> 0 AND ty.typsubscript = 'array_subscript_handler'::regproc)
+  )
+  SELECT input, bool_and(EXISTS (SELECT FROM pg_opclass o JOIN pg_am am ON am.oid = o.opcmethod
+                                  WHERE am.amname = 'hash' AND o.opcdefault AND o.opcintype = t.oid)
+                         OR t.oid = 'anyarray'::regtype) AS hashable
+    FROM t GROUP BY input`;
