@@ -32,7 +32,8 @@ export interface AlterReport {
  */
 export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
   const started = performance.now();
-  const pool = createPool({ url: opts.url, applicationName: 'pgshift', lockTimeoutMs: opts.retry.lockTimeoutMs });
+  // Connections: copy + bound look-ups, two index builds, the validation's lock and snapshot holders and its workers.
+  const pool = createPool({ url: opts.url, applicationName: 'pgshift', lockTimeoutMs: opts.retry.lockTimeoutMs, maxClients: 4 + opts.checksumParallel });
   try {
     const plan = await withClient(pool, (c) => makePlan(c, opts.statements, opts.retry));
     const report = planReport(plan);

@@ -49,7 +49,8 @@ export async function compareSides(pool: Pool, a: Side, b: Side, opts: CompareOp
       async () => {
         if (opts.snapshot) await holder.query(`SET TRANSACTION SNAPSHOT ${literal(opts.snapshot)}`);
         const snapshot = (await holder.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
-        const bounds = (await holder.query({ text: boundariesSql(a, opts.chunkRows), rowMode: 'array' })).rows as string[][];
+        const estimated = Number((await holder.query(`SELECT reltuples::int8 AS n FROM pg_class WHERE oid = $1::regclass`, [a.relation])).rows[0]?.n ?? 0);
+        const bounds = (await holder.query({ text: boundariesSql(a, opts.chunkRows, estimated), rowMode: 'array' })).rows as string[][];
         const chunks: Chunk[] = [];
         let low: string[] | null = null;
         for (const high of bounds) {

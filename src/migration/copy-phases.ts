@@ -1,0 +1,135 @@
+import type { Client } from '../db/session.js';
+import { withClient } from '../db/session.js';
+import { ident, literal, qualified } from '../db/quote.js';
+import { sleep } from '../db/retry.js';
+import { RuntimeError, sqlState } from '../errors.js';
+import { componentLog } from '../log.js';
+import pLimit from 'p-limit';
+import type { DeferredIndex, ShadowTable } from '../shadow/build.js';
+import type { Replayer } from '../capture/replayer.js';
+import { createChunker } from '../copy/chunker.js';
+import { copyRange, findBound } from '../copy/copier.js';
+import type { Tables } from '../copy/sql.js';
+import { isTruncated } from '../state/store.js';
+import type { Run } from './run.js';
+
+const log = componentLog('copy');
+
+/**
+ * Keyset copy, with the replay of entries below the watermark interleaved between chunks, and
+ * the next chunk's bound looked up on a second connection while the current chunk is inserted.
+ */
+export async function copyAll(run: Run, tables: Tables, replayer: Replayer): Promise<{ rows: number; chunks: number }> {
+  const chunker = createChunker({ targetMs: run.opts.chunkTimeMs, initial: 5000, min: 500, max: 200_000, maxStep: 2 });
+  const started = performance.now();
+  let rows = 0;
+  let chunks = 0;
+  await withClient(run.pool, (c) =>
+    withClient(run.pool, async (bounds) => {
+      let low: string[] | null = null;
+      let size = chunker.size();
+      let nextBound = findBound(bounds, tables, low, size);
+      for (;;) {
+        await stopIfTruncated(c, run.id);
+        const high = await nextBound;
+        const requested = size;
+        if (high) {
+          size = chunker.size();
+          nextBound = findBound(bounds, tables, high, size);
+        }
+        const chunk = await copyRange(c, tables, low, high, run.id, run.names.lockKey);
+        chunks++;
+        rows += chunk.rows;
+        if (high === null) break; // the last chunk: every key is copied
+        chunker.feedback(chunk.rows, chunk.ms, requested);
+        low = high;
+        // Keep the changelog from growing during a long copy; entries above the watermark wait.
+        await replayer.replayBatch(c, low, 5000);
+        const rate = rows / ((performance.now() - started) / 1000);
+        run.opts.onProgress?.({ phase: 'copy', rowsCopied: rows, rowsEstimated: run.plan.origin.estimatedRows, rowsPerSecond: rate });
+        if (chunks % 20 === 0) log.info({ migration: run.id, rows, chunk: chunker.size(), rowsPerSecond: Math.round(rate) }, 'copying');
+      }
+    }),
+  );
+  return { rows, chunks };
+}
+
+/**
+ * Secondary indexes are built once the shadow is full: one sorted build is far cheaper than
+ * maintaining them row by row. Builds run on two connections at once (CREATE INDEX takes a
+ * SHARE lock, which does not conflict with itself); the replay waits meanwhile, and never runs
+ * from two connections. A unique index may meet a duplicate that exists only because a change
+ * is still pending in the changelog: those are retried one by one after a replay.
+ */
+export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables, replayer: Replayer): Promise<void> {
+  const drain = (): Promise<void> =>
+    withClient(run.pool, async (c) => {
+      while ((await replayer.replayBatch(c, null, 20_000)) > 0);
+    });
+  const resolved: string[][] = [];
+  const built = async (idx: DeferredIndex, c: Client): Promise<void> => {
+    if (idx.unique && idx.columns) resolved.push(idx.columns);
+    for (const comment of idx.comments) {
+      const on = comment.on === 'INDEX' ? `INDEX ${qualified(run.names.schema, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${tables.shadow}`;
+      await c.query(`COMMENT ON ${on} IS ${literal(comment.text)}`);
+    }
+  };
+  const build = (idx: DeferredIndex): Promise<void> =>
+    withClient(run.pool, async (c) => {
+      await c.query(`SET maintenance_work_mem = '256MB'`);
+      try {
+        await c.query(idx.create);
+        await built(idx, c);
+      } finally {
+        await c.query('RESET maintenance_work_mem');
+      }
+    });
+
+  await drain();
+  const limit = pLimit(2);
+  const failed: DeferredIndex[] = [];
+  await Promise.all(
+    shadow.indexes.map((idx) =>
+      limit(() =>
+        build(idx).catch((err: unknown) => {
+          if (sqlState(err) !== '23505') throw err;
+          failed.push(idx);
+        }),
+      ),
+    ),
+  );
+  for (const idx of failed) {
+    for (let attempt = 1; ; attempt++) {
+      log.warn({ migration: run.id, index: idx.name, attempt }, 'unique index met a pending duplicate; replaying and retrying');
+      replayer.enableUniqueResolution(resolved);
+      await drain();
+      try {
+        await build(idx);
+        break;
+      } catch (err) {
+        if (sqlState(err) !== '23505' || attempt >= 10) throw err;
+        await sleep(50 * attempt);
+      }
+    }
+  }
+  // From now on the replay resolves conflicts on every unique index.
+  replayer.enableUniqueResolution(resolved);
+}
+
+/** Replays until the backlog is small enough for the cutover's final replay to be short. */
+export async function catchUp(run: Run, replayer: Replayer, tables: Tables): Promise<void> {
+  await withClient(run.pool, async (c) => {
+    for (;;) {
+      await stopIfTruncated(c, run.id);
+      const n = await replayer.replayBatch(c, null, 20_000);
+      if (n < run.opts.cutoverBacklog) {
+        const left = Number((await c.query(`SELECT count(*) AS n FROM ${tables.changelog}`)).rows[0].n);
+        if (left < run.opts.cutoverBacklog) return;
+      }
+    }
+  });
+}
+
+export async function stopIfTruncated(c: Client, id: number): Promise<void> {
+  if (await isTruncated(c, id)) throw new RuntimeError('the table was truncated during the migration; stopping without a swap');
+}

@@ -1,0 +1,18 @@
+import type { Pool } from '../db/session.js';
+import type { AlterOptions } from '../config.js';
+import type { ArtifactNames } from '../plan/names.js';
+import type { BeforeCutoverReport } from '../verify/validate.js';
+import type { Plan } from './plan.js';
+
+/** One migration being executed: what every phase reads, and what cleanup must know. */
+export interface Run {
+  pool: Pool;
+  plan: Plan;
+  opts: AlterOptions;
+  id: number;
+  names: ArtifactNames;
+  /** set once the capture triggers exist on the origin: cleanup must remove them */
+  triggersInstalled: boolean;
+  swapped: boolean;
+  validation?: BeforeCutoverReport;
+}
