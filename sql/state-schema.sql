@@ -1,4 +1,4 @@
--- pgshift's own state. Created and upgraded by pgshift; version 1.
+-- pgshift's own state. Created and upgraded by pgshift (idempotent; the last version is 2).
 CREATE SCHEMA IF NOT EXISTS pgshift;
 CREATE TABLE IF NOT EXISTS pgshift.schema_version (version int NOT NULL);
 CREATE TABLE IF NOT EXISTS pgshift.migrations (
@@ -44,5 +44,10 @@ CREATE TABLE IF NOT EXISTS pgshift.events (
 -- At most one unfinished migration per table.
 CREATE UNIQUE INDEX IF NOT EXISTS migrations_one_active_per_table
   ON pgshift.migrations (table_oid) WHERE outcome IS NULL;
+-- Version 2: throttling state, written by the engine and by pause / unpause / throttle.
+ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS throttle_reason text;
+ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS paused boolean NOT NULL DEFAULT false;
+ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS throttled_until timestamptz;
 INSERT INTO pgshift.schema_version (version)
   SELECT 1 WHERE NOT EXISTS (SELECT FROM pgshift.schema_version);
+UPDATE pgshift.schema_version SET version = 2 WHERE version < 2;

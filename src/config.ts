@@ -21,9 +21,25 @@ export interface AlterOptions {
   rollback: RollbackMode;
   /** connections checksumming chunks at once */
   checksumParallel: number;
+  throttle: ThrottleOptions;
   onProgress?: (p: Progress) => void;
   /** awaited at the start of each phase; hooks and tests use it */
   onPhase?: (phase: Phase, migration: { id: number; schema: string; table: string }) => Promise<void>;
+}
+
+/** What the throttler watches (DESIGN.md: lag, slots, WAL, locks, load, operator). */
+export interface ThrottleOptions {
+  maxLagMs: number;
+  replicas: string[];
+  maxSlotLagBytes: number;
+  maxWalRate?: number;
+  maxXactAgeMs: number;
+  maxActive?: number;
+  throttleQuery?: string;
+  criticalQuery?: string;
+  /** sessions blocking the cutover: cancel or terminate them after the grace period */
+  blockers: 'wait' | 'cancel' | 'terminate';
+  blockerGraceMs: number;
 }
 
 export interface Progress {
@@ -31,6 +47,7 @@ export interface Progress {
   rowsCopied: number;
   rowsEstimated: number;
   rowsPerSecond: number;
+  chunkRows?: number;
   backlog?: number;
 }
 
@@ -42,9 +59,19 @@ export const DEFAULTS = {
   validation: 'thorough' as ValidationLevel,
   rollback: 'automatic' as RollbackMode,
   checksumParallel: 2,
+  throttle: {
+    maxLagMs: 5000,
+    replicas: [] as string[],
+    maxSlotLagBytes: 10 * 1024 ** 3,
+    maxXactAgeMs: 3_600_000,
+    blockers: 'wait' as ThrottleOptions['blockers'],
+    blockerGraceMs: 5000,
+  },
 } as const;
 
-export function alterOptions(partial: Partial<AlterOptions> & Pick<AlterOptions, 'statements'>): AlterOptions {
+export function alterOptions(
+  partial: Partial<Omit<AlterOptions, 'throttle'>> & Pick<AlterOptions, 'statements'> & { throttle?: Partial<ThrottleOptions> },
+): AlterOptions {
   return {
     execute: false,
     chunkTimeMs: DEFAULTS.chunkTimeMs,
@@ -55,5 +82,6 @@ export function alterOptions(partial: Partial<AlterOptions> & Pick<AlterOptions,
     rollback: DEFAULTS.rollback,
     checksumParallel: DEFAULTS.checksumParallel,
     ...partial,
+    throttle: { ...DEFAULTS.throttle, ...partial.throttle },
   };
 }

@@ -4,6 +4,7 @@ import { registerAlter } from './alter.js';
 import { registerDemo } from './demo.js';
 import { registerChecksum } from './checksum.js';
 import { registerAbort } from './abort.js';
+import { registerControls } from './control.js';
 
 const program = new Command();
 program
@@ -16,6 +17,7 @@ registerAlter(program);
 registerDemo(program);
 registerChecksum(program);
 registerAbort(program);
+registerControls(program);
 
 try {
   await program.parseAsync(process.argv);

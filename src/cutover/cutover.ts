@@ -21,7 +21,7 @@ export interface CutoverInput extends SwapInput {
   retry: RetryPolicy;
   /** the whole transaction's deadline: a stuck step must not hold the locks */
   deadlineMs: number;
-  onRetry?: (attempt: number, err: unknown, pauseMs: number) => void;
+  onRetry?: (attempt: number, err: unknown, pauseMs: number) => void | Promise<void>;
   /** the bounded comparison after the final replay; with keepOnFailure a failure is only reported */
   inLockCheck: { origin: Side; shadow: Side; estimatedRows: number; budgetMs: number; keepOnFailure: boolean };
 }

@@ -49,7 +49,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export async function withRetry<T>(
   policy: RetryPolicy,
   fn: (attempt: number, lockTimeoutMs: number) => Promise<T>,
-  onRetry?: (attempt: number, err: unknown, pauseMs: number) => void,
+  onRetry?: (attempt: number, err: unknown, pauseMs: number) => void | Promise<void>,
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
@@ -57,7 +57,7 @@ export async function withRetry<T>(
     } catch (err) {
       if (!isRetryable(err) || attempt + 1 >= policy.attempts) throw err;
       const pause = backoffFor(policy, attempt);
-      onRetry?.(attempt, err, pause);
+      await onRetry?.(attempt, err, pause);
       await sleep(pause);
     }
   }

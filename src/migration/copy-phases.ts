@@ -4,7 +4,6 @@ import { ident, literal, qualified } from '../db/quote.js';
 import { sleep } from '../db/retry.js';
 import { RuntimeError, sqlState } from '../errors.js';
 import { componentLog } from '../log.js';
-import pLimit from 'p-limit';
 import type { DeferredIndex, ShadowTable } from '../shadow/build.js';
 import type { Replayer } from '../capture/replayer.js';
 import { createChunker } from '../copy/chunker.js';
@@ -31,6 +30,7 @@ export async function copyAll(run: Run, tables: Tables, replayer: Replayer): Pro
       let nextBound = findBound(bounds, tables, low, size);
       for (;;) {
         await stopIfTruncated(c, run.id);
+        await run.throttler.wait();
         const high = await nextBound;
         const requested = size;
         if (high) {
@@ -44,9 +44,10 @@ export async function copyAll(run: Run, tables: Tables, replayer: Replayer): Pro
         chunker.feedback(chunk.rows, chunk.ms, requested);
         low = high;
         // Keep the changelog from growing during a long copy; entries above the watermark wait.
+        await run.throttler.wait();
         await replayer.replayBatch(c, low, 5000);
         const rate = rows / ((performance.now() - started) / 1000);
-        run.opts.onProgress?.({ phase: 'copy', rowsCopied: rows, rowsEstimated: run.plan.origin.estimatedRows, rowsPerSecond: rate });
+        run.opts.onProgress?.({ phase: 'copy', rowsCopied: rows, rowsEstimated: run.plan.origin.estimatedRows, rowsPerSecond: rate, chunkRows: requested });
         if (chunks % 20 === 0) log.info({ migration: run.id, rows, chunk: chunker.size(), rowsPerSecond: Math.round(rate) }, 'copying');
       }
     }),
@@ -56,64 +57,42 @@ export async function copyAll(run: Run, tables: Tables, replayer: Replayer): Pro
 
 /**
  * Secondary indexes are built once the shadow is full: one sorted build is far cheaper than
- * maintaining them row by row. Builds run on two connections at once (CREATE INDEX takes a
- * SHARE lock, which does not conflict with itself); the replay waits meanwhile, and never runs
- * from two connections. A unique index may meet a duplicate that exists only because a change
- * is still pending in the changelog: those are retried one by one after a replay.
+ * maintaining them row by row (bench:indexes). One at a time: PostgreSQL already builds a
+ * large btree with parallel workers, and two builds on one table measured no faster. A unique
+ * index may meet a duplicate that exists only because a change is still pending in the
+ * changelog: replay (resolving conflicts on the unique indexes already built), then retry.
  */
 export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables, replayer: Replayer): Promise<void> {
-  const drain = (): Promise<void> =>
-    withClient(run.pool, async (c) => {
-      while ((await replayer.replayBatch(c, null, 20_000)) > 0);
-    });
   const resolved: string[][] = [];
-  const built = async (idx: DeferredIndex, c: Client): Promise<void> => {
-    if (idx.unique && idx.columns) resolved.push(idx.columns);
-    for (const comment of idx.comments) {
-      const on = comment.on === 'INDEX' ? `INDEX ${qualified(run.names.schema, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${tables.shadow}`;
-      await c.query(`COMMENT ON ${on} IS ${literal(comment.text)}`);
-    }
-  };
-  const build = (idx: DeferredIndex): Promise<void> =>
-    withClient(run.pool, async (c) => {
-      await c.query(`SET maintenance_work_mem = '256MB'`);
-      try {
-        await c.query(idx.create);
-        await built(idx, c);
-      } finally {
-        await c.query('RESET maintenance_work_mem');
+  await withClient(run.pool, async (c) => {
+    await c.query(`SET maintenance_work_mem = '256MB'`);
+    for (const idx of shadow.indexes) {
+      for (let attempt = 0; ; attempt++) {
+        replayer.enableUniqueResolution(resolved);
+        while ((await replayer.replayBatch(c, null, 20_000)) > 0);
+        try {
+          await c.query(idx.create);
+          break;
+        } catch (err) {
+          if (sqlState(err) !== '23505' || attempt >= 10) throw err;
+          log.warn({ migration: run.id, index: idx.name, attempt }, 'unique index met a pending duplicate; replaying and retrying');
+          await sleep(50 * (attempt + 1));
+        }
       }
-    });
-
-  await drain();
-  const limit = pLimit(2);
-  const failed: DeferredIndex[] = [];
-  await Promise.all(
-    shadow.indexes.map((idx) =>
-      limit(() =>
-        build(idx).catch((err: unknown) => {
-          if (sqlState(err) !== '23505') throw err;
-          failed.push(idx);
-        }),
-      ),
-    ),
-  );
-  for (const idx of failed) {
-    for (let attempt = 1; ; attempt++) {
-      log.warn({ migration: run.id, index: idx.name, attempt }, 'unique index met a pending duplicate; replaying and retrying');
-      replayer.enableUniqueResolution(resolved);
-      await drain();
-      try {
-        await build(idx);
-        break;
-      } catch (err) {
-        if (sqlState(err) !== '23505' || attempt >= 10) throw err;
-        await sleep(50 * attempt);
-      }
+      if (idx.unique && idx.columns) resolved.push(idx.columns);
+      await commentIndex(c, run, tables, idx);
     }
-  }
+    await c.query('RESET maintenance_work_mem');
+  });
   // From now on the replay resolves conflicts on every unique index.
   replayer.enableUniqueResolution(resolved);
+}
+
+async function commentIndex(c: Client, run: Run, tables: Tables, idx: DeferredIndex): Promise<void> {
+  for (const comment of idx.comments) {
+    const on = comment.on === 'INDEX' ? `INDEX ${qualified(run.names.schema, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${tables.shadow}`;
+    await c.query(`COMMENT ON ${on} IS ${literal(comment.text)}`);
+  }
 }
 
 /** Replays until the backlog is small enough for the cutover's final replay to be short. */
@@ -121,6 +100,7 @@ export async function catchUp(run: Run, replayer: Replayer, tables: Tables): Pro
   await withClient(run.pool, async (c) => {
     for (;;) {
       await stopIfTruncated(c, run.id);
+      await run.throttler.wait();
       const n = await replayer.replayBatch(c, null, 20_000);
       if (n < run.opts.cutoverBacklog) {
         const left = Number((await c.query(`SELECT count(*) AS n FROM ${tables.changelog}`)).rows[0].n);

@@ -9,6 +9,7 @@ import type { Replayer } from '../capture/replayer.js';
 import type { CutoverInput } from '../cutover/cutover.js';
 import type { Side } from '../verify/side.js';
 import type { Run } from './run.js';
+import { removeBlockers } from '../cutover/blockers.js';
 
 const log = componentLog('cutover');
 
@@ -48,7 +49,13 @@ export async function cutoverInput(
       budgetMs: 20,
       keepOnFailure: opts.rollback === 'none',
     },
-    onRetry: (attempt, err, pauseMs) => log.warn({ migration: id, attempt, pauseMs, reason: describeError(err) }, 'cutover attempt failed; retrying'),
+    onRetry: async (attempt, err, pauseMs) => {
+      log.warn({ migration: id, attempt, pauseMs, reason: describeError(err) }, 'cutover attempt failed; retrying');
+      const t = opts.throttle;
+      if (t.blockers !== 'wait') {
+        await removeBlockers(run.pool, [origin.oid, ctx.shadow.oid, ...locks.exclusive, ...locks.share], t.blockers, t.blockerGraceMs);
+      }
+    },
   };
   return { input, validate };
 }

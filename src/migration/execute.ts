@@ -9,7 +9,10 @@ import { artifactNames } from '../plan/names.js';
 import { deriveMapping } from '../plan/mapping.js';
 import { buildShadow, type ShadowTable } from '../shadow/build.js';
 import { createChangelog, installTriggers } from '../capture/install.js';
-import { createReplayer } from '../capture/replayer.js';
+import { createReplayer, type Replayer } from '../capture/replayer.js';
+import { noopThrottler } from '../throttle/throttler.js';
+import { throttlerFor } from '../throttle/from-options.js';
+import type { RowMapping } from '../plan/mapping.js';
 import type { Tables } from '../copy/sql.js';
 import { cutover, type CutoverResult } from '../cutover/cutover.js';
 import { setPhase } from '../state/store.js';
@@ -33,7 +36,7 @@ export interface ExecutionReport {
 }
 
 export function newRun(pool: Pool, plan: Plan, opts: AlterOptions, id: number): Run {
-  return { pool, plan, opts, id, names: artifactNames(id), triggersInstalled: false, swapped: false };
+  return { pool, plan, opts, id, names: artifactNames(id), triggersInstalled: false, swapped: false, throttler: noopThrottler };
 }
 
 /** The phases after planning: build, capture, copy, index, catch-up, cutover, validate. */
@@ -73,6 +76,30 @@ export async function execute(run: Run): Promise<ExecutionReport> {
   run.triggersInstalled = true;
   const fingerprint = await withClient(pool, (c) => tableFingerprint(c, origin.oid));
 
+  run.throttler = throttlerFor(pool, id, opts.throttle, tables);
+  try {
+    return await afterCapture(run, { shadow, tables, replayer, mapping, fingerprint, buildMs, enter, timed });
+  } finally {
+    await run.throttler.close();
+  }
+}
+
+interface Captured {
+  shadow: ShadowTable;
+  tables: Tables;
+  replayer: Replayer;
+  mapping: RowMapping;
+  fingerprint: string;
+  buildMs: number;
+  enter: (phase: Phase, message: string) => Promise<void>;
+  timed: <T>(fn: () => Promise<T>) => Promise<[T, number]>;
+}
+
+/** Copy, indexes, catch-up, validation, cutover, constraint validation. */
+async function afterCapture(run: Run, k: Captured): Promise<ExecutionReport> {
+  const { pool, plan, opts, id, names } = run;
+  const { shadow, tables, replayer, mapping, fingerprint, buildMs, enter, timed } = k;
+  const origin = plan.origin;
   await enter('copy', 'copying rows');
   const [copied, copyMs] = await timed(() => copyAll(run, tables, replayer));
 
@@ -94,7 +121,7 @@ export async function execute(run: Run): Promise<ExecutionReport> {
       shadow: sides.shadow,
       columns: sides.columns,
       replayer,
-      retry,
+      retry: opts.retry,
       parallel: opts.checksumParallel,
       constraintTarget: { schema: names.schema, table: origin.name, oid: shadow.oid, key: mapping.shadowKey },
       deferred: shadow.constraints,

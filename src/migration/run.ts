@@ -3,6 +3,7 @@ import type { AlterOptions } from '../config.js';
 import type { ArtifactNames } from '../plan/names.js';
 import type { BeforeCutoverReport } from '../verify/validate.js';
 import type { Plan } from './plan.js';
+import type { Throttler } from '../throttle/throttler.js';
 
 /** One migration being executed: what every phase reads, and what cleanup must know. */
 export interface Run {
@@ -15,4 +16,6 @@ export interface Run {
   triggersInstalled: boolean;
   swapped: boolean;
   validation?: BeforeCutoverReport;
+  /** consulted before every copy chunk and replay batch */
+  throttler: Throttler;
 }

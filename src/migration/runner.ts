@@ -46,7 +46,8 @@ export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
         schema: plan.origin.schema,
         table: plan.origin.name,
         statements: plan.statements.join(';\n'),
-        options: { chunkTimeMs: opts.chunkTimeMs },
+        rowsEstimated: plan.origin.estimatedRows,
+        options: { chunkTimeMs: opts.chunkTimeMs, validation: opts.validation, rollback: opts.rollback },
       }),
     );
     log.info({ migration: id, table: report.table }, 'migration started');

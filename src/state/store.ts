@@ -18,6 +18,7 @@ export interface NewMigration {
   schema: string;
   table: string;
   statements: string;
+  rowsEstimated?: number;
   options: Record<string, unknown>;
 }
 
@@ -30,9 +31,9 @@ export async function registerMigration(c: Client, m: NewMigration): Promise<num
   await c.query('SAVEPOINT register');
   try {
     const r = await c.query<{ id: string }>(
-      `INSERT INTO pgshift.migrations (table_oid, table_schema, table_name, statements, artifact_schema, phase, pid, host, options, backend_pids)
-       VALUES ($1, $2, $3, $4, '', 'plan', $5, $6, $7, ARRAY[pg_backend_pid()]) RETURNING id`,
-      [m.tableOid, m.schema, m.table, m.statements, process.pid, os.hostname(), JSON.stringify(m.options)],
+      `INSERT INTO pgshift.migrations (table_oid, table_schema, table_name, statements, artifact_schema, phase, pid, host, options, backend_pids, rows_estimated)
+       VALUES ($1, $2, $3, $4, '', 'plan', $5, $6, $7, ARRAY[pg_backend_pid()], $8) RETURNING id`,
+      [m.tableOid, m.schema, m.table, m.statements, process.pid, os.hostname(), JSON.stringify(m.options), m.rowsEstimated ?? null],
     );
     const id = Number(r.rows[0]!.id);
     await c.query(`UPDATE pgshift.migrations SET artifact_schema = $2 WHERE id = $1`, [id, `pgshift_${id}`]);
