@@ -60,7 +60,8 @@ export async function startEmbeddedServer(): Promise<EmbeddedServer> {
   };
 }
 
-function freePort(): Promise<number> {
+/** A free TCP port on loopback (asked of the OS, then released). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);

