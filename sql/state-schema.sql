@@ -1,4 +1,4 @@
--- pgshift's own state. Created and upgraded by pgshift (idempotent; the last version is 2).
+-- pgshift's own state. Created and upgraded by pgshift (idempotent; the last version is 3).
 CREATE SCHEMA IF NOT EXISTS pgshift;
 CREATE TABLE IF NOT EXISTS pgshift.schema_version (version int NOT NULL);
 CREATE TABLE IF NOT EXISTS pgshift.migrations (
@@ -41,13 +41,22 @@ CREATE TABLE IF NOT EXISTS pgshift.events (
   message       text NOT NULL,
   detail        jsonb
 );
--- At most one unfinished migration per table.
-CREATE UNIQUE INDEX IF NOT EXISTS migrations_one_active_per_table
-  ON pgshift.migrations (table_oid) WHERE outcome IS NULL;
+-- At most one unfinished ALTER per table (backfills, kind 'backfill', are told apart by name).
+DROP INDEX IF EXISTS pgshift.migrations_one_active_per_table;
+CREATE UNIQUE INDEX IF NOT EXISTS migrations_one_active_alter_per_table
+  ON pgshift.migrations (table_oid) WHERE outcome IS NULL AND kind = 'alter';
 -- Version 2: throttling state, written by the engine and by pause / unpause / throttle.
 ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS throttle_reason text;
 ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS paused boolean NOT NULL DEFAULT false;
 ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS throttled_until timestamptz;
 INSERT INTO pgshift.schema_version (version)
   SELECT 1 WHERE NOT EXISTS (SELECT FROM pgshift.schema_version);
-UPDATE pgshift.schema_version SET version = 2 WHERE version < 2;
+-- Version 3: named backfill jobs, and the keys a batch had to skip because the application held them.
+ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS name text;
+CREATE UNIQUE INDEX IF NOT EXISTS backfills_one_active_per_name
+  ON pgshift.migrations (name) WHERE outcome IS NULL AND kind = 'backfill';
+CREATE TABLE IF NOT EXISTS pgshift.backfill_pending (
+  migration_id bigint NOT NULL REFERENCES pgshift.migrations (id),
+  key text[] NOT NULL
+);
+UPDATE pgshift.schema_version SET version = 3 WHERE version < 3;

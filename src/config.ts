@@ -7,6 +7,8 @@ export interface AlterOptions {
   url?: string;
   statements: string;
   execute: boolean;
+  /** `col = expression` computed during the copy and the replay (migration type "both") */
+  transforms: string[];
   /** target duration of one copy chunk */
   chunkTimeMs: number;
   /** lock acquisition for DDL and the cutover: first attempt, growth cap, attempts */
@@ -74,6 +76,7 @@ export function alterOptions(
 ): AlterOptions {
   return {
     execute: false,
+    transforms: [],
     chunkTimeMs: DEFAULTS.chunkTimeMs,
     retry: DEFAULTS.retry,
     cutoverDeadlineMs: DEFAULTS.cutoverDeadlineMs,

@@ -49,7 +49,7 @@ export function registerControls(program: Command): void {
           for (const m of rows) {
             const progress = m.progressPct === null ? `${m.rowsCopied} rows` : `${m.progressPct.toFixed(0)}% (${m.rowsCopied} rows)`;
             const state = m.outcome ?? (m.paused ? `${m.phase}, paused` : m.phase);
-            process.stdout.write(`${m.id}\t${m.table}\t${state}\t${progress}${m.throttleReason ? `\tthrottled: ${m.throttleReason}` : ''}${m.error ? `\t${m.error}` : ''}\n`);
+            process.stdout.write(`${m.id}\t${m.kind === 'backfill' ? `backfill ${m.name} on ` : ''}${m.table}\t${state}\t${progress}${m.throttleReason ? `\tthrottled: ${m.throttleReason}` : ''}${m.error ? `\t${m.error}` : ''}\n`);
           }
         }),
       ),

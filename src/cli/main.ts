@@ -5,6 +5,7 @@ import { registerDemo } from './demo.js';
 import { registerChecksum } from './checksum.js';
 import { registerAbort } from './abort.js';
 import { registerControls } from './control.js';
+import { registerBackfill } from './backfill.js';
 
 const program = new Command();
 program
@@ -18,6 +19,7 @@ registerDemo(program);
 registerChecksum(program);
 registerAbort(program);
 registerControls(program);
+registerBackfill(program);
 
 try {
   await program.parseAsync(process.argv);

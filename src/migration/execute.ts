@@ -55,7 +55,7 @@ export async function execute(run: Run): Promise<ExecutionReport> {
   };
 
   const [shadow, buildMs] = await timed(() => buildShadowAndChangelog(run));
-  const mapping = deriveMapping(plan.flow, shadow.columns, shadow.onceDefaults, origin.key, ident);
+  const mapping = deriveMapping(plan.flow, shadow.columns, shadow.onceDefaults, origin.key, ident, plan.transforms);
   const typeOf = (name: string): string => shadow.columns.find((c) => c.name === name)!.type;
   const tables: Tables = {
     origin: qualified(origin.schema, origin.name),

@@ -10,6 +10,7 @@ import { deriveMapping, type RowMapping } from '../plan/mapping.js';
 import { preflight, type PreflightFindings } from '../plan/preflight.js';
 import { buildShadow, swapStatements, type ShadowTable } from '../shadow/build.js';
 import { ident } from '../db/quote.js';
+import { parseTransforms, type Transform } from '../plan/transforms.js';
 
 /** What a dry run prints and an execution follows. */
 export interface Plan {
@@ -19,6 +20,7 @@ export interface Plan {
   findings: PreflightFindings;
   trial: ShadowTable;
   mapping: RowMapping;
+  transforms: Transform[];
   statements: string[];
 }
 
@@ -27,7 +29,8 @@ export interface Plan {
  * that is rolled back: PostgreSQL itself checks the statements (unknown columns, impossible
  * casts, bad constraints) and tells the resulting columns, and nothing is left behind.
  */
-export async function makePlan(c: Client, sql: string, retry: RetryPolicy): Promise<Plan> {
+export async function makePlan(c: Client, sql: string, retry: RetryPolicy, transformTexts: string[] = []): Promise<Plan> {
+  const transforms = await parseTransforms(transformTexts);
   const parsed = await parseAlter(sql);
   const oid = await resolveTableOid(c, parsed.relation.schema, parsed.relation.name);
   if (!oid) {
@@ -58,8 +61,8 @@ export async function makePlan(c: Client, sql: string, retry: RetryPolicy): Prom
     if (err instanceof UserError) throw err;
     throw new UserError(`refused: could not check the change against a trial shadow: ${describeError(err)}`, { cause: err });
   });
-  const mapping = deriveMapping(flow, trial.columns, trial.onceDefaults, origin.key, ident);
-  return { parsed, origin, flow, findings, trial, mapping, statements: parsed.statements.map(deparseStatement) };
+  const mapping = deriveMapping(flow, trial.columns, trial.onceDefaults, origin.key, ident, transforms);
+  return { parsed, origin, flow, findings, trial, mapping, transforms, statements: parsed.statements.map(deparseStatement) };
 }
 
 async function rolledBack<T>(c: Client, fn: () => Promise<T>): Promise<T> {
@@ -83,6 +86,11 @@ export function describePlan(plan: Plan): string[] {
   for (const [name, src] of plan.flow.sources) {
     const col = plan.trial.columns.find((c) => c.name === name);
     if (!col) continue;
+    const transformed = plan.mapping.targets.indexOf(name);
+    if (plan.transforms.some((t) => t.column === name)) {
+      lines.push(`  column ${name} ${col.type}: transformed: ${plan.mapping.expressions[transformed]}`);
+      continue;
+    }
     const from =
       src.kind === 'added'
         ? plan.trial.onceDefaults.has(name) ? 'added: default evaluated once for all rows' : 'added: default per row'

@@ -35,7 +35,7 @@ export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
   // Connections: copy + bound look-ups, two index builds, the validation's lock and snapshot holders and its workers.
   const pool = createPool({ url: opts.url, applicationName: 'pgshift', lockTimeoutMs: opts.retry.lockTimeoutMs, maxClients: 4 + opts.checksumParallel });
   try {
-    const plan = await withClient(pool, (c) => makePlan(c, opts.statements, opts.retry));
+    const plan = await withClient(pool, (c) => makePlan(c, opts.statements, opts.retry, opts.transforms));
     const report = planReport(plan);
     if (!opts.execute) return report;
 

@@ -1,6 +1,7 @@
 import { UserError } from '../errors.js';
 import type { Column, KeyColumn } from '../catalog/table.js';
 import type { ColumnFlow } from './columns.js';
+import { transformSql, type Transform } from './transforms.js';
 
 /**
  * How a row of the origin becomes a row of the shadow: the column list the copy and the replay
@@ -45,6 +46,7 @@ export function deriveMapping(
   onceDefaults: Map<string, string | null>,
   originKey: KeyColumn[],
   quote: (n: string) => string,
+  transforms: Transform[] = [],
 ): RowMapping {
   const targets: string[] = [];
   const expressions: string[] = [];
@@ -52,10 +54,33 @@ export function deriveMapping(
   const preserved: string[] = [];
   let overriding = false;
 
+  // A new column's value as the origin gives it: what a transform reads for that column.
+  const valueOf = (name: string): string => {
+    const source = flow.sources.get(name);
+    const col = shadowColumns.find((c) => c.name === name);
+    if (!source || source.kind !== 'origin' || !col) {
+      throw new UserError(`--transform reads column ${name}, which has no value in the origin`);
+    }
+    const read = source.using ? `(${source.using})` : quote(source.origin);
+    return source.typeChanged ? `CAST(${read} AS ${col.type})` : read;
+  };
+  for (const t of transforms) {
+    const col = shadowColumns.find((c) => c.name === t.column);
+    if (!col) throw new UserError(`--transform: the new table has no column ${t.column}`);
+    if (col.generated) throw new UserError(`--transform: ${t.column} is a generated column`);
+    if (originKey.some((k) => flow.sources.get(t.column)?.kind === 'origin' && (flow.sources.get(t.column) as { origin: string }).origin === k.name)) {
+      throw new UserError(`--transform: ${t.column} is part of the primary key`);
+    }
+  }
   for (const col of shadowColumns) {
     if (col.generated) continue; // computed by the shadow itself
     const source = flow.sources.get(col.name) ?? { kind: 'added' as const };
-    if (source.kind === 'origin') {
+    const transform = transforms.find((t) => t.column === col.name);
+    if (transform) {
+      targets.push(col.name);
+      expressions.push(transformSql(transform, valueOf));
+      if (col.identity === 'a') overriding = true;
+    } else if (source.kind === 'origin') {
       targets.push(col.name);
       expressions.push(source.using ? `(${source.using})` : quote(source.origin));
       if (col.identity === 'a') overriding = true;

@@ -29,6 +29,9 @@ export async function applyControl(pool: Pool, idText: string, control: Control)
 
 export interface StatusRow {
   id: number;
+  /** 'alter' or 'backfill' (a backfill also has the name its checkpoint is kept under) */
+  kind: string;
+  name: string | null;
   table: string;
   phase: string;
   outcome: string | null;
@@ -47,7 +50,7 @@ export async function readStatus(pool: Pool, id?: string): Promise<StatusRow[]> 
     const exists = await c.query(`SELECT to_regclass('pgshift.migrations') AS t`);
     if (exists.rows[0].t === null) return [];
     const r = await c.query(
-      `SELECT id::int, table_schema || '.' || table_name AS table, phase, outcome, rows_copied::float8 AS rows_copied,
+      `SELECT id::int, kind, name, table_schema || '.' || table_name AS table, phase, outcome, rows_copied::float8 AS rows_copied,
               rows_estimated::float8 AS rows_estimated, throttle_reason, paused, error,
               started_at::text AS started_at, updated_at::text AS updated_at
          FROM pgshift.migrations WHERE ($1::bigint IS NULL OR id = $1::bigint) ORDER BY id`,
@@ -55,6 +58,8 @@ export async function readStatus(pool: Pool, id?: string): Promise<StatusRow[]> 
     );
     return r.rows.map((m) => ({
       id: m.id,
+      kind: m.kind,
+      name: m.name,
       table: m.table,
       phase: m.phase,
       outcome: m.outcome,
