@@ -1,4 +1,4 @@
--- pgshift's own state. Created and upgraded by pgshift (idempotent; the last version is 3).
+-- pgshift's own state. Created and upgraded by pgshift (idempotent; the last version is 4).
 CREATE SCHEMA IF NOT EXISTS pgshift;
 CREATE TABLE IF NOT EXISTS pgshift.schema_version (version int NOT NULL);
 CREATE TABLE IF NOT EXISTS pgshift.migrations (
@@ -59,4 +59,22 @@ CREATE TABLE IF NOT EXISTS pgshift.backfill_pending (
   migration_id bigint NOT NULL REFERENCES pgshift.migrations (id),
   key text[] NOT NULL
 );
-UPDATE pgshift.schema_version SET version = 3 WHERE version < 3;
+-- Version 4: progress figures for status, and a view to read it with SQL.
+ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS phase_started_at timestamptz;
+ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS copy_started_at timestamptz;
+ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS backlog bigint;
+ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS lag_ms float8;
+CREATE OR REPLACE VIEW pgshift.status AS
+SELECT m.id, m.kind, m.name, m.table_schema || '.' || m.table_name AS "table",
+       CASE WHEN m.outcome IS NOT NULL THEN m.outcome
+            WHEN m.paused THEN m.phase || ' (paused)'
+            ELSE m.phase END AS state,
+       m.rows_copied, m.rows_estimated,
+       round(least(100, 100.0 * m.rows_copied / nullif(greatest(m.rows_estimated, m.rows_copied), 0)), 1) AS progress_pct,
+       round((m.rows_copied / nullif(extract(epoch FROM coalesce(m.finished_at, m.updated_at) - m.copy_started_at), 0))::numeric, 0) AS rows_per_s,
+       CASE WHEN m.outcome IS NULL AND m.phase = 'copy' AND m.rows_copied > 0 AND m.rows_estimated > m.rows_copied
+            THEN make_interval(secs => (m.rows_estimated - m.rows_copied)
+                 / nullif(m.rows_copied / nullif(extract(epoch FROM m.updated_at - m.copy_started_at), 0), 0)) END AS eta,
+       m.backlog, m.lag_ms, m.throttle_reason, m.error, m.started_at, m.updated_at, m.finished_at, m.pid, m.host
+FROM pgshift.migrations m;
+UPDATE pgshift.schema_version SET version = 4 WHERE version < 4;

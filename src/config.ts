@@ -24,6 +24,9 @@ export interface AlterOptions {
   /** connections checksumming chunks at once */
   checksumParallel: number;
   throttle: ThrottleOptions;
+  /** gh-ost style hooks: a shell command and/or a folder of executables named after events */
+  hookCmd?: string;
+  hooksDir?: string;
   onProgress?: (p: Progress) => void;
   /** awaited at the start of each phase; hooks and tests use it */
   onPhase?: (phase: Phase, migration: { id: number; schema: string; table: string }) => Promise<void>;

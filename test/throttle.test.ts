@@ -54,7 +54,7 @@ describe('throttling and lock safety', () => {
     await expectHeld('paused_t', /paused by the operator/);
     const status = spawnSync(process.execPath, [CLI, 'status', String(id), '--url', db.url], { encoding: 'utf8' });
     expect(status.status, status.stderr).toBe(0);
-    expect(status.stdout).toMatch(/copy, paused.*throttled: paused by the operator/);
+    expect(status.stdout).toMatch(/copy \(paused\).*throttled: paused by the operator/);
     const unpause = spawnSync(process.execPath, [CLI, 'unpause', String(id), '--url', db.url], { encoding: 'utf8' });
     expect(unpause.status, unpause.stderr).toBe(0);
     expect(await outcome).toBeNull();

@@ -116,8 +116,8 @@ async function findOrRegister(pool: Pool, name: string, table: TableInfo, text: 
       return { id: last.id, done: false };
     }
     const ins = await c.query(
-      `INSERT INTO pgshift.migrations (kind, name, table_oid, table_schema, table_name, statements, artifact_schema, phase, pid, host, rows_estimated)
-       VALUES ('backfill', $1, $2, $3, $4, $5, '', 'copy', $6, $7, $8) RETURNING id::int`,
+      `INSERT INTO pgshift.migrations (kind, name, table_oid, table_schema, table_name, statements, artifact_schema, phase, pid, host, rows_estimated, copy_started_at)
+       VALUES ('backfill', $1, $2, $3, $4, $5, '', 'copy', $6, $7, $8, now()) RETURNING id::int`,
       [name, table.oid, table.schema, table.name, text, process.pid, (await import('node:os')).hostname(), table.estimatedRows],
     );
     return { id: ins.rows[0].id, done: false };

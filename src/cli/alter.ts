@@ -19,6 +19,8 @@ export function registerAlter(program: Command): void {
     .option('--chunk-time <duration>', 'target duration of one copy chunk', `${DEFAULTS.chunkTimeMs}ms`)
     .option('--transform <assignment>', 'compute a column of the new table during the copy, e.g. "full_name = first || \' \' || last" (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--migration-type <type>', 'schema (no transforms), both (ALTER with transforms), data (use pgshift backfill)', 'schema')
+    .option('--hook-cmd <command>', 'run this shell command at startup, copy-done, before-cutover, after-cutover, failure, success (PGSHIFT_EVENT and the state in PGSHIFT_* variables)')
+    .option('--hooks-dir <dir>', 'run the executable named after each event in this folder, like --hook-cmd')
     .option('--validation <level>', 'basic (counts), thorough (chunked checksums), comprehensive (plus row diffs and constraint checks)', DEFAULTS.validation)
     .option('--rollback <mode>', 'on a failed validation: automatic (clean up), manual (keep for inspection, exit 3), none (keep a swap already done)', DEFAULTS.rollback)
     .option('--lock-timeout <duration>', 'lock wait of the first attempt of every DDL and of the cutover', `${DEFAULTS.retry.lockTimeoutMs}ms`);
@@ -33,6 +35,8 @@ export function registerAlter(program: Command): void {
         if (type === 'data') throw new UserError('--migration-type data changes rows, not the schema: run it with pgshift backfill');
         if (type === 'both' && transforms.length === 0) throw new UserError('--migration-type both needs at least one --transform');
         const opts = alterOptions({
+          hookCmd: o.hookCmd as string | undefined,
+          hooksDir: o.hooksDir as string | undefined,
           transforms,
           validation,
           rollback,

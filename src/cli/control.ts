@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createPool } from '../db/session.js';
-import { applyControl, readStatus, type Control } from '../state/control.js';
+import { applyControl, readStatus, type Control, type StatusRow } from '../state/control.js';
 import { parseDuration } from '../units.js';
 import { UserError } from '../errors.js';
 import { runCommand } from './run.js';
@@ -32,26 +32,38 @@ export function registerControls(program: Command): void {
 
   program
     .command('status')
-    .description('migrations with phase, progress and throttle reason')
+    .description('migrations and backfills: phase, progress, rows/s, ETA, backlog, lag, throttle reason, outcome')
     .argument('[id]', 'one migration')
     .option('--url <url>', 'connection URL (default: DATABASE_URL, then the libpq variables)')
     .option('--json', 'print JSON', false)
-    .action((id: string | undefined, o: { url?: string; json?: boolean }) =>
+    .option('--watch', 'print again every 2 seconds until every migration shown has ended', false)
+    .action((id: string | undefined, o: { url?: string; json?: boolean; watch?: boolean }) =>
       runCommand(() =>
         withPool(o.url, async (pool) => {
           if (id !== undefined && !/^\d+$/.test(id)) throw new UserError(`"${id}" is not a migration id`);
-          const rows = await readStatus(pool, id);
-          if (o.json) {
-            process.stdout.write(`${JSON.stringify(rows)}\n`);
-            return;
-          }
-          if (rows.length === 0) process.stdout.write('no migrations\n');
-          for (const m of rows) {
-            const progress = m.progressPct === null ? `${m.rowsCopied} rows` : `${m.progressPct.toFixed(0)}% (${m.rowsCopied} rows)`;
-            const state = m.outcome ?? (m.paused ? `${m.phase}, paused` : m.phase);
-            process.stdout.write(`${m.id}\t${m.kind === 'backfill' ? `backfill ${m.name} on ` : ''}${m.table}\t${state}\t${progress}${m.throttleReason ? `\tthrottled: ${m.throttleReason}` : ''}${m.error ? `\t${m.error}` : ''}\n`);
+          for (;;) {
+            const rows = await readStatus(pool, id);
+            process.stdout.write(o.json ? `${JSON.stringify(rows)}\n` : `${statusLines(rows).join('\n')}\n`);
+            if (!o.watch || rows.every((m) => m.finishedAt !== null)) return;
+            await new Promise((r) => setTimeout(r, 2000));
           }
         }),
       ),
     );
+}
+
+export function statusLines(rows: StatusRow[]): string[] {
+  if (rows.length === 0) return ['no migrations'];
+  return rows.map((m) => {
+    const what = m.kind === 'backfill' ? `backfill ${m.name} on ${m.table}` : m.table;
+    const progress = m.progressPct === null ? `${m.rowsCopied} rows` : `${m.progressPct}% (${m.rowsCopied} rows)`;
+    const parts = [String(m.id), what, m.state, progress];
+    if (m.rowsPerSecond !== null) parts.push(`${m.rowsPerSecond} rows/s`);
+    if (m.eta) parts.push(`ETA ${m.eta}`);
+    if (m.backlog !== null) parts.push(`backlog ${m.backlog}`);
+    if (m.lagMs !== null) parts.push(`lag ${(m.lagMs / 1000).toFixed(1)}s`);
+    if (m.throttleReason) parts.push(`throttled: ${m.throttleReason}`);
+    if (m.error) parts.push(m.error);
+    return parts.join('\t');
+  });
 }

@@ -48,7 +48,10 @@ export async function copyAll(run: Run, tables: Tables, replayer: Replayer): Pro
         await replayer.replayBatch(c, low, 5000);
         const rate = rows / ((performance.now() - started) / 1000);
         run.opts.onProgress?.({ phase: 'copy', rowsCopied: rows, rowsEstimated: run.plan.origin.estimatedRows, rowsPerSecond: rate, chunkRows: requested });
-        if (chunks % 20 === 0) log.info({ migration: run.id, rows, chunk: chunker.size(), rowsPerSecond: Math.round(rate) }, 'copying');
+        if (chunks % 20 === 0) {
+          log.info({ migration: run.id, rows, chunk: chunker.size(), rowsPerSecond: Math.round(rate) }, 'copying');
+          await recordBacklog(c, run, tables);
+        }
       }
     }),
   );
@@ -103,7 +106,7 @@ export async function catchUp(run: Run, replayer: Replayer, tables: Tables): Pro
       await run.throttler.wait();
       const n = await replayer.replayBatch(c, null, 20_000);
       if (n < run.opts.cutoverBacklog) {
-        const left = Number((await c.query(`SELECT count(*) AS n FROM ${tables.changelog}`)).rows[0].n);
+        const left = await recordBacklog(c, run, tables);
         if (left < run.opts.cutoverBacklog) return;
       }
     }
@@ -112,4 +115,11 @@ export async function catchUp(run: Run, replayer: Replayer, tables: Tables): Pro
 
 export async function stopIfTruncated(c: Client, id: number): Promise<void> {
   if (await isTruncated(c, id)) throw new RuntimeError('the table was truncated during the migration; stopping without a swap');
+}
+
+/** The changelog's size, kept in the state table for status. */
+async function recordBacklog(c: Client, run: Run, tables: Tables): Promise<number> {
+  const n = Number((await c.query(`SELECT count(*) AS n FROM ${tables.changelog}`)).rows[0].n);
+  await c.query(`UPDATE pgshift.migrations SET backlog = $2 WHERE id = $1`, [run.id, n]);
+  return n;
 }

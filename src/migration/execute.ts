@@ -11,6 +11,7 @@ import { buildShadow, type ShadowTable } from '../shadow/build.js';
 import { createChangelog, installTriggers } from '../capture/install.js';
 import { createReplayer, type Replayer } from '../capture/replayer.js';
 import { noopThrottler } from '../throttle/throttler.js';
+import { createHooks } from './hooks.js';
 import { throttlerFor } from '../throttle/from-options.js';
 import type { RowMapping } from '../plan/mapping.js';
 import type { Tables } from '../copy/sql.js';
@@ -36,7 +37,24 @@ export interface ExecutionReport {
 }
 
 export function newRun(pool: Pool, plan: Plan, opts: AlterOptions, id: number): Run {
-  return { pool, plan, opts, id, names: artifactNames(id), triggersInstalled: false, swapped: false, throttler: noopThrottler };
+  return {
+    pool, plan, opts, id, names: artifactNames(id), triggersInstalled: false, swapped: false, throttler: noopThrottler,
+    hooks: createHooks({ cmd: opts.hookCmd, dir: opts.hooksDir }), rowsCopied: 0,
+  };
+}
+
+/** What hooks receive (PGSHIFT_<KEY> environment variables). */
+export function hookState(run: Run, phase: string, error?: string): Record<string, string | number | null> {
+  return {
+    migration_id: run.id,
+    table: `${run.plan.origin.schema}.${run.plan.origin.name}`,
+    statements: run.plan.statements.join('; '),
+    phase,
+    rows_copied: run.rowsCopied,
+    rows_estimated: run.plan.origin.estimatedRows,
+    artifact_schema: run.names.schema,
+    error: error ?? null,
+  };
 }
 
 /** The phases after planning: build, capture, copy, index, catch-up, cutover, validate. */
@@ -102,6 +120,8 @@ async function afterCapture(run: Run, k: Captured): Promise<ExecutionReport> {
   const origin = plan.origin;
   await enter('copy', 'copying rows');
   const [copied, copyMs] = await timed(() => copyAll(run, tables, replayer));
+  run.rowsCopied = copied.rows;
+  await run.hooks.run('copy-done', hookState(run, 'copy'));
 
   await enter('index', 'building secondary indexes');
   const [, indexMs] = await timed(() => buildIndexes(run, shadow, tables, replayer));
@@ -131,10 +151,12 @@ async function afterCapture(run: Run, k: Captured): Promise<ExecutionReport> {
   log.info({ migration: id, level: validation.level, passed: validation.passed, writesHeldMs: Math.round(validation.writesHeldMs), ms: Math.round(checksumMs) }, 'validated');
   if (!validation.passed) throw new ValidationFailed(describeFailure(validation), 'before cutover');
 
+  await run.hooks.run('before-cutover', hookState(run, 'cutover'));
   await enter('cutover', 'swapping tables');
   const { input, validate } = await cutoverInput(run, { shadow, replayer, fingerprint, sides, copiedRows: copied.rows });
   const [result, cutoverMs] = await timed(() => withClient(pool, (c) => cutover(c, input)));
   run.swapped = true;
+  await run.hooks.run('after-cutover', hookState(run, 'cutover'));
   log.info({ migration: id, attempts: result.attempts, holdMs: Math.round(result.holdMs), lockWaitMs: Math.round(result.lockWaitMs) }, 'swapped');
 
   await enter('validate', 'validating constraints');

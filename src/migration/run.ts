@@ -4,6 +4,7 @@ import type { ArtifactNames } from '../plan/names.js';
 import type { BeforeCutoverReport } from '../verify/validate.js';
 import type { Plan } from './plan.js';
 import type { Throttler } from '../throttle/throttler.js';
+import type { Hooks } from './hooks.js';
 
 /** One migration being executed: what every phase reads, and what cleanup must know. */
 export interface Run {
@@ -18,4 +19,6 @@ export interface Run {
   validation?: BeforeCutoverReport;
   /** consulted before every copy chunk and replay batch */
   throttler: Throttler;
+  hooks: Hooks;
+  rowsCopied: number;
 }

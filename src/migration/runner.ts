@@ -6,7 +6,7 @@ import type { AlterOptions } from '../config.js';
 import { ensureStateSchema, finishMigration, recordError, registerMigration, setPhase } from '../state/store.js';
 import { ValidationFailed, type BeforeCutoverReport, type InLockReport } from '../verify/validate.js';
 import { describePlan, makePlan, type Plan } from './plan.js';
-import { execute, newRun, type ExecutionReport } from './execute.js';
+import { execute, hookState, newRun, type ExecutionReport } from './execute.js';
 import { dropArtifacts } from './artifacts.js';
 
 const log = componentLog('runner');
@@ -78,12 +78,14 @@ export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
 async function runRegistered(pool: Pool, plan: Plan, opts: AlterOptions, id: number): Promise<ExecutionReport> {
   const run = newRun(pool, plan, opts, id);
   try {
+    await run.hooks.run('startup', hookState(run, 'plan'));
     const executed = await execute(run);
     // The old table has served its purpose once every dependent points at the new one.
     await dropArtifacts(pool, run.names, plan.origin, opts.retry, { triggers: false });
     await setPhase(pool, id, 'done', 'migration finished');
     const check = executed.cutover.check;
     await finishMigration(pool, id, 'done', check.passed ? null : 'the check inside the cutover found differences (--rollback none)');
+    if (check.passed) await run.hooks.run('success', hookState(run, 'done'));
     if (!check.passed) {
       throw new ValidationFailed(
         `swapped with --rollback none although the check inside the cutover found differences (counts ${JSON.stringify(check.counts)}, ${check.sampleMismatches} of ${check.sampledRows} sampled rows differ)`,
@@ -93,6 +95,7 @@ async function runRegistered(pool: Pool, plan: Plan, opts: AlterOptions, id: num
     return executed;
   } catch (err) {
     const reason = describeError(err);
+    await run.hooks.run('failure', hookState(run, 'failed', reason)).catch(() => undefined);
     if (err instanceof ValidationFailed && run.swapped) throw err;
     if (err instanceof ValidationFailed && opts.rollback === 'manual') {
       // Kept for inspection: the capture goes on, nothing is swapped; `pgshift abort` removes it.

@@ -33,27 +33,31 @@ export interface StatusRow {
   kind: string;
   name: string | null;
   table: string;
-  phase: string;
-  outcome: string | null;
+  state: string;
   rowsCopied: number;
   rowsEstimated: number | null;
   progressPct: number | null;
+  rowsPerSecond: number | null;
+  eta: string | null;
+  backlog: number | null;
+  lagMs: number | null;
   throttleReason: string | null;
-  paused: boolean;
   error: string | null;
   startedAt: string;
   updatedAt: string;
+  finishedAt: string | null;
 }
 
+/** Every migration and backfill, from the pgshift.status view (readable with plain SQL too). */
 export async function readStatus(pool: Pool, id?: string): Promise<StatusRow[]> {
   return withClient(pool, async (c) => {
-    const exists = await c.query(`SELECT to_regclass('pgshift.migrations') AS t`);
+    const exists = await c.query(`SELECT to_regclass('pgshift.status') AS t`);
     if (exists.rows[0].t === null) return [];
     const r = await c.query(
-      `SELECT id::int, kind, name, table_schema || '.' || table_name AS table, phase, outcome, rows_copied::float8 AS rows_copied,
-              rows_estimated::float8 AS rows_estimated, throttle_reason, paused, error,
-              started_at::text AS started_at, updated_at::text AS updated_at
-         FROM pgshift.migrations WHERE ($1::bigint IS NULL OR id = $1::bigint) ORDER BY id`,
+      `SELECT id::int, kind, name, "table", state, rows_copied::float8, rows_estimated::float8, progress_pct::float8,
+              rows_per_s::float8, eta::text, backlog::float8, lag_ms, throttle_reason, error,
+              started_at::text, updated_at::text, finished_at::text
+         FROM pgshift.status WHERE ($1::bigint IS NULL OR id = $1::bigint) ORDER BY id`,
       [id ?? null],
     );
     return r.rows.map((m) => ({
@@ -61,16 +65,19 @@ export async function readStatus(pool: Pool, id?: string): Promise<StatusRow[]> 
       kind: m.kind,
       name: m.name,
       table: m.table,
-      phase: m.phase,
-      outcome: m.outcome,
+      state: m.state,
       rowsCopied: m.rows_copied,
       rowsEstimated: m.rows_estimated,
-      progressPct: m.rows_estimated ? Math.min(100, (100 * m.rows_copied) / m.rows_estimated) : null,
+      progressPct: m.progress_pct,
+      rowsPerSecond: m.rows_per_s,
+      eta: m.eta,
+      backlog: m.backlog,
+      lagMs: m.lag_ms,
       throttleReason: m.throttle_reason,
-      paused: m.paused,
       error: m.error,
       startedAt: m.started_at,
       updatedAt: m.updated_at,
+      finishedAt: m.finished_at,
     }));
   });
 }

@@ -56,7 +56,13 @@ export async function registerMigration(c: Client, m: NewMigration): Promise<num
 
 export async function setPhase(pool: Pool, id: number, phase: Phase, message: string, detail?: unknown): Promise<void> {
   await withClient(pool, async (c) => {
-    await c.query(`UPDATE pgshift.migrations SET phase = $2, updated_at = now() WHERE id = $1`, [id, phase]);
+    await c.query(
+      `UPDATE pgshift.migrations SET phase = $2, phase_started_at = now(), updated_at = now(),
+              copy_started_at = CASE WHEN $2 = 'copy' THEN now() ELSE copy_started_at END WHERE id = $1`,
+      [id, phase],
+    );
+    // Anyone can LISTEN pgshift: one notification per phase change, with the migration's state.
+    await c.query(`SELECT pg_notify('pgshift', $1)`, [JSON.stringify({ id, phase, message })]);
     await c.query(`INSERT INTO pgshift.events (migration_id, phase, message, detail) VALUES ($1, $2, $3, $4)`, [
       id, phase, message, detail === undefined ? null : JSON.stringify(detail),
     ]);

@@ -14,6 +14,8 @@ export interface ProbeResult {
 export interface Probe {
   readonly name: string;
   check(c: Client): Promise<ProbeResult | null>;
+  /** the replication lag this probe last saw, for status */
+  lastLagMs?(): number | null;
   close?(): Promise<void>;
 }
 
@@ -27,8 +29,10 @@ const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)}MB`;
  */
 export function standbyLagProbe(maxLagMs: number): Probe {
   const stuckSince = new Map<string, { lsn: string; at: number }>();
+  let seen: number | null = null;
   return {
     name: 'replication lag',
+    lastLagMs: () => seen,
     async check(c) {
       const r = await c.query(
         `SELECT coalesce(application_name, '') || '@' || coalesce(client_addr::text, 'local') || ':' || pid AS standby,
@@ -45,6 +49,7 @@ export function standbyLagProbe(maxLagMs: number): Probe {
         const ms = Math.max(s.lag_ms, stuckMs);
         if (!worst || ms > worst.ms) worst = { standby: s.standby, ms, bytes: s.lag_bytes };
       }
+      seen = worst?.ms ?? null;
       if (worst && worst.ms > maxLagMs) {
         return { verdict: 'throttle', reason: `replication lag: standby ${worst.standby} is ${seconds(worst.ms)} (${mb(worst.bytes)}) behind, over --max-lag ${seconds(maxLagMs)}` };
       }
@@ -67,8 +72,10 @@ export function replicaLagProbe(url: string, maxLagMs: number): Probe {
       return 'replica';
     }
   })();
+  let seen: number | null = null;
   return {
     name: 'replica lag',
+    lastLagMs: () => seen,
     async check() {
       if (!client) {
         client = new pg.Client({ connectionString: url, application_name: 'pgshift:probe' });
@@ -80,6 +87,7 @@ export function replicaLagProbe(url: string, maxLagMs: number): Probe {
                      ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000, 0) END::float8 AS lag_ms`,
       );
       const ms = r.rows[0].lag_ms as number;
+      seen = ms;
       return ms > maxLagMs ? { verdict: 'throttle', reason: `replication lag: replica ${shown} is ${seconds(ms)} behind, over --max-lag ${seconds(maxLagMs)}` } : null;
     },
     async close() {

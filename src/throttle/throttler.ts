@@ -56,12 +56,22 @@ export function createThrottler(opts: ThrottlerOptions): Throttler {
     await withClient(opts.pool, (c) => c.query(`UPDATE pgshift.migrations SET throttle_reason = $2, updated_at = now() WHERE id = $1`, [opts.migrationId, reason]));
   };
 
+  let lastLag: number | null = null;
+  const recordLag = async (): Promise<void> => {
+    const lags = opts.probes.map((p) => p.lastLagMs?.() ?? null).filter((x): x is number => x !== null);
+    const lag = lags.length ? Math.max(...lags) : null;
+    if (lag === lastLag || (lag !== null && lastLag !== null && Math.abs(lag - lastLag) < 100)) return;
+    lastLag = lag;
+    await withClient(opts.pool, (c) => c.query(`UPDATE pgshift.migrations SET lag_ms = $2 WHERE id = $1`, [opts.migrationId, lag]));
+  };
+
   return {
     async wait() {
       for (;;) {
         if (recorded === null && Date.now() - lastCheck < opts.intervalMs) return;
         lastCheck = Date.now();
         const results = await evaluate();
+        await recordLag();
         const critical = results.find((r) => r.verdict === 'critical');
         if (critical) throw new RuntimeError(`stopped safely: ${critical.reason}`);
         const warning = results.filter((r) => r.verdict === 'warn').map((r) => r.reason).join('; ') || null;
