@@ -64,10 +64,12 @@ ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS phase_started_at timesta
 ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS copy_started_at timestamptz;
 ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS backlog bigint;
 ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS lag_ms float8;
+ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS cutover_requested boolean NOT NULL DEFAULT false;
 CREATE OR REPLACE VIEW pgshift.status AS
 SELECT m.id, m.kind, m.name, m.table_schema || '.' || m.table_name AS "table",
        CASE WHEN m.outcome IS NOT NULL THEN m.outcome
             WHEN m.paused THEN m.phase || ' (paused)'
+            WHEN m.phase = 'ready' THEN 'ready to cut over'
             ELSE m.phase END AS state,
        m.rows_copied, m.rows_estimated,
        round(least(100, 100.0 * m.rows_copied / nullif(greatest(m.rows_estimated, m.rows_copied), 0)), 1) AS progress_pct,

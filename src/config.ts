@@ -24,6 +24,10 @@ export interface AlterOptions {
   /** connections checksumming chunks at once */
   checksumParallel: number;
   throttle: ThrottleOptions;
+  /** keep replaying after the copy until `pgshift cutover <id>` or the --cutover-at time */
+  postponeCutover: boolean;
+  /** server clock time HH:MM[:SS] of the cutover (next occurrence; implies postponing until then) */
+  cutoverAt?: string;
   /** gh-ost style hooks: a shell command and/or a folder of executables named after events */
   hookCmd?: string;
   hooksDir?: string;
@@ -79,6 +83,7 @@ export function alterOptions(
 ): AlterOptions {
   return {
     execute: false,
+    postponeCutover: false,
     transforms: [],
     chunkTimeMs: DEFAULTS.chunkTimeMs,
     retry: DEFAULTS.retry,

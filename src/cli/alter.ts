@@ -19,6 +19,8 @@ export function registerAlter(program: Command): void {
     .option('--chunk-time <duration>', 'target duration of one copy chunk', `${DEFAULTS.chunkTimeMs}ms`)
     .option('--transform <assignment>', 'compute a column of the new table during the copy, e.g. "full_name = first || \' \' || last" (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--migration-type <type>', 'schema (no transforms), both (ALTER with transforms), data (use pgshift backfill)', 'schema')
+    .option('--postpone-cutover', 'after the copy, keep replaying until pgshift cutover <id> (or --cutover-at)', false)
+    .option('--cutover-at <HH:MM>', 'cut over at this server clock time (its next occurrence)')
     .option('--hook-cmd <command>', 'run this shell command at startup, copy-done, before-cutover, after-cutover, failure, success (PGSHIFT_EVENT and the state in PGSHIFT_* variables)')
     .option('--hooks-dir <dir>', 'run the executable named after each event in this folder, like --hook-cmd')
     .option('--validation <level>', 'basic (counts), thorough (chunked checksums), comprehensive (plus row diffs and constraint checks)', DEFAULTS.validation)
@@ -34,7 +36,13 @@ export function registerAlter(program: Command): void {
         const type = oneOf('--migration-type', o.migrationType === 'schema' && transforms.length ? 'both' : o.migrationType, ['schema', 'data', 'both'] as const);
         if (type === 'data') throw new UserError('--migration-type data changes rows, not the schema: run it with pgshift backfill');
         if (type === 'both' && transforms.length === 0) throw new UserError('--migration-type both needs at least one --transform');
+        const cutoverAt = o.cutoverAt as string | undefined;
+        if (cutoverAt !== undefined && !/^([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/.test(cutoverAt)) {
+          throw new UserError(`--cutover-at: "${cutoverAt}" is not a clock time; write it as HH:MM`);
+        }
         const opts = alterOptions({
+          postponeCutover: o.postponeCutover === true,
+          cutoverAt,
           hookCmd: o.hookCmd as string | undefined,
           hooksDir: o.hooksDir as string | undefined,
           transforms,

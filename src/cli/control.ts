@@ -28,6 +28,7 @@ export function registerControls(program: Command): void {
   };
   control('pause', 'pause the copy and the replay of a running migration (from any host)', () => ({ kind: 'pause' }));
   control('unpause', 'let a paused or throttled migration go on', () => ({ kind: 'unpause' }));
+  control('cutover', 'swap now a migration started with --postpone-cutover (from any host)', () => ({ kind: 'cutover' }));
   control('throttle', 'slow a running migration down to a stop for a while', (o) => ({ kind: 'throttle', forMs: parseDuration(String(o.for), '--for') }));
 
   program

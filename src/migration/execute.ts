@@ -22,7 +22,7 @@ import { alterSides, hashableTypes } from '../verify/alter-sides.js';
 import { ValidationFailed, validateBeforeCutover, type BeforeCutoverReport } from '../verify/validate.js';
 import type { Plan } from './plan.js';
 import type { Run } from './run.js';
-import { buildIndexes, catchUp, copyAll } from './copy-phases.js';
+import { buildIndexes, catchUp, copyAll, waitForCutover } from './copy-phases.js';
 import { cutoverInput } from './cutover-inputs.js';
 
 const log = componentLog('runner');
@@ -126,6 +126,10 @@ async function afterCapture(run: Run, k: Captured): Promise<ExecutionReport> {
   await enter('index', 'building secondary indexes');
   const [, indexMs] = await timed(() => buildIndexes(run, shadow, tables, replayer));
   await withClient(pool, (c) => c.query(`ANALYZE ${tables.shadow}`));
+  if (opts.postponeCutover || opts.cutoverAt) {
+    await enter('ready', opts.cutoverAt ? `ready; cutover at ${opts.cutoverAt}` : 'ready; waiting for pgshift cutover');
+    await waitForCutover(run, replayer, tables);
+  }
 
   await enter('catch-up', 'replaying the changelog');
   const [, catchUpMs] = await timed(() => catchUp(run, replayer, tables));

@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
  * Operator controls delivered through the state table, so they work from any host: the
  * running engine's throttler reads them before every chunk and replay batch.
  */
-export type Control = { kind: 'pause' } | { kind: 'unpause' } | { kind: 'throttle'; forMs: number };
+export type Control = { kind: 'pause' } | { kind: 'unpause' } | { kind: 'throttle'; forMs: number } | { kind: 'cutover' };
 
 export async function applyControl(pool: Pool, idText: string, control: Control): Promise<string> {
   if (!/^\d+$/.test(idText)) throw new UserError(`"${idText}" is not a migration id`);
@@ -14,14 +14,16 @@ export async function applyControl(pool: Pool, idText: string, control: Control)
     const exists = await c.query(`SELECT to_regclass('pgshift.migrations') AS t`);
     if (exists.rows[0].t === null) throw new UserError(`no migration ${idText}: this database has no pgshift state`);
     const set =
-      control.kind === 'pause' ? 'paused = true'
+      control.kind === 'cutover' ? 'cutover_requested = true'
+      : control.kind === 'pause' ? 'paused = true'
       : control.kind === 'unpause' ? 'paused = false, throttled_until = NULL'
       : `throttled_until = now() + make_interval(secs => $2 / 1000.0)`;
     const params: unknown[] = control.kind === 'throttle' ? [idText, control.forMs] : [idText];
     const r = await c.query(`UPDATE pgshift.migrations SET ${set}, updated_at = now() WHERE id = $1 AND outcome IS NULL RETURNING table_schema || '.' || table_name AS t, throttled_until::text AS until`, params);
     if (r.rowCount === 0) throw new UserError(`no unfinished migration ${idText}`);
     const t = r.rows[0].t;
-    return control.kind === 'pause' ? `migration ${idText} on ${t} paused`
+    return control.kind === 'cutover' ? `migration ${idText} on ${t}: cutover requested`
+      : control.kind === 'pause' ? `migration ${idText} on ${t} paused`
       : control.kind === 'unpause' ? `migration ${idText} on ${t} unpaused`
       : `migration ${idText} on ${t} throttled until ${r.rows[0].until}`;
   });

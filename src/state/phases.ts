@@ -1,5 +1,5 @@
 /** The forward path of a migration, compared by index; terminal outcomes are kept apart. */
-export const PHASES = ['plan', 'capture', 'copy', 'index', 'catch-up', 'checksum', 'cutover', 'validate', 'done'] as const;
+export const PHASES = ['plan', 'capture', 'copy', 'index', 'ready', 'catch-up', 'checksum', 'cutover', 'validate', 'done'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export const OUTCOMES = ['done', 'failed', 'aborted'] as const;

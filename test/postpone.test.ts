@@ -1,0 +1,70 @@
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { onlineAlter, alterOptions } from '../src/index.js';
+import { startWorkload } from '../src/demo/workload.js';
+import { createTestDatabase, type TestDatabase } from './support/test-db.js';
+
+const CLI = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('postponed cutover', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('postpone');
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  const setUp = async (table: string): Promise<void> => {
+    await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, u int NOT NULL UNIQUE, v int NOT NULL, note text);
+      CREATE TABLE ${table}_mirror (id int, u int, v int, note text); CREATE INDEX ON ${table}_mirror (id);
+      INSERT INTO ${table} SELECT g, g, g, 'n' FROM generate_series(1, 20000) g; INSERT INTO ${table}_mirror SELECT * FROM ${table};`);
+  };
+  const typeOf = async (table: string): Promise<string> =>
+    (await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'v'`, [table])).rows[0].t;
+  const differences = async (table: string): Promise<number> =>
+    (await db.query(`SELECT count(*)::int AS n FROM ((SELECT id, u, v, note FROM ${table} EXCEPT ALL SELECT * FROM ${table}_mirror)
+      UNION ALL (SELECT * FROM ${table}_mirror EXCEPT ALL SELECT id, u, v, note FROM ${table})) d`)).rows[0].n;
+
+  it('waits ready to cut over, replaying writes, until pgshift cutover is run from another process', async () => {
+    await setUp('waiting');
+    const workload = await startWorkload({ url: db.url, schema: 'public', table: 'waiting', mirror: 'waiting_mirror', workers: 2, initialRows: 20000, ratePerSecond: 200 });
+    const run = onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE waiting ALTER COLUMN v TYPE bigint', execute: true, postponeCutover: true }));
+    const outcome = run.then(() => null, (e: unknown) => e);
+    let id = 0;
+    for (;;) {
+      const r = await db.query(`SELECT id::int, state FROM pgshift.status WHERE "table" = 'public.waiting'`).catch(() => ({ rows: [] }));
+      if (r.rows[0]?.state === 'ready to cut over') {
+        id = r.rows[0].id;
+        break;
+      }
+      await sleep(20);
+    }
+    const before = workload.stats().transactions;
+    await sleep(1500);
+    expect(await typeOf('waiting')).toBe('integer'); // not swapped while waiting
+    expect(workload.stats().transactions - before).toBeGreaterThan(50);
+    const status = spawnSync(process.execPath, [CLI, 'status', String(id), '--url', db.url], { encoding: 'utf8' });
+    expect(status.stdout).toMatch(/ready to cut over.*backlog \d+/);
+    const cut = spawnSync(process.execPath, [CLI, 'cutover', String(id), '--url', db.url], { encoding: 'utf8' });
+    expect(cut.status, cut.stderr).toBe(0);
+    expect(await outcome).toBeNull();
+    const stats = await workload.stop();
+    expect(stats.failures).toBe(0);
+    expect(await typeOf('waiting')).toBe('bigint');
+    expect(await differences('waiting')).toBe(0);
+  });
+
+  it('cuts over by itself at --cutover-at (server clock)', async () => {
+    await setUp('timed');
+    const at = (await db.query(`SELECT to_char(localtime + interval '2 seconds', 'HH24:MI:SS') AS t`)).rows[0].t as string;
+    const t0 = Date.now();
+    const report = await onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE timed ALTER COLUMN v TYPE bigint', execute: true, cutoverAt: at }));
+    expect(report.status).toBe('done');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+    expect(await typeOf('timed')).toBe('bigint');
+    const events = await db.query(`SELECT e.phase FROM pgshift.events e JOIN pgshift.migrations m ON m.id = e.migration_id WHERE m.table_name = 'timed' ORDER BY e.at`);
+    expect(events.rows.map((r) => r.phase)).toContain('ready');
+  });
+});
