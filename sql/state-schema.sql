@@ -65,6 +65,10 @@ ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS copy_started_at timestam
 ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS backlog bigint;
 ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS lag_ms float8;
 ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS cutover_requested boolean NOT NULL DEFAULT false;
+-- What a resume needs that the catalog no longer tells: the deferred indexes and constraints,
+-- the once-evaluated defaults, the fingerprint, and after the swap the constraints to validate.
+ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS resume_state jsonb;
+ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS validate_list jsonb;
 CREATE OR REPLACE VIEW pgshift.status AS
 SELECT m.id, m.kind, m.name, m.table_schema || '.' || m.table_name AS "table",
        CASE WHEN m.outcome IS NOT NULL THEN m.outcome

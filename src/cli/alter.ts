@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { onlineAlter, type AlterReport } from '../migration/runner.js';
-import { alterOptions, DEFAULTS } from '../config.js';
+import { alterOptions, DEFAULTS, type AlterOptions } from '../config.js';
+import { resumeMigration } from '../migration/resume.js';
 import { addThrottleOptions, throttleOptions, oneOf } from './options.js';
 import { parseDuration } from '../units.js';
 import { formatDuration } from '../units.js';
@@ -8,13 +9,10 @@ import { runCommand } from './run.js';
 import { UserError } from '../errors.js';
 import { ROLLBACK_MODES, VALIDATION_LEVELS } from '../verify/validate.js';
 
-export function registerAlter(program: Command): void {
-  const cmd = program
-    .command('alter')
-    .description('apply ALTER TABLE statement(s) to one table online (dry run unless --execute)')
-    .argument('<statements>', 'one or more ALTER TABLE statements on one table')
+/** The options `alter` and `resume` share (everything but the statements). */
+function addAlterOptions(cmd: Command): Command {
+  cmd
     .option('--url <url>', 'connection URL (default: DATABASE_URL, then PGHOST/PGPORT/PGUSER/PGDATABASE/PGPASSWORD)')
-    .option('--execute', 'run the migration; without it, print the plan and change nothing', false)
     .option('--json', 'print one final JSON report on stdout', false)
     .option('--chunk-time <duration>', 'target duration of one copy chunk', `${DEFAULTS.chunkTimeMs}ms`)
     .option('--transform <assignment>', 'compute a column of the new table during the copy, e.g. "full_name = first || \' \' || last" (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
@@ -26,40 +24,60 @@ export function registerAlter(program: Command): void {
     .option('--validation <level>', 'basic (counts), thorough (chunked checksums), comprehensive (plus row diffs and constraint checks)', DEFAULTS.validation)
     .option('--rollback <mode>', 'on a failed validation: automatic (clean up), manual (keep for inspection, exit 3), none (keep a swap already done)', DEFAULTS.rollback)
     .option('--lock-timeout <duration>', 'lock wait of the first attempt of every DDL and of the cutover', `${DEFAULTS.retry.lockTimeoutMs}ms`);
-  addThrottleOptions(cmd)
-    .action((statements: string, o: Record<string, unknown>) =>
-      runCommand(async () => {
-        const lockTimeoutMs = parseDuration(String(o.lockTimeout), '--lock-timeout');
-        const validation = oneOf('--validation', o.validation, VALIDATION_LEVELS);
-        const rollback = oneOf('--rollback', o.rollback, ROLLBACK_MODES);
-        const transforms = o.transform as string[];
-        const type = oneOf('--migration-type', o.migrationType === 'schema' && transforms.length ? 'both' : o.migrationType, ['schema', 'data', 'both'] as const);
-        if (type === 'data') throw new UserError('--migration-type data changes rows, not the schema: run it with pgshift backfill');
-        if (type === 'both' && transforms.length === 0) throw new UserError('--migration-type both needs at least one --transform');
-        const cutoverAt = o.cutoverAt as string | undefined;
-        if (cutoverAt !== undefined && !/^([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/.test(cutoverAt)) {
-          throw new UserError(`--cutover-at: "${cutoverAt}" is not a clock time; write it as HH:MM`);
-        }
-        const opts = alterOptions({
-          postponeCutover: o.postponeCutover === true,
-          cutoverAt,
-          hookCmd: o.hookCmd as string | undefined,
-          hooksDir: o.hooksDir as string | undefined,
-          transforms,
-          validation,
-          rollback,
-          throttle: throttleOptions(o),
-          statements,
-          url: o.url as string | undefined,
-          execute: o.execute === true,
-          chunkTimeMs: parseDuration(String(o.chunkTime), '--chunk-time'),
-          retry: { ...DEFAULTS.retry, lockTimeoutMs, maxLockTimeoutMs: Math.max(lockTimeoutMs, DEFAULTS.retry.maxLockTimeoutMs) },
-        });
-        const report = await onlineAlter(opts);
-        if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-        else process.stdout.write(`${humanReport(report).join('\n')}\n`);
-      }),
-    );
+  return addThrottleOptions(cmd);
+}
+
+function optionsFrom(statements: string, o: Record<string, unknown>): AlterOptions {
+  const lockTimeoutMs = parseDuration(String(o.lockTimeout), '--lock-timeout');
+  const validation = oneOf('--validation', o.validation, VALIDATION_LEVELS);
+  const rollback = oneOf('--rollback', o.rollback, ROLLBACK_MODES);
+  const transforms = o.transform as string[];
+  const type = oneOf('--migration-type', o.migrationType === 'schema' && transforms.length ? 'both' : o.migrationType, ['schema', 'data', 'both'] as const);
+  if (type === 'data') throw new UserError('--migration-type data changes rows, not the schema: run it with pgshift backfill');
+  if (type === 'both' && transforms.length === 0) throw new UserError('--migration-type both needs at least one --transform');
+  const cutoverAt = o.cutoverAt as string | undefined;
+  if (cutoverAt !== undefined && !/^([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/.test(cutoverAt)) {
+    throw new UserError(`--cutover-at: "${cutoverAt}" is not a clock time; write it as HH:MM`);
+  }
+  return alterOptions({
+    postponeCutover: o.postponeCutover === true,
+    cutoverAt,
+    hookCmd: o.hookCmd as string | undefined,
+    hooksDir: o.hooksDir as string | undefined,
+    transforms,
+    validation,
+    rollback,
+    throttle: throttleOptions(o),
+    statements,
+    url: o.url as string | undefined,
+    execute: o.execute === true,
+    chunkTimeMs: parseDuration(String(o.chunkTime), '--chunk-time'),
+    retry: { ...DEFAULTS.retry, lockTimeoutMs, maxLockTimeoutMs: Math.max(lockTimeoutMs, DEFAULTS.retry.maxLockTimeoutMs) },
+  });
+}
+
+function print(report: AlterReport, json: unknown): void {
+  process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${humanReport(report).join('\n')}\n`);
+}
+
+export function registerAlter(program: Command): void {
+  addAlterOptions(
+    program
+      .command('alter')
+      .description('apply ALTER TABLE statement(s) to one table online (dry run unless --execute)')
+      .argument('<statements>', 'one or more ALTER TABLE statements on one table')
+      .option('--execute', 'run the migration; without it, print the plan and change nothing', false),
+  ).action((statements: string, o: Record<string, unknown>) =>
+    runCommand(async () => print(await onlineAlter(optionsFrom(statements, o)), o.json)),
+  );
+  addAlterOptions(
+    program
+      .command('resume')
+      .description('take over an interrupted migration (its process died) and finish it')
+      .argument('<id>', 'the migration id'),
+  ).action((id: string, o: Record<string, unknown>) =>
+    runCommand(async () => print(await resumeMigration({ ...optionsFrom('', o), execute: true }, id), o.json)),
+  );
 }
 
 export function humanReport(r: AlterReport): string[] {
@@ -68,10 +86,14 @@ export function humanReport(r: AlterReport): string[] {
     lines.push('preflight: ok. Dry run: nothing was changed; add --execute to run it.');
     return lines;
   }
-  const d = r.durationsMs!;
+  const d = r.durationsMs;
+  if (!d || !r.cutover) {
+    lines.push(`done: migration ${r.migrationId}`);
+    return lines;
+  }
   lines.push(
     `done: migration ${r.migrationId}, ${r.rowsCopied} rows copied in ${formatDuration(d.copy)} (${Math.round(r.copyRowsPerSecond ?? 0)} rows/s), total ${formatDuration(d.total)}`,
-    `  indexes ${formatDuration(d.index)}, catch-up ${formatDuration(d.catchUp)}, cutover ${formatDuration(d.cutover)} (${r.cutover!.attempts} attempt(s), lock wait ${r.cutover!.lockWaitMs.toFixed(1)}ms, held ${r.cutover!.holdMs.toFixed(1)}ms)`,
+    `  indexes ${formatDuration(d.index)}, catch-up ${formatDuration(d.catchUp)}, cutover ${formatDuration(d.cutover)} (${r.cutover.attempts} attempt(s), lock wait ${r.cutover.lockWaitMs.toFixed(1)}ms, held ${r.cutover.holdMs.toFixed(1)}ms)`,
   );
   const v = r.validation;
   if (v) {
@@ -80,7 +102,7 @@ export function humanReport(r: AlterReport): string[] {
         ` writes held ${v.writesHeldMs.toFixed(1)}ms, ${formatDuration(v.ms)}` +
         (v.columns.length ? `; columns ${v.columns.join(', ')}` : ''),
     );
-    const k = r.cutover!.check;
+    const k = r.cutover.check;
     lines.push(`  in the cutover: counts ${typeof k.counts === 'string' ? k.counts : `${k.counts.origin} = ${k.counts.shadow}`}, ${k.sampledRows} sampled rows, ${k.sampleMismatches} differ`);
   }
   return lines;

@@ -31,8 +31,10 @@ export async function copyRange(
     await c.query('SELECT pg_advisory_xact_lock($1, $2)', lockKey);
     const r = await c.query(copyRangeSql(t, low !== null, high !== null), [...t.mapping.constants, ...(low ?? []), ...(high ?? [])]);
     const n = r.rowCount ?? 0;
+    // The last chunk moves the phase on in its own transaction: a resume never re-copies.
     await c.query(
-      'UPDATE pgshift.migrations SET watermark = $2, rows_copied = rows_copied + $3, updated_at = now() WHERE id = $1',
+      `UPDATE pgshift.migrations SET watermark = $2, rows_copied = rows_copied + $3, updated_at = now(),
+              phase = CASE WHEN $2::text[] IS NULL THEN 'index' ELSE phase END WHERE id = $1`,
       [migrationId, high, n],
     );
     return n;

@@ -22,6 +22,8 @@ export interface CutoverInput extends SwapInput {
   /** the whole transaction's deadline: a stuck step must not hold the locks */
   deadlineMs: number;
   onRetry?: (attempt: number, err: unknown, pauseMs: number) => void | Promise<void>;
+  /** runs inside the cutover transaction right after the swap (to record it atomically) */
+  onSwapped?: (c: Client, result: SwapResult) => Promise<void>;
   /** the bounded comparison after the final replay; with keepOnFailure a failure is only reported */
   inLockCheck: { origin: Side; shadow: Side; estimatedRows: number; budgetMs: number; keepOnFailure: boolean };
 }
@@ -79,6 +81,7 @@ export async function cutover(c: Client, input: CutoverInput): Promise<CutoverRe
           );
         }
         const swapped = await swapTables(c, input);
+        await input.onSwapped?.(c, swapped);
         return { ...swapped, check, attempts, lockWaitMs: t1 - t0, holdMs: performance.now() - t1, finalEntries };
       });
     },

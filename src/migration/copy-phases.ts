@@ -11,6 +11,7 @@ import { copyRange, findBound } from '../copy/copier.js';
 import type { Tables } from '../copy/sql.js';
 import { isTruncated } from '../state/store.js';
 import type { Run } from './run.js';
+import { failpoint } from '../failpoints.js';
 
 const log = componentLog('copy');
 
@@ -18,14 +19,14 @@ const log = componentLog('copy');
  * Keyset copy, with the replay of entries below the watermark interleaved between chunks, and
  * the next chunk's bound looked up on a second connection while the current chunk is inserted.
  */
-export async function copyAll(run: Run, tables: Tables, replayer: Replayer): Promise<{ rows: number; chunks: number }> {
+export async function copyAll(run: Run, tables: Tables, replayer: Replayer, start: string[] | null = null): Promise<{ rows: number; chunks: number }> {
   const chunker = createChunker({ targetMs: run.opts.chunkTimeMs, initial: 5000, min: 500, max: 200_000, maxStep: 2 });
   const started = performance.now();
-  let rows = 0;
+  let rows = run.rowsCopied;
   let chunks = 0;
   await withClient(run.pool, (c) =>
     withClient(run.pool, async (bounds) => {
-      let low: string[] | null = null;
+      let low: string[] | null = start;
       let size = chunker.size();
       let nextBound = findBound(bounds, tables, low, size);
       for (;;) {
@@ -40,6 +41,7 @@ export async function copyAll(run: Run, tables: Tables, replayer: Replayer): Pro
         const chunk = await copyRange(c, tables, low, high, run.id, run.names.lockKey);
         chunks++;
         rows += chunk.rows;
+        if (chunks === 3) failpoint('mid-copy');
         if (high === null) break; // the last chunk: every key is copied
         chunker.feedback(chunk.rows, chunk.ms, requested);
         low = high;
@@ -70,6 +72,12 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
   await withClient(run.pool, async (c) => {
     await c.query(`SET maintenance_work_mem = '256MB'`);
     for (const idx of shadow.indexes) {
+      // A resumed run finds the indexes built before the crash in place.
+      const exists = (await c.query(`SELECT to_regclass($1) IS NOT NULL AS e`, [qualified(run.names.schema, idx.name)])).rows[0].e;
+      if (exists) {
+        if (idx.unique && idx.columns) resolved.push(idx.columns);
+        continue;
+      }
       for (let attempt = 0; ; attempt++) {
         replayer.enableUniqueResolution(resolved);
         while ((await replayer.replayBatch(c, null, 20_000)) > 0);
@@ -84,6 +92,7 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
       }
       if (idx.unique && idx.columns) resolved.push(idx.columns);
       await commentIndex(c, run, tables, idx);
+      failpoint('mid-index');
     }
     await c.query('RESET maintenance_work_mem');
   });

@@ -1,7 +1,7 @@
 import type { Pool } from '../db/session.js';
 import { withClient, withTransaction } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
-import { withRetry } from '../db/retry.js';
+import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { componentLog } from '../log.js';
 import type { AlterOptions } from '../config.js';
 import { tableFingerprint } from '../catalog/table.js';
@@ -17,7 +17,8 @@ import type { RowMapping } from '../plan/mapping.js';
 import type { Tables } from '../copy/sql.js';
 import { cutover, type CutoverResult } from '../cutover/cutover.js';
 import { setPhase } from '../state/store.js';
-import type { Phase } from '../state/phases.js';
+import { isBefore, type Phase } from '../state/phases.js';
+import { failpoint } from '../failpoints.js';
 import { alterSides, hashableTypes } from '../verify/alter-sides.js';
 import { ValidationFailed, validateBeforeCutover, type BeforeCutoverReport } from '../verify/validate.js';
 import type { Plan } from './plan.js';
@@ -62,17 +63,33 @@ export async function execute(run: Run): Promise<ExecutionReport> {
   const { pool, plan, opts, id, names } = run;
   const origin = plan.origin;
   const retry = opts.retry;
-  const enter = async (phase: Phase, message: string): Promise<void> => {
-    await setPhase(pool, id, phase, message);
-    await opts.onPhase?.(phase, { id, schema: names.schema, table: origin.name });
-  };
-  const timed = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
-    const t0 = performance.now();
-    const r = await fn();
-    return [r, performance.now() - t0];
-  };
+  const { enter, timed } = phaseHelpers(run);
 
   const [shadow, buildMs] = await timed(() => buildShadowAndChangelog(run));
+  failpoint('after-build');
+  const ctx = contextFor(run, shadow);
+
+  await enter('capture', 'installing capture triggers');
+  await withRetry(retry, (_a, lockTimeoutMs) =>
+    withTransaction(pool, async (c) => {
+      await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+      await installTriggers(c, origin, names, id);
+    }),
+  );
+  run.triggersInstalled = true;
+  const fingerprint = await withClient(pool, async (c) => {
+    const fp = await tableFingerprint(c, origin.oid);
+    await c.query(`UPDATE pgshift.migrations SET resume_state = resume_state || jsonb_build_object('fingerprint', $2::text) WHERE id = $1`, [id, fp]);
+    return fp;
+  });
+  failpoint('after-capture');
+  return continueFrom(run, { ...ctx, shadow, fingerprint, buildMs, enter, timed }, { phase: 'copy', low: null });
+}
+
+/** The shadow-derived pieces every later phase uses: tables, mapping, replayer. */
+export function contextFor(run: Run, shadow: ShadowTable): { tables: Tables; mapping: RowMapping; replayer: Replayer } {
+  const { plan, names } = run;
+  const origin = plan.origin;
   const mapping = deriveMapping(plan.flow, shadow.columns, shadow.onceDefaults, origin.key, ident, plan.transforms);
   const typeOf = (name: string): string => shadow.columns.find((c) => c.name === name)!.type;
   const tables: Tables = {
@@ -83,26 +100,35 @@ export async function execute(run: Run): Promise<ExecutionReport> {
     shadowKeyTypes: mapping.shadowKey.map(typeOf),
   };
   const replayer = createReplayer({ tables, preservedTypes: mapping.preserved.map(typeOf), lockKey: names.lockKey });
+  return { tables, mapping, replayer };
+}
 
-  await enter('capture', 'installing capture triggers');
-  await withRetry(retry, (_a, lockTimeoutMs) =>
-    withTransaction(pool, async (c) => {
-      await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
-      await installTriggers(c, origin, names, id);
-    }),
-  );
-  run.triggersInstalled = true;
-  const fingerprint = await withClient(pool, (c) => tableFingerprint(c, origin.oid));
-
-  run.throttler = throttlerFor(pool, id, opts.throttle, tables);
+/** Runs the phases from `start` on (a fresh run starts at the copy; a resume where it stopped). */
+export async function continueFrom(run: Run, k: Captured, start: { phase: Phase; low: string[] | null }): Promise<ExecutionReport> {
+  run.throttler = throttlerFor(run.pool, run.id, run.opts.throttle, k.tables);
   try {
-    return await afterCapture(run, { shadow, tables, replayer, mapping, fingerprint, buildMs, enter, timed });
+    return await afterCapture(run, k, start);
   } finally {
     await run.throttler.close();
   }
 }
 
-interface Captured {
+/** The phase functions' shared helpers for one run. */
+export function phaseHelpers(run: Run): Pick<Captured, 'enter' | 'timed'> {
+  return {
+    enter: async (phase, message) => {
+      await setPhase(run.pool, run.id, phase, message);
+      await run.opts.onPhase?.(phase, { id: run.id, schema: run.names.schema, table: run.plan.origin.name });
+    },
+    timed: async (fn) => {
+      const t0 = performance.now();
+      const r = await fn();
+      return [r, performance.now() - t0];
+    },
+  };
+}
+
+export interface Captured {
   shadow: ShadowTable;
   tables: Tables;
   replayer: Replayer;
@@ -113,19 +139,25 @@ interface Captured {
   timed: <T>(fn: () => Promise<T>) => Promise<[T, number]>;
 }
 
-/** Copy, indexes, catch-up, validation, cutover, constraint validation. */
-async function afterCapture(run: Run, k: Captured): Promise<ExecutionReport> {
+/** Copy, indexes, catch-up, validation, cutover, constraint validation: from `start` on. */
+async function afterCapture(run: Run, k: Captured, start: { phase: Phase; low: string[] | null }): Promise<ExecutionReport> {
   const { pool, plan, opts, id, names } = run;
   const { shadow, tables, replayer, mapping, fingerprint, buildMs, enter, timed } = k;
   const origin = plan.origin;
-  await enter('copy', 'copying rows');
-  const [copied, copyMs] = await timed(() => copyAll(run, tables, replayer));
-  run.rowsCopied = copied.rows;
-  await run.hooks.run('copy-done', hookState(run, 'copy'));
+  let copied = { rows: run.rowsCopied, chunks: 0 };
+  let copyMs = 0;
+  if (isBefore(start.phase, 'index')) {
+    await enter('copy', start.low ? 'copying rows (resumed)' : 'copying rows');
+    [copied, copyMs] = await timed(() => copyAll(run, tables, replayer, start.low));
+    run.rowsCopied = copied.rows;
+    failpoint('after-copy');
+    await run.hooks.run('copy-done', hookState(run, 'copy'));
+  }
 
   await enter('index', 'building secondary indexes');
   const [, indexMs] = await timed(() => buildIndexes(run, shadow, tables, replayer));
   await withClient(pool, (c) => c.query(`ANALYZE ${tables.shadow}`));
+  failpoint('after-index');
   if (opts.postponeCutover || opts.cutoverAt) {
     await enter('ready', opts.cutoverAt ? `ready; cutover at ${opts.cutoverAt}` : 'ready; waiting for pgshift cutover');
     await waitForCutover(run, replayer, tables);
@@ -133,6 +165,7 @@ async function afterCapture(run: Run, k: Captured): Promise<ExecutionReport> {
 
   await enter('catch-up', 'replaying the changelog');
   const [, catchUpMs] = await timed(() => catchUp(run, replayer, tables));
+  failpoint('catch-up');
 
   const hashable = await withClient(pool, (c) => hashableTypes(c, shadow.columns.map((col) => col.type)));
   const sides = alterSides(tables, shadow.columns, hashable);
@@ -154,17 +187,26 @@ async function afterCapture(run: Run, k: Captured): Promise<ExecutionReport> {
   run.validation = validation;
   log.info({ migration: id, level: validation.level, passed: validation.passed, writesHeldMs: Math.round(validation.writesHeldMs), ms: Math.round(checksumMs) }, 'validated');
   if (!validation.passed) throw new ValidationFailed(describeFailure(validation), 'before cutover');
+  failpoint('checksum');
 
   await run.hooks.run('before-cutover', hookState(run, 'cutover'));
   await enter('cutover', 'swapping tables');
   const { input, validate } = await cutoverInput(run, { shadow, replayer, fingerprint, sides, copiedRows: copied.rows });
+  const userValidate = validate.map((v) => [tables.origin, v] as [string, string]);
+  // The swap and the record that it happened commit together: a resume knows which side it is on.
+  input.onSwapped = async (c, swapped) => {
+    await c.query(`UPDATE pgshift.migrations SET phase = 'validate', validate_list = $2 WHERE id = $1`, [id, JSON.stringify([...swapped.validate, ...userValidate])]);
+    failpoint('in-cutover');
+  };
   const [result, cutoverMs] = await timed(() => withClient(pool, (c) => cutover(c, input)));
   run.swapped = true;
   await run.hooks.run('after-cutover', hookState(run, 'cutover'));
   log.info({ migration: id, attempts: result.attempts, holdMs: Math.round(result.holdMs), lockWaitMs: Math.round(result.lockWaitMs) }, 'swapped');
 
+  failpoint('after-cutover');
   await enter('validate', 'validating constraints');
-  const validated = await validateConstraints(run, [...result.validate, ...validate.map((v) => [tables.origin, v] as [string, string])]);
+  const validated = await validateConstraints(pool, opts.retry, [...result.validate, ...userValidate]);
+  failpoint('after-validate');
   return {
     rowsCopied: copied.rows,
     chunks: copied.chunks,
@@ -183,6 +225,10 @@ function buildShadowAndChangelog(run: Run): Promise<ShadowTable> {
       const s = await buildShadow(c, { origin: plan.origin, flow: plan.flow, statements: plan.parsed.statements, schema: names.schema });
       await createChangelog(c, plan.origin, names, id);
       await c.query(`INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name) VALUES ($1, 'schema', $2, $2)`, [id, names.schema]);
+      await c.query(`UPDATE pgshift.migrations SET resume_state = $2 WHERE id = $1`, [
+        id,
+        JSON.stringify({ indexes: s.indexes, constraints: s.constraints, onceDefaults: [...s.onceDefaults] }),
+      ]);
       return s;
     }),
   );
@@ -199,11 +245,11 @@ function describeFailure(v: BeforeCutoverReport): string {
 }
 
 /** After the swap: VALIDATE the constraints re-added NOT VALID (SHARE UPDATE EXCLUSIVE, retried). */
-async function validateConstraints(run: Run, constraints: [string, string][]): Promise<string[]> {
+export async function validateConstraints(pool: Pool, retry: RetryPolicy, constraints: [string, string][]): Promise<string[]> {
   const validated: string[] = [];
   for (const [table, constraint] of constraints) {
-    await withRetry(run.opts.retry, (_a, lockTimeoutMs) =>
-      withTransaction(run.pool, async (c) => {
+    await withRetry(retry, (_a, lockTimeoutMs) =>
+      withTransaction(pool, async (c) => {
         await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
         await c.query(`ALTER TABLE ${table} VALIDATE CONSTRAINT ${ident(constraint)}`);
       }),

@@ -7,6 +7,8 @@ import { ensureStateSchema, finishMigration, recordError, registerMigration, set
 import { ValidationFailed, type BeforeCutoverReport, type InLockReport } from '../verify/validate.js';
 import { describePlan, makePlan, type Plan } from './plan.js';
 import { execute, hookState, newRun, type ExecutionReport } from './execute.js';
+import type { Run } from './run.js';
+import { load, maybeRunning, resumeOnPool } from './resume.js';
 import { dropArtifacts } from './artifacts.js';
 
 const log = componentLog('runner');
@@ -40,6 +42,14 @@ export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
     if (!opts.execute) return report;
 
     await ensureStateSchema(pool);
+    // The same statements on a table whose migration was interrupted: take it over.
+    const interrupted = await withClient(pool, (c) =>
+      c.query(`SELECT id::int FROM pgshift.migrations WHERE kind = 'alter' AND outcome IS NULL AND table_oid = $1 AND statements = $2`, [plan.origin.oid, plan.statements.join(';\n')]),
+    );
+    if (interrupted.rows[0]) {
+      const m = await load(pool, interrupted.rows[0].id);
+      if (!maybeRunning(m)) return await resumeOnPool(pool, opts, m);
+    }
     const id = await withTransaction(pool, (c) =>
       registerMigration(c, {
         tableOid: plan.origin.oid,
@@ -47,39 +57,47 @@ export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
         table: plan.origin.name,
         statements: plan.statements.join(';\n'),
         rowsEstimated: plan.origin.estimatedRows,
-        options: { chunkTimeMs: opts.chunkTimeMs, validation: opts.validation, rollback: opts.rollback },
+        options: { chunkTimeMs: opts.chunkTimeMs, validation: opts.validation, rollback: opts.rollback, transforms: opts.transforms },
       }),
     );
     log.info({ migration: id, table: report.table }, 'migration started');
     const executed = await runRegistered(pool, plan, opts, id);
-    const total = performance.now() - started;
-    return {
-      ...report,
-      status: 'done',
-      migrationId: id,
-      rowsCopied: executed.rowsCopied,
-      copyRowsPerSecond: executed.rowsCopied / Math.max(executed.durationsMs.copy / 1000, 0.001),
-      durationsMs: { ...executed.durationsMs, total },
-      cutover: {
-        attempts: executed.cutover.attempts,
-        lockWaitMs: executed.cutover.lockWaitMs,
-        holdMs: executed.cutover.holdMs,
-        finalEntries: executed.cutover.finalEntries,
-        check: executed.cutover.check,
-      },
-      validation: executed.validation,
-      validated: executed.validated,
-    };
+    return doneReport(report, id, executed, performance.now() - started);
   } finally {
     await pool.end();
   }
 }
 
+export function doneReport(report: AlterReport, id: number, executed: ExecutionReport, total: number): AlterReport {
+  return {
+    ...report,
+    status: 'done',
+    migrationId: id,
+    rowsCopied: executed.rowsCopied,
+    copyRowsPerSecond: executed.rowsCopied / Math.max(executed.durationsMs.copy / 1000, 0.001),
+    durationsMs: { ...executed.durationsMs, total },
+    cutover: {
+      attempts: executed.cutover.attempts,
+      lockWaitMs: executed.cutover.lockWaitMs,
+      holdMs: executed.cutover.holdMs,
+      finalEntries: executed.cutover.finalEntries,
+      check: executed.cutover.check,
+    },
+    validation: executed.validation,
+    validated: executed.validated,
+  };
+}
+
 async function runRegistered(pool: Pool, plan: Plan, opts: AlterOptions, id: number): Promise<ExecutionReport> {
-  const run = newRun(pool, plan, opts, id);
+  return runToEnd(newRun(pool, plan, opts, id), execute);
+}
+
+/** Runs a migration's remaining phases, then finishes it, or cleans up as its failure demands. */
+export async function runToEnd(run: Run, body: (run: Run) => Promise<ExecutionReport>): Promise<ExecutionReport> {
+  const { pool, plan, opts, id } = run;
   try {
     await run.hooks.run('startup', hookState(run, 'plan'));
-    const executed = await execute(run);
+    const executed = await body(run);
     // The old table has served its purpose once every dependent points at the new one.
     await dropArtifacts(pool, run.names, plan.origin, opts.retry, { triggers: false });
     await setPhase(pool, id, 'done', 'migration finished');
@@ -123,7 +141,7 @@ async function runRegistered(pool: Pool, plan: Plan, opts: AlterOptions, id: num
   }
 }
 
-function planReport(plan: Plan): AlterReport {
+export function planReport(plan: Plan): AlterReport {
   return {
     status: 'planned',
     migrationId: null,

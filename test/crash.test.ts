@@ -1,0 +1,68 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAILPOINTS } from '../src/failpoints.js';
+import { startWorkload } from '../src/demo/workload.js';
+import { createTestDatabase, type TestDatabase } from './support/test-db.js';
+
+/**
+ * kill -9 of the pgshift process at every failpoint (deterministic: PGSHIFT_FAILPOINT makes the
+ * process SIGKILL itself there), under concurrent writes mirrored into a second table; then
+ * `pgshift resume` must finish the migration with the table equal to the mirror.
+ */
+const CLI = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
+const ROWS = 40_000;
+
+function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; signal: string | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code, signal) => resolve({ code, signal, stderr }));
+  });
+}
+
+describe('kill -9 and resume', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('crash');
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it.each(FAILPOINTS.map((f, i) => [f, i] as const))('killed at %s, resume finishes with the table equal to its mirror', async (failpoint, i) => {
+    const t = `crash_${i}`;
+    await db.query(`CREATE TABLE ${t} (id int PRIMARY KEY, u int NOT NULL UNIQUE, v int NOT NULL, note text);
+      CREATE TABLE ${t}_mirror (id int, u int, v int, note text); CREATE INDEX ON ${t}_mirror (id);
+      INSERT INTO ${t} SELECT g, g, g, 'n' || g FROM generate_series(1, ${ROWS}) g; INSERT INTO ${t}_mirror SELECT * FROM ${t};
+      ANALYZE ${t};`);
+    const workload = await startWorkload({ url: db.url, schema: 'public', table: t, mirror: `${t}_mirror`, workers: 2, initialRows: ROWS, ratePerSecond: 300 });
+    try {
+      const alter = ['alter', `ALTER TABLE ${t} ALTER COLUMN v TYPE bigint, ADD COLUMN flag boolean DEFAULT true`, '--execute', '--chunk-time', '20ms', '--url', db.url];
+      const killed = await run(alter, { PGSHIFT_FAILPOINT: failpoint });
+      expect(killed.signal, killed.stderr).toBe('SIGKILL');
+      const id = (await db.query(`SELECT id::int FROM pgshift.migrations WHERE table_name = $1 AND outcome IS NULL`, [t])).rows[0]?.id;
+      expect(id, 'an unfinished migration is recorded').toBeGreaterThan(0);
+      const resumed = await run(['resume', String(id), '--url', db.url, '--chunk-time', '20ms']);
+      expect(resumed.code, resumed.stderr).toBe(0);
+    } finally {
+      const stats = await workload.stop();
+      expect(stats.errors).toEqual([]);
+    }
+    const diff = await db.query(`SELECT count(*)::int AS n FROM ((SELECT id, u, v, note FROM ${t} EXCEPT ALL SELECT * FROM ${t}_mirror)
+      UNION ALL (SELECT * FROM ${t}_mirror EXCEPT ALL SELECT id, u, v, note FROM ${t})) d`);
+    expect(diff.rows[0].n).toBe(0);
+    const cols = await db.query(`SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) AS c FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, [t]);
+    expect(cols.rows[0].c).toBe('id integer, u integer, v bigint, note text, flag boolean');
+    expect((await db.query(`SELECT count(*)::int AS n FROM ${t} WHERE flag IS NOT TRUE`)).rows[0].n).toBe(0);
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal`, [t])).rows[0].n).toBe(0);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+    expect((await db.query(`SELECT count(*)::int AS n FROM pgshift.migrations WHERE table_name = $1 AND outcome IS NULL`, [t])).rows[0].n).toBe(0);
+  });
+
+  it('refuses to resume a migration that ended, or that does not exist', () => {
+    const r = spawnSync(process.execPath, [CLI, 'resume', '999999', '--url', db.url], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/no migration 999999/);
+  });
+});
