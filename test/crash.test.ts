@@ -60,6 +60,20 @@ describe('kill -9 and resume', () => {
     expect((await db.query(`SELECT count(*)::int AS n FROM pgshift.migrations WHERE table_name = $1 AND outcome IS NULL`, [t])).rows[0].n).toBe(0);
   });
 
+  it('running the same alter again takes the interrupted migration over', async () => {
+    const t = 'crash_again';
+    await db.query(`CREATE TABLE ${t} (id int PRIMARY KEY, v int NOT NULL); INSERT INTO ${t} SELECT g, g FROM generate_series(1, ${ROWS}) g;`);
+    const alter = ['alter', `ALTER TABLE ${t} ALTER COLUMN v TYPE bigint`, '--execute', '--chunk-time', '20ms', '--url', db.url];
+    const killed = await run(alter, { PGSHIFT_FAILPOINT: 'mid-copy' });
+    expect(killed.signal).toBe('SIGKILL');
+    const id = (await db.query(`SELECT id::int FROM pgshift.migrations WHERE table_name = $1 AND outcome IS NULL`, [t])).rows[0].id;
+    const again = await run(alter);
+    expect(again.code, again.stderr).toBe(0);
+    expect((await db.query(`SELECT outcome FROM pgshift.migrations WHERE id = $1`, [id])).rows[0].outcome).toBe('done');
+    expect((await db.query(`SELECT count(*)::int AS n FROM pgshift.migrations WHERE table_name = $1`, [t])).rows[0].n).toBe(1);
+    expect((await db.query(`SELECT count(*)::int AS n FROM ${t} WHERE v <> id`)).rows[0].n).toBe(0);
+  });
+
   it('refuses to resume a migration that ended, or that does not exist', () => {
     const r = spawnSync(process.execPath, [CLI, 'resume', '999999', '--url', db.url], { encoding: 'utf8' });
     expect(r.status).toBe(2);
