@@ -24,6 +24,7 @@ export async function removeBlockers(pool: Pool, relationOids: string[], mode: '
       `SELECT DISTINCT a.pid, a.state, a.xact_start::text AS xact_start, a.query_start::text AS query_start
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
         WHERE l.granted AND l.relation = ANY ($1::oid[]) AND a.pid <> pg_backend_pid()
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
           AND a.application_name NOT LIKE 'pgshift%'
           AND a.xact_start < now() - make_interval(secs => $2 / 1000.0)`,
       [relationOids, graceMs],

