@@ -24,6 +24,8 @@ export interface AlterOptions {
   /** connections checksumming chunks at once */
   checksumParallel: number;
   throttle: ThrottleOptions;
+  /** drop the old table right after the swap instead of keeping it until `pgshift cleanup` */
+  dropOld: boolean;
   /** keep replaying after the copy until `pgshift cutover <id>` or the --cutover-at time */
   postponeCutover: boolean;
   /** server clock time HH:MM[:SS] of the cutover (next occurrence; implies postponing until then) */
@@ -83,6 +85,7 @@ export function alterOptions(
 ): AlterOptions {
   return {
     execute: false,
+    dropOld: false,
     postponeCutover: false,
     transforms: [],
     chunkTimeMs: DEFAULTS.chunkTimeMs,

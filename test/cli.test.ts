@@ -95,7 +95,7 @@ describe('pgshift alter on the command line', () => {
     expect(type.rows[0].t).toBe('integer');
     const triggers = await db.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = 'big'::regclass`);
     expect(triggers.rows).toEqual([]);
-    const schemas = await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`);
+    const schemas = await db.query(`SELECT nspname FROM pg_namespace WHERE nspname = (SELECT artifact_schema FROM pgshift.migrations WHERE table_name = 'big')`);
     expect(schemas.rows).toEqual([]);
     const state = await db.query(`SELECT outcome FROM pgshift.migrations WHERE table_name = 'big'`);
     expect(state.rows).toEqual([{ outcome: 'failed' }]);

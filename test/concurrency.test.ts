@@ -77,6 +77,7 @@ describe.each([
         statements: 'ALTER TABLE app.acct ALTER COLUMN id TYPE bigint, ALTER COLUMN v TYPE bigint, ADD COLUMN extra int DEFAULT 7',
         execute: true,
         chunkTimeMs: 20,
+        dropOld: true,
       }),
     );
     const during = workload.stats().transactions - before;

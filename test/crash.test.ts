@@ -38,12 +38,12 @@ describe('kill -9 and resume', () => {
       ANALYZE ${t};`);
     const workload = await startWorkload({ url: db.url, schema: 'public', table: t, mirror: `${t}_mirror`, workers: 2, initialRows: ROWS, ratePerSecond: 300 });
     try {
-      const alter = ['alter', `ALTER TABLE ${t} ALTER COLUMN v TYPE bigint, ADD COLUMN flag boolean DEFAULT true`, '--execute', '--chunk-time', '20ms', '--url', db.url];
+      const alter = ['alter', `ALTER TABLE ${t} ALTER COLUMN v TYPE bigint, ADD COLUMN flag boolean DEFAULT true`, '--execute', '--chunk-time', '20ms', '--drop-old', '--url', db.url];
       const killed = await run(alter, { PGSHIFT_FAILPOINT: failpoint });
       expect(killed.signal, killed.stderr).toBe('SIGKILL');
       const id = (await db.query(`SELECT id::int FROM pgshift.migrations WHERE table_name = $1 AND outcome IS NULL`, [t])).rows[0]?.id;
       expect(id, 'an unfinished migration is recorded').toBeGreaterThan(0);
-      const resumed = await run(['resume', String(id), '--url', db.url, '--chunk-time', '20ms']);
+      const resumed = await run(['resume', String(id), '--url', db.url, '--chunk-time', '20ms', '--drop-old']);
       expect(resumed.code, resumed.stderr).toBe(0);
     } finally {
       const stats = await workload.stop();

@@ -108,7 +108,7 @@ async function runCase(c: DiffCase): Promise<void> {
     expect(diffSnapshots(await snapshotCatalog(offline.pool, schemas), await snapshotCatalog(online.pool, schemas))).toEqual([]);
 
     await offline.query(c.alter);
-    const report = await onlineAlter(alterOptions({ url: online.url, statements: c.alter, execute: true }));
+    const report = await onlineAlter(alterOptions({ url: online.url, statements: c.alter, execute: true, dropOld: true }));
     expect(report.status).toBe('done');
 
     if (c.after !== undefined) {

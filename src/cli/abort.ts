@@ -3,6 +3,7 @@ import { createPool } from '../db/session.js';
 import { abortMigration } from '../migration/abort.js';
 import { DEFAULTS } from '../config.js';
 import { runCommand } from './run.js';
+import { cleanup } from '../migration/cleanup.js';
 
 export function registerAbort(program: Command): void {
   program
@@ -16,6 +17,25 @@ export function registerAbort(program: Command): void {
         try {
           const dropped = await abortMigration(pool, id, DEFAULTS.retry);
           process.stdout.write(`aborted migration ${id}: dropped ${dropped.join(', ')}\n`);
+        } finally {
+          await pool.end();
+        }
+      }),
+    );
+}
+
+export function registerCleanup(program: Command): void {
+  program
+    .command('cleanup')
+    .description('remove what finished migrations kept (the old table) and interrupted ones left behind; says what it drops')
+    .argument('[id]', 'one migration (default: none; use --all for every one)')
+    .option('--all', 'every migration with something left behind', false)
+    .option('--url <url>', 'connection URL (default: DATABASE_URL, then the libpq variables)')
+    .action((id: string | undefined, o: { url?: string; all?: boolean }) =>
+      runCommand(async () => {
+        const pool = createPool({ url: o.url, applicationName: 'pgshift:cleanup', lockTimeoutMs: DEFAULTS.retry.lockTimeoutMs });
+        try {
+          await cleanup(pool, { id, all: o.all === true }, DEFAULTS.retry, (line) => process.stdout.write(`${line}\n`));
         } finally {
           await pool.end();
         }

@@ -17,6 +17,7 @@ function addAlterOptions(cmd: Command): Command {
     .option('--chunk-time <duration>', 'target duration of one copy chunk', `${DEFAULTS.chunkTimeMs}ms`)
     .option('--transform <assignment>', 'compute a column of the new table during the copy, e.g. "full_name = first || \' \' || last" (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--migration-type <type>', 'schema (no transforms), both (ALTER with transforms), data (use pgshift backfill)', 'schema')
+    .option('--drop-old', 'drop the old table right after the swap (default: keep it until pgshift cleanup)', false)
     .option('--postpone-cutover', 'after the copy, keep replaying until pgshift cutover <id> (or --cutover-at)', false)
     .option('--cutover-at <HH:MM>', 'cut over at this server clock time (its next occurrence)')
     .option('--hook-cmd <command>', 'run this shell command at startup, copy-done, before-cutover, after-cutover, failure, success (PGSHIFT_EVENT and the state in PGSHIFT_* variables)')
@@ -41,6 +42,7 @@ function optionsFrom(statements: string, o: Record<string, unknown>): AlterOptio
   }
   return alterOptions({
     postponeCutover: o.postponeCutover === true,
+    dropOld: o.dropOld === true,
     cutoverAt,
     hookCmd: o.hookCmd as string | undefined,
     hooksDir: o.hooksDir as string | undefined,

@@ -3,7 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAlter } from './alter.js';
 import { registerDemo } from './demo.js';
 import { registerChecksum } from './checksum.js';
-import { registerAbort } from './abort.js';
+import { registerAbort, registerCleanup } from './abort.js';
 import { registerControls } from './control.js';
 import { registerBackfill } from './backfill.js';
 
@@ -18,6 +18,7 @@ registerAlter(program);
 registerDemo(program);
 registerChecksum(program);
 registerAbort(program);
+registerCleanup(program);
 registerControls(program);
 registerBackfill(program);
 

@@ -20,6 +20,8 @@ export interface SwapInput {
   constraints: DeferredConstraint[];
   /** the user's subcommands that take effect on the new table, already targeted at it */
   swapStatements: string[];
+  /** the old table stays (in the migration's schema): take its foreign keys off */
+  retainOld: boolean;
 }
 
 export interface SwapResult {
@@ -71,6 +73,12 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
     await exec(`ALTER ${r.kind === 'S' ? 'SEQUENCE' : 'INDEX'} ${qualified(origin.schema, names.swapRelation(i))} RENAME TO ${ident(r.name)}`);
   }
   const oldTable = qualified(names.schema, origin.name);
+  if (input.retainOld) {
+    // A kept old table must not hold its parents: their deletes would check it (and fail or
+    // cascade into it). Its foreign keys go; the definitions are the revert's to restore.
+    const fks = await c.query(`SELECT conname FROM pg_constraint WHERE conrelid = $1::oid AND contype = 'f' ORDER BY oid`, [origin.oid]);
+    for (const fk of fks.rows) await exec(`ALTER TABLE ${oldTable} DROP CONSTRAINT ${ident(fk.conname)}`);
+  }
 
   for (const s of of('serial')) {
     const col = input.newColumnName(s.target!);

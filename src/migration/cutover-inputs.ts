@@ -38,8 +38,10 @@ export async function cutoverInput(
     unrenameOrigin: renameable ? plan.flow.renames.slice().reverse().map((r) => rename(r.to, r.from)) : [],
     constraints: ctx.shadow.constraints,
     swapStatements: swap,
-    exclusiveLocks: [ctx.shadow.oid, ...locks.exclusive],
-    shareLocks: locks.share,
+    retainOld: !opts.dropOld,
+    // Dropping the kept old table's foreign keys takes its parents ACCESS EXCLUSIVE.
+    exclusiveLocks: [ctx.shadow.oid, ...locks.exclusive, ...(opts.dropOld ? [] : [...locks.share, ...locks.oldParents])],
+    shareLocks: opts.dropOld ? locks.share : [],
     retry: opts.retry,
     deadlineMs: opts.cutoverDeadlineMs,
     inLockCheck: {
@@ -65,7 +67,7 @@ export function renameColumnSql(schema: string, table: string, from: string, to:
 }
 
 /** Tables with foreign keys into the origin and views on it (exclusive), referenced tables (share). */
-export async function lockTargets(pool: Pool, originOid: string, shadow: ShadowTable): Promise<{ exclusive: string[]; share: string[] }> {
+export async function lockTargets(pool: Pool, originOid: string, shadow: ShadowTable): Promise<{ exclusive: string[]; share: string[]; oldParents: string[] }> {
   return withClient(pool, async (c) => {
     const ex = await c.query<{ oid: string }>(
       `SELECT DISTINCT conrelid::int8::text AS oid FROM pg_constraint WHERE contype = 'f' AND confrelid = $1::oid AND conrelid <> $1::oid
@@ -74,6 +76,10 @@ export async function lockTargets(pool: Pool, originOid: string, shadow: ShadowT
       [originOid],
     );
     const share = shadow.constraints.flatMap((con) => (con.referenced && con.referenced !== originOid ? [con.referenced] : []));
-    return { exclusive: ex.rows.map((r) => r.oid), share };
+    const parents = await c.query<{ oid: string }>(
+      `SELECT DISTINCT confrelid::int8::text AS oid FROM pg_constraint WHERE conrelid = $1::oid AND contype = 'f' AND confrelid <> $1::oid`,
+      [originOid],
+    );
+    return { exclusive: ex.rows.map((r) => r.oid), share, oldParents: parents.rows.map((r) => r.oid) };
   });
 }

@@ -98,8 +98,8 @@ export async function runToEnd(run: Run, body: (run: Run) => Promise<ExecutionRe
   try {
     await run.hooks.run('startup', hookState(run, 'plan'));
     const executed = await body(run);
-    // The old table has served its purpose once every dependent points at the new one.
-    await dropArtifacts(pool, run.names, plan.origin, opts.retry, { triggers: false });
+    // The old table stays in the migration's schema until `pgshift cleanup` (or --drop-old).
+    await dropArtifacts(pool, run.names, plan.origin, opts.retry, { triggers: false, keepOld: opts.dropOld ? undefined : plan.origin.name });
     await setPhase(pool, id, 'done', 'migration finished');
     const check = executed.cutover.check;
     await finishMigration(pool, id, 'done', check.passed ? null : 'the check inside the cutover found differences (--rollback none)');
