@@ -1,6 +1,6 @@
 import { createPool, withTransaction } from '../src/db/session.js';
 import { describeTable } from '../src/catalog/table.js';
-import { createChangelog, installTriggers, dropTriggersSql } from '../src/capture/install.js';
+import { createChangelog, forwardCapture, installTriggers, dropTriggersSql } from '../src/capture/install.js';
 import { artifactNames } from '../src/plan/names.js';
 import { ensureStateSchema, registerMigration } from '../src/state/store.js';
 import { startLoad } from './load.js';
@@ -22,7 +22,7 @@ export async function measureTriggerOverhead(url: string, rows: number): Promise
     const names = artifactNames(id);
     await withTransaction(pool, async (c) => {
       await c.query(`CREATE SCHEMA ${names.schema}`);
-      await createChangelog(c, origin, names, id);
+      await createChangelog(c, origin, forwardCapture(names), id);
     });
     const measure = async (): Promise<number> => {
       const load = await startLoad(url, { workers: 4, firstNewId: rows + 1 + Math.floor(Math.random() * 1e9), maxId: rows });
@@ -34,7 +34,7 @@ export async function measureTriggerOverhead(url: string, rows: number): Promise
     const withTrigger: number[] = [];
     for (let i = 0; i < 2; i++) {
       without.push(await measure());
-      await withTransaction(pool, (c) => installTriggers(c, origin, names, id));
+      await withTransaction(pool, (c) => installTriggers(c, origin, forwardCapture(names), id));
       withTrigger.push(await measure());
       await withTransaction(pool, async (c) => {
         for (const sql of dropTriggersSql(origin.schema, origin.name, names)) await c.query(sql);

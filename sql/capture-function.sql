@@ -1,7 +1,7 @@
 -- Capture trigger function: appends the primary-key values of every changed row to the
 -- changelog (keys only: the replay re-reads the origin). SECURITY DEFINER with a pinned
 -- search_path because the application's role cannot write pgshift's schema.
-CREATE FUNCTION {{schema}}.pgshift_capture() RETURNS trigger
+CREATE FUNCTION {{schema}}.{{capture_fn}}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
   IF TG_OP = 'DELETE' THEN
@@ -20,7 +20,7 @@ $fn$;
 
 -- TRUNCATE cannot be replayed row by row: it marks the migration so the engine stops and
 -- cleans up instead of swapping in a stale table.
-CREATE FUNCTION {{schema}}.pgshift_truncated() RETURNS trigger
+CREATE FUNCTION {{schema}}.{{truncate_fn}}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
   UPDATE pgshift.migrations SET truncated = true WHERE id = {{migration_id}};

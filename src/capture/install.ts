@@ -4,12 +4,39 @@ import { sqlFile } from '../db/sql-files.js';
 import type { TableInfo } from '../catalog/table.js';
 import type { ArtifactNames } from '../plan/names.js';
 
+/** One capture: a changelog, its two functions and the two triggers that feed it. */
+export interface CaptureNames {
+  schema: string;
+  changelog: string;
+  captureFunction: string;
+  truncateFunction: string;
+  captureTrigger: string;
+  truncateTrigger: string;
+}
+
+export function forwardCapture(names: ArtifactNames): CaptureNames {
+  return {
+    schema: names.schema, changelog: names.changelog, captureFunction: 'pgshift_capture', truncateFunction: 'pgshift_truncated',
+    captureTrigger: names.captureTrigger, truncateTrigger: names.truncateTrigger,
+  };
+}
+
+/** The revert window's capture, on the new table: the same, in the other direction. */
+export function reverseCapture(names: ArtifactNames): CaptureNames {
+  return {
+    schema: names.schema, changelog: names.reverseChangelog, captureFunction: 'pgshift_reverse_capture', truncateFunction: 'pgshift_reverse_truncated',
+    captureTrigger: names.reverseTrigger, truncateTrigger: names.reverseTruncateTrigger,
+  };
+}
+
+type Keyed = Pick<TableInfo, 'schema' | 'name' | 'key'>;
+
 /**
  * The changelog holds keys only, in columns of the key's own types and collations (never text:
  * '10' < '9'). No primary key and no index: the capture trigger's insert is the hot path, and
  * the replay takes entries by ctid.
  */
-export async function createChangelog(c: Client, origin: TableInfo, names: ArtifactNames, migrationId: number): Promise<void> {
+export async function createChangelog(c: Client, origin: Keyed, names: CaptureNames, migrationId: number): Promise<void> {
   const cols = origin.key.map((k) => `${ident(k.name)} ${k.type}${k.collation ? ` COLLATE ${k.collation}` : ''} NOT NULL`);
   const changelog = qualified(names.schema, names.changelog);
   await c.query(`CREATE TABLE ${changelog} (${cols.join(', ')}) WITH (autovacuum_vacuum_scale_factor = 0.01)`);
@@ -17,6 +44,8 @@ export async function createChangelog(c: Client, origin: TableInfo, names: Artif
   await c.query(
     sqlFile('capture-function.sql', {
       schema: ident(names.schema),
+      capture_fn: ident(names.captureFunction),
+      truncate_fn: ident(names.truncateFunction),
       changelog,
       keys: trusted(keys.join(', ')),
       old_keys: trusted(keys.map((k) => `OLD.${k}`).join(', ')),
@@ -31,16 +60,16 @@ export async function createChangelog(c: Client, origin: TableInfo, names: Artif
  * every write is visible to later copy snapshots, in the changelog, or both. ENABLE ALWAYS so a
  * session with session_replication_role = replica is captured too.
  */
-export async function installTriggers(c: Client, origin: TableInfo, names: ArtifactNames, migrationId: number): Promise<void> {
+export async function installTriggers(c: Client, origin: Keyed, names: CaptureNames, migrationId: number): Promise<void> {
   const table = qualified(origin.schema, origin.name);
   await c.query(
     `CREATE TRIGGER ${ident(names.captureTrigger)} AFTER INSERT OR UPDATE OR DELETE ON ${table}` +
-      ` FOR EACH ROW EXECUTE FUNCTION ${qualified(names.schema, 'pgshift_capture')}()`,
+      ` FOR EACH ROW EXECUTE FUNCTION ${qualified(names.schema, names.captureFunction)}()`,
   );
   await c.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.captureTrigger)}`);
   await c.query(
     `CREATE TRIGGER ${ident(names.truncateTrigger)} AFTER TRUNCATE ON ${table}` +
-      ` FOR EACH STATEMENT EXECUTE FUNCTION ${qualified(names.schema, 'pgshift_truncated')}()`,
+      ` FOR EACH STATEMENT EXECUTE FUNCTION ${qualified(names.schema, names.truncateFunction)}()`,
   );
   await c.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.truncateTrigger)}`);
   for (const trigger of [names.captureTrigger, names.truncateTrigger]) {
@@ -52,7 +81,7 @@ export async function installTriggers(c: Client, origin: TableInfo, names: Artif
 }
 
 /** Removes the capture triggers; used by the swap and by cleanup. */
-export function dropTriggersSql(schema: string, table: string, names: ArtifactNames): string[] {
+export function dropTriggersSql(schema: string, table: string, names: ArtifactNames | CaptureNames): string[] {
   return [names.captureTrigger, names.truncateTrigger].map(
     (t) => `DROP TRIGGER IF EXISTS ${ident(t)} ON ${qualified(schema, table)}`,
   );

@@ -2,7 +2,7 @@ import type { Pool } from '../db/session.js';
 import { withTransaction } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
-import { dropTriggersSql } from '../capture/install.js';
+import { dropTriggersSql, reverseCapture } from '../capture/install.js';
 import type { ArtifactNames } from '../plan/names.js';
 
 /**
@@ -26,6 +26,7 @@ export async function dropArtifacts(
         const exists = await c.query('SELECT to_regclass($1) AS r', [qualified(origin.schema, origin.name)]);
         if (exists.rows[0].r === null) return;
         for (const sql of dropTriggersSql(origin.schema, origin.name, names)) await c.query(sql);
+        for (const sql of dropTriggersSql(origin.schema, origin.name, reverseCapture(names))) await c.query(sql);
         dropped.push(`triggers ${names.captureTrigger}, ${names.truncateTrigger} on ${origin.schema}.${origin.name}`);
       }),
     );
@@ -43,7 +44,7 @@ export async function dropArtifacts(
       await c.query(`DROP TABLE IF EXISTS ${qualified(names.schema, t.relname)}`);
       dropped.push(`table ${names.schema}.${t.relname}`);
     }
-    for (const fn of ['pgshift_capture', 'pgshift_truncated']) {
+    for (const fn of ['pgshift_capture', 'pgshift_truncated', 'pgshift_reverse_capture', 'pgshift_reverse_truncated']) {
       await c.query(`DROP FUNCTION IF EXISTS ${qualified(names.schema, fn)}()`);
     }
     if (opts.keepOld === undefined || !tables.rows.some((t) => t.relname === opts.keepOld)) {

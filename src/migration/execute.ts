@@ -8,7 +8,7 @@ import { tableFingerprint } from '../catalog/table.js';
 import { artifactNames } from '../plan/names.js';
 import { deriveMapping } from '../plan/mapping.js';
 import { buildShadow, type ShadowTable } from '../shadow/build.js';
-import { createChangelog, installTriggers } from '../capture/install.js';
+import { createChangelog, forwardCapture, installTriggers } from '../capture/install.js';
 import { createReplayer, type Replayer } from '../capture/replayer.js';
 import { noopThrottler } from '../throttle/throttler.js';
 import { createHooks } from './hooks.js';
@@ -73,7 +73,7 @@ export async function execute(run: Run): Promise<ExecutionReport> {
   await withRetry(retry, (_a, lockTimeoutMs) =>
     withTransaction(pool, async (c) => {
       await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
-      await installTriggers(c, origin, names, id);
+      await installTriggers(c, origin, forwardCapture(names), id);
     }),
   );
   run.triggersInstalled = true;
@@ -223,7 +223,7 @@ function buildShadowAndChangelog(run: Run): Promise<ShadowTable> {
   return withRetry(run.opts.retry, () =>
     withTransaction(run.pool, async (c) => {
       const s = await buildShadow(c, { origin: plan.origin, flow: plan.flow, statements: plan.parsed.statements, schema: names.schema });
-      await createChangelog(c, plan.origin, names, id);
+      await createChangelog(c, plan.origin, forwardCapture(names), id);
       await c.query(`INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name) VALUES ($1, 'schema', $2, $2)`, [id, names.schema]);
       await c.query(`UPDATE pgshift.migrations SET resume_state = $2 WHERE id = $1`, [
         id,

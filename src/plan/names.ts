@@ -7,6 +7,10 @@ export interface ArtifactNames {
   changelog: string;
   captureTrigger: string;
   truncateTrigger: string;
+  /** the revert window's capture on the new table (keys into the reverse changelog) */
+  reverseChangelog: string;
+  reverseTrigger: string;
+  reverseTruncateTrigger: string;
   /** the shadow's table name while the origin moves in beside it during the swap */
   swapTable: string;
   swapRelation: (n: number) => string;
@@ -24,6 +28,9 @@ export function artifactNames(id: number): ArtifactNames {
     changelog: 'changelog',
     captureTrigger: `pgshift_capture_${id}`,
     truncateTrigger: `pgshift_truncate_${id}`,
+    reverseChangelog: 'reverse_changelog',
+    reverseTrigger: `pgshift_revert_${id}`,
+    reverseTruncateTrigger: `pgshift_revert_truncate_${id}`,
     swapTable: `pgshift_swap_${id}`,
     swapRelation: (n) => `pgshift_swap_${id}_${n}`,
     lockKey: [ADVISORY_NAMESPACE, id],
