@@ -69,6 +69,8 @@ ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS cutover_requested boolea
 -- the once-evaluated defaults, the fingerprint, and after the swap the constraints to validate.
 ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS resume_state jsonb;
 ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS validate_list jsonb;
+ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS revert_state jsonb;
+ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS revert_until timestamptz;
 CREATE OR REPLACE VIEW pgshift.status AS
 SELECT m.id, m.kind, m.name, m.table_schema || '.' || m.table_name AS "table",
        CASE WHEN m.outcome IS NOT NULL THEN m.outcome

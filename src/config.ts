@@ -26,6 +26,8 @@ export interface AlterOptions {
   throttle: ThrottleOptions;
   /** drop the old table right after the swap instead of keeping it until `pgshift cleanup` */
   dropOld: boolean;
+  /** keep the old table in sync with the new one for this long, so `pgshift revert` can swap back */
+  revertWindowMs?: number;
   /** keep replaying after the copy until `pgshift cutover <id>` or the --cutover-at time */
   postponeCutover: boolean;
   /** server clock time HH:MM[:SS] of the cutover (next occurrence; implies postponing until then) */

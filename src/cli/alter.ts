@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { onlineAlter, type AlterReport } from '../migration/runner.js';
 import { alterOptions, DEFAULTS, type AlterOptions } from '../config.js';
 import { resumeMigration } from '../migration/resume.js';
+import { revertMigration } from '../migration/revert.js';
 import { addThrottleOptions, throttleOptions, oneOf } from './options.js';
 import { parseDuration } from '../units.js';
 import { formatDuration } from '../units.js';
@@ -18,6 +19,7 @@ function addAlterOptions(cmd: Command): Command {
     .option('--transform <assignment>', 'compute a column of the new table during the copy, e.g. "full_name = first || \' \' || last" (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--migration-type <type>', 'schema (no transforms), both (ALTER with transforms), data (use pgshift backfill)', 'schema')
     .option('--drop-old', 'drop the old table right after the swap (default: keep it until pgshift cleanup)', false)
+    .option('--revert-window <duration>', 'keep the old table in sync for this long after the swap, so pgshift revert can swap back')
     .option('--postpone-cutover', 'after the copy, keep replaying until pgshift cutover <id> (or --cutover-at)', false)
     .option('--cutover-at <HH:MM>', 'cut over at this server clock time (its next occurrence)')
     .option('--hook-cmd <command>', 'run this shell command at startup, copy-done, before-cutover, after-cutover, failure, success (PGSHIFT_EVENT and the state in PGSHIFT_* variables)')
@@ -36,6 +38,7 @@ function optionsFrom(statements: string, o: Record<string, unknown>): AlterOptio
   const type = oneOf('--migration-type', o.migrationType === 'schema' && transforms.length ? 'both' : o.migrationType, ['schema', 'data', 'both'] as const);
   if (type === 'data') throw new UserError('--migration-type data changes rows, not the schema: run it with pgshift backfill');
   if (type === 'both' && transforms.length === 0) throw new UserError('--migration-type both needs at least one --transform');
+  if (o.revertWindow !== undefined && o.dropOld) throw new UserError('--revert-window keeps the old table; it cannot go with --drop-old');
   const cutoverAt = o.cutoverAt as string | undefined;
   if (cutoverAt !== undefined && !/^([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/.test(cutoverAt)) {
     throw new UserError(`--cutover-at: "${cutoverAt}" is not a clock time; write it as HH:MM`);
@@ -43,6 +46,7 @@ function optionsFrom(statements: string, o: Record<string, unknown>): AlterOptio
   return alterOptions({
     postponeCutover: o.postponeCutover === true,
     dropOld: o.dropOld === true,
+    revertWindowMs: o.revertWindow === undefined ? undefined : parseDuration(String(o.revertWindow), '--revert-window'),
     cutoverAt,
     hookCmd: o.hookCmd as string | undefined,
     hooksDir: o.hooksDir as string | undefined,
@@ -72,6 +76,19 @@ export function registerAlter(program: Command): void {
   ).action((statements: string, o: Record<string, unknown>) =>
     runCommand(async () => print(await onlineAlter(optionsFrom(statements, o)), o.json)),
   );
+  program
+    .command('revert')
+    .description('within the revert window, swap the old table back in, with every write made since the swap')
+    .argument('<id>', 'the migration id')
+    .option('--url <url>', 'connection URL (default: DATABASE_URL, then the libpq variables)')
+    .option('--lock-timeout <duration>', 'lock wait of the first attempt of the swap back', `${DEFAULTS.retry.lockTimeoutMs}ms`)
+    .action((id: string, o: Record<string, unknown>) =>
+      runCommand(async () => {
+        const lockTimeoutMs = parseDuration(String(o.lockTimeout), '--lock-timeout');
+        const r = await revertMigration({ url: o.url as string | undefined, retry: { ...DEFAULTS.retry, lockTimeoutMs }, deadlineMs: DEFAULTS.cutoverDeadlineMs }, id);
+        process.stdout.write(`reverted migration ${r.migrationId}: ${r.table} is the old table again (${r.entriesReplayed} keys replayed in the swap, ${r.attempts} attempt(s), ${r.holdMs.toFixed(0)}ms)\n`);
+      }),
+    );
   addAlterOptions(
     program
       .command('resume')

@@ -27,6 +27,8 @@ export interface SwapInput {
 export interface SwapResult {
   /** constraints to VALIDATE after commit: [table, constraint] */
   validate: [string, string][];
+  /** the kept old table's foreign keys, taken off it (a revert puts them back) */
+  oldForeignKeys: { name: string; def: string }[];
 }
 
 /**
@@ -50,7 +52,6 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
 
   const table = qualified(origin.schema, origin.name);
-  const ownedByShadow = (await c.query(sqlFile('owned-relations.sql'), [input.shadowOid])).rows as { name: string; kind: string }[];
 
   for (const sql of dropTriggersSql(origin.schema, origin.name, names)) await exec(sql);
   // Serial sequences stay with the table that keeps using them: detach before the move.
@@ -61,23 +62,17 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
     identityState.set(s.target!, r.rows[0]);
   }
 
-  // The shadow's relations step aside under temporary names so the origin's can move in.
-  await exec(`ALTER TABLE ${qualified(names.schema, origin.name)} RENAME TO ${ident(names.swapTable)}`);
-  for (const [i, r] of ownedByShadow.entries()) {
-    await exec(`ALTER ${r.kind === 'S' ? 'SEQUENCE' : 'INDEX'} ${qualified(names.schema, r.name)} RENAME TO ${ident(names.swapRelation(i))}`);
-  }
-  await exec(`ALTER TABLE ${table} SET SCHEMA ${ident(names.schema)}`);
-  await exec(`ALTER TABLE ${qualified(names.schema, names.swapTable)} SET SCHEMA ${ident(origin.schema)}`);
-  await exec(`ALTER TABLE ${qualified(origin.schema, names.swapTable)} RENAME TO ${ident(origin.name)}`);
-  for (const [i, r] of ownedByShadow.entries()) {
-    await exec(`ALTER ${r.kind === 'S' ? 'SEQUENCE' : 'INDEX'} ${qualified(origin.schema, names.swapRelation(i))} RENAME TO ${ident(r.name)}`);
-  }
+  await exchangeTables(c, { userSchema: origin.schema, name: origin.name, names, incomingOid: input.shadowOid });
   const oldTable = qualified(names.schema, origin.name);
+  const oldForeignKeys: { name: string; def: string }[] = [];
   if (input.retainOld) {
     // A kept old table must not hold its parents: their deletes would check it (and fail or
     // cascade into it). Its foreign keys go; the definitions are the revert's to restore.
-    const fks = await c.query(`SELECT conname FROM pg_constraint WHERE conrelid = $1::oid AND contype = 'f' ORDER BY oid`, [origin.oid]);
-    for (const fk of fks.rows) await exec(`ALTER TABLE ${oldTable} DROP CONSTRAINT ${ident(fk.conname)}`);
+    const fks = await c.query(`SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::oid AND contype = 'f' ORDER BY oid`, [origin.oid]);
+    for (const fk of fks.rows) {
+      await exec(`ALTER TABLE ${oldTable} DROP CONSTRAINT ${ident(fk.conname)}`);
+      oldForeignKeys.push({ name: fk.conname, def: fk.def });
+    }
   }
 
   for (const s of of('serial')) {
@@ -136,5 +131,29 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
     await exec(`ALTER PUBLICATION ${ident(pub.name)} ADD TABLE ${table}`);
   }
   for (const sql of input.swapStatements) await exec(sql);
-  return { validate };
+  return { validate, oldForeignKeys };
+}
+
+/**
+ * The table in the migration's schema (incoming) and the one in the user's schema, both named
+ * `name`, change places. The incoming table's relations (itself, its indexes, its owned
+ * sequences) step aside under temporary names so the outgoing ones can move in beside them,
+ * then take their own names back in the user's schema. Used by the swap and by the revert.
+ */
+export async function exchangeTables(
+  c: Client,
+  x: { userSchema: string; name: string; names: ArtifactNames; incomingOid: string },
+): Promise<void> {
+  const { names } = x;
+  const exec = async (sql: string): Promise<void> => {
+    await c.query(sql);
+  };
+  const owned = (await c.query(sqlFile('owned-relations.sql'), [x.incomingOid])).rows as { name: string; kind: string }[];
+  const kind = (r: { kind: string }): string => (r.kind === 'S' ? 'SEQUENCE' : 'INDEX');
+  await exec(`ALTER TABLE ${qualified(names.schema, x.name)} RENAME TO ${ident(names.swapTable)}`);
+  for (const [i, r] of owned.entries()) await exec(`ALTER ${kind(r)} ${qualified(names.schema, r.name)} RENAME TO ${ident(names.swapRelation(i))}`);
+  await exec(`ALTER TABLE ${qualified(x.userSchema, x.name)} SET SCHEMA ${ident(names.schema)}`);
+  await exec(`ALTER TABLE ${qualified(names.schema, names.swapTable)} SET SCHEMA ${ident(x.userSchema)}`);
+  await exec(`ALTER TABLE ${qualified(x.userSchema, names.swapTable)} RENAME TO ${ident(x.name)}`);
+  for (const [i, r] of owned.entries()) await exec(`ALTER ${kind(r)} ${qualified(x.userSchema, names.swapRelation(i))} RENAME TO ${ident(r.name)}`);
 }

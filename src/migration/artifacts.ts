@@ -16,7 +16,7 @@ export async function dropArtifacts(
   names: ArtifactNames,
   origin: { schema: string; name: string },
   retry: RetryPolicy,
-  opts: { triggers: boolean; keepOld?: string },
+  opts: { triggers: boolean; keepOld?: string; keepRevertWindow?: boolean },
 ): Promise<string[]> {
   const dropped: string[] = [];
   if (opts.triggers) {
@@ -39,12 +39,14 @@ export async function dropArtifacts(
         WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'u') ORDER BY c.oid DESC`,
       [names.schema],
     );
+    // An open revert window keeps its reverse changelog and functions (its triggers use them).
+    const kept = new Set([opts.keepOld, ...(opts.keepRevertWindow ? ['reverse_changelog'] : [])]);
     for (const t of tables.rows) {
-      if (t.relname === opts.keepOld) continue;
+      if (kept.has(t.relname)) continue;
       await c.query(`DROP TABLE IF EXISTS ${qualified(names.schema, t.relname)}`);
       dropped.push(`table ${names.schema}.${t.relname}`);
     }
-    for (const fn of ['pgshift_capture', 'pgshift_truncated', 'pgshift_reverse_capture', 'pgshift_reverse_truncated']) {
+    for (const fn of ['pgshift_capture', 'pgshift_truncated', ...(opts.keepRevertWindow ? [] : ['pgshift_reverse_capture', 'pgshift_reverse_truncated'])]) {
       await c.query(`DROP FUNCTION IF EXISTS ${qualified(names.schema, fn)}()`);
     }
     if (opts.keepOld === undefined || !tables.rows.some((t) => t.relname === opts.keepOld)) {

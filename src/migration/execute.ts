@@ -25,6 +25,7 @@ import type { Plan } from './plan.js';
 import type { Run } from './run.js';
 import { buildIndexes, catchUp, copyAll, waitForCutover } from './copy-phases.js';
 import { cutoverInput } from './cutover-inputs.js';
+import { openRevertWindow } from './revert-window.js';
 
 const log = componentLog('runner');
 
@@ -196,6 +197,7 @@ async function afterCapture(run: Run, k: Captured, start: { phase: Phase; low: s
   // The swap and the record that it happened commit together: a resume knows which side it is on.
   input.onSwapped = async (c, swapped) => {
     await c.query(`UPDATE pgshift.migrations SET phase = 'validate', validate_list = $2 WHERE id = $1`, [id, JSON.stringify([...swapped.validate, ...userValidate])]);
+    if (opts.revertWindowMs) await openRevertWindow(c, run, tables, swapped.oldForeignKeys);
     failpoint('in-cutover');
   };
   const [result, cutoverMs] = await timed(() => withClient(pool, (c) => cutover(c, input)));

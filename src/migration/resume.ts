@@ -86,7 +86,7 @@ export async function resumeOnPool(pool: Pool, opts: AlterOptions, m: Stored): P
   if (PHASES.indexOf(m.phase) >= PHASES.indexOf('validate')) {
     // The swap committed: finish what follows it.
     await validateConstraints(pool, opts.retry, m.validate_list ?? []);
-    await dropArtifacts(pool, names, { schema: m.table_schema, name: m.table_name }, opts.retry, { triggers: false, keepOld: opts.dropOld ? undefined : m.table_name });
+    await dropArtifacts(pool, names, { schema: m.table_schema, name: m.table_name }, opts.retry, { triggers: false, keepOld: opts.dropOld ? undefined : m.table_name, keepRevertWindow: Boolean(opts.revertWindowMs) });
     await setPhase(pool, m.id, 'done', 'migration finished (resumed after the swap)');
     await finishMigration(pool, m.id, 'done', null);
     return emptyReport(m, ['the swap had committed before the interruption; its follow-up steps are done now']);

@@ -1,6 +1,6 @@
 import type { Pool } from '../db/session.js';
 import { createPool, withClient, withTransaction } from '../db/session.js';
-import { PgshiftError, RuntimeError, describeError } from '../errors.js';
+import { PgshiftError, RuntimeError, UserError, describeError } from '../errors.js';
 import { componentLog } from '../log.js';
 import type { AlterOptions } from '../config.js';
 import { ensureStateSchema, finishMigration, recordError, registerMigration, setPhase } from '../state/store.js';
@@ -39,6 +39,7 @@ export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
   try {
     const plan = await withClient(pool, (c) => makePlan(c, opts.statements, opts.retry, opts.transforms));
     const report = planReport(plan);
+    if (opts.revertWindowMs) revertability(plan, opts).forEach((line) => report.plan.push(line));
     if (!opts.execute) return report;
 
     await ensureStateSchema(pool);
@@ -99,7 +100,7 @@ export async function runToEnd(run: Run, body: (run: Run) => Promise<ExecutionRe
     await run.hooks.run('startup', hookState(run, 'plan'));
     const executed = await body(run);
     // The old table stays in the migration's schema until `pgshift cleanup` (or --drop-old).
-    await dropArtifacts(pool, run.names, plan.origin, opts.retry, { triggers: false, keepOld: opts.dropOld ? undefined : plan.origin.name });
+    await dropArtifacts(pool, run.names, plan.origin, opts.retry, { triggers: false, keepOld: opts.dropOld ? undefined : plan.origin.name, keepRevertWindow: Boolean(opts.revertWindowMs) });
     await setPhase(pool, id, 'done', 'migration finished');
     const check = executed.cutover.check;
     await finishMigration(pool, id, 'done', check.passed ? null : 'the check inside the cutover found differences (--rollback none)');
@@ -139,6 +140,27 @@ export async function runToEnd(run: Run, body: (run: Run) => Promise<ExecutionRe
     if (err instanceof PgshiftError) throw err;
     throw new RuntimeError(`migration failed, nothing was changed: ${reason}`, { cause: err });
   }
+}
+
+/**
+ * What a revert window can and cannot carry back, said before the swap: a USING expression or a
+ * transform has no inverse (refused); a dropped NOT NULL column without a default and a widened
+ * type are fine until the new table holds a row the old one cannot (revert then refuses, with
+ * the keys).
+ */
+function revertability(plan: Plan, opts: AlterOptions): string[] {
+  if (opts.dropOld) throw new UserError('--revert-window keeps the old table; it cannot go with --drop-old');
+  for (const [name, s] of plan.flow.sources) {
+    if (s.kind === 'origin' && s.using) throw new UserError(`refused: --revert-window: column ${name} is converted by a USING expression, which has no inverse`);
+  }
+  if (plan.transforms.length) throw new UserError('refused: --revert-window: a --transform has no inverse');
+  const lines: string[] = [];
+  for (const d of plan.flow.dropped) {
+    const col = plan.origin.columns.find((c) => c.name === d);
+    if (col?.notNull) lines.push(`  revert: rows inserted after the swap cannot go back if dropped column ${d} (NOT NULL) has no default`);
+  }
+  for (const o of plan.flow.typeChanged) lines.push(`  revert: values written after the swap must still fit the old type of ${o}`);
+  return lines;
 }
 
 export function planReport(plan: Plan): AlterReport {

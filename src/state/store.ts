@@ -2,6 +2,7 @@ import os from 'node:os';
 import type { Client, Pool } from '../db/session.js';
 import { withClient, withTransaction } from '../db/session.js';
 import { sqlFile } from '../db/sql-files.js';
+import { ident } from '../db/quote.js';
 import { UserError, sqlState } from '../errors.js';
 import type { Outcome, Phase } from './phases.js';
 
@@ -11,6 +12,28 @@ export async function ensureStateSchema(pool: Pool): Promise<void> {
     await c.query('SELECT pg_advisory_xact_lock($1, 0)', [0x70677368 & 0x7fffffff]);
     await c.query(sqlFile('state-schema.sql'));
   });
+  await closeExpiredRevertWindows(pool);
+}
+
+/**
+ * Revert windows that have expired are closed by the next pgshift command on the database: the
+ * reverse-capture triggers leave the new table (the kept old table stays until cleanup). A
+ * table busy right now is left for the next command (short lock_timeout).
+ */
+export async function closeExpiredRevertWindows(pool: Pool): Promise<void> {
+  const expired = await withClient(pool, async (c) =>
+    (await c.query(`SELECT id::int, table_schema, table_name FROM pgshift.migrations WHERE revert_until < now()`)).rows,
+  );
+  for (const m of expired) {
+    await withTransaction(pool, async (c) => {
+      await c.query(`SET LOCAL lock_timeout = '100ms'`);
+      const table = `${ident(m.table_schema)}.${ident(m.table_name)}`;
+      if ((await c.query('SELECT to_regclass($1) AS r', [table])).rows[0].r !== null) {
+        for (const t of [`pgshift_revert_${m.id}`, `pgshift_revert_truncate_${m.id}`]) await c.query(`DROP TRIGGER IF EXISTS ${ident(t)} ON ${table}`);
+      }
+      await c.query(`UPDATE pgshift.migrations SET revert_until = NULL WHERE id = $1`, [m.id]);
+    }).catch(() => undefined);
+  }
 }
 
 export interface NewMigration {

@@ -1,0 +1,213 @@
+import type { Client, Pool } from '../db/session.js';
+import { createPool, inTransaction, withClient } from '../db/session.js';
+import { ident, qualified } from '../db/quote.js';
+import { withRetry, type RetryPolicy } from '../db/retry.js';
+import { UserError, describeError, sqlState } from '../errors.js';
+import { componentLog } from '../log.js';
+import { describeTable } from '../catalog/table.js';
+import { parseAlter } from '../plan/parse.js';
+import { followColumns } from '../plan/columns.js';
+import { artifactNames } from '../plan/names.js';
+import { createReplayer, type Replayer } from '../capture/replayer.js';
+import type { Tables } from '../copy/sql.js';
+import type { RowMapping } from '../plan/mapping.js';
+import { swapBack } from '../cutover/swap-back.js';
+import { validateConstraints } from './execute.js';
+
+const log = componentLog('revert');
+
+export interface RevertReport {
+  migrationId: number;
+  table: string;
+  entriesReplayed: number;
+  holdMs: number;
+  attempts: number;
+  validated: string[];
+}
+
+/**
+ * `pgshift revert <id>`: within the revert window, replays what was written to the new table
+ * into the kept old one (reverse mapping: renamed columns back, converted ones cast back,
+ * columns the ALTER dropped keep their old values and take their defaults on new rows), then
+ * swaps back with the same safe cutover. Values the old table cannot hold make it refuse, with
+ * the keys, before anything is swapped.
+ */
+export async function revertMigration(o: { url?: string; retry: RetryPolicy; deadlineMs: number }, idText: string): Promise<RevertReport> {
+  if (!/^\d+$/.test(idText)) throw new UserError(`"${idText}" is not a migration id`);
+  const id = Number(idText);
+  const pool = createPool({ url: o.url, applicationName: `pgshift:revert:${id}`, lockTimeoutMs: o.retry.lockTimeoutMs, maxClients: 3 });
+  try {
+    const m = await withClient(pool, async (c) => {
+      if ((await c.query(`SELECT to_regclass('pgshift.migrations') AS t`)).rows[0].t === null) throw new UserError(`no migration ${id}`);
+      return (await c.query(`SELECT *, revert_until > now() AS open FROM pgshift.migrations WHERE id = $1 AND kind = 'alter'`, [id])).rows[0];
+    });
+    if (!m) throw new UserError(`no migration ${id}`);
+    if (m.outcome !== 'done' || !m.revert_state) throw new UserError(`migration ${id} has no revert window (it was not run with --revert-window, or it ended ${m.outcome ?? 'unfinished'})`);
+    if (!m.open) throw new UserError(`the revert window of migration ${id} has closed; pgshift cleanup ${id} removes what it kept`);
+    if (m.truncated) throw new UserError(`the new table was truncated during the revert window; reverting would not bring those rows back`);
+    const names = artifactNames(id);
+    const { oldT, newT, tables, replayer } = await withClient(pool, (c) => reverseSetup(c, m, names.schema, names.lockKey));
+    await drain(pool, replayer, tables);
+
+    let attempts = 0;
+    let entriesReplayed = 0;
+    const t0 = performance.now();
+    const validate = await withRetry(o.retry, (_a, lockTimeoutMs) =>
+      withClient(pool, (c) =>
+        inTransaction(c, async () => {
+          attempts++;
+          await c.query(`SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)`, [`${lockTimeoutMs}ms`, `${o.deadlineMs}ms`]);
+          const locks = await lockSet(c, newT.oid, oldT.oid);
+          await c.query(`LOCK TABLE ${locks.join(', ')} IN ACCESS EXCLUSIVE MODE`);
+          for (let n = -1; n !== 0; ) {
+            n = await replayChecked(c, tables, () => replayer.replayInTransaction(c, null, 50_000));
+            entriesReplayed += n;
+          }
+          const flow = followColumns((await parseAlter(m.statements)).statements, oldT.columns, oldT.key, oldT.keyConstraint);
+          const rename = (from: string, to: string): string => `ALTER TABLE ${qualified(newT.schema, newT.name)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`;
+          const v = await swapBack(c, {
+            names,
+            userSchema: newT.schema,
+            name: newT.name,
+            newOid: newT.oid,
+            oldOid: oldT.oid,
+            renameNew: flow.renames.slice().reverse().map((r) => rename(r.to, r.from)),
+            unrenameNew: flow.renames.map((r) => rename(r.from, r.to)),
+            oldColumnName: (newName) => {
+              const s = flow.sources.get(newName);
+              return s?.kind === 'origin' ? s.origin : undefined;
+            },
+            oldForeignKeys: m.revert_state.oldForeignKeys,
+            oldTriggers: m.revert_state.triggers,
+          });
+          await c.query(`UPDATE pgshift.migrations SET outcome = 'reverted', revert_until = NULL, updated_at = now(), finished_at = now() WHERE id = $1`, [id]);
+          return v;
+        }),
+      ),
+    );
+    const holdMs = performance.now() - t0;
+    const validated = await validateConstraints(pool, o.retry, validate);
+    log.info({ migration: id, attempts, entriesReplayed }, 'reverted');
+    return { migrationId: id, table: `${newT.schema}.${newT.name}`, entriesReplayed, holdMs, attempts, validated };
+  } finally {
+    await pool.end();
+  }
+}
+
+/** The reverse direction as the replayer sees it: the new table is the origin, the old one the shadow. */
+async function reverseSetup(c: Client, m: Record<string, unknown> & { statements: string; table_schema: string; table_name: string }, schema: string, lockKey: [number, number]) {
+  const oldOid = (await c.query(`SELECT to_regclass($1)::oid::int8::text AS oid`, [qualified(schema, m.table_name)])).rows[0].oid;
+  const newOid = (await c.query(`SELECT to_regclass($1)::oid::int8::text AS oid`, [qualified(m.table_schema, m.table_name)])).rows[0].oid;
+  if (!oldOid || !newOid) throw new UserError(`the tables of migration ${m.id} are no longer where the revert window left them`);
+  const oldT = await describeTable(c, oldOid);
+  const newT = await describeTable(c, newOid);
+  const flow = followColumns((await parseAlter(m.statements)).statements, oldT.columns, oldT.key, oldT.keyConstraint);
+  const newNameOf = (old: string): string | undefined => [...flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === old)?.[0];
+  const targets: string[] = [];
+  const expressions: string[] = [];
+  const preserved: string[] = [];
+  let overriding = false;
+  for (const col of oldT.columns) {
+    if (col.generated) continue;
+    const newName = newNameOf(col.name);
+    const source = newName ? flow.sources.get(newName) : undefined;
+    if (source?.kind === 'origin' && source.using) {
+      throw new UserError(`cannot revert: column ${col.name} was converted by a USING expression, which has no inverse`);
+    }
+    if (newName) {
+      targets.push(col.name);
+      expressions.push(`CAST(${ident(newName)} AS ${col.type})`);
+    } else {
+      preserved.push(col.name); // dropped by the ALTER: old value on update, default on insert
+    }
+    if (col.identity === 'a') overriding = true;
+  }
+  const mapping: RowMapping = {
+    targets, expressions, constants: [], preserved, overriding,
+    originKey: oldT.key.map((k) => ({ name: newNameOf(k.name)!, type: newT.columns.find((c2) => c2.name === newNameOf(k.name))!.type, collation: k.collation })),
+    shadowKey: oldT.key.map((k) => k.name),
+  };
+  const tables: Tables = {
+    origin: qualified(newT.schema, newT.name),
+    shadow: qualified(oldT.schema, oldT.name),
+    changelog: qualified(schema, 'reverse_changelog'),
+    mapping,
+    shadowKeyTypes: oldT.key.map((k) => k.type),
+  };
+  const replayer = createReplayer({ tables, preservedTypes: preserved.map((p) => oldT.columns.find((c2) => c2.name === p)!.type), lockKey });
+  const uniques = await c.query(
+    `SELECT (SELECT array_agg(a.attname::text ORDER BY k.o) FROM unnest(i.indkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) AS cols
+       FROM pg_index i WHERE i.indrelid = $1::oid AND i.indisunique AND NOT i.indisprimary AND i.indexprs IS NULL`,
+    [oldOid],
+  );
+  replayer.enableUniqueResolution(uniques.rows.map((r) => r.cols as string[]));
+  return { oldT, newT, tables, replayer };
+}
+
+/** Replays the reverse changelog until little is left (the swap replays the rest under its lock). */
+async function drain(pool: Pool, replayer: Replayer, tables: Tables): Promise<void> {
+  await withClient(pool, async (c) => {
+    for (;;) {
+      const n = await replayChecked(c, tables, () => replayer.replayBatch(c, null, 20_000));
+      const left = Number((await c.query(`SELECT count(*) AS n FROM ${tables.changelog}`)).rows[0].n);
+      if (n === 0 || left < 1000) return;
+    }
+  });
+}
+
+/**
+ * A value the old table cannot hold (out of range, NULL into NOT NULL, a CHECK) makes the revert
+ * refuse with the offending keys: the replay that failed was rolled back, nothing is lost.
+ */
+async function replayChecked(c: Client, tables: Tables, fn: () => Promise<number>): Promise<number> {
+  try {
+    return await fn();
+  } catch (err) {
+    const state = sqlState(err);
+    if (!state || !/^(22|23)/.test(state)) throw err;
+    const keys = await offendingKeys(c, tables);
+    throw new UserError(`refused: the old table cannot hold rows written since the swap (${describeError(err)}); keys: ${keys.join('; ') || 'see the reverse changelog'}`);
+  }
+}
+
+async function offendingKeys(c: Client, t: Tables): Promise<string[]> {
+  await c.query('ROLLBACK').catch(() => undefined);
+  const k = t.mapping.originKey.map((x) => ident(x.name));
+  const pending = (await c.query({ text: `SELECT DISTINCT ${k.map((x) => `${x}::text`).join(', ')} FROM ${t.changelog} LIMIT 1000`, rowMode: 'array' })).rows as string[][];
+  const bad: string[] = [];
+  await c.query('BEGIN');
+  try {
+    for (const key of pending) {
+      await c.query('SAVEPOINT probe');
+      try {
+        const where = k.map((x, i) => `${x} = $${i + 1}::${t.mapping.originKey[i]!.type}`).join(' AND ');
+        await c.query(`SELECT ${t.mapping.expressions.join(', ')} FROM ${t.origin} WHERE ${where}`, key);
+        await c.query('RELEASE SAVEPOINT probe');
+      } catch {
+        await c.query('ROLLBACK TO SAVEPOINT probe');
+        bad.push(key.join(','));
+        if (bad.length >= 20) break;
+      }
+    }
+  } finally {
+    await c.query('ROLLBACK');
+  }
+  return bad;
+}
+
+/** Every table the swap back locks, in OID order: both tables, views and FK children of the new one, parents. */
+async function lockSet(c: Client, newOid: string, oldOid: string): Promise<string[]> {
+  const r = await c.query<{ name: string }>(
+    `WITH rels AS (
+       SELECT $1::oid AS oid UNION SELECT $2::oid
+       UNION SELECT conrelid FROM pg_constraint WHERE contype = 'f' AND confrelid = $1::oid
+       UNION SELECT confrelid FROM pg_constraint WHERE contype = 'f' AND conrelid = $1::oid
+       UNION SELECT r.ev_class FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+              WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = $1::oid AND r.ev_class <> $1::oid)
+     SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name FROM rels JOIN pg_class c ON c.oid = rels.oid
+       JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY c.oid`,
+    [newOid, oldOid],
+  );
+  return r.rows.map((x) => x.name);
+}
+

@@ -1,0 +1,80 @@
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { onlineAlter, alterOptions } from '../src/index.js';
+import { startWorkload } from '../src/demo/workload.js';
+import { createTestDatabase, type TestDatabase } from './support/test-db.js';
+
+const CLI = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ROWS = 20_000;
+
+describe('revert window', () => {
+  let db: TestDatabase;
+  const role = `rv_${Math.random().toString(36).slice(2, 8)}`;
+  beforeAll(async () => {
+    db = await createTestDatabase('revert');
+  });
+  afterAll(async () => {
+    await db.drop();
+    await db.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+  });
+
+  const columns = async (t: string): Promise<string> =>
+    (await db.query(`SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) AS c FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, [t])).rows[0].c;
+
+  it('swaps the old table back under concurrent writes, with every write and every dependent', async () => {
+    await db.query(`
+      CREATE TABLE acct (id int PRIMARY KEY, u int NOT NULL UNIQUE, v int NOT NULL, note text, legacy text NOT NULL DEFAULT 'L', seq_col serial);
+      CREATE TABLE acct_mirror (id int, u int, v int, note text); CREATE INDEX ON acct_mirror (id);
+      INSERT INTO acct (id, u, v, note) SELECT g, g, g, 'n' FROM generate_series(1, ${ROWS}) g;
+      INSERT INTO acct_mirror SELECT id, u, v, note FROM acct;
+      CREATE VIEW acct_v AS SELECT id, note FROM acct;
+      CREATE TABLE child (id int PRIMARY KEY, acct_id int REFERENCES acct (id) ON DELETE CASCADE ON UPDATE CASCADE);
+      INSERT INTO child SELECT g, g FROM generate_series(1, 100) g;
+      CREATE ROLE ${role}; GRANT SELECT ON acct TO ${role};`);
+    const workload = await startWorkload({ url: db.url, schema: 'public', table: 'acct', mirror: 'acct_mirror', workers: 2, initialRows: ROWS, ratePerSecond: 200 });
+    let report;
+    try {
+      report = await onlineAlter(
+        alterOptions({ url: db.url, statements: 'ALTER TABLE acct ALTER COLUMN v TYPE bigint, ADD COLUMN extra int DEFAULT 5, DROP COLUMN legacy', execute: true, revertWindowMs: 3_600_000 }),
+      );
+      expect(await columns('acct')).toBe('id integer, u integer, v bigint, note text, seq_col integer, extra integer');
+      await sleep(1000); // the application writes to the new table; the reverse capture follows
+      const r = spawnSync(process.execPath, [CLI, 'revert', String(report.migrationId), '--url', db.url], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/reverted migration \d+: public.acct is the old table again/);
+      await sleep(300);
+    } finally {
+      const stats = await workload.stop();
+      expect(stats.errors).toEqual([]);
+    }
+    expect(await columns('acct')).toBe('id integer, u integer, v integer, note text, legacy text, seq_col integer');
+    const diff = await db.query(`SELECT count(*)::int AS n FROM ((SELECT id, u, v, note FROM acct EXCEPT ALL SELECT * FROM acct_mirror)
+      UNION ALL (SELECT * FROM acct_mirror EXCEPT ALL SELECT id, u, v, note FROM acct)) d`);
+    expect(diff.rows[0].n).toBe(0);
+    // Rows inserted while the new table was live got the dropped column's default.
+    expect((await db.query(`SELECT count(*)::int AS n FROM acct WHERE legacy IS DISTINCT FROM 'L'`)).rows[0].n).toBe(0);
+    // Every dependent points at the old table again.
+    const viewDep = await db.query(`SELECT DISTINCT d.refobjid::regclass::text AS t FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+      WHERE r.ev_class = 'acct_v'::regclass AND d.refobjid <> 'acct_v'::regclass`);
+    expect(viewDep.rows).toEqual([{ t: 'acct' }]);
+    expect((await db.query(`SELECT confrelid::regclass::text AS t, convalidated FROM pg_constraint WHERE conrelid = 'child'::regclass AND contype = 'f'`)).rows).toEqual([{ t: 'acct', convalidated: true }]);
+    expect((await db.query(`SELECT pg_get_serial_sequence('acct', 'seq_col') AS s`)).rows[0].s).toBe('public.acct_seq_col_seq');
+    expect((await db.query(`SELECT has_table_privilege($1, 'acct', 'SELECT') AS g`, [role])).rows[0].g).toBe(true);
+    expect((await db.query(`SELECT outcome FROM pgshift.migrations WHERE id = $1`, [report!.migrationId])).rows[0].outcome).toBe('reverted');
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'acct'::regclass AND tgname LIKE 'pgshift%'`)).rows[0].n).toBe(0);
+  });
+
+  it('refuses, naming the keys, when the old table cannot hold a value written since the swap', async () => {
+    await db.query(`CREATE TABLE wide (id int PRIMARY KEY, v int NOT NULL); INSERT INTO wide SELECT g, g FROM generate_series(1, 1000) g;`);
+    const report = await onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE wide ALTER COLUMN v TYPE bigint', execute: true, revertWindowMs: 3_600_000 }));
+    expect(report.plan.join('\n')).toMatch(/values written after the swap must still fit the old type of v/);
+    await db.query(`UPDATE wide SET v = 3000000000 WHERE id = 42`);
+    const r = spawnSync(process.execPath, [CLI, 'revert', String(report.migrationId), '--url', db.url], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/refused: the old table cannot hold rows written since the swap .*keys: 42/);
+    expect(await columns('wide')).toBe('id integer, v bigint');
+    const refusal = await onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE wide ALTER COLUMN v TYPE text USING v::text', revertWindowMs: 60_000 })).catch((e: unknown) => e);
+    expect(String(refusal)).toMatch(/USING expression, which has no inverse/);
+  });
+});
