@@ -47,7 +47,7 @@ export async function revertMigration(o: { url?: string; retry: RetryPolicy; dea
     if (m.truncated) throw new UserError(`the new table was truncated during the revert window; reverting would not bring those rows back`);
     const names = artifactNames(id);
     const { oldT, newT, tables, replayer } = await withClient(pool, (c) => reverseSetup(c, m, names.schema, names.lockKey));
-    await drain(pool, replayer, tables);
+    await drain(pool, replayer, tables, o.retry);
 
     let attempts = 0;
     let entriesReplayed = 0;
@@ -145,10 +145,11 @@ async function reverseSetup(c: Client, m: Record<string, unknown> & { statements
 }
 
 /** Replays the reverse changelog until little is left (the swap replays the rest under its lock). */
-async function drain(pool: Pool, replayer: Replayer, tables: Tables): Promise<void> {
+async function drain(pool: Pool, replayer: Replayer, tables: Tables, retry: RetryPolicy): Promise<void> {
   await withClient(pool, async (c) => {
     for (;;) {
-      const n = await replayChecked(c, tables, () => replayer.replayBatch(c, null, 20_000));
+      // Each batch is its own transaction under the session's short lock_timeout: retried.
+      const n = await withRetry(retry, () => replayChecked(c, tables, () => replayer.replayBatch(c, null, 20_000)));
       const left = Number((await c.query(`SELECT count(*) AS n FROM ${tables.changelog}`)).rows[0].n);
       if (n === 0 || left < 1000) return;
     }
