@@ -41,3 +41,28 @@ export async function removeBlockers(pool: Pool, relationOids: string[], mode: '
     return out;
   });
 }
+
+/**
+ * Autovacuum holding a lock on a table the cutover needs yields only after deadlock_timeout of
+ * someone waiting, which our short lock timeouts never reach: cancel it (it restarts later) and
+ * log it. Without the privilege to signal it, the attempts simply go on.
+ */
+export async function cancelAutovacuum(pool: Pool, relationOids: string[]): Promise<number> {
+  return withClient(pool, async (c) => {
+    const r = await c.query(
+      `SELECT DISTINCT a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE a.backend_type = 'autovacuum worker' AND l.relation = ANY ($1::oid[])
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      [relationOids],
+    );
+    let n = 0;
+    for (const row of r.rows) {
+      const ok = await c.query('SELECT pg_cancel_backend($1) AS ok', [row.pid]).then((x) => x.rows[0].ok === true, () => false);
+      if (ok) {
+        log.warn({ pid: row.pid }, 'cancelled autovacuum holding a lock the cutover needs');
+        n++;
+      }
+    }
+    return n;
+  }).catch(() => 0);
+}

@@ -54,8 +54,11 @@ export async function cutover(c: Client, input: CutoverInput): Promise<CutoverRe
           `${input.deadlineMs}ms`,
         ]);
         const t0 = performance.now();
-        const exclusive = await sortByOid(c, [input.origin.oid, ...input.exclusiveLocks]);
-        await c.query(`LOCK TABLE ${exclusive.join(', ')} IN ACCESS EXCLUSIVE MODE`);
+        // The application's own table first, as its transactions take it before what they cascade
+        // into (tables with foreign keys into it); then the rest in OID order. The other order
+        // meets every cascading write head-on and times out attempt after attempt.
+        const others = await sortByOid(c, input.exclusiveLocks.filter((o) => o !== input.origin.oid));
+        await c.query(`LOCK TABLE ${[qualified(input.origin.schema, input.origin.name), ...others].join(', ')} IN ACCESS EXCLUSIVE MODE`);
         if (input.shareLocks.length) {
           const shared = await sortByOid(c, input.shareLocks);
           await c.query(`LOCK TABLE ${shared.join(', ')} IN SHARE ROW EXCLUSIVE MODE`);

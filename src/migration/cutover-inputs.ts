@@ -9,7 +9,7 @@ import type { Replayer } from '../capture/replayer.js';
 import type { CutoverInput } from '../cutover/cutover.js';
 import type { Side } from '../verify/side.js';
 import type { Run } from './run.js';
-import { removeBlockers } from '../cutover/blockers.js';
+import { cancelAutovacuum, removeBlockers } from '../cutover/blockers.js';
 
 const log = componentLog('cutover');
 
@@ -53,6 +53,7 @@ export async function cutoverInput(
     },
     onRetry: async (attempt, err, pauseMs) => {
       log.warn({ migration: id, attempt, pauseMs, reason: describeError(err) }, 'cutover attempt failed; retrying');
+      await cancelAutovacuum(run.pool, [origin.oid, ctx.shadow.oid, ...locks.exclusive, ...locks.share]);
       const t = opts.throttle;
       if (t.blockers !== 'wait') {
         await removeBlockers(run.pool, [origin.oid, ctx.shadow.oid, ...locks.exclusive, ...locks.share], t.blockers, t.blockerGraceMs);

@@ -12,6 +12,7 @@ import { createReplayer, type Replayer } from '../capture/replayer.js';
 import type { Tables } from '../copy/sql.js';
 import type { RowMapping } from '../plan/mapping.js';
 import { swapBack } from '../cutover/swap-back.js';
+import { cancelAutovacuum } from '../cutover/blockers.js';
 import { validateConstraints } from './execute.js';
 
 const log = componentLog('revert');
@@ -84,6 +85,10 @@ export async function revertMigration(o: { url?: string; retry: RetryPolicy; dea
           return v;
         }),
       ),
+      async (attempt, err, pauseMs) => {
+        log.warn({ migration: id, attempt, pauseMs, reason: describeError(err) }, 'revert swap attempt failed; retrying');
+        await cancelAutovacuum(pool, [newT.oid, oldT.oid]);
+      },
     );
     const holdMs = performance.now() - t0;
     const validated = await validateConstraints(pool, o.retry, validate);
@@ -196,7 +201,11 @@ async function offendingKeys(c: Client, t: Tables): Promise<string[]> {
   return bad;
 }
 
-/** Every table the swap back locks, in OID order: both tables, views and FK children of the new one, parents. */
+/**
+ * Every table the swap back locks: the new table first (the application takes it before what
+ * it cascades into), then the old one, views and FK children of the new one, and parents, in
+ * OID order.
+ */
 async function lockSet(c: Client, newOid: string, oldOid: string): Promise<string[]> {
   const r = await c.query<{ name: string }>(
     `WITH rels AS (
@@ -206,7 +215,7 @@ async function lockSet(c: Client, newOid: string, oldOid: string): Promise<strin
        UNION SELECT r.ev_class FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
               WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = $1::oid AND r.ev_class <> $1::oid)
      SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name FROM rels JOIN pg_class c ON c.oid = rels.oid
-       JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY c.oid`,
+       JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY c.oid <> $1::oid, c.oid`,
     [newOid, oldOid],
   );
   return r.rows.map((x) => x.name);
