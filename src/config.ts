@@ -28,6 +28,8 @@ export interface AlterOptions {
   dropOld: boolean;
   /** keep the old table in sync with the new one for this long, so `pgshift revert` can swap back */
   revertWindowMs?: number;
+  /** stop cleanly after this long (exit 4); `pgshift resume` continues */
+  maxRuntimeMs?: number;
   /** keep replaying after the copy until `pgshift cutover <id>` or the --cutover-at time */
   postponeCutover: boolean;
   /** server clock time HH:MM[:SS] of the cutover (next occurrence; implies postponing until then) */

@@ -67,4 +67,17 @@ describe('postponed cutover', () => {
     const events = await db.query(`SELECT e.phase FROM pgshift.events e JOIN pgshift.migrations m ON m.id = e.migration_id WHERE m.table_name = 'timed' ORDER BY e.at`);
     expect(events.rows.map((r) => r.phase)).toContain('ready');
   });
+
+  it('--max-runtime while waiting exits 4 with everything kept, and resume cuts over', async () => {
+    await setUp('stopped');
+    const stopped = spawnSync(process.execPath, [CLI, 'alter', 'ALTER TABLE stopped ALTER COLUMN v TYPE bigint', '--execute', '--postpone-cutover', '--max-runtime', '3s', '--url', db.url], { encoding: 'utf8' });
+    expect(stopped.status, stopped.stderr).toBe(4);
+    expect(stopped.stderr).toMatch(/stopped at --max-runtime; pgshift resume (\d+) continues/);
+    const id = Number(/pgshift resume (\d+)/.exec(stopped.stderr)![1]);
+    expect((await db.query(`SELECT state FROM pgshift.status WHERE id = $1`, [id])).rows[0].state).toBe('ready to cut over');
+    expect(await typeOf('stopped')).toBe('integer');
+    const resumed = spawnSync(process.execPath, [CLI, 'resume', String(id), '--url', db.url], { encoding: 'utf8' });
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(await typeOf('stopped')).toBe('bigint');
+  });
 });

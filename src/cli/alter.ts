@@ -19,6 +19,7 @@ function addAlterOptions(cmd: Command): Command {
     .option('--transform <assignment>', 'compute a column of the new table during the copy, e.g. "full_name = first || \' \' || last" (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--migration-type <type>', 'schema (no transforms), both (ALTER with transforms), data (use pgshift backfill)', 'schema')
     .option('--drop-old', 'drop the old table right after the swap (default: keep it until pgshift cleanup)', false)
+    .option('--max-runtime <duration>', 'stop cleanly after this long, everything kept (exit 4); pgshift resume continues')
     .option('--revert-window <duration>', 'keep the old table in sync for this long after the swap, so pgshift revert can swap back')
     .option('--postpone-cutover', 'after the copy, keep replaying until pgshift cutover <id> (or --cutover-at)', false)
     .option('--cutover-at <HH:MM>', 'cut over at this server clock time (its next occurrence)')
@@ -46,6 +47,7 @@ function optionsFrom(statements: string, o: Record<string, unknown>): AlterOptio
   return alterOptions({
     postponeCutover: o.postponeCutover === true,
     dropOld: o.dropOld === true,
+    maxRuntimeMs: o.maxRuntime === undefined ? undefined : parseDuration(String(o.maxRuntime), '--max-runtime'),
     revertWindowMs: o.revertWindow === undefined ? undefined : parseDuration(String(o.revertWindow), '--revert-window'),
     cutoverAt,
     hookCmd: o.hookCmd as string | undefined,

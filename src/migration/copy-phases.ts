@@ -2,7 +2,7 @@ import type { Client } from '../db/session.js';
 import { withClient } from '../db/session.js';
 import { ident, literal, qualified } from '../db/quote.js';
 import { sleep } from '../db/retry.js';
-import { RuntimeError, sqlState } from '../errors.js';
+import { RuntimeError, StoppedError, sqlState } from '../errors.js';
 import { componentLog } from '../log.js';
 import type { DeferredIndex, ShadowTable } from '../shadow/build.js';
 import type { Replayer } from '../capture/replayer.js';
@@ -37,6 +37,7 @@ export async function copyAll(run: Run, tables: Tables, replayer: Replayer, star
       let nextBound = ahead(low, size);
       for (;;) {
         await stopIfTruncated(c, run.id);
+        stopIfOverRuntime(run);
         await run.throttler.wait();
         const high = await nextBound;
         const requested = size;
@@ -128,6 +129,13 @@ export async function catchUp(run: Run, replayer: Replayer, tables: Tables): Pro
   });
 }
 
+/** --max-runtime: stop cleanly, everything kept for `pgshift resume` (exit 4). */
+export function stopIfOverRuntime(run: Run): void {
+  if (run.opts.maxRuntimeMs !== undefined && performance.now() - run.startedAt >= run.opts.maxRuntimeMs) {
+    throw new StoppedError(`stopped at --max-runtime; pgshift resume ${run.id} continues from here`);
+  }
+}
+
 export async function stopIfTruncated(c: Client, id: number): Promise<void> {
   if (await isTruncated(c, id)) throw new RuntimeError('the table was truncated during the migration; stopping without a swap');
 }
@@ -154,6 +162,7 @@ export async function waitForCutover(run: Run, replayer: Replayer, tables: Table
       : null;
     for (;;) {
       await stopIfTruncated(c, run.id);
+      stopIfOverRuntime(run);
       const r = await c.query(
         `SELECT cutover_requested OR ($2::timestamp IS NOT NULL AND localtimestamp >= $2::timestamp) AS go FROM pgshift.migrations WHERE id = $1`,
         [run.id, at],

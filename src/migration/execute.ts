@@ -41,7 +41,7 @@ export interface ExecutionReport {
 export function newRun(pool: Pool, plan: Plan, opts: AlterOptions, id: number): Run {
   return {
     pool, plan, opts, id, names: artifactNames(id), triggersInstalled: false, swapped: false, throttler: noopThrottler,
-    hooks: createHooks({ cmd: opts.hookCmd, dir: opts.hooksDir }), rowsCopied: 0,
+    hooks: createHooks({ cmd: opts.hookCmd, dir: opts.hooksDir }), rowsCopied: 0, startedAt: performance.now(),
   };
 }
 

@@ -21,4 +21,6 @@ export interface Run {
   throttler: Throttler;
   hooks: Hooks;
   rowsCopied: number;
+  /** performance.now() when this process took the migration on (for --max-runtime) */
+  startedAt: number;
 }

@@ -1,6 +1,6 @@
 import type { Pool } from '../db/session.js';
 import { createPool, withClient, withTransaction } from '../db/session.js';
-import { PgshiftError, RuntimeError, UserError, describeError } from '../errors.js';
+import { PgshiftError, RuntimeError, StoppedError, UserError, describeError } from '../errors.js';
 import { componentLog } from '../log.js';
 import type { AlterOptions } from '../config.js';
 import { ensureStateSchema, finishMigration, recordError, registerMigration, setPhase } from '../state/store.js';
@@ -114,6 +114,11 @@ export async function runToEnd(run: Run, body: (run: Run) => Promise<ExecutionRe
     return executed;
   } catch (err) {
     const reason = describeError(err);
+    if (err instanceof StoppedError) {
+      // Stopped on purpose: everything stays in place for `pgshift resume`.
+      await recordError(pool, id, reason).catch(() => undefined);
+      throw err;
+    }
     await run.hooks.run('failure', hookState(run, 'failed', reason)).catch(() => undefined);
     if (err instanceof ValidationFailed && run.swapped) throw err;
     if (err instanceof ValidationFailed && opts.rollback === 'manual') {
