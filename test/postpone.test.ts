@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { runCli } from './support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onlineAlter, alterOptions } from '../src/index.js';
 import { startWorkload } from '../src/demo/workload.js';
 import { createTestDatabase, type TestDatabase } from './support/test-db.js';
 
-const CLI = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('postponed cutover', () => {
@@ -45,9 +44,9 @@ describe('postponed cutover', () => {
     await sleep(1500);
     expect(await typeOf('waiting')).toBe('integer'); // not swapped while waiting
     expect(workload.stats().transactions - before).toBeGreaterThan(50);
-    const status = spawnSync(process.execPath, [CLI, 'status', String(id), '--url', db.url], { encoding: 'utf8' });
+    const status = await runCli(['status', String(id), '--url', db.url]);
     expect(status.stdout).toMatch(/ready to cut over.*backlog \d+/);
-    const cut = spawnSync(process.execPath, [CLI, 'cutover', String(id), '--url', db.url], { encoding: 'utf8' });
+    const cut = await runCli(['cutover', String(id), '--url', db.url]);
     expect(cut.status, cut.stderr).toBe(0);
     expect(await outcome).toBeNull();
     const stats = await workload.stop();
@@ -70,13 +69,13 @@ describe('postponed cutover', () => {
 
   it('--max-runtime while waiting exits 4 with everything kept, and resume cuts over', async () => {
     await setUp('stopped');
-    const stopped = spawnSync(process.execPath, [CLI, 'alter', 'ALTER TABLE stopped ALTER COLUMN v TYPE bigint', '--execute', '--postpone-cutover', '--max-runtime', '3s', '--url', db.url], { encoding: 'utf8' });
+    const stopped = await runCli(['alter', 'ALTER TABLE stopped ALTER COLUMN v TYPE bigint', '--execute', '--postpone-cutover', '--max-runtime', '3s', '--url', db.url]);
     expect(stopped.status, stopped.stderr).toBe(4);
     expect(stopped.stderr).toMatch(/stopped at --max-runtime; pgshift resume (\d+) continues/);
     const id = Number(/pgshift resume (\d+)/.exec(stopped.stderr)![1]);
     expect((await db.query(`SELECT state FROM pgshift.status WHERE id = $1`, [id])).rows[0].state).toBe('ready to cut over');
     expect(await typeOf('stopped')).toBe('integer');
-    const resumed = spawnSync(process.execPath, [CLI, 'resume', String(id), '--url', db.url], { encoding: 'utf8' });
+    const resumed = await runCli(['resume', String(id), '--url', db.url]);
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(await typeOf('stopped')).toBe('bigint');
   });

@@ -1,11 +1,10 @@
-import { spawnSync } from 'node:child_process';
+import { runCli } from './support/cli.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onlineAlter, alterOptions, DEFAULTS } from '../src/index.js';
 import { createTestDatabase, type TestDatabase } from './support/test-db.js';
 import { tableDigest } from './support/table-digest.js';
 
-const CLI = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('throttling and lock safety', () => {
@@ -49,13 +48,13 @@ describe('throttling and lock safety', () => {
     const run = onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE paused_t ALTER COLUMN v TYPE bigint', execute: true, chunkTimeMs: 10 }));
     const outcome = run.then(() => null, (e: unknown) => e);
     const id = await untilPhase('paused_t', 'copy');
-    const pause = spawnSync(process.execPath, [CLI, 'pause', String(id), '--url', db.url], { encoding: 'utf8' });
+    const pause = await runCli(['pause', String(id), '--url', db.url]);
     expect(pause.status, pause.stderr).toBe(0);
     await expectHeld('paused_t', /paused by the operator/);
-    const status = spawnSync(process.execPath, [CLI, 'status', String(id), '--url', db.url], { encoding: 'utf8' });
+    const status = await runCli(['status', String(id), '--url', db.url]);
     expect(status.status, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/copy \(paused\).*throttled: paused by the operator/);
-    const unpause = spawnSync(process.execPath, [CLI, 'unpause', String(id), '--url', db.url], { encoding: 'utf8' });
+    const unpause = await runCli(['unpause', String(id), '--url', db.url]);
     expect(unpause.status, unpause.stderr).toBe(0);
     expect(await outcome).toBeNull();
     expect((await migration('paused_t'))?.outcome).toBe('done');

@@ -5,6 +5,7 @@ import { UserError } from '../errors.js';
 import { artifactNames } from '../plan/names.js';
 import { finishMigration } from '../state/store.js';
 import { dropArtifacts } from './artifacts.js';
+import { isOwned } from '../state/ownership.js';
 
 /**
  * Removes an unfinished migration that no process runs: its capture triggers and its schema,
@@ -17,16 +18,14 @@ export async function abortMigration(pool: Pool, idText: string, retry: RetryPol
     const exists = await c.query(`SELECT to_regclass('pgshift.migrations') AS t`);
     if (exists.rows[0].t === null) throw new UserError(`no migration ${id}: this database has no pgshift state`);
     const r = await c.query(
-      `SELECT m.table_schema, m.table_name, m.outcome, m.backend_pids,
-              EXISTS (SELECT FROM pg_stat_activity a WHERE a.application_name = 'pgshift' AND a.pid = ANY (m.backend_pids)) AS running
-         FROM pgshift.migrations m WHERE m.id = $1`,
+      `SELECT m.table_schema, m.table_name, m.outcome FROM pgshift.migrations m WHERE m.id = $1`,
       [id],
     );
     return r.rows[0];
   });
   if (!m) throw new UserError(`no migration ${id}`);
   if (m.outcome !== null) throw new UserError(`migration ${id} already ended (${m.outcome})`);
-  if (m.running) throw new UserError(`migration ${id} is still running; stop its process first`);
+  if (await isOwned(pool, id)) throw new UserError(`migration ${id} is still running; stop its process first`);
   const names = artifactNames(id);
   await dropArtifacts(pool, names, { schema: m.table_schema, name: m.table_name }, retry, { triggers: true });
   await finishMigration(pool, id, 'aborted', 'aborted by pgshift abort');

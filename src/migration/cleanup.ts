@@ -5,7 +5,7 @@ import { UserError } from '../errors.js';
 import { artifactNames } from '../plan/names.js';
 import { finishMigration } from '../state/store.js';
 import { dropArtifacts } from './artifacts.js';
-import { maybeRunning, type Stored } from './resume.js';
+import { isOwned } from '../state/ownership.js';
 
 /**
  * `pgshift cleanup [id|--all]`: removes what finished migrations kept (the old table and the
@@ -36,7 +36,7 @@ export async function cleanup(pool: Pool, target: { id?: string; all: boolean },
   for (const m of rows) {
     const leftovers = m.has_schema || m.has_triggers;
     if (!leftovers) continue;
-    if (m.outcome === null && maybeRunning(m as Stored)) {
+    if (m.outcome === null && (await isOwned(pool, m.id))) {
       say(`migration ${m.id} on ${m.table_schema}.${m.table_name} is still running (pid ${m.pid} on ${m.host}): left alone`);
       continue;
     }

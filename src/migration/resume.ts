@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { isOwned } from '../state/ownership.js';
 import type { Pool } from '../db/session.js';
 import { createPool, withClient } from '../db/session.js';
 import { qualified } from '../db/quote.js';
@@ -39,7 +40,7 @@ export interface Stored {
 /** `pgshift resume <id>`: take over an interrupted migration and finish it. */
 export async function resumeMigration(opts: Omit<AlterOptions, 'statements'>, idText: string): Promise<AlterReport> {
   if (!/^\d+$/.test(idText)) throw new UserError(`"${idText}" is not a migration id`);
-  const pool = createPool({ url: opts.url, applicationName: 'pgshift', lockTimeoutMs: opts.retry.lockTimeoutMs, maxClients: 4 + opts.checksumParallel });
+  const pool = createPool({ url: opts.url, applicationName: 'pgshift', lockTimeoutMs: opts.retry.lockTimeoutMs, maxClients: 5 + opts.checksumParallel });
   try {
     const m = await load(pool, Number(idText));
     return await resumeOnPool(pool, { ...opts, statements: m.statements }, m);
@@ -57,27 +58,10 @@ export async function load(pool: Pool, id: number): Promise<Stored> {
   });
 }
 
-/**
- * Whether the process that ran the migration may still be alive: on this host we can ask the
- * OS; for another host, a migration that updated its state in the last two minutes is alive.
- */
-export function maybeRunning(m: Stored): boolean {
-  if (m.host === os.hostname() && m.pid) {
-    if (m.pid === process.pid) return false;
-    try {
-      process.kill(m.pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-  return Date.now() - new Date(m.updated_at).getTime() < 120_000;
-}
-
 export async function resumeOnPool(pool: Pool, opts: AlterOptions, m: Stored): Promise<AlterReport> {
   const started = performance.now();
   if (m.outcome !== null) throw new UserError(`migration ${m.id} already ended (${m.outcome})`);
-  if (maybeRunning(m)) throw new UserError(`migration ${m.id} is still running (pid ${m.pid} on ${m.host}); stop that process first`);
+  if (await isOwned(pool, m.id)) throw new UserError(`migration ${m.id} is still running (pid ${m.pid} on ${m.host}); stop that process first`);
   const names = artifactNames(m.id);
   await takeOver(pool, m, names.schema);
   await withClient(pool, (c) => c.query(`UPDATE pgshift.migrations SET pid = $2, host = $3, updated_at = now() WHERE id = $1`, [m.id, process.pid, os.hostname()]));

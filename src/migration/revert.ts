@@ -86,7 +86,17 @@ export async function revertMigration(o: { url?: string; retry: RetryPolicy; dea
         }),
       ),
       async (attempt, err, pauseMs) => {
-        log.warn({ migration: id, attempt, pauseMs, reason: describeError(err) }, 'revert swap attempt failed; retrying');
+        const holders = await withClient(pool, async (c) =>
+          (await c.query(
+            `SELECT l.relation::regclass::text AS rel, l.mode, l.granted, a.pid, a.backend_type, a.state
+               FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+              WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.locktype = 'relation'
+                AND a.pid <> pg_backend_pid() AND (NOT l.granted OR l.relation = ANY ($1::oid[]))`,
+            [[newT.oid, oldT.oid]],
+          )).rows,
+        ).catch(() => []);
+        // Who holds or waits for locks on the two tables: what an operator needs to see here.
+        log.warn({ migration: id, attempt, pauseMs, reason: describeError(err), holders }, 'revert swap attempt failed; retrying');
         await cancelAutovacuum(pool, [newT.oid, oldT.oid]);
       },
     );

@@ -8,7 +8,8 @@ import { ValidationFailed, type BeforeCutoverReport, type InLockReport } from '.
 import { describePlan, makePlan, type Plan } from './plan.js';
 import { execute, hookState, newRun, type ExecutionReport } from './execute.js';
 import type { Run } from './run.js';
-import { load, maybeRunning, resumeOnPool } from './resume.js';
+import { load, resumeOnPool } from './resume.js';
+import { isOwned, takeOwnership } from '../state/ownership.js';
 import { dropArtifacts } from './artifacts.js';
 
 const log = componentLog('runner');
@@ -35,7 +36,7 @@ export interface AlterReport {
 export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
   const started = performance.now();
   // Connections: copy + bound look-ups, two index builds, the validation's lock and snapshot holders and its workers.
-  const pool = createPool({ url: opts.url, applicationName: 'pgshift', lockTimeoutMs: opts.retry.lockTimeoutMs, maxClients: 4 + opts.checksumParallel });
+  const pool = createPool({ url: opts.url, applicationName: 'pgshift', lockTimeoutMs: opts.retry.lockTimeoutMs, maxClients: 5 + opts.checksumParallel });
   try {
     const plan = await withClient(pool, (c) => makePlan(c, opts.statements, opts.retry, opts.transforms));
     const report = planReport(plan);
@@ -49,7 +50,7 @@ export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
     );
     if (interrupted.rows[0]) {
       const m = await load(pool, interrupted.rows[0].id);
-      if (!maybeRunning(m)) return await resumeOnPool(pool, opts, m);
+      if (!(await isOwned(pool, m.id))) return await resumeOnPool(pool, opts, m);
     }
     const id = await withTransaction(pool, (c) =>
       registerMigration(c, {
@@ -95,6 +96,15 @@ async function runRegistered(pool: Pool, plan: Plan, opts: AlterOptions, id: num
 
 /** Runs a migration's remaining phases, then finishes it, or cleans up as its failure demands. */
 export async function runToEnd(run: Run, body: (run: Run) => Promise<ExecutionReport>): Promise<ExecutionReport> {
+  const ownership = await takeOwnership(run.pool, run.id);
+  try {
+    return await ownedRun(run, body);
+  } finally {
+    await ownership.release();
+  }
+}
+
+async function ownedRun(run: Run, body: (run: Run) => Promise<ExecutionReport>): Promise<ExecutionReport> {
   const { pool, plan, opts, id } = run;
   try {
     await run.hooks.run('startup', hookState(run, 'plan'));

@@ -1,0 +1,42 @@
+import type { Pool } from '../db/session.js';
+import { withClient } from '../db/session.js';
+import { UserError } from '../errors.js';
+import { ADVISORY_NAMESPACE } from '../plan/names.js';
+import type pg from 'pg';
+
+/**
+ * The process running a migration holds a session-level advisory lock on it for as long as it
+ * runs, on a connection of its own: two processes never run the same migration, and a process
+ * that died lets go with its connection, on whatever host it ran.
+ */
+const OWNER_NAMESPACE = ADVISORY_NAMESPACE - 1;
+
+export interface Ownership {
+  release(): Promise<void>;
+}
+
+export async function takeOwnership(pool: Pool, id: number): Promise<Ownership> {
+  const client: pg.PoolClient = await pool.connect();
+  const got = (await client.query('SELECT pg_try_advisory_lock($1, $2) AS ok', [OWNER_NAMESPACE, id])).rows[0].ok as boolean;
+  if (!got) {
+    client.release();
+    throw new UserError(`migration ${id} is being run by another process; stop it first (pgshift status ${id} shows where)`);
+  }
+  return {
+    async release() {
+      await client.query('SELECT pg_advisory_unlock($1, $2)', [OWNER_NAMESPACE, id]).catch(() => undefined);
+      client.release();
+    },
+  };
+}
+
+/** Whether some live session runs the migration (holds its ownership lock). */
+export async function isOwned(pool: Pool, id: number): Promise<boolean> {
+  return withClient(pool, async (c) =>
+    (await c.query(
+      `SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND objsubid = 2 AND granted
+                        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS owned`,
+      [OWNER_NAMESPACE, id],
+    )).rows[0].owned,
+  );
+}
