@@ -45,10 +45,22 @@ describe('throttling and lock safety', () => {
 
   it('pause and unpause from another process, with status showing why', async () => {
     await bigTable('paused_t');
-    const run = onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE paused_t ALTER COLUMN v TYPE bigint', execute: true, chunkTimeMs: 10 }));
+    let pause: Awaited<ReturnType<typeof runCli>> | undefined;
+    const run = onlineAlter(
+      alterOptions({
+        url: db.url,
+        statements: 'ALTER TABLE paused_t ALTER COLUMN v TYPE bigint',
+        execute: true,
+        chunkTimeMs: 10,
+        // The operator pauses it from another process as the copy begins (the hook waits for it).
+        onPhase: async (phase, m) => {
+          if (phase === 'copy') pause = await runCli(['pause', String(m.id), '--url', db.url]);
+        },
+      }),
+    );
     const outcome = run.then(() => null, (e: unknown) => e);
     const id = await untilPhase('paused_t', 'copy');
-    const pause = await runCli(['pause', String(id), '--url', db.url]);
+    while (!pause) await sleep(20);
     expect(pause.status, pause.stderr).toBe(0);
     await expectHeld('paused_t', /paused by the operator/);
     const status = await runCli(['status', String(id), '--url', db.url]);

@@ -1,10 +1,9 @@
 import type { Client } from '../db/session.js';
-import { ident, literal, qualified } from '../db/quote.js';
+import { ident, qualified } from '../db/quote.js';
 import type { ArtifactNames } from '../plan/names.js';
 import { dropTriggersSql, reverseCapture } from '../capture/install.js';
 import { readDependentDefs, type DependentDef } from './dependents.js';
-import { exchangeTables } from './swap.js';
-import { relOptionsList } from '../shadow/reloptions.js';
+import { exchangeTables, repointForeignKeysIn, replaceViews } from './swap.js';
 
 export interface SwapBackInput {
   names: ArtifactNames;
@@ -62,24 +61,13 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
     const col = x.oldColumnName(newCol);
     if (col) await c.query(`SELECT setval(pg_get_serial_sequence($1, $2), $3::bigint, $4)`, [table, col, state.last_value, state.is_called]);
   }
-  const validate: [string, string][] = [];
-  for (const fk of of('fk-in')) {
-    const child = qualified(fk.schema!, fk.target!);
-    await exec(`ALTER TABLE ${child} DROP CONSTRAINT ${ident(fk.name)}`);
-    const valid = fk.flag === 'true';
-    await exec(`ALTER TABLE ${child} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${valid ? ' NOT VALID' : ''}`);
-    if (fk.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${child} IS ${literal(fk.comment)}`);
-    if (valid) validate.push([child, fk.name]);
-  }
+  const validate = await repointForeignKeysIn(c, of('fk-in'));
   for (const fk of x.oldForeignKeys) {
     const valid = !/ NOT VALID$/.test(fk.def);
     await exec(`ALTER TABLE ${table} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${valid ? ' NOT VALID' : ''}`);
     if (valid) validate.push([table, fk.name]);
   }
-  for (const v of of('view')) {
-    const opts = v.extra ? relOptionsList(v.extra.split(',')) : [];
-    await exec(`CREATE OR REPLACE VIEW ${qualified(v.schema!, v.name)}${opts.length ? ` WITH (${opts.join(', ')})` : ''} AS ${v.def}`);
-  }
+  await replaceViews(c, of('view'));
   for (const t of x.oldTriggers) {
     const mode = { O: 'ENABLE', D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }[t.enabled] ?? 'ENABLE';
     await exec(`ALTER TABLE ${table} ${mode} TRIGGER ${ident(t.name)}`);

@@ -86,24 +86,13 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
     await c.query(`SELECT setval(pg_get_serial_sequence($1, $2), $3::bigint, $4)`, [table, col, state.last_value, state.is_called]);
   }
 
-  const validate: [string, string][] = [];
-  for (const fk of of('fk-in')) {
-    const child = qualified(fk.schema!, fk.target!);
-    await exec(`ALTER TABLE ${child} DROP CONSTRAINT ${ident(fk.name)}`);
-    const valid = fk.flag === 'true';
-    await exec(`ALTER TABLE ${child} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${valid ? ' NOT VALID' : ''}`);
-    if (fk.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${child} IS ${literal(fk.comment)}`);
-    if (valid) validate.push([child, fk.name]);
-  }
+  const validate = await repointForeignKeysIn(c, of('fk-in'));
   for (const con of input.constraints) {
     await exec(`ALTER TABLE ${table} ADD CONSTRAINT ${ident(con.name)} ${con.def}`);
     if (con.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(con.name)} ON ${table} IS ${literal(con.comment)}`);
     if (con.validate) validate.push([table, con.name]);
   }
-  for (const v of of('view')) {
-    const opts = v.extra ? relOptionsList(v.extra.split(',')) : [];
-    await exec(`CREATE OR REPLACE VIEW ${qualified(v.schema!, v.name)}${opts.length ? ` WITH (${opts.join(', ')})` : ''} AS ${v.def}`);
-  }
+  await replaceViews(c, of('view'));
   for (const t of of('trigger')) {
     await exec(t.def!);
     const mode = { D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }[t.flag ?? 'O'];
@@ -156,4 +145,30 @@ export async function exchangeTables(
   await exec(`ALTER TABLE ${qualified(names.schema, names.swapTable)} SET SCHEMA ${ident(x.userSchema)}`);
   await exec(`ALTER TABLE ${qualified(x.userSchema, names.swapTable)} RENAME TO ${ident(x.name)}`);
   for (const [i, r] of owned.entries()) await exec(`ALTER ${kind(r)} ${qualified(x.userSchema, names.swapRelation(i))} RENAME TO ${ident(r.name)}`);
+}
+
+/**
+ * Foreign keys of other tables, read while they pointed at the table now moved away: dropped and
+ * added again by the same definition, whose table name now means the other table; NOT VALID
+ * inside the lock, returned to be validated after it.
+ */
+export async function repointForeignKeysIn(c: Client, fks: DependentDef[]): Promise<[string, string][]> {
+  const validate: [string, string][] = [];
+  for (const fk of fks) {
+    const child = qualified(fk.schema!, fk.target!);
+    await c.query(`ALTER TABLE ${child} DROP CONSTRAINT ${ident(fk.name)}`);
+    const valid = fk.flag === 'true';
+    await c.query(`ALTER TABLE ${child} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${valid ? ' NOT VALID' : ''}`);
+    if (fk.comment !== null) await c.query(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${child} IS ${literal(fk.comment)}`);
+    if (valid) validate.push([child, fk.name]);
+  }
+  return validate;
+}
+
+/** Views re-bound by name with CREATE OR REPLACE, which keeps their OIDs, grants and comments. */
+export async function replaceViews(c: Client, views: DependentDef[]): Promise<void> {
+  for (const v of views) {
+    const opts = v.extra ? relOptionsList(v.extra.split(',')) : [];
+    await c.query(`CREATE OR REPLACE VIEW ${qualified(v.schema!, v.name)}${opts.length ? ` WITH (${opts.join(', ')})` : ''} AS ${v.def}`);
+  }
 }
