@@ -4,20 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onlineAlter, alterOptions } from '../src/index.js';
 import { createTestDatabase, cloneDatabase, type TestDatabase } from './support/test-db.js';
 import { tableDigest } from './support/table-digest.js';
+import { CLI, runCli } from './support/cli.js';
 import { diffSnapshots, snapshotCatalog } from './support/catalog-snapshot.js';
 
-const CLI = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pgshift = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
-const pgshiftAsync = (args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> =>
-  new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
 
 describe('pgshift backfill', () => {
   let db: TestDatabase;
@@ -54,7 +45,7 @@ describe('pgshift backfill', () => {
       }
     });
     // Spawned asynchronously: the application's loops must go on while the backfill runs.
-    const run = await pgshiftAsync(['backfill', '--table', 'ledger', '--set', 'doubled = v * 2', '--where', 'doubled IS NULL', '--execute', '--url', db.url]);
+    const run = await runCli(['backfill', '--table', 'ledger', '--set', 'doubled = v * 2', '--where', 'doubled IS NULL', '--execute', '--url', db.url]);
     running = false;
     await Promise.all(loops);
     await Promise.all(apps.map((c) => c.end()));

@@ -1,25 +1,17 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAILPOINTS } from '../src/failpoints.js';
 import { startWorkload } from '../src/demo/workload.js';
 import { createTestDatabase, type TestDatabase } from './support/test-db.js';
+import { CLI, runCli } from './support/cli.js';
 
 /**
  * kill -9 of the pgshift process at every failpoint (deterministic: PGSHIFT_FAILPOINT makes the
  * process SIGKILL itself there), under concurrent writes mirrored into a second table; then
  * `pgshift resume` must finish the migration with the table equal to the mirror.
  */
-const CLI = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
 const ROWS = 40_000;
 
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; signal: string | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code, signal) => resolve({ code, signal, stderr }));
-  });
-}
 
 describe('kill -9 and resume', () => {
   let db: TestDatabase;
@@ -39,12 +31,12 @@ describe('kill -9 and resume', () => {
     const workload = await startWorkload({ url: db.url, schema: 'public', table: t, mirror: `${t}_mirror`, workers: 2, initialRows: ROWS, ratePerSecond: 300 });
     try {
       const alter = ['alter', `ALTER TABLE ${t} ALTER COLUMN v TYPE bigint, ADD COLUMN flag boolean DEFAULT true`, '--execute', '--chunk-time', '20ms', '--drop-old', '--url', db.url];
-      const killed = await run(alter, { PGSHIFT_FAILPOINT: failpoint });
+      const killed = await runCli(alter, { PGSHIFT_FAILPOINT: failpoint });
       expect(killed.signal, killed.stderr).toBe('SIGKILL');
       const id = (await db.query(`SELECT id::int FROM pgshift.migrations WHERE table_name = $1 AND outcome IS NULL`, [t])).rows[0]?.id;
       expect(id, 'an unfinished migration is recorded').toBeGreaterThan(0);
-      const resumed = await run(['resume', String(id), '--url', db.url, '--chunk-time', '20ms', '--drop-old']);
-      expect(resumed.code, resumed.stderr).toBe(0);
+      const resumed = await runCli(['resume', String(id), '--url', db.url, '--chunk-time', '20ms', '--drop-old']);
+      expect(resumed.status, resumed.stderr).toBe(0);
     } finally {
       const stats = await workload.stop();
       expect(stats.errors).toEqual([]);
@@ -64,11 +56,11 @@ describe('kill -9 and resume', () => {
     const t = 'crash_again';
     await db.query(`CREATE TABLE ${t} (id int PRIMARY KEY, v int NOT NULL); INSERT INTO ${t} SELECT g, g FROM generate_series(1, ${ROWS}) g;`);
     const alter = ['alter', `ALTER TABLE ${t} ALTER COLUMN v TYPE bigint`, '--execute', '--chunk-time', '20ms', '--url', db.url];
-    const killed = await run(alter, { PGSHIFT_FAILPOINT: 'mid-copy' });
+    const killed = await runCli(alter, { PGSHIFT_FAILPOINT: 'mid-copy' });
     expect(killed.signal).toBe('SIGKILL');
     const id = (await db.query(`SELECT id::int FROM pgshift.migrations WHERE table_name = $1 AND outcome IS NULL`, [t])).rows[0].id;
-    const again = await run(alter);
-    expect(again.code, again.stderr).toBe(0);
+    const again = await runCli(alter);
+    expect(again.status, again.stderr).toBe(0);
     expect((await db.query(`SELECT outcome FROM pgshift.migrations WHERE id = $1`, [id])).rows[0].outcome).toBe('done');
     expect((await db.query(`SELECT count(*)::int AS n FROM pgshift.migrations WHERE table_name = $1`, [t])).rows[0].n).toBe(1);
     expect((await db.query(`SELECT count(*)::int AS n FROM ${t} WHERE v <> id`)).rows[0].n).toBe(0);
