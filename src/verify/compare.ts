@@ -3,7 +3,7 @@ import QueryStream from 'pg-query-stream';
 import type { Client, Pool } from '../db/session.js';
 import { withClient, inTransaction } from '../db/session.js';
 import { literal } from '../db/quote.js';
-import { boundariesSql, chunkChecksumSql, rangeDiffSql, type Side } from './side.js';
+import { boundariesSql, chunkChecksumSql, pageRangeChecksumSql, rangeDiffSql, type Side } from './side.js';
 
 export interface Difference {
   key: string[];
@@ -36,19 +36,37 @@ export const DEFAULT_COMPARE: CompareOptions = { chunkRows: 50_000, parallel: 2,
 
 type Chunk = { low: string[] | null; high: string[] | null };
 
+type Fingerprint = { n: string; h1: string; h2: string };
+
 /**
- * Compares two sides chunk by chunk under ONE snapshot (exported, so several connections can
- * checksum chunks in parallel), then diffs the mismatching chunks row by row, streamed.
+ * Compares two sides under ONE snapshot (exported, so several connections can work in
+ * parallel). First each whole side's fingerprint, read by page ranges (sequential reads, no
+ * index): equal tables end there. Only when they differ are both sides fingerprinted again by
+ * key range to find the chunks that differ, and those diffed row by row, streamed.
  */
 export async function compareSides(pool: Pool, a: Side, b: Side, opts: CompareOptions = DEFAULT_COMPARE): Promise<ComparisonReport> {
   const t0 = performance.now();
   return withClient(pool, async (holder) => {
-    // The holder keeps the exported snapshot alive until every chunk has imported it.
+    // The holder keeps the exported snapshot alive until every part has imported it.
     return inTransaction(
       holder,
       async () => {
         if (opts.snapshot) await holder.query(`SET TRANSACTION SNAPSHOT ${literal(opts.snapshot)}`);
         const snapshot = (await holder.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
+        const limit = pLimit(Math.max(1, opts.parallel));
+        const run = <T>(fn: (c: Client) => Promise<T>): Promise<T> => limit(() => underSnapshot(pool, snapshot, fn));
+
+        const [partsA, partsB] = [await pageParts(holder, a, opts.parallel), await pageParts(holder, b, opts.parallel)];
+        const [wholeA, wholeB] = await Promise.all(
+          [{ side: a, parts: partsA }, { side: b, parts: partsB }].map(async ({ side, parts }) =>
+            combine(await Promise.all(parts.map((part) => run((c) => pageChecksum(c, side, part))))),
+          ),
+        );
+        const rowsA = Number(wholeA!.n);
+        const rowsB = Number(wholeB!.n);
+        const report = { rowsA, rowsB, chunks: partsA.length, mismatchedChunks: 0, differences: [] as Difference[], differenceCount: 0 };
+        if (sameFingerprint(wholeA!, wholeB!)) return { ...report, ms: performance.now() - t0 };
+
         const estimated = Number((await holder.query(`SELECT reltuples::int8 AS n FROM pg_class WHERE oid = $1::regclass`, [a.relation])).rows[0]?.n ?? 0);
         const bounds = (await holder.query({ text: boundariesSql(a, opts.chunkRows, estimated), rowMode: 'array' })).rows as string[][];
         const chunks: Chunk[] = [];
@@ -58,21 +76,12 @@ export async function compareSides(pool: Pool, a: Side, b: Side, opts: CompareOp
           low = high;
         }
         chunks.push({ low, high: null });
-
-        const limit = pLimit(Math.max(1, opts.parallel));
-        let rowsA = 0;
-        let rowsB = 0;
         const mismatchedAt: number[] = [];
         await Promise.all(
           chunks.map((chunk, index) =>
-            limit(() =>
-              underSnapshot(pool, snapshot, async (c) => {
-                const [ca, cb] = [await checksum(c, a, chunk), await checksum(c, b, chunk)];
-                rowsA += Number(ca.n);
-                rowsB += Number(cb.n);
-                if (ca.n !== cb.n || ca.h1 !== cb.h1 || ca.h2 !== cb.h2) mismatchedAt.push(index);
-              }),
-            ),
+            run(async (c) => {
+              if (!sameFingerprint(await checksum(c, a, chunk), await checksum(c, b, chunk))) mismatchedAt.push(index);
+            }),
           ),
         );
 
@@ -91,12 +100,50 @@ export async function compareSides(pool: Pool, a: Side, b: Side, opts: CompareOp
             );
           }
         }
-        return { rowsA, rowsB, chunks: chunks.length, mismatchedChunks: mismatched.length, differences, differenceCount, ms: performance.now() - t0 };
+        return {
+          ...report,
+          chunks: chunks.length,
+          // The wholes differ, so something does even when no key range holds it (rows with NULL keys).
+          mismatchedChunks: Math.max(1, mismatched.length),
+          differences,
+          differenceCount,
+          ms: performance.now() - t0,
+        };
       },
       { isolation: 'repeatable read' },
     );
   });
 }
+
+/**
+ * Page ranges splitting a side's heap into `parallel` parts (one for small tables); the last is
+ * open-ended. The size is read now, not under the snapshot: pages added since are in the last part.
+ */
+async function pageParts(c: Client, side: Side, parallel: number): Promise<{ from: number; to: number | null }[]> {
+  const pages = Number((await c.query(`SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int AS p`, [side.relation])).rows[0].p);
+  const n = pages < 1000 ? 1 : Math.max(1, parallel);
+  return Array.from({ length: n }, (_, i) => ({ from: Math.floor((pages * i) / n), to: i === n - 1 ? null : Math.floor((pages * (i + 1)) / n) }));
+}
+
+async function pageChecksum(c: Client, side: Side, part: { from: number; to: number | null }): Promise<Fingerprint> {
+  const bounds = [`(${part.from},0)`, ...(part.to === null ? [] : [`(${part.to},0)`])];
+  return (await c.query(pageRangeChecksumSql(side, part.to !== null), [...side.params, ...bounds])).rows[0];
+}
+
+/** Fingerprints of disjoint parts combined into the whole's: counts and sums add, hashes XOR. */
+function combine(parts: Fingerprint[]): Fingerprint {
+  let n = 0n;
+  let h1 = 0n;
+  let h2 = 0n;
+  for (const p of parts) {
+    n += BigInt(p.n);
+    h1 ^= BigInt(p.h1);
+    h2 += BigInt(p.h2);
+  }
+  return { n: String(n), h1: String(h1), h2: String(h2) };
+}
+
+const sameFingerprint = (x: Fingerprint, y: Fingerprint): boolean => x.n === y.n && x.h1 === y.h1 && x.h2 === y.h2;
 
 async function underSnapshot<T>(pool: Pool, snapshot: string, fn: (c: Client) => Promise<T>): Promise<T> {
   return withClient(pool, (c) =>
@@ -111,7 +158,7 @@ async function underSnapshot<T>(pool: Pool, snapshot: string, fn: (c: Client) =>
   );
 }
 
-async function checksum(c: Client, side: Side, chunk: Chunk): Promise<{ n: string; h1: string; h2: string }> {
+async function checksum(c: Client, side: Side, chunk: Chunk): Promise<Fingerprint> {
   const values = [...side.params, ...(chunk.low ?? []), ...(chunk.high ?? [])];
   return (await c.query(chunkChecksumSql(side, chunk.low !== null, chunk.high !== null), values)).rows[0];
 }

@@ -52,17 +52,32 @@ export function hashMatchesText(type: string): boolean {
 }
 
 /**
- * Per chunk: the row count, the XOR of 64-bit row hashes, and the sum of their high halves
- * (a second, differently combined fingerprint: two equal changes cancel in a XOR, not in a
- * sum). Order-free, so no sort; one hash per row.
+ * The fingerprint of the rows a WHERE clause selects: the row count, the XOR of 64-bit row
+ * hashes, and the sum of their high halves (a second, differently combined fingerprint: two
+ * equal changes cancel in a XOR, not in a sum). Order-free, so no sort, and combinable across
+ * parts; one hash per row: OFFSET 0 keeps PostgreSQL from flattening the subquery, which would
+ * compute the hash once per aggregate (it doubled the validation's time).
  */
-export function chunkChecksumSql(side: Side, hasLow: boolean, hasHigh: boolean): string {
-  const where = rangeWhere(side, hasLow, hasHigh, side.params.length + 1);
+function fingerprintSql(side: Side, where: string): string {
   const row = `ROW(${side.values.map((v, i) => (side.binary[i] ? v : `(${v})::text`)).join(', ')})`;
   return (
     `SELECT count(*)::text AS n, coalesce(bit_xor(h), 0)::text AS h1, coalesce(sum(h >> 32), 0)::text AS h2` +
-    ` FROM (SELECT hash_record_extended(${row}, 0) AS h FROM ${side.relation}${where.sql}) x`
+    ` FROM (SELECT hash_record_extended(${row}, 0) AS h FROM ${side.relation}${where} OFFSET 0) x`
   );
+}
+
+/** The fingerprint of a key range (low, high]. */
+export function chunkChecksumSql(side: Side, hasLow: boolean, hasHigh: boolean): string {
+  return fingerprintSql(side, rangeWhere(side, hasLow, hasHigh, side.params.length + 1).sql);
+}
+
+/**
+ * The fingerprint of a range of heap pages [from, to) (open-ended without `to`): a TID range
+ * scan reads pages in order and needs no index, about 20% cheaper per row than a key range.
+ */
+export function pageRangeChecksumSql(side: Side, hasHigh: boolean): string {
+  const n = side.params.length + 1;
+  return fingerprintSql(side, ` WHERE ctid >= $${n}::tid${hasHigh ? ` AND ctid < $${n + 1}::tid` : ''}`);
 }
 
 /**
