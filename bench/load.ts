@@ -1,11 +1,15 @@
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
 
 /**
  * A write workload on the ledger table: updates, inserts and deletes at a fixed rate (or as
- * fast as it goes), recording each transaction's latency and completion time.
+ * fast as it goes), recording each transaction's latency and completion time. It runs in a
+ * worker thread, as an application runs in its own process: its latencies never include time
+ * the benchmark's own event loop spent on pgshift's work.
  */
 export interface Load {
   stop(): Promise<LoadStats>;
+  /** ms since the load started, on the clock its completion times use */
   now(): number;
 }
 
@@ -16,8 +20,37 @@ export interface LoadStats {
   elapsedMs: number;
 }
 
-export async function startLoad(url: string, opts: { tps?: number; workers: number; firstNewId: number; maxId: number }): Promise<Load> {
-  const started = performance.now();
+interface LoadOptions {
+  url: string;
+  tps?: number;
+  workers: number;
+  firstNewId: number;
+  maxId: number;
+  /** absolute start time (performance.timeOrigin + now()) shared by both threads */
+  started: number;
+}
+
+const clock = (): number => performance.timeOrigin + performance.now();
+
+export async function startLoad(url: string, opts: Omit<LoadOptions, 'url' | 'started'>): Promise<Load> {
+  const started = clock();
+  const worker = new Worker(new URL(import.meta.url), { workerData: { ...opts, url, started } satisfies LoadOptions });
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', () => resolve());
+    worker.once('error', reject);
+  });
+  return {
+    now: () => clock() - started,
+    stop: () =>
+      new Promise<LoadStats>((resolve, reject) => {
+        worker.once('message', (stats: LoadStats) => void worker.terminate().then(() => resolve(stats)));
+        worker.once('error', reject);
+        worker.postMessage('stop');
+      }),
+  };
+}
+
+async function runLoad(opts: LoadOptions): Promise<void> {
   const latencies: number[] = [];
   const completedAt: number[] = [];
   let failures = 0;
@@ -25,12 +58,13 @@ export async function startLoad(url: string, opts: { tps?: number; workers: numb
   let nextId = opts.firstNewId;
   const clients = await Promise.all(
     Array.from({ length: opts.workers }, async () => {
-      const c = new pg.Client({ connectionString: url, application_name: 'pgshift-bench-load' });
+      const c = new pg.Client({ connectionString: opts.url, application_name: 'pgshift-bench-load' });
       c.on('error', () => undefined);
       await c.connect();
       return c;
     }),
   );
+  parentPort!.postMessage('ready');
   const interval = opts.tps ? (1000 * opts.workers) / opts.tps : 0;
   const loops = clients.map(async (c, w) => {
     let due = performance.now() + (interval * w) / opts.workers;
@@ -54,7 +88,7 @@ export async function startLoad(url: string, opts: { tps?: number; workers: numb
       }
       const t1 = performance.now();
       latencies.push(t1 - t0);
-      completedAt.push(t1 - started);
+      completedAt.push(clock() - opts.started);
       if (interval > 0) {
         due += interval;
         const wait = due - performance.now();
@@ -63,16 +97,15 @@ export async function startLoad(url: string, opts: { tps?: number; workers: numb
       }
     }
   });
-  return {
-    now: () => performance.now() - started,
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-      await Promise.all(clients.map((c) => c.end()));
-      return { latencies, completedAt, failures, elapsedMs: performance.now() - started };
-    },
-  };
+  // The only message the main thread sends is the stop request; loops end within one interval.
+  await new Promise<void>((resolve) => parentPort!.once('message', () => resolve()));
+  running = false;
+  await Promise.all(loops);
+  await Promise.all(clients.map((c) => c.end()));
+  parentPort!.postMessage({ latencies, completedAt, failures, elapsedMs: clock() - opts.started } satisfies LoadStats);
 }
+
+if (!isMainThread && (workerData as LoadOptions | null)?.url) await runLoad(workerData as LoadOptions);
 
 /** p-th percentile (0..100) of the latencies of transactions completed in [from, to). */
 export function percentileIn(s: LoadStats, p: number, from = 0, to = Infinity): number {
