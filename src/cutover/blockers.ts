@@ -59,7 +59,7 @@ export async function cancelAutovacuum(pool: Pool, relationOids: string[]): Prom
     for (const row of r.rows) {
       const ok = await c.query('SELECT pg_cancel_backend($1) AS ok', [row.pid]).then((x) => x.rows[0].ok === true, () => false);
       if (ok) {
-        log.warn({ pid: row.pid }, 'cancelled autovacuum holding a lock the cutover needs');
+        log.warn({ pid: row.pid }, 'cancelled autovacuum holding a lock pgshift needs on its own or the swapped tables');
         n++;
       }
     }

@@ -4,6 +4,7 @@ import { ident, qualified } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { dropTriggersSql, reverseCapture } from '../capture/install.js';
 import type { ArtifactNames } from '../plan/names.js';
+import { cancelAutovacuum } from '../cutover/blockers.js';
 
 /**
  * Removes what a migration created, object by object and never with CASCADE: if something of
@@ -31,28 +32,42 @@ export async function dropArtifacts(
       }),
     );
   }
-  await withTransaction(pool, async (c) => {
-    const present = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [names.schema]);
-    if (present.rowCount === 0) return;
-    const tables = await c.query<{ relname: string }>(
-      `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'u') ORDER BY c.oid DESC`,
-      [names.schema],
-    );
-    // An open revert window keeps its reverse changelog and functions (its triggers use them).
-    const kept = new Set([opts.keepOld, ...(opts.keepRevertWindow ? ['reverse_changelog'] : [])]);
-    for (const t of tables.rows) {
-      if (kept.has(t.relname)) continue;
-      await c.query(`DROP TABLE IF EXISTS ${qualified(names.schema, t.relname)}`);
-      dropped.push(`table ${names.schema}.${t.relname}`);
-    }
-    for (const fn of ['pgshift_capture', 'pgshift_truncated', ...(opts.keepRevertWindow ? [] : ['pgshift_reverse_capture', 'pgshift_reverse_truncated'])]) {
-      await c.query(`DROP FUNCTION IF EXISTS ${qualified(names.schema, fn)}()`);
-    }
-    if (opts.keepOld === undefined || !tables.rows.some((t) => t.relname === opts.keepOld)) {
-      await c.query(`DROP SCHEMA IF EXISTS ${ident(names.schema)}`);
-      dropped.push(`schema ${names.schema}`);
-    }
-  });
+  const droppedBefore = dropped.length;
+  const inSchema: string[] = [];
+  await withRetry(
+    retry,
+    (_a, lockTimeoutMs) =>
+      withTransaction(pool, async (c) => {
+        inSchema.length = 0;
+        await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+        const present = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [names.schema]);
+        if (present.rowCount === 0) return;
+        const tables = await c.query<{ relname: string; oid: string }>(
+          `SELECT c.relname, c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'u') ORDER BY c.oid DESC`,
+          [names.schema],
+        );
+        // An open revert window keeps its reverse changelog and functions (its triggers use them).
+        const kept = new Set([opts.keepOld, ...(opts.keepRevertWindow ? ['reverse_changelog'] : [])]);
+        for (const t of tables.rows) {
+          if (kept.has(t.relname)) continue;
+          inSchema.push(t.oid);
+          await c.query(`DROP TABLE IF EXISTS ${qualified(names.schema, t.relname)}`);
+          dropped.push(`table ${names.schema}.${t.relname}`);
+        }
+        for (const fn of ['pgshift_capture', 'pgshift_truncated', ...(opts.keepRevertWindow ? [] : ['pgshift_reverse_capture', 'pgshift_reverse_truncated'])]) {
+          await c.query(`DROP FUNCTION IF EXISTS ${qualified(names.schema, fn)}()`);
+        }
+        if (opts.keepOld === undefined || !tables.rows.some((t) => t.relname === opts.keepOld)) {
+          await c.query(`DROP SCHEMA IF EXISTS ${ident(names.schema)}`);
+          dropped.push(`schema ${names.schema}`);
+        }
+      }),
+    // A freshly filled shadow draws autovacuum, whose lock the drop would otherwise wait out.
+    async () => {
+      await cancelAutovacuum(pool, inSchema);
+      dropped.length = droppedBefore;
+    },
+  );
   return dropped;
 }

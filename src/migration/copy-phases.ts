@@ -12,6 +12,7 @@ import type { Tables } from '../copy/sql.js';
 import { isTruncated } from '../state/store.js';
 import type { Run } from './run.js';
 import { failpoint } from '../failpoints.js';
+import { cancelAutovacuum } from '../cutover/blockers.js';
 
 const log = componentLog('copy');
 
@@ -99,8 +100,17 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
           await c.query(idx.create);
           break;
         } catch (err) {
-          if (sqlState(err) !== '23505' || attempt >= 10) throw err;
-          log.warn({ migration: run.id, index: idx.name, attempt }, 'unique index met a pending duplicate; replaying and retrying');
+          const state = sqlState(err);
+          if ((state !== '23505' && state !== '55P03') || attempt >= 10) throw err;
+          if (state === '55P03') {
+            // Autovacuum, drawn by the freshly filled shadow, holds a lock the build conflicts
+            // with and would yield to it only after deadlock_timeout: the shadow is ours to spare.
+            const shadowOid = (await c.query(`SELECT $1::regclass::oid AS oid`, [tables.shadow])).rows[0].oid as string;
+            const cancelled = await cancelAutovacuum(run.pool, [shadowOid]);
+            log.warn({ migration: run.id, index: idx.name, attempt, cancelledAutovacuum: cancelled }, 'index build waited too long for its lock; retrying');
+          } else {
+            log.warn({ migration: run.id, index: idx.name, attempt }, 'unique index met a pending duplicate; replaying and retrying');
+          }
           await sleep(50 * (attempt + 1));
         }
       }
