@@ -200,6 +200,8 @@ async function afterCapture(run: Run, k: Captured, start: { phase: Phase; low: s
     if (opts.revertWindowMs) await openRevertWindow(c, run, tables, swapped.oldForeignKeys);
     failpoint('in-cutover');
   };
+  // What the application wrote during the validation is replayed before the lock, not under it.
+  await catchUp(run, replayer, tables);
   const [result, cutoverMs] = await timed(() => withClient(pool, (c) => cutover(c, input)));
   run.swapped = true;
   await run.hooks.run('after-cutover', hookState(run, 'cutover'));

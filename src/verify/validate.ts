@@ -63,6 +63,8 @@ export async function validateBeforeCutover(v: ValidationInput): Promise<BeforeC
   const holder = await v.pool.connect();
   let lockReleased = false;
   try {
+    // Drained first without the lock, so the drain under it replays only the last moments' writes.
+    await drain(v);
     const heldFrom = await withRetry(v.retry, async (_a, lockTimeoutMs) => {
       await lockClient.query('BEGIN');
       try {
@@ -75,9 +77,7 @@ export async function validateBeforeCutover(v: ValidationInput): Promise<BeforeC
       }
     });
     // With writes held, the changelog is complete and stays so: replay all of it.
-    await withClient(v.pool, async (c) => {
-      while ((await v.replayer.replayBatch(c, null, 50_000)) > 0);
-    });
+    await drain(v);
     await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     const snapshot = (await holder.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
     await lockClient.query('COMMIT');
@@ -171,4 +171,10 @@ export async function checkInLock(c: Client, origin: Side, shadow: Side, estimat
     sampleMismatches: sample ? Number(sample.bad) : 'skipped: over the time budget',
     passed: countsOk && sampleOk,
   };
+}
+
+async function drain(v: ValidationInput): Promise<void> {
+  await withClient(v.pool, async (c) => {
+    while ((await v.replayer.replayBatch(c, null, 50_000)) > 0);
+  });
 }
