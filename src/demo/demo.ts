@@ -91,7 +91,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     const c = report.cutover!;
     say('');
     say(`result: id is now ${type}; the table ${diff.rows[0].n === 0 ? 'equals' : 'DIFFERS FROM'} its mirror (${diff.rows[0].n} differing rows)`);
-    say(`online ALTER: ${formatDuration(d.total)} total; copy ${formatDuration(d.copy)} (${Math.round(report.copyRowsPerSecond ?? 0).toLocaleString('en')} rows/s), indexes ${formatDuration(d.index)}, catch-up ${formatDuration(d.catchUp)}, cutover ${formatDuration(d.cutover)}`);
+    say(`online ALTER: ${formatDuration(d.total)} total; copy ${formatDuration(d.copy)} (${Math.round(report.copyRowsPerSecond ?? 0).toLocaleString('en')} rows/s), indexes ${formatDuration(d.index)}, catch-up ${formatDuration(d.catchUp)}, ${report.validation?.level ?? ''} validation ${formatDuration(d.checksum)}, cutover ${formatDuration(d.cutover)}`);
     say(`cutover: ${c.attempts} attempt(s), lock wait ${c.lockWaitMs.toFixed(1)}ms, lock held ${c.holdMs.toFixed(1)}ms`);
     say(`offline ALTER: ${formatDuration(offlineMs)} (writes blocked throughout); online/offline = ${(d.total / offlineMs).toFixed(2)}x`);
     say(
