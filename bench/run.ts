@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import pg from 'pg';
-import { onlineAlter, alterOptions } from '../src/index.js';
+import { onlineAlter, alterOptions, type AlterOptions, type AlterReport } from '../src/index.js';
 import { startEmbeddedServer } from '../src/demo/embedded-server.js';
 import { createLedger, INDEX_DDL } from './table.js';
 import { percentileIn, startLoad } from './load.js';
@@ -69,23 +69,14 @@ try {
     const idle = await onCopy('online-idle', async (c, url) => {
       // The copy's WAL volume, for the profile of what the application shares with it.
       let walFrom = '';
-      const report = await onlineAlter(
-        alterOptions({
-          url,
-          statements: ALTER,
-          execute: true,
-          validation: 'basic',
-          onPhase: async (phase) => {
-            if (phase === 'copy') walFrom = (await c.query('SELECT pg_current_wal_lsn() AS l')).rows[0].l;
-            if (phase === 'index') s.copy_wal_bytes = Number((await c.query('SELECT pg_current_wal_lsn() - $1::pg_lsn AS b', [walFrom])).rows[0].b);
-          },
-        }),
-      );
-      return report;
+      return online(url, 'basic', async (phase) => {
+        if (phase === 'copy') walFrom = (await c.query('SELECT pg_current_wal_lsn() AS l')).rows[0].l;
+        if (phase === 'index') s.copy_wal_bytes = Number((await c.query('SELECT pg_current_wal_lsn() - $1::pg_lsn AS b', [walFrom])).rows[0].b);
+      });
     });
     s.online_idle_s = idle.durationsMs!.total / 1000;
     s.copy_s = idle.durationsMs!.copy / 1000;
-    const thorough = await onCopy('online-thorough', async (_c, url) => onlineAlter(alterOptions({ url, statements: ALTER, execute: true, validation: 'thorough' })));
+    const thorough = await onCopy('online-thorough', async (_c, url) => online(url, 'thorough'));
     s.validation_thorough_s = thorough.durationsMs!.checksum / 1000;
     s.validation_vs_copy = thorough.durationsMs!.checksum / thorough.durationsMs!.copy;
     s.validation_writes_held_ms = thorough.validation!.writesHeldMs;
@@ -165,6 +156,10 @@ async function onCopy<T>(name: string, fn: (c: pg.Client, url: string) => Promis
   }
 }
 
+function online(url: string, validation: 'basic' | 'thorough', onPhase?: AlterOptions['onPhase']): Promise<AlterReport> {
+  return onlineAlter(alterOptions({ url, statements: ALTER, execute: true, validation, onPhase }));
+}
+
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
   await fn();
@@ -179,19 +174,11 @@ async function underLoad(url: string): Promise<Sample> {
   let copyFrom = 0;
   let copyTo = 0;
   let indexTo = 0;
-  const report = await onlineAlter(
-    alterOptions({
-      url,
-      statements: ALTER,
-      execute: true,
-      validation: 'basic',
-      onPhase: async (phase) => {
-        if (phase === 'copy') copyFrom = load.now();
-        if (phase === 'index') copyTo = load.now();
-        if (phase === 'catch-up') indexTo = load.now();
-      },
-    }),
-  );
+  const report = await online(url, 'basic', async (phase) => {
+    if (phase === 'copy') copyFrom = load.now();
+    if (phase === 'index') copyTo = load.now();
+    if (phase === 'catch-up') indexTo = load.now();
+  });
   const end = load.now();
   await new Promise((r) => setTimeout(r, 1000));
   const stats = await load.stop();
