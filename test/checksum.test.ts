@@ -78,6 +78,14 @@ describe('pgshift checksum: two tables compared chunk by chunk', () => {
     ]);
   });
 
+  it('compares a view with a table (read whole, without page ranges)', async () => {
+    await db.query(`CREATE VIEW a_view AS SELECT * FROM a`);
+    const same = await compareTables(pool, 'a_view', 'b', { ...DEFAULT_COMPARE, key: ['id'] });
+    expect(same).toMatchObject({ rowsA: 100000, rowsB: 100000, mismatchedChunks: 0 });
+    const diff = await compareTables(pool, 'a_view', 'planted', { ...DEFAULT_COMPARE, key: ['id'] });
+    expect(diff.differences.map((d) => d.key[0])).toEqual(['20', '777', '50001', '99999', '100001']);
+  });
+
   it('exits 0 when equal and 3 when different, printing the differing keys', () => {
     const run = (x: string, y: string) => spawnSync(process.execPath, [CLI, 'checksum', x, y, '--url', db.url], { encoding: 'utf8' });
     const same = run('a', 'b');

@@ -115,17 +115,26 @@ export async function compareSides(pool: Pool, a: Side, b: Side, opts: CompareOp
   });
 }
 
+type PagePart = { from: number; to: number | null } | 'whole';
+
 /**
  * Page ranges splitting a side's heap into `parallel` parts (one for small tables); the last is
- * open-ended. The size is read now, not under the snapshot: pages added since are in the last part.
+ * open-ended. The size is read now, not under the snapshot: pages added since are in the last
+ * part. A relation without a heap of its own (a view, a partitioned table) is read whole.
  */
-async function pageParts(c: Client, side: Side, parallel: number): Promise<{ from: number; to: number | null }[]> {
-  const pages = Number((await c.query(`SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int AS p`, [side.relation])).rows[0].p);
+async function pageParts(c: Client, side: Side, parallel: number): Promise<PagePart[]> {
+  const r = await c.query(
+    `SELECT relkind IN ('r', 'm') AS heap, pg_relation_size(oid) / current_setting('block_size')::int AS p FROM pg_class WHERE oid = $1::regclass`,
+    [side.relation],
+  );
+  if (!r.rows[0].heap) return ['whole'];
+  const pages = Number(r.rows[0].p);
   const n = pages < 1000 ? 1 : Math.max(1, parallel);
   return Array.from({ length: n }, (_, i) => ({ from: Math.floor((pages * i) / n), to: i === n - 1 ? null : Math.floor((pages * (i + 1)) / n) }));
 }
 
-async function pageChecksum(c: Client, side: Side, part: { from: number; to: number | null }): Promise<Fingerprint> {
+async function pageChecksum(c: Client, side: Side, part: PagePart): Promise<Fingerprint> {
+  if (part === 'whole') return (await c.query(chunkChecksumSql(side, false, false), side.params)).rows[0];
   const bounds = [`(${part.from},0)`, ...(part.to === null ? [] : [`(${part.to},0)`])];
   return (await c.query(pageRangeChecksumSql(side, part.to !== null), [...side.params, ...bounds])).rows[0];
 }
