@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onlineAlter, alterOptions, DEFAULTS } from '../src/index.js';
-import { createTestDatabase, type TestDatabase } from './support/test-db.js';
+import { createTestDatabase, untilMigration, type TestDatabase } from './support/test-db.js';
 import { tableDigest } from './support/table-digest.js';
 
 /**
@@ -106,11 +106,7 @@ describe('run-time failures', () => {
       INSERT INTO emptied SELECT g, g FROM generate_series(1, 200000) g;`);
     const run = onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE emptied ALTER COLUMN v TYPE bigint', execute: true, chunkTimeMs: 10 }));
     const outcome = run.then(() => null, (e: unknown) => e);
-    for (let i = 0; i < 400; i++) {
-      const phase = await db.query(`SELECT phase FROM pgshift.migrations WHERE table_name = 'emptied'`).catch(() => ({ rows: [] }));
-      if (phase.rows[0]?.phase === 'copy') break;
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await untilMigration(db, 'emptied', 'copy');
     await db.query('TRUNCATE emptied');
     const err = await outcome;
     expect((err as { exitCode?: number } | null)?.exitCode, String(err)).toBe(1);
@@ -123,11 +119,7 @@ describe('run-time failures', () => {
     await db.query(`CREATE TABLE busy (id int PRIMARY KEY, v int);
       INSERT INTO busy SELECT g, g FROM generate_series(1, 200000) g;`);
     const first = onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE busy ALTER COLUMN v TYPE bigint', execute: true, chunkTimeMs: 10 }));
-    for (let i = 0; i < 400; i++) {
-      const phase = await db.query(`SELECT phase FROM pgshift.migrations WHERE table_name = 'busy'`).catch(() => ({ rows: [] }));
-      if (phase.rows[0]) break;
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await untilMigration(db, 'busy');
     const err = await onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE busy ADD COLUMN x int', execute: true })).catch((e: unknown) => e);
     expect((err as { exitCode?: number }).exitCode, String(err)).toBe(2);
     expect(String(err)).toMatch(/already has a migration in progress/);

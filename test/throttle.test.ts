@@ -2,7 +2,7 @@ import { runCli } from './support/cli.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onlineAlter, alterOptions, DEFAULTS } from '../src/index.js';
-import { createTestDatabase, type TestDatabase } from './support/test-db.js';
+import { createTestDatabase, untilMigration, type TestDatabase } from './support/test-db.js';
 import { tableDigest } from './support/table-digest.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -19,13 +19,7 @@ describe('throttling and lock safety', () => {
   const migration = async (table: string) =>
     (await db.query(`SELECT id::int, phase, rows_copied::int AS rows, throttle_reason, outcome FROM pgshift.migrations WHERE table_name = $1`, [table]).catch(() => ({ rows: [] })))
       .rows[0] as { id: number; phase: string; rows: number; throttle_reason: string | null; outcome: string | null } | undefined;
-  const untilPhase = async (table: string, phase: string): Promise<number> => {
-    for (;;) {
-      const m = await migration(table);
-      if (m?.phase === phase) return m.id;
-      await sleep(10);
-    }
-  };
+  const untilPhase = (table: string, phase: string): Promise<number> => untilMigration(db, table, phase);
   const bigTable = async (table: string, rows = 200_000): Promise<void> => {
     await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v int, pad text);
       INSERT INTO ${table} SELECT g, g, repeat('x', 50) FROM generate_series(1, ${rows}) g; ANALYZE ${table};`);

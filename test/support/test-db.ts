@@ -116,3 +116,18 @@ function sqlState(err: unknown): string | undefined {
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * Waits until the migration of `table` is recorded (in `phase`, when given) and returns its id;
+ * fails after `timeoutMs` instead of letting a test hang or go on before the moment it tests.
+ */
+export async function untilMigration(db: TestDatabase, table: string, phase?: string, timeoutMs = 30_000): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const r = await db.query(`SELECT id::int, phase FROM pgshift.migrations WHERE table_name = $1`, [table]).catch(() => ({ rows: [] }));
+    const m = r.rows[0] as { id: number; phase: string } | undefined;
+    if (m && (phase === undefined || m.phase === phase)) return m.id;
+    if (performance.now() > deadline) throw new Error(`the migration of ${table} never reached ${phase ?? 'the state table'}`);
+    await new Promise((res) => setTimeout(res, 5));
+  }
+}
