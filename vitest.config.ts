@@ -7,6 +7,8 @@ export default defineConfig({
     exclude: [...configDefaults.exclude, 'test/long/**'],
     // One PostgreSQL server for the whole run; each test file makes its own database on it.
     globalSetup: ['test/support/global-setup.ts'],
+    // The engine's logs (in-process and in spawned CLIs) go to a file, not into the test output.
+    env: { PGSHIFT_LOG_FILE: new URL('./test-logs/engine.log', import.meta.url).pathname },
     testTimeout: 120_000,
     hookTimeout: 180_000,
     // Forks, not threads: pg pools and native libpg-query are happier in separate processes, and a

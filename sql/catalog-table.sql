@@ -8,7 +8,8 @@ SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name, c.relki
        obj_description(c.oid, 'pg_class') AS comment,
        EXISTS (SELECT FROM pg_inherits i WHERE i.inhrelid = c.oid OR i.inhparent = c.oid) AS has_inheritance,
        pg_has_role(c.relowner, 'USAGE') AS is_owner,
-       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS is_superuser
+       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS is_superuser,
+       (SELECT rolbypassrls FROM pg_roles WHERE rolname = current_user) AS bypass_rls
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_tablespace t ON t.oid = c.reltablespace

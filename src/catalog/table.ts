@@ -48,6 +48,7 @@ export interface TableInfo {
   hasInheritance: boolean;
   isOwner: boolean;
   isSuperuser: boolean;
+  bypassRls: boolean;
   columns: Column[];
   key: KeyColumn[];
   keyConstraint: string | null;
@@ -85,6 +86,7 @@ export async function describeTable(c: Client, oid: string): Promise<TableInfo> 
     hasInheritance: t.has_inheritance,
     isOwner: t.is_owner,
     isSuperuser: t.is_superuser,
+    bypassRls: t.bypass_rls,
     columns,
     key: key.map((k) => ({ name: k.name, type: k.type, collation: k.collation })),
     keyConstraint: key[0]?.constraint_name ?? null,

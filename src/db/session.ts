@@ -1,5 +1,7 @@
 import pg from 'pg';
 import { RuntimeError, UserError, describeError, sqlState } from '../errors.js';
+import { connectionConfig } from './connection.js';
+import { applySessionSettings, setApplicationName } from './session-settings.js';
 
 /** pg returns int8/numeric as strings already; keep every value as PostgreSQL's text. */
 export type Pool = pg.Pool;
@@ -7,14 +9,14 @@ export type Client = pg.PoolClient;
 
 export interface SessionOptions {
   url?: string;
-  applicationName: string;
+  /** what the sessions do (`alter`, `revert`, `backfill`, ...): application_name `pgshift:<id>:<role>` */
+  role?: string;
+  /** @deprecated the role, written as `pgshift:<role>` */
+  applicationName?: string;
   lockTimeoutMs: number;
   maxClients?: number;
-}
-
-/** The connection string from --url, else DATABASE_URL, else libpq variables (pg reads those). */
-export function resolveUrl(url: string | undefined): string | undefined {
-  return url ?? process.env.DATABASE_URL ?? undefined;
+  /** read-only commands (status, checksum) may run on a standby; everything else refuses one */
+  readOnly?: boolean;
 }
 
 /** A URL safe for logs and reports: the password never leaves this function. */
@@ -31,29 +33,110 @@ export function redactUrl(url: string | undefined): string {
   }
 }
 
+interface PoolMeta {
+  role: string;
+  lockTimeoutMs: number;
+  writes: boolean;
+  migrationId: number | null;
+  /** each client's set-up (settings applied and verified), awaited before it is handed out */
+  ready: WeakMap<pg.PoolClient, Promise<number>>;
+  names: WeakMap<pg.PoolClient, string>;
+  pids: Set<number>;
+}
+const META = new WeakMap<pg.Pool, PoolMeta>();
+
+function meta(pool: Pool): PoolMeta {
+  const m = META.get(pool);
+  if (!m) throw new Error('pgshift: a pool not made by createPool');
+  return m;
+}
+
+function nameFor(m: PoolMeta, role?: string): string {
+  return `pgshift:${m.migrationId ?? '-'}:${role ?? m.role}`;
+}
+
 /**
- * Every engine session: row_security off (RLS must never hide rows from the copy or replay),
- * a short lock_timeout (no DDL waits unbounded behind the application), and an
- * application_name that names the migration so a DBA can see it in pg_stat_activity.
+ * Every engine session's settings are set and verified once it is connected (session-settings.ts),
+ * not passed as startup options, which a URL's own `options` would replace.
  */
 export function createPool(opts: SessionOptions): Pool {
   const pool = new pg.Pool({
-    connectionString: resolveUrl(opts.url),
-    application_name: opts.applicationName.slice(0, 63),
+    ...connectionConfig(opts.url),
     max: opts.maxClients ?? 4,
     idleTimeoutMillis: 10_000,
-    options: `-c row_security=off -c lock_timeout=${opts.lockTimeoutMs} -c idle_in_transaction_session_timeout=600000`,
   });
+  const m: PoolMeta = {
+    role: opts.role ?? (opts.applicationName?.replace(/^pgshift:?/, '') || 'engine'),
+    lockTimeoutMs: opts.lockTimeoutMs,
+    writes: !opts.readOnly,
+    migrationId: null,
+    ready: new WeakMap(),
+    names: new WeakMap(),
+    pids: new Set(),
+  };
+  META.set(pool, m);
   // A client that loses its server (terminated, network) must not crash the process with an
   // 'error' event nobody listens to: idle ones are dropped by the pool, and a checked-out one's
   // failure reaches its caller through the query that was running.
   pool.on('error', () => undefined);
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    const name = nameFor(m);
+    m.names.set(client, name);
+    const setUp = applySessionSettings(client, { applicationName: name, lockTimeoutMs: m.lockTimeoutMs, writes: m.writes }).then(async ({ pid }) => {
+      m.pids.add(pid);
+      if (m.migrationId !== null) await recordPids(client, m.migrationId, [pid]);
+      return pid;
+    });
+    setUp.catch(() => undefined);
+    m.ready.set(client, setUp);
+  });
+  pool.on('remove', (client) => {
+    const pid = (client as unknown as { processID?: number }).processID;
+    if (pid) m.pids.delete(pid);
+  });
   return pool;
 }
 
-export async function withClient<T>(pool: Pool, fn: (c: Client) => Promise<T>): Promise<T> {
+/**
+ * From now on the pool's sessions work for migration `id`: their application_name says so, and
+ * their backend pids are recorded in the state table, so a process taking the migration over
+ * after a crash terminates exactly these sessions (a killed client's backend may still commit).
+ */
+export async function bindMigration(pool: Pool, id: number): Promise<void> {
+  const m = meta(pool);
+  m.migrationId = id;
+  await withClient(pool, (c) => recordPids(c, id, [...m.pids]));
+}
+
+async function recordPids(c: pg.ClientBase, id: number, pids: number[]): Promise<void> {
+  await c.query(
+    `UPDATE pgshift.migrations SET backend_pids = ARRAY(SELECT DISTINCT unnest(backend_pids || $2::int[])) WHERE id = $1`,
+    [id, pids],
+  );
+}
+
+/** Checks a client out with its settings verified and its application_name naming `role`. */
+export async function checkout(pool: Pool, role?: string): Promise<Client> {
   const client = await connect(pool);
+  try {
+    const m = meta(pool);
+    await m.ready.get(client);
+    const name = nameFor(m, role);
+    if (m.names.get(client) !== name) {
+      await setApplicationName(client, name);
+      m.names.set(client, name);
+    }
+    return client;
+  } catch (err) {
+    client.release(err as Error);
+    if (err instanceof UserError || err instanceof RuntimeError) throw err;
+    throw connectFailure(err);
+  }
+}
+
+export async function withClient<T>(pool: Pool, fn: (c: Client) => Promise<T>, role?: string): Promise<T> {
+  const client = await checkout(pool, role);
   let broken: Error | undefined;
   try {
     return await fn(client);
@@ -65,20 +148,15 @@ export async function withClient<T>(pool: Pool, fn: (c: Client) => Promise<T>): 
   }
 }
 
-export async function withTransaction<T>(
-  pool: Pool,
-  fn: (c: Client) => Promise<T>,
-  opts: { isolation?: 'read committed' | 'repeatable read' } = {},
-): Promise<T> {
-  return withClient(pool, (c) => inTransaction(c, fn, opts));
+export type Isolation = 'read committed' | 'repeatable read';
+
+export async function withTransaction<T>(pool: Pool, fn: (c: Client) => Promise<T>, opts: { isolation?: Isolation; role?: string } = {}): Promise<T> {
+  return withClient(pool, (c) => inTransaction(c, fn, opts), opts.role);
 }
 
-export async function inTransaction<T>(
-  c: Client,
-  fn: (c: Client) => Promise<T>,
-  opts: { isolation?: 'read committed' | 'repeatable read' } = {},
-): Promise<T> {
-  await c.query(opts.isolation === 'repeatable read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ' : 'BEGIN');
+/** Every transaction names its isolation level: a role's default must never change what it means. */
+export async function inTransaction<T>(c: Client, fn: (c: Client) => Promise<T>, opts: { isolation?: Isolation } = {}): Promise<T> {
+  await c.query(opts.isolation === 'repeatable read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ' : 'BEGIN ISOLATION LEVEL READ COMMITTED');
   try {
     const result = await fn(c);
     await c.query('COMMIT');
@@ -93,13 +171,17 @@ async function connect(pool: Pool): Promise<Client> {
   try {
     return await pool.connect();
   } catch (err) {
-    const state = sqlState(err);
-    // Authentication, unknown database and unreachable host are the user's input, not a run-time failure.
-    if (state === '28P01' || state === '28000' || state === '3D000' || isConnectionError(err)) {
-      throw new UserError(`cannot connect to the database: ${describeError(err)}`, { cause: err });
-    }
-    throw new RuntimeError(`cannot connect to the database: ${describeError(err)}`, { cause: err });
+    throw connectFailure(err);
   }
+}
+
+function connectFailure(err: unknown): Error {
+  const state = sqlState(err);
+  // Authentication, unknown database and unreachable host are the user's input, not a run-time failure.
+  if (state === '28P01' || state === '28000' || state === '3D000' || isConnectionError(err)) {
+    return new UserError(`cannot connect to the database: ${describeError(err)}`, { cause: err });
+  }
+  return new RuntimeError(`cannot connect to the database: ${describeError(err)}`, { cause: err });
 }
 
 export function isConnectionError(err: unknown): boolean {

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { isOwned } from '../state/ownership.js';
 import type { Pool } from '../db/session.js';
-import { createPool, withClient } from '../db/session.js';
+import { bindMigration, createPool, withClient } from '../db/session.js';
 import { qualified } from '../db/quote.js';
 import { sleep } from '../db/retry.js';
 import { UserError } from '../errors.js';
@@ -40,7 +40,7 @@ export interface Stored {
 /** `pgshift resume <id>`: take over an interrupted migration and finish it. */
 export async function resumeMigration(opts: Omit<AlterOptions, 'statements'>, idText: string): Promise<AlterReport> {
   if (!/^\d+$/.test(idText)) throw new UserError(`"${idText}" is not a migration id`);
-  const pool = createPool({ url: opts.url, applicationName: 'pgshift', lockTimeoutMs: opts.retry.lockTimeoutMs, maxClients: 5 + opts.checksumParallel });
+  const pool = createPool({ url: opts.url, role: 'resume', lockTimeoutMs: opts.retry.lockTimeoutMs, maxClients: 5 + opts.checksumParallel });
   try {
     const m = await load(pool, Number(idText));
     return await resumeOnPool(pool, { ...opts, statements: m.statements }, m);
@@ -63,6 +63,7 @@ export async function resumeOnPool(pool: Pool, opts: AlterOptions, m: Stored): P
   if (m.outcome !== null) throw new UserError(`migration ${m.id} already ended (${m.outcome})`);
   if (await isOwned(pool, m.id)) throw new UserError(`migration ${m.id} is still running (pid ${m.pid} on ${m.host}); stop that process first`);
   const names = artifactNames(m.id);
+  await bindMigration(pool, m.id);
   await takeOver(pool, m, names.schema);
   await withClient(pool, (c) => c.query(`UPDATE pgshift.migrations SET pid = $2, host = $3, updated_at = now() WHERE id = $1`, [m.id, process.pid, os.hostname()]));
   log.info({ migration: m.id, phase: m.phase }, 'resuming');

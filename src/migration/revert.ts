@@ -191,7 +191,7 @@ async function offendingKeys(c: Client, t: Tables): Promise<string[]> {
   const k = t.mapping.originKey.map((x) => ident(x.name));
   const pending = (await c.query({ text: `SELECT DISTINCT ${k.map((x) => `${x}::text`).join(', ')} FROM ${t.changelog} LIMIT 1000`, rowMode: 'array' })).rows as string[][];
   const bad: string[] = [];
-  await c.query('BEGIN');
+  await c.query('BEGIN ISOLATION LEVEL READ COMMITTED');
   try {
     for (const key of pending) {
       await c.query('SAVEPOINT probe');

@@ -1,5 +1,5 @@
 import type { Pool } from '../db/session.js';
-import { createPool, withClient, withTransaction } from '../db/session.js';
+import { bindMigration, createPool, withClient, withTransaction } from '../db/session.js';
 import { PgshiftError, RuntimeError, StoppedError, UserError, describeError } from '../errors.js';
 import { componentLog } from '../log.js';
 import type { AlterOptions } from '../config.js';
@@ -36,7 +36,7 @@ export interface AlterReport {
 export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
   const started = performance.now();
   // Connections: copy + bound look-ups, two index builds, the validation's lock and snapshot holders and its workers.
-  const pool = createPool({ url: opts.url, applicationName: 'pgshift', lockTimeoutMs: opts.retry.lockTimeoutMs, maxClients: 5 + opts.checksumParallel });
+  const pool = createPool({ url: opts.url, role: 'alter', lockTimeoutMs: opts.retry.lockTimeoutMs, maxClients: 5 + opts.checksumParallel });
   try {
     const plan = await withClient(pool, (c) => makePlan(c, opts.statements, opts.retry, opts.transforms));
     const report = planReport(plan);
@@ -62,6 +62,7 @@ export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
         options: { chunkTimeMs: opts.chunkTimeMs, validation: opts.validation, rollback: opts.rollback, transforms: opts.transforms },
       }),
     );
+    await bindMigration(pool, id);
     log.info({ migration: id, table: report.table }, 'migration started');
     const executed = await runRegistered(pool, plan, opts, id);
     return doneReport(report, id, executed, performance.now() - started);

@@ -29,6 +29,11 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
   if (!table.isOwner && !table.isSuperuser) {
     throw new UserError(`refused: missing privilege: the engine must run as the owner of ${name} (${table.owner}) or a superuser`);
   }
+  if (table.rowSecurity && table.forceRowSecurity && !table.isSuperuser && !table.bypassRls) {
+    // The engine reads with row_security off; a role subject to the policies would get errors
+    // there (rather than silently missing the rows the policies hide).
+    throw new UserError(`refused: missing privilege: ${name} has FORCE ROW LEVEL SECURITY: the engine's role needs BYPASSRLS (or superuser) so that no policy hides rows from the copy`);
+  }
   for (const d of dependents) {
     if (d.kind === 'materialized view') refuse(`is used by materialized view ${d.description}, which is not supported`);
     if (d.kind === 'function') refuse(`is used by a function with an SQL-standard body (${d.description}), which is not supported`);

@@ -1,5 +1,5 @@
 import type { Pool } from '../db/session.js';
-import { withClient } from '../db/session.js';
+import { checkout, withClient } from '../db/session.js';
 import { UserError } from '../errors.js';
 import { ADVISORY_NAMESPACE } from '../plan/names.js';
 import type pg from 'pg';
@@ -16,7 +16,7 @@ export interface Ownership {
 }
 
 export async function takeOwnership(pool: Pool, id: number): Promise<Ownership> {
-  const client: pg.PoolClient = await pool.connect();
+  const client: pg.PoolClient = await checkout(pool, 'owner');
   const got = (await client.query('SELECT pg_try_advisory_lock($1, $2) AS ok', [OWNER_NAMESPACE, id])).rows[0].ok as boolean;
   if (!got) {
     client.release();

@@ -1,5 +1,5 @@
 import type { Client, Pool } from '../db/session.js';
-import { withClient } from '../db/session.js';
+import { checkout, withClient } from '../db/session.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { DifferenceError, sqlState } from '../errors.js';
 import type { Replayer } from '../capture/replayer.js';
@@ -59,14 +59,14 @@ export interface ValidationInput {
  */
 export async function validateBeforeCutover(v: ValidationInput): Promise<BeforeCutoverReport> {
   const t0 = performance.now();
-  const lockClient = await v.pool.connect();
-  const holder = await v.pool.connect();
+  const lockClient = await checkout(v.pool, 'validate');
+  const holder = await checkout(v.pool, 'validate');
   let lockReleased = false;
   try {
     // Drained first without the lock, so the drain under it replays only the last moments' writes.
     await drain(v);
     const heldFrom = await withRetry(v.retry, async (_a, lockTimeoutMs) => {
-      await lockClient.query('BEGIN');
+      await lockClient.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       try {
         await lockClient.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
         await lockClient.query(`LOCK TABLE ${v.origin.relation} IN SHARE MODE`);
