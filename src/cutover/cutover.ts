@@ -9,6 +9,7 @@ import type { Replayer } from '../capture/replayer.js';
 import { swapTables, type SwapInput, type SwapResult } from './swap.js';
 import { checkInLock, ValidationFailed, type InLockReport } from '../verify/validate.js';
 import type { Side } from '../verify/side.js';
+import { drain } from '../capture/drain.js';
 
 export interface CutoverInput extends SwapInput {
   migrationId: number;
@@ -70,11 +71,8 @@ export async function cutover(c: Client, input: CutoverInput): Promise<CutoverRe
         if ((await tableFingerprint(c, input.origin.oid)) !== input.fingerprint) {
           throw new RuntimeError('the table was altered by someone else during the migration; nothing was swapped');
         }
-        let finalEntries = 0;
-        for (let n = -1; n !== 0; ) {
-          n = await input.replayer.replayInTransaction(c, null, 50_000);
-          finalEntries += n;
-        }
+        // Writes are held: the changelog is complete, replay all of it.
+        const finalEntries = (await drain((n) => input.replayer.replayInTransaction(c, null, n), { below: 1, batch: 50_000 })).entries;
         const k = input.inLockCheck;
         const check = await checkInLock(c, k.origin, k.shadow, k.estimatedRows, k.budgetMs, input.deadlineMs);
         if (!check.passed && !k.keepOnFailure) {

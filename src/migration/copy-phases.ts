@@ -13,6 +13,7 @@ import { isTruncated } from '../state/store.js';
 import type { Run } from './run.js';
 import { failpoint } from '../failpoints.js';
 import { cancelAutovacuum } from '../cutover/blockers.js';
+import { drain } from '../capture/drain.js';
 
 const log = componentLog('copy');
 
@@ -95,7 +96,8 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
       }
       for (let attempt = 0; ; attempt++) {
         replayer.enableUniqueResolution(resolved);
-        while ((await replayer.replayBatch(c, null, 20_000)) > 0);
+        // A unique index meets fewer pending duplicates with a short backlog; a plain one needs none.
+        if (idx.unique) await drain((n) => replayer.replayBatch(c, null, n), { below: run.opts.cutoverBacklog });
         try {
           await c.query(idx.create);
           break;
@@ -140,16 +142,15 @@ async function commentIndex(c: Client, run: Run, tables: Tables, idx: DeferredIn
 /** Replays until the backlog is small enough for the cutover's final replay to be short. */
 export async function catchUp(run: Run, replayer: Replayer, tables: Tables): Promise<void> {
   await withClient(run.pool, async (c) => {
-    for (;;) {
-      await stopIfTruncated(c, run.id);
-      await run.throttler.wait();
-      const n = await replayer.replayBatch(c, null, 20_000);
-      if (n < run.opts.cutoverBacklog) {
-        const left = await recordBacklog(c, run, tables);
-        if (left < run.opts.cutoverBacklog) return;
-      }
-    }
-  });
+    await drain((n) => replayer.replayBatch(c, null, n), {
+      below: run.opts.cutoverBacklog,
+      beforeBatch: async () => {
+        await stopIfTruncated(c, run.id);
+        await run.throttler.wait();
+      },
+    });
+    await recordBacklog(c, run, tables);
+  }, 'replay');
 }
 
 /** --max-runtime: stop cleanly, everything kept for `pgshift resume` (exit 4). */

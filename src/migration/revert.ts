@@ -1,4 +1,4 @@
-import type { Client, Pool } from '../db/session.js';
+import type { Client } from '../db/session.js';
 import { createPool, inTransaction, withClient } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
@@ -8,12 +8,13 @@ import { describeTable } from '../catalog/table.js';
 import { parseAlter } from '../plan/parse.js';
 import { followColumns } from '../plan/columns.js';
 import { artifactNames } from '../plan/names.js';
-import { createReplayer, type Replayer } from '../capture/replayer.js';
+import { createReplayer } from '../capture/replayer.js';
 import type { Tables } from '../copy/sql.js';
 import type { RowMapping } from '../plan/mapping.js';
 import { swapBack } from '../cutover/swap-back.js';
 import { cancelAutovacuum } from '../cutover/blockers.js';
 import { validateConstraints } from './execute.js';
+import { drain } from '../capture/drain.js';
 
 const log = componentLog('revert');
 
@@ -48,7 +49,8 @@ export async function revertMigration(o: { url?: string; retry: RetryPolicy; dea
     if (m.truncated) throw new UserError(`the new table was truncated during the revert window; reverting would not bring those rows back`);
     const names = artifactNames(id);
     const { oldT, newT, tables, replayer } = await withClient(pool, (c) => reverseSetup(c, m, names.schema, names.lockKey));
-    await drain(pool, replayer, tables, o.retry);
+    // Each batch is its own transaction under the session's short lock_timeout: retried.
+    await withClient(pool, (c) => drain((n) => withRetry(o.retry, () => replayChecked(c, tables, () => replayer.replayBatch(c, null, n))), { below: 1000 }), 'replay');
 
     let attempts = 0;
     let entriesReplayed = 0;
@@ -60,10 +62,8 @@ export async function revertMigration(o: { url?: string; retry: RetryPolicy; dea
           await c.query(`SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)`, [`${lockTimeoutMs}ms`, `${o.deadlineMs}ms`]);
           const locks = await lockSet(c, newT.oid, oldT.oid);
           await c.query(`LOCK TABLE ${locks.join(', ')} IN ACCESS EXCLUSIVE MODE`);
-          for (let n = -1; n !== 0; ) {
-            n = await replayChecked(c, tables, () => replayer.replayInTransaction(c, null, 50_000));
-            entriesReplayed += n;
-          }
+          // Writes are held: the reverse changelog is complete, replay all of it.
+          entriesReplayed += (await drain((n) => replayChecked(c, tables, () => replayer.replayInTransaction(c, null, n)), { below: 1, batch: 50_000 })).entries;
           const flow = followColumns((await parseAlter(m.statements)).statements, oldT.columns, oldT.key, oldT.keyConstraint);
           const rename = (from: string, to: string): string => `ALTER TABLE ${qualified(newT.schema, newT.name)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`;
           const v = await swapBack(c, {
@@ -157,18 +157,6 @@ async function reverseSetup(c: Client, m: Record<string, unknown> & { statements
   );
   replayer.enableUniqueResolution(uniques.rows.map((r) => r.cols as string[]));
   return { oldT, newT, tables, replayer };
-}
-
-/** Replays the reverse changelog until little is left (the swap replays the rest under its lock). */
-async function drain(pool: Pool, replayer: Replayer, tables: Tables, retry: RetryPolicy): Promise<void> {
-  await withClient(pool, async (c) => {
-    for (;;) {
-      // Each batch is its own transaction under the session's short lock_timeout: retried.
-      const n = await withRetry(retry, () => replayChecked(c, tables, () => replayer.replayBatch(c, null, 20_000)));
-      const left = Number((await c.query(`SELECT count(*) AS n FROM ${tables.changelog}`)).rows[0].n);
-      if (n === 0 || left < 1000) return;
-    }
-  });
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Replayer } from '../capture/replayer.js';
 import { compareSides, type Difference } from './compare.js';
 import { checkConstraints, type ConstraintCheck } from './constraints.js';
 import { rowText, type Side } from './side.js';
+import { drain } from '../capture/drain.js';
 import type { DeferredConstraint } from '../shadow/build.js';
 
 export const VALIDATION_LEVELS = ['basic', 'thorough', 'comprehensive'] as const;
@@ -50,6 +51,8 @@ export interface ValidationInput {
   parallel: number;
   constraintTarget: { schema: string; table: string; oid: string; key: string[] };
   deferred: DeferredConstraint[];
+  /** the backlog the drain before the lock leaves (default 1000) */
+  backlog?: number;
 }
 
 /**
@@ -63,8 +66,9 @@ export async function validateBeforeCutover(v: ValidationInput): Promise<BeforeC
   const holder = await checkout(v.pool, 'validate');
   let lockReleased = false;
   try {
-    // Drained first without the lock, so the drain under it replays only the last moments' writes.
-    await drain(v);
+    // Drained first without the lock (to a short backlog: writes go on), so the drain under it
+    // replays only the last moments' writes.
+    await replayAll(v, v.backlog ?? 1000);
     const heldFrom = await withRetry(v.retry, async (_a, lockTimeoutMs) => {
       await lockClient.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       try {
@@ -77,7 +81,7 @@ export async function validateBeforeCutover(v: ValidationInput): Promise<BeforeC
       }
     });
     // With writes held, the changelog is complete and stays so: replay all of it.
-    await drain(v);
+    await replayAll(v, 1);
     await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     const snapshot = (await holder.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
     await lockClient.query('COMMIT');
@@ -173,8 +177,6 @@ export async function checkInLock(c: Client, origin: Side, shadow: Side, estimat
   };
 }
 
-async function drain(v: ValidationInput): Promise<void> {
-  await withClient(v.pool, async (c) => {
-    while ((await v.replayer.replayBatch(c, null, 50_000)) > 0);
-  });
+async function replayAll(v: ValidationInput, below: number): Promise<void> {
+  await withClient(v.pool, (c) => drain((n) => v.replayer.replayBatch(c, null, n), { below, batch: 50_000 }), 'replay');
 }
