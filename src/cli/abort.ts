@@ -3,17 +3,17 @@ import { createPool } from '../db/session.js';
 import { abortMigration } from '../migration/abort.js';
 import { DEFAULTS } from '../config.js';
 import { runCommand } from './run.js';
+import { addConnectionOptions, connectionUrl } from './options.js';
 import { cleanup } from '../migration/cleanup.js';
 
 export function registerAbort(program: Command): void {
-  program
+  const cmd = program
     .command('abort')
     .description('remove an unfinished migration that is not running (e.g. kept by --rollback manual): triggers, shadow, changelog')
-    .argument('<id>', 'the migration id')
-    .option('--url <url>', 'connection URL (default: DATABASE_URL, then the libpq variables)')
-    .action((id: string, o: { url?: string }) =>
+    .argument('<id>', 'the migration id');
+  addConnectionOptions(cmd).action((id: string, o: Record<string, unknown>) =>
       runCommand(async () => {
-        const pool = createPool({ url: o.url, applicationName: `pgshift:abort:${id}`, lockTimeoutMs: DEFAULTS.retry.lockTimeoutMs });
+        const pool = createPool({ url: connectionUrl(o), applicationName: `pgshift:abort:${id}`, lockTimeoutMs: DEFAULTS.retry.lockTimeoutMs });
         try {
           const dropped = await abortMigration(pool, id, DEFAULTS.retry);
           process.stdout.write(`aborted migration ${id}: dropped ${dropped.join(', ')}\n`);
@@ -25,15 +25,14 @@ export function registerAbort(program: Command): void {
 }
 
 export function registerCleanup(program: Command): void {
-  program
+  const cmd = program
     .command('cleanup')
     .description('remove what finished migrations kept (the old table) and interrupted ones left behind; says what it drops')
     .argument('[id]', 'one migration (default: none; use --all for every one)')
-    .option('--all', 'every migration with something left behind', false)
-    .option('--url <url>', 'connection URL (default: DATABASE_URL, then the libpq variables)')
-    .action((id: string | undefined, o: { url?: string; all?: boolean }) =>
+    .option('--all', 'every migration with something left behind', false);
+  addConnectionOptions(cmd).action((id: string | undefined, o: Record<string, unknown>) =>
       runCommand(async () => {
-        const pool = createPool({ url: o.url, applicationName: 'pgshift:cleanup', lockTimeoutMs: DEFAULTS.retry.lockTimeoutMs });
+        const pool = createPool({ url: connectionUrl(o), applicationName: 'pgshift:cleanup', lockTimeoutMs: DEFAULTS.retry.lockTimeoutMs });
         try {
           await cleanup(pool, { id, all: o.all === true }, DEFAULTS.retry, (line) => process.stdout.write(`${line}\n`));
         } finally {

@@ -3,8 +3,7 @@ import { onlineAlter, type AlterReport } from '../migration/runner.js';
 import { alterOptions, DEFAULTS, type AlterOptions } from '../config.js';
 import { resumeMigration } from '../migration/resume.js';
 import { revertMigration } from '../migration/revert.js';
-import { addThrottleOptions, throttleOptions, oneOf } from './options.js';
-import { parseDuration } from '../units.js';
+import { addConnectionOptions, addThrottleOptions, connectionUrl, positiveDuration, throttleOptions, oneOf } from './options.js';
 import { formatDuration } from '../units.js';
 import { runCommand } from './run.js';
 import { UserError } from '../errors.js';
@@ -12,8 +11,7 @@ import { ROLLBACK_MODES, VALIDATION_LEVELS } from '../verify/validate.js';
 
 /** The options `alter` and `resume` share (everything but the statements). */
 function addAlterOptions(cmd: Command): Command {
-  cmd
-    .option('--url <url>', 'connection URL (default: DATABASE_URL, then PGHOST/PGPORT/PGUSER/PGDATABASE/PGPASSWORD)')
+  addConnectionOptions(cmd)
     .option('--json', 'print one final JSON report on stdout', false)
     .option('--chunk-time <duration>', 'target duration of one copy chunk', `${DEFAULTS.chunkTimeMs}ms`)
     .option('--transform <assignment>', 'compute a column of the new table during the copy, e.g. "full_name = first || \' \' || last" (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
@@ -31,8 +29,15 @@ function addAlterOptions(cmd: Command): Command {
   return addThrottleOptions(cmd);
 }
 
+/**
+ * A lock wait queues every later reader of the table behind it (DESIGN.md section 2): beyond a
+ * minute it is an outage, not a timeout. A chunk is one transaction: beyond an hour it is not a chunk.
+ */
+const MAX_LOCK_TIMEOUT_MS = 60_000;
+const MAX_CHUNK_TIME_MS = 3_600_000;
+
 function optionsFrom(statements: string, o: Record<string, unknown>): AlterOptions {
-  const lockTimeoutMs = parseDuration(String(o.lockTimeout), '--lock-timeout');
+  const lockTimeoutMs = positiveDuration(o.lockTimeout, '--lock-timeout', MAX_LOCK_TIMEOUT_MS);
   const validation = oneOf('--validation', o.validation, VALIDATION_LEVELS);
   const rollback = oneOf('--rollback', o.rollback, ROLLBACK_MODES);
   const transforms = o.transform as string[];
@@ -47,8 +52,8 @@ function optionsFrom(statements: string, o: Record<string, unknown>): AlterOptio
   return alterOptions({
     postponeCutover: o.postponeCutover === true,
     dropOld: o.dropOld === true,
-    maxRuntimeMs: o.maxRuntime === undefined ? undefined : parseDuration(String(o.maxRuntime), '--max-runtime'),
-    revertWindowMs: o.revertWindow === undefined ? undefined : parseDuration(String(o.revertWindow), '--revert-window'),
+    maxRuntimeMs: o.maxRuntime === undefined ? undefined : positiveDuration(o.maxRuntime, '--max-runtime'),
+    revertWindowMs: o.revertWindow === undefined ? undefined : positiveDuration(o.revertWindow, '--revert-window'),
     cutoverAt,
     hookCmd: o.hookCmd as string | undefined,
     hooksDir: o.hooksDir as string | undefined,
@@ -57,9 +62,9 @@ function optionsFrom(statements: string, o: Record<string, unknown>): AlterOptio
     rollback,
     throttle: throttleOptions(o),
     statements,
-    url: o.url as string | undefined,
+    url: connectionUrl(o),
     execute: o.execute === true,
-    chunkTimeMs: parseDuration(String(o.chunkTime), '--chunk-time'),
+    chunkTimeMs: positiveDuration(o.chunkTime, '--chunk-time', MAX_CHUNK_TIME_MS),
     retry: { ...DEFAULTS.retry, lockTimeoutMs, maxLockTimeoutMs: Math.max(lockTimeoutMs, DEFAULTS.retry.maxLockTimeoutMs) },
   });
 }
@@ -78,16 +83,16 @@ export function registerAlter(program: Command): void {
   ).action((statements: string, o: Record<string, unknown>) =>
     runCommand(async () => print(await onlineAlter(optionsFrom(statements, o)), o.json)),
   );
-  program
+  const revert = program
     .command('revert')
     .description('within the revert window, swap the old table back in, with every write made since the swap')
-    .argument('<id>', 'the migration id')
-    .option('--url <url>', 'connection URL (default: DATABASE_URL, then the libpq variables)')
+    .argument('<id>', 'the migration id');
+  addConnectionOptions(revert)
     .option('--lock-timeout <duration>', 'lock wait of the first attempt of the swap back', `${DEFAULTS.retry.lockTimeoutMs}ms`)
     .action((id: string, o: Record<string, unknown>) =>
       runCommand(async () => {
-        const lockTimeoutMs = parseDuration(String(o.lockTimeout), '--lock-timeout');
-        const r = await revertMigration({ url: o.url as string | undefined, retry: { ...DEFAULTS.retry, lockTimeoutMs }, deadlineMs: DEFAULTS.cutoverDeadlineMs }, id);
+        const lockTimeoutMs = positiveDuration(o.lockTimeout, '--lock-timeout', MAX_LOCK_TIMEOUT_MS);
+        const r = await revertMigration({ url: connectionUrl(o), retry: { ...DEFAULTS.retry, lockTimeoutMs }, deadlineMs: DEFAULTS.cutoverDeadlineMs }, id);
         process.stdout.write(`reverted migration ${r.migrationId}: ${r.table} is the old table again (${r.entriesReplayed} keys replayed in the swap, ${r.attempts} attempt(s), ${r.holdMs.toFixed(0)}ms)\n`);
       }),
     );

@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { DEFAULTS } from '../config.js';
 import { runBackfill, type BackfillReport } from '../backfill/backfill.js';
 import { parseWindow } from '../backfill/window.js';
-import { formatDuration, parseDuration } from '../units.js';
-import { addThrottleOptions, throttleOptions } from './options.js';
+import { formatDuration } from '../units.js';
+import { addConnectionOptions, addThrottleOptions, connectionUrl, positiveDuration, throttleOptions } from './options.js';
 import { runCommand } from './run.js';
 
 export function registerBackfill(program: Command): void {
@@ -14,7 +14,6 @@ export function registerBackfill(program: Command): void {
     .requiredOption('--set <assignments>', 'the SET list, e.g. "total = price * qty"')
     .option('--where <predicate>', 'which rows; make it exclude rows already done (e.g. "total IS NULL") so reruns are harmless')
     .option('--from <from>', 'other tables the SET or WHERE reads, as in UPDATE ... FROM')
-    .option('--url <url>', 'connection URL (default: DATABASE_URL, then the libpq variables)')
     .option('--execute', 'run it; without it, print the plan, a sample and an estimate, and change nothing', false)
     .option('--name <name>', 'the job name keeping its checkpoint apart from others (default: the table)')
     .option('--max-runtime <duration>', 'stop cleanly after this long (exit 4; run again to continue)')
@@ -22,20 +21,20 @@ export function registerBackfill(program: Command): void {
     .option('--batch-time <duration>', 'target duration of one batch: the longest an application row waits for it', '50ms')
     .option('--lock-timeout <duration>', 'lock wait of each batch before it yields and retries', `${DEFAULTS.retry.lockTimeoutMs}ms`)
     .option('--json', 'print one JSON report on stdout', false);
-  addThrottleOptions(cmd).action((o: Record<string, unknown>) =>
+  addThrottleOptions(addConnectionOptions(cmd)).action((o: Record<string, unknown>) =>
     runCommand(async () => {
-      const lockTimeoutMs = parseDuration(String(o.lockTimeout), '--lock-timeout');
+      const lockTimeoutMs = positiveDuration(o.lockTimeout, '--lock-timeout', 60_000);
       const report = await runBackfill({
-        url: o.url as string | undefined,
+        url: connectionUrl(o),
         table: String(o.table),
         set: String(o.set),
         where: o.where as string | undefined,
         from: o.from as string | undefined,
         execute: o.execute === true,
         name: o.name as string | undefined,
-        maxRuntimeMs: o.maxRuntime === undefined ? undefined : parseDuration(String(o.maxRuntime), '--max-runtime'),
+        maxRuntimeMs: o.maxRuntime === undefined ? undefined : positiveDuration(o.maxRuntime, '--max-runtime'),
         window: o.window === undefined ? undefined : parseWindow(String(o.window)),
-        batchTimeMs: parseDuration(String(o.batchTime), '--batch-time'),
+        batchTimeMs: positiveDuration(o.batchTime, '--batch-time', 3_600_000),
         retry: { ...DEFAULTS.retry, lockTimeoutMs },
         throttle: { ...DEFAULTS.throttle, ...throttleOptions(o) },
       });

@@ -5,14 +5,15 @@ import { DEFAULT_COMPARE } from '../verify/compare.js';
 import { compareTables } from '../verify/tables.js';
 import { formatDuration } from '../units.js';
 import { runCommand } from './run.js';
+import { addConnectionOptions, connectionUrl } from './options.js';
 
 export function registerChecksum(program: Command): void {
-  program
+  const cmd = program
     .command('checksum')
     .description('compare two tables with the same key chunk by chunk; exit 0 when equal, 3 when different')
     .argument('<table-a>')
-    .argument('<table-b>')
-    .option('--url <url>', 'connection URL (default: DATABASE_URL, then the libpq variables)')
+    .argument('<table-b>');
+  addConnectionOptions(cmd)
     .option('--columns <list>', 'comma-separated columns to compare (default: the columns both tables have)')
     .option('--key <list>', 'comma-separated key columns (default: the primary key of table-a)')
     .option('--chunk-rows <n>', 'rows per checksum chunk', String(DEFAULT_COMPARE.chunkRows))
@@ -26,7 +27,7 @@ export function registerChecksum(program: Command): void {
           return n;
         };
         const list = (v: unknown): string[] | undefined => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
-        const pool = createPool({ url: o.url as string | undefined, applicationName: 'pgshift:checksum', lockTimeoutMs: 1000, maxClients: 8 });
+        const pool = createPool({ url: connectionUrl(o), applicationName: 'pgshift:checksum', lockTimeoutMs: 1000, maxClients: 8 });
         try {
           const report = await compareTables(pool, tableA, tableB, {
             ...DEFAULT_COMPARE,

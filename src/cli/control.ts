@@ -4,6 +4,7 @@ import { applyControl, readStatus, type Control, type StatusRow } from '../state
 import { parseDuration } from '../units.js';
 import { UserError } from '../errors.js';
 import { runCommand } from './run.js';
+import { addConnectionOptions, connectionUrl } from './options.js';
 
 function withPool(url: string | undefined, fn: (pool: ReturnType<typeof createPool>) => Promise<void>): Promise<void> {
   const pool = createPool({ url, applicationName: 'pgshift:control', lockTimeoutMs: 1000, maxClients: 1 });
@@ -15,12 +16,12 @@ export function registerControls(program: Command): void {
     const cmd = program
       .command(name)
       .description(description)
-      .argument('<id>', 'the migration id')
-      .option('--url <url>', 'connection URL (default: DATABASE_URL, then the libpq variables)');
+      .argument('<id>', 'the migration id');
+    addConnectionOptions(cmd);
     if (name === 'throttle') cmd.requiredOption('--for <duration>', 'how long, e.g. 10m');
     cmd.action((id: string, o: Record<string, string | undefined>) =>
       runCommand(() =>
-        withPool(o.url, async (pool) => {
+        withPool(connectionUrl(o), async (pool) => {
           process.stdout.write(`${await applyControl(pool, id, make(o))}\n`);
         }),
       ),
@@ -31,16 +32,16 @@ export function registerControls(program: Command): void {
   control('cutover', 'swap now a migration started with --postpone-cutover (from any host)', () => ({ kind: 'cutover' }));
   control('throttle', 'slow a running migration down to a stop for a while', (o) => ({ kind: 'throttle', forMs: parseDuration(String(o.for), '--for') }));
 
-  program
+  const status = program
     .command('status')
     .description('migrations and backfills: phase, progress, rows/s, ETA, backlog, lag, throttle reason, outcome')
-    .argument('[id]', 'one migration')
-    .option('--url <url>', 'connection URL (default: DATABASE_URL, then the libpq variables)')
+    .argument('[id]', 'one migration');
+  addConnectionOptions(status)
     .option('--json', 'print JSON', false)
     .option('--watch', 'print again every 2 seconds until every migration shown has ended', false)
-    .action((id: string | undefined, o: { url?: string; json?: boolean; watch?: boolean }) =>
+    .action((id: string | undefined, o: { url?: string; urlFile?: string; json?: boolean; watch?: boolean }) =>
       runCommand(() =>
-        withPool(o.url, async (pool) => {
+        withPool(connectionUrl(o), async (pool) => {
           if (id !== undefined && !/^\d+$/.test(id)) throw new UserError(`"${id}" is not a migration id`);
           for (;;) {
             const rows = await readStatus(pool, id);

@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
-import { registerAlter } from './alter.js';
-import { registerDemo } from './demo.js';
-import { registerChecksum } from './checksum.js';
-import { registerAbort, registerCleanup } from './abort.js';
-import { registerControls } from './control.js';
-import { registerBackfill } from './backfill.js';
+import { redactProcessTitle } from './redact.js';
+
+// Before anything else loads: a password given with --url leaves the process title (ps).
+redactProcessTitle();
+
+const { Command, CommanderError } = await import('commander');
+const { registerAlter } = await import('./alter.js');
+const { registerDemo } = await import('./demo.js');
+const { registerChecksum } = await import('./checksum.js');
+const { registerAbort, registerCleanup } = await import('./abort.js');
+const { registerControls } = await import('./control.js');
+const { registerBackfill } = await import('./backfill.js');
 
 const program = new Command();
 program
@@ -13,7 +18,11 @@ program
   .description('Online schema changes for PostgreSQL')
   .version('0.1.0')
   .exitOverride()
-  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  .configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    // A usage error is one line like every other refusal: "pgshift: unknown option '--x'".
+    outputError: (s, write) => write(`pgshift: ${s.replace(/^error: /, '').trim().split('\n').join(' ')}\n`),
+  });
 registerAlter(program);
 registerDemo(program);
 registerChecksum(program);

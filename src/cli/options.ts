@@ -1,7 +1,48 @@
+import fs from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULTS, type ThrottleOptions } from '../config.js';
 import { UserError } from '../errors.js';
 import { parseDuration, parseSize } from '../units.js';
+
+/** --url and --url-file, the same on every command that connects. */
+export function addConnectionOptions(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', 'connection URL (default: DATABASE_URL, then the libpq variables PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGPASSFILE, PGSERVICE)')
+    .option('--url-file <path>', 'read the connection URL from this file (keeps a password out of ps)');
+}
+
+/**
+ * The connection target the user gave (--url, or the trimmed content of --url-file), or
+ * undefined for DATABASE_URL and the libpq variables (resolved in db/connection.ts).
+ */
+export function connectionUrl(o: Record<string, unknown>): string | undefined {
+  const url = o.url as string | undefined;
+  const file = o.urlFile as string | undefined;
+  if (url !== undefined && file !== undefined) throw new UserError('--url and --url-file exclude each other: give one');
+  if (file === undefined) return url;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new UserError(`--url-file: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (text === '') throw new UserError(`--url-file: ${file} is empty`);
+  return text;
+}
+
+/**
+ * A duration that must be positive and bounded: 0 would often mean "no limit" to PostgreSQL
+ * (lock_timeout = 0 waits forever), and beyond a timer's range (2^31 - 1 ms) Node fires at once.
+ */
+export function positiveDuration(text: unknown, option: string, maxMs = MAX_TIMER_MS): number {
+  const ms = parseDuration(String(text), option);
+  if (ms < 1) throw new UserError(`${option}: "${String(text)}" must be at least 1ms`);
+  if (ms > maxMs) throw new UserError(`${option}: "${String(text)}" is more than the largest accepted, ${maxMs}ms`);
+  return ms;
+}
+
+/** setTimeout's and PostgreSQL's (lock_timeout, statement_timeout) largest value. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The throttling options `alter` and `backfill` share. */
 export function addThrottleOptions(cmd: Command): Command {
@@ -20,28 +61,36 @@ export function addThrottleOptions(cmd: Command): Command {
 }
 
 export function throttleOptions(o: Record<string, unknown>): Partial<ThrottleOptions> {
+  // 0 active sessions would throttle forever: the engine's own session is active.
   const count = (name: string, v: unknown): number | undefined => {
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new UserError(`${name}: "${String(v)}" is not a whole number`);
+    if (!/^\s*\d+\s*$/.test(String(v)) || !Number.isSafeInteger(n) || n < 1) throw new UserError(`${name}: "${String(v)}" is not a positive whole number`);
     return n;
   };
   if (o.cancelBlockers && o.terminateBlockers) throw new UserError('--cancel-blockers and --terminate-blockers exclude each other');
   return {
-    maxLagMs: parseDuration(String(o.maxLag), '--max-lag'),
+    maxLagMs: positiveDuration(o.maxLag, '--max-lag'),
     replicas: o.replica as string[],
     maxSlotLagBytes: parseSize(String(o.maxSlotLag), '--max-slot-lag'),
     maxWalRate: o.maxWalRate === undefined ? undefined : parseSize(String(o.maxWalRate), '--max-wal-rate'),
-    maxXactAgeMs: parseDuration(String(o.maxXactAge), '--max-xact-age'),
+    maxXactAgeMs: positiveDuration(o.maxXactAge, '--max-xact-age'),
     maxActive: count('--max-active', o.maxActive),
     throttleQuery: o.throttleQuery as string | undefined,
     criticalQuery: o.criticalQuery as string | undefined,
     blockers: o.terminateBlockers ? 'terminate' : o.cancelBlockers ? 'cancel' : 'wait',
-    blockerGraceMs: parseDuration(String(o.blockerGrace), '--blocker-grace'),
+    blockerGraceMs: boundedDuration(o.blockerGrace, '--blocker-grace'),
   };
 }
 
 export function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) throw new UserError(`${option}: "${String(value)}" is not one of ${allowed.join(', ')}`);
   return value as T;
+}
+
+/** A duration that may be 0 but not beyond a timer's range. */
+export function boundedDuration(text: unknown, option: string, maxMs = MAX_TIMER_MS): number {
+  const ms = parseDuration(String(text), option);
+  if (ms > maxMs) throw new UserError(`${option}: "${String(text)}" is more than the largest accepted, ${maxMs}ms`);
+  return ms;
 }

@@ -20,6 +20,9 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
   const refuse = (why: string): never => {
     throw new UserError(`refused: ${name} ${why}`);
   };
+  const owner = schemaOwner(table.schema);
+  if (owner === 'system') refuse(`is in the system schema ${table.schema}: system catalogs are changed by PostgreSQL itself, never by pgshift`);
+  if (owner === 'pgshift') refuse(`is in ${table.schema}, a schema pgshift owns (its state or a migration's artifacts); pgshift does not migrate its own tables`);
   if (table.relkind === 'p') refuse('is a partitioned table; partitioned tables are not supported');
   if (table.isPartition) refuse('is a partition; partitions are not supported');
   if (table.relkind !== 'r') refuse('is not a table');
@@ -82,4 +85,15 @@ export function renamesApplyInOrder(originNames: string[], flow: ColumnFlow): bo
     names.add(r.to);
   }
   return true;
+}
+
+/**
+ * Whose schema this is: PostgreSQL's (pg_catalog, information_schema, pg_toast and the
+ * per-session temporary-toast schemas), pgshift's (its state schema `pgshift`, each migration's
+ * `pgshift_<id>`, a plan's trial `pgshift_plan_<pid>_<n>`), or the user's.
+ */
+export function schemaOwner(schema: string): 'system' | 'pgshift' | 'user' {
+  if (schema === 'pg_catalog' || schema === 'information_schema' || schema === 'pg_toast' || /^pg_toast_temp_\d+$/.test(schema)) return 'system';
+  if (schema === 'pgshift' || /^pgshift_\d+$/.test(schema) || /^pgshift_plan_\d+_\d+$/.test(schema)) return 'pgshift';
+  return 'user';
 }
