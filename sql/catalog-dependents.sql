@@ -9,7 +9,9 @@ SELECT DISTINCT
     WHEN d.classid = 'pg_constraint'::regclass AND con.contype = 'f' AND con.conrelid <> $1::oid THEN 'fk-in'
     WHEN d.classid = 'pg_constraint'::regclass AND con.conrelid = $1::oid THEN 'own'
     WHEN d.classid = 'pg_proc'::regclass THEN 'function'
+    WHEN d.classid = 'pg_policy'::regclass AND pol.polrelid <> $1::oid THEN 'policy-in'
     WHEN d.classid = 'pg_policy'::regclass THEN 'own'
+    WHEN d.classid = 'pg_trigger'::regclass AND tg.tgrelid <> $1::oid THEN 'trigger-in'
     WHEN d.classid = 'pg_trigger'::regclass THEN 'own'
     WHEN d.classid = 'pg_statistic_ext'::regclass THEN 'own'
     WHEN d.classid = 'pg_publication_rel'::regclass THEN 'own'
@@ -31,6 +33,8 @@ LEFT JOIN pg_constraint con ON d.classid = 'pg_constraint'::regclass AND con.oid
 LEFT JOIN pg_class conrel ON conrel.oid = con.conrelid
 LEFT JOIN pg_namespace cn ON cn.oid = conrel.relnamespace
 LEFT JOIN pg_class dc ON d.classid = 'pg_class'::regclass AND dc.oid = d.objid
+LEFT JOIN pg_policy pol ON d.classid = 'pg_policy'::regclass AND pol.oid = d.objid
+LEFT JOIN pg_trigger tg ON d.classid = 'pg_trigger'::regclass AND tg.oid = d.objid
 WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::oid
   AND d.deptype IN ('n', 'a')
   AND NOT (rc.oid IS NOT NULL AND rc.oid = $1::oid AND r.rulename = '_RETURN')

@@ -1,12 +1,35 @@
--- md5 over everything about a table that a concurrent DDL could change under the engine.
-SELECT md5(concat_ws('|',
-  (SELECT string_agg(concat_ws(':', attnum, attname, atttypid, atttypmod, attnotnull, attisdropped), ',' ORDER BY attnum)
-     FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0),
-  (SELECT string_agg(concat_ws(':', conname, pg_get_constraintdef(oid), convalidated), ',' ORDER BY conname)
-     FROM pg_constraint WHERE conrelid = $1::oid),
-  (SELECT string_agg(pg_get_indexdef(indexrelid), ',' ORDER BY indexrelid)
-     FROM pg_index WHERE indrelid = $1::oid),
-  (SELECT string_agg(concat_ws(':', tgname, tgenabled), ',' ORDER BY tgname)
-     FROM pg_trigger WHERE tgrelid = $1::oid AND NOT tgisinternal),
-  (SELECT relname || relnamespace::text FROM pg_class WHERE oid = $1::oid)
-)) AS fp
+-- One md5 per kind of thing (so a mismatch can say what changed) over everything about a table that the shadow copied when it was built, or that a swap
+-- carries over: DDL, GRANT/REVOKE, RLS flags and policies, defaults, options, owner, comments,
+-- replica identity made by someone else during a migration change it, and the swap must not
+-- undo them silently.
+SELECT jsonb_build_object(
+  'columns', md5(coalesce(
+  (SELECT string_agg(concat_ws(':', a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attisdropped,
+                               a.attidentity, a.attgenerated, a.attcollation, a.attstorage, a.attcompression,
+                               a.attstattarget, a.attoptions::text, a.attacl::text, pg_get_expr(d.adbin, d.adrelid),
+                               col_description(a.attrelid, a.attnum)), ',' ORDER BY a.attnum)
+     FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    WHERE a.attrelid = $1::oid AND a.attnum > 0), '')),
+  'constraints', md5(coalesce(
+  (SELECT string_agg(concat_ws(':', conname, pg_get_constraintdef(oid), convalidated, obj_description(oid, 'pg_constraint')), ',' ORDER BY conname)
+     FROM pg_constraint WHERE conrelid = $1::oid), '')),
+  'indexes', md5(coalesce(
+  (SELECT string_agg(concat_ws(':', pg_get_indexdef(indexrelid), indisclustered, indisreplident, obj_description(indexrelid, 'pg_class')), ',' ORDER BY indexrelid)
+     FROM pg_index WHERE indrelid = $1::oid), '')),
+  'triggers', md5(coalesce(
+  (SELECT string_agg(concat_ws(':', tgname, tgenabled, pg_get_triggerdef(oid)), ',' ORDER BY tgname)
+     FROM pg_trigger WHERE tgrelid = $1::oid AND NOT tgisinternal), '')),
+  'policies', md5(coalesce(
+  (SELECT string_agg(concat_ws(':', polname, polcmd, polpermissive, polroles::text, pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)), ',' ORDER BY polname)
+     FROM pg_policy WHERE polrelid = $1::oid), '')),
+  'statistics', md5(coalesce(
+  (SELECT string_agg(concat_ws(':', stxname, pg_get_statisticsobjdef(oid)), ',' ORDER BY stxname)
+     FROM pg_statistic_ext WHERE stxrelid = $1::oid), '')),
+  'publications', md5(coalesce(
+  (SELECT string_agg(prpubid::text, ',' ORDER BY prpubid) FROM pg_publication_rel WHERE prrelid = $1::oid), '')),
+  'table', md5(coalesce(
+  (SELECT concat_ws(':', c.relname, c.relnamespace, c.relowner, c.relacl::text, c.reloptions::text, t.reloptions::text,
+                    c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.relpersistence, c.reltablespace,
+                    obj_description(c.oid, 'pg_class'))
+     FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = $1::oid), ''))
+)::text AS fp

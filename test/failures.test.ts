@@ -88,7 +88,7 @@ describe('run-time failures', () => {
     for (let i = 0; i < 400 && killed === 0; i++) {
       const phase = await db.query(`SELECT phase FROM pgshift.migrations WHERE table_name = 'severed'`).catch(() => ({ rows: [] }));
       if (phase.rows[0]?.phase === 'copy') {
-        const r = await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pgshift' AND query LIKE 'INSERT INTO%'`);
+        const r = await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'pgshift:%:copy' AND query LIKE 'INSERT INTO%'`);
         killed = r.rowCount ?? 0;
       }
       await new Promise((r) => setTimeout(r, 5));

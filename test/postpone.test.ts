@@ -57,9 +57,16 @@ describe('postponed cutover', () => {
 
   it('cuts over by itself at --cutover-at (server clock)', async () => {
     await setUp('timed');
-    const at = (await db.query(`SELECT to_char(localtime + interval '2 seconds', 'HH24:MI:SS') AS t`)).rows[0].t as string;
-    const t0 = Date.now();
-    const report = await onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE timed ALTER COLUMN v TYPE bigint', execute: true, cutoverAt: at }));
+    // The time is set when the migration is ready (its wait reads it then): a loaded machine may
+    // take any time to get there, and a time already past would mean tomorrow.
+    const opts = alterOptions({ url: db.url, statements: 'ALTER TABLE timed ALTER COLUMN v TYPE bigint', execute: true, cutoverAt: '00:00' });
+    let t0 = Date.now();
+    opts.onPhase = async (phase) => {
+      if (phase !== 'ready') return;
+      opts.cutoverAt = (await db.query(`SELECT to_char(localtime + interval '2 seconds', 'HH24:MI:SS') AS t`)).rows[0].t as string;
+      t0 = Date.now();
+    };
+    const report = await onlineAlter(opts);
     expect(report.status).toBe('done');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
     expect(await typeOf('timed')).toBe('bigint');

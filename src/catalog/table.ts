@@ -113,7 +113,7 @@ export async function readColumns(c: Client, oid: string): Promise<Column[]> {
 }
 
 export interface Dependent {
-  kind: 'view' | 'materialized view' | 'rule' | 'fk-in' | 'function' | 'own' | 'other';
+  kind: 'view' | 'materialized view' | 'rule' | 'fk-in' | 'policy-in' | 'trigger-in' | 'function' | 'own' | 'other';
   relOid: string | null;
   description: string;
   constraintName: string | null;
@@ -138,4 +138,11 @@ export async function readDependents(c: Client, oid: string): Promise<Dependent[
 export async function tableFingerprint(c: Client, oid: string): Promise<string> {
   const r = await c.query<{ fp: string }>(sqlFile('catalog-fingerprint.sql'), [oid]);
   return r.rows[0]!.fp;
+}
+
+/** What differs between two fingerprints, by kind (columns, constraints, grants and options in 'table', ...). */
+export function fingerprintChanges(before: string, after: string): string[] {
+  const a = JSON.parse(before) as Record<string, string>;
+  const b = JSON.parse(after) as Record<string, string>;
+  return Object.keys({ ...a, ...b }).filter((k) => a[k] !== b[k]);
 }

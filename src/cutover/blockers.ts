@@ -1,4 +1,4 @@
-import type { Pool } from '../db/session.js';
+import type { Client, Pool } from '../db/session.js';
 import { withClient } from '../db/session.js';
 import { componentLog } from '../log.js';
 
@@ -65,4 +65,57 @@ export async function cancelAutovacuum(pool: Pool, relationOids: string[]): Prom
     }
     return n;
   }).catch(() => 0);
+}
+
+export interface PreparedBlocker {
+  gid: string;
+  prepared: string;
+  owner: string;
+}
+
+/**
+ * Prepared transactions (two-phase commit) holding locks on these relations. They have no
+ * session to cancel or terminate and hold their locks until someone commits or rolls them back
+ * by name, so every lock a migration takes on the table would wait for them forever.
+ */
+export async function preparedBlockers(c: Client, relationOids: string[]): Promise<PreparedBlocker[]> {
+  const r = await c.query<PreparedBlocker>(
+    `SELECT DISTINCT p.gid, p.prepared::text AS prepared, p.owner
+       FROM pg_locks l
+       JOIN pg_locks x ON x.virtualtransaction = l.virtualtransaction AND x.locktype = 'transactionid'
+       JOIN pg_prepared_xacts p ON p.transaction = x.transactionid
+      WHERE l.pid IS NULL AND l.locktype = 'relation' AND l.relation = ANY ($1::oid[])
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      ORDER BY 1`,
+    [relationOids],
+  );
+  return r.rows;
+}
+
+export function describePrepared(p: PreparedBlocker): string {
+  return `prepared transaction '${p.gid}' (prepared ${p.prepared} by ${p.owner}; end it with COMMIT PREPARED '${p.gid}' or ROLLBACK PREPARED '${p.gid}')`;
+}
+
+/**
+ * Who holds (or waits for) locks on these relations, in words for a log line or an error
+ * message: sessions with their pid, application, state and transaction age, and prepared
+ * transactions with the statement that ends them.
+ */
+export async function describeBlockers(pool: Pool, relationOids: string[]): Promise<string[]> {
+  return withClient(pool, async (c) => {
+    const sessions = await c.query(
+      `SELECT DISTINCT a.pid, a.application_name AS app, a.state, a.backend_type,
+              round(extract(epoch FROM now() - a.xact_start)::numeric, 1)::text AS age
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.granted AND l.locktype = 'relation' AND l.relation = ANY ($1::oid[]) AND a.pid <> pg_backend_pid()
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND a.application_name NOT LIKE 'pgshift%'
+        ORDER BY 1 LIMIT 10`,
+      [relationOids],
+    );
+    const lines = sessions.rows.map((s) =>
+      s.backend_type === 'autovacuum worker' ? `autovacuum (pid ${s.pid})` : `pid ${s.pid} (${s.app || 'no application_name'}, ${s.state}, transaction open ${s.age ?? '?'}s)`,
+    );
+    return [...lines, ...(await preparedBlockers(c, relationOids)).map(describePrepared)];
+  }).catch(() => []);
 }

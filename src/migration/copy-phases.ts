@@ -64,8 +64,8 @@ export async function copyAll(run: Run, tables: Tables, replayer: Replayer, star
           await recordBacklog(c, run, tables);
         }
       }
-    }),
-  );
+    }, 'copy'),
+  'copy');
   return { rows, chunks };
 }
 
@@ -121,7 +121,7 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
       failpoint('mid-index');
     }
     await c.query('RESET maintenance_work_mem; RESET max_parallel_maintenance_workers');
-  });
+  }, 'index');
   // From now on the replay resolves conflicts on every unique index.
   replayer.enableUniqueResolution(resolved);
 }
@@ -197,5 +197,5 @@ export async function waitForCutover(run: Run, replayer: Replayer, tables: Table
       await recordBacklog(c, run, tables);
       if (n === 0) await sleep(200);
     }
-  });
+  }, 'replay');
 }

@@ -202,7 +202,7 @@ async function afterCapture(run: Run, k: Captured, start: { phase: Phase; low: s
   };
   // What the application wrote during the validation is replayed before the lock, not under it.
   await catchUp(run, replayer, tables);
-  const [result, cutoverMs] = await timed(() => withClient(pool, (c) => cutover(c, input)));
+  const [result, cutoverMs] = await timed(() => withClient(pool, (c) => cutover(c, input), 'cutover'));
   run.swapped = true;
   await run.hooks.run('after-cutover', hookState(run, 'cutover'));
   log.info({ migration: id, attempts: result.attempts, holdMs: Math.round(result.holdMs), lockWaitMs: Math.round(result.lockWaitMs) }, 'swapped');

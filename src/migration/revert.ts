@@ -1,5 +1,5 @@
 import type { Client } from '../db/session.js';
-import { createPool, inTransaction, withClient } from '../db/session.js';
+import { bindMigration, createPool, withClient } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { UserError, describeError, sqlState } from '../errors.js';
@@ -12,7 +12,8 @@ import { createReplayer } from '../capture/replayer.js';
 import type { Tables } from '../copy/sql.js';
 import type { RowMapping } from '../plan/mapping.js';
 import { swapBack } from '../cutover/swap-back.js';
-import { cancelAutovacuum } from '../cutover/blockers.js';
+import { lockedSwap } from '../cutover/locked-swap.js';
+import { lockSetFor } from '../cutover/lock-set.js';
 import { validateConstraints } from './execute.js';
 import { drain } from '../capture/drain.js';
 
@@ -37,7 +38,7 @@ export interface RevertReport {
 export async function revertMigration(o: { url?: string; retry: RetryPolicy; deadlineMs: number }, idText: string): Promise<RevertReport> {
   if (!/^\d+$/.test(idText)) throw new UserError(`"${idText}" is not a migration id`);
   const id = Number(idText);
-  const pool = createPool({ url: o.url, applicationName: `pgshift:revert:${id}`, lockTimeoutMs: o.retry.lockTimeoutMs, maxClients: 3 });
+  const pool = createPool({ url: o.url, role: 'revert', lockTimeoutMs: o.retry.lockTimeoutMs, maxClients: 4 });
   try {
     const m = await withClient(pool, async (c) => {
       if ((await c.query(`SELECT to_regclass('pgshift.migrations') AS t`)).rows[0].t === null) throw new UserError(`no migration ${id}`);
@@ -48,25 +49,29 @@ export async function revertMigration(o: { url?: string; retry: RetryPolicy; dea
     if (!m.open) throw new UserError(`the revert window of migration ${id} has closed; pgshift cleanup ${id} removes what it kept`);
     if (m.truncated) throw new UserError(`the new table was truncated during the revert window; reverting would not bring those rows back`);
     const names = artifactNames(id);
+    await bindMigration(pool, id);
     const { oldT, newT, tables, replayer } = await withClient(pool, (c) => reverseSetup(c, m, names.schema, names.lockKey));
     // Each batch is its own transaction under the session's short lock_timeout: retried.
     await withClient(pool, (c) => drain((n) => withRetry(o.retry, () => replayChecked(c, tables, () => replayer.replayBatch(c, null, n))), { below: 1000 }), 'replay');
 
-    let attempts = 0;
     let entriesReplayed = 0;
     const t0 = performance.now();
-    const validate = await withRetry(o.retry, (_a, lockTimeoutMs) =>
-      withClient(pool, (c) =>
-        inTransaction(c, async () => {
-          attempts++;
-          await c.query(`SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)`, [`${lockTimeoutMs}ms`, `${o.deadlineMs}ms`]);
-          const locks = await lockSet(c, newT.oid, oldT.oid);
-          await c.query(`LOCK TABLE ${locks.join(', ')} IN ACCESS EXCLUSIVE MODE`);
+    const locks = await withClient(pool, (c) => lockSetFor(c, { outgoing: newT.oid, incoming: oldT.oid, dropsOutgoingForeignKeys: true, addedForeignKeyParents: [] }));
+    const flow = followColumns((await parseAlter(m.statements)).statements, oldT.columns, oldT.key, oldT.keyConstraint);
+    const rename = (from: string, to: string): string => `ALTER TABLE ${qualified(newT.schema, newT.name)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`;
+    const swapped = await withClient(pool, (c) =>
+      lockedSwap(c, {
+        pool,
+        migrationId: id,
+        label: 'revert',
+        locks,
+        retry: o.retry,
+        deadlineMs: o.deadlineMs,
+        blockers: { mode: 'wait', graceMs: 0 },
+        body: async (lc) => {
           // Writes are held: the reverse changelog is complete, replay all of it.
-          entriesReplayed += (await drain((n) => replayChecked(c, tables, () => replayer.replayInTransaction(c, null, n)), { below: 1, batch: 50_000 })).entries;
-          const flow = followColumns((await parseAlter(m.statements)).statements, oldT.columns, oldT.key, oldT.keyConstraint);
-          const rename = (from: string, to: string): string => `ALTER TABLE ${qualified(newT.schema, newT.name)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`;
-          const v = await swapBack(c, {
+          entriesReplayed = (await drain((n) => replayChecked(lc, tables, () => replayer.replayInTransaction(lc, null, n)), { below: 1, batch: 50_000 })).entries;
+          const v = await swapBack(lc, {
             names,
             userSchema: newT.schema,
             name: newT.name,
@@ -81,25 +86,13 @@ export async function revertMigration(o: { url?: string; retry: RetryPolicy; dea
             oldForeignKeys: m.revert_state.oldForeignKeys,
             oldTriggers: m.revert_state.triggers,
           });
-          await c.query(`UPDATE pgshift.migrations SET outcome = 'reverted', revert_until = NULL, updated_at = now(), finished_at = now() WHERE id = $1`, [id]);
+          await lc.query(`UPDATE pgshift.migrations SET outcome = 'reverted', revert_until = NULL, updated_at = now(), finished_at = now() WHERE id = $1`, [id]);
           return v;
-        }),
-      ),
-      async (attempt, err, pauseMs) => {
-        const holders = await withClient(pool, async (c) =>
-          (await c.query(
-            `SELECT l.relation::regclass::text AS rel, l.mode, l.granted, a.pid, a.backend_type, a.state
-               FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-              WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.locktype = 'relation'
-                AND a.pid <> pg_backend_pid() AND (NOT l.granted OR l.relation = ANY ($1::oid[]))`,
-            [[newT.oid, oldT.oid]],
-          )).rows,
-        ).catch(() => []);
-        // Who holds or waits for locks on the two tables: what an operator needs to see here.
-        log.warn({ migration: id, attempt, pauseMs, reason: describeError(err), holders }, 'revert swap attempt failed; retrying');
-        await cancelAutovacuum(pool, [newT.oid, oldT.oid]);
-      },
+        },
+      }),
     );
+    const validate = swapped.result;
+    const attempts = swapped.attempts;
     const holdMs = performance.now() - t0;
     const validated = await validateConstraints(pool, o.retry, validate);
     log.info({ migration: id, attempts, entriesReplayed }, 'reverted');
@@ -198,24 +191,3 @@ async function offendingKeys(c: Client, t: Tables): Promise<string[]> {
   }
   return bad;
 }
-
-/**
- * Every table the swap back locks: the new table first (the application takes it before what
- * it cascades into), then the old one, views and FK children of the new one, and parents, in
- * OID order.
- */
-async function lockSet(c: Client, newOid: string, oldOid: string): Promise<string[]> {
-  const r = await c.query<{ name: string }>(
-    `WITH rels AS (
-       SELECT $1::oid AS oid UNION SELECT $2::oid
-       UNION SELECT conrelid FROM pg_constraint WHERE contype = 'f' AND confrelid = $1::oid
-       UNION SELECT confrelid FROM pg_constraint WHERE contype = 'f' AND conrelid = $1::oid
-       UNION SELECT r.ev_class FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
-              WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = $1::oid AND r.ev_class <> $1::oid)
-     SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name FROM rels JOIN pg_class c ON c.oid = rels.oid
-       JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY c.oid <> $1::oid, c.oid`,
-    [newOid, oldOid],
-  );
-  return r.rows.map((x) => x.name);
-}
-

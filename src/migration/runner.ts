@@ -148,7 +148,7 @@ async function ownedRun(run: Run, body: (run: Run) => Promise<ExecutionReport>):
       await finishMigration(pool, id, 'failed', reason);
     } catch (cleanupErr) {
       throw new RuntimeError(
-        `${reason}; and removing the migration's artifacts failed too (${describeError(cleanupErr)}): schema ${run.names.schema} and triggers ${run.names.captureTrigger}, ${run.names.truncateTrigger} remain`,
+        `${reason}; and removing the migration's artifacts failed too (${describeError(cleanupErr)}): schema ${run.names.schema} and triggers ${run.names.captureTrigger}, ${run.names.truncateTrigger} remain: pgshift cleanup ${id} removes them`,
         { cause: err },
       );
     }

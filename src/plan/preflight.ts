@@ -3,6 +3,7 @@ import { sqlFile } from '../db/sql-files.js';
 import { UserError } from '../errors.js';
 import type { Dependent, TableInfo } from '../catalog/table.js';
 import type { ColumnFlow } from './columns.js';
+import { describePrepared, preparedBlockers } from '../cutover/blockers.js';
 
 export interface PreflightFindings {
   /** the publications the new table must join */
@@ -42,6 +43,15 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
     if (d.kind === 'function') refuse(`is used by a function with an SQL-standard body (${d.description}), which is not supported`);
     if (d.kind === 'rule') refuse(`is used by rule ${d.description}, which is not supported`);
     if (d.kind === 'other') refuse(`has a dependent object that cannot be carried over: ${d.description}`);
+  }
+
+  const prepared = await preparedBlockers(c, [table.oid, ...dependents.flatMap((d) => (d.kind === 'fk-in' && d.relOid ? [d.relOid] : []))]);
+  if (prepared.length) {
+    refuse(`is locked by ${prepared.map(describePrepared).join('; ')}: the migration's locks would wait for it forever`);
+  }
+  for (const d of dependents) {
+    if (d.kind === 'policy-in') refuse(`is read by policy ${d.description}, which the swap cannot re-point; drop it and create it again after the migration`);
+    if (d.kind === 'trigger-in') refuse(`is referenced by constraint trigger ${d.description}, which the swap cannot re-point`);
   }
 
   const attnums = (names: string[]): number[] =>

@@ -47,7 +47,7 @@ export function createThrottler(opts: ThrottlerOptions): Throttler {
         }
       }
       return out;
-    });
+    }, 'throttle');
   const record = async (reason: string | null): Promise<void> => {
     if (reason === recorded) return;
     recorded = reason;

@@ -28,6 +28,8 @@ const POSTGRES_SETTINGS = [
   'wal_level=logical',
   'max_wal_senders=10',
   'max_replication_slots=10',
+  // the fault suite prepares transactions (two-phase commit) that hold locks on migrated tables
+  'max_prepared_transactions=10',
 ];
 const POSTGRES_FLAGS = POSTGRES_SETTINGS.flatMap((s) => ['-c', s]);
 

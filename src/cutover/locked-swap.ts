@@ -1,0 +1,129 @@
+import type { Client, Pool } from '../db/session.js';
+import { checkout, inTransaction } from '../db/session.js';
+import { qualified } from '../db/quote.js';
+import { isRetryable, withRetry, type RetryPolicy } from '../db/retry.js';
+import { RuntimeError, describeError } from '../errors.js';
+import { componentLog } from '../log.js';
+import { cancelAutovacuum, describeBlockers, removeBlockers } from './blockers.js';
+import type { LockSet } from './lock-set.js';
+
+const log = componentLog('cutover');
+
+export interface LockedSwapSpec<T> {
+  pool: Pool;
+  migrationId: number;
+  /** 'cutover' or 'revert': for logs and messages */
+  label: string;
+  locks: LockSet;
+  retry: RetryPolicy;
+  /** the whole transaction's deadline, from its BEGIN: a stuck step must not hold the locks */
+  deadlineMs: number;
+  blockers: { mode: 'wait' | 'cancel' | 'terminate'; graceMs: number };
+  /** runs with every lock held: the checks, the final replay, the swap; its result is returned */
+  body: (c: Client) => Promise<T>;
+}
+
+export interface LockedSwapResult<T> {
+  result: T;
+  attempts: number;
+  lockWaitMs: number;
+  holdMs: number;
+}
+
+/**
+ * The one cutover transaction, used by the swap and by the swap back: take every lock in one
+ * go, the application's own table first (its transactions take it before what they cascade
+ * into), then the rest in OID order, under a short lock_timeout; run the body; commit. One
+ * deadline covers the whole transaction (a watchdog cancels whatever statement runs when it
+ * passes). A lock that does not come rolls the attempt back; between attempts the holders are
+ * logged, autovacuum on these tables is cancelled, and blockers are cancelled or terminated
+ * when asked; when the attempts run out, the error names who held the locks.
+ */
+export async function lockedSwap<T>(c: Client, spec: LockedSwapSpec<T>): Promise<LockedSwapResult<T>> {
+  const all = [spec.locks.first, ...spec.locks.exclusive, ...spec.locks.share];
+  let attempts = 0;
+  return withRetry(
+    spec.retry,
+    async (_attempt, lockTimeoutMs) => {
+      attempts++;
+      return withDeadline(spec.pool, c, spec.deadlineMs, (dc) =>
+        inTransaction(dc, async () => {
+          await dc.query(`SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)`, [`${lockTimeoutMs}ms`, `${spec.deadlineMs}ms`]);
+          const t0 = performance.now();
+          const names = await namesByOid(dc, [spec.locks.first, ...spec.locks.exclusive.filter((o) => o !== spec.locks.first)]);
+          await dc.query(`LOCK TABLE ${names.join(', ')} IN ACCESS EXCLUSIVE MODE`);
+          const share = spec.locks.share.filter((o) => o !== spec.locks.first && !spec.locks.exclusive.includes(o));
+          if (share.length) await dc.query(`LOCK TABLE ${(await namesByOid(dc, share)).join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
+          const t1 = performance.now();
+          const result = await spec.body(dc);
+          return { result, attempts, lockWaitMs: t1 - t0, holdMs: performance.now() - t1 };
+        }),
+      );
+    },
+    async (attempt, err, pauseMs) => {
+      const holders = await describeBlockers(spec.pool, all);
+      log.warn({ migration: spec.migrationId, attempt, pauseMs, reason: describeError(err), holders }, `${spec.label} attempt failed; retrying`);
+      await cancelAutovacuum(spec.pool, all);
+      if (spec.blockers.mode !== 'wait') await removeBlockers(spec.pool, all, spec.blockers.mode, spec.blockers.graceMs);
+    },
+  ).catch(async (err: unknown) => {
+    if (!isRetryable(err)) throw err;
+    const holders = await describeBlockers(spec.pool, all);
+    throw new RuntimeError(
+      `the ${spec.label} could not take its locks in ${attempts} attempts (${describeError(err)})` + (holders.length ? `; held by ${holders.join('; ')}` : ''),
+      { cause: err },
+    );
+  });
+}
+
+/** Relation names (quoted, qualified), the first one first, the rest in OID order. */
+async function namesByOid(c: Client, oids: string[]): Promise<string[]> {
+  const r = await c.query<{ nspname: string; relname: string }>(
+    `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.oid = ANY ($1::oid[]) ORDER BY c.oid <> $2::oid, c.oid`,
+    [[...new Set(oids)], oids[0]],
+  );
+  return r.rows.map((row) => qualified(row.nspname, row.relname));
+}
+
+/**
+ * Runs `fn` with a deadline over all its statements: a watchdog on another session cancels the
+ * statement running when it passes, and no statement starts after it (both fail with SQLSTATE
+ * 57014, query_canceled, which the retry policy treats like a lock that did not come).
+ */
+export async function withDeadline<T>(pool: Pool, c: Client, ms: number, fn: (c: Client) => Promise<T>): Promise<T> {
+  const until = performance.now() + ms;
+  const watchdog = await checkout(pool, 'watchdog');
+  let fired = false;
+  let cancelling: Promise<unknown> = Promise.resolve();
+  const timer = setTimeout(() => {
+    fired = true;
+    const pid = (c as unknown as { processID?: number }).processID;
+    if (pid) cancelling = watchdog.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+  }, ms);
+  const expired = (): Error => Object.assign(new Error(`the deadline of ${ms}ms passed`), { code: '57014' });
+  const bounded = new Proxy(c, {
+    get(target, prop) {
+      if (prop === 'query') {
+        return (...args: unknown[]) => {
+          if (fired || performance.now() >= until) {
+            // ROLLBACK must still get through.
+            const text = typeof args[0] === 'string' ? args[0] : '';
+            if (!/^\s*ROLLBACK/i.test(text)) return Promise.reject(expired());
+          }
+          return (target.query as (...a: unknown[]) => unknown)(...args);
+        };
+      }
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  try {
+    return await fn(bounded);
+  } finally {
+    clearTimeout(timer);
+    // A cancel on its way must land before the session runs anything else.
+    await cancelling;
+    watchdog.release();
+  }
+}
