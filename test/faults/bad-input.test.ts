@@ -148,11 +148,13 @@ describe('bad input', () => {
       const noDatabase = new URL(db.url);
       noDatabase.pathname = '/no_such_database_here';
       const cases: [string, string, RegExp, number][] = [
-        ['closed port', `postgres://someone:${PASSWORD}@127.0.0.1:${closed}/db`, /cannot connect to the database: .*ECONNREFUSED/, 10_000],
-        ['wrong password', wrongPassword.toString(), /cannot connect to the database: password authentication failed/, 10_000],
-        ['no database', noDatabase.toString(), /cannot connect to the database: database "no_such_database_here" does not exist/, 10_000],
-        ['silent server, connect_timeout=2', `postgres://someone:${PASSWORD}@127.0.0.1:${silentPort}/db?connect_timeout=2`, /cannot connect to the database: no answer from the server within 2s/, 8_000],
-        ['silent server, the default bound', `postgres://someone:${PASSWORD}@127.0.0.1:${silentPort}/db`, /cannot connect to the database: no answer from the server within 10s/, 16_000],
+        // Generous bounds (two shared cores, other suites running): without a connect timeout the
+        // silent server would hold the CLI forever; the message tells which timeout ended it.
+        ['closed port', `postgres://someone:${PASSWORD}@127.0.0.1:${closed}/db`, /cannot connect to the database: .*ECONNREFUSED/, 30_000],
+        ['wrong password', wrongPassword.toString(), /cannot connect to the database: password authentication failed/, 30_000],
+        ['no database', noDatabase.toString(), /cannot connect to the database: database "no_such_database_here" does not exist/, 30_000],
+        ['silent server, connect_timeout=2', `postgres://someone:${PASSWORD}@127.0.0.1:${silentPort}/db?connect_timeout=2`, /cannot connect to the database: no answer from the server within 2s/, 30_000],
+        ['silent server, the default bound', `postgres://someone:${PASSWORD}@127.0.0.1:${silentPort}/db`, /cannot connect to the database: no answer from the server within 10s/, 45_000],
       ];
       expect(url.password).not.toBe(PASSWORD);
       // In parallel: the two silent cases wait for their timeouts.
