@@ -86,3 +86,25 @@ SELECT m.id, m.kind, m.name, m.table_schema || '.' || m.table_name AS "table",
        m.backlog, m.lag_ms, m.throttle_reason, m.error, m.started_at, m.updated_at, m.finished_at, m.pid, m.host
 FROM pgshift.migrations m;
 UPDATE pgshift.schema_version SET version = 4 WHERE version < 4;
+-- Version 5: backfill jobs own their key sets and a key-move trigger, and a walk that ended stays ended.
+-- A backfill job is a row of pgshift.migrations with kind = 'backfill'. Its columns mean:
+--   name             the job's name (--name, default schema.table); with statements, what a rerun continues
+--   statements       the UPDATE the job runs, as printed by pgshift
+--   table_oid, table_schema, table_name   the table it updates
+--   phase            'copy' while the walk over the primary key is under way; 'catch-up' once the walk's
+--                    last batch committed (in that same transaction): only pending keys are left, and no
+--                    run walks again; 'done' with the outcome
+--   watermark        the checkpoint: the last key of the last committed batch, as text in ISO formats,
+--                    cast back with the key's own types (NULL: no batch yet)
+--   rows_copied      rows updated so far (walk and retries); rows_estimated: the table's estimated rows
+--   outcome          NULL while unfinished (a rerun continues it), 'done', or 'aborted' (pgshift cleanup)
+--   pid, host        the process that claimed it last; the running one holds the ownership advisory lock
+--   artifact_schema  pgshift_<id>: the tables pending and done_ahead (keys in their own types), progress,
+--                    and the function of the trigger pgshift_backfill_<id> on the table; all registered in
+--                    pgshift.artifacts, present from the job's start to its end, dropped when it is done
+--   copy_started_at, started_at, updated_at, finished_at, error, paused, throttled_until, throttle_reason
+--                    as for an ALTER; cutover_requested, backlog, lag_ms, resume_state, validate_list,
+--                    revert_state, revert_until and truncated are not used
+-- pgshift.backfill_pending (version 3) is no longer written: a rerun of a job begun before version 5
+-- moves its keys into the job's pgshift_<id>.pending.
+UPDATE pgshift.schema_version SET version = 5 WHERE version < 5;
