@@ -38,6 +38,8 @@ export interface AlterOptions {
   hookCmd?: string;
   hooksDir?: string;
   onProgress?: (p: Progress) => void;
+  /** the options the operator gave (the CLI knows); a take-over checks these against the stored ones */
+  explicit?: string[];
   /** awaited at the start of each phase; hooks and tests use it */
   onPhase?: (phase: Phase, migration: { id: number; schema: string; table: string }) => Promise<void>;
 }

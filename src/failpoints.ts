@@ -1,7 +1,11 @@
+import type { Client } from './db/session.js';
+
 /**
- * Deterministic crash points for the kill -9 tests: when PGSHIFT_FAILPOINT names a point, the
- * process kills itself there with SIGKILL, exactly as an operator's kill -9 or a host crash
- * would end it (no cleanup, no finally blocks, connections cut).
+ * Deterministic fault points. When PGSHIFT_FAILPOINT names a point, the process kills itself
+ * there with SIGKILL, exactly as an operator's kill -9 or a host crash would end it (no
+ * cleanup, no finally blocks, connections cut). In-process tests (the fault suite) register a
+ * handler instead, which runs there with the session in use, and may stall, fail, or do what
+ * another session would do at that moment.
  */
 export const FAILPOINTS = [
   'after-build', 'after-capture', 'mid-copy', 'after-copy', 'mid-index', 'after-index',
@@ -9,6 +13,16 @@ export const FAILPOINTS = [
 ] as const;
 export type Failpoint = (typeof FAILPOINTS)[number];
 
-export function failpoint(name: Failpoint): void {
+type Handler = (c?: Client) => Promise<void> | void;
+const handlers = new Map<Failpoint, Handler>();
+
+/** Registers (or with null removes) the in-process handler of a point. */
+export function onFailpoint(name: Failpoint, handler: Handler | null): void {
+  if (handler) handlers.set(name, handler);
+  else handlers.delete(name);
+}
+
+export async function failpoint(name: Failpoint, c?: Client): Promise<void> {
   if (process.env.PGSHIFT_FAILPOINT === name) process.kill(process.pid, 'SIGKILL');
+  await handlers.get(name)?.(c);
 }

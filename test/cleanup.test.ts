@@ -52,7 +52,7 @@ describe('the kept old table and pgshift cleanup', () => {
     const id = (await db.query(`SELECT id::int FROM pgshift.migrations WHERE table_name = 'orphaned'`)).rows[0].id;
     const r = pgshift(['cleanup', '--all', '--url', db.url]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`migration ${id} on public.orphaned \\(interrupted in phase copy, its process is gone\\): dropping triggers pgshift_capture_${id}, pgshift_truncate_${id} on public.orphaned`));
+    expect(r.stdout).toMatch(new RegExp(`migration ${id} on public.orphaned \\(interrupted in phase copy, its process is gone\\): dropping triggers pgshift_capture_${id} on public.orphaned, pgshift_truncate_${id} on public.orphaned`));
     expect((await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'orphaned'::regclass AND NOT tgisinternal`)).rows[0].n).toBe(0);
     expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
     expect(await tableDigest(db.pool, 'public.orphaned', { orderBy: ['id'] })).toEqual(before);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { onlineAlter, type AlterReport } from '../migration/runner.js';
+import { onlineAlter, type AlterReport } from '../migration/start.js';
 import { alterOptions, DEFAULTS, type AlterOptions } from '../config.js';
-import { resumeMigration } from '../migration/resume.js';
+import { resumeMigration } from '../migration/start.js';
 import { revertMigration } from '../migration/revert.js';
 import { addConnectionOptions, addThrottleOptions, connectionUrl, positiveDuration, throttleOptions, oneOf } from './options.js';
 import { formatDuration } from '../units.js';
@@ -69,6 +69,15 @@ function optionsFrom(statements: string, o: Record<string, unknown>): AlterOptio
   });
 }
 
+/** The AlterOptions keys the operator gave on the command line (a take-over checks them against the stored ones). */
+function explicitOptions(cmd: Command): string[] {
+  const keys: Record<string, string> = {
+    postponeCutover: 'postponeCutover', rollback: 'rollback', revertWindow: 'revertWindowMs', validation: 'validation', transform: 'transforms',
+    dropOld: 'dropOld', chunkTime: 'chunkTimeMs', cutoverAt: 'cutoverAt', hookCmd: 'hookCmd', hooksDir: 'hooksDir',
+  };
+  return Object.entries(keys).filter(([flag]) => cmd.getOptionValueSource(flag) === 'cli').map(([, key]) => key);
+}
+
 function print(report: AlterReport, json: unknown): void {
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${humanReport(report).join('\n')}\n`);
 }
@@ -80,8 +89,8 @@ export function registerAlter(program: Command): void {
       .description('apply ALTER TABLE statement(s) to one table online (dry run unless --execute)')
       .argument('<statements>', 'one or more ALTER TABLE statements on one table')
       .option('--execute', 'run the migration; without it, print the plan and change nothing', false),
-  ).action((statements: string, o: Record<string, unknown>) =>
-    runCommand(async () => print(await onlineAlter(optionsFrom(statements, o)), o.json)),
+  ).action((statements: string, o: Record<string, unknown>, cmd: Command) =>
+    runCommand(async () => print(await onlineAlter({ ...optionsFrom(statements, o), explicit: explicitOptions(cmd) }), o.json)),
   );
   const revert = program
     .command('revert')
@@ -101,8 +110,8 @@ export function registerAlter(program: Command): void {
       .command('resume')
       .description('take over an interrupted migration (its process died) and finish it')
       .argument('<id>', 'the migration id'),
-  ).action((id: string, o: Record<string, unknown>) =>
-    runCommand(async () => print(await resumeMigration({ ...optionsFrom('', o), execute: true }, id), o.json)),
+  ).action((id: string, o: Record<string, unknown>, cmd: Command) =>
+    runCommand(async () => print(await resumeMigration({ ...optionsFrom('', o), execute: true, explicit: explicitOptions(cmd) }, id), o.json)),
   );
 }
 

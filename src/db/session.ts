@@ -109,6 +109,11 @@ export async function bindMigration(pool: Pool, id: number): Promise<void> {
   await withClient(pool, (c) => recordPids(c, id, [...m.pids]));
 }
 
+/** The backend pids of this pool's own sessions (a take-over must not terminate them). */
+export function ownPids(pool: Pool): number[] {
+  return [...meta(pool).pids];
+}
+
 async function recordPids(c: pg.ClientBase, id: number, pids: number[]): Promise<void> {
   await c.query(
     `UPDATE pgshift.migrations SET backend_pids = ARRAY(SELECT DISTINCT unnest(backend_pids || $2::int[])) WHERE id = $1`,

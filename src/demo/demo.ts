@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { onlineAlter } from '../migration/runner.js';
+import { onlineAlter } from '../migration/start.js';
 import { alterOptions } from '../config.js';
 import { log } from '../log.js';
 import { RuntimeError } from '../errors.js';

@@ -2,7 +2,6 @@ import type { Pool } from '../db/session.js';
 import { withTransaction } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
-import { dropTriggersSql, reverseCapture } from '../capture/install.js';
 import type { ArtifactNames } from '../plan/names.js';
 import { cancelAutovacuum } from '../cutover/blockers.js';
 
@@ -15,7 +14,7 @@ import { cancelAutovacuum } from '../cutover/blockers.js';
 export async function dropArtifacts(
   pool: Pool,
   names: ArtifactNames,
-  origin: { schema: string; name: string },
+  _origin: { schema: string; name: string },
   retry: RetryPolicy,
   opts: { triggers: boolean; keepOld?: string; keepRevertWindow?: boolean },
 ): Promise<string[]> {
@@ -24,11 +23,19 @@ export async function dropArtifacts(
     await withRetry(retry, (_a, lockTimeoutMs) =>
       withTransaction(pool, async (c) => {
         await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
-        const exists = await c.query('SELECT to_regclass($1) AS r', [qualified(origin.schema, origin.name)]);
-        if (exists.rows[0].r === null) return;
-        for (const sql of dropTriggersSql(origin.schema, origin.name, names)) await c.query(sql);
-        for (const sql of dropTriggersSql(origin.schema, origin.name, reverseCapture(names))) await c.query(sql);
-        dropped.push(`triggers ${names.captureTrigger}, ${names.truncateTrigger} on ${origin.schema}.${origin.name}`);
+        // The triggers a migration put on users' tables are found through the state table.
+        const recorded = await c.query<{ schema_name: string; name: string; on_table: string }>(
+          `SELECT a.schema_name, a.name, a.on_table FROM pgshift.artifacts a
+            WHERE a.migration_id = $1 AND a.kind = 'trigger'
+              AND EXISTS (SELECT FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                           WHERE t.tgname = a.name AND c.relname = a.on_table AND n.nspname = a.schema_name)
+            ORDER BY a.on_table, a.name`,
+          [names.lockKey[1]],
+        );
+        for (const t of recorded.rows) {
+          await c.query(`DROP TRIGGER IF EXISTS ${ident(t.name)} ON ${qualified(t.schema_name, t.on_table)}`);
+          dropped.push(`trigger ${t.name} on ${t.schema_name}.${t.on_table}`);
+        }
       }),
     );
   }

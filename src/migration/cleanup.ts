@@ -3,14 +3,32 @@ import { withClient } from '../db/session.js';
 import type { RetryPolicy } from '../db/retry.js';
 import { UserError } from '../errors.js';
 import { artifactNames } from '../plan/names.js';
+import { PHASES, type Phase } from '../state/phases.js';
 import { finishMigration } from '../state/store.js';
 import { dropArtifacts } from './artifacts.js';
-import { isOwned } from '../state/ownership.js';
+import { finishAfterSwap, takeOver } from './lifecycle.js';
+import type { Ownership } from '../state/ownership.js';
+
+interface Leftover {
+  id: number;
+  table_schema: string;
+  table_name: string;
+  phase: Phase;
+  outcome: string | null;
+  pid: number | null;
+  host: string | null;
+  has_schema: boolean;
+  tables: string | null;
+  triggers: string | null;
+  validate_list: [string, string][] | null;
+  options: { dropOld?: boolean; revertWindowMs?: number };
+}
 
 /**
  * `pgshift cleanup [id|--all]`: removes what finished migrations kept (the old table and the
- * migration's schema) and what interrupted ones left behind (triggers, shadow, changelog) once
- * their process is gone, found through the state table. Says what it will drop before dropping;
+ * migration's schema) and what interrupted ones left behind once their process is gone, found
+ * through the state table. A migration interrupted after its swap committed is finished, not
+ * aborted: its constraints are validated and it ends done. Says what it does before doing it;
  * running it again finds nothing.
  */
 export async function cleanup(pool: Pool, target: { id?: string; all: boolean }, retry: RetryPolicy, say: (line: string) => void): Promise<number> {
@@ -19,12 +37,15 @@ export async function cleanup(pool: Pool, target: { id?: string; all: boolean },
   const rows = await withClient(pool, async (c) => {
     if ((await c.query(`SELECT to_regclass('pgshift.migrations') AS t`)).rows[0].t === null) return [];
     return (
-      await c.query(
-        `SELECT m.*, m.table_oid::int8::text AS table_oid,
-                EXISTS (SELECT FROM pg_namespace WHERE nspname = 'pgshift_' || m.id) AS has_schema,
+      await c.query<Leftover>(
+        `SELECT m.id::int, m.table_schema, m.table_name, m.phase, m.outcome, m.pid, m.host, m.validate_list, m.options,
+                EXISTS (SELECT FROM pg_namespace WHERE nspname = m.artifact_schema) AS has_schema,
                 (SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                  WHERE n.nspname = 'pgshift_' || m.id AND c.relkind = 'r') AS tables,
-                EXISTS (SELECT FROM pg_trigger t WHERE t.tgname IN ('pgshift_capture_' || m.id, 'pgshift_truncate_' || m.id)) AS has_triggers
+                  WHERE n.nspname = m.artifact_schema AND c.relkind = 'r') AS tables,
+                (SELECT string_agg(a.name || ' on ' || a.schema_name || '.' || a.on_table, ', ' ORDER BY a.name) FROM pgshift.artifacts a
+                  WHERE a.migration_id = m.id AND a.kind = 'trigger'
+                    AND EXISTS (SELECT FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                                 WHERE t.tgname = a.name AND c.relname = a.on_table AND n.nspname = a.schema_name)) AS triggers
            FROM pgshift.migrations m
           WHERE m.kind = 'alter' AND ($1::bigint IS NULL OR m.id = $1::bigint) ORDER BY m.id`,
         [target.id ?? null],
@@ -34,22 +55,35 @@ export async function cleanup(pool: Pool, target: { id?: string; all: boolean },
   if (target.id !== undefined && rows.length === 0) throw new UserError(`no migration ${target.id}`);
   let cleaned = 0;
   for (const m of rows) {
-    const leftovers = m.has_schema || m.has_triggers;
-    if (!leftovers) continue;
-    if (m.outcome === null && (await isOwned(pool, m.id))) {
-      say(`migration ${m.id} on ${m.table_schema}.${m.table_name} is still running (pid ${m.pid} on ${m.host}): left alone`);
-      continue;
+    const swapped = m.outcome === null && PHASES.indexOf(m.phase) >= PHASES.indexOf('validate');
+    if (!m.has_schema && !m.triggers && !swapped) continue;
+    let ownership: Ownership | null = null;
+    if (m.outcome === null) {
+      ownership = await takeOver(pool, m.id).catch((err: unknown) => {
+        if (err instanceof UserError) return null;
+        throw err;
+      });
+      if (!ownership) {
+        say(`migration ${m.id} on ${m.table_schema}.${m.table_name} is still running (pid ${m.pid} on ${m.host}): left alone`);
+        continue;
+      }
     }
-    const what = [
-      ...(m.has_triggers ? [`triggers pgshift_capture_${m.id}, pgshift_truncate_${m.id} on ${m.table_schema}.${m.table_name}`] : []),
-      ...(m.tables ? [`tables ${m.tables} in pgshift_${m.id}`] : []),
-      ...(m.has_schema ? [`schema pgshift_${m.id}`] : []),
-    ];
-    const why = m.outcome === null ? `interrupted in phase ${m.phase}, its process is gone` : m.outcome;
-    say(`migration ${m.id} on ${m.table_schema}.${m.table_name} (${why}): dropping ${what.join('; ')}`);
-    await dropArtifacts(pool, artifactNames(m.id), { schema: m.table_schema, name: m.table_name }, retry, { triggers: true });
-    if (m.outcome === null) await finishMigration(pool, m.id, 'aborted', 'removed by pgshift cleanup');
-    cleaned++;
+    try {
+      const what = [...(m.triggers ? [`triggers ${m.triggers}`] : []), ...(m.tables ? [`tables ${m.tables} in pgshift_${m.id}`] : []), ...(m.has_schema ? [`schema pgshift_${m.id}`] : [])];
+      if (swapped) {
+        say(`migration ${m.id} on ${m.table_schema}.${m.table_name} was interrupted after its swap: validating ${(m.validate_list ?? []).map(([, n]) => n).join(', ') || 'nothing'} and finishing it`);
+        await finishAfterSwap(pool, m, retry);
+        cleaned++;
+        continue;
+      }
+      const why = m.outcome === null ? `interrupted in phase ${m.phase}, its process is gone` : m.outcome;
+      say(`migration ${m.id} on ${m.table_schema}.${m.table_name} (${why}): dropping ${what.join('; ')}`);
+      await dropArtifacts(pool, artifactNames(m.id), { schema: m.table_schema, name: m.table_name }, retry, { triggers: true });
+      if (m.outcome === null) await finishMigration(pool, m.id, 'aborted', 'removed by pgshift cleanup');
+      cleaned++;
+    } finally {
+      await ownership?.release();
+    }
   }
   if (cleaned === 0) say('nothing to clean up');
   return cleaned;

@@ -50,7 +50,7 @@ export async function copyAll(run: Run, tables: Tables, replayer: Replayer, star
         const chunk = await copyRange(c, tables, low, high, run.id, run.names.lockKey);
         chunks++;
         rows += chunk.rows;
-        if (chunks === 3) failpoint('mid-copy');
+        if (chunks === 3) await failpoint('mid-copy', c);
         if (high === null) break; // the last chunk: every key is copied
         chunker.feedback(chunk.rows, chunk.ms, requested);
         low = high;
@@ -118,7 +118,7 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
       }
       if (idx.unique && idx.columns) resolved.push(idx.columns);
       await commentIndex(c, run, tables, idx);
-      failpoint('mid-index');
+      await failpoint('mid-index', c);
     }
     await c.query('RESET maintenance_work_mem; RESET max_parallel_maintenance_workers');
   }, 'index');

@@ -67,7 +67,7 @@ export async function execute(run: Run): Promise<ExecutionReport> {
   const { enter, timed } = phaseHelpers(run);
 
   const [shadow, buildMs] = await timed(() => buildShadowAndChangelog(run));
-  failpoint('after-build');
+  await failpoint('after-build');
   const ctx = contextFor(run, shadow);
 
   await enter('capture', 'installing capture triggers');
@@ -83,7 +83,7 @@ export async function execute(run: Run): Promise<ExecutionReport> {
     await c.query(`UPDATE pgshift.migrations SET resume_state = resume_state || jsonb_build_object('fingerprint', $2::text) WHERE id = $1`, [id, fp]);
     return fp;
   });
-  failpoint('after-capture');
+  await failpoint('after-capture');
   return continueFrom(run, { ...ctx, shadow, fingerprint, buildMs, enter, timed }, { phase: 'copy', low: null });
 }
 
@@ -151,14 +151,14 @@ async function afterCapture(run: Run, k: Captured, start: { phase: Phase; low: s
     await enter('copy', start.low ? 'copying rows (resumed)' : 'copying rows');
     [copied, copyMs] = await timed(() => copyAll(run, tables, replayer, start.low));
     run.rowsCopied = copied.rows;
-    failpoint('after-copy');
+    await failpoint('after-copy');
     await run.hooks.run('copy-done', hookState(run, 'copy'));
   }
 
   await enter('index', 'building secondary indexes');
   const [, indexMs] = await timed(() => buildIndexes(run, shadow, tables, replayer));
   await withClient(pool, (c) => c.query(`ANALYZE ${tables.shadow}`));
-  failpoint('after-index');
+  await failpoint('after-index');
   if (opts.postponeCutover || opts.cutoverAt) {
     await enter('ready', opts.cutoverAt ? `ready; cutover at ${opts.cutoverAt}` : 'ready; waiting for pgshift cutover');
     await waitForCutover(run, replayer, tables);
@@ -166,7 +166,7 @@ async function afterCapture(run: Run, k: Captured, start: { phase: Phase; low: s
 
   await enter('catch-up', 'replaying the changelog');
   const [, catchUpMs] = await timed(() => catchUp(run, replayer, tables));
-  failpoint('catch-up');
+  await failpoint('catch-up');
 
   const hashable = await withClient(pool, (c) => hashableTypes(c, shadow.columns.map((col) => col.type)));
   const sides = alterSides(tables, shadow.columns, hashable);
@@ -188,7 +188,7 @@ async function afterCapture(run: Run, k: Captured, start: { phase: Phase; low: s
   run.validation = validation;
   log.info({ migration: id, level: validation.level, passed: validation.passed, writesHeldMs: Math.round(validation.writesHeldMs), ms: Math.round(checksumMs) }, 'validated');
   if (!validation.passed) throw new ValidationFailed(describeFailure(validation), 'before cutover');
-  failpoint('checksum');
+  await failpoint('checksum');
 
   await run.hooks.run('before-cutover', hookState(run, 'cutover'));
   await enter('cutover', 'swapping tables');
@@ -198,7 +198,7 @@ async function afterCapture(run: Run, k: Captured, start: { phase: Phase; low: s
   input.onSwapped = async (c, swapped) => {
     await c.query(`UPDATE pgshift.migrations SET phase = 'validate', validate_list = $2 WHERE id = $1`, [id, JSON.stringify([...swapped.validate, ...userValidate])]);
     if (opts.revertWindowMs) await openRevertWindow(c, run, tables, swapped.oldForeignKeys);
-    failpoint('in-cutover');
+    await failpoint('in-cutover', c);
   };
   // What the application wrote during the validation is replayed before the lock, not under it.
   await catchUp(run, replayer, tables);
@@ -207,10 +207,10 @@ async function afterCapture(run: Run, k: Captured, start: { phase: Phase; low: s
   await run.hooks.run('after-cutover', hookState(run, 'cutover'));
   log.info({ migration: id, attempts: result.attempts, holdMs: Math.round(result.holdMs), lockWaitMs: Math.round(result.lockWaitMs) }, 'swapped');
 
-  failpoint('after-cutover');
+  await failpoint('after-cutover');
   await enter('validate', 'validating constraints');
   const validated = await validateConstraints(pool, opts.retry, [...result.validate, ...userValidate]);
-  failpoint('after-validate');
+  await failpoint('after-validate');
   return {
     rowsCopied: copied.rows,
     chunks: copied.chunks,

@@ -1,0 +1,237 @@
+import type { Pool } from '../db/session.js';
+import { bindMigration, createPool, withClient, withTransaction } from '../db/session.js';
+import { qualified } from '../db/quote.js';
+import { UserError } from '../errors.js';
+import { componentLog } from '../log.js';
+import type { AlterOptions } from '../config.js';
+import { readColumns } from '../catalog/table.js';
+import { artifactNames } from '../plan/names.js';
+import { PHASES, type Phase } from '../state/phases.js';
+import { ensureStateSchema, finishMigration, registerMigration } from '../state/store.js';
+import { takeOwnership } from '../state/ownership.js';
+import type { DeferredConstraint, DeferredIndex, ShadowTable } from '../shadow/build.js';
+import type { BeforeCutoverReport, InLockReport } from '../verify/validate.js';
+import { describePlan, makePlan, type Plan } from './plan.js';
+import { contextFor, continueFrom, execute, newRun, phaseHelpers, type ExecutionReport } from './execute.js';
+import { dropArtifacts } from './artifacts.js';
+import { finishAfterSwap, runOwned, takeOver } from './lifecycle.js';
+import { resumedOptions, storedOptions, type StoredOptions } from './stored-options.js';
+
+const log = componentLog('start');
+
+export interface AlterReport {
+  status: 'planned' | 'done';
+  migrationId: number | null;
+  table: string;
+  statements: string[];
+  plan: string[];
+  rowsEstimated: number;
+  rowsCopied: number | null;
+  copyRowsPerSecond: number | null;
+  durationsMs: (ExecutionReport['durationsMs'] & { total: number }) | null;
+  cutover: { attempts: number; lockWaitMs: number; holdMs: number; finalEntries: number; check: InLockReport } | null;
+  validation: BeforeCutoverReport | null;
+  validated: string[];
+}
+
+/**
+ * `pgshift alter`: plan (always); with `execute`, register the migration and run every phase
+ * to the swap, or take over the interrupted migration of the same statements on the table.
+ */
+export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
+  const pool = enginePool(opts, 'alter');
+  try {
+    const plan = await withClient(pool, (c) => makePlan(c, opts.statements, opts.retry, opts.transforms));
+    const report = planReport(plan, opts);
+    if (!opts.execute) return report;
+    await ensureStateSchema(pool);
+    const interrupted = await withClient(pool, (c) =>
+      c.query(`SELECT id::int FROM pgshift.migrations WHERE kind = 'alter' AND outcome IS NULL AND table_oid = $1 AND statements = $2`, [plan.origin.oid, plan.statements.join(';\n')]),
+    );
+    if (interrupted.rows[0]) return await takeOverMigration(pool, opts, await load(pool, interrupted.rows[0].id));
+    return await startMigration(pool, plan, opts);
+  } finally {
+    await pool.end();
+  }
+}
+
+/** `pgshift resume <id>`: take over an interrupted migration and finish it, with its stored options. */
+export async function resumeMigration(opts: Omit<AlterOptions, 'statements'>, idText: string): Promise<AlterReport> {
+  if (!/^\d+$/.test(idText)) throw new UserError(`"${idText}" is not a migration id`);
+  const pool = enginePool(opts, 'resume');
+  try {
+    const m = await load(pool, Number(idText));
+    return await takeOverMigration(pool, { ...opts, statements: m.statements }, m);
+  } finally {
+    await pool.end();
+  }
+}
+
+// Connections: copy + bound look-ups, index build, replay, the validation's lock and snapshot
+// holders and its workers, the cutover and its deadline's watchdog, the owner.
+function enginePool(opts: Omit<AlterOptions, 'statements'>, role: string): Pool {
+  return createPool({ url: opts.url, role, lockTimeoutMs: opts.retry.lockTimeoutMs, maxClients: 7 + opts.checksumParallel });
+}
+
+/** A new migration: registered with its options, owned by this process, run from the start. */
+async function startMigration(pool: Pool, plan: Plan, opts: AlterOptions): Promise<AlterReport> {
+  const started = performance.now();
+  const id = await withTransaction(pool, (c) =>
+    registerMigration(c, {
+      tableOid: plan.origin.oid,
+      schema: plan.origin.schema,
+      table: plan.origin.name,
+      statements: plan.statements.join(';\n'),
+      rowsEstimated: plan.origin.estimatedRows,
+      options: storedOptions(opts),
+    }),
+  );
+  await bindMigration(pool, id);
+  const ownership = await takeOwnership(pool, id);
+  log.info({ migration: id, table: `${plan.origin.schema}.${plan.origin.name}` }, 'migration started');
+  const executed = await runOwned(newRun(pool, plan, opts, id), ownership, execute);
+  return doneReport(planReport(plan, opts), id, executed, performance.now() - started);
+}
+
+export interface Stored {
+  id: number;
+  table_oid: string;
+  table_schema: string;
+  table_name: string;
+  statements: string;
+  phase: Phase;
+  outcome: string | null;
+  watermark: string[] | null;
+  rows_copied: string;
+  pid: number | null;
+  host: string | null;
+  options: StoredOptions;
+  resume_state: { indexes: DeferredIndex[]; constraints: DeferredConstraint[]; onceDefaults: [string, string | null][]; fingerprint?: string } | null;
+  validate_list: [string, string][] | null;
+}
+
+export async function load(pool: Pool, id: number): Promise<Stored> {
+  return withClient(pool, async (c) => {
+    if ((await c.query(`SELECT to_regclass('pgshift.migrations') AS t`)).rows[0].t === null) throw new UserError(`no migration ${id}`);
+    const r = await c.query(`SELECT *, table_oid::int8::text AS table_oid FROM pgshift.migrations WHERE id = $1 AND kind = 'alter'`, [id]);
+    if (!r.rows[0]) throw new UserError(`no migration ${id}`);
+    return r.rows[0] as Stored;
+  });
+}
+
+/**
+ * Ownership first, then the dead process's sessions go; then, by where it stopped: after a
+ * committed swap only its follow-ups remain; before its capture was in place nothing is worth
+ * keeping, so it is removed and the same change starts afresh; otherwise every phase from the
+ * saved one on, with the stored options.
+ */
+async function takeOverMigration(pool: Pool, given: AlterOptions, m: Stored): Promise<AlterReport> {
+  const started = performance.now();
+  if (m.outcome !== null) throw new UserError(`migration ${m.id} already ended (${m.outcome})`);
+  const opts = resumedOptions(m.options ?? {}, given, m.id);
+  await bindMigration(pool, m.id);
+  const ownership = await takeOver(pool, m.id);
+  let handedOn = false;
+  try {
+    log.info({ migration: m.id, phase: m.phase }, 'taking over');
+    if (PHASES.indexOf(m.phase) >= PHASES.indexOf('validate')) {
+      await finishAfterSwap(pool, { ...m, options: { dropOld: opts.dropOld, revertWindowMs: opts.revertWindowMs } }, opts.retry);
+      return emptyReport(m, ['the swap had committed before the interruption; its follow-up steps are done now']);
+    }
+    const plan = await withClient(pool, (c) => makePlan(c, opts.statements, opts.retry, opts.transforms));
+    if (plan.origin.oid !== m.table_oid) throw new UserError(`migration ${m.id} was for another table than ${plan.origin.schema}.${plan.origin.name}`);
+    if (!m.resume_state?.fingerprint) {
+      log.warn({ migration: m.id }, 'the migration was interrupted before its capture was in place; removing it and starting over');
+      await dropArtifacts(pool, artifactNames(m.id), { schema: m.table_schema, name: m.table_name }, opts.retry, { triggers: true });
+      await finishMigration(pool, m.id, 'failed', 'interrupted before the capture was in place; started over');
+      await ownership.release();
+      handedOn = true;
+      return await startMigration(pool, plan, opts);
+    }
+    const run = newRun(pool, plan, opts, m.id);
+    run.triggersInstalled = true;
+    run.rowsCopied = Number(m.rows_copied);
+    const state = m.resume_state;
+    const names = artifactNames(m.id);
+    const shadow = await withClient(pool, async (c): Promise<ShadowTable> => {
+      const oid = (await c.query(`SELECT to_regclass($1)::oid::int8::text AS oid`, [qualified(names.schema, m.table_name)])).rows[0].oid;
+      if (!oid) throw new UserError(`migration ${m.id} cannot continue: its shadow table is gone; remove it with pgshift abort ${m.id}`);
+      return { oid, columns: await readColumns(c, oid), indexes: state.indexes, constraints: state.constraints, onceDefaults: new Map(state.onceDefaults) };
+    });
+    const ctx = contextFor(run, shadow);
+    const start: { phase: Phase; low: string[] | null } =
+      m.phase === 'copy' || m.phase === 'capture' ? { phase: 'copy', low: m.watermark } : { phase: m.phase, low: null };
+    handedOn = true;
+    const executed = await runOwned(run, ownership, (r) =>
+      continueFrom(r, { ...ctx, shadow, fingerprint: state.fingerprint!, buildMs: 0, ...phaseHelpers(r) }, start),
+    );
+    return doneReport(planReport(plan, opts), m.id, executed, performance.now() - started);
+  } finally {
+    if (!handedOn) await ownership.release();
+  }
+}
+
+function emptyReport(m: Stored, plan: string[]): AlterReport {
+  return {
+    status: 'done', migrationId: m.id, table: `${m.table_schema}.${m.table_name}`, statements: [m.statements], plan, rowsEstimated: 0,
+    rowsCopied: Number(m.rows_copied), copyRowsPerSecond: null, durationsMs: null, cutover: null, validation: null, validated: [],
+  };
+}
+
+export function doneReport(report: AlterReport, id: number, executed: ExecutionReport, total: number): AlterReport {
+  return {
+    ...report,
+    status: 'done',
+    migrationId: id,
+    rowsCopied: executed.rowsCopied,
+    copyRowsPerSecond: executed.rowsCopied / Math.max(executed.durationsMs.copy / 1000, 0.001),
+    durationsMs: { ...executed.durationsMs, total },
+    cutover: {
+      attempts: executed.cutover.attempts,
+      lockWaitMs: executed.cutover.lockWaitMs,
+      holdMs: executed.cutover.holdMs,
+      finalEntries: executed.cutover.finalEntries,
+      check: executed.cutover.check,
+    },
+    validation: executed.validation,
+    validated: executed.validated,
+  };
+}
+
+/**
+ * What a revert window can and cannot carry back, said before the swap: a USING expression or a
+ * transform has no inverse (refused); a dropped NOT NULL column without a default and a widened
+ * type are fine until the new table holds a row the old one cannot (revert then refuses, with
+ * the keys).
+ */
+function revertability(plan: Plan, opts: Pick<AlterOptions, 'dropOld'>): string[] {
+  if (opts.dropOld) throw new UserError('--revert-window keeps the old table; it cannot go with --drop-old');
+  for (const [name, s] of plan.flow.sources) {
+    if (s.kind === 'origin' && s.using) throw new UserError(`refused: --revert-window: column ${name} is converted by a USING expression, which has no inverse`);
+  }
+  if (plan.transforms.length) throw new UserError('refused: --revert-window: a --transform has no inverse');
+  const lines: string[] = [];
+  for (const d of plan.flow.dropped) {
+    const col = plan.origin.columns.find((c) => c.name === d);
+    if (col?.notNull) lines.push(`  revert: rows inserted after the swap cannot go back if dropped column ${d} (NOT NULL) has no default`);
+  }
+  for (const o of plan.flow.typeChanged) lines.push(`  revert: values written after the swap must still fit the old type of ${o}`);
+  return lines;
+}
+
+export function planReport(plan: Plan, opts: Pick<AlterOptions, 'revertWindowMs' | 'dropOld' | 'transforms'>): AlterReport {
+  return {
+    status: 'planned',
+    migrationId: null,
+    table: `${plan.origin.schema}.${plan.origin.name}`,
+    statements: plan.statements,
+    plan: [...describePlan(plan), ...(opts.revertWindowMs ? revertability(plan, opts) : [])],
+    rowsEstimated: plan.origin.estimatedRows,
+    rowsCopied: null,
+    copyRowsPerSecond: null,
+    durationsMs: null,
+    cutover: null,
+    validation: null,
+    validated: [],
+  };
+}
