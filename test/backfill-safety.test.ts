@@ -35,7 +35,8 @@ describe('pgshift backfill: a job is applied once, whatever stops it and whoever
       INSERT INTO ${name} (id, uid) SELECT g, g FROM generate_series(1, ${rows}) g;`);
   const args = (table: string) => ['backfill', '--table', table, '--set', 'n = n + 1', '--execute', '--url', db.url];
   const job = async (table: string) =>
-    (await db.query(`SELECT id::int, phase, outcome, pid, host FROM pgshift.migrations WHERE kind = 'backfill' AND table_name = $1`, [table])).rows[0] as
+    // (no state schema before the first run)
+    (await db.query(`SELECT id::int, phase, outcome, pid, host FROM pgshift.migrations WHERE kind = 'backfill' AND table_name = $1`, [table]).catch(() => ({ rows: [] }))).rows[0] as
       | { id: number; phase: string; outcome: string | null; pid: number; host: string }
       | undefined;
   const owned = async (id: number) =>
@@ -126,8 +127,8 @@ describe('pgshift backfill: a job is applied once, whatever stops it and whoever
     }
   });
 
-  it('the application moves keys forward and backward across the walk: every row is updated exactly once', async () => {
-    await makeTable('moving');
+  /** Three sessions flip rows' keys between two ranges (forward and back across the walk) until stopped. */
+  const moveKeys = async (table: string, flip: string, rows: number) => {
     let running = true;
     let moves = 0;
     const failures: string[] = [];
@@ -136,17 +137,16 @@ describe('pgshift backfill: a job is applied once, whatever stops it and whoever
       await c.connect();
       return c;
     }));
-    const flip = 'UPDATE moving SET id = CASE WHEN id > 1000000 THEN id - 1000000 ELSE id + 1000000 END WHERE uid = $1';
     const loops = clients.map(async (c, i) => {
       while (running) {
-        const uid = 1 + Math.floor(Math.random() * 20_000);
+        const uid = 1 + Math.floor(Math.random() * rows);
         try {
           if (i < 2) {
             await c.query(flip, [uid]);
           } else {
             // Holds the row a moment before moving it: batches skip it, so pending keys move too.
             await c.query('BEGIN');
-            await c.query('SELECT FROM moving WHERE uid = $1 FOR UPDATE', [uid]);
+            await c.query(`SELECT FROM ${table} WHERE uid = $1 FOR UPDATE`, [uid]);
             await c.query(flip, [uid]);
             await c.query('COMMIT');
           }
@@ -157,15 +157,28 @@ describe('pgshift backfill: a job is applied once, whatever stops it and whoever
         }
       }
     });
+    await until('the application to move keys', async () => (moves > 50 ? true : undefined));
+    return {
+      async stop() {
+        running = false;
+        await Promise.all(loops);
+        await Promise.all(clients.map((c) => c.end()));
+        return { moves, failures };
+      },
+    };
+  };
+
+  it('the application moves keys forward and backward across the walk: every row is updated exactly once', async () => {
+    await makeTable('moving');
+    const app = await moveKeys('moving', 'UPDATE moving SET id = CASE WHEN id > 1000000 THEN id - 1000000 ELSE id + 1000000 END WHERE uid = $1', 20_000);
     let r: Awaited<ReturnType<typeof runCli>>;
+    let stats: { moves: number; failures: string[] };
     try {
-      await until('the application to move keys', async () => (moves > 50 ? true : undefined));
       r = await runCli([...args('moving'), '--batch-time', '5ms'], QUIET);
     } finally {
-      running = false;
-      await Promise.all(loops);
-      await Promise.all(clients.map((c) => c.end()));
+      stats = await app.stop();
     }
+    const { moves, failures } = stats;
     expect(r.status, r.stderr).toBe(0);
     expect(failures).toEqual([]);
     expect(moves).toBeGreaterThan(500);
@@ -183,6 +196,31 @@ describe('pgshift backfill: a job is applied once, whatever stops it and whoever
     ]);
     expect((await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = $1`, [`pgshift_backfill_${id}`])).rows[0].n).toBe(0);
     expect((await db.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1`, [`pgshift_${id}`])).rows[0].n).toBe(0);
+  });
+
+  it('a composite key of text and timestamp moves across the walk: every row is updated exactly once', async () => {
+    // Text keys that sort differently as numbers ('10' < '9'), and timestamps in a session DateStyle the checkpoint does not use.
+    await db.query(`CREATE TABLE moving2 (k text, at timestamptz, uid int NOT NULL UNIQUE, n int NOT NULL DEFAULT 0, PRIMARY KEY (k, at));
+      INSERT INTO moving2 (k, at, uid) SELECT (g % 97)::text, timestamptz '2024-01-01' + g * interval '1 minute', g FROM generate_series(1, 10000) g;`);
+    const app = await moveKeys(
+      'moving2',
+      `UPDATE moving2 SET k = CASE WHEN k LIKE 'z%' THEN substr(k, 2) ELSE 'z' || k END, at = at + CASE WHEN k LIKE 'z%' THEN interval '-1 year' ELSE interval '1 year' END WHERE uid = $1`,
+      10_000,
+    );
+    let r: Awaited<ReturnType<typeof runCli>>;
+    let stats: { moves: number; failures: string[] };
+    await db.query(`ALTER DATABASE ${db.name} SET "DateStyle" = 'SQL, DMY'`);
+    try {
+      r = await runCli(['backfill', '--table', 'moving2', '--set', 'n = n + 1', '--execute', '--batch-time', '5ms', '--url', db.url], QUIET);
+    } finally {
+      stats = await app.stop();
+      await db.query(`ALTER DATABASE ${db.name} RESET "DateStyle"`);
+    }
+    const { moves, failures } = stats;
+    expect(r.status, r.stderr).toBe(0);
+    expect(failures).toEqual([]);
+    expect(moves).toBeGreaterThan(200);
+    expect(await wrong('moving2')).toBe(0);
   });
 
   it('a REPEATABLE READ transaction whose snapshot predates a batch gets a serialization failure when it moves a key', async () => {
