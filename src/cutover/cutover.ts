@@ -10,6 +10,7 @@ import { checkInLock, ValidationFailed, type InLockReport } from '../verify/vali
 import type { Side } from '../verify/side.js';
 import { lockedSwap } from './locked-swap.js';
 import type { LockSet } from './lock-set.js';
+import { proveInCutover, type ForeignKeyProof } from '../verify/foreign-keys.js';
 
 export interface CutoverInput extends SwapInput {
   pool: Pool;
@@ -25,6 +26,8 @@ export interface CutoverInput extends SwapInput {
   onSwapped?: (c: Client, result: SwapResult) => Promise<void>;
   /** the bounded comparison after the final replay; with keepOnFailure a failure is only reported */
   inLockCheck: { origin: Side; shadow: Side; estimatedRows: number; budgetMs: number; keepOnFailure: boolean };
+  /** constraints the new table gets that the old rows did not prove: checked again on what changed */
+  proofs?: { proofs: ForeignKeyProof[]; shadow: { relation: string; key: string[]; recheck: string } };
 }
 
 export interface CutoverResult extends SwapResult {
@@ -60,6 +63,7 @@ export async function cutover(c: Client, input: CutoverInput): Promise<CutoverRe
       }
       // Writes are held: the changelog is complete, replay all of it.
       const finalEntries = (await drain((n) => input.replayer.replayInTransaction(lc, null, n), { below: 1, batch: 50_000 })).entries;
+      if (input.proofs) await proveInCutover(lc, input.proofs.proofs, input.proofs.shadow);
       const k = input.inLockCheck;
       const check = await checkInLock(lc, k.origin, k.shadow, k.estimatedRows, k.budgetMs, input.deadlineMs);
       if (!check.passed && !k.keepOnFailure) {

@@ -19,18 +19,21 @@ export async function dropArtifacts(
   opts: { triggers: boolean; keepOld?: string; keepRevertWindow?: boolean },
 ): Promise<string[]> {
   const dropped: string[] = [];
-  if (opts.triggers) {
+  // Capture triggers only when asked (the swap removes the forward ones itself, a revert window
+  // keeps its reverse ones); the triggers that watch foreign keys' parents always go.
+  const kinds = opts.triggers ? ['trigger', 'watch-trigger'] : ['watch-trigger'];
+  {
     await withRetry(retry, (_a, lockTimeoutMs) =>
       withTransaction(pool, async (c) => {
         await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
         // The triggers a migration put on users' tables are found through the state table.
         const recorded = await c.query<{ schema_name: string; name: string; on_table: string }>(
           `SELECT a.schema_name, a.name, a.on_table FROM pgshift.artifacts a
-            WHERE a.migration_id = $1 AND a.kind = 'trigger'
+            WHERE a.migration_id = $1 AND a.kind = ANY ($2::text[])
               AND EXISTS (SELECT FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                            WHERE t.tgname = a.name AND c.relname = a.on_table AND n.nspname = a.schema_name)
             ORDER BY a.on_table, a.name`,
-          [names.lockKey[1]],
+          [names.lockKey[1], kinds],
         );
         for (const t of recorded.rows) {
           await c.query(`DROP TRIGGER IF EXISTS ${ident(t.name)} ON ${qualified(t.schema_name, t.on_table)}`);
@@ -62,8 +65,15 @@ export async function dropArtifacts(
           await c.query(`DROP TABLE IF EXISTS ${qualified(names.schema, t.relname)}`);
           dropped.push(`table ${names.schema}.${t.relname}`);
         }
-        for (const fn of ['pgshift_capture', 'pgshift_truncated', ...(opts.keepRevertWindow ? [] : ['pgshift_reverse_capture', 'pgshift_reverse_truncated'])]) {
-          await c.query(`DROP FUNCTION IF EXISTS ${qualified(names.schema, fn)}()`);
+        // Every function in the migration's own schema is pgshift's (capture, watchers, a
+        // backfill's move trigger), except an open revert window's reverse capture.
+        const functions = await c.query<{ proname: string }>(
+          `SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 ORDER BY p.oid DESC`,
+          [names.schema],
+        );
+        const keptFunctions = new Set(opts.keepRevertWindow ? ['pgshift_reverse_capture', 'pgshift_reverse_truncated'] : []);
+        for (const fn of functions.rows) {
+          if (!keptFunctions.has(fn.proname)) await c.query(`DROP FUNCTION IF EXISTS ${qualified(names.schema, fn.proname)}()`);
         }
         if (opts.keepOld === undefined || !tables.rows.some((t) => t.relname === opts.keepOld)) {
           await c.query(`DROP SCHEMA IF EXISTS ${ident(names.schema)}`);

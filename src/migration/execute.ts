@@ -26,6 +26,8 @@ import type { Run } from './run.js';
 import { buildIndexes, catchUp, copyAll, waitForCutover } from './copy-phases.js';
 import { cutoverInput } from './cutover-inputs.js';
 import { openRevertWindow } from './revert-window.js';
+import { foreignKeysToProve, proveBeforeCutover } from '../verify/foreign-keys.js';
+import { swapStatements } from '../shadow/build.js';
 
 const log = componentLog('runner');
 
@@ -190,9 +192,24 @@ async function afterCapture(run: Run, k: Captured, start: { phase: Phase; low: s
   if (!validation.passed) throw new ValidationFailed(describeFailure(validation), 'before cutover');
   await failpoint('checksum');
 
+  // Constraints the new table gets that the old rows did not prove (added foreign keys, ones on
+  // retyped columns, NOT VALID ones the statements VALIDATE): proven before the swap, never after.
+  const validatedByUser = swapStatements(plan.parsed.statements, origin.schema, origin.name).validate;
+  const retyped = [...plan.flow.sources].filter(([, s]) => s.kind === 'origin' && (s.typeChanged || s.using)).map(([n]) => n);
+  const proofs = await withClient(pool, (c) =>
+    foreignKeysToProve(c, { originOid: origin.oid, shadowSchema: names.schema, table: origin.name, constraints: shadow.constraints, retyped, validated: validatedByUser }),
+  );
+  const proven = proofs.length
+    ? await proveBeforeCutover(pool, {
+        migrationId: id, shadowSchema: names.schema, shadow: tables.shadow, key: mapping.shadowKey, keyTypes: tables.shadowKeyTypes, proofs, retry: opts.retry,
+        record: (recheck) => replayer.recordKeysIn(recheck),
+      })
+    : null;
+
   await run.hooks.run('before-cutover', hookState(run, 'cutover'));
   await enter('cutover', 'swapping tables');
   const { input, validate } = await cutoverInput(run, { shadow, replayer, fingerprint, sides, copiedRows: copied.rows });
+  if (proven) input.proofs = { proofs, shadow: proven };
   const userValidate = validate.map((v) => [tables.origin, v] as [string, string]);
   // The swap and the record that it happened commit together: a resume knows which side it is on.
   input.onSwapped = async (c, swapped) => {
