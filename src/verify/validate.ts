@@ -7,6 +7,7 @@ import { compareSides, type Difference } from './compare.js';
 import { checkConstraints, type ConstraintCheck } from './constraints.js';
 import { rowText, type Side } from './side.js';
 import { drain } from '../capture/drain.js';
+import { failpoint } from '../failpoints.js';
 import type { DeferredConstraint } from '../shadow/build.js';
 
 export const VALIDATION_LEVELS = ['basic', 'thorough', 'comprehensive'] as const;
@@ -87,6 +88,7 @@ export async function validateBeforeCutover(v: ValidationInput): Promise<BeforeC
     await lockClient.query('COMMIT');
     lockReleased = true;
     const writesHeldMs = performance.now() - heldFrom;
+    await failpoint('mid-validation', holder);
 
     let report: Omit<BeforeCutoverReport, 'constraintChecks' | 'passed' | 'ms' | 'level' | 'writesHeldMs'>;
     if (v.level === 'basic') {
