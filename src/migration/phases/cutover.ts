@@ -1,12 +1,19 @@
-import { withClient } from '../db/session.js';
-import { ident, qualified } from '../db/quote.js';
-import { swapStatements, type ShadowTable } from '../shadow/build.js';
-import { renamesApplyInOrder } from '../plan/preflight.js';
-import type { Replayer } from '../capture/replayer.js';
-import type { CutoverInput } from '../cutover/cutover.js';
-import type { Side } from '../verify/side.js';
-import type { Run } from './run.js';
-import { lockSetFor } from '../cutover/lock-set.js';
+import { withClient } from '../../db/session.js';
+import { ident, qualified } from '../../db/quote.js';
+import { swapStatements, type ShadowTable } from '../../shadow/build.js';
+import { renamesApplyInOrder } from '../../plan/preflight.js';
+import type { Replayer } from '../../capture/replayer.js';
+import { cutover, type CutoverInput, type CutoverResult } from '../../cutover/cutover.js';
+import type { Side } from '../../verify/side.js';
+import type { Run } from '../run.js';
+import { lockSetFor } from '../../cutover/lock-set.js';
+import { componentLog } from '../../log.js';
+import { failpoint } from '../../failpoints.js';
+import { openRevertWindow } from '../revert-window.js';
+import { catchUp } from './catch-up.js';
+import type { Captured } from './capture.js';
+
+const log = componentLog('cutover');
 
 /** Everything the cutover transaction needs, and the constraints to validate after it. */
 export async function cutoverInput(
@@ -60,4 +67,26 @@ export async function cutoverInput(
 
 export function renameColumnSql(schema: string, table: string, from: string, to: string): string {
   return `ALTER TABLE ${qualified(schema, table)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`;
+}
+
+/**
+ * The swap: what the application wrote during the validation is replayed before the lock, not
+ * under it; then the one locked-swap transaction, which also records the swap (and opens the
+ * revert window) so that a take-over knows which side of it the migration is on.
+ */
+export async function swap(run: Run, k: Captured, sides: { origin: Side; shadow: Side }, copiedRows: number, proofs: CutoverInput['proofs']): Promise<{ result: CutoverResult; userValidate: [string, string][] }> {
+  const { pool, opts, id } = run;
+  const { input, validate } = await cutoverInput(run, { shadow: k.shadow, replayer: k.replayer, fingerprint: k.fingerprint, sides, copiedRows });
+  input.proofs = proofs;
+  const userValidate = validate.map((v) => [k.tables.origin, v] as [string, string]);
+  input.onSwapped = async (c, swapped) => {
+    await c.query(`UPDATE pgshift.migrations SET phase = 'validate', validate_list = $2 WHERE id = $1`, [id, JSON.stringify([...swapped.validate, ...userValidate])]);
+    if (opts.revertWindowMs) await openRevertWindow(c, run, k.tables, swapped.oldForeignKeys);
+    await failpoint('in-cutover', c);
+  };
+  await catchUp(run, k.replayer, k.tables);
+  const result = await withClient(pool, (c) => cutover(c, input), 'cutover');
+  run.swapped = true;
+  log.info({ migration: id, attempts: result.attempts, holdMs: Math.round(result.holdMs), lockWaitMs: Math.round(result.lockWaitMs) }, 'swapped');
+  return { result, userValidate };
 }

@@ -1,0 +1,74 @@
+import { withClient, withTransaction } from '../../db/session.js';
+import { ident, qualified } from '../../db/quote.js';
+import { withRetry } from '../../db/retry.js';
+import { tableFingerprint } from '../../catalog/table.js';
+import { deriveMapping, type RowMapping } from '../../plan/mapping.js';
+import { buildShadow, type ShadowTable } from '../../shadow/build.js';
+import { createChangelog, forwardCapture, installTriggers } from '../../capture/install.js';
+import { createReplayer, type Replayer } from '../../capture/replayer.js';
+import type { Tables } from '../../copy/sql.js';
+import type { PhaseHelpers, Run } from '../run.js';
+
+/** The shadow and the changelog, in one transaction (retried when a lock does not come). */
+export function buildShadowAndChangelog(run: Run): Promise<ShadowTable> {
+  const { plan, names, id } = run;
+  return withRetry(run.opts.retry, () =>
+    withTransaction(run.pool, async (c) => {
+      const s = await buildShadow(c, { origin: plan.origin, flow: plan.flow, statements: plan.parsed.statements, schema: names.schema });
+      await createChangelog(c, plan.origin, forwardCapture(names), id);
+      await c.query(`INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name) VALUES ($1, 'schema', $2, $2)`, [id, names.schema]);
+      await c.query(`UPDATE pgshift.migrations SET resume_state = $2 WHERE id = $1`, [
+        id,
+        JSON.stringify({ indexes: s.indexes, constraints: s.constraints, onceDefaults: [...s.onceDefaults] }),
+      ]);
+      return s;
+    }),
+  );
+}
+
+/**
+ * Capture first, copy after: the triggers go on the origin (CREATE TRIGGER waits for in-flight
+ * writers), then the table's fingerprint is recorded, to be compared under the cutover's locks.
+ */
+export async function installCapture(run: Run): Promise<string> {
+  const { pool, plan, opts, id, names } = run;
+  await withRetry(opts.retry, (_a, lockTimeoutMs) =>
+    withTransaction(pool, async (c) => {
+      await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+      await installTriggers(c, plan.origin, forwardCapture(names), id);
+    }),
+  );
+  run.triggersInstalled = true;
+  return withClient(pool, async (c) => {
+    const fp = await tableFingerprint(c, plan.origin.oid);
+    await c.query(`UPDATE pgshift.migrations SET resume_state = resume_state || jsonb_build_object('fingerprint', $2::text) WHERE id = $1`, [id, fp]);
+    return fp;
+  });
+}
+
+/** What every phase after the capture works with. */
+export interface Captured extends PhaseHelpers {
+  shadow: ShadowTable;
+  tables: Tables;
+  replayer: Replayer;
+  mapping: RowMapping;
+  fingerprint: string;
+  buildMs: number;
+}
+
+/** The shadow-derived pieces every later phase uses: tables, mapping, replayer. */
+export function contextFor(run: Run, shadow: ShadowTable): { tables: Tables; mapping: RowMapping; replayer: Replayer } {
+  const { plan, names } = run;
+  const origin = plan.origin;
+  const mapping = deriveMapping(plan.flow, shadow.columns, shadow.onceDefaults, origin.key, ident, plan.transforms);
+  const typeOf = (name: string): string => shadow.columns.find((c) => c.name === name)!.type;
+  const tables: Tables = {
+    origin: qualified(origin.schema, origin.name),
+    shadow: qualified(names.schema, origin.name),
+    changelog: qualified(names.schema, names.changelog),
+    mapping,
+    shadowKeyTypes: mapping.shadowKey.map(typeOf),
+  };
+  const replayer = createReplayer({ tables, preservedTypes: mapping.preserved.map(typeOf), lockKey: names.lockKey });
+  return { tables, mapping, replayer };
+}

@@ -1,0 +1,20 @@
+import { withClient } from '../../db/session.js';
+import type { Replayer } from '../../capture/replayer.js';
+import { drain } from '../../capture/drain.js';
+import type { Tables } from '../../copy/sql.js';
+import type { Run } from '../run.js';
+import { recordBacklog, stopIfTruncated } from './checks.js';
+
+/** Replays until the backlog is small enough for the cutover's final replay to be short. */
+export async function catchUp(run: Run, replayer: Replayer, tables: Tables): Promise<void> {
+  await withClient(run.pool, async (c) => {
+    await drain((n) => replayer.replayBatch(c, null, n), {
+      below: run.opts.cutoverBacklog,
+      beforeBatch: async () => {
+        await stopIfTruncated(c, run.id);
+        await run.throttler.wait();
+      },
+    });
+    await recordBacklog(c, run, tables);
+  }, 'replay');
+}

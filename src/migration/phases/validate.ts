@@ -1,0 +1,67 @@
+import { withClient } from '../../db/session.js';
+import { componentLog } from '../../log.js';
+import { swapStatements } from '../../shadow/build.js';
+import { alterSides, hashableTypes } from '../../verify/alter-sides.js';
+import { ValidationFailed, validateBeforeCutover, type BeforeCutoverReport } from '../../verify/validate.js';
+import { foreignKeysToProve, proveBeforeCutover } from '../../verify/foreign-keys.js';
+import type { CutoverInput } from '../../cutover/cutover.js';
+import type { Side } from '../../verify/side.js';
+import type { Run } from '../run.js';
+import type { Captured } from './capture.js';
+
+const log = componentLog('validate');
+
+/** The shadow proven equal to the origin at one consistent point, at the chosen level; a difference stops the run. */
+export async function validateShadow(run: Run, k: Captured): Promise<{ report: BeforeCutoverReport; sides: { origin: Side; shadow: Side } }> {
+  const { pool, opts, id, names, plan } = run;
+  const hashable = await withClient(pool, (c) => hashableTypes(c, k.shadow.columns.map((col) => col.type)));
+  const sides = alterSides(k.tables, k.shadow.columns, hashable);
+  const report = await validateBeforeCutover({
+    pool,
+    level: opts.validation,
+    origin: sides.origin,
+    shadow: sides.shadow,
+    columns: sides.columns,
+    replayer: k.replayer,
+    retry: opts.retry,
+    parallel: opts.checksumParallel,
+    constraintTarget: { schema: names.schema, table: plan.origin.name, oid: k.shadow.oid, key: k.mapping.shadowKey },
+    deferred: k.shadow.constraints,
+    backlog: opts.cutoverBacklog,
+  });
+  run.validation = report;
+  log.info({ migration: id, level: report.level, passed: report.passed, writesHeldMs: Math.round(report.writesHeldMs), ms: Math.round(report.ms) }, 'validated');
+  if (!report.passed) throw new ValidationFailed(describeFailure(report), 'before cutover');
+  return { report, sides };
+}
+
+/**
+ * Constraints the new table gets that the old rows did not prove (added foreign keys, ones on
+ * retyped columns, NOT VALID ones the statements VALIDATE): proven before the swap, never after
+ * (verify/foreign-keys.ts). Returns what the cutover checks again under its locks.
+ */
+export async function proveConstraints(run: Run, k: Captured): Promise<CutoverInput['proofs']> {
+  const { pool, plan, opts, id, names } = run;
+  const origin = plan.origin;
+  const validatedByUser = swapStatements(plan.parsed.statements, origin.schema, origin.name).validate;
+  const retyped = [...plan.flow.sources].filter(([, s]) => s.kind === 'origin' && (s.typeChanged || s.using)).map(([n]) => n);
+  const proofs = await withClient(pool, (c) =>
+    foreignKeysToProve(c, { originOid: origin.oid, shadowSchema: names.schema, table: origin.name, constraints: k.shadow.constraints, retyped, validated: validatedByUser }),
+  );
+  if (proofs.length === 0) return undefined;
+  const shadow = await proveBeforeCutover(pool, {
+    migrationId: id, shadowSchema: names.schema, shadow: k.tables.shadow, key: k.mapping.shadowKey, keyTypes: k.tables.shadowKeyTypes, proofs, retry: opts.retry,
+    record: (recheck) => k.replayer.recordKeysIn(recheck),
+  });
+  return { proofs, shadow };
+}
+
+function describeFailure(v: BeforeCutoverReport): string {
+  const violations = v.constraintChecks.filter((c) => c.violations > 0);
+  return (
+    `validation (${v.level}) found differences before the cutover: origin ${v.rowsOrigin} rows, shadow ${v.rowsShadow}, ` +
+    `${v.mismatchedChunks} of ${v.chunks} chunks differ` +
+    (v.differences.length ? ` (first keys: ${v.differences.slice(0, 5).map((d) => `${d.key.join(',')} ${d.kind}`).join('; ')})` : '') +
+    (violations.length ? `; constraint violations: ${violations.map((c) => `${c.check} (${c.violations})`).join(', ')}` : '')
+  );
+}

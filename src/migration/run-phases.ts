@@ -1,0 +1,98 @@
+import { withClient } from '../db/session.js';
+import { failpoint } from '../failpoints.js';
+import { isBefore, type Phase } from '../state/phases.js';
+import { throttlerFor } from '../throttle/from-options.js';
+import type { CutoverResult } from '../cutover/cutover.js';
+import type { BeforeCutoverReport } from '../verify/validate.js';
+import { hookState, phaseHelpers, type Run } from './run.js';
+import { buildShadowAndChangelog, contextFor, installCapture, type Captured } from './phases/capture.js';
+import { copyAll } from './phases/copy.js';
+import { buildIndexes } from './phases/index-build.js';
+import { waitForCutover } from './phases/ready.js';
+import { catchUp } from './phases/catch-up.js';
+import { proveConstraints, validateShadow } from './phases/validate.js';
+import { swap } from './phases/cutover.js';
+import { validateConstraints } from './phases/finish.js';
+
+export interface ExecutionReport {
+  rowsCopied: number;
+  chunks: number;
+  durationsMs: { build: number; copy: number; index: number; catchUp: number; checksum: number; cutover: number };
+  validation: BeforeCutoverReport;
+  cutover: CutoverResult;
+  validated: string[];
+}
+
+/** A new migration: the shadow and its changelog, the capture, then every later phase. */
+export async function execute(run: Run): Promise<ExecutionReport> {
+  const { enter, timed } = phaseHelpers(run);
+  const [shadow, buildMs] = await timed(() => buildShadowAndChangelog(run));
+  await failpoint('after-build');
+  await enter('capture', 'installing capture triggers');
+  const fingerprint = await installCapture(run);
+  await failpoint('after-capture');
+  return continueFrom(run, { ...contextFor(run, shadow), shadow, fingerprint, buildMs, enter, timed }, { phase: 'copy', low: null });
+}
+
+/** The phases from `start` on (a new migration starts at the copy; a take-over where it stopped), throttled. */
+export async function continueFrom(run: Run, k: Captured, start: { phase: Phase; low: string[] | null }): Promise<ExecutionReport> {
+  run.throttler = throttlerFor(run.pool, run.id, run.opts.throttle, k.tables);
+  try {
+    return await runPhases(run, k, start);
+  } finally {
+    await run.throttler.close();
+  }
+}
+
+/** Copy, index build, ready, catch-up, validation, cutover, finish: in the order they run. */
+async function runPhases(run: Run, k: Captured, start: { phase: Phase; low: string[] | null }): Promise<ExecutionReport> {
+  const { opts } = run;
+  const { tables, replayer, enter, timed } = k;
+
+  let copied = { rows: run.rowsCopied, chunks: 0 };
+  let copyMs = 0;
+  if (isBefore(start.phase, 'index')) {
+    await enter('copy', start.low ? 'copying rows (resumed)' : 'copying rows');
+    [copied, copyMs] = await timed(() => copyAll(run, tables, replayer, start.low));
+    run.rowsCopied = copied.rows;
+    await failpoint('after-copy');
+    await run.hooks.run('copy-done', hookState(run, 'copy'));
+  }
+
+  await enter('index', 'building secondary indexes');
+  const [, indexMs] = await timed(() => buildIndexes(run, k.shadow, tables, replayer));
+  await withClient(run.pool, (c) => c.query(`ANALYZE ${tables.shadow}`), 'index');
+  await failpoint('after-index');
+
+  if (opts.postponeCutover || opts.cutoverAt) {
+    await enter('ready', opts.cutoverAt ? `ready; cutover at ${opts.cutoverAt}` : 'ready; waiting for pgshift cutover');
+    await waitForCutover(run, replayer, tables);
+  }
+
+  await enter('catch-up', 'replaying the changelog');
+  const [, catchUpMs] = await timed(() => catchUp(run, replayer, tables));
+  await failpoint('catch-up');
+
+  await enter('checksum', `validating (${opts.validation})`);
+  const [{ report: validation, sides }, checksumMs] = await timed(() => validateShadow(run, k));
+  await failpoint('checksum');
+  const proofs = await proveConstraints(run, k);
+
+  await run.hooks.run('before-cutover', hookState(run, 'cutover'));
+  await enter('cutover', 'swapping tables');
+  const [{ result, userValidate }, cutoverMs] = await timed(() => swap(run, k, sides, copied.rows, proofs));
+  await run.hooks.run('after-cutover', hookState(run, 'cutover'));
+  await failpoint('after-cutover');
+
+  await enter('validate', 'validating constraints');
+  const validated = await validateConstraints(run.pool, opts.retry, [...result.validate, ...userValidate]);
+  await failpoint('after-validate');
+  return {
+    rowsCopied: copied.rows,
+    chunks: copied.chunks,
+    durationsMs: { build: k.buildMs, copy: copyMs, index: indexMs, catchUp: catchUpMs, checksum: checksumMs, cutover: cutoverMs },
+    cutover: result,
+    validation,
+    validated,
+  };
+}
