@@ -30,6 +30,8 @@ export interface AlterOptions {
   revertWindowMs?: number;
   /** stop cleanly after this long (exit 4); `pgshift resume` continues */
   maxRuntimeMs?: number;
+  /** free disk space as the operator knows it (`--disk-free`); else pgshift reads it where it can */
+  diskFreeBytes?: number;
   /** keep replaying after the copy until `pgshift cutover <id>` or the --cutover-at time */
   postponeCutover: boolean;
   /** server clock time HH:MM[:SS] of the cutover (next occurrence; implies postponing until then) */

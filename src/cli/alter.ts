@@ -4,7 +4,7 @@ import { alterOptions, DEFAULTS, type AlterOptions } from '../config.js';
 import { resumeMigration } from '../migration/start.js';
 import { revertMigration } from '../migration/revert.js';
 import { addConnectionOptions, addThrottleOptions, connectionUrl, positiveDuration, throttleOptions, oneOf } from './options.js';
-import { formatDuration } from '../units.js';
+import { formatDuration, parseSize } from '../units.js';
 import { runCommand } from './run.js';
 import { UserError } from '../errors.js';
 import { ROLLBACK_MODES, VALIDATION_LEVELS } from '../verify/validate.js';
@@ -25,7 +25,8 @@ function addAlterOptions(cmd: Command): Command {
     .option('--hooks-dir <dir>', 'run the executable named after each event in this folder, like --hook-cmd')
     .option('--validation <level>', 'basic (counts), thorough (chunked checksums), comprehensive (plus row diffs and constraint checks)', DEFAULTS.validation)
     .option('--rollback <mode>', 'on a failed validation: automatic (clean up), manual (keep for inspection, exit 3), none (keep a swap already done)', DEFAULTS.rollback)
-    .option('--lock-timeout <duration>', 'lock wait of the first attempt of every DDL and of the cutover', `${DEFAULTS.retry.lockTimeoutMs}ms`);
+    .option('--lock-timeout <duration>', 'lock wait of the first attempt of every DDL and of the cutover', `${DEFAULTS.retry.lockTimeoutMs}ms`)
+    .option('--disk-free <size>', 'free disk space for the shadow, its indexes and the WAL, when pgshift cannot read it on the server\'s host (e.g. 50GB); a copy that will not fit is refused');
   return addThrottleOptions(cmd);
 }
 
@@ -53,6 +54,7 @@ function optionsFrom(statements: string, o: Record<string, unknown>): AlterOptio
     postponeCutover: o.postponeCutover === true,
     dropOld: o.dropOld === true,
     maxRuntimeMs: o.maxRuntime === undefined ? undefined : positiveDuration(o.maxRuntime, '--max-runtime'),
+    diskFreeBytes: o.diskFree === undefined ? undefined : parseSize(String(o.diskFree), '--disk-free'),
     revertWindowMs: o.revertWindow === undefined ? undefined : positiveDuration(o.revertWindow, '--revert-window'),
     cutoverAt,
     hookCmd: o.hookCmd as string | undefined,

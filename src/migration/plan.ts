@@ -11,6 +11,7 @@ import { preflight, type PreflightFindings } from '../plan/preflight.js';
 import { buildShadow, swapStatements, type ShadowTable } from '../shadow/build.js';
 import { ident } from '../db/quote.js';
 import { parseTransforms, type Transform } from '../plan/transforms.js';
+import { checkDiskSpace, describeDisk, type DiskCheck } from '../plan/disk-space.js';
 
 /** What a dry run prints and an execution follows. */
 export interface Plan {
@@ -22,6 +23,8 @@ export interface Plan {
   mapping: RowMapping;
   transforms: Transform[];
   statements: string[];
+  /** what the copy needs on disk against what is free (refused before anything is created when it will not fit) */
+  disk: DiskCheck;
 }
 
 /**
@@ -29,7 +32,7 @@ export interface Plan {
  * that is rolled back: PostgreSQL itself checks the statements (unknown columns, impossible
  * casts, bad constraints) and tells the resulting columns, and nothing is left behind.
  */
-export async function makePlan(c: Client, sql: string, retry: RetryPolicy, transformTexts: string[] = []): Promise<Plan> {
+export async function makePlan(c: Client, sql: string, retry: RetryPolicy, transformTexts: string[] = [], diskFreeBytes?: number): Promise<Plan> {
   const transforms = await parseTransforms(transformTexts);
   const parsed = await parseAlter(sql);
   const oid = await resolveTableOid(c, parsed.relation.schema, parsed.relation.name);
@@ -62,7 +65,10 @@ export async function makePlan(c: Client, sql: string, retry: RetryPolicy, trans
     throw new UserError(`refused: could not check the change against a trial shadow: ${describeError(err)}`, { cause: err });
   });
   const mapping = deriveMapping(flow, trial.columns, trial.onceDefaults, origin.key, ident, transforms);
-  return { parsed, origin, flow, findings, trial, mapping, transforms, statements: parsed.statements.map(deparseStatement) };
+  // Every ALTER through the engine copies the table: a copy that will not fit is refused here.
+  // (Its size functions take the table's ACCESS SHARE lock, which waits behind a queued DDL.)
+  const disk = await withRetry(retry, () => checkDiskSpace(c, { origin, flow, trial }, diskFreeBytes));
+  return { parsed, origin, flow, findings, trial, mapping, transforms, statements: parsed.statements.map(deparseStatement), disk };
 }
 
 async function rolledBack<T>(c: Client, fn: () => Promise<T>): Promise<T> {
@@ -101,5 +107,6 @@ export function describePlan(plan: Plan): string[] {
   if (plan.trial.indexes.length) lines.push(`  indexes built after the copy: ${plan.trial.indexes.map((i) => i.name).join(', ')}`);
   if (plan.trial.constraints.length) lines.push(`  constraints attached at the swap: ${plan.trial.constraints.map((i) => i.name).join(', ')}`);
   for (const r of plan.findings.rewired) lines.push(`  re-pointed at the swap: ${r}`);
+  lines.push(describeDisk(plan.disk));
   return lines;
 }

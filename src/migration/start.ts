@@ -41,7 +41,7 @@ export interface AlterReport {
 export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
   const pool = enginePool(opts, 'alter');
   try {
-    const plan = await withClient(pool, (c) => makePlan(c, opts.statements, opts.retry, opts.transforms));
+    const plan = await withClient(pool, (c) => makePlan(c, opts.statements, opts.retry, opts.transforms, opts.diskFreeBytes));
     const report = planReport(plan, opts);
     if (!opts.execute) return report;
     await ensureStateSchema(pool);
@@ -138,7 +138,7 @@ async function takeOverMigration(pool: Pool, given: AlterOptions, m: Stored): Pr
       await finishAfterSwap(pool, { ...m, options: { dropOld: opts.dropOld, revertWindowMs: opts.revertWindowMs } }, opts.retry);
       return emptyReport(m, ['the swap had committed before the interruption; its follow-up steps are done now']);
     }
-    const plan = await withClient(pool, (c) => makePlan(c, opts.statements, opts.retry, opts.transforms));
+    const plan = await withClient(pool, (c) => makePlan(c, opts.statements, opts.retry, opts.transforms, opts.diskFreeBytes));
     if (plan.origin.oid !== m.table_oid) throw new UserError(`migration ${m.id} was for another table than ${plan.origin.schema}.${plan.origin.name}`);
     if (!m.resume_state?.fingerprint) {
       log.warn({ migration: m.id }, 'the migration was interrupted before its capture was in place; removing it and starting over');
