@@ -73,7 +73,7 @@ describe('disk space before the copy', () => {
       url.password = 'pw';
       const hidden = await runCli(['alter', 'ALTER TABLE small_owned ALTER COLUMN v TYPE bigint', '--url', url.toString()]);
       expect(hidden.status, hidden.stderr).toBe(0);
-      expect(hidden.stdout).toMatch(/ {2}disk: the copy needs about \d+\.\d MB \(.*\); free space unknown: pass --disk-free SIZE to check it \(the data directory is hidden from this role/);
+      expect(hidden.stdout).toMatch(/ {2}disk: the copy needs about \d+\.\d MB \(.*\); free space unknown: pass --disk-free SIZE to check it \(the data directory is hidden from this role: it needs superuser or pg_read_all_settings\)/);
       await db.query(`GRANT pg_read_all_settings TO ${role}`);
       const shown = await runCli(['alter', 'ALTER TABLE small_owned ALTER COLUMN v TYPE bigint', '--url', url.toString()]);
       expect(shown.status, shown.stderr).toBe(0);
@@ -91,6 +91,22 @@ describe('disk space before the copy', () => {
     } finally {
       await db.query(`GRANT EXECUTE ON FUNCTION pg_control_system() TO PUBLIC; DROP TABLE IF EXISTS small_owned; REVOKE ALL ON SCHEMA public FROM ${role}; REVOKE ALL ON DATABASE ${db.name} FROM ${role}; DROP ROLE ${role}`);
     }
+  });
+
+  it('a take-over counts what the interrupted copy already wrote: resume fits where a fresh copy would not', async () => {
+    await db.query(`CREATE TABLE mid (id int PRIMARY KEY, v int NOT NULL, pad text NOT NULL);
+      INSERT INTO mid SELECT g, g, repeat('x', 90) FROM generate_series(1, 80000) g; ANALYZE mid`);
+    const alter = 'ALTER TABLE mid ALTER COLUMN v TYPE bigint';
+    const fresh = await runCli(['alter', alter, '--disk-free', '20MB', '--url', db.url]);
+    expect(fresh.status, fresh.stderr).toBe(2);
+    expect(fresh.stderr).toMatch(/not enough disk space: the copy needs about \d+\.\d MB .* but 20\.0 MB is free/);
+    const killed = await runCli(['alter', alter, '--execute', '--disk-free', '10GB', '--url', db.url], { PGSHIFT_FAILPOINT: 'after-copy' });
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    const id = (await db.query(`SELECT id::int FROM pgshift.migrations WHERE table_name = 'mid' AND outcome IS NULL`)).rows[0].id;
+    const resumed = await runCli(['resume', String(id), '--disk-free', '20MB', '--url', db.url]);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/ {2}disk: the copy needs about \d+\.\d MB \(.*, less \d+\.\d MB already copied\); free 20\.0 MB \(--disk-free, as the operator says\)/);
+    expect(await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'mid'::regclass AND attname = 'v'`)).toMatchObject({ rows: [{ t: 'bigint' }] });
   });
 
   it('--disk-free 10GB proceeds, and the plan names the operator as the source', async () => {
