@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADVISORY_NAMESPACE } from '../src/plan/names.js';
+import { OWNER_NAMESPACE } from '../src/db/advisory-locks.js';
 import { createTestDatabase, type TestDatabase } from './support/test-db.js';
 import { CLI, runCli } from './support/cli.js';
 
@@ -41,7 +41,7 @@ describe('pgshift backfill: a job is applied once, whatever stops it and whoever
       | undefined;
   const owned = async (id: number) =>
     (await db.query(`SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_database d ON d.oid = l.database AND d.datname = current_database()
-                       WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 2 AND l.granted) AS o`, [ADVISORY_NAMESPACE - 1, id])).rows[0].o as boolean;
+                       WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 2 AND l.granted) AS o`, [OWNER_NAMESPACE, id])).rows[0].o as boolean;
   const wrong = async (table: string) => (await db.query(`SELECT count(*)::int AS n FROM ${table} WHERE n <> 1`)).rows[0].n as number;
   /** A session of the application holding some rows locked, so that the backfill has to skip them. */
   const holdRows = async (table: string, ids: number[]) => {

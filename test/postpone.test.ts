@@ -82,6 +82,9 @@ describe('postponed cutover', () => {
     const id = Number(/pgshift resume (\d+)/.exec(stopped.stderr)![1]);
     expect((await db.query(`SELECT state FROM pgshift.status WHERE id = $1`, [id])).rows[0].state).toBe('ready to cut over');
     expect(await typeOf('stopped')).toBe('integer');
+    // The resumed migration keeps --postpone-cutover (stored with it): it cuts over once asked.
+    const asked = await runCli(['cutover', String(id), '--url', db.url]);
+    expect(asked.status, asked.stderr).toBe(0);
     const resumed = await runCli(['resume', String(id), '--url', db.url]);
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(await typeOf('stopped')).toBe('bigint');

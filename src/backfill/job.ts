@@ -5,7 +5,7 @@ import { ident, qualified, trusted } from '../db/quote.js';
 import { sqlFile } from '../db/sql-files.js';
 import { withRetry, sleep, type RetryPolicy } from '../db/retry.js';
 import { UserError } from '../errors.js';
-import { ADVISORY_NAMESPACE } from '../plan/names.js';
+import { advisoryLocks, WORK_NAMESPACE } from '../db/advisory-locks.js';
 import { isOwned, takeOwnership, type Ownership } from '../state/ownership.js';
 import { backfillNames, checkpointSql, keyColumnsSql, recordKeySql, type BackfillNames, type BackfillTarget } from './sql.js';
 
@@ -63,7 +63,7 @@ type Claim = BackfillJob | { done: number } | { refused: { id: number; pid: numb
 
 async function claimOnce(c: Client, pool: Pool, job: JobIdentity, lockTimeoutMs: number): Promise<Claim> {
   await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
-  await c.query('SELECT pg_advisory_xact_lock($1, 1)', [ADVISORY_NAMESPACE]);
+  await c.query('SELECT pg_advisory_xact_lock($1, $2)', advisoryLocks.backfillRegistry);
   const r = await c.query(
     `SELECT id::int, statements, outcome, pid, host FROM pgshift.migrations WHERE kind = 'backfill' AND name = $1 ORDER BY id DESC LIMIT 1`,
     [job.name],
@@ -170,7 +170,7 @@ function moveFunctionSql(t: BackfillTarget, id: number, n: BackfillNames): strin
   return sqlFile('backfill-move-function.sql', {
     schema: ident(n.schema),
     function: ident(n.moveFunction),
-    namespace: trusted(String(ADVISORY_NAMESPACE)),
+    namespace: trusted(String(WORK_NAMESPACE)),
     job_id: trusted(String(Math.trunc(id))),
     progress: qualified(n.schema, n.progress),
     pending,
@@ -198,7 +198,7 @@ export async function finishJob(pool: Pool, id: number, origin: { schema: string
       withTransaction(pool, async (c) => {
         await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
         await dropJobArtifacts(c, id, origin, async () => {
-          await c.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_NAMESPACE, id]);
+          await c.query('SELECT pg_advisory_xact_lock($1, $2)', advisoryLocks.work(id));
           const left = await c.query(`SELECT EXISTS (SELECT FROM ${qualified(backfillNames(id).schema, backfillNames(id).pending)}) AS left`);
           if (left.rows[0].left) throw new PendingAgain();
         });

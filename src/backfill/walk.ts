@@ -3,7 +3,7 @@ import { inTransaction } from '../db/session.js';
 import { qualified } from '../db/quote.js';
 import { withRetry, sleep, type RetryPolicy } from '../db/retry.js';
 import { componentLog } from '../log.js';
-import { ADVISORY_NAMESPACE } from '../plan/names.js';
+import { advisoryLocks } from '../db/advisory-locks.js';
 import { createChunker } from '../copy/chunker.js';
 import type { Throttler } from '../throttle/throttler.js';
 import { backfillBatchSql, backfillBoundSql, backfillPendingSql, type BackfillNames, type BackfillTarget } from './sql.js';
@@ -34,7 +34,7 @@ async function step<T>(c: Client, id: number, retry: RetryPolicy, pinFormats: bo
   return withRetry(retry, (_a, lockTimeoutMs) =>
     inTransaction(c, async () => {
       await c.query(`SELECT set_config('lock_timeout', $1, true)${pinFormats ? PIN : ''}`, [`${lockTimeoutMs}ms`]);
-      await c.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_NAMESPACE, id]);
+      await c.query('SELECT pg_advisory_xact_lock($1, $2)', advisoryLocks.work(id));
       const m = (await c.query(`SELECT phase, watermark FROM pgshift.migrations WHERE id = $1`, [id])).rows[0];
       return body(m);
     }),

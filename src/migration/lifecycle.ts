@@ -5,13 +5,15 @@ import type { RetryPolicy } from '../db/retry.js';
 import { sleep } from '../db/retry.js';
 import { PgshiftError, RuntimeError, StoppedError, UserError, describeError } from '../errors.js';
 import { componentLog } from '../log.js';
-import { ADVISORY_NAMESPACE, artifactNames } from '../plan/names.js';
+import { artifactNames } from '../plan/names.js';
+import { WORK_NAMESPACE } from '../db/advisory-locks.js';
 import { takeOwnership, type Ownership } from '../state/ownership.js';
 import { finishMigration, recordError, setPhase } from '../state/store.js';
 import { ValidationFailed } from '../verify/validate.js';
 import { dropArtifacts } from './artifacts.js';
-import { hookState, validateConstraints, type ExecutionReport } from './execute.js';
-import type { Run } from './run.js';
+import type { ExecutionReport } from './run-phases.js';
+import { hookState, type Run } from './run.js';
+import { validateConstraints } from './phases/finish.js';
 
 const log = componentLog('lifecycle');
 
@@ -34,7 +36,7 @@ export async function takeOver(pool: Pool, id: number): Promise<Ownership> {
                     AND a.application_name LIKE 'pgshift:' || $2 || ':%')
                    OR a.pid IN (SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 2
                                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())))`,
-          [ADVISORY_NAMESPACE, id, ownPids(pool)],
+          [WORK_NAMESPACE, id, ownPids(pool)],
         );
         if (r.rows.length === 0) return;
         for (const row of r.rows) {

@@ -14,7 +14,7 @@ import type { RowMapping } from '../plan/mapping.js';
 import { swapBack } from '../cutover/swap-back.js';
 import { lockedSwap } from '../cutover/locked-swap.js';
 import { lockSetFor } from '../cutover/lock-set.js';
-import { validateConstraints } from './execute.js';
+import { validateConstraints } from './phases/finish.js';
 import { drain } from '../capture/drain.js';
 import { failpoint } from '../failpoints.js';
 

@@ -5,6 +5,11 @@ import type { BeforeCutoverReport } from '../verify/validate.js';
 import type { Plan } from './plan.js';
 import type { Throttler } from '../throttle/throttler.js';
 import type { Hooks } from './hooks.js';
+import { createHooks } from './hooks.js';
+import { artifactNames } from '../plan/names.js';
+import { noopThrottler } from '../throttle/throttler.js';
+import { setPhase } from '../state/store.js';
+import type { Phase } from '../state/phases.js';
 
 /** One migration being executed: what every phase reads, and what cleanup must know. */
 export interface Run {
@@ -23,4 +28,46 @@ export interface Run {
   rowsCopied: number;
   /** performance.now() when this process took the migration on (for --max-runtime) */
   startedAt: number;
+}
+
+export function newRun(pool: Pool, plan: Plan, opts: AlterOptions, id: number): Run {
+  return {
+    pool, plan, opts, id, names: artifactNames(id), triggersInstalled: false, swapped: false, throttler: noopThrottler,
+    hooks: createHooks({ cmd: opts.hookCmd, dir: opts.hooksDir }), rowsCopied: 0, startedAt: performance.now(),
+  };
+}
+
+/** What hooks receive (PGSHIFT_<KEY> environment variables). */
+export function hookState(run: Run, phase: string, error?: string): Record<string, string | number | null> {
+  return {
+    migration_id: run.id,
+    table: `${run.plan.origin.schema}.${run.plan.origin.name}`,
+    statements: run.plan.statements.join('; '),
+    phase,
+    rows_copied: run.rowsCopied,
+    rows_estimated: run.plan.origin.estimatedRows,
+    artifact_schema: run.names.schema,
+    error: error ?? null,
+  };
+}
+
+/** Entering a phase (recorded, announced, awaited by onPhase) and timing one. */
+export interface PhaseHelpers {
+  enter: (phase: Phase, message: string) => Promise<void>;
+  timed: <T>(fn: () => Promise<T>) => Promise<[T, number]>;
+}
+
+/** The phase functions' shared helpers for one run. */
+export function phaseHelpers(run: Run): PhaseHelpers {
+  return {
+    enter: async (phase, message) => {
+      await setPhase(run.pool, run.id, phase, message);
+      await run.opts.onPhase?.(phase, { id: run.id, schema: run.names.schema, table: run.plan.origin.name });
+    },
+    timed: async (fn) => {
+      const t0 = performance.now();
+      const r = await fn();
+      return [r, performance.now() - t0];
+    },
+  };
 }

@@ -1,3 +1,5 @@
+import { advisoryLocks } from '../db/advisory-locks.js';
+
 /**
  * Every name pgshift gives an artifact comes from here, derived from the migration id, so that
  * the state table, cleanup and the tests agree on them.
@@ -19,8 +21,6 @@ export interface ArtifactNames {
   applicationName: string;
 }
 
-/** 'pgsh' as an int4: the namespace of pgshift's advisory locks. */
-export const ADVISORY_NAMESPACE = 0x70677368 & 0x7fffffff;
 
 export function artifactNames(id: number): ArtifactNames {
   return {
@@ -33,7 +33,7 @@ export function artifactNames(id: number): ArtifactNames {
     reverseTruncateTrigger: `pgshift_revert_truncate_${id}`,
     swapTable: `pgshift_swap_${id}`,
     swapRelation: (n) => `pgshift_swap_${id}_${n}`,
-    lockKey: [ADVISORY_NAMESPACE, id],
+    lockKey: advisoryLocks.work(id),
     applicationName: `pgshift:${id}`,
   };
 }

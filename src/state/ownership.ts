@@ -1,7 +1,7 @@
 import type { Pool } from '../db/session.js';
 import { checkout, withClient } from '../db/session.js';
 import { UserError } from '../errors.js';
-import { ADVISORY_NAMESPACE } from '../plan/names.js';
+import { advisoryLocks, OWNER_NAMESPACE } from '../db/advisory-locks.js';
 import type pg from 'pg';
 
 /**
@@ -9,7 +9,6 @@ import type pg from 'pg';
  * runs, on a connection of its own: two processes never run the same migration, and a process
  * that died lets go with its connection, on whatever host it ran.
  */
-const OWNER_NAMESPACE = ADVISORY_NAMESPACE - 1;
 
 export interface Ownership {
   release(): Promise<void>;
@@ -17,14 +16,14 @@ export interface Ownership {
 
 export async function takeOwnership(pool: Pool, id: number): Promise<Ownership> {
   const client: pg.PoolClient = await checkout(pool, 'owner');
-  const got = (await client.query('SELECT pg_try_advisory_lock($1, $2) AS ok', [OWNER_NAMESPACE, id])).rows[0].ok as boolean;
+  const got = (await client.query('SELECT pg_try_advisory_lock($1, $2) AS ok', advisoryLocks.owner(id))).rows[0].ok as boolean;
   if (!got) {
     client.release();
     throw new UserError(`migration ${id} is being run by another process; stop it first (pgshift status ${id} shows where)`);
   }
   return {
     async release() {
-      await client.query('SELECT pg_advisory_unlock($1, $2)', [OWNER_NAMESPACE, id]).catch(() => undefined);
+      await client.query('SELECT pg_advisory_unlock($1, $2)', advisoryLocks.owner(id)).catch(() => undefined);
       client.release();
     },
   };

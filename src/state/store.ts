@@ -2,6 +2,7 @@ import os from 'node:os';
 import type { Client, Pool } from '../db/session.js';
 import { withClient, withTransaction } from '../db/session.js';
 import { sqlFile } from '../db/sql-files.js';
+import { advisoryLocks } from '../db/advisory-locks.js';
 import { ident } from '../db/quote.js';
 import { UserError, sqlState } from '../errors.js';
 import type { Outcome, Phase } from './phases.js';
@@ -9,7 +10,7 @@ import type { Outcome, Phase } from './phases.js';
 /** Creates or upgrades pgshift's state schema; concurrent callers serialise on an advisory lock. */
 export async function ensureStateSchema(pool: Pool): Promise<void> {
   await withTransaction(pool, async (c) => {
-    await c.query('SELECT pg_advisory_xact_lock($1, 0)', [0x70677368 & 0x7fffffff]);
+    await c.query('SELECT pg_advisory_xact_lock($1, $2)', advisoryLocks.stateSchema);
     await c.query(sqlFile('state-schema.sql'));
   });
   await closeExpiredRevertWindows(pool);
