@@ -50,7 +50,6 @@ export function createReplayer(opts: ReplayerOptions): Replayer {
     }
     // Rows holding a unique value an incoming row takes have a pending change of their own:
     // take them out and re-sync them too, until no conflict is left.
-    const planner = conflictSql.length > 0 ? await probeByIndex(c) : null;
     for (let round = 0, grew = true; grew && conflictSql.length > 0 && round < 100; round++) {
       grew = false;
       for (const sql of conflictSql) {
@@ -65,7 +64,6 @@ export function createReplayer(opts: ReplayerOptions): Replayer {
         }
       }
     }
-    if (planner) await c.query(RESTORE_PLANNER, planner);
     if (recordSql) await c.query(recordSql, m.shadowKey.map((_, i) => [...batch.values()].map((k) => k[i]!)));
     const withValues = m.preserved.length ? [...saved.values()] : [];
     const plain = [...batch.entries()].filter(([id]) => !(m.preserved.length && saved.has(id))).map(([, k]) => k);
@@ -99,24 +97,6 @@ export function createReplayer(opts: ReplayerOptions): Replayer {
     },
   };
 }
-
-/**
- * The conflict search must probe the shadow's unique index once per incoming value: a batch
- * holds at most a few ten thousand keys, the shadow as many rows as the table. Left to itself
- * the planner (which takes an unnest() for 100 rows) hashes the batch and scans the whole
- * shadow, once per round: on 1,000,000 rows 1.5-3 s a batch, a replay slower than a few
- * thousand writes/s, and a catch-up that never ends under the sustained-load test. Transaction-
- * local, and put back after the search: the cutover's transaction goes on after its replay.
- */
-async function probeByIndex(c: Client): Promise<string[]> {
-  const r = await c.query(
-    `SELECT current_setting('enable_seqscan') AS s, current_setting('enable_hashjoin') AS h, current_setting('enable_mergejoin') AS m`,
-  );
-  await c.query(`SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`);
-  return [r.rows[0].s, r.rows[0].h, r.rows[0].m];
-}
-
-const RESTORE_PLANNER = `SELECT set_config('enable_seqscan', $1, true), set_config('enable_hashjoin', $2, true), set_config('enable_mergejoin', $3, true)`;
 
 /** Entries waiting in the changelog. */
 export async function backlog(pool: Pool, changelog: string): Promise<number> {
