@@ -163,6 +163,9 @@ describe('validation of an online ALTER', () => {
     expect(v.columns).toEqual(level === 'basic' ? [] : ['id', 'v', 't']);
     expect(v.constraintChecks.length > 0).toBe(level === 'comprehensive');
     expect(report.cutover!.check.passed).toBe(true);
-    expect(report.cutover!.check.counts).toEqual({ origin: 30000, shadow: 30000 });
+    // The count inside the cutover has a 20ms budget of lock time: a loaded machine may skip it, never get it wrong.
+    const counts = report.cutover!.check.counts;
+    if (typeof counts === 'string') expect(counts).toBe('skipped: over the time budget');
+    else expect(counts).toEqual({ origin: 30000, shadow: 30000 });
   });
 });

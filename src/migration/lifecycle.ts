@@ -5,6 +5,8 @@ import type { RetryPolicy } from '../db/retry.js';
 import { sleep } from '../db/retry.js';
 import { PgshiftError, RuntimeError, StoppedError, UserError, describeError } from '../errors.js';
 import { componentLog } from '../log.js';
+import { qualified } from '../db/quote.js';
+import { tableFingerprint } from '../catalog/table.js';
 import { artifactNames } from '../plan/names.js';
 import { WORK_NAMESPACE } from '../db/advisory-locks.js';
 import { takeOwnership, type Ownership } from '../state/ownership.js';
@@ -75,6 +77,7 @@ async function ownedRun(run: Run, body: (run: Run) => Promise<ExecutionReport>):
     const executed = await body(run);
     // The old table stays in the migration's schema until `pgshift cleanup` (or --drop-old).
     await dropArtifacts(pool, run.names, plan.origin, opts.retry, { triggers: false, keepOld: opts.dropOld ? undefined : plan.origin.name, keepRevertWindow: Boolean(opts.revertWindowMs) });
+    if (opts.revertWindowMs) await recordRevertFingerprint(pool, id, plan.origin);
     await setPhase(pool, id, 'done', 'migration finished');
     const check = executed.cutover.check;
     await finishMigration(pool, id, 'done', check.passed ? null : 'the check inside the cutover found differences (--rollback none)');
@@ -143,6 +146,7 @@ export async function finishAfterSwap(pool: Pool, m: Interrupted, retry: RetryPo
     keepOld: m.options.dropOld ? undefined : m.table_name,
     keepRevertWindow: Boolean(m.options.revertWindowMs),
   });
+  if (m.options.revertWindowMs) await recordRevertFingerprint(pool, m.id, { schema: m.table_schema, name: m.table_name });
   await setPhase(pool, m.id, 'done', 'migration finished after its swap by a take-over');
   await finishMigration(pool, m.id, 'done', null);
   return validated;
@@ -151,4 +155,18 @@ export async function finishAfterSwap(pool: Pool, m: Interrupted, retry: RetryPo
 /** A take-over of a migration some process still runs: said in one line, exit 2. */
 export function stillRunning(id: number, pid: number | null, host: string | null): UserError {
   return new UserError(`migration ${id} is still running (pid ${pid ?? '?'} on ${host ?? '?'}); stop that process first`);
+}
+
+/**
+ * The new table as the migration leaves it: a revert compares it under its locks, so that a
+ * change someone made during the revert window (DDL, grants, RLS, options) is not undone by
+ * the swap back.
+ */
+async function recordRevertFingerprint(pool: Pool, id: number, table: { schema: string; name: string }): Promise<void> {
+  await withClient(pool, async (c) => {
+    const oid = (await c.query(`SELECT to_regclass($1)::oid::int8::text AS oid`, [qualified(table.schema, table.name)])).rows[0].oid;
+    if (!oid) return;
+    const fp = await tableFingerprint(c, oid);
+    await c.query(`UPDATE pgshift.migrations SET revert_state = revert_state || jsonb_build_object('fingerprint', $2::text) WHERE id = $1`, [id, fp]);
+  });
 }

@@ -1,13 +1,14 @@
-import type { Client } from '../db/session.js';
+import type { Client, Pool } from '../db/session.js';
 import { bindMigration, createPool, withClient } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
-import { UserError, describeError, sqlState } from '../errors.js';
+import { PgshiftError, RuntimeError, UserError, describeError, sqlState } from '../errors.js';
 import { componentLog } from '../log.js';
-import { describeTable } from '../catalog/table.js';
+import { describeTable, fingerprintChanges, tableFingerprint } from '../catalog/table.js';
 import { parseAlter } from '../plan/parse.js';
 import { followColumns } from '../plan/columns.js';
-import { artifactNames } from '../plan/names.js';
+import { artifactNames, type ArtifactNames } from '../plan/names.js';
+import { takeOver } from './lifecycle.js';
 import { createReplayer } from '../capture/replayer.js';
 import type { Tables } from '../copy/sql.js';
 import type { RowMapping } from '../plan/mapping.js';
@@ -51,6 +52,23 @@ export async function revertMigration(o: { url?: string; retry: RetryPolicy; dea
     if (m.truncated) throw new UserError(`the new table was truncated during the revert window; reverting would not bring those rows back`);
     const names = artifactNames(id);
     await bindMigration(pool, id);
+    // Like a resume: one process at a time, and a killed revert's sessions go first.
+    const ownership = await takeOver(pool, id);
+    try {
+      return await revertOwned(pool, o, id, m, names);
+    } catch (err) {
+      if (err instanceof PgshiftError) throw err;
+      throw new RuntimeError(`the revert failed, nothing was swapped back: ${describeError(err)}; pgshift revert ${id} tries again`, { cause: err });
+    } finally {
+      await ownership.release();
+    }
+  } finally {
+    await pool.end();
+  }
+}
+
+async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: number }, id: number, m: RevertRow, names: ArtifactNames): Promise<RevertReport> {
+  {
     const { oldT, newT, tables, replayer } = await withClient(pool, (c) => reverseSetup(c, m, names.schema, names.lockKey));
     // Each batch is its own transaction under the session's short lock_timeout: retried.
     await withClient(pool, (c) => drain((n) => withRetry(o.retry, () => replayChecked(c, tables, () => replayer.replayBatch(c, null, n))), { below: 1000 }), 'replay');
@@ -72,6 +90,13 @@ export async function revertMigration(o: { url?: string; retry: RetryPolicy; dea
         body: async (lc) => {
           // Writes are held: the reverse changelog is complete, replay all of it.
           await failpoint('in-revert', lc);
+          if (m.revert_state.fingerprint) {
+            const now = await tableFingerprint(lc, newT.oid);
+            if (now !== m.revert_state.fingerprint) {
+              const what = fingerprintChanges(m.revert_state.fingerprint, now).join(', ');
+              throw new UserError(`refused: the new table was changed since the swap (its ${what} changed); swapping back would undo that; nothing was swapped back`);
+            }
+          }
           entriesReplayed = (await drain((n) => replayChecked(lc, tables, () => replayer.replayInTransaction(lc, null, n)), { below: 1, batch: 50_000 })).entries;
           const v = await swapBack(lc, {
             names,
@@ -99,9 +124,16 @@ export async function revertMigration(o: { url?: string; retry: RetryPolicy; dea
     const validated = await validateConstraints(pool, o.retry, validate);
     log.info({ migration: id, attempts, entriesReplayed }, 'reverted');
     return { migrationId: id, table: `${newT.schema}.${newT.name}`, entriesReplayed, holdMs, attempts, validated };
-  } finally {
-    await pool.end();
   }
+}
+
+interface RevertRow {
+  id: number;
+  statements: string;
+  table_schema: string;
+  table_name: string;
+  revert_state: { oldForeignKeys: { name: string; def: string }[]; triggers: { name: string; enabled: string }[]; fingerprint?: string };
+  [k: string]: unknown;
 }
 
 /** The reverse direction as the replayer sees it: the new table is the origin, the old one the shadow. */

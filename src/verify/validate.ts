@@ -1,7 +1,8 @@
 import type { Client, Pool } from '../db/session.js';
 import { checkout, withClient } from '../db/session.js';
-import { withRetry, type RetryPolicy } from '../db/retry.js';
-import { DifferenceError, sqlState } from '../errors.js';
+import { isRetryable, withRetry, type RetryPolicy } from '../db/retry.js';
+import { describeBlockers } from '../cutover/blockers.js';
+import { DifferenceError, RuntimeError, describeError, sqlState } from '../errors.js';
 import type { Replayer } from '../capture/replayer.js';
 import { compareSides, type Difference } from './compare.js';
 import { checkConstraints, type ConstraintCheck } from './constraints.js';
@@ -52,6 +53,8 @@ export interface ValidationInput {
   parallel: number;
   constraintTarget: { schema: string; table: string; oid: string; key: string[] };
   deferred: DeferredConstraint[];
+  /** the origin's OID, to name who holds its locks when the validation cannot take its own */
+  originOid: string;
   /** the backlog the drain before the lock leaves (default 1000) */
   backlog?: number;
 }
@@ -80,6 +83,10 @@ export async function validateBeforeCutover(v: ValidationInput): Promise<BeforeC
         await lockClient.query('ROLLBACK');
         throw err;
       }
+    }).catch(async (err: unknown) => {
+      if (!isRetryable(err)) throw err;
+      const holders = await describeBlockers(v.pool, [v.originOid]);
+      throw new RuntimeError(`the validation could not hold writes to the table (${describeError(err)})` + (holders.length ? `; held by ${holders.join('; ')}` : ''), { cause: err });
     });
     // With writes held, the changelog is complete and stays so: replay all of it.
     await replayAll(v, 1);

@@ -8,6 +8,7 @@ import type { CutoverInput } from '../../cutover/cutover.js';
 import type { Side } from '../../verify/side.js';
 import type { Run } from '../run.js';
 import type { Captured } from './capture.js';
+import { stopIfTruncated } from './checks.js';
 
 const log = componentLog('validate');
 
@@ -28,10 +29,15 @@ export async function validateShadow(run: Run, k: Captured): Promise<{ report: B
     constraintTarget: { schema: names.schema, table: plan.origin.name, oid: k.shadow.oid, key: k.mapping.shadowKey },
     deferred: k.shadow.constraints,
     backlog: opts.cutoverBacklog,
+    originOid: plan.origin.oid,
   });
   run.validation = report;
   log.info({ migration: id, level: report.level, passed: report.passed, writesHeldMs: Math.round(report.writesHeldMs), ms: Math.round(report.ms) }, 'validated');
-  if (!report.passed) throw new ValidationFailed(describeFailure(report), 'before cutover');
+  if (!report.passed) {
+    // A table emptied meanwhile differs from its shadow: say what happened, not only that they differ.
+    await withClient(pool, (c) => stopIfTruncated(c, id));
+    throw new ValidationFailed(describeFailure(report), 'before cutover');
+  }
   return { report, sides };
 }
 
