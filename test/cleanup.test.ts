@@ -59,4 +59,18 @@ describe('the kept old table and pgshift cleanup', () => {
     expect((await db.query(`SELECT outcome FROM pgshift.migrations WHERE id = $1`, [id])).rows[0].outcome).toBe('aborted');
     expect(pgshift(['cleanup', '--url', db.url]).status).toBe(2);
   });
+
+  it('cleanup --all removes what a stopped backfill left on the table (its key-move trigger and job tables)', async () => {
+    await db.query(`CREATE TABLE filled (id int PRIMARY KEY, v int NOT NULL); INSERT INTO filled SELECT g, g FROM generate_series(1, 200000) g;`);
+    const stopped = pgshift(['backfill', '--table', 'filled', '--set', 'v = v + 1', '--execute', '--batch-time', '10ms', '--max-runtime', '300ms', '--url', db.url]);
+    expect(stopped.status, stopped.stderr).toBe(4);
+    const id = (await db.query(`SELECT id::int FROM pgshift.migrations WHERE kind = 'backfill' AND table_name = 'filled'`)).rows[0].id;
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'filled'::regclass AND NOT tgisinternal`)).rows[0].n).toBe(1);
+    const r = pgshift(['cleanup', '--all', '--url', db.url]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`backfill ${id} on public.filled \\(interrupted in phase \\w+, its process is gone\\): dropping triggers pgshift_backfill_${id} on public.filled`));
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'filled'::regclass AND NOT tgisinternal`)).rows[0].n).toBe(0);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname = $1`, [`pgshift_${id}`])).rows).toEqual([]);
+    expect((await db.query(`SELECT outcome FROM pgshift.migrations WHERE id = $1`, [id])).rows[0].outcome).toBe('aborted');
+  });
 });

@@ -11,6 +11,7 @@ import type { Ownership } from '../state/ownership.js';
 
 interface Leftover {
   id: number;
+  kind: 'alter' | 'backfill';
   table_schema: string;
   table_name: string;
   phase: Phase;
@@ -27,7 +28,7 @@ interface Leftover {
 /**
  * `pgshift cleanup [id|--all]`: removes what finished migrations kept (the old table and the
  * migration's schema) and what interrupted ones left behind once their process is gone, found
- * through the state table. A migration interrupted after its swap committed is finished, not
+ * through the state table (backfill jobs too). A migration interrupted after its swap committed is finished, not
  * aborted: its constraints are validated and it ends done. Says what it does before doing it;
  * running it again finds nothing.
  */
@@ -38,7 +39,7 @@ export async function cleanup(pool: Pool, target: { id?: string; all: boolean },
     if ((await c.query(`SELECT to_regclass('pgshift.migrations') AS t`)).rows[0].t === null) return [];
     return (
       await c.query<Leftover>(
-        `SELECT m.id::int, m.table_schema, m.table_name, m.phase, m.outcome, m.pid, m.host, m.validate_list, m.options,
+        `SELECT m.id::int, m.kind, m.table_schema, m.table_name, m.phase, m.outcome, m.pid, m.host, m.validate_list, m.options,
                 EXISTS (SELECT FROM pg_namespace WHERE nspname = m.artifact_schema) AS has_schema,
                 (SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                   WHERE n.nspname = m.artifact_schema AND c.relkind = 'r') AS tables,
@@ -47,7 +48,7 @@ export async function cleanup(pool: Pool, target: { id?: string; all: boolean },
                     AND EXISTS (SELECT FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                                  WHERE t.tgname = a.name AND c.relname = a.on_table AND n.nspname = a.schema_name)) AS triggers
            FROM pgshift.migrations m
-          WHERE m.kind = 'alter' AND ($1::bigint IS NULL OR m.id = $1::bigint) ORDER BY m.id`,
+          WHERE m.kind IN ('alter', 'backfill') AND ($1::bigint IS NULL OR m.id = $1::bigint) ORDER BY m.id`,
         [target.id ?? null],
       )
     ).rows;
@@ -55,7 +56,7 @@ export async function cleanup(pool: Pool, target: { id?: string; all: boolean },
   if (target.id !== undefined && rows.length === 0) throw new UserError(`no migration ${target.id}`);
   let cleaned = 0;
   for (const m of rows) {
-    const swapped = m.outcome === null && PHASES.indexOf(m.phase) >= PHASES.indexOf('validate');
+    const swapped = m.kind === 'alter' && m.outcome === null && PHASES.indexOf(m.phase) >= PHASES.indexOf('validate');
     if (!m.has_schema && !m.triggers && !swapped) continue;
     let ownership: Ownership | null = null;
     if (m.outcome === null) {
@@ -77,7 +78,8 @@ export async function cleanup(pool: Pool, target: { id?: string; all: boolean },
         continue;
       }
       const why = m.outcome === null ? `interrupted in phase ${m.phase}, its process is gone` : m.outcome;
-      say(`migration ${m.id} on ${m.table_schema}.${m.table_name} (${why}): dropping ${what.join('; ')}`);
+      // An interrupted backfill's key-move trigger and job tables go too (the same command run again would have continued it).
+      say(`${m.kind === 'backfill' ? 'backfill' : 'migration'} ${m.id} on ${m.table_schema}.${m.table_name} (${why}): dropping ${what.join('; ')}`);
       await dropArtifacts(pool, artifactNames(m.id), { schema: m.table_schema, name: m.table_name }, retry, { triggers: true });
       if (m.outcome === null) await finishMigration(pool, m.id, 'aborted', 'removed by pgshift cleanup');
       cleaned++;

@@ -169,16 +169,17 @@ describe('deleteShadowRowsSql', () => {
 describe('uniqueConflictsSql', () => {
   it('single key, one unique column copied as is', () => {
     expect(uniqueConflictsSql(single, ['name'])).toBe(
-      `DELETE FROM ${SHADOW} s USING (SELECT "name" AS u0 FROM ${ORIGIN} WHERE "id" IN (SELECT * FROM unnest($1::integer[]))) o` +
-        ' WHERE s."name" = o.u0 AND s."id" NOT IN (SELECT * FROM unnest($1::integer[])) RETURNING s."id"::text',
+      `DELETE FROM ${SHADOW} s WHERE s."name" = ANY (ARRAY(SELECT "name" FROM ${ORIGIN} WHERE "id" IN (SELECT * FROM unnest($1::integer[]))))` +
+        ' AND s."id" NOT IN (SELECT * FROM unnest($1::integer[])) RETURNING s."id"::text',
     );
   });
 
   it('composite key, unique columns through a rename and a USING expression', () => {
     expect(uniqueConflictsSql(composite, ['n', 'payload'])).toBe(
-      `DELETE FROM ${SHADOW} s USING (SELECT "seq" AS u0, ("payload"::jsonb) AS u1 FROM ${ORIGIN}` +
-        ' WHERE ("tenant", "seq") IN (SELECT * FROM unnest($1::text[], $2::integer[]))) o' +
-        ' WHERE (s."n", s."payload") = (o.u0, o.u1)' +
+      `DELETE FROM ${SHADOW} s WHERE s."n" = ANY (ARRAY(SELECT "seq" FROM ${ORIGIN}` +
+        ' WHERE ("tenant", "seq") IN (SELECT * FROM unnest($1::text[], $2::integer[]))))' +
+        ` AND (s."n", s."payload") IN (SELECT "seq", ("payload"::jsonb) FROM ${ORIGIN}` +
+        ' WHERE ("tenant", "seq") IN (SELECT * FROM unnest($1::text[], $2::integer[])))' +
         ' AND (s."tenant", s."n") NOT IN (SELECT * FROM unnest($1::text[], $2::bigint[]))' +
         ' RETURNING s."tenant"::text, s."n"::text, s."token"::text',
     );
