@@ -6,7 +6,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, runCli } from '../support/cli.js';
-import { adminUrl, cloneDatabase, createTestDatabase, untilMigration, type TestDatabase } from '../support/test-db.js';
+import { cloneDatabase, createTestDatabase, untilMigration, type TestDatabase, withAdmin } from '../support/test-db.js';
 import { diffSnapshots, snapshotCatalog } from '../support/catalog-snapshot.js';
 import { tableDigest } from '../support/table-digest.js';
 
@@ -23,15 +23,7 @@ const INTRUDER = `pgshift_sec_intruder_${suffix}`;
 const PASSWORD = `Sec_${randomBytes(6).toString('hex')}_pw`;
 const q = (name: string): string => pg.escapeIdentifier(name);
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: adminUrl() });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
+const admin = withAdmin;
 
 function urlAs(db: TestDatabase, role: string): string {
   const u = new URL(db.url);

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alterOptions, DEFAULTS, onlineAlter } from '../../src/index.js';
-import { adminUrl, createTestDatabase, type TestDatabase } from '../support/test-db.js';
+import { createTestDatabase, type TestDatabase, withAdmin } from '../support/test-db.js';
 
 /**
  * Every engine session owns its settings (issue 11, defect 1), whatever the role, the database
@@ -10,15 +10,7 @@ import { adminUrl, createTestDatabase, type TestDatabase } from '../support/test
  */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: adminUrl() });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
+const admin = withAdmin;
 
 /** Waits (bounded) until a pgshift session waits for an ACCESS EXCLUSIVE lock on the table. */
 async function untilCutoverWaits(db: TestDatabase, table: string, timeoutMs = 60_000): Promise<void> {
