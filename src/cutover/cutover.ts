@@ -22,6 +22,8 @@ export interface CutoverInput extends SwapInput {
   /** the whole transaction's deadline: a stuck step must not hold the locks */
   deadlineMs: number;
   blockers: { mode: 'wait' | 'cancel' | 'terminate'; graceMs: number };
+  /** throws when this process no longer owns the migration (checked right before the swap) */
+  assertOwned?: () => void;
   /** runs inside the cutover transaction right after the swap (to record it atomically) */
   onSwapped?: (c: Client, result: SwapResult) => Promise<void>;
   /** the bounded comparison after the final replay; with keepOnFailure a failure is only reported */
@@ -72,6 +74,8 @@ export async function cutover(c: Client, input: CutoverInput): Promise<CutoverRe
           'in cutover',
         );
       }
+      // Last moment to find that another process may own the migration by now.
+      input.assertOwned?.();
       const swapped = await swapTables(lc, input);
       await input.onSwapped?.(lc, swapped);
       return { ...swapped, check, finalEntries };

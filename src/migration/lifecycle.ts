@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { Pool } from '../db/session.js';
-import { ownPids, withClient } from '../db/session.js';
+import { isConnectionError, ownPids, withClient } from '../db/session.js';
 import type { RetryPolicy } from '../db/retry.js';
 import { sleep } from '../db/retry.js';
 import { PgshiftError, RuntimeError, StoppedError, UserError, describeError } from '../errors.js';
@@ -63,6 +63,7 @@ function hostname(): string {
 
 /** Runs a migration's remaining phases under its ownership, then finishes it, or cleans up as its failure demands. */
 export async function runOwned(run: Run, ownership: Ownership, body: (run: Run) => Promise<ExecutionReport>): Promise<ExecutionReport> {
+  run.ownership = ownership;
   try {
     return await ownedRun(run, body);
   } finally {
@@ -90,7 +91,7 @@ async function ownedRun(run: Run, body: (run: Run) => Promise<ExecutionReport>):
     }
     return executed;
   } catch (err) {
-    const reason = describeError(err);
+    const reason = isConnectionError(err) ? `lost the connection to the server (a session was terminated or the server restarted): ${describeError(err)}` : describeError(err);
     if (err instanceof StoppedError) {
       // Stopped on purpose: everything stays in place for `pgshift resume`.
       await recordError(pool, id, reason).catch(() => undefined);

@@ -5,6 +5,7 @@ import type { BeforeCutoverReport } from '../verify/validate.js';
 import type { Plan } from './plan.js';
 import type { Throttler } from '../throttle/throttler.js';
 import type { Hooks } from './hooks.js';
+import type { Ownership } from '../state/ownership.js';
 import { createHooks } from './hooks.js';
 import { artifactNames } from '../plan/names.js';
 import { noopThrottler } from '../throttle/throttler.js';
@@ -13,6 +14,8 @@ import type { Phase } from '../state/phases.js';
 
 /** One migration being executed: what every phase reads, and what cleanup must know. */
 export interface Run {
+  /** the session advisory lock that makes this process the migration's only runner */
+  ownership?: Ownership;
   pool: Pool;
   plan: Plan;
   opts: AlterOptions;
@@ -61,6 +64,7 @@ export interface PhaseHelpers {
 export function phaseHelpers(run: Run): PhaseHelpers {
   return {
     enter: async (phase, message) => {
+      run.ownership?.assertHeld();
       await setPhase(run.pool, run.id, phase, message);
       await run.opts.onPhase?.(phase, { id: run.id, schema: run.names.schema, table: run.plan.origin.name });
     },

@@ -1,6 +1,6 @@
 import type { Pool } from '../db/session.js';
 import { checkout, withClient } from '../db/session.js';
-import { UserError } from '../errors.js';
+import { StoppedError, UserError } from '../errors.js';
 import { advisoryLocks, OWNER_NAMESPACE } from '../db/advisory-locks.js';
 import type pg from 'pg';
 
@@ -12,6 +12,10 @@ import type pg from 'pg';
 
 export interface Ownership {
   release(): Promise<void>;
+  /** Throws StoppedError when the owner session ended (terminated, server restarted): another
+   * process may take the migration over from then on, so this one must stop (exit 4) before it
+   * changes anything more. */
+  assertHeld(): void;
 }
 
 export async function takeOwnership(pool: Pool, id: number): Promise<Ownership> {
@@ -21,10 +25,20 @@ export async function takeOwnership(pool: Pool, id: number): Promise<Ownership> 
     client.release();
     throw new UserError(`migration ${id} is being run by another process; stop it first (pgshift status ${id} shows where)`);
   }
+  let lost = false;
+  const onLost = (): void => {
+    lost = true;
+  };
+  client.on('error', onLost);
+  client.on('end', onLost);
   return {
     async release() {
+      client.off('end', onLost);
       await client.query('SELECT pg_advisory_unlock($1, $2)', advisoryLocks.owner(id)).catch(() => undefined);
-      client.release();
+      client.release(lost ? new Error('owner session lost') : undefined);
+    },
+    assertHeld() {
+      if (lost) throw new StoppedError(`this process lost its ownership of migration ${id} (its owner session ended); stopping here: pgshift resume ${id} continues`);
     },
   };
 }

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { runCli } from '../support/cli.js';
+import { alterOptions, onlineAlter } from '../../src/index.js';
 
 /**
  * Taking a migration over after its process died (issue 11, defect 5): only the dead process's
@@ -98,5 +99,27 @@ describe('take-over after a crash', () => {
     ]);
     expect([a.status, b.status].sort()).toEqual([2, 4]);
     expect([a.stderr, b.stderr].join('\n')).toMatch(/being run by another process/);
+  });
+
+  it('a run whose owner session ends stops before its next phase (exit 4), and a resume finishes it', async () => {
+    await db.query(`CREATE TABLE owned (id int PRIMARY KEY, v int NOT NULL); INSERT INTO owned SELECT g, g FROM generate_series(1, 20000) g;`);
+    let id = 0;
+    const err = await onlineAlter(
+      alterOptions({
+        url: db.url, statements: 'ALTER TABLE owned ALTER COLUMN v TYPE bigint', execute: true, dropOld: true,
+        onPhase: async (phase, m) => {
+          if (phase !== 'index') return;
+          id = m.id;
+          const r = await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [`pgshift:${m.id}:owner`]);
+          expect(r.rowCount).toBe(1);
+        },
+      }),
+    ).catch((e: unknown) => e);
+    expect((err as { exitCode?: number }).exitCode, String(err)).toBe(4);
+    expect(String(err)).toMatch(/lost its ownership of migration \d+/);
+    expect(await typeOf(db, 'owned', 'v')).toBe('integer');
+    const resumed = await runCli(['resume', String(id), '--url', db.url]);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(await typeOf(db, 'owned', 'v')).toBe('bigint');
   });
 });
