@@ -10,7 +10,7 @@ import { startLoad } from './load.js';
  * pgshift's own capture trigger on the table, alternating twice, each for a few seconds.
  */
 export async function measureTriggerOverhead(url: string, rows: number): Promise<{ withoutTps: number; withTps: number; overheadPct: number }> {
-  const pool = createPool({ url, applicationName: 'pgshift-bench', lockTimeoutMs: 5000 });
+  const pool = createPool({ url, role: 'bench', lockTimeoutMs: 5000 });
   try {
     await ensureStateSchema(pool);
     const { origin, id } = await withTransaction(pool, async (c) => {

@@ -60,7 +60,7 @@ export interface BackfillReport {
 export async function runBackfill(o: BackfillOptions): Promise<BackfillReport> {
   const t0 = performance.now();
   // Connections: the owner's, the walk's, the throttler's, and one for a refusal's look-up.
-  const pool = createPool({ url: o.url, applicationName: 'pgshift:backfill', lockTimeoutMs: o.retry.lockTimeoutMs, maxClients: 4 });
+  const pool = createPool({ url: o.url, role: 'backfill', lockTimeoutMs: o.retry.lockTimeoutMs, maxClients: 4 });
   try {
     const table = await withClient(pool, async (c) => {
       // PostgreSQL reads the name (qualified or not, quoted as the operator wrote it).

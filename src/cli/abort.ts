@@ -13,7 +13,7 @@ export function registerAbort(program: Command): void {
     .argument('<id>', 'the migration id');
   addConnectionOptions(cmd).action((id: string, o: Record<string, unknown>) =>
       runCommand(async () => {
-        const pool = createPool({ url: connectionUrl(o), applicationName: `pgshift:abort:${id}`, lockTimeoutMs: DEFAULTS.retry.lockTimeoutMs });
+        const pool = createPool({ url: connectionUrl(o), role: 'abort', lockTimeoutMs: DEFAULTS.retry.lockTimeoutMs });
         try {
           const dropped = await abortMigration(pool, id, DEFAULTS.retry);
           process.stdout.write(`aborted migration ${id}: dropped ${dropped.join(', ')}\n`);
@@ -32,7 +32,7 @@ export function registerCleanup(program: Command): void {
     .option('--all', 'every migration with something left behind', false);
   addConnectionOptions(cmd).action((id: string | undefined, o: Record<string, unknown>) =>
       runCommand(async () => {
-        const pool = createPool({ url: connectionUrl(o), applicationName: 'pgshift:cleanup', lockTimeoutMs: DEFAULTS.retry.lockTimeoutMs });
+        const pool = createPool({ url: connectionUrl(o), role: 'cleanup', lockTimeoutMs: DEFAULTS.retry.lockTimeoutMs });
         try {
           await cleanup(pool, { id, all: o.all === true }, DEFAULTS.retry, (line) => process.stdout.write(`${line}\n`));
         } finally {

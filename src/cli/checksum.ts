@@ -27,7 +27,7 @@ export function registerChecksum(program: Command): void {
           return n;
         };
         const list = (v: unknown): string[] | undefined => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
-        const pool = createPool({ url: connectionUrl(o), applicationName: 'pgshift:checksum', lockTimeoutMs: 1000, maxClients: 8 });
+        const pool = createPool({ url: connectionUrl(o), role: 'checksum', lockTimeoutMs: 1000, maxClients: 8, readOnly: true });
         try {
           const report = await compareTables(pool, tableA, tableB, {
             ...DEFAULT_COMPARE,

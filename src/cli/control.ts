@@ -6,8 +6,8 @@ import { UserError } from '../errors.js';
 import { runCommand } from './run.js';
 import { addConnectionOptions, connectionUrl } from './options.js';
 
-function withPool(url: string | undefined, fn: (pool: ReturnType<typeof createPool>) => Promise<void>): Promise<void> {
-  const pool = createPool({ url, applicationName: 'pgshift:control', lockTimeoutMs: 1000, maxClients: 1 });
+function withPool(url: string | undefined, fn: (pool: ReturnType<typeof createPool>) => Promise<void>, readOnly = false): Promise<void> {
+  const pool = createPool({ url, role: readOnly ? 'status' : 'control', lockTimeoutMs: 1000, maxClients: 1, readOnly });
   return fn(pool).finally(() => pool.end());
 }
 
@@ -49,7 +49,7 @@ export function registerControls(program: Command): void {
             if (!o.watch || rows.every((m) => m.finishedAt !== null)) return;
             await new Promise((r) => setTimeout(r, 2000));
           }
-        }),
+        }, true),
       ),
     );
 }

@@ -11,8 +11,6 @@ export interface SessionOptions {
   url?: string;
   /** what the sessions do (`alter`, `revert`, `backfill`, ...): application_name `pgshift:<id>:<role>` */
   role?: string;
-  /** @deprecated the role, written as `pgshift:<role>` */
-  applicationName?: string;
   lockTimeoutMs: number;
   maxClients?: number;
   /** read-only commands (status, checksum) may run on a standby; everything else refuses one */
@@ -66,7 +64,7 @@ export function createPool(opts: SessionOptions): Pool {
     idleTimeoutMillis: 10_000,
   });
   const m: PoolMeta = {
-    role: opts.role ?? (opts.applicationName?.replace(/^pgshift:?/, '') || 'engine'),
+    role: opts.role ?? 'engine',
     lockTimeoutMs: opts.lockTimeoutMs,
     writes: !opts.readOnly,
     migrationId: null,
