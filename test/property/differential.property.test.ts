@@ -207,9 +207,16 @@ describe('property: random table and ALTER, offline = online or a clean refusal'
       // What the runs covered, printed at the end: a generator that only ever meets refusals tests little.
       const outcomes = new Map<string, number>();
       const count = (key: string): void => void outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+      let failures = 0;
       await fc.assert(
         fc.asyncProperty(caseArb, async (c) => {
-          const result = await runCase(c);
+          const result = await runCase(c).catch((err: unknown) => {
+            // Shrinking runs a case a second or more each, for minutes: say so as it starts.
+            failures++;
+            if (failures === 1) console.log(`[property] a counterexample, shrinking it (each smaller failing case is counted):\n${String(err)}${fc.stringify(c)}`);
+            else if (failures % 10 === 0) console.log(`[property] shrinking: ${failures} failing cases so far`);
+            throw err;
+          });
           count(result.reason === undefined ? result.outcome : `${result.outcome}: ${result.reason}`);
         }),
         { numRuns: RUNS, seed: SEED, path: PATH, timeout: RUN_TIMEOUT_MS, endOnFailure: PATH !== undefined },
