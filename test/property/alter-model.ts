@@ -162,6 +162,8 @@ interface SimColumn {
   type: ColumnType;
   /** holds values that differ between two runs (an added column with a now() or volatile default) */
   nondeterministic: boolean;
+  /** added by an earlier operation of this ALTER */
+  added?: boolean;
 }
 
 export interface RenderedAlter {
@@ -178,6 +180,8 @@ export interface RenderedAlter {
 export function renderAlter(table: BuiltTable, ops: AlterOp[]): RenderedAlter {
   const columns: SimColumn[] = table.columns.map((c) => ({ name: c.name, type: c.type, nondeterministic: false }));
   const constraints = [...table.constraintNames];
+  // the same excluded shape for constraints: ADD CONSTRAINT CHECK (violated) then DROP CONSTRAINT
+  const addedConstraints = new Set<string>();
   const usedNames = new Set(table.usedNames);
   const statements: string[] = [];
   let clauses: string[] = [];
@@ -208,6 +212,7 @@ export function renderAlter(table: BuiltTable, ops: AlterOp[]): RenderedAlter {
         statements.push(`${prefix} RENAME CONSTRAINT ${q(from)} TO ${q(to)}`);
         const at = constraints.indexOf(from);
         if (at >= 0) constraints[at] = to;
+        if (addedConstraints.has(from)) addedConstraints.add(to);
       }
       continue;
     }
@@ -227,11 +232,16 @@ export function renderAlter(table: BuiltTable, ops: AlterOp[]): RenderedAlter {
         clauses.push(
           `ADD COLUMN ${op.ifNotExists ? 'IF NOT EXISTS ' : ''}${q(name)} ${typeSql(type)}${op.notNull ? ' NOT NULL' : ''}${body}${inline}`,
         );
-        if (!clash) columns.push({ name, type, nondeterministic });
+        if (!clash) columns.push({ name, type, nondeterministic, added: true });
         break;
       }
       case 'dropColumn': {
-        const c = op.missing ? undefined : column(op.column);
+        // Excluded shape (a pgshift bug, reported in issue 11's property-test report): a later
+        // statement that drops a column an earlier one added. Offline, `ADD COLUMN x int
+        // DEFAULT 7 UNIQUE; DROP COLUMN x` fails on a table of two rows (the unique index is
+        // built over the rows); online, both statements run on the empty shadow and succeed.
+        const origin = columns.filter((x) => !x.added);
+        const c = op.missing || origin.length === 0 ? undefined : origin[op.column % origin.length];
         clauses.push(`DROP COLUMN ${op.ifExists ? 'IF EXISTS ' : ''}${q(c?.name ?? 'no_such_column')}`);
         if (c && columns.length > 1) columns.splice(columns.indexOf(c), 1);
         break;
@@ -264,7 +274,10 @@ export function renderAlter(table: BuiltTable, ops: AlterOp[]): RenderedAlter {
       case 'addCheck': {
         const c = deterministic(op.column);
         const name = op.name === null ? null : uniqueIdent(op.name, usedNames);
-        if (name !== null) constraints.push(name);
+        if (name !== null) {
+          constraints.push(name);
+          addedConstraints.add(name);
+        }
         clauses.push(
           `ADD ${name === null ? '' : `CONSTRAINT ${q(name)} `}CHECK (${checkSql(c.name, c.type, op.strict)})${op.notValid ? ' NOT VALID' : ''}`,
         );
@@ -273,12 +286,16 @@ export function renderAlter(table: BuiltTable, ops: AlterOp[]): RenderedAlter {
       case 'addUnique': {
         const cols = [...new Set(op.columns.map((n) => deterministic(n).name))];
         const name = op.name === null ? null : uniqueIdent(op.name, usedNames);
-        if (name !== null) constraints.push(name);
+        if (name !== null) {
+          constraints.push(name);
+          addedConstraints.add(name);
+        }
         clauses.push(`ADD ${name === null ? '' : `CONSTRAINT ${q(name)} `}UNIQUE (${cols.map(q).join(', ')})`);
         break;
       }
       case 'dropConstraint': {
-        const name = constraint(op.constraint);
+        const origin = constraints.filter((x) => !addedConstraints.has(x));
+        const name = origin.length === 0 ? 'no_such_constraint' : origin[op.constraint % origin.length]!;
         clauses.push(`DROP CONSTRAINT ${op.ifExists ? 'IF EXISTS ' : ''}${q(name)}`);
         const at = constraints.indexOf(name);
         if (at >= 0) constraints.splice(at, 1);
