@@ -194,6 +194,7 @@ export function isConnectionError(err: unknown): boolean {
     (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH'].includes(code)) ||
     state?.startsWith('08') === true ||
     state === '57P01' ||
-    (err instanceof Error && /Connection terminated/.test(err.message))
+    // pg raises these without a code when the socket is gone (terminated session, restarted server)
+    (err instanceof Error && /Connection terminated|connection error and is not queryable/.test(err.message))
   );
 }
