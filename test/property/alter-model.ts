@@ -164,6 +164,9 @@ interface SimColumn {
   nondeterministic: boolean;
   /** added by an earlier operation of this ALTER */
   added?: boolean;
+  /** converted, or made NOT NULL, by an earlier operation of this ALTER */
+  converted?: boolean;
+  madeNotNull?: boolean;
 }
 
 export interface RenderedAlter {
@@ -247,7 +250,11 @@ export function renderAlter(table: BuiltTable, ops: AlterOp[]): RenderedAlter {
         break;
       }
       case 'alterType': {
-        const c = column(op.column);
+        // Excluded with the shape above: a second conversion of one column (bigint -> int,
+        // which overflows offline, then back to bigint succeeds online).
+        const fresh = columns.filter((x) => !x.converted);
+        const c = fresh.length === 0 ? column(op.column) : fresh[op.column % fresh.length]!;
+        c.converted = true;
         const changes = typeChanges(c.type);
         const change = changes[op.target % changes.length]!;
         const other = column(op.other);
@@ -265,12 +272,18 @@ export function renderAlter(table: BuiltTable, ops: AlterOp[]): RenderedAlter {
       case 'dropDefault':
         clauses.push(`ALTER COLUMN ${q(column(op.column).name)} DROP DEFAULT`);
         break;
-      case 'setNotNull':
-        clauses.push(`ALTER COLUMN ${q(column(op.column).name)} SET NOT NULL`);
+      case 'setNotNull': {
+        const c = column(op.column);
+        c.madeNotNull = true;
+        clauses.push(`ALTER COLUMN ${q(c.name)} SET NOT NULL`);
         break;
-      case 'dropNotNull':
-        clauses.push(`ALTER COLUMN ${q(column(op.column).name)} DROP NOT NULL`);
+      }
+      case 'dropNotNull': {
+        // Excluded with the shape above: SET NOT NULL (NULLs present) then DROP NOT NULL.
+        const kept = columns.filter((x) => !x.madeNotNull);
+        clauses.push(`ALTER COLUMN ${q((kept.length === 0 ? column(op.column) : kept[op.column % kept.length]!).name)} DROP NOT NULL`);
         break;
+      }
       case 'addCheck': {
         const c = deterministic(op.column);
         const name = op.name === null ? null : uniqueIdent(op.name, usedNames);
