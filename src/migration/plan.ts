@@ -6,6 +6,7 @@ import { UserError, describeError, sqlState } from '../errors.js';
 import { describeTable, readDependents, resolveTableOid, type TableInfo } from '../catalog/table.js';
 import { parseAlter, deparseStatement, type ParsedAlter } from '../plan/parse.js';
 import { followColumns, type ColumnFlow } from '../plan/columns.js';
+import { refuseUndoneChecks } from '../plan/undone-checks.js';
 import { deriveMapping, type RowMapping } from '../plan/mapping.js';
 import { preflight, type PreflightFindings } from '../plan/preflight.js';
 import { buildShadow, swapStatements, type ShadowTable } from '../shadow/build.js';
@@ -47,6 +48,7 @@ export async function makePlan(c: Client, sql: string, retry: RetryPolicy, trans
   }
   const origin = await describeTable(c, oid);
   const dependents = await readDependents(c, oid);
+  refuseUndoneChecks(parsed.statements);
   const flow = followColumns(parsed.statements, origin.columns, origin.key, origin.keyConstraint);
   const findings = await preflight(c, origin, dependents, flow);
   swapStatements(parsed.statements, origin.schema, origin.name); // refuses unsupported subcommands

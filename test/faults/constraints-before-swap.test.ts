@@ -104,4 +104,20 @@ describe('constraints that fail offline fail before the swap', () => {
     expect((await db.query(`SELECT convalidated FROM pg_constraint WHERE conname = 'fine_e_p_fk'`)).rows[0].convalidated).toBe(true);
     await nothingLeft(db, ['fine_e', 'parents']);
   });
+
+  it.each([
+    ['an added column whose UNIQUE the rows break, dropped by the next statement', 'ALTER TABLE seq_f ADD COLUMN x smallint DEFAULT 7 UNIQUE; ALTER TABLE seq_f DROP COLUMN x', /statement 2 drops column x, which statement 1/],
+    ['a CHECK the rows break, dropped by the next statement', 'ALTER TABLE seq_f ADD CONSTRAINT c CHECK (v < 0); ALTER TABLE seq_f DROP CONSTRAINT c', /statement 2 drops constraint c/],
+    ['SET NOT NULL over a NULL, dropped by the next statement', 'ALTER TABLE seq_f ALTER COLUMN v SET NOT NULL; ALTER TABLE seq_f ALTER COLUMN v DROP NOT NULL', /statement 2 drops NOT NULL on v/],
+    ['a narrowing conversion that overflows, widened again by the next statement', 'ALTER TABLE seq_f ALTER COLUMN w TYPE int; ALTER TABLE seq_f ALTER COLUMN w TYPE bigint', /statement 2 converts w again/],
+  ])('refuses a statement that takes back a check an earlier one makes on the rows: %s', async (_name, statements, message) => {
+    await db.query(`CREATE TABLE IF NOT EXISTS seq_f (id int PRIMARY KEY, v int, w bigint);
+      INSERT INTO seq_f VALUES (1, 1, 5000000000), (2, NULL, 1) ON CONFLICT DO NOTHING;`);
+    const before = await tableDigest(db.pool, 'public.seq_f', { orderBy: ['id'] });
+    const err = await onlineAlter(alterOptions({ url: db.url, statements, execute: true })).catch((e: unknown) => e);
+    expect((err as { exitCode?: number }).exitCode, String(err)).toBe(2);
+    expect(String(err)).toMatch(message);
+    expect(await tableDigest(db.pool, 'public.seq_f', { orderBy: ['id'] })).toEqual(before);
+    await nothingLeft(db, ['seq_f']);
+  });
 });

@@ -239,8 +239,9 @@ export function renderAlter(table: BuiltTable, ops: AlterOp[]): RenderedAlter {
         break;
       }
       case 'dropColumn': {
-        // Excluded shape (a pgshift bug, reported in issue 11's property-test report): a later
-        // statement that drops a column an earlier one added. Offline, `ADD COLUMN x int
+        // Excluded shape (found by this test; pgshift now refuses it, see src/plan/undone-checks.ts
+        // and test/faults/constraints-before-swap.test.ts): a later statement that drops a column
+        // an earlier one added. Offline, `ADD COLUMN x int
         // DEFAULT 7 UNIQUE; DROP COLUMN x` fails on a table of two rows (the unique index is
         // built over the rows); online, both statements run on the empty shadow and succeed.
         const origin = columns.filter((x) => !x.added);
