@@ -14,7 +14,7 @@ describe('pgshift checksum: two tables compared chunk by chunk', () => {
   let pool: Pool;
   beforeAll(async () => {
     db = await createTestDatabase('checksum');
-    pool = createPool({ url: db.url, applicationName: 'pgshift-test', lockTimeoutMs: 1000, maxClients: 6 });
+    pool = createPool({ url: db.url, role: 'test', lockTimeoutMs: 1000, maxClients: 6 });
     await db.query(`
       CREATE TABLE a (id int PRIMARY KEY, n numeric, t text, at timestamptz);
       INSERT INTO a SELECT g, g * 1.5, CASE WHEN g % 10 = 0 THEN NULL ELSE 'v' || g END, '2024-01-01'::timestamptz + g * interval '1 minute'

@@ -32,7 +32,7 @@ describe('replayer', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('replay');
-    pool = createPool({ url: db.url, applicationName: 'pgshift-test', lockTimeoutMs: 1000 });
+    pool = createPool({ url: db.url, role: 'test', lockTimeoutMs: 1000 });
   });
   afterAll(async () => {
     await pool.end();
