@@ -32,7 +32,7 @@ export async function abortMigration(pool: Pool, idText: string, retry: RetryPol
   }
   const ownership = await takeOver(pool, id);
   try {
-    const dropped = await dropArtifacts(pool, artifactNames(id), { schema: m.table_schema, name: m.table_name }, retry, { triggers: true });
+    const dropped = await dropArtifacts(pool, artifactNames(id), retry, { triggers: true });
     await finishMigration(pool, id, 'aborted', 'aborted by pgshift abort');
     return dropped;
   } finally {

@@ -14,7 +14,6 @@ import { cancelAutovacuum } from '../cutover/blockers.js';
 export async function dropArtifacts(
   pool: Pool,
   names: ArtifactNames,
-  _origin: { schema: string; name: string },
   retry: RetryPolicy,
   opts: { triggers: boolean; keepOld?: string; keepRevertWindow?: boolean },
 ): Promise<string[]> {

@@ -80,7 +80,7 @@ export async function cleanup(pool: Pool, target: { id?: string; all: boolean },
       const why = m.outcome === null ? `interrupted in phase ${m.phase}, its process is gone` : m.outcome;
       // An interrupted backfill's key-move trigger and job tables go too (the same command run again would have continued it).
       say(`${m.kind === 'backfill' ? 'backfill' : 'migration'} ${m.id} on ${m.table_schema}.${m.table_name} (${why}): dropping ${what.join('; ')}`);
-      await dropArtifacts(pool, artifactNames(m.id), { schema: m.table_schema, name: m.table_name }, retry, { triggers: true });
+      await dropArtifacts(pool, artifactNames(m.id), retry, { triggers: true });
       if (m.outcome === null) await finishMigration(pool, m.id, 'aborted', 'removed by pgshift cleanup');
       cleaned++;
     } finally {

@@ -77,7 +77,7 @@ async function ownedRun(run: Run, body: (run: Run) => Promise<ExecutionReport>):
     await run.hooks.run('startup', hookState(run, 'plan'));
     const executed = await body(run);
     // The old table stays in the migration's schema until `pgshift cleanup` (or --drop-old).
-    await dropArtifacts(pool, run.names, plan.origin, opts.retry, { triggers: false, keepOld: opts.dropOld ? undefined : plan.origin.name, keepRevertWindow: Boolean(opts.revertWindowMs) });
+    await dropArtifacts(pool, run.names, opts.retry, { triggers: false, keepOld: opts.dropOld ? undefined : plan.origin.name, keepRevertWindow: Boolean(opts.revertWindowMs) });
     if (opts.revertWindowMs) await recordRevertFingerprint(pool, id, plan.origin);
     await setPhase(pool, id, 'done', 'migration finished');
     const check = executed.cutover.check;
@@ -112,7 +112,7 @@ async function ownedRun(run: Run, body: (run: Run) => Promise<ExecutionReport>):
     }
     log.error({ migration: id, reason }, 'migration failed; removing what it created');
     try {
-      await dropArtifacts(pool, run.names, plan.origin, opts.retry, { triggers: run.triggersInstalled });
+      await dropArtifacts(pool, run.names, opts.retry, { triggers: run.triggersInstalled });
       await finishMigration(pool, id, 'failed', reason);
     } catch (cleanupErr) {
       throw new RuntimeError(
@@ -142,7 +142,7 @@ export interface Interrupted {
 export async function finishAfterSwap(pool: Pool, m: Interrupted, retry: RetryPolicy): Promise<string[]> {
   const validated = await validateConstraints(pool, retry, m.validate_list ?? []);
   const names = artifactNames(m.id);
-  await dropArtifacts(pool, names, { schema: m.table_schema, name: m.table_name }, retry, {
+  await dropArtifacts(pool, names, retry, {
     triggers: false,
     keepOld: m.options.dropOld ? undefined : m.table_name,
     keepRevertWindow: Boolean(m.options.revertWindowMs),

@@ -144,7 +144,7 @@ async function takeOverMigration(pool: Pool, given: AlterOptions, m: Stored): Pr
     if (plan.origin.oid !== m.table_oid) throw new UserError(`migration ${m.id} was for another table than ${plan.origin.schema}.${plan.origin.name}`);
     if (!m.resume_state?.fingerprint) {
       log.warn({ migration: m.id }, 'the migration was interrupted before its capture was in place; removing it and starting over');
-      await dropArtifacts(pool, artifactNames(m.id), { schema: m.table_schema, name: m.table_name }, opts.retry, { triggers: true });
+      await dropArtifacts(pool, artifactNames(m.id), opts.retry, { triggers: true });
       await finishMigration(pool, m.id, 'failed', 'interrupted before the capture was in place; started over');
       await ownership.release();
       handedOn = true;

@@ -2,6 +2,7 @@ import pLimit from 'p-limit';
 import QueryStream from 'pg-query-stream';
 import type { Client, Pool } from '../db/session.js';
 import { withClient, inTransaction } from '../db/session.js';
+import { RuntimeError, describeError, sqlState } from '../errors.js';
 import { literal } from '../db/quote.js';
 import { boundariesSql, chunkChecksumSql, pageRangeChecksumSql, rangeDiffSql, type Side } from './side.js';
 
@@ -51,7 +52,7 @@ export async function compareSides(pool: Pool, a: Side, b: Side, opts: CompareOp
     return inTransaction(
       holder,
       async () => {
-        if (opts.snapshot) await holder.query(`SET TRANSACTION SNAPSHOT ${literal(opts.snapshot)}`);
+        if (opts.snapshot) await importSnapshot(holder, opts.snapshot);
         const snapshot = (await holder.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
         const limit = pLimit(Math.max(1, opts.parallel));
         const run = <T>(fn: (c: Client) => Promise<T>): Promise<T> => limit(() => underSnapshot(pool, snapshot, fn));
@@ -159,7 +160,7 @@ async function underSnapshot<T>(pool: Pool, snapshot: string, fn: (c: Client) =>
     inTransaction(
       c,
       async () => {
-        await c.query(`SET TRANSACTION SNAPSHOT ${literal(snapshot)}`);
+        await importSnapshot(c, snapshot);
         return fn(c);
       },
       { isolation: 'repeatable read' },
@@ -179,5 +180,18 @@ async function streamDiff(c: Client, a: Side, b: Side, chunk: Chunk, emit: (d: D
   for await (const row of stream as AsyncIterable<Record<string, string>>) {
     const key = a.keys.map((_, i) => row[`k${i}`]!);
     emit({ key, kind: row.kind as Difference['kind'] });
+  }
+}
+
+/**
+ * An exported snapshot lives as long as the transaction that exported it: when its session is
+ * gone (terminated, server restarted), importing it fails with undefined_object. Say that.
+ */
+async function importSnapshot(c: Client, snapshot: string): Promise<void> {
+  try {
+    await c.query(`SET TRANSACTION SNAPSHOT ${literal(snapshot)}`);
+  } catch (err) {
+    if (sqlState(err) !== '42704') throw err;
+    throw new RuntimeError(`the comparison lost the session holding its snapshot (terminated, or the server restarted): ${describeError(err)}`, { cause: err });
   }
 }
