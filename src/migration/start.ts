@@ -10,31 +10,18 @@ import { PHASES, type Phase } from '../state/phases.js';
 import { ensureStateSchema, finishMigration, registerMigration } from '../state/store.js';
 import { takeOwnership } from '../state/ownership.js';
 import type { DeferredConstraint, DeferredIndex, ShadowTable } from '../shadow/build.js';
-import type { BeforeCutoverReport, InLockReport } from '../verify/validate.js';
-import { describePlan, makePlan, type Plan } from './plan.js';
-import { continueFrom, execute, type ExecutionReport } from './run-phases.js';
+import { makePlan, type Plan } from './plan.js';
+import { doneReport, planReport, type AlterReport } from './report.js';
+import { continueFrom, execute } from './run-phases.js';
 import { newRun, phaseHelpers } from './run.js';
 import { contextFor } from './phases/capture.js';
 import { dropArtifacts } from './artifacts.js';
 import { finishAfterSwap, runOwned, takeOver } from './lifecycle.js';
 import { resumedOptions, storedOptions, type StoredOptions } from './stored-options.js';
 
-const log = componentLog('start');
+export type { AlterReport } from './report.js';
 
-export interface AlterReport {
-  status: 'planned' | 'done';
-  migrationId: number | null;
-  table: string;
-  statements: string[];
-  plan: string[];
-  rowsEstimated: number;
-  rowsCopied: number | null;
-  copyRowsPerSecond: number | null;
-  durationsMs: (ExecutionReport['durationsMs'] & { total: number }) | null;
-  cutover: { attempts: number; lockWaitMs: number; holdMs: number; finalEntries: number; check: InLockReport } | null;
-  validation: BeforeCutoverReport | null;
-  validated: string[];
-}
+const log = componentLog('start');
 
 /**
  * `pgshift alter`: plan (always); with `execute`, register the migration and run every phase
@@ -180,60 +167,3 @@ function emptyReport(m: Stored, plan: string[]): AlterReport {
   };
 }
 
-export function doneReport(report: AlterReport, id: number, executed: ExecutionReport, total: number): AlterReport {
-  return {
-    ...report,
-    status: 'done',
-    migrationId: id,
-    rowsCopied: executed.rowsCopied,
-    copyRowsPerSecond: executed.rowsCopied / Math.max(executed.durationsMs.copy / 1000, 0.001),
-    durationsMs: { ...executed.durationsMs, total },
-    cutover: {
-      attempts: executed.cutover.attempts,
-      lockWaitMs: executed.cutover.lockWaitMs,
-      holdMs: executed.cutover.holdMs,
-      finalEntries: executed.cutover.finalEntries,
-      check: executed.cutover.check,
-    },
-    validation: executed.validation,
-    validated: executed.validated,
-  };
-}
-
-/**
- * What a revert window can and cannot carry back, said before the swap: a USING expression or a
- * transform has no inverse (refused); a dropped NOT NULL column without a default and a widened
- * type are fine until the new table holds a row the old one cannot (revert then refuses, with
- * the keys).
- */
-function revertability(plan: Plan, opts: Pick<AlterOptions, 'dropOld'>): string[] {
-  if (opts.dropOld) throw new UserError('--revert-window keeps the old table; it cannot go with --drop-old');
-  for (const [name, s] of plan.flow.sources) {
-    if (s.kind === 'origin' && s.using) throw new UserError(`refused: --revert-window: column ${name} is converted by a USING expression, which has no inverse`);
-  }
-  if (plan.transforms.length) throw new UserError('refused: --revert-window: a --transform has no inverse');
-  const lines: string[] = [];
-  for (const d of plan.flow.dropped) {
-    const col = plan.origin.columns.find((c) => c.name === d);
-    if (col?.notNull) lines.push(`  revert: rows inserted after the swap cannot go back if dropped column ${d} (NOT NULL) has no default`);
-  }
-  for (const o of plan.flow.typeChanged) lines.push(`  revert: values written after the swap must still fit the old type of ${o}`);
-  return lines;
-}
-
-export function planReport(plan: Plan, opts: Pick<AlterOptions, 'revertWindowMs' | 'dropOld' | 'transforms'>): AlterReport {
-  return {
-    status: 'planned',
-    migrationId: null,
-    table: `${plan.origin.schema}.${plan.origin.name}`,
-    statements: plan.statements,
-    plan: [...describePlan(plan), ...(opts.revertWindowMs ? revertability(plan, opts) : [])],
-    rowsEstimated: plan.origin.estimatedRows,
-    rowsCopied: null,
-    copyRowsPerSecond: null,
-    durationsMs: null,
-    cutover: null,
-    validation: null,
-    validated: [],
-  };
-}
