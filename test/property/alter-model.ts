@@ -183,7 +183,7 @@ export interface RenderedAlter {
 export function renderAlter(table: BuiltTable, ops: AlterOp[]): RenderedAlter {
   const columns: SimColumn[] = table.columns.map((c) => ({ name: c.name, type: c.type, nondeterministic: false }));
   const constraints = [...table.constraintNames];
-  // the same excluded shape for constraints: ADD CONSTRAINT CHECK (violated) then DROP CONSTRAINT
+  // constraints this ALTER added (a later statement dropping one is refused: plan/undone-checks.ts)
   const addedConstraints = new Set<string>();
   const usedNames = new Set(table.usedNames);
   const statements: string[] = [];
@@ -239,21 +239,18 @@ export function renderAlter(table: BuiltTable, ops: AlterOp[]): RenderedAlter {
         break;
       }
       case 'dropColumn': {
-        // Excluded shape (found by this test; pgshift now refuses it, see src/plan/undone-checks.ts
-        // and test/faults/constraints-before-swap.test.ts): a later statement that drops a column
-        // an earlier one added. Offline, `ADD COLUMN x int
-        // DEFAULT 7 UNIQUE; DROP COLUMN x` fails on a table of two rows (the unique index is
-        // built over the rows); online, both statements run on the empty shadow and succeed.
-        const origin = columns.filter((x) => !x.added);
+        // A later statement that drops a column an earlier one added was found by this test: offline the
+        // first statement checks the rows, the empty shadow never does. pgshift refuses it now
+        // (src/plan/undone-checks.ts), so the generator makes it again.
+        const origin = columns; // every column: taking back an earlier statement's check is refused (plan/undone-checks.ts)
         const c = op.missing || origin.length === 0 ? undefined : origin[op.column % origin.length];
         clauses.push(`DROP COLUMN ${op.ifExists ? 'IF EXISTS ' : ''}${q(c?.name ?? 'no_such_column')}`);
         if (c && columns.length > 1) columns.splice(columns.indexOf(c), 1);
         break;
       }
       case 'alterType': {
-        // Excluded with the shape above: a second conversion of one column (bigint -> int,
-        // which overflows offline, then back to bigint succeeds online).
-        const fresh = columns.filter((x) => !x.converted);
+        // A second conversion of one column in a later statement is refused (see dropColumn).
+        const fresh = columns; // a second conversion is refused when the first was in an earlier statement
         const c = fresh.length === 0 ? column(op.column) : fresh[op.column % fresh.length]!;
         c.converted = true;
         const changes = typeChanges(c.type);
@@ -280,8 +277,8 @@ export function renderAlter(table: BuiltTable, ops: AlterOp[]): RenderedAlter {
         break;
       }
       case 'dropNotNull': {
-        // Excluded with the shape above: SET NOT NULL (NULLs present) then DROP NOT NULL.
-        const kept = columns.filter((x) => !x.madeNotNull);
+        // SET NOT NULL then DROP NOT NULL in a later statement is refused (see dropColumn).
+        const kept = columns; // SET NOT NULL then DROP NOT NULL across statements is refused
         clauses.push(`ALTER COLUMN ${q((kept.length === 0 ? column(op.column) : kept[op.column % kept.length]!).name)} DROP NOT NULL`);
         break;
       }
@@ -308,7 +305,7 @@ export function renderAlter(table: BuiltTable, ops: AlterOp[]): RenderedAlter {
         break;
       }
       case 'dropConstraint': {
-        const origin = constraints.filter((x) => !addedConstraints.has(x));
+        const origin = constraints; // dropping a constraint an earlier statement added is refused
         const name = origin.length === 0 ? 'no_such_constraint' : origin[op.constraint % origin.length]!;
         clauses.push(`DROP CONSTRAINT ${op.ifExists ? 'IF EXISTS ' : ''}${q(name)}`);
         const at = constraints.indexOf(name);
