@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onlineAlter, alterOptions } from '../src/index.js';
 import { startWorkload } from '../src/demo/workload.js';
 import { createTestDatabase, type TestDatabase } from './support/test-db.js';
+import { mirrorDifferences } from './support/mirror.js';
 
 /**
  * No lost writes (DESIGN.md section 5): an application role with DML privileges only writes
@@ -30,16 +31,6 @@ async function setUp(db: TestDatabase, role: string): Promise<string> {
   return u.toString();
 }
 
-/** Rows that differ between the migrated table and its mirror (a few, for a readable failure). */
-async function mirrorDifferences(db: TestDatabase): Promise<string[]> {
-  const r = await db.query(`
-    SELECT side, id, u, v, note FROM (
-      (SELECT 'table only' AS side, id, u, v, note FROM app.acct EXCEPT ALL SELECT 'table only', id, u, v, note FROM app.acct_mirror)
-      UNION ALL
-      (SELECT 'mirror only', id, u, v, note FROM app.acct_mirror EXCEPT ALL SELECT 'mirror only', id, u, v, note FROM app.acct)) d
-    ORDER BY id, side LIMIT 20`);
-  return r.rows.map((row) => `${row.side}: ${row.id} ${row.u} ${row.v} ${row.note}`);
-}
 
 describe.each([
   { name: 'an application role', replica: false },

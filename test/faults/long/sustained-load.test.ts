@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alterOptions, onlineAlter, type AlterReport } from '../../../src/index.js';
 import { startMaxLoad, type MaxLoad, type MaxLoadStats } from '../../../src/demo/max-load.js';
 import { createTestDatabase, type TestDatabase } from '../../support/test-db.js';
+import { mirrorDifferences } from '../../support/mirror.js';
 
 /**
  * Sustained load (issue 11): unthrottled writers at the machine's maximum for the whole
@@ -85,16 +86,6 @@ function startSampler(url: string, load: MaxLoad, current: () => { phase: string
   };
 }
 
-/** Rows that differ between the migrated table and its mirror (a few, for a readable failure). */
-async function mirrorDifferences(db: TestDatabase): Promise<string[]> {
-  const r = await db.query(`
-    SELECT side, id, u, v, note FROM (
-      (SELECT 'table only' AS side, id, u, v, note FROM app.acct EXCEPT ALL SELECT 'table only', id, u, v, note FROM app.acct_mirror)
-      UNION ALL
-      (SELECT 'mirror only', id, u, v, note FROM app.acct_mirror EXCEPT ALL SELECT 'mirror only', id, u, v, note FROM app.acct)) d
-    ORDER BY id, side LIMIT 20`);
-  return r.rows.map((row) => `${row.side}: ${row.id} ${row.u} ${row.v} ${row.note}`);
-}
 
 const rate = (tx: number, ms: number): number => Math.round(tx / (ms / 1000));
 
