@@ -7,12 +7,26 @@ import { ident } from '../db/quote.js';
 import { UserError, sqlState } from '../errors.js';
 import type { Outcome, Phase } from './phases.js';
 
-/** Creates or upgrades pgshift's state schema; concurrent callers serialise on an advisory lock. */
+/** The version sql/state-schema.sql brings the state schema to (its last UPDATE of schema_version). */
+export const STATE_SCHEMA_VERSION = 5;
+
+/**
+ * Creates or upgrades pgshift's state schema; concurrent callers serialise on an advisory lock.
+ * A current schema is left alone: its idempotent DDL takes ACCESS EXCLUSIVE on pgshift's tables,
+ * which deadlocked with a running job's writes to them (a backfill registering its trigger, while
+ * a second run of it started).
+ */
 export async function ensureStateSchema(pool: Pool): Promise<void> {
-  await withTransaction(pool, async (c) => {
-    await c.query('SELECT pg_advisory_xact_lock($1, $2)', advisoryLocks.stateSchema);
-    await c.query(sqlFile('state-schema.sql'));
+  const current = await withClient(pool, async (c) => {
+    if ((await c.query(`SELECT to_regclass('pgshift.schema_version') AS t`)).rows[0].t === null) return false;
+    return Number((await c.query(`SELECT max(version) AS v FROM pgshift.schema_version`)).rows[0].v ?? 0) >= STATE_SCHEMA_VERSION;
   });
+  if (!current) {
+    await withTransaction(pool, async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1, $2)', advisoryLocks.stateSchema);
+      await c.query(sqlFile('state-schema.sql'));
+    });
+  }
   await closeExpiredRevertWindows(pool);
 }
 
