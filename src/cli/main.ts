@@ -11,6 +11,7 @@ const { registerChecksum } = await import('./checksum.js');
 const { registerAbort, registerCleanup } = await import('./abort.js');
 const { registerControls } = await import('./control.js');
 const { registerBackfill } = await import('./backfill.js');
+const { registerPlan } = await import('./plan.js');
 
 const program = new Command();
 program
@@ -30,6 +31,7 @@ registerAbort(program);
 registerCleanup(program);
 registerControls(program);
 registerBackfill(program);
+registerPlan(program);
 
 try {
   await program.parseAsync(process.argv);
