@@ -140,9 +140,14 @@ export async function tableFingerprint(c: Client, oid: string): Promise<string> 
   return r.rows[0]!.fp;
 }
 
-/** What differs between two fingerprints, by kind (columns, constraints, grants and options in 'table', ...). */
-export function fingerprintChanges(before: string, after: string): string[] {
+/**
+ * What changed on the table since `before` was taken, by kind ("columns, table": grants and
+ * options count under 'table'), or null when nothing did.
+ */
+export async function changedSince(c: Client, oid: string, before: string): Promise<string | null> {
+  const after = await tableFingerprint(c, oid);
+  if (after === before) return null;
   const a = JSON.parse(before) as Record<string, string>;
   const b = JSON.parse(after) as Record<string, string>;
-  return Object.keys({ ...a, ...b }).filter((k) => a[k] !== b[k]);
+  return Object.keys({ ...a, ...b }).filter((k) => a[k] !== b[k]).join(', ');
 }

@@ -1,6 +1,8 @@
 import type { Client, Pool } from '../db/session.js';
 import { withClient } from '../db/session.js';
 import { componentLog } from '../log.js';
+import { isRetryable } from '../db/retry.js';
+import { RuntimeError, describeError } from '../errors.js';
 
 const log = componentLog('cutover');
 
@@ -118,4 +120,14 @@ export async function describeBlockers(pool: Pool, relationOids: string[]): Prom
     );
     return [...lines, ...(await preparedBlockers(c, relationOids)).map(describePrepared)];
   }).catch(() => []);
+}
+
+/**
+ * What a lock wait that ran out of attempts becomes: a lock timeout or deadlock turns into one
+ * line naming who held the relations (every other error passes through unchanged).
+ */
+export async function lockGaveUp(pool: Pool, relationOids: string[], what: string, err: unknown): Promise<never> {
+  if (!isRetryable(err)) throw err;
+  const holders = await describeBlockers(pool, relationOids);
+  throw new RuntimeError(`${what} (${describeError(err)})` + (holders.length ? `; held by ${holders.join('; ')}` : ''), { cause: err });
 }

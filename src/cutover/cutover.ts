@@ -1,7 +1,7 @@
 import type { Client, Pool } from '../db/session.js';
 import type { RetryPolicy } from '../db/retry.js';
 import { RuntimeError } from '../errors.js';
-import { fingerprintChanges, tableFingerprint } from '../catalog/table.js';
+import { changedSince } from '../catalog/table.js';
 import { isTruncated } from '../state/store.js';
 import type { Replayer } from '../capture/replayer.js';
 import { drain } from '../capture/drain.js';
@@ -58,9 +58,8 @@ export async function cutover(c: Client, input: CutoverInput): Promise<CutoverRe
       if (await isTruncated(lc, input.migrationId)) {
         throw new RuntimeError('the table was truncated during the migration; nothing was swapped');
       }
-      const now = await tableFingerprint(lc, input.origin.oid);
-      if (now !== input.fingerprint) {
-        const what = fingerprintChanges(input.fingerprint, now).join(', ');
+      const what = await changedSince(lc, input.origin.oid, input.fingerprint);
+      if (what !== null) {
         throw new RuntimeError(`the table was altered by someone else during the migration (its ${what} changed: DDL, grants, row security, options, owner or comments); nothing was swapped`);
       }
       // Writes are held: the changelog is complete, replay all of it.

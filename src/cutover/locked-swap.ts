@@ -1,10 +1,10 @@
 import type { Client, Pool } from '../db/session.js';
 import { checkout, inTransaction } from '../db/session.js';
 import { qualified } from '../db/quote.js';
-import { isRetryable, withRetry, type RetryPolicy } from '../db/retry.js';
-import { RuntimeError, describeError } from '../errors.js';
+import { withRetry, type RetryPolicy } from '../db/retry.js';
+import { describeError } from '../errors.js';
 import { componentLog } from '../log.js';
-import { cancelAutovacuum, describeBlockers, removeBlockers } from './blockers.js';
+import { cancelAutovacuum, describeBlockers, lockGaveUp, removeBlockers } from './blockers.js';
 import type { LockSet } from './lock-set.js';
 
 const log = componentLog('cutover');
@@ -66,14 +66,7 @@ export async function lockedSwap<T>(c: Client, spec: LockedSwapSpec<T>): Promise
       await cancelAutovacuum(spec.pool, all);
       if (spec.blockers.mode !== 'wait') await removeBlockers(spec.pool, all, spec.blockers.mode, spec.blockers.graceMs);
     },
-  ).catch(async (err: unknown) => {
-    if (!isRetryable(err)) throw err;
-    const holders = await describeBlockers(spec.pool, all);
-    throw new RuntimeError(
-      `the ${spec.label} could not take its locks in ${attempts} attempts (${describeError(err)})` + (holders.length ? `; held by ${holders.join('; ')}` : ''),
-      { cause: err },
-    );
-  });
+  ).catch((err: unknown) => lockGaveUp(spec.pool, all, `the ${spec.label} could not take its locks in ${attempts} attempts`, err));
 }
 
 /** Relation names (quoted, qualified), the first one first, the rest in OID order. */

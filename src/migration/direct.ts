@@ -1,10 +1,10 @@
 import type { Pool } from '../db/session.js';
 import { bindMigration, withTransaction } from '../db/session.js';
-import { isRetryable, withRetry } from '../db/retry.js';
+import { withRetry } from '../db/retry.js';
 import { PgshiftError, RuntimeError, describeError } from '../errors.js';
 import { componentLog } from '../log.js';
 import type { AlterOptions } from '../config.js';
-import { describeBlockers } from '../cutover/blockers.js';
+import { describeBlockers, lockGaveUp } from '../cutover/blockers.js';
 import { takeOwnership } from '../state/ownership.js';
 import { finishMigration, registerMigration, setPhase } from '../state/store.js';
 import { createHooks } from './hooks.js';
@@ -72,11 +72,7 @@ export async function applyDirect(pool: Pool, plan: Plan, opts: AlterOptions, st
       async (attempt, err, pauseMs) => {
         log.warn({ migration: id, attempt, pauseMs, reason: describeError(err), holders: await describeBlockers(pool, [origin.oid]) }, 'direct attempt failed; retrying');
       },
-    ).catch(async (err: unknown) => {
-      if (!isRetryable(err)) throw err;
-      const holders = await describeBlockers(pool, [origin.oid]);
-      throw new RuntimeError(`could not take the table's lock in ${attempts} attempts (${describeError(err)})` + (holders.length ? `; held by ${holders.join('; ')}` : ''), { cause: err });
-    });
+    ).catch((err: unknown) => lockGaveUp(pool, [origin.oid], `could not take the table's lock in ${attempts} attempts`, err));
     await finishMigration(pool, id, 'done', null);
     await hooks.run('after-cutover', state('cutover'));
     await hooks.run('success', state('done'));

@@ -3,7 +3,7 @@ import type { Pool } from '../db/session.js';
 import { isConnectionError, ownPids, withClient } from '../db/session.js';
 import type { RetryPolicy } from '../db/retry.js';
 import { sleep } from '../db/retry.js';
-import { PgshiftError, RuntimeError, StoppedError, UserError, describeError } from '../errors.js';
+import { PgshiftError, RuntimeError, StoppedError, describeError } from '../errors.js';
 import { componentLog } from '../log.js';
 import { qualified } from '../db/quote.js';
 import { tableFingerprint } from '../catalog/table.js';
@@ -49,16 +49,12 @@ export async function takeOver(pool: Pool, id: number): Promise<Ownership> {
       }
       throw new RuntimeError(`migration ${id}: the interrupted process's sessions would not go away`);
     });
-    await withClient(pool, (c) => c.query(`UPDATE pgshift.migrations SET pid = $2, host = $3, updated_at = now() WHERE id = $1`, [id, process.pid, hostname()]));
+    await withClient(pool, (c) => c.query(`UPDATE pgshift.migrations SET pid = $2, host = $3, updated_at = now() WHERE id = $1`, [id, process.pid, os.hostname()]));
     return ownership;
   } catch (err) {
     await ownership.release();
     throw err;
   }
-}
-
-function hostname(): string {
-  return os.hostname();
 }
 
 /** Runs a migration's remaining phases under its ownership, then finishes it, or cleans up as its failure demands. */
@@ -151,11 +147,6 @@ export async function finishAfterSwap(pool: Pool, m: Interrupted, retry: RetryPo
   await setPhase(pool, m.id, 'done', 'migration finished after its swap by a take-over');
   await finishMigration(pool, m.id, 'done', null);
   return validated;
-}
-
-/** A take-over of a migration some process still runs: said in one line, exit 2. */
-export function stillRunning(id: number, pid: number | null, host: string | null): UserError {
-  return new UserError(`migration ${id} is still running (pid ${pid ?? '?'} on ${host ?? '?'}); stop that process first`);
 }
 
 /**

@@ -4,7 +4,7 @@ import { ident, qualified } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { PgshiftError, RuntimeError, UserError, describeError, sqlState } from '../errors.js';
 import { componentLog } from '../log.js';
-import { describeTable, fingerprintChanges, tableFingerprint } from '../catalog/table.js';
+import { changedSince, describeTable } from '../catalog/table.js';
 import { parseAlter } from '../plan/parse.js';
 import { followColumns } from '../plan/columns.js';
 import { artifactNames, type ArtifactNames } from '../plan/names.js';
@@ -68,63 +68,60 @@ export async function revertMigration(o: { url?: string; retry: RetryPolicy; dea
 }
 
 async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: number }, id: number, m: RevertRow, names: ArtifactNames): Promise<RevertReport> {
-  {
-    const { oldT, newT, tables, replayer } = await withClient(pool, (c) => reverseSetup(c, m, names.schema, names.lockKey));
-    // Each batch is its own transaction under the session's short lock_timeout: retried.
-    await withClient(pool, (c) => drain((n) => withRetry(o.retry, () => replayChecked(c, tables, () => replayer.replayBatch(c, null, n))), { below: 1000 }), 'replay');
+  const { oldT, newT, tables, replayer } = await withClient(pool, (c) => reverseSetup(c, m, names.schema, names.lockKey));
+  // Each batch is its own transaction under the session's short lock_timeout: retried.
+  await withClient(pool, (c) => drain((n) => withRetry(o.retry, () => replayChecked(c, tables, () => replayer.replayBatch(c, null, n))), { below: 1000 }), 'replay');
 
-    let entriesReplayed = 0;
-    const t0 = performance.now();
-    const locks = await withClient(pool, (c) => lockSetFor(c, { outgoing: newT.oid, incoming: oldT.oid, dropsOutgoingForeignKeys: true, addedForeignKeyParents: [] }));
-    const flow = followColumns((await parseAlter(m.statements)).statements, oldT.columns, oldT.key, oldT.keyConstraint);
-    const rename = (from: string, to: string): string => `ALTER TABLE ${qualified(newT.schema, newT.name)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`;
-    const swapped = await withClient(pool, (c) =>
-      lockedSwap(c, {
-        pool,
-        migrationId: id,
-        label: 'revert',
-        locks,
-        retry: o.retry,
-        deadlineMs: o.deadlineMs,
-        blockers: { mode: 'wait', graceMs: 0 },
-        body: async (lc) => {
-          // Writes are held: the reverse changelog is complete, replay all of it.
-          await failpoint('in-revert', lc);
-          if (m.revert_state.fingerprint) {
-            const now = await tableFingerprint(lc, newT.oid);
-            if (now !== m.revert_state.fingerprint) {
-              const what = fingerprintChanges(m.revert_state.fingerprint, now).join(', ');
-              throw new UserError(`refused: the new table was changed since the swap (its ${what} changed); swapping back would undo that; nothing was swapped back`);
-            }
+  let entriesReplayed = 0;
+  const t0 = performance.now();
+  const locks = await withClient(pool, (c) => lockSetFor(c, { outgoing: newT.oid, incoming: oldT.oid, dropsOutgoingForeignKeys: true, addedForeignKeyParents: [] }));
+  const flow = followColumns((await parseAlter(m.statements)).statements, oldT.columns, oldT.key, oldT.keyConstraint);
+  const rename = (from: string, to: string): string => `ALTER TABLE ${qualified(newT.schema, newT.name)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`;
+  const swapped = await withClient(pool, (c) =>
+    lockedSwap(c, {
+      pool,
+      migrationId: id,
+      label: 'revert',
+      locks,
+      retry: o.retry,
+      deadlineMs: o.deadlineMs,
+      blockers: { mode: 'wait', graceMs: 0 },
+      body: async (lc) => {
+        // Writes are held: the reverse changelog is complete, replay all of it.
+        await failpoint('in-revert', lc);
+        if (m.revert_state.fingerprint) {
+          const what = await changedSince(lc, newT.oid, m.revert_state.fingerprint);
+          if (what !== null) {
+            throw new UserError(`refused: the new table was changed since the swap (its ${what} changed); swapping back would undo that; nothing was swapped back`);
           }
-          entriesReplayed = (await drain((n) => replayChecked(lc, tables, () => replayer.replayInTransaction(lc, null, n)), { below: 1, batch: 50_000 })).entries;
-          const v = await swapBack(lc, {
-            names,
-            userSchema: newT.schema,
-            name: newT.name,
-            newOid: newT.oid,
-            oldOid: oldT.oid,
-            renameNew: flow.renames.slice().reverse().map((r) => rename(r.to, r.from)),
-            unrenameNew: flow.renames.map((r) => rename(r.from, r.to)),
-            oldColumnName: (newName) => {
-              const s = flow.sources.get(newName);
-              return s?.kind === 'origin' ? s.origin : undefined;
-            },
-            oldForeignKeys: m.revert_state.oldForeignKeys,
-            oldTriggers: m.revert_state.triggers,
-          });
-          await lc.query(`UPDATE pgshift.migrations SET outcome = 'reverted', revert_until = NULL, updated_at = now(), finished_at = now() WHERE id = $1`, [id]);
-          return v;
-        },
-      }),
-    );
-    const validate = swapped.result;
-    const attempts = swapped.attempts;
-    const holdMs = performance.now() - t0;
-    const validated = await validateConstraints(pool, o.retry, validate);
-    log.info({ migration: id, attempts, entriesReplayed }, 'reverted');
-    return { migrationId: id, table: `${newT.schema}.${newT.name}`, entriesReplayed, holdMs, attempts, validated };
-  }
+        }
+        entriesReplayed = (await drain((n) => replayChecked(lc, tables, () => replayer.replayInTransaction(lc, null, n)), { below: 1, batch: 50_000 })).entries;
+        const v = await swapBack(lc, {
+          names,
+          userSchema: newT.schema,
+          name: newT.name,
+          newOid: newT.oid,
+          oldOid: oldT.oid,
+          renameNew: flow.renames.slice().reverse().map((r) => rename(r.to, r.from)),
+          unrenameNew: flow.renames.map((r) => rename(r.from, r.to)),
+          oldColumnName: (newName) => {
+            const s = flow.sources.get(newName);
+            return s?.kind === 'origin' ? s.origin : undefined;
+          },
+          oldForeignKeys: m.revert_state.oldForeignKeys,
+          oldTriggers: m.revert_state.triggers,
+        });
+        await lc.query(`UPDATE pgshift.migrations SET outcome = 'reverted', revert_until = NULL, updated_at = now(), finished_at = now() WHERE id = $1`, [id]);
+        return v;
+      },
+    }),
+  );
+  const validate = swapped.result;
+  const attempts = swapped.attempts;
+  const holdMs = performance.now() - t0;
+  const validated = await validateConstraints(pool, o.retry, validate);
+  log.info({ migration: id, attempts, entriesReplayed }, 'reverted');
+  return { migrationId: id, table: `${newT.schema}.${newT.name}`, entriesReplayed, holdMs, attempts, validated };
 }
 
 interface RevertRow {

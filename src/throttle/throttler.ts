@@ -53,7 +53,7 @@ export function createThrottler(opts: ThrottlerOptions): Throttler {
     recorded = reason;
     if (reason) log.warn({ migration: opts.migrationId, reason }, 'throttled');
     else log.info({ migration: opts.migrationId }, 'throttle cleared');
-    await withClient(opts.pool, (c) => c.query(`UPDATE pgshift.migrations SET throttle_reason = $2, updated_at = now() WHERE id = $1`, [opts.migrationId, reason]));
+    await withClient(opts.pool, (c) => c.query(`UPDATE pgshift.migrations SET throttle_reason = $2, updated_at = now() WHERE id = $1`, [opts.migrationId, reason]), 'throttle');
   };
 
   let lastLag: number | null = null;
@@ -62,7 +62,7 @@ export function createThrottler(opts: ThrottlerOptions): Throttler {
     const lag = lags.length ? Math.max(...lags) : null;
     if (lag === lastLag || (lag !== null && lastLag !== null && Math.abs(lag - lastLag) < 100)) return;
     lastLag = lag;
-    await withClient(opts.pool, (c) => c.query(`UPDATE pgshift.migrations SET lag_ms = $2 WHERE id = $1`, [opts.migrationId, lag]));
+    await withClient(opts.pool, (c) => c.query(`UPDATE pgshift.migrations SET lag_ms = $2 WHERE id = $1`, [opts.migrationId, lag]), 'throttle');
   };
 
   return {

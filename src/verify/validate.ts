@@ -1,8 +1,8 @@
 import type { Client, Pool } from '../db/session.js';
 import { checkout, withClient } from '../db/session.js';
-import { isRetryable, withRetry, type RetryPolicy } from '../db/retry.js';
-import { describeBlockers } from '../cutover/blockers.js';
-import { DifferenceError, RuntimeError, describeError, sqlState } from '../errors.js';
+import { withRetry, type RetryPolicy } from '../db/retry.js';
+import { lockGaveUp } from '../cutover/blockers.js';
+import { DifferenceError, sqlState } from '../errors.js';
 import type { Replayer } from '../capture/replayer.js';
 import { compareSides, type Difference } from './compare.js';
 import { checkConstraints, type ConstraintCheck } from './constraints.js';
@@ -83,11 +83,7 @@ export async function validateBeforeCutover(v: ValidationInput): Promise<BeforeC
         await lockClient.query('ROLLBACK');
         throw err;
       }
-    }).catch(async (err: unknown) => {
-      if (!isRetryable(err)) throw err;
-      const holders = await describeBlockers(v.pool, [v.originOid]);
-      throw new RuntimeError(`the validation could not hold writes to the table (${describeError(err)})` + (holders.length ? `; held by ${holders.join('; ')}` : ''), { cause: err });
-    });
+    }).catch((err: unknown) => lockGaveUp(v.pool, [v.originOid], 'the validation could not hold writes to the table', err));
     // With writes held, the changelog is complete and stays so: replay all of it.
     await replayAll(v, 1);
     await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
