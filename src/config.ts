@@ -7,6 +7,12 @@ export interface AlterOptions {
   url?: string;
   statements: string;
   execute: boolean;
+  /** auto: each change's cheapest safe path (src/strategy); copy: the online copy; direct: as written, under lock_timeout */
+  strategy: 'auto' | 'copy' | 'direct';
+  /** under auto, a rewrite of a table smaller than this (heap + indexes) runs directly */
+  copyThresholdBytes: number;
+  /** the application is down: under auto, rewrites run directly whatever the size */
+  downtimeAllowed: boolean;
   /** `col = expression` computed during the copy and the replay (migration type "both") */
   transforms: string[];
   /** target duration of one copy chunk */
@@ -72,6 +78,12 @@ export interface Progress {
 
 export const DEFAULTS = {
   chunkTimeMs: 500,
+  strategy: 'auto' as AlterOptions['strategy'],
+  /**
+   * A direct rewrite of a table this size (heap + indexes) holds ACCESS EXCLUSIVE for about the
+   * first lock-timeout attempt (100 ms): measured by bench/rewrite-rate.ts (README, "Strategies").
+   */
+  copyThresholdBytes: 2 * 1024 ** 2,
   retry: DEFAULT_RETRY,
   cutoverDeadlineMs: 10_000,
   cutoverBacklog: 1000,
@@ -93,6 +105,9 @@ export function alterOptions(
 ): AlterOptions {
   return {
     execute: false,
+    strategy: DEFAULTS.strategy,
+    copyThresholdBytes: DEFAULTS.copyThresholdBytes,
+    downtimeAllowed: false,
     dropOld: false,
     postponeCutover: false,
     transforms: [],

@@ -10,6 +10,7 @@ import type { Client } from './db/session.js';
 export const FAILPOINTS = [
   'after-build', 'after-capture', 'mid-copy', 'after-copy', 'mid-index', 'after-index',
   'catch-up', 'mid-validation', 'checksum', 'in-cutover', 'after-cutover', 'after-validate', 'in-revert',
+  'without-copy-unit', 'in-route',
 ] as const;
 export type Failpoint = (typeof FAILPOINTS)[number];
 

@@ -136,7 +136,7 @@ describe('--transform during an online ALTER', () => {
         await a.query(`ALTER TABLE people ADD COLUMN full_name text, ADD COLUMN decade int; ALTER TABLE people RENAME COLUMN last TO surname;
           UPDATE people SET full_name = first || ' ' || coalesce(surname, '?'), decade = extract(year FROM born)::int / 10 * 10;`);
         const report = await onlineAlter(
-          alterOptions({
+          alterOptions({ strategy: 'copy',
             url: b.url,
             statements: 'ALTER TABLE people ADD COLUMN full_name text, ADD COLUMN decade int; ALTER TABLE people RENAME COLUMN last TO surname',
             transforms: [`full_name = first || ' ' || coalesce(surname, '?')`, 'decade = extract(year FROM born)::int / 10 * 10'],

@@ -123,7 +123,7 @@ describe('validation of an online ALTER', () => {
     await setUp('corrupted');
     const before = await tableDigest(db.pool, 'public.corrupted', { orderBy: ['id'] });
     const err = await onlineAlter(
-      alterOptions({ url: db.url, statements: 'ALTER TABLE corrupted ALTER COLUMN v TYPE bigint', execute: true, validation: 'comprehensive', onPhase: corrupt }),
+      alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE corrupted ALTER COLUMN v TYPE bigint', execute: true, validation: 'comprehensive', onPhase: corrupt }),
     ).catch((e: unknown) => e);
     expect((err as { exitCode?: number }).exitCode, String(err)).toBe(1);
     expect(String(err)).toMatch(/1234 different/);
@@ -136,7 +136,7 @@ describe('validation of an online ALTER', () => {
   it('keeps everything for inspection with --rollback manual (exit 3), and abort removes it', async () => {
     await setUp('inspected');
     const err = await onlineAlter(
-      alterOptions({ url: db.url, statements: 'ALTER TABLE inspected ALTER COLUMN v TYPE bigint', execute: true, rollback: 'manual', onPhase: corrupt }),
+      alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE inspected ALTER COLUMN v TYPE bigint', execute: true, rollback: 'manual', onPhase: corrupt }),
     ).catch((e: unknown) => e);
     expect((err as { exitCode?: number }).exitCode, String(err)).toBe(3);
     const id = Number(/pgshift abort (\d+)/.exec(String(err))?.[1]);
@@ -153,7 +153,7 @@ describe('validation of an online ALTER', () => {
 
   it.each(['basic', 'thorough', 'comprehensive'] as const)('passes a clean migration at level %s and reports it', async (level) => {
     await setUp(`clean_${level}`);
-    const report = await onlineAlter(alterOptions({ url: db.url, statements: `ALTER TABLE clean_${level} ALTER COLUMN v TYPE bigint`, execute: true, validation: level }));
+    const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: `ALTER TABLE clean_${level} ALTER COLUMN v TYPE bigint`, execute: true, validation: level }));
     const v = report.validation!;
     expect(v.passed).toBe(true);
     expect(v.level).toBe(level);

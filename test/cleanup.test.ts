@@ -21,7 +21,7 @@ describe('the kept old table and pgshift cleanup', () => {
       INSERT INTO parent SELECT g FROM generate_series(1, 100) g;
       CREATE TABLE kid (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES parent (id), v int);
       INSERT INTO kid SELECT g, 1 + g % 100, g FROM generate_series(1, 5000) g;`);
-    const report = await onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE kid ALTER COLUMN v TYPE bigint', execute: true }));
+    const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE kid ALTER COLUMN v TYPE bigint', execute: true }));
     const id = report.migrationId!;
     const kept = await db.query(`SELECT count(*)::int AS n FROM pgshift_${id}.kid`);
     expect(kept.rows[0].n).toBe(5000);
@@ -43,7 +43,7 @@ describe('the kept old table and pgshift cleanup', () => {
     await db.query(`CREATE TABLE orphaned (id int PRIMARY KEY, v int); INSERT INTO orphaned SELECT g, g FROM generate_series(1, 40000) g;`);
     const before = await tableDigest(db.pool, 'public.orphaned', { orderBy: ['id'] });
     await new Promise((resolve) => {
-      const child = spawn(process.execPath, [CLI, 'alter', 'ALTER TABLE orphaned ALTER COLUMN v TYPE bigint', '--execute', '--chunk-time', '20ms', '--url', db.url], {
+      const child = spawn(process.execPath, [CLI, 'alter', '--strategy', 'copy', 'ALTER TABLE orphaned ALTER COLUMN v TYPE bigint', '--execute', '--chunk-time', '20ms', '--url', db.url], {
         env: { ...process.env, PGSHIFT_FAILPOINT: 'mid-copy' },
         stdio: 'ignore',
       });

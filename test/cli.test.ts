@@ -32,7 +32,7 @@ describe('pgshift alter on the command line', () => {
 
   it('dry run prints the plan, exits 0 and changes nothing', async () => {
     const before = await tableDigest(db.pool, 'public.t', { orderBy: ['id'] });
-    const r = pgshift(['alter', 'ALTER TABLE t ALTER COLUMN v TYPE bigint', '--url', db.url]);
+    const r = pgshift(['alter', '--strategy', 'copy', 'ALTER TABLE t ALTER COLUMN v TYPE bigint', '--url', db.url]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/column v bigint: cast to bigint/);
     expect(r.stdout).toMatch(/Dry run: nothing was changed/);
@@ -41,7 +41,7 @@ describe('pgshift alter on the command line', () => {
   });
 
   it('--execute --json runs the migration and prints one JSON report', async () => {
-    const r = pgshift(['alter', 'ALTER TABLE t ALTER COLUMN note TYPE varchar(100)', '--url', db.url, '--execute', '--json']);
+    const r = pgshift(['alter', '--strategy', 'copy', 'ALTER TABLE t ALTER COLUMN note TYPE varchar(100)', '--url', db.url, '--execute', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.status).toBe('done');
@@ -51,17 +51,17 @@ describe('pgshift alter on the command line', () => {
   });
 
   it('takes the connection from DATABASE_URL', () => {
-    const r = pgshift(['alter', 'ALTER TABLE t ADD COLUMN x int'], { DATABASE_URL: db.url });
+    const r = pgshift(['alter', '--strategy', 'copy', 'ALTER TABLE t ADD COLUMN x int'], { DATABASE_URL: db.url });
     expect(r.code, r.stderr).toBe(0);
   });
 
   it.each([
-    ['a statement that is not ALTER TABLE', ['alter', 'SELECT 1'], /only ALTER TABLE statements/],
-    ['a missing table', ['alter', 'ALTER TABLE nope ADD COLUMN x int'], /table nope does not exist/],
-    ['two tables', ['alter', 'ALTER TABLE t ADD COLUMN x int; ALTER TABLE u ADD COLUMN y int'], /same table/],
-    ['a duration without unit', ['alter', 'ALTER TABLE t ADD COLUMN x int', '--chunk-time', '500'], /not a duration/],
-    ['a bad unit', ['alter', 'ALTER TABLE t ADD COLUMN x int', '--lock-timeout', '5 parsecs'], /not a duration/],
-    ['a syntax error', ['alter', 'ALTER TABLE t ADD COLUMN'], /cannot parse/],
+    ['a statement that is not ALTER TABLE', ['alter', '--strategy', 'copy', 'SELECT 1'], /only ALTER TABLE, CREATE INDEX and DROP INDEX statements/],
+    ['a missing table', ['alter', '--strategy', 'copy', 'ALTER TABLE nope ADD COLUMN x int'], /table nope does not exist/],
+    ['two tables', ['alter', '--strategy', 'copy', 'ALTER TABLE t ADD COLUMN x int; ALTER TABLE u ADD COLUMN y int'], /same table/],
+    ['a duration without unit', ['alter', '--strategy', 'copy', 'ALTER TABLE t ADD COLUMN x int', '--chunk-time', '500'], /not a duration/],
+    ['a bad unit', ['alter', '--strategy', 'copy', 'ALTER TABLE t ADD COLUMN x int', '--lock-timeout', '5 parsecs'], /not a duration/],
+    ['a syntax error', ['alter', '--strategy', 'copy', 'ALTER TABLE t ADD COLUMN'], /cannot parse/],
   ])('refuses %s with exit code 2 and one line', (_name, args, pattern) => {
     const r = pgshift([...args, '--url', db.url, '--execute']);
     expect(r.code, r.stderr).toBe(2);
@@ -69,7 +69,7 @@ describe('pgshift alter on the command line', () => {
   });
 
   it('reports an unreachable server with exit code 2 and never prints the password', () => {
-    const r = pgshift(['alter', 'ALTER TABLE t ADD COLUMN x int', '--url', 'postgres://someone:s3cretpw@127.0.0.1:1/nowhere']);
+    const r = pgshift(['alter', '--strategy', 'copy', 'ALTER TABLE t ADD COLUMN x int', '--url', 'postgres://someone:s3cretpw@127.0.0.1:1/nowhere']);
     expect(r.code).toBe(2);
     expectOneLine(r.stderr, /cannot connect/);
     expect(r.stderr + r.stdout).not.toContain('s3cretpw');
@@ -77,7 +77,7 @@ describe('pgshift alter on the command line', () => {
 
   it('exits 2 on usage errors (missing argument, unknown option, unknown command)', () => {
     expect(pgshift(['alter']).code).toBe(2);
-    expect(pgshift(['alter', 'ALTER TABLE t ADD x int', '--frobnicate']).code).toBe(2);
+    expect(pgshift(['alter', '--strategy', 'copy', 'ALTER TABLE t ADD x int', '--frobnicate']).code).toBe(2);
     expect(pgshift(['frobnicate']).code).toBe(2);
     expect(pgshift(['--help']).code).toBe(0);
   });
@@ -87,7 +87,7 @@ describe('pgshift alter on the command line', () => {
       INSERT INTO big SELECT g, CASE WHEN g = 4000 THEN 100000 ELSE g END FROM generate_series(1, 5000) g;`);
     const before = await tableDigest(db.pool, 'public.big', { orderBy: ['id'] });
     // Row 4000 does not fit a smallint; the trial build sees only row 1, so this fails in the copy.
-    const r = pgshift(['alter', 'ALTER TABLE big ALTER COLUMN v TYPE smallint', '--url', db.url, '--execute']);
+    const r = pgshift(['alter', '--strategy', 'copy', 'ALTER TABLE big ALTER COLUMN v TYPE smallint', '--url', db.url, '--execute']);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/smallint out of range/);
     expect(await tableDigest(db.pool, 'public.big', { orderBy: ['id'] })).toEqual(before);

@@ -63,7 +63,7 @@ describe.each([
     await new Promise((r) => setTimeout(r, 300));
     const before = workload.stats().transactions;
     const report = await onlineAlter(
-      alterOptions({
+      alterOptions({ strategy: 'copy',
         url: db.url,
         statements: 'ALTER TABLE app.acct ALTER COLUMN id TYPE bigint, ALTER COLUMN v TYPE bigint, ADD COLUMN extra int DEFAULT 7',
         execute: true,

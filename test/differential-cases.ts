@@ -18,6 +18,8 @@ export interface DiffCase {
   manyValues?: { table: string; column: string }[];
   /** DML run on both sides after the change, before comparing (exercises triggers, FKs, sequences). */
   after?: string;
+  /** The strategy `auto` must choose when every rewrite is above the copy threshold (default copy). */
+  strategy?: 'instant' | 'online' | 'copy';
   /** Build database B by running the setup script again rather than cloning A. */
   rebuild?: boolean;
 }
@@ -56,6 +58,7 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'varchar(20) to text',
+    strategy: 'instant',
     setup: () => `${items()} CREATE INDEX items_name_idx ON items (name);`,
     alter: 'ALTER TABLE items ALTER COLUMN name TYPE text',
   },
@@ -71,11 +74,13 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'add column with a constant default',
+    strategy: 'instant',
     setup: () => items(),
     alter: `ALTER TABLE items ADD COLUMN flag boolean DEFAULT true, ADD COLUMN label text DEFAULT 'x' || 'y'`,
   },
   {
     name: 'add column with DEFAULT now() (one value for all rows)',
+    strategy: 'instant',
     setup: () => items(),
     alter: 'ALTER TABLE items ADD COLUMN created_at timestamptz DEFAULT now()',
     nullnessOnly: { 'public.items': ['created_at'] },
@@ -90,17 +95,20 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'add NOT NULL column with a default',
+    strategy: 'instant',
     setup: () => items(),
     alter: `ALTER TABLE items ADD COLUMN status text NOT NULL DEFAULT 'new'`,
     after: `INSERT INTO items (id, qty) VALUES (100001, 1)`,
   },
   {
     name: 'drop column with an index on it',
+    strategy: 'instant',
     setup: () => `${items()} CREATE INDEX items_name_idx ON items (name); CREATE INDEX items_qty_name_idx ON items (qty, name);`,
     alter: 'ALTER TABLE items DROP COLUMN name',
   },
   {
     name: 'rename column used by a view and an index',
+    strategy: 'instant',
     setup: () => `${items()}
       CREATE INDEX items_name_idx ON items (name);
       CREATE VIEW item_names AS SELECT id, name FROM items WHERE qty > 10;`,
@@ -114,16 +122,19 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'add CHECK constraints (named and unnamed)',
+    strategy: 'online',
     setup: () => items(),
     alter: 'ALTER TABLE items ADD CONSTRAINT items_qty_nonneg CHECK (qty >= 0), ADD CHECK (id < 1000000)',
   },
   {
     name: 'add UNIQUE constraints (named and unnamed)',
+    strategy: 'online',
     setup: () => items(),
     alter: 'ALTER TABLE items ADD UNIQUE (code), ADD CONSTRAINT items_name_uq UNIQUE (name)',
   },
   {
     name: 'add FOREIGN KEY to another table',
+    strategy: 'online',
     setup: () => `
       CREATE TABLE categories (id int PRIMARY KEY, title text NOT NULL);
       INSERT INTO categories SELECT i, 'cat ' || i FROM generate_series(0, 96) i;
@@ -132,17 +143,20 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'drop a constraint',
+    strategy: 'instant',
     setup: () => `${items()}
       ALTER TABLE items ADD CONSTRAINT items_code_key UNIQUE (code), ADD CONSTRAINT items_qty_check CHECK (qty < 1000);`,
     alter: 'ALTER TABLE items DROP CONSTRAINT items_code_key, DROP CONSTRAINT items_qty_check',
   },
   {
     name: 'SET NOT NULL / DROP NOT NULL',
+    strategy: 'online',
     setup: () => items(),
     alter: 'ALTER TABLE items ALTER COLUMN name SET NOT NULL, ALTER COLUMN qty DROP NOT NULL',
   },
   {
     name: 'SET DEFAULT / DROP DEFAULT',
+    strategy: 'instant',
     setup: () => items(),
     alter: `ALTER TABLE items ALTER COLUMN qty SET DEFAULT 42, ALTER COLUMN note DROP DEFAULT`,
     after: `INSERT INTO items (id, code) VALUES (100001, 'after')`,
@@ -222,6 +236,7 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'foreign key from another table into the migrated table (ON DELETE CASCADE)',
+    strategy: 'instant',
     setup: () => `${items()}
       CREATE TABLE parts (id int PRIMARY KEY, item_id int NOT NULL REFERENCES items (id) ON DELETE CASCADE, n int);
       INSERT INTO parts SELECT i, 1 + (i % ${N}), i FROM generate_series(1, ${N * 2}) i;
@@ -239,6 +254,7 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'foreign key out of the migrated table',
+    strategy: 'instant',
     setup: () => `
       CREATE TABLE categories (id int PRIMARY KEY, title text NOT NULL);
       INSERT INTO categories SELECT i, 'cat ' || i FROM generate_series(0, 96) i;
@@ -257,6 +273,7 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'dependent view and a view on that view',
+    strategy: 'instant',
     setup: () => `${items()}
       CREATE VIEW busy AS SELECT id, qty, name FROM items WHERE qty > 50;
       CREATE VIEW busy_names AS SELECT name FROM busy WHERE id % 2 = 0;
@@ -265,6 +282,7 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'user triggers (enabled, disabled, always) with comments',
+    strategy: 'instant',
     setup: () => `${items()}
       CREATE TABLE audit (id int, op text, at_qty int);
       CREATE FUNCTION items_audit() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -294,6 +312,7 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'RLS enabled and forced with two policies',
+    strategy: 'instant',
     setup: (role) => `${items()}
       ALTER TABLE items ENABLE ROW LEVEL SECURITY;
       ALTER TABLE items FORCE ROW LEVEL SECURITY;
@@ -318,6 +337,7 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'storage options, column statistics and storage',
+    strategy: 'instant',
     setup: () => `${items()}
       ALTER TABLE items SET (fillfactor = 70, autovacuum_enabled = false, toast.autovacuum_enabled = false);
       ALTER TABLE items ALTER COLUMN note SET STATISTICS 500, ALTER COLUMN note SET STORAGE EXTERNAL;
@@ -327,6 +347,7 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'NOT VALID check constraint with violating rows',
+    strategy: 'instant',
     setup: () => `${items()}
       ALTER TABLE items ADD CONSTRAINT items_qty_small CHECK (qty < 50) NOT VALID;`,
     alter: 'ALTER TABLE items ALTER COLUMN price TYPE numeric(14, 4), ADD COLUMN extra int DEFAULT 1',
@@ -341,6 +362,7 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'REPLICA IDENTITY USING INDEX and CLUSTER ON',
+    strategy: 'instant',
     setup: () => `${items()}
       ALTER TABLE items ALTER COLUMN code SET NOT NULL;
       CREATE UNIQUE INDEX items_code_key ON items (code);
@@ -376,11 +398,13 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'ALTER COLUMN ... SET STATISTICS as the change',
+    strategy: 'instant',
     setup: () => `${items()} CREATE INDEX items_qty_idx ON items (qty);`,
     alter: 'ALTER TABLE items ALTER COLUMN qty SET STATISTICS 1000',
   },
   {
     name: 'ENABLE ROW LEVEL SECURITY as the change',
+    strategy: 'instant',
     setup: (role) => `${items()}
       CREATE POLICY items_read ON items FOR SELECT TO ${role} USING (qty > 10);`,
     alter: 'ALTER TABLE items ENABLE ROW LEVEL SECURITY',
@@ -419,6 +443,7 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'existing STORED generated column while another column changes',
+    strategy: 'instant',
     setup: () => `
       CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL, twice int GENERATED ALWAYS AS (qty * 2) STORED, name varchar(20));
       INSERT INTO items (id, qty, name) SELECT i, i % 97, 'n' || i FROM generate_series(1, ${N}) i;`,
@@ -434,6 +459,7 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'rename a column used by a policy, triggers, a statistics object and a view',
+    strategy: 'instant',
     setup: (role) => `${items()}
       CREATE FUNCTION items_touch() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN NEW.note := 'touched'; RETURN NEW; END $$;
@@ -448,6 +474,7 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'rename the primary key column referenced by a foreign key',
+    strategy: 'instant',
     setup: () => `${items()}
       CREATE TABLE parts (id int PRIMARY KEY, item_id int NOT NULL REFERENCES items (id) ON DELETE CASCADE);
       INSERT INTO parts SELECT i, 1 + (i % ${N}) FROM generate_series(1, ${N}) i;`,
@@ -541,6 +568,7 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'views with options, column grants, SELECT * and a function in the view',
+    strategy: 'instant',
     setup: (role) => `${items()}
       CREATE VIEW v_barrier WITH (security_barrier = true) AS SELECT id, qty FROM items WHERE qty > 5;
       CREATE VIEW v_checked AS SELECT id, qty, code FROM items WHERE qty < 50 WITH LOCAL CHECK OPTION;
@@ -620,12 +648,14 @@ export const CASES: DiffCase[] = [
   },
   {
     name: 'column grants on columns that are renamed and dropped',
+    strategy: 'instant',
     setup: (role) => `${items()}
       GRANT SELECT (id, name, note), UPDATE (qty) ON items TO ${role};`,
     alter: 'ALTER TABLE items DROP COLUMN note; ALTER TABLE items RENAME COLUMN name TO title',
   },
   {
     name: 'NOT VALID foreign key out of the table with violating rows',
+    strategy: 'instant',
     setup: () => `
       CREATE TABLE categories (id int PRIMARY KEY);
       INSERT INTO categories SELECT generate_series(0, 49);

@@ -1,16 +1,12 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alterOptions, DEFAULTS } from '../src/index.js';
-import { createPool, withClient } from '../src/db/session.js';
-import { ensureStateSchema } from '../src/state/store.js';
-import { makePlan } from '../src/migration/plan.js';
-import { applyDirect } from '../src/migration/direct.js';
+import { alterOptions, DEFAULTS, onlineAlter } from '../src/index.js';
 import { startWorkload } from '../src/demo/workload.js';
 import { cloneDatabase, createTestDatabase, type TestDatabase } from './support/test-db.js';
 import { diffSnapshots, snapshotCatalog } from './support/catalog-snapshot.js';
 
 /**
- * Applying a change to the table itself (the path issue 12's classifier will choose for
+ * Applying a change to the table itself (the path the strategy classifier chooses for
  * catalog-only changes and small rewrites) keeps pgshift's guarantees: under lock_timeout with
  * retries, registered and owned like a copy, one line and exit 1 with the holders named when
  * the lock never comes, and the result the same ALTER gives offline.
@@ -18,15 +14,7 @@ import { diffSnapshots, snapshotCatalog } from './support/catalog-snapshot.js';
 const FAST_GIVE_UP = { ...DEFAULTS.retry, attempts: 3, backoffMs: 10, maxBackoffMs: 50 };
 
 async function direct(db: TestDatabase, statements: string, retry = DEFAULTS.retry) {
-  const opts = alterOptions({ url: db.url, statements, execute: true, retry });
-  const pool = createPool({ url: db.url, role: 'alter', lockTimeoutMs: retry.lockTimeoutMs, maxClients: 4 });
-  try {
-    await ensureStateSchema(pool);
-    const plan = await withClient(pool, (c) => makePlan(c, statements, retry));
-    return await applyDirect(pool, plan, opts, 'instant');
-  } finally {
-    await pool.end();
-  }
+  return onlineAlter(alterOptions({ url: db.url, statements, execute: true, retry }));
 }
 
 describe('applying a change directly', () => {

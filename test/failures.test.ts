@@ -58,7 +58,7 @@ describe('run-time failures', () => {
     })();
     try {
       const err = await onlineAlter(
-        alterOptions({ url: db.url, statements: 'ALTER TABLE locked ALTER COLUMN v TYPE bigint', execute: true, retry: FAST_GIVE_UP }),
+        alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE locked ALTER COLUMN v TYPE bigint', execute: true, retry: FAST_GIVE_UP }),
       ).catch((e: unknown) => e);
       expect((err as { exitCode?: number }).exitCode, String(err)).toBe(1);
       expect(String(err)).toMatch(/lock timeout/);
@@ -81,7 +81,7 @@ describe('run-time failures', () => {
     await db.query(`CREATE TABLE severed (id int PRIMARY KEY, v int, pad text);
       INSERT INTO severed SELECT g, g, repeat('x', 200) FROM generate_series(1, 200000) g;`);
     const before = await tableDigest(db.pool, 'public.severed', { orderBy: ['id'] });
-    const run = onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE severed ALTER COLUMN v TYPE bigint', execute: true, chunkTimeMs: 10 }));
+    const run = onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE severed ALTER COLUMN v TYPE bigint', execute: true, chunkTimeMs: 10 }));
     const outcome = run.then(() => null, (e: unknown) => e);
     // Wait until the copy runs, then cut the engine's sessions as a network failure would.
     let killed = 0;
@@ -104,7 +104,7 @@ describe('run-time failures', () => {
   it('stops without a swap when the table is truncated during the migration', async () => {
     await db.query(`CREATE TABLE emptied (id int PRIMARY KEY, v int);
       INSERT INTO emptied SELECT g, g FROM generate_series(1, 200000) g;`);
-    const run = onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE emptied ALTER COLUMN v TYPE bigint', execute: true, chunkTimeMs: 10 }));
+    const run = onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE emptied ALTER COLUMN v TYPE bigint', execute: true, chunkTimeMs: 10 }));
     const outcome = run.then(() => null, (e: unknown) => e);
     await untilMigration(db, 'emptied', 'copy');
     await db.query('TRUNCATE emptied');
@@ -118,9 +118,9 @@ describe('run-time failures', () => {
   it('refuses a second migration of a table that already has one running', async () => {
     await db.query(`CREATE TABLE busy (id int PRIMARY KEY, v int);
       INSERT INTO busy SELECT g, g FROM generate_series(1, 200000) g;`);
-    const first = onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE busy ALTER COLUMN v TYPE bigint', execute: true, chunkTimeMs: 10 }));
+    const first = onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE busy ALTER COLUMN v TYPE bigint', execute: true, chunkTimeMs: 10 }));
     await untilMigration(db, 'busy');
-    const err = await onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE busy ADD COLUMN x int', execute: true })).catch((e: unknown) => e);
+    const err = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE busy ADD COLUMN x int', execute: true })).catch((e: unknown) => e);
     expect((err as { exitCode?: number }).exitCode, String(err)).toBe(2);
     expect(String(err)).toMatch(/already has a migration in progress/);
     const report = await first;

@@ -29,7 +29,7 @@ describe('postponed cutover', () => {
   it('waits ready to cut over, replaying writes, until pgshift cutover is run from another process', async () => {
     await setUp('waiting');
     const workload = await startWorkload({ url: db.url, schema: 'public', table: 'waiting', mirror: 'waiting_mirror', workers: 2, initialRows: 20000, ratePerSecond: 200 });
-    const run = onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE waiting ALTER COLUMN v TYPE bigint', execute: true, postponeCutover: true }));
+    const run = onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE waiting ALTER COLUMN v TYPE bigint', execute: true, postponeCutover: true }));
     const outcome = run.then(() => null, (e: unknown) => e);
     let id = 0;
     for (;;) {
@@ -59,7 +59,7 @@ describe('postponed cutover', () => {
     await setUp('timed');
     // The time is set when the migration is ready (its wait reads it then): a loaded machine may
     // take any time to get there, and a time already past would mean tomorrow.
-    const opts = alterOptions({ url: db.url, statements: 'ALTER TABLE timed ALTER COLUMN v TYPE bigint', execute: true, cutoverAt: '00:00' });
+    const opts = alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE timed ALTER COLUMN v TYPE bigint', execute: true, cutoverAt: '00:00' });
     let t0 = Date.now();
     opts.onPhase = async (phase) => {
       if (phase !== 'ready') return;
@@ -76,7 +76,7 @@ describe('postponed cutover', () => {
 
   it('--max-runtime while waiting exits 4 with everything kept, and resume cuts over', async () => {
     await setUp('stopped');
-    const stopped = await runCli(['alter', 'ALTER TABLE stopped ALTER COLUMN v TYPE bigint', '--execute', '--postpone-cutover', '--max-runtime', '3s', '--url', db.url]);
+    const stopped = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE stopped ALTER COLUMN v TYPE bigint', '--execute', '--postpone-cutover', '--max-runtime', '3s', '--url', db.url]);
     expect(stopped.status, stopped.stderr).toBe(4);
     expect(stopped.stderr).toMatch(/stopped at --max-runtime; pgshift resume (\d+) continues/);
     const id = Number(/pgshift resume (\d+)/.exec(stopped.stderr)![1]);

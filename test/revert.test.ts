@@ -37,7 +37,7 @@ describe('revert window', () => {
     let report;
     try {
       report = await onlineAlter(
-        alterOptions({ url: db.url, statements: 'ALTER TABLE acct ALTER COLUMN v TYPE bigint, ADD COLUMN extra int DEFAULT 5, DROP COLUMN legacy', execute: true, revertWindowMs: 3_600_000 }),
+        alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE acct ALTER COLUMN v TYPE bigint, ADD COLUMN extra int DEFAULT 5, DROP COLUMN legacy', execute: true, revertWindowMs: 3_600_000 }),
       );
       expect(await columns('acct')).toBe('id integer, u integer, v bigint, note text, seq_col integer, extra integer');
       await sleep(1000); // the application writes to the new table; the reverse capture follows
@@ -70,14 +70,14 @@ describe('revert window', () => {
 
   it('refuses, naming the keys, when the old table cannot hold a value written since the swap', async () => {
     await db.query(`CREATE TABLE wide (id int PRIMARY KEY, v int NOT NULL); INSERT INTO wide SELECT g, g FROM generate_series(1, 1000) g;`);
-    const report = await onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE wide ALTER COLUMN v TYPE bigint', execute: true, revertWindowMs: 3_600_000 }));
+    const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE wide ALTER COLUMN v TYPE bigint', execute: true, revertWindowMs: 3_600_000 }));
     expect(report.plan.join('\n')).toMatch(/values written after the swap must still fit the old type of v/);
     await db.query(`UPDATE wide SET v = 3000000000 WHERE id = 42`);
     const r = spawnSync(process.execPath, [CLI, 'revert', String(report.migrationId), '--url', db.url], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/refused: the old table cannot hold rows written since the swap .*keys: 42/);
     expect(await columns('wide')).toBe('id integer, v bigint');
-    const refusal = await onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE wide ALTER COLUMN v TYPE text USING v::text', revertWindowMs: 60_000 })).catch((e: unknown) => e);
+    const refusal = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE wide ALTER COLUMN v TYPE text USING v::text', revertWindowMs: 60_000 })).catch((e: unknown) => e);
     expect(String(refusal)).toMatch(/USING expression, which has no inverse/);
   });
 });

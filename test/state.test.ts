@@ -27,7 +27,7 @@ describe('state, notifications and hooks', () => {
     await listener.query('LISTEN pgshift');
     const log = path.join(dir, 'events.log');
     const report = await onlineAlter(
-      alterOptions({
+      alterOptions({ strategy: 'copy',
         url: db.url,
         statements: 'ALTER TABLE hooked ALTER COLUMN v TYPE bigint',
         execute: true,
@@ -55,7 +55,7 @@ describe('state, notifications and hooks', () => {
     fs.mkdirSync(hooks);
     fs.writeFileSync(path.join(hooks, 'before-cutover'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
     fs.writeFileSync(path.join(hooks, 'failure'), `#!/bin/sh\necho "$PGSHIFT_ERROR" > ${path.join(dir, 'failure.txt')}\n`, { mode: 0o755 });
-    const err = await onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE vetoed ALTER COLUMN v TYPE bigint', execute: true, hooksDir: hooks })).catch((e: unknown) => e);
+    const err = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE vetoed ALTER COLUMN v TYPE bigint', execute: true, hooksDir: hooks })).catch((e: unknown) => e);
     expect((err as { exitCode?: number }).exitCode, String(err)).toBe(1);
     expect(fs.readFileSync(path.join(dir, 'failure.txt'), 'utf8')).toMatch(/before-cutover hook failed \(exit 3\)/);
     const type = await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'vetoed'::regclass AND attname = 'v'`);

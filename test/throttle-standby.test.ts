@@ -34,7 +34,7 @@ describe('throttling on replication lag', () => {
     await standby.query('SELECT pg_wal_replay_pause()');
     await new Promise((r) => setTimeout(r, 1500));
     const run = onlineAlter(
-      alterOptions({
+      alterOptions({ strategy: 'copy',
         url: servers.primaryUrl,
         statements: 'ALTER TABLE lagged ALTER COLUMN v TYPE bigint',
         execute: true,

@@ -41,7 +41,7 @@ describe('throttling and lock safety', () => {
     await bigTable('paused_t');
     let pause: Awaited<ReturnType<typeof runCli>> | undefined;
     const run = onlineAlter(
-      alterOptions({
+      alterOptions({ strategy: 'copy',
         url: db.url,
         statements: 'ALTER TABLE paused_t ALTER COLUMN v TYPE bigint',
         execute: true,
@@ -70,7 +70,7 @@ describe('throttling and lock safety', () => {
     await bigTable('flipped_t');
     await db.query(`CREATE TABLE busy_flag (v int); INSERT INTO busy_flag VALUES (0);`);
     const run = onlineAlter(
-      alterOptions({ url: db.url, statements: 'ALTER TABLE flipped_t ALTER COLUMN v TYPE bigint', execute: true, chunkTimeMs: 10, throttle: { throttleQuery: 'SELECT v FROM busy_flag' } }),
+      alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE flipped_t ALTER COLUMN v TYPE bigint', execute: true, chunkTimeMs: 10, throttle: { throttleQuery: 'SELECT v FROM busy_flag' } }),
     );
     const outcome = run.then(() => null, (e: unknown) => e);
     await untilPhase('flipped_t', 'copy');
@@ -85,7 +85,7 @@ describe('throttling and lock safety', () => {
     const before = await tableDigest(db.pool, 'public.critical_t', { orderBy: ['id'] });
     await db.query(`CREATE TABLE alarm (v int); INSERT INTO alarm VALUES (0);`);
     const run = onlineAlter(
-      alterOptions({ url: db.url, statements: 'ALTER TABLE critical_t ALTER COLUMN v TYPE bigint', execute: true, chunkTimeMs: 10, throttle: { criticalQuery: 'SELECT v FROM alarm' } }),
+      alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE critical_t ALTER COLUMN v TYPE bigint', execute: true, chunkTimeMs: 10, throttle: { criticalQuery: 'SELECT v FROM alarm' } }),
     );
     const outcome = run.then(() => null, (e: unknown) => e);
     await untilPhase('critical_t', 'copy');
@@ -104,7 +104,7 @@ describe('throttling and lock safety', () => {
         FROM generate_series(1, 35000) g;`);
     const sizes: { rows: number; chunk: number }[] = [];
     await onlineAlter(
-      alterOptions({
+      alterOptions({ strategy: 'copy',
         url: db.url,
         statements: 'ALTER TABLE wide_t ALTER COLUMN v TYPE bigint',
         execute: true,
@@ -137,7 +137,7 @@ describe('throttling and lock safety', () => {
     })();
     try {
       const run = onlineAlter(
-        alterOptions({
+        alterOptions({ strategy: 'copy',
           url: db.url,
           statements: 'ALTER TABLE blocked_t ALTER COLUMN v TYPE bigint',
           execute: true,
@@ -175,7 +175,7 @@ describe('throttling and lock safety', () => {
     await blocker.query('BEGIN');
     await blocker.query('SELECT count(*) FROM idle_t');
     const report = await onlineAlter(
-      alterOptions({ url: db.url, statements: 'ALTER TABLE idle_t ALTER COLUMN v TYPE bigint', execute: true, throttle: { blockers: 'terminate', blockerGraceMs: 500 } }),
+      alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE idle_t ALTER COLUMN v TYPE bigint', execute: true, throttle: { blockers: 'terminate', blockerGraceMs: 500 } }),
     );
     expect(report.status).toBe('done');
     const err = await blocker.query('SELECT 1').then(() => null, (e: unknown) => e);

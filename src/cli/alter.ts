@@ -13,6 +13,9 @@ import { ROLLBACK_MODES, VALIDATION_LEVELS } from '../verify/validate.js';
 function addAlterOptions(cmd: Command): Command {
   addConnectionOptions(cmd)
     .option('--json', 'print one final JSON report on stdout', false)
+    .option('--strategy <strategy>', 'auto (each change\'s cheapest safe path), copy (the online copy) or direct (as written, under lock_timeout)', DEFAULTS.strategy)
+    .option('--copy-threshold <size>', 'under auto, a rewrite of a smaller table (heap + indexes) runs directly', `${DEFAULTS.copyThresholdBytes / 1024 ** 2}MB`)
+    .option('--downtime-allowed', 'the application is down: under auto, rewrites run directly whatever the size', false)
     .option('--chunk-time <duration>', 'target duration of one copy chunk', `${DEFAULTS.chunkTimeMs}ms`)
     .option('--transform <assignment>', 'compute a column of the new table during the copy, e.g. "full_name = first || \' \' || last" (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--migration-type <type>', 'schema (no transforms), both (ALTER with transforms), data (use pgshift backfill)', 'schema')
@@ -51,6 +54,9 @@ function optionsFrom(statements: string, o: Record<string, unknown>): AlterOptio
     throw new UserError(`--cutover-at: "${cutoverAt}" is not a clock time; write it as HH:MM`);
   }
   return alterOptions({
+    strategy: oneOf('--strategy', o.strategy, ['auto', 'copy', 'direct'] as const),
+    copyThresholdBytes: parseSize(String(o.copyThreshold), '--copy-threshold'),
+    downtimeAllowed: o.downtimeAllowed === true,
     postponeCutover: o.postponeCutover === true,
     dropOld: o.dropOld === true,
     maxRuntimeMs: o.maxRuntime === undefined ? undefined : positiveDuration(o.maxRuntime, '--max-runtime'),
@@ -124,6 +130,10 @@ export function humanReport(r: AlterReport): string[] {
     return lines;
   }
   const d = r.durationsMs;
+  if (r.direct) {
+    lines.push(`done: migration ${r.migrationId} (${r.strategy}) in ${formatDuration(r.direct.totalMs)}: ${r.direct.attempts} lock attempt(s), table locked ${r.direct.lockHeldMs.toFixed(1)}ms in all`);
+    return lines;
+  }
   if (!d || !r.cutover) {
     lines.push(`done: migration ${r.migrationId}`);
     return lines;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createPool } from '../db/session.js';
-import { previewStrategies, type StrategyPreview } from '../strategy/preview.js';
+import { DEFAULTS } from '../config.js';
+import { describeStrategies, previewStrategies } from '../strategy/preview.js';
 import { parseSize } from '../units.js';
 import { addConnectionOptions, connectionUrl, oneOf } from './options.js';
 import { runCommand } from './run.js';
@@ -8,7 +9,7 @@ import { runCommand } from './run.js';
 /**
  * `pgshift plan "<statements>"`: the cheapest safe path of every subcommand (issue 12's
  * classifier), its lock and how long it is held, whether it rewrites or scans the table, and the
- * SQL steps. Read-only. `alter` does not take these paths yet (its dry run prints the copy's plan).
+ * SQL steps. Read-only. `alter` takes the same paths (its dry run prints the same, and the copy's plan when it copies).
  */
 export function registerPlan(program: Command): void {
   const cmd = program
@@ -16,7 +17,7 @@ export function registerPlan(program: Command): void {
     .description("show each subcommand's cheapest safe strategy (instant, concurrent, NOT VALID + VALIDATE, copy, direct), its lock and steps; changes nothing")
     .argument('<statements>', 'ALTER TABLE statement(s) on one table')
     .option('--strategy <strategy>', 'auto, copy or direct', 'auto')
-    .option('--copy-threshold <size>', 'a rewrite of a smaller table (heap + indexes) would run directly', '0B')
+    .option('--copy-threshold <size>', 'a rewrite of a smaller table (heap + indexes) would run directly', `${DEFAULTS.copyThresholdBytes / 1024 ** 2}MB`)
     .option('--downtime-allowed', 'the application is down: rewrites would run directly', false)
     .option('--json', 'print the decisions as JSON', false);
   addConnectionOptions(cmd).action((statements: string, o: Record<string, unknown>) =>
@@ -30,24 +31,10 @@ export function registerPlan(program: Command): void {
           downtimeAllowed: o.downtimeAllowed === true,
           copyOnlyOptions: [],
         });
-        process.stdout.write(o.json ? `${JSON.stringify(preview)}\n` : `${describePreview(preview).join('\n')}\n`);
+        process.stdout.write(o.json ? `${JSON.stringify(preview)}\n` : `${describeStrategies(preview).join('\n')}\n`);
       } finally {
         await pool.end();
       }
     }),
   );
-}
-
-export function describePreview(p: StrategyPreview): string[] {
-  const mb = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MB`;
-  const lines = [`table ${p.table}: ~${p.estimatedRows} rows, ${mb(p.tableBytes)} + ${mb(p.indexBytes)} of indexes (server ${p.serverVersion})`];
-  for (const d of p.decisions) {
-    lines.push(`  ${d.subcommand}`);
-    lines.push(`    strategy ${d.strategy}: ${d.why}`);
-    lines.push(`    lock ${d.lock}, held: ${d.hold}; rewrites the table: ${d.rewrites ? 'yes' : 'no'}; scans it: ${d.scans ? 'yes' : 'no'}`);
-    for (const step of d.steps) lines.push(`    step: ${step}`);
-  }
-  lines.push(`overall: ${p.overall.strategy}: ${p.overall.why}`);
-  lines.push('(pgshift alter does not take these paths yet: every change it executes goes through the online copy)');
-  return lines;
 }

@@ -8,6 +8,7 @@ import { finishMigration } from '../state/store.js';
 import { dropArtifacts } from './artifacts.js';
 import { finishAfterSwap, takeOver } from './lifecycle.js';
 import type { Ownership } from '../state/ownership.js';
+import { abortWithoutCopy, type Progress } from './without-copy.js';
 
 interface Leftover {
   id: number;
@@ -22,7 +23,9 @@ interface Leftover {
   tables: string | null;
   triggers: string | null;
   validate_list: [string, string][] | null;
-  options: { dropOld?: boolean; revertWindowMs?: number };
+  options: { dropOld?: boolean; revertWindowMs?: number; strategy?: string };
+  table_oid: string;
+  progress: Progress | null;
 }
 
 /**
@@ -40,6 +43,7 @@ export async function cleanup(pool: Pool, target: { id?: string; all: boolean },
     return (
       await c.query<Leftover>(
         `SELECT m.id::int, m.kind, m.table_schema, m.table_name, m.phase, m.outcome, m.pid, m.host, m.validate_list, m.options,
+                m.table_oid::int8::text AS table_oid, m.resume_state AS progress,
                 EXISTS (SELECT FROM pg_namespace WHERE nspname = m.artifact_schema) AS has_schema,
                 (SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                   WHERE n.nspname = m.artifact_schema AND c.relkind = 'r') AS tables,
@@ -56,8 +60,10 @@ export async function cleanup(pool: Pool, target: { id?: string; all: boolean },
   if (target.id !== undefined && rows.length === 0) throw new UserError(`no migration ${target.id}`);
   let cleaned = 0;
   for (const m of rows) {
-    const swapped = m.kind === 'alter' && m.outcome === null && PHASES.indexOf(m.phase) >= PHASES.indexOf('validate');
-    if (!m.has_schema && !m.triggers && !swapped) continue;
+    const withoutCopy = ['instant', 'online', 'direct'].includes(m.options?.strategy ?? '');
+    const swapped = m.kind === 'alter' && m.outcome === null && !withoutCopy && PHASES.indexOf(m.phase) >= PHASES.indexOf('validate');
+    const unfinished = withoutCopy && m.outcome === null;
+    if (!m.has_schema && !m.triggers && !swapped && !unfinished) continue;
     let ownership: Ownership | null = null;
     if (m.outcome === null) {
       ownership = await takeOver(pool, m.id).catch((err: unknown) => {
@@ -71,6 +77,14 @@ export async function cleanup(pool: Pool, target: { id?: string; all: boolean },
     }
     try {
       const what = [...(m.triggers ? [`triggers ${m.triggers}`] : []), ...(m.tables ? [`tables ${m.tables} in pgshift_${m.id}`] : []), ...(m.has_schema ? [`schema pgshift_${m.id}`] : [])];
+      if (unfinished) {
+        const target = { oid: m.table_oid, schema: m.table_schema, name: m.table_name, estimatedRows: 0 };
+        const done = await abortWithoutCopy(pool, { id: m.id, target, progress: m.progress ?? { units: [], done: 0 }, ownership: ownership! }, retry);
+        say(`migration ${m.id} on ${m.table_schema}.${m.table_name} (interrupted in phase ${m.phase}, its process is gone): ${done.join('; ') || 'nothing to remove'}`);
+        await finishMigration(pool, m.id, 'aborted', `removed by pgshift cleanup${done.length ? `: ${done.join('; ')}` : ''}`);
+        cleaned++;
+        continue;
+      }
       if (swapped) {
         say(`migration ${m.id} on ${m.table_schema}.${m.table_name} was interrupted after its swap: validating ${(m.validate_list ?? []).map(([, n]) => n).join(', ') || 'nothing'} and finishing it`);
         await finishAfterSwap(pool, m, retry);

@@ -3,7 +3,8 @@ import { inTransaction } from '../db/session.js';
 import { qualified } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { UserError, describeError, sqlState } from '../errors.js';
-import { describeTable, readDependents, resolveTableOid, type TableInfo } from '../catalog/table.js';
+import { describeTable, readDependents, type TableInfo } from '../catalog/table.js';
+import { resolveTarget } from '../plan/target.js';
 import { parseAlter, deparseStatement, type ParsedAlter } from '../plan/parse.js';
 import { followColumns, type ColumnFlow } from '../plan/columns.js';
 import { refuseUndoneChecks } from '../plan/undone-checks.js';
@@ -36,16 +37,7 @@ export interface Plan {
 export async function makePlan(c: Client, sql: string, retry: RetryPolicy, transformTexts: string[] = [], diskFreeBytes?: number): Promise<Plan> {
   const transforms = await parseTransforms(transformTexts);
   const parsed = await parseAlter(sql);
-  const oid = await resolveTableOid(c, parsed.relation.schema, parsed.relation.name);
-  if (!oid) {
-    const shown = parsed.relation.schema ? `${parsed.relation.schema}.${parsed.relation.name}` : parsed.relation.name;
-    throw new UserError(`refused: table ${shown} does not exist`);
-  }
-  for (const r of parsed.relations) {
-    if ((await resolveTableOid(c, r.schema, r.name)) !== oid) {
-      throw new UserError(`all statements must alter the same table: ${r.schema ? `${r.schema}.` : ''}${r.name} names another table than the first statement`);
-    }
-  }
+  const oid = await resolveTarget(c, parsed);
   const origin = await describeTable(c, oid);
   const dependents = await readDependents(c, oid);
   refuseUndoneChecks(parsed.statements);

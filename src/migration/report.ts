@@ -3,6 +3,7 @@ import type { AlterOptions } from '../config.js';
 import type { BeforeCutoverReport, InLockReport } from '../verify/validate.js';
 import { describePlan, type Plan } from './plan.js';
 import type { ExecutionReport } from './run-phases.js';
+import type { Decision } from '../strategy/classify.js';
 
 /** The report of `pgshift alter` (printed, or one JSON object with --json). */
 export interface AlterReport {
@@ -19,7 +20,9 @@ export interface AlterReport {
   validation: BeforeCutoverReport | null;
   validated: string[];
   /** how the change was applied: the online copy, or directly (catalog only, or a small rewrite) */
-  strategy?: 'copy' | 'instant' | 'direct';
+  strategy?: 'copy' | 'instant' | 'online' | 'direct';
+  /** each subcommand's strategy, why, lock, hold and steps (strategy/classify.ts) */
+  decisions?: Decision[];
   /** a direct application's attempts and how long it held the table's lock */
   direct?: { attempts: number; lockHeldMs: number; totalMs: number };
 }

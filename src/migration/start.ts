@@ -18,30 +18,80 @@ import { contextFor } from './phases/capture.js';
 import { dropArtifacts } from './artifacts.js';
 import { finishAfterSwap, runOwned, takeOver } from './lifecycle.js';
 import { resumedOptions, storedOptions, type StoredOptions } from './stored-options.js';
+import { applyWithoutCopy, continueWithoutCopy, unitsOf, type Unit, type WithoutCopy } from './without-copy.js';
+import { decide, describeStrategies, summarize, type Decided } from '../strategy/preview.js';
+import { nameIndexes, type ClassifyOptions } from '../strategy/classify.js';
+import { describeTable } from '../catalog/table.js';
+import { deparseStatement } from '../plan/parse.js';
 
 export type { AlterReport } from './report.js';
 
 const log = componentLog('start');
 
 /**
- * `pgshift alter`: plan (always); with `execute`, register the migration and run every phase
- * to the swap, or take over the interrupted migration of the same statements on the table.
+ * `pgshift alter`: decide each change's strategy (src/strategy), then plan it; with `execute`,
+ * run it: through the online copy (register, every phase to the swap), or on the table itself
+ * (without-copy.ts). An interrupted migration of the same statements on the table is taken over.
  */
 export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
   const pool = enginePool(opts, 'alter');
   try {
-    const plan = await withClient(pool, (c) => makePlan(c, opts.statements, opts.retry, opts.transforms, opts.diskFreeBytes));
-    const report = planReport(plan, opts);
+    const decided = await withClient(pool, (c) => decide(c, opts.statements, classifyOptions(opts)));
+    const { classification, facts } = decided;
+    const lines = describeStrategies(summarize(decided));
+    if (classification.overall.strategy !== 'copy') return await alterWithoutCopy(pool, decided, opts, lines);
+    // The statements as the copy runs them: CREATE INDEX named as on the table itself.
+    const named = nameIndexes(decided.parsed.statements, facts).join(';\n');
+    const plan = await withClient(pool, (c) => makePlan(c, named, opts.retry, opts.transforms, opts.diskFreeBytes));
+    const report = { ...planReport(plan, opts), strategy: 'copy' as const, decisions: classification.decisions };
+    report.plan = [...lines, ...report.plan];
     if (!opts.execute) return report;
     await ensureStateSchema(pool);
-    const interrupted = await withClient(pool, (c) =>
-      c.query(`SELECT id::int FROM pgshift.migrations WHERE kind = 'alter' AND outcome IS NULL AND table_oid = $1 AND statements = $2`, [plan.origin.oid, plan.statements.join(';\n')]),
-    );
-    if (interrupted.rows[0]) return await takeOverMigration(pool, opts, await load(pool, interrupted.rows[0].id));
-    return await startMigration(pool, plan, opts);
+    const interrupted = await interruptedMigration(pool, plan.origin.oid, plan.statements);
+    if (interrupted !== null) return await takeOverMigration(pool, { ...opts, statements: named }, await load(pool, interrupted));
+    return { ...(await startMigration(pool, plan, opts)), strategy: 'copy', decisions: classification.decisions, plan: report.plan };
   } finally {
     await pool.end();
   }
+}
+
+function classifyOptions(opts: AlterOptions): ClassifyOptions {
+  const copyOnly: [string, boolean][] = [
+    ['--postpone-cutover', opts.postponeCutover], ['--cutover-at', opts.cutoverAt !== undefined],
+    ['--revert-window', opts.revertWindowMs !== undefined], ['--transform', opts.transforms.length > 0],
+  ];
+  return { strategy: opts.strategy, copyThresholdBytes: opts.copyThresholdBytes, downtimeAllowed: opts.downtimeAllowed, copyOnlyOptions: copyOnly.filter(([, on]) => on).map(([flag]) => flag) };
+}
+
+async function interruptedMigration(pool: Pool, tableOid: string, statements: string[]): Promise<number | null> {
+  const r = await withClient(pool, (c) =>
+    c.query(`SELECT id::int FROM pgshift.migrations WHERE kind = 'alter' AND outcome IS NULL AND table_oid = $1 AND statements = $2`, [tableOid, statements.join(';\n')]),
+  );
+  return r.rows[0]?.id ?? null;
+}
+
+/** Options that tune a copy, given where nothing is copied: said, not silently ignored. */
+const COPY_TUNING: Record<string, string> = { chunkTimeMs: '--chunk-time', validation: '--validation', rollback: '--rollback', dropOld: '--drop-old' };
+
+/** A change that needs no copy: the refusals that hold for every strategy, then the units, on the table itself. */
+async function alterWithoutCopy(pool: Pool, decided: Decided, opts: AlterOptions, lines: string[]): Promise<AlterReport> {
+  const { facts, classification, parsed } = decided;
+  const table = await withClient(pool, (c) => describeTable(c, facts.table.oid));
+  const strategy = classification.overall.strategy as WithoutCopy;
+  const statements = parsed.statements.map(deparseStatement);
+  const unused = (opts.explicit ?? []).flatMap((k) => (COPY_TUNING[k] ? [COPY_TUNING[k]] : []));
+  const plan = [...lines, ...(unused.length ? [`unused (nothing is copied): ${unused.join(', ')}`] : [])];
+  const report: AlterReport = {
+    status: 'planned', migrationId: null, table: `${table.schema}.${table.name}`, statements, plan, rowsEstimated: table.estimatedRows,
+    rowsCopied: null, copyRowsPerSecond: null, durationsMs: null, cutover: null, validation: null, validated: [], strategy, decisions: classification.decisions,
+  };
+  if (!opts.execute) return report;
+  await ensureStateSchema(pool);
+  const interrupted = await interruptedMigration(pool, table.oid, statements);
+  if (interrupted !== null) return { ...(await takeOverMigration(pool, opts, await load(pool, interrupted))), plan, decisions: classification.decisions };
+  const target = { oid: table.oid, schema: table.schema, name: table.name, estimatedRows: table.estimatedRows };
+  const done = await applyWithoutCopy(pool, { target, statements, units: unitsOf(classification, parsed.statements), strategy }, opts);
+  return { ...done, plan, decisions: classification.decisions };
 }
 
 /** `pgshift resume <id>`: take over an interrupted migration and finish it, with its stored options. */
@@ -72,7 +122,7 @@ async function startMigration(pool: Pool, plan: Plan, opts: AlterOptions): Promi
       table: plan.origin.name,
       statements: plan.statements.join(';\n'),
       rowsEstimated: plan.origin.estimatedRows,
-      options: storedOptions(opts),
+      options: { ...storedOptions(opts), strategy: 'copy' },
     }),
   );
   await bindMigration(pool, id);
@@ -120,6 +170,13 @@ async function takeOverMigration(pool: Pool, given: AlterOptions, m: Stored): Pr
   const opts = resumedOptions(m.options ?? {}, given, m.id);
   await bindMigration(pool, m.id);
   const ownership = await takeOver(pool, m.id);
+  const withoutCopy = m.options?.strategy;
+  if (withoutCopy === 'instant' || withoutCopy === 'online' || withoutCopy === 'direct') {
+    log.info({ migration: m.id, strategy: withoutCopy }, 'taking over a change without a copy');
+    const target = { oid: m.table_oid, schema: m.table_schema, name: m.table_name, estimatedRows: 0 };
+    const progress = m.resume_state as unknown as { units: Unit[]; done: number };
+    return continueWithoutCopy(pool, { id: m.id, target, statements: m.statements.split(';\n'), strategy: withoutCopy, progress, ownership }, opts);
+  }
   let handedOn = false;
   try {
     log.info({ migration: m.id, phase: m.phase }, 'taking over');

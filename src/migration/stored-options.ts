@@ -20,7 +20,10 @@ const FLAG: Record<Fixed, string> = {
   dropOld: '--drop-old',
 };
 
-export type StoredOptions = Partial<Omit<AlterOptions, 'url' | 'statements' | 'execute' | 'onProgress' | 'onPhase' | 'explicit'>>;
+export type StoredOptions = Partial<Omit<AlterOptions, 'url' | 'statements' | 'execute' | 'onProgress' | 'onPhase' | 'explicit' | 'strategy'>> & {
+  /** how the change runs: the online copy (absent in migrations stored before strategies existed), or without one */
+  strategy?: 'copy' | 'instant' | 'online' | 'direct';
+};
 
 export function storedOptions(o: AlterOptions): StoredOptions {
   const { replicas: _replicas, ...throttle } = o.throttle;

@@ -3,9 +3,11 @@ import { deparseSync } from 'pgsql-deparser';
 import { UserError } from '../errors.js';
 
 /**
- * The user's statements as parsed by the real PostgreSQL parser (libpg-query). Only
- * ALTER TABLE and ALTER TABLE ... RENAME COLUMN / RENAME CONSTRAINT on ONE table are accepted;
- * trees are rewritten and printed back with pgsql-deparser, never edited as strings.
+ * The user's statements as parsed by the real PostgreSQL parser (libpg-query). Accepted, on ONE
+ * table: ALTER TABLE, ALTER TABLE ... RENAME COLUMN / RENAME CONSTRAINT, and the table's index
+ * statements CREATE [UNIQUE] INDEX and DROP INDEX (which name an index: the table they belong
+ * to is found in the catalog, plan/target.ts). Trees are rewritten and printed back with
+ * pgsql-deparser, never edited as strings.
  */
 
 // Parse trees are plain JSON objects; the shapes used here are narrow and checked at run time.
@@ -20,12 +22,15 @@ export interface RelationRef {
 export type AlterStatement =
   | { kind: 'alter'; node: Node; cmds: Node[] }
   | { kind: 'rename-column'; node: Node; from: string; to: string }
-  | { kind: 'rename-constraint'; node: Node; from: string; to: string };
+  | { kind: 'rename-constraint'; node: Node; from: string; to: string }
+  | { kind: 'create-index'; node: Node }
+  | { kind: 'drop-index'; node: Node; indexes: RelationRef[] };
 
 export interface ParsedAlter {
-  relation: RelationRef;
-  /** each statement's own reference, to be resolved against the search_path */
-  relations: RelationRef[];
+  /** the table the statements name (null when every statement is a DROP INDEX) */
+  relation: RelationRef | null;
+  /** each statement's own table reference (null for DROP INDEX), to be resolved against the search_path */
+  relations: (RelationRef | null)[];
   statements: AlterStatement[];
 }
 
@@ -46,20 +51,45 @@ export async function parseAlter(sql: string): Promise<ParsedAlter> {
   const stmts: Node[] = (tree.stmts ?? []).map((s: Node) => s.stmt);
   if (stmts.length === 0) throw new UserError('no statement given: expected ALTER TABLE ...');
   const statements = stmts.map(classify);
-  const relations = statements.map((s) => relationOf(s.node));
-  const first = relations[0]!;
-  const schemas = new Set(relations.flatMap((r) => (r.schema ? [r.schema] : [])));
-  for (const r of relations) {
+  const relations = statements.map((s) => (s.kind === 'drop-index' ? null : relationOf(s.node)));
+  const named = relations.filter((r): r is RelationRef => r !== null);
+  const first = named[0];
+  if (!first) return { relation: null, relations, statements };
+  const schemas = new Set(named.flatMap((r) => (r.schema ? [r.schema] : [])));
+  for (const r of named) {
     if (r.name !== first.name || schemas.size > 1) {
-      const other = relations.find((o) => o.name !== first.name || (o.schema && o.schema !== [...schemas][0])) ?? r;
+      const other = named.find((o) => o.name !== first.name || (o.schema && o.schema !== [...schemas][0])) ?? r;
       throw new UserError(`all statements must alter the same table: got ${show(first)} and ${show(other)}; run one pgshift per table`);
     }
   }
-  // Unqualified and qualified names may still mean two tables; the planner resolves each.
+  // Unqualified and qualified names may still mean two tables, and a DROP INDEX names no table:
+  // plan/target.ts resolves each against the catalog.
   return { relation: { schema: [...schemas][0], name: first.name }, relations, statements };
 }
 
+function indexStatement(stmt: Node): AlterStatement | null {
+  if (stmt.IndexStmt) {
+    const node = stmt.IndexStmt;
+    if (node.relation?.inh === false) throw new UserError('CREATE INDEX ... ON ONLY is for partitioned tables, which are not supported');
+    return { kind: 'create-index', node };
+  }
+  if (stmt.DropStmt?.removeType === 'OBJECT_INDEX') {
+    const node = stmt.DropStmt;
+    // pgshift never drops with CASCADE (DESIGN.md section 2), and DROP INDEX CONCURRENTLY cannot.
+    if (node.behavior === 'DROP_CASCADE') throw new UserError('refused: DROP INDEX ... CASCADE would drop what depends on the index too; drop those first, then the index');
+    const indexes = (node.objects ?? []).map((o: Node) => {
+      const parts: string[] = (o.List?.items ?? []).map((i: Node) => i.String?.sval);
+      if (parts.length > 2) throw new UserError('a database-qualified index name is not supported');
+      return parts.length === 2 ? { schema: parts[0], name: parts[1] } : { schema: undefined, name: parts[0] };
+    });
+    return { kind: 'drop-index', node, indexes };
+  }
+  return null;
+}
+
 function classify(stmt: Node): AlterStatement {
+  const index = indexStatement(stmt);
+  if (index) return index;
   if (stmt.AlterTableStmt) {
     const node = stmt.AlterTableStmt;
     if (node.objtype !== 'OBJECT_TABLE') {
@@ -81,7 +111,7 @@ function classify(stmt: Node): AlterStatement {
     throw new UserError('only ALTER TABLE ... RENAME COLUMN and RENAME CONSTRAINT renames are supported');
   }
   const kind = Object.keys(stmt)[0] ?? 'unknown';
-  throw new UserError(`only ALTER TABLE statements are accepted, got ${kind.replace(/Stmt$/, '')}`);
+  throw new UserError(`only ALTER TABLE, CREATE INDEX and DROP INDEX statements are accepted, got ${kind.replace(/Stmt$/, '')}`);
 }
 
 function relationOf(node: Node): RelationRef {
@@ -101,7 +131,8 @@ function show(r: RelationRef): string {
 
 /** Prints one statement node back to SQL. */
 export function deparseStatement(stmt: AlterStatement): string {
-  const wrapped = stmt.kind === 'alter' ? { AlterTableStmt: stmt.node } : { RenameStmt: stmt.node };
+  const kinds = { alter: 'AlterTableStmt', 'rename-column': 'RenameStmt', 'rename-constraint': 'RenameStmt', 'create-index': 'IndexStmt', 'drop-index': 'DropStmt' };
+  const wrapped = { [kinds[stmt.kind]]: stmt.node };
   return deparseSync([{ RawStmt: { stmt: wrapped } }] as Node, { pretty: false }).trim();
 }
 

@@ -21,18 +21,11 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
   const refuse = (why: string): never => {
     throw new UserError(`refused: ${name} ${why}`);
   };
-  const owner = schemaOwner(table.schema);
-  if (owner === 'system') refuse(`is in the system schema ${table.schema}: system catalogs are changed by PostgreSQL itself, never by pgshift`);
-  if (owner === 'pgshift') refuse(`is in ${table.schema}, a schema pgshift owns (its state or a migration's artifacts); pgshift does not migrate its own tables`);
-  if (table.relkind === 'p') refuse('is a partitioned table; partitioned tables are not supported');
-  if (table.isPartition) refuse('is a partition; partitions are not supported');
-  if (table.relkind !== 'r') refuse('is not a table');
+  await preflightEveryStrategy(c, table);
+  // What only the copy needs (under --strategy auto a change that needs no copy runs without these).
   if (table.hasInheritance) refuse('takes part in table inheritance, which is not supported');
   if (table.key.length === 0) refuse('has no primary key; the copy and the replay need one');
   if (table.hasRules) refuse('has rules, which are not supported');
-  if (!table.isOwner && !table.isSuperuser) {
-    throw new UserError(`refused: missing privilege: the engine must run as the owner of ${name} (${table.owner}) or a superuser`);
-  }
   if (table.rowSecurity && table.forceRowSecurity && !table.isSuperuser && !table.bypassRls) {
     // The engine reads with row_security off; a role subject to the policies would get errors
     // there (rather than silently missing the rows the policies hide).
@@ -45,7 +38,7 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
     if (d.kind === 'other') refuse(`has a dependent object that cannot be carried over: ${d.description}`);
   }
 
-  const prepared = await preparedBlockers(c, [table.oid, ...dependents.flatMap((d) => (d.kind === 'fk-in' && d.relOid ? [d.relOid] : []))]);
+  const prepared = await preparedBlockers(c, dependents.flatMap((d) => (d.kind === 'fk-in' && d.relOid ? [d.relOid] : [])));
   if (prepared.length) {
     refuse(`is locked by ${prepared.map(describePrepared).join('; ')}: the migration's locks would wait for it forever`);
   }
@@ -84,6 +77,29 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
     publications: pubs.map((p) => p.name),
     rewired: [...new Set(dependents.filter((d) => d.kind === 'view' || d.kind === 'fk-in').map((d) => `${d.kind} ${d.description}`))],
   };
+}
+
+/**
+ * The refusals that hold whatever the strategy: PostgreSQL's and pgshift's own tables, what is
+ * not a plain table (partitioned tables and partitions are not supported yet), a role that does
+ * not own it, and a prepared transaction holding a lock on it (every lock wait would time out).
+ */
+export async function preflightEveryStrategy(c: Client, table: TableInfo): Promise<void> {
+  const name = `${table.schema}.${table.name}`;
+  const refuse = (why: string): never => {
+    throw new UserError(`refused: ${name} ${why}`);
+  };
+  const owner = schemaOwner(table.schema);
+  if (owner === 'system') refuse(`is in the system schema ${table.schema}: system catalogs are changed by PostgreSQL itself, never by pgshift`);
+  if (owner === 'pgshift') refuse(`is in ${table.schema}, a schema pgshift owns (its state or a migration's artifacts); pgshift does not migrate its own tables`);
+  if (table.relkind === 'p') refuse('is a partitioned table; partitioned tables are not supported');
+  if (table.isPartition) refuse('is a partition; partitions are not supported');
+  if (table.relkind !== 'r') refuse('is not a table');
+  if (!table.isOwner && !table.isSuperuser) {
+    throw new UserError(`refused: missing privilege: the engine must run as the owner of ${name} (${table.owner}) or a superuser`);
+  }
+  const prepared = await preparedBlockers(c, [table.oid]);
+  if (prepared.length) refuse(`is locked by ${prepared.map(describePrepared).join('; ')}: the migration's locks would wait for it forever`);
 }
 
 /** The renames can be replayed on the origin alone (no name taken by a column still there). */

@@ -41,6 +41,7 @@ export function refuseUndoneChecks(statements: AlterStatement[]): void {
       rename('constraint', stmt.from, stmt.to);
       return;
     }
+    if (stmt.kind !== 'alter') return;
     for (const cmd of stmt.cmds as Node[]) {
       const name: string | undefined = cmd.name;
       switch (cmd.subtype) {

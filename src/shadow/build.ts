@@ -109,7 +109,17 @@ export function buildStatements(statements: AlterStatement[], schema: string): s
   const out: string[] = [];
   for (const stmt of statements) {
     const node = structuredClone(stmt.node);
+    if (stmt.kind === 'drop-index') {
+      // The shadow's indexes carry the origin's names (restoreIndexNames); in a transaction, not CONCURRENTLY.
+      node.objects = stmt.indexes.map((i) => ({ List: { items: [{ String: { sval: schema } }, { String: { sval: i.name } }] } }));
+      out.push(deparseStatement({ ...stmt, node: { ...node, concurrent: false } }));
+      continue;
+    }
     node.relation = { ...node.relation, schemaname: schema };
+    if (stmt.kind === 'create-index') {
+      out.push(deparseStatement({ ...stmt, node: { ...node, concurrent: false } }));
+      continue;
+    }
     if (stmt.kind === 'alter') {
       const cmds = node.cmds.filter((c: { AlterTableCmd: unknown }) => placementOf(c.AlterTableCmd) === 'build');
       if (cmds.length === 0) continue;

@@ -39,12 +39,45 @@ export interface Decision {
   hold: Hold;
   rewrites: boolean;
   scans: boolean;
+  /** the SQL the route runs, for people (the route's steps printed) */
   steps: string[];
+  /** what strategy/run-route.ts executes: empty for copy and direct, which run the statements as a whole */
+  route: Step[];
+  /** idempotent SQL that removes what the route added, run when a later step of it fails */
+  undo: string[];
 }
 
-/** CREATE [UNIQUE] INDEX and DROP INDEX, which issue 12 lets `alter` accept (parse.ts does not yet). */
-export type IndexStatement = { kind: 'create-index'; node: Node } | { kind: 'drop-index'; node: Node };
-export type ClassifiedStatement = AlterStatement | IndexStatement;
+/**
+ * One step of a route without a copy:
+ * - check: read-only; a row found means the change fails offline (the route stops, nothing added yet);
+ * - check-foreign-key: the same for a foreign key, whose referenced columns the catalog gives;
+ * - locked: statements in one short transaction under lock_timeout, retried;
+ * - build-index: CREATE INDEX CONCURRENTLY under a pgshift name (an invalid leftover is dropped
+ *   before a retry), then renamed to `name`, or attached as the constraint `attach`;
+ * - drop-index: DROP INDEX CONCURRENTLY, retried;
+ * - validate: VALIDATE CONSTRAINT (SHARE UPDATE EXCLUSIVE: reads and writes continue).
+ */
+export type Step =
+  | { kind: 'check'; sql: string; violation: string }
+  | { kind: 'check-foreign-key'; constraint: string; table: string; node: Node }
+  | { kind: 'locked'; sql: string[] }
+  | { kind: 'build-index'; node: Node; name: string; table: string; attach: Attach | null }
+  | { kind: 'drop-index'; sql: string }
+  | { kind: 'validate'; sql: string; constraint: string };
+
+export type ClassifiedStatement = AlterStatement;
+
+/** ADD CONSTRAINT ... USING INDEX: the constraint a concurrently built unique index becomes. */
+export interface Attach {
+  constraint: string;
+  type: 'PRIMARY KEY' | 'UNIQUE';
+  /** '', ' DEFERRABLE' or ' DEFERRABLE INITIALLY DEFERRED' */
+  deferrable: string;
+}
+
+export function attachSql(table: string, a: Attach, index: string): string {
+  return `ALTER TABLE ${table} ADD CONSTRAINT ${ident(a.constraint)} ${a.type} USING INDEX ${ident(index)}${a.deferrable}`;
+}
 
 export interface ClassifyOptions {
   strategy: 'auto' | 'copy' | 'direct';
@@ -74,7 +107,9 @@ export function hasNotNullNotValid(version: number): boolean {
 }
 
 export function classify(statements: ClassifiedStatement[], facts: TableFacts, opts: ClassifyOptions): Classification {
-  const own = statements.flatMap((stmt, s) => classifyStatement(stmt, s, facts));
+  // Names PostgreSQL would generate must be free in the schema, also of names chosen earlier in this call.
+  const used = new Set<string>(facts.usedNames);
+  const own = statements.flatMap((stmt, s) => classifyStatement(stmt, s, facts, used));
   const heavy = own.filter((d) => d.strategy === 'copy' || d.strategy === 'direct');
   const size = facts.table.tableBytes + facts.table.indexBytes;
 
@@ -110,17 +145,50 @@ export function classify(statements: ClassifiedStatement[], facts: TableFacts, o
 function asCopy(d: Decision, why: string): Decision {
   // The copy's own locks: SHARE ROW EXCLUSIVE to install capture triggers, ACCESS EXCLUSIVE for the swap (milliseconds).
   const own = d.strategy === 'copy' || d.strategy === 'direct' ? `${d.why}; ` : '';
-  return { ...d, strategy: 'copy', why: `${own}${why}`, lock: 'ACCESS EXCLUSIVE', hold: CATALOG, rewrites: true, scans: true, steps: [d.subcommand] };
+  return { ...d, strategy: 'copy', why: `${own}${why}`, lock: 'ACCESS EXCLUSIVE', hold: CATALOG, rewrites: true, scans: true, steps: [d.subcommand], route: [], undo: [] };
 }
 
 function asDirect(d: Decision, why: string): Decision {
   const heavy = d.strategy === 'copy' || d.strategy === 'direct';
-  return { ...d, strategy: 'direct', why: heavy ? `${d.why}; ${why}` : why, lock: heavy ? d.lock : 'ACCESS EXCLUSIVE', hold: d.rewrites ? 'rewrite' : d.scans ? 'scan' : d.hold, steps: [d.subcommand] };
+  return { ...d, strategy: 'direct', why: heavy ? `${d.why}; ${why}` : why, lock: heavy ? d.lock : 'ACCESS EXCLUSIVE', hold: d.rewrites ? 'rewrite' : d.scans ? 'scan' : d.hold, steps: [d.subcommand], route: [], undo: [] };
 }
 
-function classifyStatement(stmt: ClassifiedStatement, s: number, facts: TableFacts): Decision[] {
+/**
+ * The statements with every CREATE INDEX named as PostgreSQL would name it on the table (for the
+ * copy, which builds it on the shadow, where other names are taken).
+ */
+export function nameIndexes(statements: ClassifiedStatement[], facts: TableFacts): string[] {
+  const used = new Set<string>(facts.usedNames);
+  return statements.map((stmt) => {
+    if (stmt.kind !== 'create-index' || stmt.node.idxname) return deparseStatement(stmt);
+    const idxname = chooseConstraintName(facts.table.name, [indexNameAddition(stmt.node)], 'idx', used);
+    used.add(idxname);
+    return deparseStatement({ ...stmt, node: { ...stmt.node, idxname } });
+  });
+}
+
+/** A route's steps as the SQL a DBA reads (checks and builds shown as the statements they run). */
+export function describeRoute(route: Step[]): string[] {
+  return route.flatMap((step): string[] => {
+    switch (step.kind) {
+      case 'check':
+        return [step.sql];
+      case 'check-foreign-key':
+        return [`-- read-only: no row of ${step.table} may lack a parent for ${step.constraint}`];
+      case 'locked':
+        return step.sql;
+      case 'build-index':
+        return [deparseIndex({ ...step.node, idxname: step.name, concurrent: true }), ...(step.attach ? [attachSql(step.table, step.attach, step.name)] : [])];
+      case 'drop-index':
+      case 'validate':
+        return [step.sql];
+    }
+  });
+}
+
+function classifyStatement(stmt: ClassifiedStatement, s: number, facts: TableFacts, used: Set<string>): Decision[] {
   const table = qualified(facts.table.schema, facts.table.name);
-  if (stmt.kind === 'create-index') return [createIndex(stmt.node, s, facts)];
+  if (stmt.kind === 'create-index') return [createIndex(stmt.node, s, facts, used)];
   if (stmt.kind === 'drop-index') return dropIndex(stmt.node, s);
   if (stmt.kind !== 'alter') {
     const text = deparseStatement(stmt);
@@ -130,7 +198,7 @@ function classifyStatement(stmt: ClassifiedStatement, s: number, facts: TableFac
     placementOf(cmd); // the refusals that hold whatever the strategy (partitions, inheritance, rules, ...)
     const node = { ...structuredClone(stmt.node), cmds: [{ AlterTableCmd: cmd }] };
     const text = deparseStatement({ kind: 'alter', node, cmds: [cmd] });
-    return classifyCommand(cmd, { s, i, text, table, facts });
+    return classifyCommand(cmd, { s, i, text, table, facts, used });
   });
 }
 
@@ -140,15 +208,21 @@ interface Ctx {
   text: string;
   table: string;
   facts: TableFacts;
+  used: Set<string>;
 }
 
 function instant(statement: number, subcommand: string, why: string, lock: LockLevel): Decision {
-  return { statement, subcommand, strategy: 'instant', why, lock, hold: CATALOG, rewrites: false, scans: false, steps: [subcommand] };
+  return { statement, subcommand, strategy: 'instant', why, lock, hold: CATALOG, rewrites: false, scans: false, steps: [subcommand], route: [{ kind: 'locked', sql: [subcommand] }], undo: [] };
 }
 
 function heavy(ctx: Ctx, why: string, rewrites: boolean, lock: LockLevel = 'ACCESS EXCLUSIVE'): Decision {
   // 'copy' until classify() weighs the table's size: above the threshold it stays a copy.
-  return { statement: ctx.s, subcommand: ctx.text, strategy: 'copy', why, lock, hold: rewrites ? 'rewrite' : 'scan', rewrites, scans: true, steps: [ctx.text] };
+  return { statement: ctx.s, subcommand: ctx.text, strategy: 'copy', why, lock, hold: rewrites ? 'rewrite' : 'scan', rewrites, scans: true, steps: [ctx.text], route: [], undo: [] };
+}
+
+/** A route's decision: its display steps are the route's. */
+function routed(d: Omit<Decision, 'steps'>): Decision {
+  return { ...d, steps: describeRoute(d.route) };
 }
 
 const SUE_RELOPTIONS = new Set(['fillfactor', 'toast_tuple_target', 'parallel_workers', 'vacuum_index_cleanup', 'vacuum_truncate', 'log_autovacuum_min_duration']);
@@ -166,7 +240,10 @@ function classifyCommand(cmd: Node, ctx: Ctx): Decision {
     case 'AT_AddIndex':
       return addConstraint(cmd, ctx);
     case 'AT_ValidateConstraint':
-      return { statement: s, subcommand: text, strategy: 'not-valid-validate', why: 'VALIDATE CONSTRAINT scans under SHARE UPDATE EXCLUSIVE: reads and writes continue', lock: 'SHARE UPDATE EXCLUSIVE', hold: ONLINE, rewrites: false, scans: true, steps: [text] };
+      return routed({
+        statement: s, subcommand: text, strategy: 'not-valid-validate', why: 'VALIDATE CONSTRAINT scans under SHARE UPDATE EXCLUSIVE: reads and writes continue',
+        lock: 'SHARE UPDATE EXCLUSIVE', hold: ONLINE, rewrites: false, scans: true, route: [{ kind: 'validate', sql: text, constraint: cmd.name }], undo: [],
+      });
     case 'AT_DropColumn':
       return instant(s, text, 'DROP COLUMN hides the column in the catalog; rows are not rewritten', 'ACCESS EXCLUSIVE');
     case 'AT_ColumnDefault':
@@ -266,36 +343,40 @@ function setNotNull(column: string, ctx: Ctx): Decision {
   if (facts.constraints.some((k) => k.type === 'c' && k.validated && k.definition === proof)) {
     return instant(s, text, 'a validated CHECK (column IS NOT NULL) proves it: PostgreSQL 12+ skips the scan', 'ACCESS EXCLUSIVE');
   }
-  const precheck = `SELECT EXISTS (SELECT 1 FROM ${table} WHERE ${ident(column)} IS NULL)`;
+  const precheck: Step = { kind: 'check', sql: `SELECT EXISTS (SELECT 1 FROM ${table} WHERE ${ident(column)} IS NULL)`, violation: `column ${column} contains null values` };
   if (hasNotNullNotValid(facts.serverVersionNum)) {
     // The name SET NOT NULL itself gives on 18 (<table>_<column>_not_null), so the catalog matches offline.
-    const name = ident(objectName(facts.table.name, column, 'not_null'));
-    return {
+    const name = objectName(facts.table.name, column, 'not_null');
+    return routed({
       statement: s, subcommand: text, strategy: 'not-valid-validate', lock: 'ACCESS EXCLUSIVE', hold: CATALOG, rewrites: false, scans: true,
       why: 'NOT NULL ... NOT VALID, then VALIDATE under SHARE UPDATE EXCLUSIVE (PostgreSQL 18+)',
-      steps: [precheck, `ALTER TABLE ${table} ADD CONSTRAINT ${name} NOT NULL ${ident(column)} NOT VALID`, `ALTER TABLE ${table} VALIDATE CONSTRAINT ${name}`],
-    };
+      route: [
+        precheck,
+        { kind: 'locked', sql: [`ALTER TABLE ${table} ADD CONSTRAINT ${ident(name)} NOT NULL ${ident(column)} NOT VALID`] },
+        { kind: 'validate', sql: `ALTER TABLE ${table} VALIDATE CONSTRAINT ${ident(name)}`, constraint: name },
+      ],
+      undo: [`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${ident(name)}`],
+    });
   }
   const helper = ident(`pgshift_nn_${column}`.slice(0, 63));
-  return {
+  return routed({
     statement: s, subcommand: text, strategy: 'not-valid-validate', lock: 'ACCESS EXCLUSIVE', hold: CATALOG, rewrites: false, scans: true,
     why: 'a helper CHECK (column IS NOT NULL) NOT VALID, VALIDATE under SHARE UPDATE EXCLUSIVE, then SET NOT NULL skips its scan (PostgreSQL 12+)',
-    steps: [
+    route: [
       precheck,
-      `ALTER TABLE ${table} ADD CONSTRAINT ${helper} CHECK (${ident(column)} IS NOT NULL) NOT VALID`,
-      `ALTER TABLE ${table} VALIDATE CONSTRAINT ${helper}`,
-      `ALTER TABLE ${table} ALTER COLUMN ${ident(column)} SET NOT NULL`,
-      `ALTER TABLE ${table} DROP CONSTRAINT ${helper}`,
+      { kind: 'locked', sql: [`ALTER TABLE ${table} ADD CONSTRAINT ${helper} CHECK (${ident(column)} IS NOT NULL) NOT VALID`] },
+      { kind: 'validate', sql: `ALTER TABLE ${table} VALIDATE CONSTRAINT ${helper}`, constraint: `pgshift_nn_${column}`.slice(0, 63) },
+      { kind: 'locked', sql: [`ALTER TABLE ${table} ALTER COLUMN ${ident(column)} SET NOT NULL`, `ALTER TABLE ${table} DROP CONSTRAINT ${helper}`] },
     ],
-  };
+    undo: [`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${helper}`],
+  });
 }
 
 function addConstraint(cmd: Node, ctx: Ctx): Decision {
-  const { facts, table, s, text } = ctx;
+  const { facts, table, s, text, used } = ctx;
   const con = cmd.def?.Constraint ?? cmd.def?.IndexStmt;
   const type: string = cmd.def?.Constraint?.contype ?? (cmd.def?.IndexStmt?.primary ? 'CONSTR_PRIMARY' : 'CONSTR_UNIQUE');
   const notValid = Boolean(con?.skip_validation);
-  const used = new Set(facts.constraints.map((k) => k.name));
   switch (type) {
     case 'CONSTR_CHECK':
     case 'CONSTR_FOREIGN':
@@ -304,18 +385,26 @@ function addConstraint(cmd: Node, ctx: Ctx): Decision {
       if (notValid) return instant(s, text, 'NOT VALID: existing rows are not checked', lock);
       if (type === 'CONSTR_NOTNULL' && !hasNotNullNotValid(facts.serverVersionNum)) return setNotNull(con.keys?.[0]?.String?.sval, ctx);
       const name: string = con.conname ?? chooseConstraintName(facts.table.name, constraintColumns(con, type), type === 'CONSTR_CHECK' ? 'check' : type === 'CONSTR_FOREIGN' ? 'fkey' : 'not_null', used);
+      used.add(name);
       const added = structuredClone(cmd);
       Object.assign(added.def.Constraint, { conname: name, skip_validation: true, initially_valid: false });
       const node = { relation: relationOf(facts), cmds: [{ AlterTableCmd: added }], objtype: 'OBJECT_TABLE' };
-      const steps = [
-        ...(type === 'CONSTR_CHECK' ? [`SELECT EXISTS (SELECT 1 FROM ${table} WHERE (${deparseExpression(con.raw_expr)}) IS FALSE)`] : []),
-        deparseStatement({ kind: 'alter', node, cmds: [added] }),
-        `ALTER TABLE ${table} VALIDATE CONSTRAINT ${ident(name)}`,
-      ];
-      return {
-        statement: s, subcommand: text, strategy: 'not-valid-validate', lock, hold: CATALOG, rewrites: false, scans: true, steps,
+      const precheck: Step =
+        type === 'CONSTR_CHECK'
+          ? { kind: 'check', sql: `SELECT EXISTS (SELECT 1 FROM ${table} WHERE (${deparseExpression(con.raw_expr)}) IS FALSE)`, violation: `check constraint "${name}" is violated by some row` }
+          : type === 'CONSTR_NOTNULL'
+            ? { kind: 'check', sql: `SELECT EXISTS (SELECT 1 FROM ${table} WHERE ${ident(con.keys[0].String.sval)} IS NULL)`, violation: `column ${con.keys[0].String.sval} contains null values` }
+            : { kind: 'check-foreign-key', constraint: name, table, node: added.def.Constraint };
+      return routed({
+        statement: s, subcommand: text, strategy: 'not-valid-validate', lock, hold: CATALOG, rewrites: false, scans: true,
+        route: [
+          precheck,
+          { kind: 'locked', sql: [deparseStatement({ kind: 'alter', node, cmds: [added] })] },
+          { kind: 'validate', sql: `ALTER TABLE ${table} VALIDATE CONSTRAINT ${ident(name)}`, constraint: name },
+        ],
+        undo: [`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${ident(name)}`],
         why: `added NOT VALID (catalog only), then VALIDATE CONSTRAINT scans under SHARE UPDATE EXCLUSIVE${type === 'CONSTR_FOREIGN' ? ' (ROW SHARE on the referenced table)' : ''}`,
-      };
+      });
     }
     case 'CONSTR_UNIQUE':
     case 'CONSTR_PRIMARY': {
@@ -325,34 +414,69 @@ function addConstraint(cmd: Node, ctx: Ctx): Decision {
       }
       const keys: string[] = (con.keys ?? []).map((k: Node) => k.String.sval);
       const primary = type === 'CONSTR_PRIMARY';
-      const name: string = con.conname ?? (primary ? objectName(facts.table.name, null, 'pkey') : chooseConstraintName(facts.table.name, keys, 'key', new Set([...used, ...facts.indexes.map((x) => x.name)])));
-      const nulls = con.nulls_not_distinct ? ' NULLS NOT DISTINCT' : '';
-      const include = con.including?.length ? ` INCLUDE (${con.including.map((k: Node) => ident(k.String.sval)).join(', ')})` : '';
       const deferrable = con.deferrable ? ` DEFERRABLE${con.initdeferred ? ' INITIALLY DEFERRED' : ''}` : '';
       const nullable = primary ? keys.filter((k) => !facts.columns.find((c) => c.name === k)?.notNull) : [];
-      const notNullSteps = nullable.flatMap((k) => setNotNull(k, { ...ctx }).steps);
-      return {
+      const notNull = nullable.map((k) => setNotNull(k, ctx));
+      // The index PostgreSQL builds for the constraint (transformIndexConstraint), as a CREATE INDEX.
+      const index: Node = {
+        relation: relationOf(facts), accessMethod: 'btree', tableSpace: con.indexspace, options: con.options,
+        indexParams: keys.map((k) => ({ IndexElem: { name: k, ordering: 'SORTBY_DEFAULT', nulls_ordering: 'SORTBY_NULLS_DEFAULT' } })),
+        indexIncludingParams: (con.including ?? []).map((k: Node) => ({ IndexElem: { name: k.String.sval, ordering: 'SORTBY_DEFAULT', nulls_ordering: 'SORTBY_NULLS_DEFAULT' } })),
+        unique: true, nulls_not_distinct: Boolean(con.nulls_not_distinct),
+      };
+      const name: string = con.conname ?? chooseConstraintName(facts.table.name, primary ? [] : [indexNameAddition(index)], primary ? 'pkey' : 'key', used);
+      used.add(name);
+      index.idxname = name;
+      return routed({
         statement: s, subcommand: text, strategy: 'concurrent', lock: 'ACCESS EXCLUSIVE', hold: CATALOG, rewrites: false, scans: true,
         why: `CREATE UNIQUE INDEX CONCURRENTLY (SHARE UPDATE EXCLUSIVE), then ADD CONSTRAINT ... USING INDEX (catalog only)${nullable.length ? '; the key columns become NOT NULL by the NOT VALID route first' : ''}`,
-        steps: [
-          ...notNullSteps,
-          `CREATE UNIQUE INDEX CONCURRENTLY ${ident(name)} ON ${table} (${keys.map((k) => ident(k)).join(', ')})${include}${nulls}`,
-          `ALTER TABLE ${table} ADD CONSTRAINT ${ident(name)} ${primary ? 'PRIMARY KEY' : 'UNIQUE'} USING INDEX ${ident(name)}${deferrable}`,
+        route: [
+          ...notNull.flatMap((d) => d.route),
+          duplicatesCheck(index, table),
+          {
+            kind: 'build-index', node: index, name, table,
+            attach: { constraint: name, type: primary ? 'PRIMARY KEY' : 'UNIQUE', deferrable },
+          },
         ],
-      };
+        undo: [
+          `ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${ident(name)}`,
+          ...notNull.flatMap((d) => d.undo),
+          ...nullable.map((k) => `ALTER TABLE ${table} ALTER COLUMN ${ident(k)} DROP NOT NULL`),
+        ],
+      });
     }
     default:
       return heavy(ctx, 'an EXCLUDE constraint builds its index under ACCESS EXCLUSIVE; PostgreSQL has no USING INDEX route for it', false);
   }
 }
 
-function createIndex(node: Node, s: number, facts: TableFacts): Decision {
-  const text = deparseSync(node);
+/** Read-only: would the unique index fail to build on the rows there now? */
+function duplicatesCheck(index: Node, table: string): Step {
+  const exprs: string[] = (index.indexParams ?? []).map((p: Node) => (p.IndexElem.name ? ident(p.IndexElem.name) : `(${deparseExpression(p.IndexElem.expr)})`));
+  const nulls = index.nulls_not_distinct ? [] : exprs.map((e) => `${e} IS NOT NULL`);
+  const where = [...nulls, ...(index.whereClause ? [`(${deparseExpression(index.whereClause)})`] : [])];
+  return {
+    kind: 'check',
+    sql: `SELECT EXISTS (SELECT 1 FROM ${table}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} GROUP BY ${exprs.join(', ')} HAVING count(*) > 1)`,
+    violation: `existing rows hold duplicate values of (${exprs.join(', ')})`,
+  };
+}
+
+function createIndex(node: Node, s: number, facts: TableFacts, used: Set<string>): Decision {
+  const text = deparseIndex(node);
   if (!concurrentIndexSafe(facts.serverVersionNum)) {
-    return { statement: s, subcommand: text, strategy: 'copy', why: 'CREATE INDEX CONCURRENTLY can corrupt indexes on PostgreSQL 14.0-14.3 (upgrade to 14.4+)', lock: 'SHARE', hold: 'scan', rewrites: false, scans: true, steps: [text] };
+    return { statement: s, subcommand: text, strategy: 'copy', why: 'CREATE INDEX CONCURRENTLY can corrupt indexes on PostgreSQL 14.0-14.3 (upgrade to 14.4+)', lock: 'SHARE', hold: 'scan', rewrites: false, scans: true, steps: [text], route: [], undo: [] };
   }
-  const concurrent = deparseSync({ ...node, concurrent: true });
-  return { statement: s, subcommand: text, strategy: 'concurrent', why: 'CREATE INDEX CONCURRENTLY builds without blocking writes; an invalid index left by a failed build is dropped before a retry', lock: 'SHARE UPDATE EXCLUSIVE', hold: ONLINE, rewrites: false, scans: true, steps: [concurrent] };
+  const name: string = node.idxname ?? chooseConstraintName(facts.table.name, [indexNameAddition(node)], 'idx', used);
+  used.add(name);
+  const table = qualified(facts.table.schema, facts.table.name);
+  const named = { ...node, idxname: name };
+  return routed({
+    statement: s, subcommand: text, strategy: 'concurrent', why: 'CREATE INDEX CONCURRENTLY builds without blocking writes; an invalid index left by a failed build is dropped before a retry',
+    lock: 'SHARE UPDATE EXCLUSIVE', hold: ONLINE, rewrites: false, scans: true,
+    route: [...(node.unique ? [duplicatesCheck(node, table)] : []), { kind: 'build-index', node: named, name, table, attach: null }],
+    undo: [],
+  });
 }
 
 function dropIndex(node: Node, s: number): Decision[] {
@@ -361,13 +485,81 @@ function dropIndex(node: Node, s: number): Decision[] {
     const one = { ...node, objects: [o] };
     const text = deparseSync(one, 'DropStmt');
     const concurrent = deparseSync({ ...one, concurrent: true, behavior: 'DROP_RESTRICT' }, 'DropStmt');
-    return { statement: s, subcommand: text, strategy: 'concurrent' as const, why: 'DROP INDEX CONCURRENTLY waits for running transactions instead of blocking them', lock: 'SHARE UPDATE EXCLUSIVE' as const, hold: CATALOG, rewrites: false, scans: false, steps: [concurrent] };
+    return routed({
+      statement: s, subcommand: text, strategy: 'concurrent', why: 'DROP INDEX CONCURRENTLY waits for running transactions instead of blocking them',
+      lock: 'SHARE UPDATE EXCLUSIVE', hold: CATALOG, rewrites: false, scans: false, route: [{ kind: 'drop-index', sql: concurrent }], undo: [],
+    });
   });
+}
+
+/** CREATE INDEX as SQL (pgsql-deparser). */
+export function deparseIndex(node: Node): string {
+  return deparseSync(node);
 }
 
 function deparseSync(node: Node, kind: 'IndexStmt' | 'DropStmt' = 'IndexStmt'): string {
   return deparseExpression([{ RawStmt: { stmt: { [kind]: node } } }]);
 }
+
+/**
+ * ChooseIndexColumnNames + ChooseIndexNameAddition (src/backend/commands/indexcmds.c): each
+ * column's name, an expression's FigureIndexColname (a function's name, a cast's column or type,
+ * ...) or "expr", made unique within the index with a number, joined by '_'.
+ */
+export function indexNameAddition(node: Node): string {
+  const names: string[] = [];
+  for (const p of [...(node.indexParams ?? []), ...(node.indexIncludingParams ?? [])]) {
+    const e = p.IndexElem;
+    const orig: string = e.indexcolname ?? e.name ?? figureColname(e.expr) ?? 'expr';
+    let name = orig;
+    for (let i = 1; names.includes(name); i++) name = `${orig}${i}`;
+    names.push(name);
+  }
+  let out = '';
+  for (const n of names) {
+    out += (out ? '_' : '') + n;
+    if (out.length >= 63) break;
+  }
+  return out;
+}
+
+/** FigureColnameInternal (src/backend/parser/parse_target.c), the cases an index expression meets. */
+function figureColname(expr: Node): string | null {
+  const [kind, n] = Object.entries(expr ?? {})[0] ?? [];
+  const x = n as Node;
+  switch (kind) {
+    case 'ColumnRef': {
+      const last = x.fields?.at(-1);
+      return last?.String?.sval ?? null;
+    }
+    case 'FuncCall':
+      return x.funcname?.at(-1)?.String?.sval ?? null;
+    case 'TypeCast': {
+      const inner = figureColname(x.arg);
+      if (inner && !STRENGTH_ONE.has(Object.keys(x.arg ?? {})[0] ?? '')) return inner;
+      return x.typeName?.names?.at(-1)?.String?.sval ?? inner;
+    }
+    case 'CollateClause':
+      return figureColname(x.arg);
+    case 'CoalesceExpr':
+      return 'coalesce';
+    case 'MinMaxExpr':
+      return x.op === 'IS_GREATEST' ? 'greatest' : 'least';
+    case 'NullIfExpr':
+      return 'nullif';
+    case 'CaseExpr':
+      return 'case';
+    case 'A_ArrayExpr':
+      return 'array';
+    case 'RowExpr':
+      return 'row';
+    default:
+      return null;
+  }
+}
+
+// Names FigureColnameInternal gives with strength 1, which a cast's type name overrides.
+const STRENGTH_ONE = new Set(['CaseExpr']);
 
 function relationOf(facts: TableFacts): Node {
   return { schemaname: facts.table.schema, relname: facts.table.name, inh: true, relpersistence: 'p' };

@@ -30,6 +30,11 @@ export interface TableFacts {
   constraints: { name: string; type: string; validated: boolean; columns: string[]; definition: string }[];
   /** columns: null for an expression */
   indexes: { name: string; unique: boolean; primary: boolean; valid: boolean; columns: (string | null)[]; constraint: string | null }[];
+  /**
+   * Names of relations and constraints in the table's schema that a name PostgreSQL generates
+   * for an index or constraint of this table could collide with (those starting like the table)
+   */
+  usedNames: string[];
   /** the session's TimeZone is UTC: timestamp <-> timestamptz keeps its bytes (PostgreSQL 12+) */
   sessionUtc: boolean;
   typeChanges: TypeChangeFact[];
@@ -125,6 +130,12 @@ async function readCatalog(c: Client, oid: string): Promise<CatalogFacts> {
        FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $1::oid ORDER BY ic.relname`,
     [oid],
   )).rows;
+  // A generated name starts with the table's name, cut to no less than its first 16 characters.
+  const usedNames = (await c.query(
+    `SELECT relname::text AS name FROM pg_class WHERE relnamespace = $1::regnamespace AND starts_with(relname, left($2, 16))
+     UNION SELECT conname::text FROM pg_constraint WHERE connamespace = $1::regnamespace AND starts_with(conname, left($2, 16))`,
+    [ident(t.schema), t.name],
+  )).rows.map((r) => r.name as string);
   const pk = constraints.find((k) => k.type === 'p');
   return {
     serverVersionNum: t.version,
@@ -143,6 +154,7 @@ async function readCatalog(c: Client, oid: string): Promise<CatalogFacts> {
     columns: columns.map((a) => ({ name: a.name, attnum: a.attnum, typeOid: a.type_oid, typmod: a.typmod, type: a.type, notNull: a.not_null })),
     constraints: constraints.map((k) => ({ name: k.name, type: k.type, validated: k.validated, columns: k.columns, definition: k.definition })),
     indexes: indexes.map((i) => ({ name: i.name, unique: i.unique, primary: i.primary, valid: i.valid, columns: i.columns, constraint: i.constraint })),
+    usedNames,
     sessionUtc: UTC_ZONES.has(String(t.tz).toLowerCase()),
   };
 }

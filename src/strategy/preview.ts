@@ -1,9 +1,10 @@
-import type { Pool } from '../db/session.js';
+import type { Client, Pool } from '../db/session.js';
 import { withClient } from '../db/session.js';
-import { UserError } from '../errors.js';
-import { resolveTableOid } from '../catalog/table.js';
-import { parseAlter } from '../plan/parse.js';
-import { readFacts } from './facts.js';
+import { parseAlter, type ParsedAlter } from '../plan/parse.js';
+import { resolveTarget } from '../plan/target.js';
+import { preflightEveryStrategy } from '../plan/preflight.js';
+import { describeTable } from '../catalog/table.js';
+import { readFacts, type TableFacts } from './facts.js';
 import { classify, type Classification, type ClassifyOptions } from './classify.js';
 
 export interface StrategyPreview extends Classification {
@@ -14,25 +15,51 @@ export interface StrategyPreview extends Classification {
   serverVersion: number;
 }
 
+export interface Decided {
+  parsed: ParsedAlter;
+  facts: TableFacts;
+  classification: Classification;
+}
+
 /**
- * What each subcommand's cheapest safe path would be (issue 12), read-only: parse, resolve the
- * table, read the catalog facts (in a transaction rolled back), classify. `alter` does not run
- * these strategies yet: every change it executes goes through the online copy.
+ * Every subcommand's cheapest safe path: parse, resolve the one table, read the catalog facts
+ * (in a transaction rolled back), classify. Read-only; `plan` prints it, `alter` follows it.
+ * Call it outside a transaction, on the session that will run the change (TimeZone matters).
  */
-export async function previewStrategies(pool: Pool, sql: string, opts: ClassifyOptions): Promise<StrategyPreview> {
+export async function decide(c: Client, sql: string, opts: ClassifyOptions): Promise<Decided> {
   const parsed = await parseAlter(sql);
-  return withClient(pool, async (c) => {
-    const oid = await resolveTableOid(c, parsed.relation.schema, parsed.relation.name);
-    if (!oid) throw new UserError(`refused: table ${parsed.relation.schema ? `${parsed.relation.schema}.` : ''}${parsed.relation.name} does not exist`);
-    const facts = await readFacts(c, oid, parsed.statements);
-    const result = classify(parsed.statements, facts, opts);
-    return {
-      ...result,
-      table: `${facts.table.schema}.${facts.table.name}`,
-      tableBytes: facts.table.tableBytes,
-      indexBytes: facts.table.indexBytes,
-      estimatedRows: facts.table.estimatedRows,
-      serverVersion: facts.serverVersionNum,
-    };
-  });
+  const oid = await resolveTarget(c, parsed);
+  await preflightEveryStrategy(c, await describeTable(c, oid));
+  const facts = await readFacts(c, oid, parsed.statements);
+  return { parsed, facts, classification: classify(parsed.statements, facts, opts) };
+}
+
+export function summarize(d: Decided): StrategyPreview {
+  const { facts } = d;
+  return {
+    ...d.classification,
+    table: `${facts.table.schema}.${facts.table.name}`,
+    tableBytes: facts.table.tableBytes,
+    indexBytes: facts.table.indexBytes,
+    estimatedRows: facts.table.estimatedRows,
+    serverVersion: facts.serverVersionNum,
+  };
+}
+
+export async function previewStrategies(pool: Pool, sql: string, opts: ClassifyOptions): Promise<StrategyPreview> {
+  return withClient(pool, async (c) => summarize(await decide(c, sql, opts)));
+}
+
+/** The decisions as a DBA reads them: per subcommand its strategy and why, lock and hold, and its SQL steps. */
+export function describeStrategies(p: StrategyPreview): string[] {
+  const mb = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MB`;
+  const lines = [`table ${p.table}: ~${p.estimatedRows} rows, ${mb(p.tableBytes)} + ${mb(p.indexBytes)} of indexes (server ${p.serverVersion})`];
+  for (const d of p.decisions) {
+    lines.push(`  ${d.subcommand}`);
+    lines.push(`    strategy ${d.strategy}: ${d.why}`);
+    lines.push(`    lock ${d.lock}, held: ${d.hold}; rewrites the table: ${d.rewrites ? 'yes' : 'no'}; scans it: ${d.scans ? 'yes' : 'no'}`);
+    for (const step of d.steps) lines.push(`    step: ${step}`);
+  }
+  lines.push(`overall: ${p.overall.strategy}: ${p.overall.why}`);
+  return lines;
 }

@@ -3,6 +3,7 @@ import { ident, qualified, trusted } from '../db/quote.js';
 import { loadParser } from '../plan/parse.js';
 import { parseSync } from 'libpg-query';
 import type { DeferredConstraint } from '../shadow/build.js';
+import { foreignKeyColumns, orphanCondition } from './foreign-keys.js';
 
 export interface ConstraintCheck {
   check: string;
@@ -34,17 +35,8 @@ export async function checkConstraints(
   await loadParser();
   for (const fk of deferred.filter((d) => d.type === 'f' && d.validate)) {
     const con = parseSync(`ALTER TABLE x ADD CONSTRAINT x ${fk.def}`).stmts[0].stmt.AlterTableStmt.cmds[0].AlterTableCmd.def.Constraint;
-    const from: string[] = con.fk_attrs.map((a: { String: { sval: string } }) => a.String.sval);
-    const pk = con.pktable;
-    const parent = pk.schemaname ? qualified(pk.schemaname, pk.relname) : ident(pk.relname);
-    let to: string[] = (con.pk_attrs ?? []).map((a: { String: { sval: string } }) => a.String.sval);
-    if (to.length === 0) {
-      to = (await c.query(`SELECT a.attname FROM pg_constraint p CROSS JOIN LATERAL unnest(p.conkey) WITH ORDINALITY k(n, o)
-          JOIN pg_attribute a ON a.attrelid = p.conrelid AND a.attnum = k.n WHERE p.conrelid = $1::regclass AND p.contype = 'p' ORDER BY k.o`, [parent])).rows.map((r) => r.attname);
-    }
-    const present = from.map((f) => `s.${ident(f)} IS NOT NULL`).join(' AND ');
-    const match = from.map((f, i) => `p.${ident(to[i]!)} = s.${ident(f)}`).join(' AND ');
-    await count(`FOREIGN KEY ${fk.name}`, `SELECT count(*) AS n FROM ${rel} s WHERE ${present} AND NOT EXISTS (SELECT 1 FROM ${parent} p WHERE ${match})`);
+    const orphan = orphanCondition('s', { ...(await foreignKeyColumns(c, con)), matchFull: con.fk_matchtype === 'f' });
+    await count(`FOREIGN KEY ${fk.name}`, `SELECT count(*) AS n FROM ${rel} s WHERE ${orphan}`);
   }
   return out;
 }

@@ -5,7 +5,7 @@ import { ident, qualified, trusted } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { sqlFile } from '../db/sql-files.js';
 import { RuntimeError } from '../errors.js';
-import { deparseExpression, loadParser } from '../plan/parse.js';
+import { deparseExpression, loadParser, type Node } from '../plan/parse.js';
 import type { DeferredConstraint } from '../shadow/build.js';
 
 /**
@@ -63,20 +63,42 @@ export async function foreignKeysToProve(
     const from: string[] = con.fk_attrs.map((a: { String: { sval: string } }) => a.String.sval);
     const implied = fk.validate && existing.get(fk.name) === fk.def.replace(/ NOT VALID$/, '') && !from.some((f) => x.retyped.includes(f));
     if (implied) continue;
-    const pk = con.pktable;
     const selfReference = fk.referenced === x.originOid;
-    const parent = selfReference ? qualified(x.shadowSchema, x.table) : pk.schemaname ? qualified(pk.schemaname, pk.relname) : ident(pk.relname);
-    let to: string[] = (con.pk_attrs ?? []).map((a: { String: { sval: string } }) => a.String.sval);
-    if (to.length === 0) {
-      to = (await c.query(
-        `SELECT a.attname FROM pg_constraint p CROSS JOIN LATERAL unnest(p.conkey) WITH ORDINALITY k(n, o)
-           JOIN pg_attribute a ON a.attrelid = p.conrelid AND a.attnum = k.n WHERE p.conrelid = $1::regclass AND p.contype = 'p' ORDER BY k.o`,
-        [parent],
-      )).rows.map((r) => r.attname);
-    }
-    out.push({ kind: 'f', name: fk.name, from, parent, to, selfReference, watch: qualified(x.shadowSchema, `fk_watch_${n}`) });
+    const cols = await foreignKeyColumns(c, con, selfReference ? qualified(x.shadowSchema, x.table) : undefined);
+    out.push({ kind: 'f', name: fk.name, ...cols, selfReference, watch: qualified(x.shadowSchema, `fk_watch_${n}`) });
   }
   return out;
+}
+
+/**
+ * A foreign key's referencing columns, its parent (as written, or `parent` in its place) and the
+ * referenced columns: as written, else the parent's primary key, as PostgreSQL takes them.
+ */
+export async function foreignKeyColumns(c: Client, con: Node, parent?: string): Promise<{ from: string[]; parent: string; to: string[] }> {
+  const names = (list: Node[] | undefined): string[] => (list ?? []).map((a: Node) => a.String.sval);
+  const pk = con.pktable;
+  const table = parent ?? (pk.schemaname ? qualified(pk.schemaname, pk.relname) : ident(pk.relname));
+  let to = names(con.pk_attrs);
+  if (to.length === 0) {
+    to = (await c.query(
+      `SELECT a.attname FROM pg_constraint p CROSS JOIN LATERAL unnest(p.conkey) WITH ORDINALITY k(n, o)
+         JOIN pg_attribute a ON a.attrelid = p.conrelid AND a.attnum = k.n WHERE p.conrelid = $1::regclass AND p.contype = 'p' ORDER BY k.o`,
+      [table],
+    )).rows.map((r) => r.attname);
+  }
+  return { from: names(con.fk_attrs), parent: table, to };
+}
+
+/**
+ * Rows of `relation` that reference no row of the parent (a NULL in any referencing column is
+ * no reference; MATCH FULL also refuses a partly NULL reference), as SQL counting them.
+ */
+export function orphanCondition(alias: string, k: { from: string[]; parent: string; to: string[]; matchFull: boolean }): string {
+  const col = (f: string): string => `${alias}.${ident(f)}`;
+  const present = k.from.map((f) => `${col(f)} IS NOT NULL`).join(' AND ');
+  const missing = `NOT EXISTS (SELECT 1 FROM ${k.parent} p WHERE ${k.from.map((f, i) => `p.${ident(k.to[i]!)} = ${col(f)}`).join(' AND ')})`;
+  const partly = k.matchFull && k.from.length > 1 ? ` OR num_nulls(${k.from.map(col).join(', ')}) BETWEEN 1 AND ${k.from.length - 1}` : '';
+  return `((${present} AND ${missing})${partly})`;
 }
 
 /**

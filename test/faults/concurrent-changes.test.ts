@@ -49,7 +49,7 @@ describe('changes made by others during a migration', () => {
       await db.query(`CREATE TABLE ${t} (id int PRIMARY KEY, v int NOT NULL, note text);
         INSERT INTO ${t} SELECT g, g, 'n' FROM generate_series(1, 20000) g; GRANT SELECT ON ${t} TO ${role};`);
       const err = await onlineAlter(
-        alterOptions({
+        alterOptions({ strategy: 'copy',
           url: db.url, statements: `ALTER TABLE ${t} ALTER COLUMN v TYPE bigint`, execute: true, dropOld: true,
           onPhase: async (phase) => {
             if (phase === 'index') await db.query(change(t));
@@ -70,7 +70,7 @@ describe('changes made by others during a migration', () => {
     await db.query(`CREATE TABLE users_p (id int PRIMARY KEY, v int); INSERT INTO users_p VALUES (1, 1);
       CREATE TABLE docs_p (id int PRIMARY KEY, owner int); ALTER TABLE docs_p ENABLE ROW LEVEL SECURITY;
       CREATE POLICY by_owner ON docs_p USING (owner IN (SELECT id FROM users_p));`);
-    const err = await onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE users_p ALTER COLUMN v TYPE bigint', execute: true })).catch((e: unknown) => e);
+    const err = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE users_p ALTER COLUMN v TYPE bigint', execute: true })).catch((e: unknown) => e);
     expect((err as { exitCode?: number }).exitCode, String(err)).toBe(2);
     expect(String(err)).toMatch(/policy by_owner on table docs_p/);
     await nothingLeft(db, 'users_p');
@@ -80,7 +80,7 @@ describe('changes made by others during a migration', () => {
     await db.query(`CREATE TABLE ct_a (id int PRIMARY KEY, v int); CREATE TABLE ct_b (id int PRIMARY KEY);
       CREATE FUNCTION ct_noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
       CREATE CONSTRAINT TRIGGER ct_check AFTER INSERT ON ct_b FROM ct_a FOR EACH ROW EXECUTE FUNCTION ct_noop();`);
-    const err = await onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE ct_a ALTER COLUMN v TYPE bigint', execute: true })).catch((e: unknown) => e);
+    const err = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE ct_a ALTER COLUMN v TYPE bigint', execute: true })).catch((e: unknown) => e);
     expect((err as { exitCode?: number }).exitCode, String(err)).toBe(2);
     expect(String(err)).toMatch(/constraint trigger/);
   });
@@ -92,7 +92,7 @@ describe('changes made by others during a migration', () => {
     try {
       await c.query(`BEGIN; UPDATE prep SET v = v + 1 WHERE id = 1; PREPARE TRANSACTION 'pgshift_test_prep'`);
       const before = await tableDigest(db.pool, 'public.prep', { orderBy: ['id'] });
-      const err = await onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE prep ALTER COLUMN v TYPE bigint', execute: true })).catch((e: unknown) => e);
+      const err = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE prep ALTER COLUMN v TYPE bigint', execute: true })).catch((e: unknown) => e);
       expect((err as { exitCode?: number }).exitCode, String(err)).toBe(2);
       expect(String(err)).toMatch(/prepared transaction 'pgshift_test_prep'.*ROLLBACK PREPARED 'pgshift_test_prep'/);
       expect(await tableDigest(db.pool, 'public.prep', { orderBy: ['id'] })).toEqual(before);
@@ -109,7 +109,7 @@ describe('changes made by others during a migration', () => {
     await c.connect();
     try {
       const err = await onlineAlter(
-        alterOptions({
+        alterOptions({ strategy: 'copy',
           url: db.url, statements: 'ALTER TABLE prep2 ALTER COLUMN v TYPE bigint', execute: true, retry: FAST_GIVE_UP,
           onPhase: async (phase) => {
             if (phase === 'cutover') await c.query(`BEGIN; UPDATE prep2 SET v = v + 1 WHERE id = 1; PREPARE TRANSACTION 'pgshift_test_prep2'`);

@@ -37,7 +37,7 @@ describe('constraints that fail offline fail before the swap', () => {
     const beforeParents = await tableDigest(db.pool, 'public.parents', { orderBy: ['id'] });
     let changedParents = false;
     const err = await onlineAlter(
-      alterOptions({
+      alterOptions({ strategy: 'copy',
         url: db.url, statements, execute: true, dropOld: true,
         onPhase: async (phase) => {
           if (during && phase === 'cutover') {
@@ -92,7 +92,7 @@ describe('constraints that fail offline fail before the swap', () => {
   it('goes through, foreign key valid, when parents and children change without orphaning anything', async () => {
     await child('fine_e');
     const report = await onlineAlter(
-      alterOptions({
+      alterOptions({ strategy: 'copy',
         url: db.url, statements: ADD_FK('fine_e'), execute: true, dropOld: true,
         onPhase: async (phase) => {
           if (phase === 'cutover') await db.query(`INSERT INTO parents VALUES (600); INSERT INTO fine_e VALUES (888888, 600, 1); UPDATE fine_e SET p = 2 WHERE id = 5`);
@@ -114,7 +114,7 @@ describe('constraints that fail offline fail before the swap', () => {
     await db.query(`CREATE TABLE IF NOT EXISTS seq_f (id int PRIMARY KEY, v int, w bigint);
       INSERT INTO seq_f VALUES (1, 1, 5000000000), (2, NULL, 1) ON CONFLICT DO NOTHING;`);
     const before = await tableDigest(db.pool, 'public.seq_f', { orderBy: ['id'] });
-    const err = await onlineAlter(alterOptions({ url: db.url, statements, execute: true })).catch((e: unknown) => e);
+    const err = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements, execute: true })).catch((e: unknown) => e);
     expect((err as { exitCode?: number }).exitCode, String(err)).toBe(2);
     expect(String(err)).toMatch(message);
     expect(await tableDigest(db.pool, 'public.seq_f', { orderBy: ['id'] })).toEqual(before);

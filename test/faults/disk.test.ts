@@ -26,7 +26,7 @@ describe('disk space before the copy', () => {
   it('--disk-free 1MB on a ~20 MB table refuses with exit 2, both figures in one line, and nothing changed', async () => {
     const size = Number((await db.query(`SELECT pg_total_relation_size('big') AS b`)).rows[0].b);
     expect(size).toBeGreaterThan(18 * 1024 ** 2);
-    const r = await runCli(['alter', 'ALTER TABLE big ALTER COLUMN v TYPE bigint', '--execute', '--disk-free', '1MB', '--url', db.url]);
+    const r = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE big ALTER COLUMN v TYPE bigint', '--execute', '--disk-free', '1MB', '--url', db.url]);
     expect(r.status, r.stderr).toBe(2);
     const lines = r.stderr.trim().split('\n');
     expect(lines, r.stderr).toHaveLength(1);
@@ -41,13 +41,13 @@ describe('disk space before the copy', () => {
   });
 
   it('a bad --disk-free is a usage error', async () => {
-    const r = await runCli(['alter', 'ALTER TABLE big ALTER COLUMN v TYPE bigint', '--disk-free', '10', '--url', db.url]);
+    const r = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE big ALTER COLUMN v TYPE bigint', '--disk-free', '10', '--url', db.url]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--disk-free: "10" is not a size/);
   });
 
   it('without --disk-free, the plan says how much is free and where the figure came from', async () => {
-    const r = await runCli(['alter', 'ALTER TABLE big ALTER COLUMN v TYPE bigint', '--url', db.url]);
+    const r = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE big ALTER COLUMN v TYPE bigint', '--url', db.url]);
     expect(r.status, r.stderr).toBe(0);
     const line = r.stdout.split('\n').find((l) => l.startsWith('  disk:'));
     expect(line, r.stdout).toBeDefined();
@@ -71,18 +71,18 @@ describe('disk space before the copy', () => {
       const url = new URL(db.url);
       url.username = role;
       url.password = 'pw';
-      const hidden = await runCli(['alter', 'ALTER TABLE small_owned ALTER COLUMN v TYPE bigint', '--url', url.toString()]);
+      const hidden = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE small_owned ALTER COLUMN v TYPE bigint', '--url', url.toString()]);
       expect(hidden.status, hidden.stderr).toBe(0);
       expect(hidden.stdout).toMatch(/ {2}disk: the copy needs about \d+\.\d MB \(.*\); free space unknown: pass --disk-free SIZE to check it \(the data directory is hidden from this role: it needs superuser or pg_read_all_settings\)/);
       await db.query(`GRANT pg_read_all_settings TO ${role}`);
-      const shown = await runCli(['alter', 'ALTER TABLE small_owned ALTER COLUMN v TYPE bigint', '--url', url.toString()]);
+      const shown = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE small_owned ALTER COLUMN v TYPE bigint', '--url', url.toString()]);
       expect(shown.status, shown.stderr).toBe(0);
       const dataDir = (await db.query(`SELECT setting FROM pg_settings WHERE name = 'data_directory'`)).rows[0].setting as string;
       if (fs.existsSync(dataDir)) {
         expect(shown.stdout).toMatch(/; free \d+\.\d [MG]B on \S+ \(for the shadow and WAL\): this host, the server's data directory \S+ \(same system identifier\)/);
         // Without pg_control_system() (revoked in this database only), the table's own data file proves it is this server's.
         await db.query(`REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC`);
-        const byFile = await runCli(['alter', 'ALTER TABLE small_owned ALTER COLUMN v TYPE bigint', '--url', url.toString()]);
+        const byFile = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE small_owned ALTER COLUMN v TYPE bigint', '--url', url.toString()]);
         expect(byFile.status, byFile.stderr).toBe(0);
         expect(byFile.stdout).toMatch(/; free \d+\.\d [MG]B on \S+ \(for the shadow and WAL\): this host, the table's data file \S+ is here with the size the server reports/);
       } else {
@@ -97,10 +97,10 @@ describe('disk space before the copy', () => {
     await db.query(`CREATE TABLE mid (id int PRIMARY KEY, v int NOT NULL, pad text NOT NULL);
       INSERT INTO mid SELECT g, g, repeat('x', 90) FROM generate_series(1, 80000) g; ANALYZE mid`);
     const alter = 'ALTER TABLE mid ALTER COLUMN v TYPE bigint';
-    const fresh = await runCli(['alter', alter, '--disk-free', '20MB', '--url', db.url]);
+    const fresh = await runCli(['alter', '--strategy', 'copy', alter, '--disk-free', '20MB', '--url', db.url]);
     expect(fresh.status, fresh.stderr).toBe(2);
     expect(fresh.stderr).toMatch(/not enough disk space: the copy needs about \d+\.\d MB .* but 20\.0 MB is free/);
-    const killed = await runCli(['alter', alter, '--execute', '--disk-free', '10GB', '--url', db.url], { PGSHIFT_FAILPOINT: 'after-copy' });
+    const killed = await runCli(['alter', '--strategy', 'copy', alter, '--execute', '--disk-free', '10GB', '--url', db.url], { PGSHIFT_FAILPOINT: 'after-copy' });
     expect(killed.signal, killed.stderr).toBe('SIGKILL');
     const id = (await db.query(`SELECT id::int FROM pgshift.migrations WHERE table_name = 'mid' AND outcome IS NULL`)).rows[0].id;
     const resumed = await runCli(['resume', String(id), '--disk-free', '20MB', '--url', db.url]);
@@ -110,7 +110,7 @@ describe('disk space before the copy', () => {
   });
 
   it('--disk-free 10GB proceeds, and the plan names the operator as the source', async () => {
-    const r = await runCli(['alter', 'ALTER TABLE big ALTER COLUMN v TYPE bigint', '--execute', '--disk-free', '10GB', '--url', db.url]);
+    const r = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE big ALTER COLUMN v TYPE bigint', '--execute', '--disk-free', '10GB', '--url', db.url]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/ {2}disk: the copy needs about \d+\.\d MB \(shadow .*, its indexes .*, WAL .*, margin .*\); free 10\.0 GB \(--disk-free, as the operator says\)/);
     expect(await typeOfV()).toBe('bigint');

@@ -29,7 +29,7 @@ describe('cutover lock scope and deadline', () => {
     try {
       // A long report holding customers (ACCESS SHARE) for the whole migration.
       await reader.query('BEGIN; SELECT count(*) FROM customers');
-      const report = await onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE orders ALTER COLUMN v TYPE bigint', execute: true, dropOld: true, retry: FAST_GIVE_UP }));
+      const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE orders ALTER COLUMN v TYPE bigint', execute: true, dropOld: true, retry: FAST_GIVE_UP }));
       expect(report.status).toBe('done');
       expect(report.cutover?.attempts).toBe(1);
     } finally {
@@ -46,7 +46,7 @@ describe('cutover lock scope and deadline', () => {
       if (stalls++ === 0) await new Promise((r) => setTimeout(r, 1500));
     });
     const t0 = performance.now();
-    const report = await onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE stall ALTER COLUMN v TYPE bigint', execute: true, dropOld: true, cutoverDeadlineMs: 500 }));
+    const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE stall ALTER COLUMN v TYPE bigint', execute: true, dropOld: true, cutoverDeadlineMs: 500 }));
     expect(report.status).toBe('done');
     expect(report.cutover?.attempts).toBe(2);
     expect(performance.now() - t0).toBeLessThan(60_000);
@@ -60,7 +60,7 @@ describe('cutover lock scope and deadline', () => {
       if (slow++ === 0) await c!.query('SELECT pg_sleep(30)');
     });
     const t0 = performance.now();
-    const report = await onlineAlter(alterOptions({ url: db.url, statements: 'ALTER TABLE slowstmt ALTER COLUMN v TYPE bigint', execute: true, dropOld: true, cutoverDeadlineMs: 500 }));
+    const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE slowstmt ALTER COLUMN v TYPE bigint', execute: true, dropOld: true, cutoverDeadlineMs: 500 }));
     expect(report.status).toBe('done');
     expect(report.cutover?.attempts).toBe(2);
     // Cancelled at the deadline, not after the 30 s statement (or its 500 ms statement_timeout... which it also is: both bound it).

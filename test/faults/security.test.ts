@@ -157,7 +157,7 @@ describe('security', () => {
     await db.query(`CREATE TABLE app.ledger (id int PRIMARY KEY, v int); ALTER TABLE app.ledger OWNER TO ${q(OWNER)}; GRANT SELECT ON app.ledger TO ${q(INTRUDER)}`);
     const before = await snapshotCatalog(db.pool, ['app']);
     const schemas = (await db.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname LIKE 'pgshift%'`)).rows[0].n;
-    const r = await runCli(['alter', 'ALTER TABLE app.ledger ALTER COLUMN v TYPE bigint', '--url', urlAs(db, INTRUDER), '--execute'], ENV);
+    const r = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE app.ledger ALTER COLUMN v TYPE bigint', '--url', urlAs(db, INTRUDER), '--execute'], ENV);
     expect(r.status, r.stderr).toBe(2);
     const lines = r.stderr.split('\n').filter(Boolean);
     expect(lines, r.stderr).toHaveLength(1);

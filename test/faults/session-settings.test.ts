@@ -45,7 +45,7 @@ describe('engine sessions own their settings', () => {
     try {
       let committed: Promise<unknown> = Promise.resolve();
       const report = await onlineAlter(
-        alterOptions({
+        alterOptions({ strategy: 'copy',
           url: db.url,
           statements: 'ALTER TABLE rr ALTER COLUMN v TYPE bigint',
           execute: true,
@@ -87,7 +87,7 @@ describe('engine sessions own their settings', () => {
       u.username = owner;
       u.password = 'pw';
       u.searchParams.set('options', '-c row_security=on');
-      const run = () => onlineAlter(alterOptions({ url: u.toString(), statements: 'ALTER TABLE secret ALTER COLUMN v TYPE bigint', execute: true, dropOld: true }));
+      const run = () => onlineAlter(alterOptions({ strategy: 'copy', url: u.toString(), statements: 'ALTER TABLE secret ALTER COLUMN v TYPE bigint', execute: true, dropOld: true }));
       const err = await run().catch((e: unknown) => e);
       expect((err as { exitCode?: number }).exitCode, String(err)).toBe(2);
       expect(String(err)).toMatch(/BYPASSRLS/);
@@ -120,7 +120,7 @@ describe('engine sessions own their settings', () => {
       u.password = 'pw';
       u.searchParams.set('options', '-c idle_in_transaction_session_timeout=20ms');
       const report = await onlineAlter(
-        alterOptions({ url: u.toString(), statements: 'ALTER TABLE slow ALTER COLUMN a TYPE bigint', execute: true, dropOld: true, validation: 'thorough' }),
+        alterOptions({ strategy: 'copy', url: u.toString(), statements: 'ALTER TABLE slow ALTER COLUMN a TYPE bigint', execute: true, dropOld: true, validation: 'thorough' }),
       );
       expect(report.status).toBe('done');
       expect(report.validation?.passed).toBe(true);
@@ -136,7 +136,7 @@ describe('engine sessions own their settings', () => {
     let names: string[] = [];
     let id = 0;
     const report = await onlineAlter(
-      alterOptions({
+      alterOptions({ strategy: 'copy',
         url: db.url,
         statements: 'ALTER TABLE named ALTER COLUMN v TYPE bigint',
         execute: true,

@@ -31,7 +31,7 @@ describe('take-over after a crash', () => {
 
   it("resume after the swap does not terminate the application's sessions writing the revert window's changelog", async () => {
     await db.query(`CREATE TABLE rw (id int PRIMARY KEY, v int NOT NULL); INSERT INTO rw SELECT g, g FROM generate_series(1, 5000) g;`);
-    const killed = await runCli(['alter', 'ALTER TABLE rw ALTER COLUMN v TYPE bigint', '--execute', '--revert-window', '1h', '--url', db.url], { PGSHIFT_FAILPOINT: 'after-cutover' });
+    const killed = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE rw ALTER COLUMN v TYPE bigint', '--execute', '--revert-window', '1h', '--url', db.url], { PGSHIFT_FAILPOINT: 'after-cutover' });
     expect(killed.signal, killed.stderr).toBe('SIGKILL');
     const { id } = await unfinished(db, 'rw');
     const app = new pg.Client({ connectionString: db.url, application_name: 'the-application' });
@@ -53,7 +53,7 @@ describe('take-over after a crash', () => {
     await db.query(`CREATE TABLE parent_c (id int PRIMARY KEY); INSERT INTO parent_c SELECT g FROM generate_series(1, 100) g;
       CREATE TABLE child_c (id int PRIMARY KEY, p int NOT NULL REFERENCES parent_c (id), v int);
       INSERT INTO child_c SELECT g, 1 + g % 100, g FROM generate_series(1, 5000) g;`);
-    const killed = await runCli(['alter', 'ALTER TABLE child_c ALTER COLUMN v TYPE bigint', '--execute', '--url', db.url], { PGSHIFT_FAILPOINT: 'after-cutover' });
+    const killed = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE child_c ALTER COLUMN v TYPE bigint', '--execute', '--url', db.url], { PGSHIFT_FAILPOINT: 'after-cutover' });
     expect(killed.signal, killed.stderr).toBe('SIGKILL');
     const { id, phase } = await unfinished(db, 'child_c');
     expect(phase).toBe('validate');
@@ -70,7 +70,7 @@ describe('take-over after a crash', () => {
 
   it('resume runs with the stored options: a postponed cutover stays postponed, a different --rollback is refused, the same one accepted', async () => {
     await db.query(`CREATE TABLE opts (id int PRIMARY KEY, v int NOT NULL); INSERT INTO opts SELECT g, g FROM generate_series(1, 5000) g;`);
-    const killed = await runCli(['alter', 'ALTER TABLE opts ALTER COLUMN v TYPE bigint', '--execute', '--postpone-cutover', '--rollback', 'manual', '--url', db.url], { PGSHIFT_FAILPOINT: 'after-index' });
+    const killed = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE opts ALTER COLUMN v TYPE bigint', '--execute', '--postpone-cutover', '--rollback', 'manual', '--url', db.url], { PGSHIFT_FAILPOINT: 'after-index' });
     expect(killed.signal, killed.stderr).toBe('SIGKILL');
     const { id } = await unfinished(db, 'opts');
     const different = await runCli(['resume', String(id), '--rollback', 'automatic', '--url', db.url]);
@@ -90,7 +90,7 @@ describe('take-over after a crash', () => {
 
   it('two take-overs at once: one runs, the other is refused', async () => {
     await db.query(`CREATE TABLE twice (id int PRIMARY KEY, v int NOT NULL); INSERT INTO twice SELECT g, g FROM generate_series(1, 5000) g;`);
-    const killed = await runCli(['alter', 'ALTER TABLE twice ALTER COLUMN v TYPE bigint', '--execute', '--postpone-cutover', '--url', db.url], { PGSHIFT_FAILPOINT: 'after-index' });
+    const killed = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE twice ALTER COLUMN v TYPE bigint', '--execute', '--postpone-cutover', '--url', db.url], { PGSHIFT_FAILPOINT: 'after-index' });
     expect(killed.signal, killed.stderr).toBe('SIGKILL');
     const { id } = await unfinished(db, 'twice');
     const [a, b] = await Promise.all([
@@ -105,7 +105,7 @@ describe('take-over after a crash', () => {
     await db.query(`CREATE TABLE owned (id int PRIMARY KEY, v int NOT NULL); INSERT INTO owned SELECT g, g FROM generate_series(1, 20000) g;`);
     let id = 0;
     const err = await onlineAlter(
-      alterOptions({
+      alterOptions({ strategy: 'copy',
         url: db.url, statements: 'ALTER TABLE owned ALTER COLUMN v TYPE bigint', execute: true, dropOld: true,
         onPhase: async (phase, m) => {
           if (phase !== 'index') return;

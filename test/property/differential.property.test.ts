@@ -154,7 +154,7 @@ async function runCase(c: Case): Promise<Result> {
       (err: unknown) => err,
     );
     const online = await onlineAlter(
-      alterOptions({ url: b.url, statements: c.alter.sql, execute: true, dropOld: true }),
+      alterOptions({ strategy: 'copy', url: b.url, statements: c.alter.sql, execute: true, dropOld: true }),
     ).then(
       (report) => ({ report, error: null }),
       (error: unknown) => ({ report: null, error }),

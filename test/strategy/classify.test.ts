@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadParser, parseAlter, type Node } from '../../src/plan/parse.js';
-import { parseSync } from 'libpg-query';
-import { chooseConstraintName, classify, objectName, type ClassifiedStatement, type ClassifyOptions } from '../../src/strategy/classify.js';
+import { parseAlter } from '../../src/plan/parse.js';
+import { chooseConstraintName, classify, objectName, type ClassifyOptions } from '../../src/strategy/classify.js';
 import type { TableFacts } from '../../src/strategy/facts.js';
 import { UserError } from '../../src/errors.js';
 
@@ -19,6 +18,7 @@ function facts(over: Partial<TableFacts> = {}): TableFacts {
     ],
     constraints: [{ name: 'items_pkey', type: 'p', validated: true, columns: ['id'], definition: 'PRIMARY KEY (id)' }],
     indexes: [{ name: 'items_pkey', unique: true, primary: true, valid: true, columns: ['id'], constraint: 'items_pkey' }],
+    usedNames: ['items', 'items_pkey'],
     sessionUtc: false,
     typeChanges: [],
     addedColumns: [],
@@ -87,6 +87,7 @@ describe('ADD COLUMN', () => {
       statement: 0, subcommand: 'ALTER TABLE items ADD COLUMN note text', strategy: 'instant',
       why: 'a column without a default is NULL in every row: catalog only', lock: 'ACCESS EXCLUSIVE',
       hold: 'catalog only (milliseconds)', rewrites: false, scans: false, steps: ['ALTER TABLE items ADD COLUMN note text'],
+      route: [{ kind: 'locked', sql: ['ALTER TABLE items ADD COLUMN note text'] }], undo: [],
     });
     const d = (await run(`ALTER TABLE items ADD COLUMN x text NOT NULL DEFAULT 'n'`, added(false, false))).decisions[0]!;
     expect(d.strategy).toBe('instant');
@@ -141,6 +142,7 @@ describe('ALTER COLUMN TYPE', () => {
       why: 'character varying(20) to character varying(40) keeps the stored bytes: varchar length grows or becomes unlimited (varchar_support)',
       lock: 'ACCESS EXCLUSIVE', hold: 'catalog only (milliseconds)', rewrites: false, scans: false,
       steps: ['ALTER TABLE items ALTER COLUMN name TYPE varchar(40)'],
+      route: [{ kind: 'locked', sql: ['ALTER TABLE items ALTER COLUMN name TYPE varchar(40)'] }], undo: [],
     });
   });
 
@@ -250,6 +252,7 @@ describe('online routes without a copy', () => {
     const d = (await run('ALTER TABLE items ADD FOREIGN KEY (qty) REFERENCES cats (id)')).decisions[0]!;
     expect(d).toMatchObject({ strategy: 'not-valid-validate', lock: 'SHARE ROW EXCLUSIVE' });
     expect(d.steps).toEqual([
+      '-- read-only: no row of "public"."items" may lack a parent for items_qty_fkey',
       'ALTER TABLE public.items ADD CONSTRAINT items_qty_fkey FOREIGN KEY (qty) REFERENCES cats (id) NOT VALID',
       'ALTER TABLE "public"."items" VALIDATE CONSTRAINT "items_qty_fkey"',
     ]);
@@ -259,19 +262,20 @@ describe('online routes without a copy', () => {
     const d = (await run('ALTER TABLE items ADD UNIQUE (name)')).decisions[0]!;
     expect(d).toMatchObject({ strategy: 'concurrent' });
     expect(d.steps).toEqual([
-      'CREATE UNIQUE INDEX CONCURRENTLY "items_name_key" ON "public"."items" ("name")',
+      'SELECT EXISTS (SELECT 1 FROM "public"."items" WHERE "name" IS NOT NULL GROUP BY "name" HAVING count(*) > 1)',
+      'CREATE UNIQUE INDEX CONCURRENTLY items_name_key ON public.items (name)',
       'ALTER TABLE "public"."items" ADD CONSTRAINT "items_name_key" UNIQUE USING INDEX "items_name_key"',
     ]);
   });
 
   it('ADD PRIMARY KEY on a keyless table: the key columns become NOT NULL first, no copy needed', async () => {
-    const c = await run('ALTER TABLE items ADD PRIMARY KEY (name)', facts({ key: null, constraints: [], indexes: [] }));
+    const c = await run('ALTER TABLE items ADD PRIMARY KEY (name)', facts({ key: null, constraints: [], indexes: [], usedNames: ['items'] }));
     expect(c.overall.strategy).toBe('online');
     expect(c.decisions[0]!.steps.slice(-2)).toEqual([
-      'CREATE UNIQUE INDEX CONCURRENTLY "items_pkey" ON "public"."items" ("name")',
+      'CREATE UNIQUE INDEX CONCURRENTLY items_pkey ON public.items (name)',
       'ALTER TABLE "public"."items" ADD CONSTRAINT "items_pkey" PRIMARY KEY USING INDEX "items_pkey"',
     ]);
-    expect(c.decisions[0]!.steps).toHaveLength(7);
+    expect(c.decisions[0]!.steps).toHaveLength(8);
   });
 
   it('never CREATE INDEX CONCURRENTLY on 14.0-14.3', async () => {
@@ -287,19 +291,42 @@ describe('online routes without a copy', () => {
 });
 
 describe('index statements', () => {
-  const stmt = async (sql: string): Promise<ClassifiedStatement> => {
-    await loadParser();
-    const s: Node = parseSync(sql).stmts[0].stmt;
-    return s.IndexStmt ? { kind: 'create-index', node: s.IndexStmt } : { kind: 'drop-index', node: s.DropStmt };
-  };
-
   it('CREATE INDEX runs CONCURRENTLY', async () => {
-    const c = classify([await stmt('CREATE INDEX items_qty_idx ON items (qty)')], facts(), AUTO);
+    const c = await run('CREATE INDEX items_qty_idx ON items (qty)');
     expect(c.decisions[0]).toMatchObject({ strategy: 'concurrent', lock: 'SHARE UPDATE EXCLUSIVE', steps: ['CREATE INDEX CONCURRENTLY items_qty_idx ON items (qty)'] });
+    expect(c.overall.strategy).toBe('online');
+  });
+
+  it('CREATE UNIQUE INDEX checks the rows for duplicates first (read-only)', async () => {
+    const c = await run('CREATE UNIQUE INDEX ON items (lower(name)) WHERE qty > 0');
+    expect(c.decisions[0]!.steps).toEqual([
+      'SELECT EXISTS (SELECT 1 FROM "public"."items" WHERE (lower(name)) IS NOT NULL AND (qty > 0) GROUP BY (lower(name)) HAVING count(*) > 1)',
+      'CREATE UNIQUE INDEX CONCURRENTLY items_lower_idx ON items ((lower(name))) WHERE qty > 0',
+    ]);
+  });
+
+  it.each([
+    ['CREATE INDEX ON items (qty)', 'items_qty_idx'],
+    ['CREATE INDEX ON items (qty, name)', 'items_qty_name_idx'],
+    ['CREATE INDEX ON items ((qty + 1))', 'items_expr_idx'],
+    ['CREATE INDEX ON items ((qty + 1), (qty * 2))', 'items_expr_expr1_idx'],
+    ['CREATE INDEX ON items ((name::text))', 'items_name_idx'],
+    ['CREATE INDEX ON items (((qty + 1)::text))', 'items_text_idx'],
+    ['CREATE INDEX ON items (coalesce(name, \'\'))', 'items_coalesce_idx'],
+    ['CREATE INDEX ON items (qty) INCLUDE (name)', 'items_qty_name_idx'],
+    ['CREATE INDEX ON items (id)', 'items_id_idx'],
+  ])('%s is named %s, as PostgreSQL names it', async (sql, name) => {
+    const d = (await run(sql)).decisions[0]!;
+    expect(d.route.at(-1)).toMatchObject({ kind: 'build-index', name });
+  });
+
+  it('a generated name that is taken gets the next number', async () => {
+    const c = await run('CREATE INDEX ON items (qty); CREATE INDEX ON items (qty)', facts({ usedNames: ['items_qty_idx'] }));
+    expect(c.decisions.map((d) => (d.route.at(-1) as { name: string }).name)).toEqual(['items_qty_idx1', 'items_qty_idx2']);
   });
 
   it('DROP INDEX runs CONCURRENTLY, one index a step', async () => {
-    const c = classify([await stmt('DROP INDEX a_idx, b_idx')], facts(), AUTO);
+    const c = await run('DROP INDEX a_idx, b_idx');
     expect(c.decisions.map((d) => d.steps)).toEqual([['DROP INDEX CONCURRENTLY a_idx'], ['DROP INDEX CONCURRENTLY b_idx']]);
   });
 });

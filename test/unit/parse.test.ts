@@ -47,10 +47,10 @@ describe('parseAlter', () => {
   });
 
   it.each([
-    ['a SELECT', 'SELECT 1', /only ALTER TABLE statements are accepted/],
-    ['an UPDATE next to an ALTER', 'ALTER TABLE t ADD COLUMN x int; UPDATE t SET x = 1', /only ALTER TABLE statements/],
+    ['a SELECT', 'SELECT 1', /only ALTER TABLE, CREATE INDEX and DROP INDEX statements are accepted/],
+    ['an UPDATE next to an ALTER', 'ALTER TABLE t ADD COLUMN x int; UPDATE t SET x = 1', /only ALTER TABLE, CREATE INDEX and DROP INDEX statements/],
     ['ALTER INDEX', 'ALTER INDEX i SET (fillfactor = 50)', /not ALTER INDEX/],
-    ['ALTER SEQUENCE', 'ALTER SEQUENCE s RESTART', /only ALTER TABLE statements/],
+    ['ALTER SEQUENCE', 'ALTER SEQUENCE s RESTART', /only ALTER TABLE, CREATE INDEX and DROP INDEX statements/],
     ['RENAME TO', 'ALTER TABLE t RENAME TO u', /renaming a table needs no online migration/],
     ['a view column rename', 'ALTER VIEW v RENAME COLUMN a TO b', /only ALTER TABLE \.\.\. RENAME COLUMN/],
     ['two tables', 'ALTER TABLE t ADD COLUMN x int; ALTER TABLE u ADD COLUMN y int', /same table/],

@@ -51,7 +51,7 @@ describe.runIf(cannot === null)('a disk that fills up during the copy', () => {
   });
 
   it("pgshift reads the tablespace's free space on this host and refuses the copy (exit 2)", async () => {
-    const r = await runCli(['alter', 'ALTER TABLE t ALTER COLUMN v TYPE bigint', '--execute', '--url', db!.url]);
+    const r = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE t ALTER COLUMN v TYPE bigint', '--execute', '--url', db!.url]);
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/refused: not enough disk space: the copy needs about \d+\.\d MB \(.*\) but \d\.\d MB is free on \S+ \(the shadow's filesystem\)/);
     expect(r.stderr).toContain(disk!.location);
@@ -59,7 +59,7 @@ describe.runIf(cannot === null)('a disk that fills up during the copy', () => {
   });
 
   it('with the check overridden, the full disk ends the copy cleanly: exit 1, origin unchanged, artifacts gone', async () => {
-    const r = await runCli(['alter', 'ALTER TABLE t ALTER COLUMN v TYPE bigint', '--execute', '--disk-free', '10GB', '--url', db!.url]);
+    const r = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE t ALTER COLUMN v TYPE bigint', '--execute', '--disk-free', '10GB', '--url', db!.url]);
     expect(r.status, r.stderr).toBe(1);
     const lines = r.stderr.trim().split('\n');
     expect(lines, r.stderr).toHaveLength(1);

@@ -307,7 +307,7 @@ async function alterInProcess(db: Db, t: string, opts: { retry?: RetryPolicy; re
   try {
     await bounded(
       onlineAlter(
-        alterOptions({
+        alterOptions({ strategy: 'copy',
           url: db.url, statements: ALTER(t), execute: true, chunkTimeMs: 20, dropOld: !opts.revertWindow,
           revertWindowMs: opts.revertWindow ? 3_600_000 : undefined, retry: opts.retry ?? DEFAULTS.retry, onPhase: opts.onPhase,
         }),
@@ -575,14 +575,14 @@ describe('fault x phase matrix', { timeout: 400_000 }, () => {
       const t = await freshTable(db);
       return withWorkload(db, t, async () => {
         if (column === 'revert window') {
-          const a = await cli(['alter', ALTER(t), '--execute', '--chunk-time', '20ms', '--revert-window', '1h'], db);
+          const a = await cli(['alter', '--strategy', 'copy', ALTER(t), '--execute', '--chunk-time', '20ms', '--revert-window', '1h'], db);
           expect(a.code, a.message).toBe(0);
           const id = (await latest(db, t))!.id;
           const killed = await cli(['revert', String(id)], db, { PGSHIFT_FAILPOINT: 'in-revert' });
           expect(killed.code).toBe('killed');
           return settleRevert(db, t, id, killed);
         }
-        const killed = await cli(['alter', ALTER(t), '--execute', '--chunk-time', '20ms', '--drop-old'], db, { PGSHIFT_FAILPOINT: KILL_POINT[column] });
+        const killed = await cli(['alter', '--strategy', 'copy', ALTER(t), '--execute', '--chunk-time', '20ms', '--drop-old'], db, { PGSHIFT_FAILPOINT: KILL_POINT[column] });
         expect(killed.code).toBe('killed');
         return settle(db, t, killed);
       });
@@ -600,7 +600,7 @@ describe('fault x phase matrix', { timeout: 400_000 }, () => {
         let exited = false;
         let caught: Session | null;
         if (column === 'revert window') {
-          const a = await cli(['alter', ALTER(t), '--execute', '--chunk-time', '20ms', '--revert-window', '1h'], db);
+          const a = await cli(['alter', '--strategy', 'copy', ALTER(t), '--execute', '--chunk-time', '20ms', '--revert-window', '1h'], db);
           expect(a.code, a.message).toBe(0);
           id = (await latest(db, t))!.id;
           // A backlog in the reverse changelog: the revert's replay runs long enough to be caught.
@@ -609,7 +609,7 @@ describe('fault x phase matrix', { timeout: 400_000 }, () => {
           void run.done.then(() => (exited = true));
           caught = await catchStatement(db, t, null, ['replay'], () => exited);
         } else {
-          run = spawnCli(['alter', ALTER(t), '--execute', '--chunk-time', '20ms', '--drop-old', '--url', db.url]);
+          run = spawnCli(['alter', '--strategy', 'copy', ALTER(t), '--execute', '--chunk-time', '20ms', '--drop-old', '--url', db.url]);
           void run.done.then(() => (exited = true));
           const roles = { copy: ['copy'], 'index build': ['index'], 'catch-up': ['replay'], validation: ['validate'], cutover: ['cutover'] }[column];
           // The catch-up is short under this load: backlogs written from the index build on keep it replaying.

@@ -128,7 +128,7 @@ describe('sustained maximum write load for a whole migration', () => {
       sampler = startSampler(db.url, load, () => ({ phase: marks[marks.length - 1]!.phase, schema }));
       const samples = sampler.samples;
       const migration = onlineAlter(
-        alterOptions({
+        alterOptions({ strategy: 'copy',
           url: db.url,
           statements: 'ALTER TABLE app.acct ALTER COLUMN id TYPE bigint',
           execute: true,
