@@ -253,6 +253,7 @@ function classifyCommand(cmd: Node, ctx: Ctx): Decision {
     case 'AT_DropExpression':
       return instant(s, text, 'DROP EXPRESSION keeps the stored values', 'ACCESS EXCLUSIVE');
     case 'AT_SetExpression':
+      requires(ctx.facts, 170000, 'SET EXPRESSION');
       return heavy(ctx, 'SET EXPRESSION recomputes every stored value: a rewrite (PostgreSQL 17+)', true);
     case 'AT_SetStatistics':
     case 'AT_SetOptions':
@@ -288,6 +289,7 @@ function classifyCommand(cmd: Node, ctx: Ctx): Decision {
     case 'AT_SetTableSpace':
       return heavy(ctx, 'SET TABLESPACE copies every file of the table', true);
     case 'AT_SetAccessMethod':
+      requires(ctx.facts, 150000, 'SET ACCESS METHOD');
       return heavy(ctx, 'SET ACCESS METHOD rewrites the table (PostgreSQL 15+)', true);
     case 'AT_EnableTrig': case 'AT_EnableAlwaysTrig': case 'AT_EnableReplicaTrig': case 'AT_DisableTrig':
     case 'AT_EnableTrigAll': case 'AT_DisableTrigAll': case 'AT_EnableTrigUser': case 'AT_DisableTrigUser':
@@ -299,6 +301,13 @@ function classifyCommand(cmd: Node, ctx: Ctx): Decision {
     default:
       // placementOf refused everything else already; a subcommand it accepts but this file does not know must not be guessed.
       throw new UserError(`refused: ${String(cmd.subtype).replace(/^AT_/, '')} has no strategy yet`);
+  }
+}
+
+/** Syntax the server does not have yet: refused before anything runs, as the server would refuse it. */
+function requires(facts: TableFacts, version: number, what: string): void {
+  if (facts.serverVersionNum < version) {
+    throw new UserError(`refused: ${what} needs PostgreSQL ${Math.floor(version / 10000)} or later; this server is ${Math.floor(facts.serverVersionNum / 10000)}`);
   }
 }
 
@@ -317,7 +326,8 @@ function addColumn(cmd: Node, ctx: Ctx): Decision {
     return heavy(ctx, 'an inline UNIQUE, PRIMARY KEY or EXCLUDE builds an index under ACCESS EXCLUSIVE', false);
   }
   if (kinds.includes('CONSTR_CHECK') || kinds.includes('CONSTR_FOREIGN')) {
-    return heavy(ctx, 'an inline CHECK or REFERENCES is checked against every row under the ALTER\'s lock', false, kinds.includes('CONSTR_CHECK') ? 'ACCESS EXCLUSIVE' : 'SHARE ROW EXCLUSIVE');
+    // ADD COLUMN takes ACCESS EXCLUSIVE whatever its constraints (measured on 14-18).
+    return heavy(ctx, 'an inline CHECK or REFERENCES is checked against every row under the ALTER\'s lock', false);
   }
   if (kinds.includes('CONSTR_NOTNULL') && !fact.hasDefault) {
     return heavy(ctx, 'NOT NULL without a default: every row is checked (fails unless the table is empty)', false);
@@ -408,6 +418,7 @@ function addConstraint(cmd: Node, ctx: Ctx): Decision {
     }
     case 'CONSTR_UNIQUE':
     case 'CONSTR_PRIMARY': {
+      if (con.nulls_not_distinct) requires(facts, 150000, 'NULLS NOT DISTINCT');
       if (con.indexname) return instant(s, text, 'USING INDEX attaches an index that already exists', 'ACCESS EXCLUSIVE');
       if (!concurrentIndexSafe(facts.serverVersionNum)) {
         return heavy(ctx, 'CREATE INDEX CONCURRENTLY can corrupt indexes on PostgreSQL 14.0-14.3 (upgrade to 14.4+): built under the ALTER\'s lock instead', false);
@@ -463,6 +474,7 @@ function duplicatesCheck(index: Node, table: string): Step {
 }
 
 function createIndex(node: Node, s: number, facts: TableFacts, used: Set<string>): Decision {
+  if (node.nulls_not_distinct) requires(facts, 150000, 'NULLS NOT DISTINCT');
   const text = deparseIndex(node);
   if (!concurrentIndexSafe(facts.serverVersionNum)) {
     return { statement: s, subcommand: text, strategy: 'copy', why: 'CREATE INDEX CONCURRENTLY can corrupt indexes on PostgreSQL 14.0-14.3 (upgrade to 14.4+)', lock: 'SHARE', hold: 'scan', rewrites: false, scans: true, steps: [text], route: [], undo: [] };

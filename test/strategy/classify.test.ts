@@ -331,6 +331,22 @@ describe('index statements', () => {
   });
 });
 
+describe('what the server version allows', () => {
+  it.each([
+    ['ALTER TABLE items ALTER COLUMN t SET EXPRESSION AS (qty * 3)', 160000, /SET EXPRESSION needs PostgreSQL 17 or later; this server is 16/],
+    ['ALTER TABLE items SET ACCESS METHOD heap', 140000, /SET ACCESS METHOD needs PostgreSQL 15 or later/],
+    ['ALTER TABLE items ADD UNIQUE NULLS NOT DISTINCT (name)', 140000, /NULLS NOT DISTINCT needs PostgreSQL 15 or later/],
+    ['CREATE UNIQUE INDEX ON items (name) NULLS NOT DISTINCT', 140000, /NULLS NOT DISTINCT needs PostgreSQL 15 or later/],
+  ])('%s is refused on %i', async (sql, version, message) => {
+    await expect(run(sql, facts({ serverVersionNum: version }))).rejects.toThrow(message);
+  });
+
+  it('ADD COLUMN with an inline REFERENCES takes ACCESS EXCLUSIVE, like every ADD COLUMN', async () => {
+    const f = facts({ addedColumns: [{ statement: 0, command: 0, column: 'c', hasDefault: false, volatile: false, rewrites: false }] });
+    expect((await run('ALTER TABLE items ADD COLUMN c int REFERENCES cats (id)', f)).decisions[0]!.lock).toBe('ACCESS EXCLUSIVE');
+  });
+});
+
 describe('PostgreSQL names', () => {
   it('objectName trims the longer part to fit 63 bytes', () => {
     expect(objectName('items', 'qty', 'check')).toBe('items_qty_check');
