@@ -3,7 +3,7 @@ import { onlineAlter, type AlterReport } from '../migration/start.js';
 import { alterOptions, DEFAULTS, type AlterOptions } from '../config.js';
 import { resumeMigration } from '../migration/start.js';
 import { revertMigration } from '../migration/revert.js';
-import { addConnectionOptions, addThrottleOptions, connectionUrl, positiveDuration, throttleOptions, oneOf } from './options.js';
+import { addConnectionOptions, addStrategyOptions, addThrottleOptions, connectionUrl, positiveDuration, strategyOptions, throttleOptions, oneOf } from './options.js';
 import { formatDuration, parseSize } from '../units.js';
 import { runCommand } from './run.js';
 import { UserError } from '../errors.js';
@@ -11,11 +11,8 @@ import { ROLLBACK_MODES, VALIDATION_LEVELS } from '../verify/validate.js';
 
 /** The options `alter` and `resume` share (everything but the statements). */
 function addAlterOptions(cmd: Command): Command {
-  addConnectionOptions(cmd)
+  addStrategyOptions(addConnectionOptions(cmd))
     .option('--json', 'print one final JSON report on stdout', false)
-    .option('--strategy <strategy>', 'auto (each change\'s cheapest safe path), copy (the online copy) or direct (as written, under lock_timeout)', DEFAULTS.strategy)
-    .option('--copy-threshold <size>', 'under auto, a rewrite of a smaller table (heap + indexes) runs directly', `${DEFAULTS.copyThresholdBytes / 1024 ** 2}MB`)
-    .option('--downtime-allowed', 'the application is down: under auto, rewrites run directly whatever the size', false)
     .option('--chunk-time <duration>', 'target duration of one copy chunk', `${DEFAULTS.chunkTimeMs}ms`)
     .option('--transform <assignment>', 'compute a column of the new table during the copy, e.g. "full_name = first || \' \' || last" (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--migration-type <type>', 'schema (no transforms), both (ALTER with transforms), data (use pgshift backfill)', 'schema')
@@ -54,9 +51,7 @@ function optionsFrom(statements: string, o: Record<string, unknown>): AlterOptio
     throw new UserError(`--cutover-at: "${cutoverAt}" is not a clock time; write it as HH:MM`);
   }
   return alterOptions({
-    strategy: oneOf('--strategy', o.strategy, ['auto', 'copy', 'direct'] as const),
-    copyThresholdBytes: parseSize(String(o.copyThreshold), '--copy-threshold'),
-    downtimeAllowed: o.downtimeAllowed === true,
+    ...strategyOptions(o),
     postponeCutover: o.postponeCutover === true,
     dropOld: o.dropOld === true,
     maxRuntimeMs: o.maxRuntime === undefined ? undefined : positiveDuration(o.maxRuntime, '--max-runtime'),
@@ -95,7 +90,7 @@ export function registerAlter(program: Command): void {
     program
       .command('alter')
       .description('apply ALTER TABLE statement(s) to one table online (dry run unless --execute)')
-      .argument('<statements>', 'one or more ALTER TABLE statements on one table')
+      .argument('<statements>', 'ALTER TABLE, CREATE INDEX or DROP INDEX statement(s) on one table')
       .option('--execute', 'run the migration; without it, print the plan and change nothing', false),
   ).action((statements: string, o: Record<string, unknown>, cmd: Command) =>
     runCommand(async () => print(await onlineAlter({ ...optionsFrom(statements, o), explicit: explicitOptions(cmd) }), o.json)),

@@ -94,3 +94,19 @@ export function boundedDuration(text: unknown, option: string, maxMs = MAX_TIMER
   if (ms > maxMs) throw new UserError(`${option}: "${String(text)}" is more than the largest accepted, ${maxMs}ms`);
   return ms;
 }
+
+/** How `alter` and `plan` choose each change's path (src/strategy). */
+export function addStrategyOptions(cmd: Command): Command {
+  return cmd
+    .option('--strategy <strategy>', 'auto (each change\'s cheapest safe path), copy (the online copy) or direct (as written, under lock_timeout)', DEFAULTS.strategy)
+    .option('--copy-threshold <size>', 'under auto, a rewrite of a smaller table (heap + indexes) runs directly', `${DEFAULTS.copyThresholdBytes / 1024 ** 2}MB`)
+    .option('--downtime-allowed', 'the application is down: under auto, rewrites run directly whatever the size', false);
+}
+
+export function strategyOptions(o: Record<string, unknown>): { strategy: 'auto' | 'copy' | 'direct'; copyThresholdBytes: number; downtimeAllowed: boolean } {
+  return {
+    strategy: oneOf('--strategy', o.strategy, ['auto', 'copy', 'direct'] as const),
+    copyThresholdBytes: parseSize(String(o.copyThreshold), '--copy-threshold'),
+    downtimeAllowed: o.downtimeAllowed === true,
+  };
+}

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { createPool } from '../db/session.js';
-import { DEFAULTS } from '../config.js';
 import { describeStrategies, previewStrategies } from '../strategy/preview.js';
-import { parseSize } from '../units.js';
-import { addConnectionOptions, connectionUrl, oneOf } from './options.js';
+import { addConnectionOptions, addStrategyOptions, connectionUrl, strategyOptions } from './options.js';
 import { runCommand } from './run.js';
 
 /**
@@ -15,22 +13,14 @@ export function registerPlan(program: Command): void {
   const cmd = program
     .command('plan')
     .description("show each subcommand's cheapest safe strategy (instant, concurrent, NOT VALID + VALIDATE, copy, direct), its lock and steps; changes nothing")
-    .argument('<statements>', 'ALTER TABLE statement(s) on one table')
-    .option('--strategy <strategy>', 'auto, copy or direct', 'auto')
-    .option('--copy-threshold <size>', 'a rewrite of a smaller table (heap + indexes) would run directly', `${DEFAULTS.copyThresholdBytes / 1024 ** 2}MB`)
-    .option('--downtime-allowed', 'the application is down: rewrites would run directly', false)
+    .argument('<statements>', 'ALTER TABLE, CREATE INDEX or DROP INDEX statement(s) on one table')
     .option('--json', 'print the decisions as JSON', false);
-  addConnectionOptions(cmd).action((statements: string, o: Record<string, unknown>) =>
+  addStrategyOptions(addConnectionOptions(cmd)).action((statements: string, o: Record<string, unknown>) =>
     runCommand(async () => {
-      const strategy = oneOf('--strategy', o.strategy, ['auto', 'copy', 'direct'] as const);
+      const chosen = strategyOptions(o);
       const pool = createPool({ url: connectionUrl(o), role: 'plan', lockTimeoutMs: 1000, maxClients: 1, readOnly: true });
       try {
-        const preview = await previewStrategies(pool, statements, {
-          strategy,
-          copyThresholdBytes: parseSize(String(o.copyThreshold), '--copy-threshold'),
-          downtimeAllowed: o.downtimeAllowed === true,
-          copyOnlyOptions: [],
-        });
+        const preview = await previewStrategies(pool, statements, { ...chosen, copyOnlyOptions: [] });
         process.stdout.write(o.json ? `${JSON.stringify(preview)}\n` : `${describeStrategies(preview).join('\n')}\n`);
       } finally {
         await pool.end();

@@ -21,7 +21,6 @@ import { resumedOptions, storedOptions, type StoredOptions } from './stored-opti
 import { applyWithoutCopy, continueWithoutCopy, unitsOf, type Unit, type WithoutCopy } from './without-copy.js';
 import { decide, describeStrategies, summarize, type Decided } from '../strategy/preview.js';
 import { nameIndexes, type ClassifyOptions } from '../strategy/classify.js';
-import { describeTable } from '../catalog/table.js';
 import { deparseStatement } from '../plan/parse.js';
 
 export type { AlterReport } from './report.js';
@@ -73,10 +72,10 @@ async function interruptedMigration(pool: Pool, tableOid: string, statements: st
 /** Options that tune a copy, given where nothing is copied: said, not silently ignored. */
 const COPY_TUNING: Record<string, string> = { chunkTimeMs: '--chunk-time', validation: '--validation', rollback: '--rollback', dropOld: '--drop-old' };
 
-/** A change that needs no copy: the refusals that hold for every strategy, then the units, on the table itself. */
+/** A change that needs no copy (decide() has applied the refusals of every strategy): its units, on the table itself. */
 async function alterWithoutCopy(pool: Pool, decided: Decided, opts: AlterOptions, lines: string[]): Promise<AlterReport> {
   const { facts, classification, parsed } = decided;
-  const table = await withClient(pool, (c) => describeTable(c, facts.table.oid));
+  const table = facts.table;
   const strategy = classification.overall.strategy as WithoutCopy;
   const statements = parsed.statements.map(deparseStatement);
   const unused = (opts.explicit ?? []).flatMap((k) => (COPY_TUNING[k] ? [COPY_TUNING[k]] : []));
