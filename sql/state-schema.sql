@@ -108,3 +108,27 @@ UPDATE pgshift.schema_version SET version = 4 WHERE version < 4;
 -- pgshift.backfill_pending (version 3) is no longer written: a rerun of a job begun before version 5
 -- moves its keys into the job's pgshift_<id>.pending.
 UPDATE pgshift.schema_version SET version = 5 WHERE version < 5;
+-- Version 6: changes that need no copy (issue 12) are migrations too. options->>'strategy' says how
+-- one ran: 'copy' (the online copy; absent in migrations started before version 6), 'instant',
+-- 'online' (concurrent builds, NOT VALID + VALIDATE) or 'direct' (as written, on the table). For
+-- those three, resume_state is {"units": [...], "done": n}: the units in order (a transaction of
+-- statements, or one subcommand's online route) and how many have completed; phase is 'cutover'
+-- while units run ('index' during a concurrent build), 'done' at the end; no artifact schema is
+-- created, and a concurrent build's index (pgshift_<id>_index_<n>, in the table's schema) is
+-- registered in pgshift.artifacts with kind 'index'. pgshift.status gains the strategy.
+CREATE OR REPLACE VIEW pgshift.status AS
+SELECT m.id, m.kind, m.name, m.table_schema || '.' || m.table_name AS "table",
+       CASE WHEN m.outcome IS NOT NULL THEN m.outcome
+            WHEN m.paused THEN m.phase || ' (paused)'
+            WHEN m.phase = 'ready' THEN 'ready to cut over'
+            ELSE m.phase END AS state,
+       m.rows_copied, m.rows_estimated,
+       round(least(100, 100.0 * m.rows_copied / nullif(greatest(m.rows_estimated, m.rows_copied), 0)), 1) AS progress_pct,
+       round((m.rows_copied / nullif(extract(epoch FROM coalesce(m.finished_at, m.updated_at) - m.copy_started_at), 0))::numeric, 0) AS rows_per_s,
+       CASE WHEN m.outcome IS NULL AND m.phase = 'copy' AND m.rows_copied > 0 AND m.rows_estimated > m.rows_copied
+            THEN make_interval(secs => (m.rows_estimated - m.rows_copied)
+                 / nullif(m.rows_copied / nullif(extract(epoch FROM m.updated_at - m.copy_started_at), 0), 0)) END AS eta,
+       m.backlog, m.lag_ms, m.throttle_reason, m.error, m.started_at, m.updated_at, m.finished_at, m.pid, m.host,
+       CASE WHEN m.kind = 'alter' THEN coalesce(m.options->>'strategy', 'copy') END AS strategy
+FROM pgshift.migrations m;
+UPDATE pgshift.schema_version SET version = 6 WHERE version < 6;

@@ -77,6 +77,8 @@ function explicitOptions(cmd: Command): string[] {
   const keys: Record<string, string> = {
     postponeCutover: 'postponeCutover', rollback: 'rollback', revertWindow: 'revertWindowMs', validation: 'validation', transform: 'transforms',
     dropOld: 'dropOld', chunkTime: 'chunkTimeMs', cutoverAt: 'cutoverAt', hookCmd: 'hookCmd', hooksDir: 'hooksDir',
+    // the copy's throttling: reported unused where nothing is copied
+    maxLag: 'maxLag', replica: 'replica', maxSlotLag: 'maxSlotLag', maxWalRate: 'maxWalRate', maxActive: 'maxActive', throttleQuery: 'throttleQuery',
   };
   return Object.entries(keys).filter(([flag]) => cmd.getOptionValueSource(flag) === 'cli').map(([, key]) => key);
 }

@@ -57,7 +57,7 @@ export function registerControls(program: Command): void {
 export function statusLines(rows: StatusRow[]): string[] {
   if (rows.length === 0) return ['no migrations'];
   return rows.map((m) => {
-    const what = m.kind === 'backfill' ? `backfill ${m.name} on ${m.table}` : m.table;
+    const what = m.kind === 'backfill' ? `backfill ${m.name} on ${m.table}` : `${m.table} (${m.strategy ?? 'copy'})`;
     const progress = m.progressPct === null ? `${m.rowsCopied} rows` : `${m.progressPct}% (${m.rowsCopied} rows)`;
     const parts = [String(m.id), what, m.state, progress];
     if (m.rowsPerSecond !== null) parts.push(`${m.rowsPerSecond} rows/s`);

@@ -70,7 +70,10 @@ async function interruptedMigration(pool: Pool, tableOid: string, statements: st
 }
 
 /** Options that tune a copy, given where nothing is copied: said, not silently ignored. */
-const COPY_TUNING: Record<string, string> = { chunkTimeMs: '--chunk-time', validation: '--validation', rollback: '--rollback', dropOld: '--drop-old' };
+const COPY_TUNING: Record<string, string> = {
+  chunkTimeMs: '--chunk-time', validation: '--validation', rollback: '--rollback', dropOld: '--drop-old',
+  maxLag: '--max-lag', replica: '--replica', maxSlotLag: '--max-slot-lag', maxWalRate: '--max-wal-rate', maxActive: '--max-active', throttleQuery: '--throttle-query',
+};
 
 /** A change that needs no copy (decide() has applied the refusals of every strategy): its units, on the table itself. */
 async function alterWithoutCopy(pool: Pool, decided: Decided, opts: AlterOptions, lines: string[]): Promise<AlterReport> {

@@ -35,6 +35,8 @@ export interface StatusRow {
   kind: string;
   name: string | null;
   table: string;
+  /** an ALTER's strategy: copy, instant, online or direct (null for a backfill) */
+  strategy: string | null;
   state: string;
   rowsCopied: number;
   rowsEstimated: number | null;
@@ -58,8 +60,9 @@ export async function readStatus(pool: Pool, id?: string): Promise<StatusRow[]> 
     const r = await c.query(
       `SELECT id::int, kind, name, "table", state, rows_copied::float8, rows_estimated::float8, progress_pct::float8,
               rows_per_s::float8, eta::text, backlog::float8, lag_ms, throttle_reason, error,
-              started_at::text, updated_at::text, finished_at::text
-         FROM pgshift.status WHERE ($1::bigint IS NULL OR id = $1::bigint) ORDER BY id`,
+              started_at::text, updated_at::text, finished_at::text,
+              to_jsonb(s)->>'strategy' AS strategy -- a column since state version 6; a status reader never upgrades the schema
+         FROM pgshift.status s WHERE ($1::bigint IS NULL OR id = $1::bigint) ORDER BY id`,
       [id ?? null],
     );
     return r.rows.map((m) => ({
@@ -67,6 +70,7 @@ export async function readStatus(pool: Pool, id?: string): Promise<StatusRow[]> 
       kind: m.kind,
       name: m.name,
       table: m.table,
+      strategy: m.strategy,
       state: m.state,
       rowsCopied: m.rows_copied,
       rowsEstimated: m.rows_estimated,

@@ -39,4 +39,19 @@ describe('pgshift plan', () => {
     const bad = await runCli(['plan', 'ALTER TABLE orders ADD COLUMN x int', '--strategy', 'fast', '--url', db.url]);
     expect(bad.status).toBe(2);
   });
+
+  it('alter runs an online change, names the copy options it did not use, and status shows the migration', async () => {
+    const r = await runCli(['alter', 'CREATE INDEX ON orders (qty)', '--execute', '--chunk-time', '1s', '--max-lag', '2s', '--url', db.url]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/strategy concurrent: CREATE INDEX CONCURRENTLY/);
+    expect(r.stdout).toMatch(/unused \(nothing is copied\): --chunk-time, --max-lag/);
+    const id = Number(/done: migration (\d+) \(online\)/.exec(r.stdout)?.[1]);
+    expect(id).toBeGreaterThan(0);
+    const status = await runCli(['status', String(id), '--json', '--url', db.url]);
+    expect(status.status, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)[0]).toMatchObject({ id, table: 'public.orders', strategy: 'online', state: 'done' });
+    expect((await runCli(['status', String(id), '--url', db.url])).stdout).toMatch(new RegExp(`^${id}\tpublic\.orders \\(online\\)\tdone`));
+    expect((await db.query(`SELECT outcome, phase, options->>'strategy' AS s FROM pgshift.migrations WHERE id = $1`, [id])).rows[0]).toEqual({ outcome: 'done', phase: 'done', s: 'online' });
+    expect((await db.query(`SELECT indisvalid FROM pg_index WHERE indexrelid = 'orders_qty_idx'::regclass`)).rows[0].indisvalid).toBe(true);
+  });
 });
