@@ -50,7 +50,7 @@ export async function parseAlter(sql: string): Promise<ParsedAlter> {
   }
   const stmts: Node[] = (tree.stmts ?? []).map((s: Node) => s.stmt);
   if (stmts.length === 0) throw new UserError('no statement given: expected ALTER TABLE ...');
-  const statements = stmts.map(classify);
+  const statements = stmts.map(alterStatementOf);
   const relations = statements.map((s) => (s.kind === 'drop-index' ? null : relationOf(s.node)));
   const named = relations.filter((r): r is RelationRef => r !== null);
   const first = named[0];
@@ -87,7 +87,8 @@ function indexStatement(stmt: Node): AlterStatement | null {
   return null;
 }
 
-function classify(stmt: Node): AlterStatement {
+/** One parsed statement as pgshift runs it online, or a UserError saying why it does not. */
+export function alterStatementOf(stmt: Node): AlterStatement {
   const index = indexStatement(stmt);
   if (index) return index;
   if (stmt.AlterTableStmt) {

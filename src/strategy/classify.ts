@@ -35,6 +35,8 @@ export interface Decision {
   why: string;
   /** the strongest lock a step takes on the table */
   lock: LockLevel;
+  /** the lock the subcommand takes when run as written (`--strategy direct`, another migration tool; what lint reports) */
+  writtenLock: LockLevel;
   /** how long that strongest lock is held */
   hold: Hold;
   rewrites: boolean;
@@ -107,9 +109,7 @@ export function hasNotNullNotValid(version: number): boolean {
 }
 
 export function classify(statements: ClassifiedStatement[], facts: TableFacts, opts: ClassifyOptions): Classification {
-  // Names PostgreSQL would generate must be free in the schema, also of names chosen earlier in this call.
-  const used = new Set<string>(facts.usedNames);
-  const own = statements.flatMap((stmt, s) => classifyStatement(stmt, s, facts, used));
+  const own = classifyEach(statements, facts);
   const heavy = own.filter((d) => d.strategy === 'copy' || d.strategy === 'direct');
   const size = facts.table.tableBytes + facts.table.indexBytes;
 
@@ -142,6 +142,16 @@ export function classify(statements: ClassifiedStatement[], facts: TableFacts, o
   return { decisions: own.map((d) => asCopy(d, why)), overall: { strategy: 'copy', why } };
 }
 
+/**
+ * Each subcommand's own cheapest safe path, before the call is weighed as a whole (classify);
+ * lint reads the locks and rewrites from these.
+ */
+export function classifyEach(statements: ClassifiedStatement[], facts: TableFacts): Decision[] {
+  // Names PostgreSQL would generate must be free in the schema, also of names chosen earlier in this call.
+  const used = new Set<string>(facts.usedNames);
+  return statements.flatMap((stmt, s) => classifyStatement(stmt, s, facts, used));
+}
+
 function asCopy(d: Decision, why: string): Decision {
   // The copy's own locks: SHARE ROW EXCLUSIVE to install capture triggers, ACCESS EXCLUSIVE for the swap (milliseconds).
   const own = d.strategy === 'copy' || d.strategy === 'direct' ? `${d.why}; ` : '';
@@ -150,7 +160,7 @@ function asCopy(d: Decision, why: string): Decision {
 
 function asDirect(d: Decision, why: string): Decision {
   const heavy = d.strategy === 'copy' || d.strategy === 'direct';
-  return { ...d, strategy: 'direct', why: heavy ? `${d.why}; ${why}` : why, lock: heavy ? d.lock : 'ACCESS EXCLUSIVE', hold: d.rewrites ? 'rewrite' : d.scans ? 'scan' : d.hold, steps: [d.subcommand], route: [], undo: [] };
+  return { ...d, strategy: 'direct', why: heavy ? `${d.why}; ${why}` : why, lock: d.writtenLock, hold: d.rewrites ? 'rewrite' : d.scans ? 'scan' : d.hold, steps: [d.subcommand], route: [], undo: [] };
 }
 
 /**
@@ -212,17 +222,17 @@ interface Ctx {
 }
 
 function instant(statement: number, subcommand: string, why: string, lock: LockLevel): Decision {
-  return { statement, subcommand, strategy: 'instant', why, lock, hold: CATALOG, rewrites: false, scans: false, steps: [subcommand], route: [{ kind: 'locked', sql: [subcommand] }], undo: [] };
+  return { statement, subcommand, strategy: 'instant', why, lock, writtenLock: lock, hold: CATALOG, rewrites: false, scans: false, steps: [subcommand], route: [{ kind: 'locked', sql: [subcommand] }], undo: [] };
 }
 
 function heavy(ctx: Ctx, why: string, rewrites: boolean, lock: LockLevel = 'ACCESS EXCLUSIVE'): Decision {
   // 'copy' until classify() weighs the table's size: above the threshold it stays a copy.
-  return { statement: ctx.s, subcommand: ctx.text, strategy: 'copy', why, lock, hold: rewrites ? 'rewrite' : 'scan', rewrites, scans: true, steps: [ctx.text], route: [], undo: [] };
+  return { statement: ctx.s, subcommand: ctx.text, strategy: 'copy', why, lock, writtenLock: lock, hold: rewrites ? 'rewrite' : 'scan', rewrites, scans: true, steps: [ctx.text], route: [], undo: [] };
 }
 
-/** A route's decision: its display steps are the route's. */
-function routed(d: Omit<Decision, 'steps'>): Decision {
-  return { ...d, steps: describeRoute(d.route) };
+/** A route's decision: its display steps are the route's; as written it takes the route's strongest lock unless told otherwise. */
+function routed(d: Omit<Decision, 'steps' | 'writtenLock'> & { writtenLock?: LockLevel }): Decision {
+  return { ...d, writtenLock: d.writtenLock ?? d.lock, steps: describeRoute(d.route) };
 }
 
 const SUE_RELOPTIONS = new Set(['fillfactor', 'toast_tuple_target', 'parallel_workers', 'vacuum_index_cleanup', 'vacuum_truncate', 'log_autovacuum_min_duration']);
@@ -304,11 +314,16 @@ function classifyCommand(cmd: Node, ctx: Ctx): Decision {
   }
 }
 
+/** Syntax a server does not have: `needs` is the first server_version_num that has it. */
+export class VersionError extends UserError {
+  constructor(readonly what: string, readonly needs: number, server: number) {
+    super(`refused: ${what} needs PostgreSQL ${Math.floor(needs / 10000)} or later; this server is ${Math.floor(server / 10000)}`);
+  }
+}
+
 /** Syntax the server does not have yet: refused before anything runs, as the server would refuse it. */
 function requires(facts: TableFacts, version: number, what: string): void {
-  if (facts.serverVersionNum < version) {
-    throw new UserError(`refused: ${what} needs PostgreSQL ${Math.floor(version / 10000)} or later; this server is ${Math.floor(facts.serverVersionNum / 10000)}`);
-  }
+  if (facts.serverVersionNum < version) throw new VersionError(what, version, facts.serverVersionNum);
 }
 
 const SERIAL = new Set(['serial', 'serial4', 'bigserial', 'serial8', 'smallserial', 'serial2']);
@@ -349,7 +364,7 @@ function setNotNull(column: string, ctx: Ctx): Decision {
   const { facts, table, s, text } = ctx;
   const col = facts.columns.find((c) => c.name === column);
   if (col?.notNull) return instant(s, text, 'the column is already NOT NULL', 'ACCESS EXCLUSIVE');
-  const proof = `CHECK ((${ident(column).replace(/^"([a-z_][a-z0-9_]*)"$/, '$1')} IS NOT NULL))`;
+  const proof = notNullProof(column);
   if (facts.constraints.some((k) => k.type === 'c' && k.validated && k.definition === proof)) {
     return instant(s, text, 'a validated CHECK (column IS NOT NULL) proves it: PostgreSQL 12+ skips the scan', 'ACCESS EXCLUSIVE');
   }
@@ -380,6 +395,11 @@ function setNotNull(column: string, ctx: Ctx): Decision {
     ],
     undo: [`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${helper}`],
   });
+}
+
+/** A validated CHECK with this definition (pg_get_constraintdef's) proves the column holds no NULL. */
+export function notNullProof(column: string): string {
+  return `CHECK ((${ident(column).replace(/^"([a-z_][a-z0-9_]*)"$/, '$1')} IS NOT NULL))`;
 }
 
 function addConstraint(cmd: Node, ctx: Ctx): Decision {
@@ -477,7 +497,7 @@ function createIndex(node: Node, s: number, facts: TableFacts, used: Set<string>
   if (node.nulls_not_distinct) requires(facts, 150000, 'NULLS NOT DISTINCT');
   const text = deparseIndex(node);
   if (!concurrentIndexSafe(facts.serverVersionNum)) {
-    return { statement: s, subcommand: text, strategy: 'copy', why: 'CREATE INDEX CONCURRENTLY can corrupt indexes on PostgreSQL 14.0-14.3 (upgrade to 14.4+)', lock: 'SHARE', hold: 'scan', rewrites: false, scans: true, steps: [text], route: [], undo: [] };
+    return { statement: s, subcommand: text, strategy: 'copy', why: 'CREATE INDEX CONCURRENTLY can corrupt indexes on PostgreSQL 14.0-14.3 (upgrade to 14.4+)', lock: 'SHARE', writtenLock: 'SHARE', hold: 'scan', rewrites: false, scans: true, steps: [text], route: [], undo: [] };
   }
   const name: string = node.idxname ?? chooseConstraintName(facts.table.name, [indexNameAddition(node)], 'idx', used);
   used.add(name);
@@ -485,7 +505,7 @@ function createIndex(node: Node, s: number, facts: TableFacts, used: Set<string>
   const named = { ...node, idxname: name };
   return routed({
     statement: s, subcommand: text, strategy: 'concurrent', why: 'CREATE INDEX CONCURRENTLY builds without blocking writes; an invalid index left by a failed build is dropped before a retry',
-    lock: 'SHARE UPDATE EXCLUSIVE', hold: ONLINE, rewrites: false, scans: true,
+    lock: 'SHARE UPDATE EXCLUSIVE', writtenLock: 'SHARE', hold: ONLINE, rewrites: false, scans: true,
     route: [...(node.unique ? [duplicatesCheck(node, table)] : []), { kind: 'build-index', node: named, name, table, attach: null }],
     undo: [],
   });
@@ -499,7 +519,7 @@ function dropIndex(node: Node, s: number): Decision[] {
     const concurrent = deparseSync({ ...one, concurrent: true, behavior: 'DROP_RESTRICT' }, 'DropStmt');
     return routed({
       statement: s, subcommand: text, strategy: 'concurrent', why: 'DROP INDEX CONCURRENTLY waits for running transactions instead of blocking them',
-      lock: 'SHARE UPDATE EXCLUSIVE', hold: CATALOG, rewrites: false, scans: false, route: [{ kind: 'drop-index', sql: concurrent }], undo: [],
+      lock: 'SHARE UPDATE EXCLUSIVE', writtenLock: 'ACCESS EXCLUSIVE', hold: CATALOG, rewrites: false, scans: false, route: [{ kind: 'drop-index', sql: concurrent }], undo: [],
     });
   });
 }

@@ -85,7 +85,7 @@ describe('ADD COLUMN', () => {
   it('without a default or with a non-volatile one is instant (the issue: ADD COLUMN note text)', async () => {
     expect((await run('ALTER TABLE items ADD COLUMN note text', added(false, false, false))).decisions[0]).toEqual({
       statement: 0, subcommand: 'ALTER TABLE items ADD COLUMN note text', strategy: 'instant',
-      why: 'a column without a default is NULL in every row: catalog only', lock: 'ACCESS EXCLUSIVE',
+      why: 'a column without a default is NULL in every row: catalog only', lock: 'ACCESS EXCLUSIVE', writtenLock: 'ACCESS EXCLUSIVE',
       hold: 'catalog only (milliseconds)', rewrites: false, scans: false, steps: ['ALTER TABLE items ADD COLUMN note text'],
       route: [{ kind: 'locked', sql: ['ALTER TABLE items ADD COLUMN note text'] }], undo: [],
     });
@@ -140,7 +140,7 @@ describe('ALTER COLUMN TYPE', () => {
     expect(d).toEqual({
       statement: 0, subcommand: 'ALTER TABLE items ALTER COLUMN name TYPE varchar(40)', strategy: 'instant',
       why: 'character varying(20) to character varying(40) keeps the stored bytes: varchar length grows or becomes unlimited (varchar_support)',
-      lock: 'ACCESS EXCLUSIVE', hold: 'catalog only (milliseconds)', rewrites: false, scans: false,
+      lock: 'ACCESS EXCLUSIVE', writtenLock: 'ACCESS EXCLUSIVE', hold: 'catalog only (milliseconds)', rewrites: false, scans: false,
       steps: ['ALTER TABLE items ALTER COLUMN name TYPE varchar(40)'],
       route: [{ kind: 'locked', sql: ['ALTER TABLE items ALTER COLUMN name TYPE varchar(40)'] }], undo: [],
     });
@@ -178,6 +178,18 @@ describe('the mix of one call', () => {
   it('--downtime-allowed runs a rewrite direct', async () => {
     const c = await run('ALTER TABLE items SET LOGGED', facts(), { ...AUTO, downtimeAllowed: true });
     expect(c.overall).toEqual({ strategy: 'direct', why: '--downtime-allowed: the fastest path' });
+  });
+
+  it.each([
+    ['CREATE INDEX ON items (qty)', 'SHARE'],
+    ['ALTER TABLE items ADD CONSTRAINT fk FOREIGN KEY (qty) REFERENCES other (id)', 'SHARE ROW EXCLUSIVE'],
+    ['ALTER TABLE items VALIDATE CONSTRAINT c', 'SHARE UPDATE EXCLUSIVE'],
+    ['ALTER TABLE items ADD CONSTRAINT c CHECK (qty > 0)', 'ACCESS EXCLUSIVE'],
+    ['DROP INDEX items_qty_idx', 'ACCESS EXCLUSIVE'],
+  ])('--strategy direct reports the lock %s takes as written: %s', async (sql, lock) => {
+    const d = (await run(sql, facts(), { ...AUTO, strategy: 'direct' })).decisions[0]!;
+    expect(d.lock).toBe(lock);
+    expect(d.writtenLock).toBe(lock);
   });
 
   it('copy-only options force the copy and are a usage error with --strategy direct', async () => {
