@@ -132,3 +132,25 @@ SELECT m.id, m.kind, m.name, m.table_schema || '.' || m.table_name AS "table",
        CASE WHEN m.kind = 'alter' THEN coalesce(m.options->>'strategy', 'copy') END AS strategy
 FROM pgshift.migrations m;
 UPDATE pgshift.schema_version SET version = 6 WHERE version < 6;
+-- Version 7: the history of migration files (pgshift migrate). One row per file version, written
+-- when the file starts (success false) and updated in the same transaction as each segment it
+-- commits: steps_done counts the file's statements completed, so an interrupted file continues at
+-- the first statement not done and never runs a completed one again. steps holds, per statement
+-- done, its line, strategy, duration and (for an online step) the pgshift migration id.
+-- step_started_at marks the start of the online step under way: after a crash, a pgshift migration
+-- of that table that finished since then is that step, done. A row leaves the history when its
+-- down section has run.
+CREATE TABLE IF NOT EXISTS pgshift.migration_files (
+  version          text PRIMARY KEY,
+  name             text NOT NULL,
+  checksum         text NOT NULL,
+  success          boolean NOT NULL DEFAULT false,
+  steps_done       int NOT NULL DEFAULT 0,
+  steps            jsonb NOT NULL DEFAULT '[]',
+  step_started_at  timestamptz,
+  started_at       timestamptz NOT NULL DEFAULT now(),
+  applied_at       timestamptz,
+  duration_ms      float8,
+  applied_by       text NOT NULL DEFAULT current_user
+);
+UPDATE pgshift.schema_version SET version = 7 WHERE version < 7;

@@ -12,6 +12,7 @@ const { registerAbort, registerCleanup } = await import('./abort.js');
 const { registerControls } = await import('./control.js');
 const { registerBackfill } = await import('./backfill.js');
 const { registerPlan } = await import('./plan.js');
+const { registerMigrate } = await import('./migrate.js');
 
 const program = new Command();
 program
@@ -32,6 +33,7 @@ registerCleanup(program);
 registerControls(program);
 registerBackfill(program);
 registerPlan(program);
+registerMigrate(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -7,7 +7,9 @@
  * - owner (migration or backfill id): session-level, held on a dedicated connection by the one
  *   process that runs a migration or a backfill, for as long as it runs;
  * - registry: transaction-level locks that serialise creating the state schema and registering
- *   backfill jobs.
+ *   backfill jobs; and the session-level lock of the one `pgshift migrate` runner of a database,
+ *   taken by polling pg_try_advisory_lock (a runner waiting in pg_advisory_lock would deadlock
+ *   against another runner's CREATE INDEX CONCURRENTLY, which waits for every transaction).
  *
  * Migration and backfill ids come from one sequence, so one id names one job.
  */
@@ -24,4 +26,5 @@ export const advisoryLocks = {
   owner: (id: number): AdvisoryKey => [OWNER_NAMESPACE, id],
   stateSchema: [REGISTRY_NAMESPACE, 0] as AdvisoryKey,
   backfillRegistry: [REGISTRY_NAMESPACE, 1] as AdvisoryKey,
+  migrateRunner: [REGISTRY_NAMESPACE, 2] as AdvisoryKey,
 };

@@ -11,6 +11,9 @@ import type { ParsedAlter, RelationRef } from './parse.js';
  * kept, it does nothing offline either), two tables, and an index that a constraint owns
  * (PostgreSQL refuses to drop it; the constraint is dropped with ALTER TABLE ... DROP CONSTRAINT).
  */
+/** A table or index the statements name that does not exist (yet). */
+export class MissingRelation extends UserError {}
+
 export async function resolveTarget(c: Client, parsed: ParsedAlter): Promise<string> {
   let table: { oid: string; shown: string } | null = null;
   const same = (oid: string, shown: string): void => {
@@ -21,7 +24,7 @@ export async function resolveTarget(c: Client, parsed: ParsedAlter): Promise<str
     const r = parsed.relations[i];
     if (r) {
       const oid = await resolveTableOid(c, r.schema, r.name);
-      if (!oid) throw new UserError(`refused: table ${show(r)} does not exist`);
+      if (!oid) throw new MissingRelation(`refused: table ${show(r)} does not exist`);
       same(oid, show(r));
     }
     if (stmt.kind !== 'drop-index') continue;
@@ -35,7 +38,7 @@ export async function resolveTarget(c: Client, parsed: ParsedAlter): Promise<str
       )).rows[0];
       if (!found) {
         if (stmt.node.missing_ok) continue;
-        throw new UserError(`refused: index ${show(index)} does not exist`);
+        throw new MissingRelation(`refused: index ${show(index)} does not exist`);
       }
       if (found.constraint) {
         throw new UserError(`refused: index ${show(index)} belongs to constraint ${found.constraint}; drop the constraint instead (ALTER TABLE ${found.table_name} DROP CONSTRAINT ${found.constraint})`);

@@ -8,7 +8,7 @@ import { UserError, sqlState } from '../errors.js';
 import type { Outcome, Phase } from './phases.js';
 
 /** The version sql/state-schema.sql brings the state schema to (its last UPDATE of schema_version). */
-export const STATE_SCHEMA_VERSION = 6;
+export const STATE_SCHEMA_VERSION = 7;
 
 /**
  * Creates or upgrades pgshift's state schema; concurrent callers serialise on an advisory lock.

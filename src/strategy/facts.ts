@@ -87,14 +87,17 @@ const PROBE_REG = `${literal(`pg_temp.${PROBE}`)}::regclass`;
  * then says which of them rewrite (a new relfilenode) and which defaults it could not evaluate
  * once (volatile: no attmissingval, as src/shadow/build.ts onceEvaluatedDefaults also asks).
  */
-export async function readFacts(c: Client, tableOid: string, statements: AlterStatement[]): Promise<TableFacts> {
-  await c.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+export async function readFacts(c: Client, tableOid: string, statements: AlterStatement[], opts: { inTransaction?: boolean } = {}): Promise<TableFacts> {
+  // Inside the caller's transaction (a migration file's segment, which sees its own earlier
+  // statements), the probe lives in a savepoint rolled back instead.
+  await c.query(opts.inTransaction ? 'SAVEPOINT pgshift_facts' : 'BEGIN ISOLATION LEVEL READ COMMITTED');
   try {
     const base = await readCatalog(c, tableOid);
     const probed = await probe(c, base, statements);
     return { ...base, ...probed };
   } finally {
-    await c.query('ROLLBACK');
+    await c.query(opts.inTransaction ? 'ROLLBACK TO SAVEPOINT pgshift_facts' : 'ROLLBACK');
+    if (opts.inTransaction) await c.query('RELEASE SAVEPOINT pgshift_facts');
   }
 }
 

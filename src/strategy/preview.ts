@@ -26,11 +26,11 @@ export interface Decided {
  * (in a transaction rolled back), classify. Read-only; `plan` prints it, `alter` follows it.
  * Call it outside a transaction, on the session that will run the change (TimeZone matters).
  */
-export async function decide(c: Client, sql: string, opts: ClassifyOptions): Promise<Decided> {
+export async function decide(c: Client, sql: string, opts: ClassifyOptions & { inTransaction?: boolean }): Promise<Decided> {
   const parsed = await parseAlter(sql);
   const oid = await resolveTarget(c, parsed);
   await preflightEveryStrategy(c, await describeTable(c, oid));
-  const facts = await readFacts(c, oid, parsed.statements);
+  const facts = await readFacts(c, oid, parsed.statements, { inTransaction: opts.inTransaction });
   return { parsed, facts, classification: classify(parsed.statements, facts, opts) };
 }
 

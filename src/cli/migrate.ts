@@ -1,0 +1,113 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { DEFAULTS } from '../config.js';
+import { UserError, DifferenceError } from '../errors.js';
+import { formatDuration } from '../units.js';
+import { LAYOUTS, migrationsDir } from '../migrate/files.js';
+import { migrateDown, migrateOptions, migratePlan, migrateStatus, migrateUp, migrateValidate, type FileRun, type MigrateOptions } from '../migrate/runner.js';
+import { addConnectionOptions, addStrategyOptions, connectionUrl, oneOf, positiveDuration, strategyOptions } from './options.js';
+import { runCommand } from './run.js';
+import { VALIDATION_LEVELS } from '../verify/validate.js';
+
+/** `pgshift migrate create|up|down|status|validate`: the migration files teams already have (src/migrate). */
+export function registerMigrate(program: Command): void {
+  const migrate = program.command('migrate').description('run migration files (dbmate, node-pg-migrate or Flyway SQL) with the cheapest safe strategy for every statement');
+  const withDir = (cmd: Command): Command =>
+    cmd
+      .option('--dir <dir>', 'the migrations folder (default: $DBMATE_MIGRATIONS_DIR, else ./db/migrations when it exists, else ./migrations)')
+      .option('--layout <layout>', `the files' layout: ${LAYOUTS.join(', ')} (default: detected)`);
+
+  withDir(migrate.command('create').description('write a new dbmate-style migration file').argument('<name>', 'what it does, e.g. add_orders_note')).action(
+    (name: string, o: Record<string, unknown>) =>
+      runCommand(async () => {
+        if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new UserError(`"${name}" is not a migration name: use letters, digits, _ and -`);
+        const dir = migrationsDir(o.dir as string | undefined);
+        fs.mkdirSync(dir, { recursive: true });
+        const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+        const file = path.join(dir, `${stamp}_${name}.sql`);
+        fs.writeFileSync(file, '-- migrate:up\n\n\n-- migrate:down\n\n', { flag: 'wx' });
+        process.stdout.write(`${file}\n`);
+      }),
+  );
+
+  const runner = (cmd: Command): Command =>
+    addStrategyOptions(addConnectionOptions(withDir(cmd)))
+      .option('--lock-timeout <duration>', 'lock wait of the first attempt of every statement', `${DEFAULTS.retry.lockTimeoutMs}ms`)
+      .option('--validation <level>', 'of online copies: basic, thorough, comprehensive', DEFAULTS.validation)
+      .option('--keep-old', 'keep the old tables online copies leave (default: dropped once the copy is done)', false)
+      .option('--json', 'print the result as JSON', false);
+
+  runner(migrate.command('up').description('apply the pending files in order').option('--to <version>', 'stop after this version').option('--dry-run', 'print each statement\'s strategy; change nothing', false)).action(
+    (o: Record<string, unknown>) =>
+      runCommand(async () => {
+        const opts = optionsFrom(o);
+        if (o.dryRun) {
+          const planned = await migratePlan(opts);
+          if (o.json) return print(planned, true);
+          process.stdout.write(planned.length ? `${planned.map((s) => `${s.version} line ${s.line}: ${s.strategy}: ${firstLine(s.sql)}\n    ${s.why}`).join('\n')}\n` : 'nothing pending\n');
+          return;
+        }
+        const runs = await migrateUp(opts);
+        print(o.json ? runs : describeRuns(runs, 'applied'), o.json);
+      }),
+  );
+
+  runner(migrate.command('down').description('run the down sections of the last applied files').option('--steps <n>', 'how many files', '1')).action((o: Record<string, unknown>) =>
+    runCommand(async () => {
+      const steps = Number(o.steps);
+      if (!Number.isSafeInteger(steps) || steps < 1) throw new UserError(`--steps: "${String(o.steps)}" is not a positive whole number`);
+      const runs = await migrateDown(optionsFrom(o), steps);
+      print(o.json ? runs : describeRuns(runs, 'taken down'), o.json);
+    }),
+  );
+
+  addConnectionOptions(withDir(migrate.command('status').description('applied, pending, changed and missing files')))
+    .option('--json', 'print the files as JSON', false)
+    .option('--exit-code', 'exit 3 when something is pending, changed or missing', false)
+    .action((o: Record<string, unknown>) =>
+      runCommand(async () => {
+        const status = await migrateStatus(optionsFrom(o));
+        print(o.json ? status : status.length ? status.map((s) => `${s.state}\t${s.version}\t${s.name}${s.appliedAt ? `\t${s.appliedAt}` : ''}`) : ['no migration files'], o.json);
+        const open = status.filter((s) => s.state !== 'applied');
+        if (o.exitCode && open.length) throw new DifferenceError(`${open.length} file(s) not applied as they are: ${open.map((s) => `${s.version} (${s.state})`).join(', ')}`);
+      }),
+    );
+
+  addConnectionOptions(withDir(migrate.command('validate').description('every file parses, no applied file was edited, down sections and order'))).action(
+    (o: Record<string, unknown>) =>
+      runCommand(async () => {
+        const notes = await migrateValidate(optionsFrom(o));
+        print([...notes, 'valid'], false);
+      }),
+  );
+}
+
+function optionsFrom(o: Record<string, unknown>): MigrateOptions {
+  const lockTimeoutMs = positiveDuration(o.lockTimeout ?? `${DEFAULTS.retry.lockTimeoutMs}ms`, '--lock-timeout', 60_000);
+  return migrateOptions({
+    url: connectionUrl(o),
+    dir: migrationsDir(o.dir as string | undefined),
+    layout: o.layout === undefined ? undefined : oneOf('--layout', o.layout, LAYOUTS),
+    to: o.to as string | undefined,
+    ...(o.strategy === undefined ? {} : strategyOptions(o)),
+    retry: { ...DEFAULTS.retry, lockTimeoutMs, maxLockTimeoutMs: Math.max(lockTimeoutMs, DEFAULTS.retry.maxLockTimeoutMs) },
+    validation: oneOf('--validation', o.validation ?? DEFAULTS.validation, VALIDATION_LEVELS),
+    keepOld: o.keepOld === true,
+    say: (line) => process.stderr.write(`${line}\n`),
+  });
+}
+
+function describeRuns(runs: FileRun[], verb: string): string[] {
+  if (runs.length === 0) return ['nothing to do'];
+  return runs.map((r) => `${verb} ${r.version} ${r.name} in ${formatDuration(r.ms)}: ${r.steps.map((s) => `line ${s.line} ${s.strategy} ${formatDuration(s.ms)}`).join(', ')}`);
+}
+
+function firstLine(sql: string): string {
+  const line = sql.split('\n')[0]!;
+  return line.length > 100 ? `${line.slice(0, 97)}...` : line;
+}
+
+function print(value: unknown, json: unknown): void {
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${(value as string[]).join('\n')}\n`);
+}

@@ -1,0 +1,180 @@
+// pgshift migrate on a folder of dbmate files, on a real server: each statement by its strategy,
+// the history, status, down, an edited file, a crash during an online step.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateDown, migrateOptions, migratePlan, migrateStatus, migrateUp, migrateValidate } from '../../src/migrate/runner.js';
+import { readMigrations } from '../../src/migrate/files.js';
+import { cloneDatabase, createTestDatabase, type TestDatabase } from '../support/test-db.js';
+import { diffSnapshots, snapshotCatalog } from '../support/catalog-snapshot.js';
+import { runCli } from '../support/cli.js';
+
+const FILES: Record<string, string> = {
+  '20260101000001_create_orders.sql': `-- migrate:up
+CREATE TABLE orders (id int PRIMARY KEY, qty int NOT NULL, note text);
+INSERT INTO orders SELECT g, g % 50, NULL FROM generate_series(1, 20000) g;
+-- migrate:down
+DROP TABLE orders;
+`,
+  '20260101000002_note_default.sql': `-- migrate:up
+ALTER TABLE orders ADD COLUMN shipped boolean;
+ALTER TABLE orders ALTER COLUMN note SET DEFAULT '';
+-- migrate:down
+ALTER TABLE orders ALTER COLUMN note DROP DEFAULT;
+ALTER TABLE orders DROP COLUMN shipped;
+`,
+  '20260101000003_qty_index.sql': `-- migrate:up
+CREATE INDEX orders_qty_idx ON orders (qty);
+ALTER TABLE orders ADD CONSTRAINT qty_nonneg CHECK (qty >= 0);
+-- migrate:down
+ALTER TABLE orders DROP CONSTRAINT qty_nonneg;
+DROP INDEX orders_qty_idx;
+`,
+  '20260101000004_bigint.sql': `-- migrate:up
+-- pgshift:strategy copy
+ALTER TABLE orders ALTER COLUMN id TYPE bigint;
+-- migrate:down
+-- pgshift:strategy direct
+ALTER TABLE orders ALTER COLUMN id TYPE int;
+`,
+  '20260101000005_backfill.sql': `-- migrate:up
+-- pgshift:backfill
+UPDATE orders SET note = 'n' || id WHERE note IS NULL;
+-- migrate:down
+UPDATE orders SET note = NULL;
+`,
+};
+
+function folder(files: Record<string, string> = FILES): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgshift-migrate-'));
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
+  return dir;
+}
+
+let base: TestDatabase;
+beforeAll(async () => {
+  base = await createTestDatabase('migrate');
+});
+afterAll(async () => {
+  await base?.drop();
+});
+
+describe('reading files', () => {
+  it('splits sections and statements with the parser, with lines and directives', async () => {
+    const { layout, files } = await readMigrations(folder());
+    expect(layout).toBe('dbmate');
+    expect(files.map((f) => f.version)).toEqual(['20260101000001', '20260101000002', '20260101000003', '20260101000004', '20260101000005']);
+    expect(files[0]!.up.statements.map((s) => s.line)).toEqual([2, 3]);
+    expect(files[3]!.up.statements[0]).toMatchObject({ line: 3, sql: 'ALTER TABLE orders ALTER COLUMN id TYPE bigint', directives: { strategy: 'copy' } });
+    expect(files[4]!.up.statements[0]!.directives).toEqual({ backfill: true });
+    expect(files[1]!.down!.statements).toHaveLength(2);
+  });
+});
+
+describe('pgshift migrate', () => {
+  it('applies every file by its strategy, leaving the schema the same files give run offline; status, no-op, down, up again', async () => {
+    const dir = folder();
+    const online = await cloneDatabase(base, 'migrate_on');
+    const offline = await cloneDatabase(base, 'migrate_off');
+    try {
+      const o = migrateOptions({ url: online.url, dir });
+      const planned = await migratePlan(o);
+      // On an empty database every table is still to be created: each change is decided when it runs.
+      expect(planned.map((p) => p.strategy)).toEqual([...Array(7).fill('statement'), 'backfill']);
+      const runs = await migrateUp(o);
+      expect(runs.map((r) => r.steps.map((s) => s.strategy))).toEqual([
+        ['statement', 'statement'], ['instant', 'instant'], ['online', 'online'], ['copy'], ['backfill'],
+      ]);
+      // Offline: each file's up section as written, in order.
+      for (const f of (await readMigrations(dir)).files) for (const st of f.up.statements) await offline.query(st.sql);
+      expect(diffSnapshots(await snapshotCatalog(offline.pool, ['public']), await snapshotCatalog(online.pool, ['public']))).toEqual([]);
+      expect((await online.query(`SELECT count(*)::int AS n FROM orders WHERE note = 'n' || id`)).rows[0].n).toBe(20000);
+      expect((await migrateStatus(o)).map((s) => s.state)).toEqual(['applied', 'applied', 'applied', 'applied', 'applied']);
+      expect(await migrateUp(o)).toEqual([]);
+
+      expect((await migrateDown(o, 2)).map((r) => r.version)).toEqual(['20260101000005', '20260101000004']);
+      expect((await migrateStatus(o)).map((s) => s.state)).toEqual(['applied', 'applied', 'applied', 'pending', 'pending']);
+      expect((await online.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'id'`)).rows[0].t).toBe('integer');
+      expect((await migrateUp(o)).map((r) => r.version)).toEqual(['20260101000004', '20260101000005']);
+    } finally {
+      await online.drop();
+      await offline.drop();
+    }
+  });
+
+  it('an edited applied file: validate exits 3, up refuses (exit 2) and changes nothing', async () => {
+    const dir = folder();
+    const db = await cloneDatabase(base, 'migrate_edit');
+    try {
+      expect((await runCli(['migrate', 'up', '--dir', dir, '--url', db.url])).status).toBe(0);
+      fs.appendFileSync(path.join(dir, '20260101000002_note_default.sql'), '\n-- an afterthought\n');
+      const validate = await runCli(['migrate', 'validate', '--dir', dir, '--url', db.url]);
+      expect(validate.status, validate.stderr).toBe(3);
+      expect(validate.stderr).toMatch(/edited after being applied: 20260101000002 note_default/);
+      fs.writeFileSync(path.join(dir, '20260101000006_more.sql'), '-- migrate:up\nALTER TABLE orders ADD COLUMN later int;\n-- migrate:down\nALTER TABLE orders DROP COLUMN later;\n');
+      const up = await runCli(['migrate', 'up', '--dir', dir, '--url', db.url]);
+      expect(up.status, up.stderr).toBe(2);
+      expect(up.stderr).toMatch(/20260101000002 note_default was edited after it was applied/);
+      expect((await db.query(`SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'later'`)).rows[0].n).toBe(0);
+      const status = await runCli(['migrate', 'status', '--dir', dir, '--url', db.url, '--exit-code']);
+      expect(status.status).toBe(3);
+      expect(status.stdout).toMatch(/^changed\t20260101000002\tnote_default/m);
+      expect(status.stdout).toMatch(/^pending\t20260101000006\tmore/m);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('a failing statement: its segment rolls back, the history keeps what committed, and up continues after the fix', async () => {
+    const files = {
+      ...FILES,
+      '20260101000006_broken.sql': `-- migrate:up
+ALTER TABLE orders ADD COLUMN a int;
+CREATE INDEX orders_a_idx ON orders (a);
+ALTER TABLE orders ADD COLUMN b int;
+INSERT INTO orders (id, qty) VALUES (1, 1);
+-- migrate:down
+SELECT 1;
+`,
+    };
+    const dir = folder(files);
+    const db = await cloneDatabase(base, 'migrate_fail');
+    try {
+      const r = await runCli(['migrate', 'up', '--dir', dir, '--url', db.url]);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/20260101000006 broken line 5: duplicate key value .*rolled back/);
+      const h = (await db.query(`SELECT success, steps_done FROM pgshift.migration_files WHERE version = '20260101000006'`)).rows[0];
+      expect(h).toEqual({ success: false, steps_done: 2 });
+      expect((await db.query(`SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'b'`)).rows[0].n).toBe(0);
+      // The data is fixed (the row goes), not the file: up continues at statement 3 and never runs 1 or 2 again.
+      await db.query(`DELETE FROM orders WHERE id = 1`);
+      const again = await runCli(['migrate', 'up', '--dir', dir, '--url', db.url]);
+      expect(again.status, again.stderr).toBe(0);
+      expect(again.stderr).toMatch(/continuing 20260101000006 broken at statement 3/);
+      expect((await db.query(`SELECT success FROM pgshift.migration_files WHERE version = '20260101000006'`)).rows[0].success).toBe(true);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('kill -9 during the online copy of a file, then up: the copy is taken over and the file completes once', async () => {
+    const dir = folder();
+    const db = await cloneDatabase(base, 'migrate_kill');
+    try {
+      const killed = await runCli(['migrate', 'up', '--dir', dir, '--url', db.url], { PGSHIFT_FAILPOINT: 'mid-copy' });
+      expect(killed.signal, killed.stderr).toBe('SIGKILL');
+      expect((await db.query(`SELECT version, success FROM pgshift.migration_files ORDER BY version`)).rows.map((r) => `${r.version}:${r.success}`)).toEqual([
+        '20260101000001:true', '20260101000002:true', '20260101000003:true', '20260101000004:false',
+      ]);
+      const again = await runCli(['migrate', 'up', '--dir', dir, '--url', db.url]);
+      expect(again.status, again.stderr).toBe(0);
+      expect((await db.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE outcome = 'done')::int AS done FROM pgshift.migrations WHERE kind = 'alter' AND options->>'strategy' = 'copy'`)).rows[0]).toEqual({ n: 1, done: 1 });
+      expect((await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'id'`)).rows[0].t).toBe('bigint');
+      expect((await migrateStatus(migrateOptions({ url: db.url, dir }))).every((s) => s.state === 'applied')).toBe(true);
+      await expect(migrateValidate(migrateOptions({ url: db.url, dir }))).resolves.toEqual([]);
+    } finally {
+      await db.drop();
+    }
+  });
+});
