@@ -2,3 +2,4 @@ export { onlineAlter, type AlterReport } from './migration/start.js';
 export { alterOptions, DEFAULTS, type AlterOptions, type Progress } from './config.js';
 export { PgshiftError, UserError, RuntimeError, DifferenceError, StoppedError } from './errors.js';
 export { migrateUp, migrateDown, migrateStatus, migrateValidate, migratePlan, migrateOptions, type MigrateOptions, type FileRun, type StatusEntry, type PlannedStatement } from './migrate/runner.js';
+export { lint, type LintOptions, type LintReport, type LintFinding } from './lint/lint.js';

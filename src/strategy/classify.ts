@@ -497,7 +497,7 @@ function createIndex(node: Node, s: number, facts: TableFacts, used: Set<string>
   if (node.nulls_not_distinct) requires(facts, 150000, 'NULLS NOT DISTINCT');
   const text = deparseIndex(node);
   if (!concurrentIndexSafe(facts.serverVersionNum)) {
-    return { statement: s, subcommand: text, strategy: 'copy', why: 'CREATE INDEX CONCURRENTLY can corrupt indexes on PostgreSQL 14.0-14.3 (upgrade to 14.4+)', lock: 'SHARE', writtenLock: 'SHARE', hold: 'scan', rewrites: false, scans: true, steps: [text], route: [], undo: [] };
+    return { statement: s, subcommand: text, strategy: 'copy', why: 'CREATE INDEX CONCURRENTLY can corrupt indexes on PostgreSQL 14.0-14.3 (upgrade to 14.4+)', lock: 'SHARE', writtenLock: node.concurrent ? 'SHARE UPDATE EXCLUSIVE' : 'SHARE', hold: 'scan', rewrites: false, scans: true, steps: [text], route: [], undo: [] };
   }
   const name: string = node.idxname ?? chooseConstraintName(facts.table.name, [indexNameAddition(node)], 'idx', used);
   used.add(name);
@@ -505,7 +505,7 @@ function createIndex(node: Node, s: number, facts: TableFacts, used: Set<string>
   const named = { ...node, idxname: name };
   return routed({
     statement: s, subcommand: text, strategy: 'concurrent', why: 'CREATE INDEX CONCURRENTLY builds without blocking writes; an invalid index left by a failed build is dropped before a retry',
-    lock: 'SHARE UPDATE EXCLUSIVE', writtenLock: 'SHARE', hold: ONLINE, rewrites: false, scans: true,
+    lock: 'SHARE UPDATE EXCLUSIVE', writtenLock: node.concurrent ? 'SHARE UPDATE EXCLUSIVE' : 'SHARE', hold: ONLINE, rewrites: false, scans: true,
     route: [...(node.unique ? [duplicatesCheck(node, table)] : []), { kind: 'build-index', node: named, name, table, attach: null }],
     undo: [],
   });
@@ -519,7 +519,7 @@ function dropIndex(node: Node, s: number): Decision[] {
     const concurrent = deparseSync({ ...one, concurrent: true, behavior: 'DROP_RESTRICT' }, 'DropStmt');
     return routed({
       statement: s, subcommand: text, strategy: 'concurrent', why: 'DROP INDEX CONCURRENTLY waits for running transactions instead of blocking them',
-      lock: 'SHARE UPDATE EXCLUSIVE', writtenLock: 'ACCESS EXCLUSIVE', hold: CATALOG, rewrites: false, scans: false, route: [{ kind: 'drop-index', sql: concurrent }], undo: [],
+      lock: 'SHARE UPDATE EXCLUSIVE', writtenLock: node.concurrent ? 'SHARE UPDATE EXCLUSIVE' : 'ACCESS EXCLUSIVE', hold: CATALOG, rewrites: false, scans: false, route: [{ kind: 'drop-index', sql: concurrent }], undo: [],
     });
   });
 }

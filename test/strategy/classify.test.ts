@@ -186,6 +186,8 @@ describe('the mix of one call', () => {
     ['ALTER TABLE items VALIDATE CONSTRAINT c', 'SHARE UPDATE EXCLUSIVE'],
     ['ALTER TABLE items ADD CONSTRAINT c CHECK (qty > 0)', 'ACCESS EXCLUSIVE'],
     ['DROP INDEX items_qty_idx', 'ACCESS EXCLUSIVE'],
+    ['CREATE INDEX CONCURRENTLY ON items (qty)', 'SHARE UPDATE EXCLUSIVE'],
+    ['DROP INDEX CONCURRENTLY items_qty_idx', 'SHARE UPDATE EXCLUSIVE'],
   ])('--strategy direct reports the lock %s takes as written: %s', async (sql, lock) => {
     const d = (await run(sql, facts(), { ...AUTO, strategy: 'direct' })).decisions[0]!;
     expect(d.lock).toBe(lock);
