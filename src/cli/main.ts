@@ -33,6 +33,7 @@ registerCleanup(program);
 registerControls(program);
 registerBackfill(program);
 registerPlan(program);
+(await import('./lint.js')).registerLint(program);
 registerMigrate(program);
 
 try {
