@@ -223,6 +223,8 @@ function markers(text: string, re: RegExp): Marker[] {
  * blanked), so line numbers are the file's.
  */
 function section(text: string, name: string, transaction: boolean): Section {
+  // libpg-query refuses text with nothing but whitespace ("Query cannot be empty"): an empty down section, as dbmate writes them.
+  if (text.trim() === '') return { statements: [], transaction };
   let tree: Node;
   try {
     tree = parseSync(text);

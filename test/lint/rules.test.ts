@@ -261,6 +261,12 @@ describe('files', () => {
     expect((await lint({ paths: [flyway] })).findings.map((f) => [f.rule, f.line])).toEqual([['require-concurrent-index', 1]]);
   });
 
+  it('an empty section has no statements (libpg-query refuses text that is only whitespace)', async () => {
+    const r = await lintUp("SET lock_timeout = '1s';", { down: '' });
+    expect(r).toMatchObject({ files: 1, statements: 1, findings: [] });
+    expect((await lint({ paths: [folder({ '20240101000000_blank.sql': '-- migrate:up\n\n-- migrate:down\n' })] })).statements).toBe(0);
+  });
+
   it('a file that does not parse is a UserError naming its line', async () => {
     await expect(lintUp('ALTER TABLE items ADD COLUMN;')).rejects.toThrow(/20240101000000_test\.sql: line 2: cannot parse: syntax error at or near ";"/);
   });
