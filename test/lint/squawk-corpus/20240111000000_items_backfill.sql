@@ -1,0 +1,4 @@
+-- migrate:up
+UPDATE items SET note = name WHERE note IS NULL;
+
+-- migrate:down
