@@ -4,7 +4,7 @@ import { createPool, withClient } from '../db/session.js';
 import { migrationsDir, readMigrationFile, readMigrations, type Layout, type MigrationFile, type Section } from '../migrate/files.js';
 import { lintStatement, type SectionState } from './check.js';
 import { FilesCatalog, showRelation } from './files-catalog.js';
-import { madeSafeByMigrateUp, ruleById, RULES, type LockMode, type RuleId } from './rules.js';
+import { madeSafeByMigrateUp, ruleById, type LockMode, type RuleId } from './rules.js';
 
 export interface LintOptions {
   /** migration files or folders, linted in the order given (a folder's files in version order); none: `dir` */
@@ -122,9 +122,4 @@ async function serverVersion(url: string): Promise<number> {
   } finally {
     await pool.end();
   }
-}
-
-/** The rules table as README shows it. */
-export function rulesTable(version = DEFAULT_PG_VERSION * 10000 + 99): string[] {
-  return RULES.map((r) => `| \`${r.id}\` | ${r.what} | ${r.lock} | ${r.alternative(version)} | ${r.madeSafe ? 'yes' : 'no'} |`);
 }

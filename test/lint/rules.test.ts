@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { lint } from '../../src/lint/lint.js';
 import { RULES } from '../../src/lint/rules.js';
@@ -82,6 +83,15 @@ describe('each rule: a statement it flags and the safe form it does not', () => 
       'rewriting-type-change', 'set-not-null-without-check', 'table-rewrite', 'unique-without-index', 'unsupported-on-version',
       'update-without-backfill', 'validate-in-same-transaction',
     ]);
+  });
+});
+
+describe('README', () => {
+  it('the "### lint" rules table lists every rule with its made-safe value', () => {
+    const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('### lint\n'), readme.indexOf('\n## Tests\n'));
+    const rows = [...section.matchAll(/^\| `([a-z-]+)` \|.*\| (yes|no)[^|]*\|$/gm)].map((m) => [m[1], m[2] === 'yes']);
+    expect(rows).toEqual(RULES.map((r) => [r.id, r.madeSafe]));
   });
 });
 
