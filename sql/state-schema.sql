@@ -153,4 +153,13 @@ CREATE TABLE IF NOT EXISTS pgshift.migration_files (
   duration_ms      float8,
   applied_by       text NOT NULL DEFAULT current_user
 );
+-- What changed the history other than running files: a baseline imported from another tool, a
+-- repair (an edited applied file accepted) or a mark (a version set applied or pending by hand).
+CREATE TABLE IF NOT EXISTS pgshift.migration_file_events (
+  at       timestamptz NOT NULL DEFAULT now(),
+  version  text NOT NULL,
+  action   text NOT NULL,
+  detail   text,
+  by_user  text NOT NULL DEFAULT current_user
+);
 UPDATE pgshift.schema_version SET version = 7 WHERE version < 7;

@@ -4,7 +4,9 @@ import type { Command } from 'commander';
 import { DEFAULTS } from '../config.js';
 import { UserError, DifferenceError } from '../errors.js';
 import { formatDuration } from '../units.js';
-import { LAYOUTS, migrationsDir } from '../migrate/files.js';
+import { LAYOUTS, migrationsDir, readMigrations, type MigrationFile } from '../migrate/files.js';
+import { SOURCES, baseline, mark, repair } from '../migrate/adopt.js';
+import { createPool, type Pool } from '../db/session.js';
 import { migrateDown, migrateOptions, migratePlan, migrateStatus, migrateUp, migrateValidate, type FileRun, type MigrateOptions } from '../migrate/runner.js';
 import { addConnectionOptions, addStrategyOptions, connectionUrl, oneOf, positiveDuration, strategyOptions } from './options.js';
 import { runCommand } from './run.js';
@@ -36,6 +38,7 @@ export function registerMigrate(program: Command): void {
       .option('--lock-timeout <duration>', 'lock wait of the first attempt of every statement', `${DEFAULTS.retry.lockTimeoutMs}ms`)
       .option('--validation <level>', 'of online copies: basic, thorough, comprehensive', DEFAULTS.validation)
       .option('--keep-old', 'keep the old tables online copies leave (default: dropped once the copy is done)', false)
+      .option('--history-compat <tool>', 'also keep this tool\'s history table in step: dbmate')
       .option('--json', 'print the result as JSON', false);
 
   runner(migrate.command('up').description('apply the pending files in order').option('--to <version>', 'stop after this version').option('--dry-run', 'print each statement\'s strategy; change nothing', false)).action(
@@ -74,6 +77,38 @@ export function registerMigrate(program: Command): void {
       }),
     );
 
+  addConnectionOptions(withDir(migrate.command('baseline').description('adopt another tool\'s history: every version it applied is applied here; nothing runs')))
+    .requiredOption('--from <tool>', `the tool whose history to import: ${SOURCES.join(', ')}`)
+    .option('--table <name>', 'its history table, when not the tool\'s default (schema_migrations, flyway_schema_history, pgmigrations)')
+    .action((o: Record<string, unknown>) =>
+      runCommand(async () => {
+        const from = oneOf('--from', o.from, SOURCES);
+        const opts = optionsFrom(o);
+        const { files } = await readMigrations(opts.dir, opts.layout);
+        const imported = await withPool(opts, (p) => baseline(p, from, files, o.table as string | undefined));
+        print([...imported.map((i) => `applied\t${i.version}${i.changed ? '\tchanged since the other tool applied it' : ''}`), `${imported.length} version(s) adopted from ${from}`], false);
+      }),
+    );
+
+  addConnectionOptions(withDir(migrate.command('repair').description('accept the current checksum of an edited applied file').argument('<version>', 'the file\'s version')))
+    .option('--yes', 'confirm: the file was edited on purpose and its applied statements stand', false)
+    .action((version: string, o: Record<string, unknown>) =>
+      runCommand(async () => {
+        if (!o.yes) throw new UserError('repair accepts an edited file as applied without running it: confirm with --yes');
+        const opts = optionsFrom(o);
+        print([await withPool(opts, async (p) => repair(p, await oneFile(opts, version)))], false);
+      }),
+    );
+
+  addConnectionOptions(withDir(migrate.command('mark').description('set a version applied or pending by hand (nothing runs)').argument('<state>', 'applied or pending').argument('<version>', 'the file\'s version'))).action(
+    (state: string, version: string, o: Record<string, unknown>) =>
+      runCommand(async () => {
+        const s = oneOf('<state>', state, ['applied', 'pending'] as const);
+        const opts = optionsFrom(o);
+        print([await withPool(opts, async (p) => mark(p, await oneFile(opts, version), s))], false);
+      }),
+  );
+
   addConnectionOptions(withDir(migrate.command('validate').description('every file parses, no applied file was edited, down sections and order'))).action(
     (o: Record<string, unknown>) =>
       runCommand(async () => {
@@ -94,6 +129,7 @@ function optionsFrom(o: Record<string, unknown>): MigrateOptions {
     retry: { ...DEFAULTS.retry, lockTimeoutMs, maxLockTimeoutMs: Math.max(lockTimeoutMs, DEFAULTS.retry.maxLockTimeoutMs) },
     validation: oneOf('--validation', o.validation ?? DEFAULTS.validation, VALIDATION_LEVELS),
     keepOld: o.keepOld === true,
+    historyCompat: o.historyCompat === undefined ? undefined : oneOf('--history-compat', o.historyCompat, ['dbmate'] as const),
     say: (line) => process.stderr.write(`${line}\n`),
   });
 }
@@ -110,4 +146,19 @@ function firstLine(sql: string): string {
 
 function print(value: unknown, json: unknown): void {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${(value as string[]).join('\n')}\n`);
+}
+
+async function oneFile(o: MigrateOptions, version: string): Promise<MigrationFile> {
+  const f = (await readMigrations(o.dir, o.layout)).files.find((x) => x.version === version);
+  if (!f) throw new UserError(`no migration file with version ${version} in ${o.dir}`);
+  return f;
+}
+
+async function withPool<T>(o: MigrateOptions, fn: (p: Pool) => Promise<T>): Promise<T> {
+  const p = createPool({ url: o.url, role: 'migrate', lockTimeoutMs: o.retry.lockTimeoutMs, maxClients: 2 });
+  try {
+    return await fn(p);
+  } finally {
+    await p.end();
+  }
 }

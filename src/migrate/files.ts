@@ -52,6 +52,8 @@ export interface MigrationFile {
   path: string;
   /** sha256 of the file's bytes */
   checksum: string;
+  /** the file's text (Flyway's own checksum is computed from it) */
+  text: string;
   up: Section;
   /** null when the file has none (Flyway without its U file, a dbmate file without the marker) */
   down: Section | null;
@@ -101,7 +103,7 @@ export async function readMigrations(dir: string, layout?: Layout): Promise<{ la
       const undoName = version ? undo.get(version) : undefined;
       if (version && !undoName) warnings.push(`${n}: no undo file (U${m[2]}__...sql): it cannot be taken down`);
       const file = {
-        version, name: m[3]!.replace(/_/g, ' '), path: path.join(dir, n), checksum: sha256(text),
+        version, name: m[3]!.replace(/_/g, ' '), path: path.join(dir, n), checksum: sha256(text), text,
         up: section(text, n, true), down: undoName ? section(read(undoName), undoName, true) : null,
       };
       if (version) checkUnique(seen, version, n);
@@ -116,7 +118,7 @@ export async function readMigrations(dir: string, layout?: Layout): Promise<{ la
     const text = read(n);
     checkUnique(seen, m[1]!, n);
     const parsed = chosen === 'dbmate' ? dbmateSections(text, n) : nodePgMigrateSections(text, n);
-    files.push({ version: m[1]!, name: m[2]!, path: path.join(dir, n), checksum: sha256(text), ...parsed });
+    files.push({ version: m[1]!, name: m[2]!, path: path.join(dir, n), checksum: sha256(text), text, ...parsed });
   }
   return { layout: chosen, files, warnings };
 }
@@ -138,7 +140,7 @@ export async function readMigrationFile(file: string, layout?: Layout): Promise<
   const n = path.basename(file);
   const flyway = FLYWAY_FILE.exec(n);
   const chosen = layout ?? (markers(text, DBMATE_MARKER).length ? 'dbmate' : markers(text, NODE_PG_MIGRATE_MARKER).length ? 'node-pg-migrate' : flyway ? 'flyway' : null);
-  const base = { path: file, checksum: sha256(text) };
+  const base = { path: file, checksum: sha256(text), text };
   if (chosen === 'dbmate' || chosen === 'node-pg-migrate') {
     const m = DBMATE_FILE.exec(n);
     const parsed = chosen === 'dbmate' ? dbmateSections(text, n) : nodePgMigrateSections(text, n);

@@ -65,3 +65,13 @@ export async function finishFile(c: Client, version: string): Promise<void> {
 export async function forgetFile(c: Client, version: string): Promise<void> {
   await c.query(`DELETE FROM pgshift.migration_files WHERE version = $1`, [version]);
 }
+
+/**
+ * `--history-compat dbmate`: dbmate's own table kept in step (created as dbmate creates it), so
+ * dbmate run later sees the same state.
+ */
+export async function writeDbmateHistory(c: Client, version: string, applied: boolean): Promise<void> {
+  await c.query(`CREATE TABLE IF NOT EXISTS public.schema_migrations (version varchar PRIMARY KEY)`);
+  if (applied) await c.query(`INSERT INTO public.schema_migrations (version) VALUES ($1) ON CONFLICT DO NOTHING`, [version]);
+  else await c.query(`DELETE FROM public.schema_migrations WHERE version = $1`, [version]);
+}

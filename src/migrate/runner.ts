@@ -14,7 +14,7 @@ import { parseAlter, deparseExpression, type Node } from '../plan/parse.js';
 import { MissingRelation, resolveTarget } from '../plan/target.js';
 import { runBackfill } from '../backfill/backfill.js';
 import { readMigrations, type Layout, type MigrationFile, type Section, type Statement } from './files.js';
-import { finishFile, forgetFile, markStepStarted, readHistory, recordSteps, startFile, type Applied, type StepRecord } from './history.js';
+import { finishFile, forgetFile, markStepStarted, readHistory, recordSteps, startFile, writeDbmateHistory, type Applied, type StepRecord } from './history.js';
 
 const log = componentLog('migrate');
 
@@ -42,6 +42,8 @@ export interface MigrateOptions {
   keepOld: boolean;
   /** how long to wait for another runner to finish */
   lockWaitMs: number;
+  /** also keep this tool's history table in step */
+  historyCompat?: 'dbmate';
   say: (line: string) => void;
 }
 
@@ -87,7 +89,10 @@ export async function migrateUp(o: MigrateOptions): Promise<FileRun[]> {
         o.say(`${done ? 'continuing' : 'applying'} ${f.version} ${f.name}${done ? ` at statement ${done.stepsDone + 1}` : ''}`);
         await withClient(p, (c) => startFile(c, { version: f.version!, name: f.name, checksum: f.checksum }));
         const steps = await runSection(p, o, f, f.up, done?.stepsDone ?? 0, done?.stepStartedAt ?? null, true);
-        await withClient(p, (c) => finishFile(c, f.version!));
+        await withTransaction(p, async (c) => {
+          await finishFile(c, f.version!);
+          if (o.historyCompat === 'dbmate') await writeDbmateHistory(c, f.version!, true);
+        });
         runs.push({ version: f.version!, name: f.name, steps: [...(done?.steps ?? []), ...steps], ms: performance.now() - t0 });
       }
       return runs;
@@ -113,7 +118,10 @@ export async function migrateDown(o: MigrateOptions, steps: number): Promise<Fil
         const t0 = performance.now();
         o.say(`taking down ${f.version} ${f.name}`);
         const done = await runSection(p, o, f, f.down, 0, null, false);
-        await withClient(p, (c) => forgetFile(c, f.version!));
+        await withTransaction(p, async (c) => {
+          await forgetFile(c, f.version!);
+          if (o.historyCompat === 'dbmate') await writeDbmateHistory(c, f.version!, false);
+        });
         runs.push({ version: f.version!, name: f.name, steps: done, ms: performance.now() - t0 });
       }
       return runs;

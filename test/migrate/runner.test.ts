@@ -9,6 +9,7 @@ import { readMigrations } from '../../src/migrate/files.js';
 import { cloneDatabase, createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { diffSnapshots, snapshotCatalog } from '../support/catalog-snapshot.js';
 import { runCli } from '../support/cli.js';
+import { dbmate } from '../support/dbmate.js';
 
 const FILES: Record<string, string> = {
   '20260101000001_create_orders.sql': `-- migrate:up
@@ -73,12 +74,12 @@ describe('reading files', () => {
 });
 
 describe('pgshift migrate', () => {
-  it('applies every file by its strategy, leaving the schema the same files give run offline; status, no-op, down, up again', async () => {
+  it('applies every file by its strategy, leaving the schema (and with --history-compat dbmate, dbmate's table) dbmate gives for the same folder; status, no-op, down, up again', async () => {
     const dir = folder();
     const online = await cloneDatabase(base, 'migrate_on');
     const offline = await cloneDatabase(base, 'migrate_off');
     try {
-      const o = migrateOptions({ url: online.url, dir });
+      const o = migrateOptions({ url: online.url, dir, historyCompat: 'dbmate' });
       const planned = await migratePlan(o);
       // On an empty database every table is still to be created: each change is decided when it runs.
       expect(planned.map((p) => p.strategy)).toEqual([...Array(7).fill('statement'), 'backfill']);
@@ -86,14 +87,17 @@ describe('pgshift migrate', () => {
       expect(runs.map((r) => r.steps.map((s) => s.strategy))).toEqual([
         ['statement', 'statement'], ['instant', 'instant'], ['online', 'online'], ['copy'], ['backfill'],
       ]);
-      // Offline: each file's up section as written, in order.
-      for (const f of (await readMigrations(dir)).files) for (const st of f.up.statements) await offline.query(st.sql);
+      // Offline: dbmate itself runs the same folder (with --history-compat dbmate both have its table, with the same rows).
+      dbmate(offline, dir, 'up');
       expect(diffSnapshots(await snapshotCatalog(offline.pool, ['public']), await snapshotCatalog(online.pool, ['public']))).toEqual([]);
+      const versions = async (db: TestDatabase): Promise<string[]> => (await db.query(`SELECT version FROM schema_migrations ORDER BY 1`)).rows.map((r) => r.version);
+      expect(await versions(online)).toEqual(await versions(offline));
       expect((await online.query(`SELECT count(*)::int AS n FROM orders WHERE note = 'n' || id`)).rows[0].n).toBe(20000);
       expect((await migrateStatus(o)).map((s) => s.state)).toEqual(['applied', 'applied', 'applied', 'applied', 'applied']);
       expect(await migrateUp(o)).toEqual([]);
 
       expect((await migrateDown(o, 2)).map((r) => r.version)).toEqual(['20260101000005', '20260101000004']);
+      expect(await versions(online)).toEqual(['20260101000001', '20260101000002', '20260101000003']);
       expect((await migrateStatus(o)).map((s) => s.state)).toEqual(['applied', 'applied', 'applied', 'pending', 'pending']);
       expect((await online.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'id'`)).rows[0].t).toBe('integer');
       expect((await migrateUp(o)).map((r) => r.version)).toEqual(['20260101000004', '20260101000005']);
