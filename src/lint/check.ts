@@ -4,7 +4,7 @@ import { alterStatementOf, type AlterStatement, type Node } from '../plan/parse.
 import { columnConstraintTypes } from '../plan/subcommands.js';
 import { classifyEach, VersionError, type Decision } from '../strategy/classify.js';
 import { columnDefault, factsFor } from './facts.js';
-import { relationOf, showRelation, type FilesCatalog, type Relation } from './files-catalog.js';
+import { droppedTables, relationOf, showRelation, type FilesCatalog, type Relation } from './files-catalog.js';
 import { blocksWrites, stronger, type LockMode, type RuleId } from './rules.js';
 import { defaultVolatility, typeRefOf } from './type-names.js';
 
@@ -41,11 +41,17 @@ interface Ctx {
   version: number;
 }
 
+/** What one statement found, and the locks it takes as written (for the section's rules). */
+interface Out {
+  hazard(rule: RuleId, table: Relation | null, lock: LockMode | null, message: string): void;
+  locks: { table: Relation; lock: LockMode }[];
+}
+
 export function lintStatement(node: Node, directives: Directives, ctx: Ctx): Hazard[] {
   const own = (r: Relation): boolean => ctx.catalog.createdBy(r, ctx.state.file);
   const found: Hazard[] = [];
-  const locks: { table: Relation; lock: LockMode }[] = [];
-  const hazard = (rule: RuleId, table: Relation | null, lock: LockMode | null, message: string): void => {
+  const locks: Out['locks'] = [];
+  const hazard: Out['hazard'] = (rule, table, lock, message) => {
     found.push({ rule, table, lock, message });
   };
 
@@ -55,9 +61,7 @@ export function lintStatement(node: Node, directives: Directives, ctx: Ctx): Haz
       hazard('update-without-backfill', r, 'ROW EXCLUSIVE', `UPDATE of ${showRelation(r)} in one transaction: every row it changes stays locked until the file commits, and the table bloats by as many rows`);
     }
   } else if (node.DropStmt?.removeType === 'OBJECT_TABLE') {
-    for (const o of node.DropStmt.objects ?? []) {
-      const parts: string[] = (o.List?.items ?? []).map((i: Node) => i.String?.sval);
-      const r = parts.length > 1 ? { schema: parts.at(-2)!, name: parts.at(-1)! } : { schema: 'public', name: parts[0]! };
+    for (const r of droppedTables(node.DropStmt)) {
       if (own(r)) continue;
       locks.push({ table: r, lock: 'ACCESS EXCLUSIVE' });
       hazard('drop-table', r, 'ACCESS EXCLUSIVE', `DROP TABLE ${showRelation(r)}: running code that still uses it fails`);
@@ -69,7 +73,7 @@ export function lintStatement(node: Node, directives: Directives, ctx: Ctx): Haz
       hazard('rename-table', r, 'ACCESS EXCLUSIVE', `RENAME ${showRelation(r)} TO ${node.RenameStmt.newname}: running code that names ${showRelation(r)} fails`);
     }
   } else {
-    classified(node, ctx, own, hazard, locks);
+    if (!classified(node, ctx, { hazard, locks })) return [];
   }
 
   const { state } = ctx;
@@ -84,23 +88,30 @@ export function lintStatement(node: Node, directives: Directives, ctx: Ctx): Haz
   return dedupe(found);
 }
 
-/** ALTER TABLE, CREATE/DROP INDEX and RENAME COLUMN: through the classifier. */
-function classified(node: Node, ctx: Ctx, own: (r: Relation) => boolean, hazard: (rule: RuleId, table: Relation | null, lock: LockMode | null, message: string) => void, locks: { table: Relation; lock: LockMode }[]): void {
+/**
+ * ALTER TABLE, CREATE/DROP INDEX and RENAME COLUMN, through the classifier. False for a
+ * statement on a table the same file created: nothing to flag, and nothing the section's rules
+ * need to know.
+ */
+function classified(node: Node, ctx: Ctx, { hazard, locks }: Out): boolean {
   let stmt: AlterStatement;
   try {
     stmt = alterStatementOf(node);
   } catch (err) {
-    if (err instanceof UserError) return; // not a statement pgshift classifies: no rule of this file applies
+    if (err instanceof UserError) return true; // not a statement pgshift classifies: no rule of this file applies
     throw err;
   }
   const r = stmt.kind === 'drop-index' ? null : relationOf(stmt.node.relation);
-  if (r && own(r)) return;
+  if (r && ctx.catalog.createdBy(r, ctx.state.file)) return false;
   let decisions: Decision[];
   try {
     decisions = classifyEach([stmt], factsFor(stmt, r ?? { schema: 'public', name: '?' }, r ? ctx.catalog.table(r) : undefined, ctx.version));
   } catch (err) {
-    if (err instanceof VersionError) return hazard('unsupported-on-version', r, null, `${err.what} needs PostgreSQL ${Math.floor(err.needs / 10000)} or later; linted for ${Math.floor(ctx.version / 10000)}`);
-    if (err instanceof UserError) return; // refused online (partitions, inheritance, ...): pgshift does not run it, lint has no lock for it
+    if (err instanceof VersionError) {
+      hazard('unsupported-on-version', r, null, `${err.what} needs PostgreSQL ${Math.floor(err.needs / 10000)} or later; linted for ${Math.floor(ctx.version / 10000)}`);
+      return true;
+    }
+    if (err instanceof UserError) return true; // refused online (partitions, inheritance, ...): pgshift does not run it, lint has no lock for it
     throw err;
   }
   const t = r ? showRelation(r) : 'its table';
@@ -117,6 +128,7 @@ function classified(node: Node, ctx: Ctx, own: (r: Relation) => boolean, hazard:
       alterHazard(stmt.cmds[i], d, r!, ctx, h);
     }
   });
+  return true;
 }
 
 function alterHazard(cmd: Node, d: Decision, r: Relation, ctx: Ctx, h: (rule: RuleId, message: string, lock?: LockMode) => void): void {

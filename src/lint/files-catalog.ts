@@ -34,6 +34,14 @@ export function relationOf(rel: Node): Relation {
   return { schema: rel?.schemaname ?? 'public', name: rel?.relname ?? '?' };
 }
 
+/** The tables a DROP TABLE names. */
+export function droppedTables(drop: Node): Relation[] {
+  return (drop.objects ?? []).map((o: Node) => {
+    const parts: string[] = (o.List?.items ?? []).map((i: Node) => i.String?.sval);
+    return parts.length > 1 ? { schema: parts.at(-2)!, name: parts.at(-1)! } : { schema: 'public', name: parts[0]! };
+  });
+}
+
 export function showRelation(r: Relation): string {
   return r.schema === 'public' ? r.name : `${r.schema}.${r.name}`;
 }
@@ -69,10 +77,7 @@ export class FilesCatalog {
       for (const c of stmt.AlterTableStmt.cmds ?? []) this.alter(t, c.AlterTableCmd, file);
     } else if (stmt.RenameStmt) this.rename(stmt.RenameStmt);
     else if (stmt.DropStmt?.removeType === 'OBJECT_TABLE') {
-      for (const o of stmt.DropStmt.objects ?? []) {
-        const parts: string[] = (o.List?.items ?? []).map((i: Node) => i.String?.sval);
-        this.tables.delete(key(parts.length > 1 ? { schema: parts.at(-2)!, name: parts.at(-1)! } : { schema: 'public', name: parts[0]! }));
-      }
+      for (const r of droppedTables(stmt.DropStmt)) this.tables.delete(key(r));
     }
   }
 
