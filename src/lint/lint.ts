@@ -54,6 +54,7 @@ export const DEFAULT_PG_VERSION = 14;
 export async function lint(opts: LintOptions): Promise<LintReport> {
   const { version, from } = opts.url ? { version: await serverVersion(opts.url), from: 'server' as const } : parseVersion(opts.pgVersion);
   const paths = opts.paths?.length ? opts.paths : [migrationsDir(opts.dir)];
+  if (!opts.paths?.length && !fs.existsSync(paths[0]!)) throw new UserError(`no migrations folder ${paths[0]}: name files or folders, or --dir`);
   const warnings: string[] = [];
   const files: MigrationFile[] = [];
   for (const p of paths) {

@@ -40,6 +40,7 @@ describe('pgshift lint', () => {
   it.each([
     ['a file that does not parse', () => ['lint', folder({ '20240101000000_bad.sql': '-- migrate:up\nALTER TABLE items ADD COLUMN;\n' })], /^pgshift: 20240101000000_bad\.sql: line 2: cannot parse: syntax error at or near ";"\n$/],
     ['a path that does not exist', () => ['lint', '/nonexistent/pgshift-lint'], /^pgshift: \/nonexistent\/pgshift-lint: cannot read it \(ENOENT\)\n$/],
+    ['no path and no migrations folder', () => ['lint', '--dir', '/nonexistent/pgshift-migrations'], /^pgshift: no migrations folder \/nonexistent\/pgshift-migrations: name files or folders, or --dir\n$/],
     ['a bad --pg-version', () => ['lint', risky, '--pg-version', 'fourteen'], /^pgshift: --pg-version: "fourteen" is not a PostgreSQL version/],
     ['a bad --layout', () => ['lint', risky, '--layout', 'rails'], /^pgshift: --layout: "rails" is not one of dbmate, node-pg-migrate, flyway\n$/],
     ['an unknown directive', () => ['lint', folder({ '20240101000000_d.sql': '-- migrate:up\n-- pgshift:fast\nSELECT 1;\n' })], /unknown directive -- pgshift:fast/],
