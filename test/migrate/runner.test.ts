@@ -74,7 +74,7 @@ describe('reading files', () => {
 });
 
 describe('pgshift migrate', () => {
-  it('applies every file by its strategy, leaving the schema (and with --history-compat dbmate, dbmate's table) dbmate gives for the same folder; status, no-op, down, up again', async () => {
+  it('applies every file by its strategy, leaving the schema (and with --history-compat dbmate, the dbmate table) dbmate gives for the same folder; status, no-op, down, up again', async () => {
     const dir = folder();
     const online = await cloneDatabase(base, 'migrate_on');
     const offline = await cloneDatabase(base, 'migrate_off');
