@@ -6,6 +6,7 @@ import { UserError, DifferenceError } from '../errors.js';
 import { formatDuration } from '../units.js';
 import { LAYOUTS, migrationsDir, readMigrations, type MigrationFile } from '../migrate/files.js';
 import { SOURCES, baseline, mark, repair } from '../migrate/adopt.js';
+import { lint } from '../lint/lint.js';
 import { createPool, type Pool } from '../db/session.js';
 import { migrateDown, migrateOptions, migratePlan, migrateStatus, migrateUp, migrateValidate, type FileRun, type MigrateOptions } from '../migrate/runner.js';
 import { addConnectionOptions, addStrategyOptions, connectionUrl, oneOf, positiveDuration, strategyOptions } from './options.js';
@@ -47,8 +48,14 @@ export function registerMigrate(program: Command): void {
         const opts = optionsFrom(o);
         if (o.dryRun) {
           const planned = await migratePlan(opts);
-          if (o.json) return print(planned, true);
-          process.stdout.write(planned.length ? `${planned.map((s) => `${s.version} line ${s.line}: ${s.strategy}: ${firstLine(s.sql)}\n    ${s.why}`).join('\n')}\n` : 'nothing pending\n');
+          // The lint pass over the pending files: what each statement would risk run as written, and whether pgshift makes it safe.
+          const pendingFiles = new Set(planned.map((s) => s.version));
+          const report = await lint({ dir: opts.dir, layout: opts.layout, url: opts.url });
+          const findings = report.findings.filter((f) => f.section === 'up' && [...pendingFiles].some((v) => path.basename(f.file).startsWith(v)));
+          if (o.json) return print({ plan: planned, lint: findings }, true);
+          const lines = planned.length ? planned.map((s) => `${s.version} line ${s.line}: ${s.strategy}: ${firstLine(s.sql)}\n    ${s.why}`) : ['nothing pending'];
+          for (const f of findings) lines.push(`lint ${f.rule} ${path.basename(f.file)}:${f.line}: ${f.message}${f.madeSafeByMigrateUp ? ' (pgshift migrate up makes it safe)' : ` (not made safe by pgshift: ${f.alternative})`}`);
+          process.stdout.write(`${lines.join('\n')}\n`);
           return;
         }
         const runs = await migrateUp(opts);

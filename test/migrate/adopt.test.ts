@@ -60,6 +60,20 @@ describe('baseline, repair, mark', () => {
     expect(events).toEqual([{ version: '20260201000001', action: 'baseline' }, { version: '20260201000002', action: 'baseline' }]);
   });
 
+  it('up --dry-run prints each pending statement with its strategy and the lint findings, and changes nothing', async () => {
+    const extra = path.join(dir, '20260201000004_rename.sql');
+    fs.writeFileSync(extra, '-- migrate:up\nALTER TABLE t RENAME COLUMN w TO w2;\n-- migrate:down\nALTER TABLE t RENAME COLUMN w2 TO w;\n');
+    try {
+      const r = await runCli(['migrate', 'up', '--dry-run', '--dir', dir, '--url', db.url]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^20260201000004 line 2: instant: ALTER TABLE t RENAME COLUMN w TO w2/m);
+      expect(r.stdout).toMatch(/^lint rename-column 20260201000004_rename\.sql:2: .*\(not made safe by pgshift/m);
+      expect((await db.query(`SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'w2'`)).rows[0].n).toBe(0);
+    } finally {
+      fs.unlinkSync(extra);
+    }
+  });
+
   it('repair needs --yes, then accepts an edited file; mark pending and applied change the history only', async () => {
     fs.appendFileSync(path.join(dir, '20260201000002_add_w.sql'), '-- reviewed\n');
     expect((await runCli(['migrate', 'status', '--dir', dir, '--url', db.url])).stdout).toMatch(/^changed\t20260201000002/m);
