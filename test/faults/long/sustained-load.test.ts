@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bounded } from '../../support/bounded.js';
 import { alterOptions, onlineAlter, type AlterReport } from '../../../src/index.js';
 import { startMaxLoad, type MaxLoad, type MaxLoadStats } from '../../../src/demo/max-load.js';
 import { createTestDatabase, type TestDatabase } from '../../support/test-db.js';
@@ -25,14 +26,6 @@ const BATCH = 20_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Rejects after `ms` instead of letting the test wait forever; `why` describes the state then. */
-function bounded<T>(p: Promise<T>, ms: number, why: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not done after ${ms} ms: ${why()}`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
 
 interface Sample {
   atMs: number;

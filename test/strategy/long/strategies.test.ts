@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bounded } from '../../support/bounded.js';
 import { alterOptions, onlineAlter, type AlterReport } from '../../../src/index.js';
 import { startWorkload, type Workload, type WorkloadStats } from '../../../src/demo/workload.js';
 import type { Strategy } from '../../../src/strategy/classify.js';
@@ -31,14 +32,6 @@ const INSTANT_SLACK_MS = 3000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Rejects after `ms` instead of letting the test wait forever; `why` describes the state then. */
-function bounded<T>(p: Promise<T>, ms: number, why: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not done after ${ms} ms: ${why()}`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
 
 interface Case {
   class: string;
