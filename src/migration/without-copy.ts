@@ -84,17 +84,19 @@ export async function applyWithoutCopy(
   x: { target: Target; statements: string[]; units: Unit[]; strategy: WithoutCopy },
   opts: AlterOptions,
 ): Promise<AlterReport> {
-  const id = await withTransaction(pool, (c) =>
-    registerMigration(c, {
+  // Registered with its units in one transaction: a take-over always finds them.
+  const id = await withTransaction(pool, async (c) => {
+    const registered = await registerMigration(c, {
       tableOid: x.target.oid,
       schema: x.target.schema,
       table: x.target.name,
       statements: x.statements.join(';\n'),
       rowsEstimated: x.target.estimatedRows,
       options: { ...storedOptions(opts), strategy: x.strategy },
-    }),
-  );
-  await withClient(pool, (c) => c.query(`UPDATE pgshift.migrations SET resume_state = $2 WHERE id = $1`, [id, JSON.stringify({ units: x.units, done: 0 } satisfies Progress)]));
+    });
+    await c.query(`UPDATE pgshift.migrations SET resume_state = $2 WHERE id = $1`, [registered, JSON.stringify({ units: x.units, done: 0 } satisfies Progress)]);
+    return registered;
+  });
   await bindMigration(pool, id);
   const ownership = await takeOwnership(pool, id);
   return runUnits(pool, { id, target: x.target, statements: x.statements, strategy: x.strategy, progress: { units: x.units, done: 0 }, ownership, fresh: true }, opts);
