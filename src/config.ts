@@ -78,6 +78,8 @@ export interface Progress {
 
 export const DEFAULTS = {
   chunkTimeMs: 500,
+  /** a backfill batch's target duration: about the longest an application row (or key change) waits for it */
+  backfillBatchTimeMs: 50,
   strategy: 'auto' as AlterOptions['strategy'],
   /**
    * A direct rewrite of a table this size (heap + indexes) holds ACCESS EXCLUSIVE for about the

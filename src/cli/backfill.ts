@@ -18,7 +18,7 @@ export function registerBackfill(program: Command): void {
     .option('--name <name>', 'the job name keeping its checkpoint apart from others (default: the table)')
     .option('--max-runtime <duration>', 'stop cleanly after this long (exit 4; run again to continue)')
     .option('--window <HH:MM-HH:MM>', 'run only inside this daily window, server time (exit 4 at its edge)')
-    .option('--batch-time <duration>', 'target duration of one batch: the longest an application row waits for it', '50ms')
+    .option('--batch-time <duration>', 'target duration of one batch: the longest an application row waits for it', `${DEFAULTS.backfillBatchTimeMs}ms`)
     .option('--lock-timeout <duration>', 'lock wait of each batch before it yields and retries', `${DEFAULTS.retry.lockTimeoutMs}ms`)
     .option('--json', 'print one JSON report on stdout', false);
   addThrottleOptions(addConnectionOptions(cmd)).action((o: Record<string, unknown>) =>

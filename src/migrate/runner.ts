@@ -337,7 +337,7 @@ async function online(p: Pool, o: MigrateOptions, f: MigrationFile, st: Statemen
     if (st.directives.backfill) {
       const u = st.node.UpdateStmt;
       const report = await runBackfill({
-        url: o.url, execute: true, retry, throttle: { ...DEFAULTS.throttle }, batchTimeMs: 500,
+        url: o.url, execute: true, retry, throttle: { ...DEFAULTS.throttle }, batchTimeMs: DEFAULTS.backfillBatchTimeMs,
         table: deparseExpression(u.relation), set: u.targetList.map((t: Node) => `${ident(t.ResTarget.name)} = ${deparseExpression(t.ResTarget.val)}`).join(', '),
         where: u.whereClause ? deparseExpression(u.whereClause) : undefined, from: u.fromClause?.length ? u.fromClause.map(deparseExpression).join(', ') : undefined,
       });
