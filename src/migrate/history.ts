@@ -71,7 +71,9 @@ export async function forgetFile(c: Client, version: string): Promise<void> {
  * dbmate run later sees the same state.
  */
 export async function writeDbmateHistory(c: Client, version: string, applied: boolean): Promise<void> {
-  await c.query(`CREATE TABLE IF NOT EXISTS public.schema_migrations (version varchar PRIMARY KEY)`);
+  // As dbmate 2.24 (the tests' oracle) creates it; later dbmate releases make it varchar without a
+  // length. Either reads the other's table.
+  await c.query(`CREATE TABLE IF NOT EXISTS public.schema_migrations (version varchar(128) PRIMARY KEY)`);
   if (applied) await c.query(`INSERT INTO public.schema_migrations (version) VALUES ($1) ON CONFLICT DO NOTHING`, [version]);
   else await c.query(`DELETE FROM public.schema_migrations WHERE version = $1`, [version]);
 }
