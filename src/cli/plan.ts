@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { createPool } from '../db/session.js';
-import { describeStrategies, previewStrategies } from '../strategy/preview.js';
+import { describeStrategies, plan } from '../strategy/preview.js';
 import { addConnectionOptions, addStrategyOptions, connectionUrl, strategyOptions } from './options.js';
 import { runCommand } from './run.js';
 
@@ -17,14 +16,8 @@ export function registerPlan(program: Command): void {
     .option('--json', 'print the decisions as JSON', false);
   addStrategyOptions(addConnectionOptions(cmd)).action((statements: string, o: Record<string, unknown>) =>
     runCommand(async () => {
-      const chosen = strategyOptions(o);
-      const pool = createPool({ url: connectionUrl(o), role: 'plan', lockTimeoutMs: 1000, maxClients: 1, readOnly: true });
-      try {
-        const preview = await previewStrategies(pool, statements, { ...chosen, copyOnlyOptions: [] });
-        process.stdout.write(o.json ? `${JSON.stringify(preview)}\n` : `${describeStrategies(preview).join('\n')}\n`);
-      } finally {
-        await pool.end();
-      }
+      const preview = await plan({ url: connectionUrl(o), statements, ...strategyOptions(o) });
+      process.stdout.write(o.json ? `${JSON.stringify(preview)}\n` : `${describeStrategies(preview).join('\n')}\n`);
     }),
   );
 }

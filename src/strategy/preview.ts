@@ -1,5 +1,6 @@
 import type { Client, Pool } from '../db/session.js';
-import { withClient } from '../db/session.js';
+import { createPool, withClient } from '../db/session.js';
+import { DEFAULTS } from '../config.js';
 import { parseAlter, type ParsedAlter } from '../plan/parse.js';
 import { resolveTarget } from '../plan/target.js';
 import { preflightEveryStrategy } from '../plan/preflight.js';
@@ -62,4 +63,22 @@ export function describeStrategies(p: StrategyPreview): string[] {
   }
   lines.push(`overall: ${p.overall.strategy}: ${p.overall.why}`);
   return lines;
+}
+
+/**
+ * The library's `plan`: what `pgshift plan` prints, as data. Read-only (a read-only session;
+ * the facts' probe lives in a transaction rolled back).
+ */
+export async function plan(o: { url?: string; statements: string } & Partial<ClassifyOptions>): Promise<StrategyPreview> {
+  const pool = createPool({ url: o.url, role: 'plan', lockTimeoutMs: 1000, maxClients: 1, readOnly: true });
+  try {
+    return await previewStrategies(pool, o.statements, {
+      strategy: o.strategy ?? DEFAULTS.strategy,
+      copyThresholdBytes: o.copyThresholdBytes ?? DEFAULTS.copyThresholdBytes,
+      downtimeAllowed: o.downtimeAllowed ?? false,
+      copyOnlyOptions: o.copyOnlyOptions ?? [],
+    });
+  } finally {
+    await pool.end();
+  }
 }
