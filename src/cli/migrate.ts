@@ -40,6 +40,7 @@ export function registerMigrate(program: Command): void {
       .option('--validation <level>', 'of online copies: basic, thorough, comprehensive', DEFAULTS.validation)
       .option('--keep-old', 'keep the old tables online copies leave (default: dropped once the copy is done)', false)
       .option('--history-compat <tool>', 'also keep this tool\'s history table in step: dbmate')
+      .option('--rollback <mode>', 'a file that fails: automatic (undo its applied statements by their inverses), manual (stop, listing them and what to run), none (stop)', 'automatic')
       .option('--json', 'print the result as JSON', false);
 
   runner(migrate.command('up').description('apply the pending files in order').option('--to <version>', 'stop after this version').option('--dry-run', 'print each statement\'s strategy; change nothing', false)).action(
@@ -136,6 +137,7 @@ function optionsFrom(o: Record<string, unknown>): MigrateOptions {
     retry: { ...DEFAULTS.retry, lockTimeoutMs, maxLockTimeoutMs: Math.max(lockTimeoutMs, DEFAULTS.retry.maxLockTimeoutMs) },
     validation: oneOf('--validation', o.validation ?? DEFAULTS.validation, VALIDATION_LEVELS),
     keepOld: o.keepOld === true,
+    rollback: oneOf('--rollback', o.rollback ?? 'automatic', ['automatic', 'manual', 'none'] as const),
     historyCompat: o.historyCompat === undefined ? undefined : oneOf('--history-compat', o.historyCompat, ['dbmate'] as const),
     say: (line) => process.stderr.write(`${line}\n`),
   });

@@ -198,3 +198,18 @@ export function isConnectionError(err: unknown): boolean {
     (err instanceof Error && /Connection terminated|connection error and is not queryable/.test(err.message))
   );
 }
+
+/**
+ * A statement that cannot run in a transaction block (CONCURRENTLY) under its own lock_timeout,
+ * the session's own value put back after it (RESET would fall back to the server's default, not
+ * to what session-settings.ts set).
+ */
+export async function withSessionLockTimeout<T>(c: Client, lockTimeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const before = (await c.query(`SELECT current_setting('lock_timeout') AS v`)).rows[0].v as string;
+  await c.query(`SELECT set_config('lock_timeout', $1, false)`, [`${lockTimeoutMs}ms`]);
+  try {
+    return await fn();
+  } finally {
+    await c.query(`SELECT set_config('lock_timeout', $1, false)`, [before]);
+  }
+}

@@ -20,6 +20,8 @@ export interface StepRecord {
   strategy: string;
   ms: number;
   migrationId?: number;
+  /** what undoes it (--rollback automatic), or null when nothing sure does */
+  inverse?: string[] | null;
 }
 
 export async function readHistory(pool: Pool): Promise<Map<string, Applied>> {

@@ -1,5 +1,5 @@
 import type { Client, Pool } from '../db/session.js';
-import { checkout, createPool, withClient, withTransaction } from '../db/session.js';
+import { checkout, createPool, withClient, withSessionLockTimeout, withTransaction } from '../db/session.js';
 import { ident } from '../db/quote.js';
 import { sleep, withRetry, type RetryPolicy } from '../db/retry.js';
 import { advisoryLocks } from '../db/advisory-locks.js';
@@ -14,6 +14,7 @@ import { parseAlter, deparseExpression, type Node } from '../plan/parse.js';
 import { MissingRelation, resolveTarget } from '../plan/target.js';
 import { runBackfill } from '../backfill/backfill.js';
 import { readMigrations, type Layout, type MigrationFile, type Section, type Statement } from './files.js';
+import { inverseOf } from './inverse.js';
 import { finishFile, forgetFile, markStepStarted, readHistory, recordSteps, startFile, writeDbmateHistory, type Applied, type StepRecord } from './history.js';
 
 const log = componentLog('migrate');
@@ -44,13 +45,20 @@ export interface MigrateOptions {
   lockWaitMs: number;
   /** also keep this tool's history table in step */
   historyCompat?: 'dbmate';
+  /**
+   * A file that fails: automatic undoes its committed statements, newest first, each by its
+   * recorded inverse, and the history stays as before the file (a statement without one stops
+   * as manual does); manual and none stop, what committed listed (manual with the commands that
+   * finish or undo it). Online copies keep alter's meaning of the same word.
+   */
+  rollback: 'automatic' | 'manual' | 'none';
   say: (line: string) => void;
 }
 
 export function migrateOptions(partial: Partial<MigrateOptions> & Pick<MigrateOptions, 'dir'>): MigrateOptions {
   return {
     strategy: DEFAULTS.strategy, copyThresholdBytes: DEFAULTS.copyThresholdBytes, downtimeAllowed: false, retry: DEFAULTS.retry,
-    validation: DEFAULTS.validation, keepOld: false, lockWaitMs: 60_000, say: () => undefined, ...partial,
+    validation: DEFAULTS.validation, keepOld: false, lockWaitMs: 60_000, rollback: 'automatic', say: () => undefined, ...partial,
   };
 }
 
@@ -88,7 +96,7 @@ export async function migrateUp(o: MigrateOptions): Promise<FileRun[]> {
         const done = history.get(f.version!);
         o.say(`${done ? 'continuing' : 'applying'} ${f.version} ${f.name}${done ? ` at statement ${done.stepsDone + 1}` : ''}`);
         await withClient(p, (c) => startFile(c, { version: f.version!, name: f.name, checksum: f.checksum }));
-        const steps = await runSection(p, o, f, f.up, done?.stepsDone ?? 0, done?.stepStartedAt ?? null, true);
+        const steps = await runSection(p, o, f, f.up, done?.stepsDone ?? 0, done?.stepStartedAt ?? null, true).catch((err: unknown) => failed(p, o, f, err));
         await withTransaction(p, async (c) => {
           await finishFile(c, f.version!);
           if (o.historyCompat === 'dbmate') await writeDbmateHistory(c, f.version!, true);
@@ -100,6 +108,42 @@ export async function migrateUp(o: MigrateOptions): Promise<FileRun[]> {
   } finally {
     await p.end();
   }
+}
+
+/**
+ * A file failed (its failing segment is rolled back): with --rollback automatic its committed
+ * statements are undone newest first, each by its recorded inverse, and its history row goes; a
+ * statement without an inverse stops as manual does. Always throws.
+ */
+async function failed(p: Pool, o: MigrateOptions, f: MigrationFile, err: unknown): Promise<never> {
+  const why = describeError(err);
+  const steps = (await readHistory(p)).get(f.version!)?.steps ?? [];
+  const where = `${f.version} ${f.name}`;
+  if (steps.length === 0) {
+    await withClient(p, (c) => forgetFile(c, f.version!));
+    throw rethrown(err, `${why} (nothing of ${where} was applied)`);
+  }
+  const applied = steps.map((s) => `line ${s.line} (${s.strategy})`).join(', ');
+  const manual = `applied and kept: ${applied}; fix the cause and run pgshift migrate up to go on from the failed statement, or undo them by hand and run pgshift migrate mark pending ${f.version}`;
+  if (o.rollback !== 'automatic') throw rethrown(err, `${why}; ${o.rollback === 'manual' ? manual : `applied and kept: ${applied}`}`);
+  const missing = steps.filter((s) => !s.inverse);
+  if (missing.length) throw rethrown(err, `${why}; --rollback automatic cannot undo line ${missing.map((s) => s.line).join(', ')} (no sure inverse): stopped as manual; ${manual}`);
+  for (const s of [...steps].reverse()) {
+    for (const sql of s.inverse!) {
+      // Each alone (DROP INDEX CONCURRENTLY cannot run in a transaction), under the lock timeout, retried.
+      await withRetry(o.retry, (_a, lockTimeoutMs) => withClient(p, (c) => withSessionLockTimeout(c, lockTimeoutMs, () => c.query(sql)))).catch((undoErr: unknown) => {
+        throw new RuntimeError(`${where}: ${why}; undoing it failed at "${sql}" (${describeError(undoErr)}): the history still lists what stays applied; pgshift migrate status shows it`, { cause: err });
+      });
+    }
+    await withClient(p, (c) => c.query(`UPDATE pgshift.migration_files SET steps = steps - (jsonb_array_length(steps) - 1), steps_done = steps_done - 1 WHERE version = $1`, [f.version]));
+  }
+  await withClient(p, (c) => forgetFile(c, f.version!));
+  throw rethrown(err, `${why}; rolled back (--rollback automatic): ${steps.length} applied statement(s) of ${where} undone, newest first; the history is as before the file`);
+}
+
+function rethrown(err: unknown, message: string): Error {
+  if (err instanceof UserError) return new UserError(message, { cause: err });
+  return new RuntimeError(message, { cause: err });
 }
 
 /** Runs the down sections of the last `steps` applied files, newest first; each leaves the history when done. */
@@ -309,7 +353,7 @@ async function segment(p: Pool, o: MigrateOptions, f: MigrationFile, statements:
           } catch (err) {
             throw Object.assign(err as Error, { pgshiftWhere: `${f.version} ${f.name} line ${st.line}` });
           }
-          steps.push({ line: st.line, strategy: route.strategy, ms: performance.now() - t0 });
+          steps.push({ line: st.line, strategy: route.strategy, ms: performance.now() - t0, inverse: inverseOf(st.node) });
         }
         if (record && j > from) await recordSteps(c, f.version!, j, steps);
         return j;
@@ -330,7 +374,7 @@ async function online(p: Pool, o: MigrateOptions, f: MigrationFile, st: Statemen
   let step: StepRecord;
   const finishedSince = resumedAt && !st.directives.backfill ? await doneSince(p, st, resumedAt) : null;
   if (finishedSince !== null) {
-    step = { line: st.line, strategy: 'online', ms: 0, migrationId: finishedSince };
+    step = { line: st.line, strategy: 'online', ms: 0, migrationId: finishedSince, inverse: null };
   } else {
     if (record) await withClient(p, (c) => markStepStarted(c, f.version!));
     const retry = st.directives.lockTimeoutMs ? { ...o.retry, lockTimeoutMs: st.directives.lockTimeoutMs } : o.retry;
@@ -341,13 +385,16 @@ async function online(p: Pool, o: MigrateOptions, f: MigrationFile, st: Statemen
         table: deparseExpression(u.relation), set: u.targetList.map((t: Node) => `${ident(t.ResTarget.name)} = ${deparseExpression(t.ResTarget.val)}`).join(', '),
         where: u.whereClause ? deparseExpression(u.whereClause) : undefined, from: u.fromClause?.length ? u.fromClause.map(deparseExpression).join(', ') : undefined,
       });
-      step = { line: st.line, strategy: 'backfill', ms: performance.now() - t0, migrationId: report.migrationId ?? undefined };
+      step = { line: st.line, strategy: 'backfill', ms: performance.now() - t0, migrationId: report.migrationId ?? undefined, inverse: null };
     } else {
       const report = await onlineAlter(alterOptions({
         url: o.url, statements: st.sql, execute: true, retry, strategy: st.directives.strategy ?? o.strategy,
-        copyThresholdBytes: o.copyThresholdBytes, downtimeAllowed: o.downtimeAllowed, validation: o.validation, dropOld: !o.keepOld,
+        copyThresholdBytes: o.copyThresholdBytes, downtimeAllowed: o.downtimeAllowed, validation: o.validation, dropOld: !o.keepOld, rollback: o.rollback,
       }));
-      step = { line: st.line, strategy: report.strategy ?? 'copy', ms: performance.now() - t0, migrationId: report.migrationId ?? undefined };
+      // A copy has no inverse here (its old table is dropped once it is done); an unnamed index is named by its route.
+      const built = report.decisions?.flatMap((d) => d.route).find((r) => r.kind === 'build-index') as { name: string } | undefined;
+      const inverse = report.strategy === 'copy' ? null : inverseOf(st.node, built?.name);
+      step = { line: st.line, strategy: report.strategy ?? 'copy', ms: performance.now() - t0, migrationId: report.migrationId ?? undefined, inverse };
     }
   }
   if (record) await withClient(p, (c) => recordSteps(c, f.version!, i + 1, [step]));

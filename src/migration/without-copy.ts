@@ -1,5 +1,5 @@
 import type { Client, Pool } from '../db/session.js';
-import { bindMigration, withClient, withTransaction } from '../db/session.js';
+import { bindMigration, withClient, withSessionLockTimeout, withTransaction } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { PgshiftError, RuntimeError, StoppedError, UserError, describeError, sqlState } from '../errors.js';
@@ -225,15 +225,7 @@ async function concurrently(run: Run, sql: string, cleanup?: () => Promise<void>
       run.attempts++;
       return withClient(
         run.pool,
-        async (c) => {
-          const before = (await c.query(`SELECT current_setting('lock_timeout') AS v`)).rows[0].v as string;
-          await c.query(`SELECT set_config('lock_timeout', $1, false)`, [`${lockTimeoutMs}ms`]);
-          try {
-            await c.query(sql);
-          } finally {
-            await c.query(`SELECT set_config('lock_timeout', $1, false)`, [before]);
-          }
-        },
+        (c) => withSessionLockTimeout(c, lockTimeoutMs, () => c.query(sql)),
         'direct',
       );
     },

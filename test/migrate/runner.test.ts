@@ -47,6 +47,18 @@ UPDATE orders SET note = NULL;
 `,
 };
 
+/** A file whose last segment fails (a duplicate key) after an instant change and an online build committed. */
+const BROKEN: Record<string, string> = {
+  '20260101000006_broken.sql': `-- migrate:up
+ALTER TABLE orders ADD COLUMN a int;
+CREATE INDEX orders_a_idx ON orders (a);
+ALTER TABLE orders ADD COLUMN b int;
+INSERT INTO orders (id, qty) VALUES (1, 1);
+-- migrate:down
+SELECT 1;
+`,
+};
+
 function folder(files: Record<string, string> = FILES): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgshift-migrate-'));
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
@@ -130,24 +142,29 @@ describe('pgshift migrate', () => {
     }
   });
 
-  it('a failing statement: its segment rolls back, the history keeps what committed, and up continues after the fix', async () => {
-    const files = {
-      ...FILES,
-      '20260101000006_broken.sql': `-- migrate:up
-ALTER TABLE orders ADD COLUMN a int;
-CREATE INDEX orders_a_idx ON orders (a);
-ALTER TABLE orders ADD COLUMN b int;
-INSERT INTO orders (id, qty) VALUES (1, 1);
--- migrate:down
-SELECT 1;
-`,
-    };
-    const dir = folder(files);
-    const db = await cloneDatabase(base, 'migrate_fail');
+  it('--rollback automatic: a failing file is undone, newest first, by each statement\'s inverse; the history is as before it', async () => {
+    const dir = folder({ ...FILES, ...BROKEN });
+    const db = await cloneDatabase(base, 'migrate_undo');
     try {
       const r = await runCli(['migrate', 'up', '--dir', dir, '--url', db.url]);
       expect(r.status, r.stderr).toBe(1);
-      expect(r.stderr).toMatch(/20260101000006 broken line 5: duplicate key value .*rolled back/);
+      expect(r.stderr).toMatch(/duplicate key value .*rolled back \(--rollback automatic\): 2 applied statement\(s\) of 20260101000006 broken undone/);
+      expect((await db.query(`SELECT count(*)::int AS n FROM pgshift.migration_files WHERE version = '20260101000006'`)).rows[0].n).toBe(0);
+      expect((await db.query(`SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname IN ('a', 'b') AND NOT attisdropped`)).rows[0].n).toBe(0);
+      expect((await db.query(`SELECT to_regclass('orders_a_idx') AS i`)).rows[0].i).toBeNull();
+      expect((await migrateStatus(migrateOptions({ url: db.url, dir }))).map((x) => x.state)).toEqual(['applied', 'applied', 'applied', 'applied', 'applied', 'pending']);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('--rollback manual: its segment rolls back, the history keeps what committed, and up continues after the fix', async () => {
+    const dir = folder({ ...FILES, ...BROKEN });
+    const db = await cloneDatabase(base, 'migrate_fail');
+    try {
+      const r = await runCli(['migrate', 'up', '--rollback', 'manual', '--dir', dir, '--url', db.url]);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/20260101000006 broken line 5: duplicate key value .*rolled back.*applied and kept: line 2 \(instant\), line 3 \(online\); fix the cause and run pgshift migrate up/);
       const h = (await db.query(`SELECT success, steps_done FROM pgshift.migration_files WHERE version = '20260101000006'`)).rows[0];
       expect(h).toEqual({ success: false, steps_done: 2 });
       expect((await db.query(`SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'b'`)).rows[0].n).toBe(0);
