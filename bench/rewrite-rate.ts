@@ -21,6 +21,7 @@ import pg from 'pg';
 import { startEmbeddedServer } from '../src/demo/embedded-server.js';
 import { DEFAULT_RETRY } from '../src/db/retry.js';
 import { ident } from '../src/db/quote.js';
+import { withClientAt } from './client.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback?: string): string | undefined => {
@@ -106,15 +107,8 @@ try {
   await server?.stop();
 }
 
-async function withDb<T>(db: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: urlOf(db) });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
+function withDb<T>(db: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  return withClientAt(urlOf(db), fn);
 }
 
 /** A database holding t with `rows` rows, vacuumed and analyzed; returns its heap + index bytes. */

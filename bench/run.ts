@@ -15,6 +15,7 @@ import { createLedger, INDEX_DDL } from './table.js';
 import { percentileIn, startLoad } from './load.js';
 import { measureTriggerOverhead } from './trigger-overhead.js';
 import { log } from '../src/log.js';
+import { withClientAt } from './client.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback?: string): string | undefined => {
@@ -131,15 +132,8 @@ try {
   await server?.stop();
 }
 
-async function withDb<T>(db: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: urlOf(db) });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
+function withDb<T>(db: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  return withClientAt(urlOf(db), fn);
 }
 
 async function onCopy<T>(name: string, fn: (c: pg.Client, url: string) => Promise<T>): Promise<T> {

@@ -83,31 +83,22 @@ function pool(o: MigrateOptions, role: string, readOnly = false): Pool {
 
 /** Applies the pending files in order (up to `--to`); refuses (exit 2) when an applied file was edited. */
 export async function migrateUp(o: MigrateOptions): Promise<FileRun[]> {
-  const { files } = await readMigrations(o.dir, o.layout);
-  const p = pool(o, 'migrate');
-  try {
-    await ensureStateSchema(p);
-    return await asTheRunner(p, o, async () => {
-      const history = await readHistory(p);
-      refuseEdited(files, history);
-      const runs: FileRun[] = [];
-      for (const f of pending(files, history, o.to)) {
-        const t0 = performance.now();
-        const done = history.get(f.version!);
-        o.say(`${done ? 'continuing' : 'applying'} ${f.version} ${f.name}${done ? ` at statement ${done.stepsDone + 1}` : ''}`);
-        await withClient(p, (c) => startFile(c, { version: f.version!, name: f.name, checksum: f.checksum }));
-        const steps = await runSection(p, o, f, f.up, done?.stepsDone ?? 0, done?.stepStartedAt ?? null, true).catch((err: unknown) => failed(p, o, f, err));
-        await withTransaction(p, async (c) => {
-          await finishFile(c, f.version!);
-          if (o.historyCompat === 'dbmate') await writeDbmateHistory(c, f.version!, true);
-        });
-        runs.push({ version: f.version!, name: f.name, steps: [...(done?.steps ?? []), ...steps], ms: performance.now() - t0 });
-      }
-      return runs;
-    });
-  } finally {
-    await p.end();
-  }
+  return asTheRunner(o, async (p, files, history) => {
+    const runs: FileRun[] = [];
+    for (const f of pending(files, history, o.to)) {
+      const t0 = performance.now();
+      const done = history.get(f.version!);
+      o.say(`${done ? 'continuing' : 'applying'} ${f.version} ${f.name}${done ? ` at statement ${done.stepsDone + 1}` : ''}`);
+      await withClient(p, (c) => startFile(c, { version: f.version!, name: f.name, checksum: f.checksum }));
+      const steps = await runSection(p, o, f, f.up, done?.stepsDone ?? 0, done?.stepStartedAt ?? null, true).catch((err: unknown) => failed(p, o, f, err));
+      await withTransaction(p, async (c) => {
+        await finishFile(c, f.version!);
+        if (o.historyCompat === 'dbmate') await writeDbmateHistory(c, f.version!, true);
+      });
+      runs.push({ version: f.version!, name: f.name, steps: [...(done?.steps ?? []), ...steps], ms: performance.now() - t0 });
+    }
+    return runs;
+  });
 }
 
 /**
@@ -148,31 +139,22 @@ function rethrown(err: unknown, message: string): Error {
 
 /** Runs the down sections of the last `steps` applied files, newest first; each leaves the history when done. */
 export async function migrateDown(o: MigrateOptions, steps: number): Promise<FileRun[]> {
-  const { files } = await readMigrations(o.dir, o.layout);
-  const p = pool(o, 'migrate');
-  try {
-    await ensureStateSchema(p);
-    return await asTheRunner(p, o, async () => {
-      const history = await readHistory(p);
-      refuseEdited(files, history);
-      const applied = files.filter((f) => f.version !== null && history.get(f.version)?.success).reverse().slice(0, steps);
-      const runs: FileRun[] = [];
-      for (const f of applied) {
-        if (!f.down) throw new UserError(`${f.version} ${f.name} has no down section: it cannot be taken down`);
-        const t0 = performance.now();
-        o.say(`taking down ${f.version} ${f.name}`);
-        const done = await runSection(p, o, f, f.down, 0, null, false);
-        await withTransaction(p, async (c) => {
-          await forgetFile(c, f.version!);
-          if (o.historyCompat === 'dbmate') await writeDbmateHistory(c, f.version!, false);
-        });
-        runs.push({ version: f.version!, name: f.name, steps: done, ms: performance.now() - t0 });
-      }
-      return runs;
-    });
-  } finally {
-    await p.end();
-  }
+  return asTheRunner(o, async (p, files, history) => {
+    const applied = files.filter((f) => f.version !== null && history.get(f.version)?.success).reverse().slice(0, steps);
+    const runs: FileRun[] = [];
+    for (const f of applied) {
+      if (!f.down) throw new UserError(`${f.version} ${f.name} has no down section: it cannot be taken down`);
+      const t0 = performance.now();
+      o.say(`taking down ${f.version} ${f.name}`);
+      const done = await runSection(p, o, f, f.down, 0, null, false);
+      await withTransaction(p, async (c) => {
+        await forgetFile(c, f.version!);
+        if (o.historyCompat === 'dbmate') await writeDbmateHistory(c, f.version!, false);
+      });
+      runs.push({ version: f.version!, name: f.name, steps: done, ms: performance.now() - t0 });
+    }
+    return runs;
+  });
 }
 
 export type FileState = 'applied' | 'pending' | 'changed' | 'missing' | 'partly applied';
@@ -256,22 +238,35 @@ function pending(files: MigrationFile[], history: Map<string, Applied>, to?: str
   return files.filter((f) => f.version !== null && !history.get(f.version)?.success && (to === undefined || f.version.localeCompare(to, undefined, { numeric: true }) <= 0));
 }
 
-/** One runner per database: a session advisory lock taken by polling, never by waiting in pg_advisory_lock. */
-async function asTheRunner<T>(p: Pool, o: MigrateOptions, fn: () => Promise<T>): Promise<T> {
-  const c = await checkout(p, 'runner');
+/**
+ * One runner per database: a session advisory lock taken by polling, never by waiting in
+ * pg_advisory_lock. Inside it, `fn` gets the files, the history, and the certainty that no applied
+ * file was edited (else exit 2, nothing run).
+ */
+async function asTheRunner<T>(o: MigrateOptions, fn: (p: Pool, files: MigrationFile[], history: Map<string, Applied>) => Promise<T>): Promise<T> {
+  const { files } = await readMigrations(o.dir, o.layout);
+  const p = pool(o, 'migrate');
   try {
-    const deadline = Date.now() + o.lockWaitMs;
-    while (!(await c.query('SELECT pg_try_advisory_lock($1, $2) AS ok', advisoryLocks.migrateRunner)).rows[0].ok) {
-      if (Date.now() > deadline) throw new RuntimeError(`another pgshift migrate runs on this database (waited ${Math.round(o.lockWaitMs / 1000)}s); try again when it is done`);
-      await sleep(250);
-    }
+    await ensureStateSchema(p);
+    const c = await checkout(p, 'runner');
     try {
-      return await fn();
+      const deadline = Date.now() + o.lockWaitMs;
+      while (!(await c.query('SELECT pg_try_advisory_lock($1, $2) AS ok', advisoryLocks.migrateRunner)).rows[0].ok) {
+        if (Date.now() > deadline) throw new RuntimeError(`another pgshift migrate runs on this database (waited ${Math.round(o.lockWaitMs / 1000)}s); try again when it is done`);
+        await sleep(250);
+      }
+      try {
+        const history = await readHistory(p);
+        refuseEdited(files, history);
+        return await fn(p, files, history);
+      } finally {
+        await c.query('SELECT pg_advisory_unlock($1, $2)', advisoryLocks.migrateRunner).catch(() => undefined);
+      }
     } finally {
-      await c.query('SELECT pg_advisory_unlock($1, $2)', advisoryLocks.migrateRunner).catch(() => undefined);
+      c.release();
     }
   } finally {
-    c.release();
+    await p.end();
   }
 }
 

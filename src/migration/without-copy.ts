@@ -173,30 +173,42 @@ async function markDone(run: Run, done: number, c?: Client): Promise<void> {
   else await withClient(run.pool, (cl) => cl.query(sql, [run.id, done]));
 }
 
-/** Statements in one short transaction, retried under lock_timeout; `done` recorded in it. */
-async function locked(run: Run, statements: string[], done: number | null): Promise<void> {
+/**
+ * One step retried under lock_timeout (each attempt gets its own, growing), the holders logged
+ * per failed attempt; when the attempts run out, one line naming the holders. `cleanup` runs
+ * before each retry.
+ */
+async function attempted(run: Run, giveUp: (attempts: number) => string, fn: (lockTimeoutMs: number) => Promise<unknown>, cleanup?: () => Promise<void>): Promise<void> {
   let attempts = 0;
   await withRetry(
     run.retry,
     (_attempt, lockTimeoutMs) => {
       attempts++;
       run.attempts++;
-      return withTransaction(
-        run.pool,
-        async (c) => {
-          await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
-          const t0 = performance.now();
-          for (const sql of statements) await c.query(sql);
-          if (done !== null) await markDone(run, done, c);
-          run.heldMs += performance.now() - t0;
-        },
-        { role: 'direct' },
-      );
+      return fn(lockTimeoutMs);
     },
     async (attempt, err, pauseMs) => {
       log.warn({ migration: run.id, attempt, pauseMs, reason: describeError(err), holders: await describeBlockers(run.pool, [run.target.oid]) }, 'attempt failed; retrying');
+      await cleanup?.();
     },
-  ).catch((err: unknown) => lockGaveUp(run.pool, [run.target.oid], `could not take the table's lock in ${attempts} attempts`, rejected(err)));
+  ).catch((err: unknown) => lockGaveUp(run.pool, [run.target.oid], giveUp(attempts), rejected(err)));
+}
+
+/** Statements in one short transaction, retried under lock_timeout; `done` recorded in it. */
+async function locked(run: Run, statements: string[], done: number | null): Promise<void> {
+  await attempted(run, (n) => `could not take the table's lock in ${n} attempts`, (lockTimeoutMs) =>
+    withTransaction(
+      run.pool,
+      async (c) => {
+        await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+        const t0 = performance.now();
+        for (const sql of statements) await c.query(sql);
+        if (done !== null) await markDone(run, done, c);
+        run.heldMs += performance.now() - t0;
+      },
+      { role: 'direct' },
+    ),
+  );
 }
 
 /**
@@ -217,23 +229,12 @@ function rejected(err: unknown): unknown {
  * a failed build). lock_timeout also bounds the waits for older transactions these statements make.
  */
 async function concurrently(run: Run, sql: string, cleanup?: () => Promise<void>): Promise<void> {
-  let attempts = 0;
-  await withRetry(
-    run.retry,
-    (_attempt, lockTimeoutMs) => {
-      attempts++;
-      run.attempts++;
-      return withClient(
-        run.pool,
-        (c) => withSessionLockTimeout(c, lockTimeoutMs, () => c.query(sql)),
-        'direct',
-      );
-    },
-    async (attempt, err, pauseMs) => {
-      log.warn({ migration: run.id, attempt, pauseMs, reason: describeError(err), holders: await describeBlockers(run.pool, [run.target.oid]) }, 'concurrent step failed; retrying');
-      await cleanup?.();
-    },
-  ).catch((err: unknown) => lockGaveUp(run.pool, [run.target.oid], `${sql.split(' ').slice(0, 4).join(' ')} could not get past older transactions in ${attempts} attempts`, rejected(err)));
+  await attempted(
+    run,
+    (n) => `${sql.split(' ').slice(0, 4).join(' ')} could not get past older transactions in ${n} attempts`,
+    (lockTimeoutMs) => withClient(run.pool, (c) => withSessionLockTimeout(c, lockTimeoutMs, () => c.query(sql)), 'direct'),
+    cleanup,
+  );
 }
 
 /** The name a concurrent build runs under: pgshift's, never one the user has (and found again by a take-over). */

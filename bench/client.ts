@@ -1,0 +1,13 @@
+import pg from 'pg';
+
+/** One plain client on `url` for the duration of `fn` (the benchmarks' own connections). */
+export async function withClientAt<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
