@@ -7,6 +7,7 @@ import type { ThrottleOptions } from '../config.js';
 import { describeTable } from '../catalog/table.js';
 import { ensureStateSchema } from '../state/store.js';
 import { throttlerFor } from '../throttle/from-options.js';
+import { progress } from '../progress.js';
 import { parseBackfill } from './statement.js';
 import type { BackfillTarget } from './sql.js';
 import { insideWindow, type TimeWindow } from './window.js';
@@ -68,7 +69,8 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillReport> {
       if (!oid) throw new UserError(`table ${o.table} does not exist`);
       return describeTable(c, oid);
     });
-    if (table.key.length === 0) throw new UserError(`${table.schema}.${table.name} has no primary key; the backfill walks the key`);
+    // The walk and its key-move trigger are proven on primary keys only (not yet on the unique index the copy may key by).
+    if (!table.identity?.primary) throw new UserError(`${table.schema}.${table.name} has no primary key; the backfill walks the key`);
     const tableSql = qualified(table.schema, table.name);
     const statement = await parseBackfill(tableSql, o.set, o.where, o.from);
     const keyTarget = statement.targets.find((x) => table.key.some((k) => k.name === x));
@@ -100,12 +102,16 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillReport> {
       await prepareJob(pool, job, target, origin, o.retry);
       const throttler = throttlerFor(pool, job.id, o.throttle, { origin: tableSql, shadow: tableSql, changelog: tableSql });
       const counts: WalkCounts = { rowsUpdated: 0, batches: 0, retriedKeys: 0 };
-      const walk = { batchTimeMs: o.batchTimeMs, retry: o.retry, stopIfOutside: (c: Client) => stopIfOutside(c, o, t0), onBatch: o.onBatch };
+      const walk = { batchTimeMs: o.batchTimeMs, retry: o.retry, stopIfOutside: (c: Client) => stopIfOutside(c, o, t0), onBatch: o.onBatch, rowsEstimated: table.estimatedRows };
+      const phase = (p: string, message: string): void => progress.emit({ type: 'phase', id: job.id, kind: 'backfill', table: base.table, phase: p, message });
       try {
         await withClient(pool, async (c) => {
+          phase('copy', 'updating rows in key order');
           await walkKey(c, target, job.id, job.names, walk, throttler, counts);
+          phase('catch-up', 'updating the rows the application held or moved during their batch');
           do await retryPending(c, target, job.id, job.names, walk, throttler, counts);
           while (!(await finishJob(pool, job.id, origin, o.retry)));
+          phase('done', `${counts.rowsUpdated} rows updated`);
         });
       } finally {
         await throttler.close();

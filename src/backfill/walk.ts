@@ -3,6 +3,7 @@ import { inTransaction } from '../db/session.js';
 import { qualified } from '../db/quote.js';
 import { withRetry, sleep, type RetryPolicy } from '../db/retry.js';
 import { componentLog } from '../log.js';
+import { progress } from '../progress.js';
 import { advisoryLocks } from '../db/advisory-locks.js';
 import { createChunker } from '../copy/chunker.js';
 import type { Throttler } from '../throttle/throttler.js';
@@ -16,6 +17,8 @@ export interface WalkOptions {
   /** throws StoppedError at --max-runtime or outside the --window */
   stopIfOutside: (c: Client) => Promise<void>;
   onBatch?: (done: { rows: number; batches: number }) => void;
+  /** the table's row estimate (0: none), against which the walk's progress is shown */
+  rowsEstimated: number;
 }
 
 export interface WalkCounts {
@@ -75,6 +78,9 @@ async function restoreTextFormats(c: Client, session: string[]): Promise<void> {
 export async function walkKey(c: Client, t: BackfillTarget, id: number, n: BackfillNames, o: WalkOptions, throttler: Throttler, counts: WalkCounts): Promise<void> {
   const chunker = createChunker({ targetMs: o.batchTimeMs, initial: 1000, min: 100, max: 50_000, maxStep: 2 });
   const formats = await sessionTextFormats(c);
+  // Keys walked by this run; against the estimate only when this run walks from the first key.
+  let walked = 0;
+  let fromFirstKey: boolean | undefined;
   for (;;) {
     await o.stopIfOutside(c);
     await throttler.wait();
@@ -88,9 +94,12 @@ export async function walkKey(c: Client, t: BackfillTarget, id: number, n: Backf
       await restoreTextFormats(c, formats);
       const b = (await c.query(backfillBatchSql(t, n, low !== null, high !== null), [...(low ?? []), ...(high ?? [])])).rows[0];
       await c.query(recordSql(n), [id, b.updated, high ?? low, high ? 'copy' : 'catch-up']);
-      return { updated: b.updated as number, last: high === null };
+      return { updated: b.updated as number, last: high === null, fromFirstKey: low === null };
     });
     if (r === null) return;
+    fromFirstKey ??= r.fromFirstKey;
+    walked += size;
+    progress.emit({ type: 'rows', id, done: walked, total: fromFirstKey && o.rowsEstimated > 0 ? o.rowsEstimated : null });
     counts.rowsUpdated += r.updated;
     counts.batches++;
     if (!r.last) chunker.feedback(size, performance.now() - started, size);

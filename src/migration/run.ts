@@ -31,12 +31,14 @@ export interface Run {
   rowsCopied: number;
   /** performance.now() when this process took the migration on (for --max-runtime) */
   startedAt: number;
+  /** performance.now() of the last backlog count (phases/checks.ts samples at most once a second) */
+  backlogSampledAt: number;
 }
 
 export function newRun(pool: Pool, plan: Plan, opts: AlterOptions, id: number): Run {
   return {
     pool, plan, opts, id, names: artifactNames(id), triggersInstalled: false, swapped: false, throttler: noopThrottler,
-    hooks: createHooks({ cmd: opts.hookCmd, dir: opts.hooksDir }), rowsCopied: 0, startedAt: performance.now(),
+    hooks: createHooks({ cmd: opts.hookCmd, dir: opts.hooksDir }), rowsCopied: 0, startedAt: performance.now(), backlogSampledAt: 0,
   };
 }
 

@@ -6,6 +6,7 @@ import { advisoryLocks } from '../db/advisory-locks.js';
 import { ident } from '../db/quote.js';
 import { UserError, sqlState } from '../errors.js';
 import type { Outcome, Phase } from './phases.js';
+import { progress } from '../progress.js';
 
 /** The version sql/state-schema.sql brings the state schema to (its last UPDATE of schema_version). */
 export const STATE_SCHEMA_VERSION = 7;
@@ -94,9 +95,10 @@ export async function registerMigration(c: Client, m: NewMigration): Promise<num
 
 export async function setPhase(pool: Pool, id: number, phase: Phase, message: string, detail?: unknown): Promise<void> {
   await withClient(pool, async (c) => {
-    await c.query(
+    const r = await c.query(
       `UPDATE pgshift.migrations SET phase = $2, phase_started_at = now(), updated_at = now(),
-              copy_started_at = CASE WHEN $2 = 'copy' THEN now() ELSE copy_started_at END WHERE id = $1`,
+              copy_started_at = CASE WHEN $2 = 'copy' THEN now() ELSE copy_started_at END WHERE id = $1
+       RETURNING kind, table_schema, table_name`,
       [id, phase],
     );
     // Anyone can LISTEN pgshift: one notification per phase change, with the migration's state.
@@ -104,6 +106,8 @@ export async function setPhase(pool: Pool, id: number, phase: Phase, message: st
     await c.query(`INSERT INTO pgshift.events (migration_id, phase, message, detail) VALUES ($1, $2, $3, $4)`, [
       id, phase, message, detail === undefined ? null : JSON.stringify(detail),
     ]);
+    const m = r.rows[0];
+    if (m) progress.emit({ type: 'phase', id, kind: m.kind, table: `${m.table_schema}.${m.table_name}`, phase, message });
   });
 }
 
@@ -115,6 +119,7 @@ export async function finishMigration(pool: Pool, id: number, outcome: Outcome, 
     );
     await c.query(`INSERT INTO pgshift.events (migration_id, phase, message) VALUES ($1, 'done', $2)`, [id, error ?? outcome]);
   });
+  if (outcome !== 'done') progress.emit({ type: 'end', id, outcome });
 }
 
 export async function isTruncated(c: Client, id: number): Promise<boolean> {

@@ -3,6 +3,7 @@ import { withClient } from '../db/session.js';
 import { sleep } from '../db/retry.js';
 import { RuntimeError, describeError } from '../errors.js';
 import { componentLog } from '../log.js';
+import { progress } from '../progress.js';
 import type { Probe, ProbeResult } from './probes.js';
 
 /**
@@ -51,6 +52,7 @@ export function createThrottler(opts: ThrottlerOptions): Throttler {
   const record = async (reason: string | null): Promise<void> => {
     if (reason === recorded) return;
     recorded = reason;
+    progress.emit({ type: 'throttle', id: opts.migrationId, reason });
     if (reason) log.warn({ migration: opts.migrationId, reason }, 'throttled');
     else log.info({ migration: opts.migrationId }, 'throttle cleared');
     await withClient(opts.pool, (c) => c.query(`UPDATE pgshift.migrations SET throttle_reason = $2, updated_at = now() WHERE id = $1`, [opts.migrationId, reason]), 'throttle');
@@ -62,6 +64,7 @@ export function createThrottler(opts: ThrottlerOptions): Throttler {
     const lag = lags.length ? Math.max(...lags) : null;
     if (lag === lastLag || (lag !== null && lastLag !== null && Math.abs(lag - lastLag) < 100)) return;
     lastLag = lag;
+    progress.emit({ type: 'lag', id: opts.migrationId, ms: lag });
     await withClient(opts.pool, (c) => c.query(`UPDATE pgshift.migrations SET lag_ms = $2 WHERE id = $1`, [opts.migrationId, lag]), 'throttle');
   };
 

@@ -4,7 +4,7 @@ import type { Replayer } from '../../capture/replayer.js';
 import { drain } from '../../capture/drain.js';
 import type { Tables } from '../../copy/sql.js';
 import type { Run } from '../run.js';
-import { recordBacklog, stopIfTruncated } from './checks.js';
+import { recordBacklog, sampleBacklog, stopIfTruncated } from './checks.js';
 
 /** Replays until the backlog is small enough for the cutover's final replay to be short. */
 export async function catchUp(run: Run, replayer: Replayer, tables: Tables): Promise<void> {
@@ -14,6 +14,7 @@ export async function catchUp(run: Run, replayer: Replayer, tables: Tables): Pro
       below: run.opts.cutoverBacklog,
       beforeBatch: async () => {
         await stopIfTruncated(c, run.id);
+        await sampleBacklog(c, run, tables);
         await run.throttler.wait();
       },
     });

@@ -3,6 +3,7 @@ import { RuntimeError, StoppedError } from '../../errors.js';
 import type { Tables } from '../../copy/sql.js';
 import { isTruncated } from '../../state/store.js';
 import type { Run } from '../run.js';
+import { progress } from '../../progress.js';
 
 /** What every long phase checks between its steps. */
 /** --max-runtime: stop cleanly, everything kept for `pgshift resume` (exit 4). */
@@ -20,5 +21,23 @@ export async function stopIfTruncated(c: Client, id: number): Promise<void> {
 export async function recordBacklog(c: Client, run: Run, tables: Tables): Promise<number> {
   const n = Number((await c.query(`SELECT count(*) AS n FROM ${tables.changelog}`)).rows[0].n);
   await c.query(`UPDATE pgshift.migrations SET backlog = $2 WHERE id = $1`, [run.id, n]);
+  progress.emit({ type: 'backlog', id: run.id, entries: n, atLeast: false });
+  run.backlogSampledAt = performance.now();
   return n;
+}
+
+/** A backlog beyond this is shown as "at least": counting further would cost the copy, and tell nothing more. */
+export const BACKLOG_SAMPLE_CAP = 100_000;
+
+/**
+ * The changelog's backlog for a live status line (src/progress.ts): only while someone listens, at
+ * most once a second, and counted up to BACKLOG_SAMPLE_CAP, so that a long backlog costs the phase
+ * that samples it no more than a short one (a few milliseconds a second at most).
+ */
+export async function sampleBacklog(c: Client, run: Run, tables: Tables): Promise<void> {
+  if (!progress.listening() || performance.now() - run.backlogSampledAt < 1000) return;
+  run.backlogSampledAt = performance.now();
+  const r = await c.query(`SELECT count(*)::int AS n FROM (SELECT FROM ${tables.changelog} LIMIT $1) e`, [BACKLOG_SAMPLE_CAP]);
+  const n = r.rows[0].n as number;
+  progress.emit({ type: 'backlog', id: run.id, entries: n, atLeast: n >= BACKLOG_SAMPLE_CAP });
 }

@@ -6,7 +6,8 @@ import { copyRange, findBound } from '../../copy/copier.js';
 import type { Tables } from '../../copy/sql.js';
 import { failpoint } from '../../failpoints.js';
 import type { Run } from '../run.js';
-import { recordBacklog, stopIfOverRuntime, stopIfTruncated } from './checks.js';
+import { progress } from '../../progress.js';
+import { recordBacklog, sampleBacklog, stopIfOverRuntime, stopIfTruncated } from './checks.js';
 
 const log = componentLog('copy');
 
@@ -52,12 +53,21 @@ export async function copyAll(run: Run, tables: Tables, replayer: Replayer, star
         await replayer.replayBatch(c, low, 5000);
         const rate = rows / ((performance.now() - started) / 1000);
         run.opts.onProgress?.({ phase: 'copy', rowsCopied: rows, rowsEstimated: run.plan.origin.estimatedRows, rowsPerSecond: rate, chunkRows: requested });
+        progress.emit({ type: 'rows', id: run.id, done: rows, total: estimate(run) });
         if (chunks % 20 === 0) {
           log.info({ migration: run.id, rows, chunk: chunker.size(), rowsPerSecond: Math.round(rate) }, 'copying');
           await recordBacklog(c, run, tables);
+        } else {
+          await sampleBacklog(c, run, tables);
         }
       }
     }, 'copy'),
   'copy');
   return { rows, chunks };
+}
+
+/** The table's row estimate, or null where PostgreSQL has none (reltuples is -1 before the first ANALYZE or VACUUM). */
+function estimate(run: Run): number | null {
+  const n = run.plan.origin.estimatedRows;
+  return n > 0 ? n : null;
 }
