@@ -3,7 +3,10 @@ import { onlineAlter, type AlterReport } from '../migration/start.js';
 import { alterOptions, DEFAULTS, type AlterOptions } from '../config.js';
 import { resumeMigration } from '../migration/start.js';
 import { revertMigration } from '../migration/revert.js';
-import { addConnectionOptions, addStrategyOptions, addThrottleOptions, connectionUrl, positiveDuration, strategyOptions, throttleOptions, oneOf } from './options.js';
+import {
+  addConnectionOptions, addOutputOptions, addStrategyOptions, addThrottleOptions, connectionUrl, outputOptions, positiveDuration, strategyOptions, throttleOptions, oneOf,
+} from './options.js';
+import { withOutput } from '../terminal/output.js';
 import { formatDuration, parseSize } from '../units.js';
 import { runCommand } from './run.js';
 import { UserError } from '../errors.js';
@@ -27,7 +30,7 @@ function addAlterOptions(cmd: Command): Command {
     .option('--rollback <mode>', 'on a failed validation: automatic (clean up), manual (keep for inspection, exit 3), none (keep a swap already done)', DEFAULTS.rollback)
     .option('--lock-timeout <duration>', 'lock wait of the first attempt of every DDL and of the cutover', `${DEFAULTS.retry.lockTimeoutMs}ms`)
     .option('--disk-free <size>', 'free disk space for the shadow, its indexes and the WAL, when pgshift cannot read it on the server\'s host (e.g. 50GB); a copy that will not fit is refused');
-  return addThrottleOptions(cmd);
+  return addOutputOptions(addThrottleOptions(cmd));
 }
 
 /**
@@ -95,7 +98,10 @@ export function registerAlter(program: Command): void {
       .argument('<statements>', 'ALTER TABLE, CREATE INDEX or DROP INDEX statement(s) on one table')
       .option('--execute', 'run the migration; without it, print the plan and change nothing', false),
   ).action((statements: string, o: Record<string, unknown>, cmd: Command) =>
-    runCommand(async () => print(await onlineAlter({ ...optionsFrom(statements, o), explicit: explicitOptions(cmd) }), o.json)),
+    runCommand(async () => {
+      const opts = { ...optionsFrom(statements, o), explicit: explicitOptions(cmd) };
+      print(await withOutput(outputOptions(o), () => onlineAlter(opts)), o.json);
+    }),
   );
   const revert = program
     .command('revert')
@@ -116,7 +122,10 @@ export function registerAlter(program: Command): void {
       .description('take over an interrupted migration (its process died) and finish it')
       .argument('<id>', 'the migration id'),
   ).action((id: string, o: Record<string, unknown>, cmd: Command) =>
-    runCommand(async () => print(await resumeMigration({ ...optionsFrom('', o), execute: true, explicit: explicitOptions(cmd) }, id), o.json)),
+    runCommand(async () => {
+      const opts = { ...optionsFrom('', o), execute: true, explicit: explicitOptions(cmd) };
+      print(await withOutput(outputOptions(o), () => resumeMigration(opts, id)), o.json);
+    }),
   );
 }
 

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { DEFAULTS } from '../config.js';
-import { runBackfill, type BackfillReport } from '../backfill/backfill.js';
+import { runBackfill, type BackfillOptions, type BackfillReport } from '../backfill/backfill.js';
 import { parseWindow } from '../backfill/window.js';
 import { formatDuration } from '../units.js';
-import { addConnectionOptions, addThrottleOptions, connectionUrl, positiveDuration, throttleOptions } from './options.js';
+import { addConnectionOptions, addOutputOptions, addThrottleOptions, connectionUrl, outputOptions, positiveDuration, throttleOptions } from './options.js';
+import { withOutput } from '../terminal/output.js';
 import { runCommand } from './run.js';
 
 export function registerBackfill(program: Command): void {
@@ -21,10 +22,10 @@ export function registerBackfill(program: Command): void {
     .option('--batch-time <duration>', 'target duration of one batch: the longest an application row waits for it', `${DEFAULTS.backfillBatchTimeMs}ms`)
     .option('--lock-timeout <duration>', 'lock wait of each batch before it yields and retries', `${DEFAULTS.retry.lockTimeoutMs}ms`)
     .option('--json', 'print one JSON report on stdout', false);
-  addThrottleOptions(addConnectionOptions(cmd)).action((o: Record<string, unknown>) =>
+  addOutputOptions(addThrottleOptions(addConnectionOptions(cmd))).action((o: Record<string, unknown>) =>
     runCommand(async () => {
       const lockTimeoutMs = positiveDuration(o.lockTimeout, '--lock-timeout', 60_000);
-      const report = await runBackfill({
+      const options: BackfillOptions = {
         url: connectionUrl(o),
         table: String(o.table),
         set: String(o.set),
@@ -37,7 +38,8 @@ export function registerBackfill(program: Command): void {
         batchTimeMs: positiveDuration(o.batchTime, '--batch-time', 3_600_000),
         retry: { ...DEFAULTS.retry, lockTimeoutMs },
         throttle: { ...DEFAULTS.throttle, ...throttleOptions(o) },
-      });
+      };
+      const report = await withOutput(outputOptions(o), () => runBackfill(options));
       process.stdout.write(o.json ? `${JSON.stringify(report)}\n` : `${describe(report).join('\n')}\n`);
     }),
   );

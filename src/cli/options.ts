@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { DEFAULTS, type ThrottleOptions } from '../config.js';
 import { UserError } from '../errors.js';
 import { parseDuration, parseSize } from '../units.js';
+import { defaultLogFormat, LOG_FORMATS, type OutputOptions } from '../terminal/output.js';
 
 /** --url and --url-file, the same on every command that connects. */
 export function addConnectionOptions(cmd: Command): Command {
@@ -108,5 +109,19 @@ export function strategyOptions(o: Record<string, unknown>): { strategy: 'auto' 
     strategy: oneOf('--strategy', o.strategy, ['auto', 'copy', 'direct'] as const),
     copyThresholdBytes: parseSize(String(o.copyThreshold), '--copy-threshold'),
     downtimeAllowed: o.downtimeAllowed === true,
+  };
+}
+
+/** What a long-running command shows on stderr while it runs (src/terminal/output.ts). */
+export function addOutputOptions(cmd: Command): Command {
+  return cmd
+    .option('--log-format <format>', 'stderr while it runs: human (status line and readable lines) or json (pino JSON lines); default: human on a terminal, json otherwise')
+    .option('--quiet', 'on stderr only warnings and errors; the final summary still prints', false);
+}
+
+export function outputOptions(o: Record<string, unknown>): OutputOptions {
+  return {
+    logFormat: o.logFormat === undefined ? defaultLogFormat() : oneOf('--log-format', o.logFormat, LOG_FORMATS),
+    quiet: o.quiet === true,
   };
 }
