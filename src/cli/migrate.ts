@@ -9,7 +9,9 @@ import { SOURCES, baseline, mark, repair } from '../migrate/adopt.js';
 import { lint } from '../lint/lint.js';
 import { createPool, type Pool } from '../db/session.js';
 import { migrateDown, migrateOptions, migratePlan, migrateStatus, migrateUp, migrateValidate, type FileRun, type MigrateOptions } from '../migrate/runner.js';
-import { addConnectionOptions, addStrategyOptions, connectionUrl, oneOf, positiveDuration, strategyOptions } from './options.js';
+import { addConnectionOptions, addOutputOptions, addStrategyOptions, connectionUrl, oneOf, outputOptions, positiveDuration, strategyOptions } from './options.js';
+import { withOutput } from '../terminal/output.js';
+import { componentLog } from '../log.js';
 import { runCommand } from './run.js';
 import { VALIDATION_LEVELS } from '../verify/validate.js';
 
@@ -35,7 +37,7 @@ export function registerMigrate(program: Command): void {
   );
 
   const runner = (cmd: Command): Command =>
-    addStrategyOptions(addConnectionOptions(withDir(cmd)))
+    addOutputOptions(addStrategyOptions(addConnectionOptions(withDir(cmd))))
       .option('--lock-timeout <duration>', 'lock wait of the first attempt of every statement', `${DEFAULTS.retry.lockTimeoutMs}ms`)
       .option('--validation <level>', 'of online copies: basic, thorough, comprehensive', DEFAULTS.validation)
       .option('--keep-old', 'keep the old tables online copies leave (default: dropped once the copy is done)', false)
@@ -59,7 +61,7 @@ export function registerMigrate(program: Command): void {
           process.stdout.write(`${lines.join('\n')}\n`);
           return;
         }
-        const runs = await migrateUp(opts);
+        const runs = await withOutput(outputOptions(o), () => migrateUp(opts));
         print(o.json ? runs : describeRuns(runs, 'applied'), o.json);
       }),
   );
@@ -68,7 +70,8 @@ export function registerMigrate(program: Command): void {
     runCommand(async () => {
       const steps = Number(o.steps);
       if (!Number.isSafeInteger(steps) || steps < 1) throw new UserError(`--steps: "${String(o.steps)}" is not a positive whole number`);
-      const runs = await migrateDown(optionsFrom(o), steps);
+      const opts = optionsFrom(o);
+      const runs = await withOutput(outputOptions(o), () => migrateDown(opts, steps));
       print(o.json ? runs : describeRuns(runs, 'taken down'), o.json);
     }),
   );
@@ -139,7 +142,8 @@ function optionsFrom(o: Record<string, unknown>): MigrateOptions {
     keepOld: o.keepOld === true,
     rollback: oneOf('--rollback', o.rollback ?? 'automatic', ['automatic', 'manual', 'none'] as const),
     historyCompat: o.historyCompat === undefined ? undefined : oneOf('--history-compat', o.historyCompat, ['dbmate'] as const),
-    say: (line) => process.stderr.write(`${line}\n`),
+    // A log record: readable on a terminal, a JSON line otherwise (stderr carries nothing else).
+    say: (line) => componentLog('migrate').info(line),
   });
 }
 
