@@ -1,5 +1,6 @@
--- The shadow's secondary indexes (everything but the primary key): built after the copy,
--- because maintaining them row by row during the copy costs far more than one sorted build.
+-- The shadow's secondary indexes (everything but the primary key, or the unique index named $2
+-- that is the row identity of a table without one): built after the copy, because maintaining
+-- them row by row during the copy costs far more than one sorted build.
 SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS index_def,
        con.conname AS constraint_name, con.contype::text AS constraint_type,
        pg_get_constraintdef(con.oid) AS constraint_def,
@@ -13,5 +14,5 @@ SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS index_def,
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('u', 'x')
-WHERE i.indrelid = $1::oid AND NOT i.indisprimary
+WHERE i.indrelid = $1::oid AND NOT i.indisprimary AND ic.relname IS DISTINCT FROM $2::name
 ORDER BY i.indexrelid

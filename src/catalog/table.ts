@@ -1,6 +1,7 @@
 import type { Client } from '../db/session.js';
 import { qualified, ident } from '../db/quote.js';
 import { sqlFile } from '../db/sql-files.js';
+import { chooseRowIdentity, readUniqueIndexes, type UniqueIndex } from './row-identity.js';
 
 export interface Column {
   attnum: number;
@@ -50,8 +51,12 @@ export interface TableInfo {
   isSuperuser: boolean;
   bypassRls: boolean;
   columns: Column[];
+  /** the row identity's columns in key order (empty when the table has none) */
   key: KeyColumn[];
-  keyConstraint: string | null;
+  /** the row identity (row-identity.ts): the primary key, else a usable unique index, else null */
+  identity: UniqueIndex | null;
+  /** every unique index, for saying why none can be the identity */
+  uniqueIndexes: UniqueIndex[];
 }
 
 /** Resolves a possibly unqualified name with the session's search_path, as ALTER TABLE would. */
@@ -65,7 +70,8 @@ export async function describeTable(c: Client, oid: string): Promise<TableInfo> 
   const t = (await c.query(sqlFile('catalog-table.sql'), [oid])).rows[0];
   if (!t) throw new Error(`table ${oid} vanished`);
   const columns = await readColumns(c, oid);
-  const key = (await c.query(sqlFile('catalog-key.sql'), [oid])).rows;
+  const uniqueIndexes = await readUniqueIndexes(c, oid);
+  const identity = chooseRowIdentity(uniqueIndexes);
   return {
     oid: t.oid,
     schema: t.schema,
@@ -88,8 +94,9 @@ export async function describeTable(c: Client, oid: string): Promise<TableInfo> 
     isSuperuser: t.is_superuser,
     bypassRls: t.bypass_rls,
     columns,
-    key: key.map((k) => ({ name: k.name, type: k.type, collation: k.collation })),
-    keyConstraint: key[0]?.constraint_name ?? null,
+    key: (identity?.columns ?? []).map((k) => ({ name: k.name, type: k.type, collation: k.collation })),
+    identity,
+    uniqueIndexes,
   };
 }
 

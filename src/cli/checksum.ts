@@ -15,7 +15,7 @@ export function registerChecksum(program: Command): void {
     .argument('<table-b>');
   addConnectionOptions(cmd)
     .option('--columns <list>', 'comma-separated columns to compare (default: the columns both tables have)')
-    .option('--key <list>', 'comma-separated key columns (default: the primary key of table-a)')
+    .option('--key <list>', 'comma-separated key columns (default: the primary key of table-a, else its unique index over NOT NULL columns)')
     .option('--chunk-rows <n>', 'rows per checksum chunk', String(DEFAULT_COMPARE.chunkRows))
     .option('--parallel <n>', 'connections checksumming chunks at once', String(DEFAULT_COMPARE.parallel))
     .option('--json', 'print one JSON report on stdout instead of the differing keys and a summary', false)

@@ -4,6 +4,7 @@ import { qualified } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { UserError, describeError, sqlState } from '../errors.js';
 import { describeTable, readDependents, type TableInfo } from '../catalog/table.js';
+import { identityName } from '../catalog/row-identity.js';
 import { resolveTarget } from '../plan/target.js';
 import { parseAlter, deparseStatement, type ParsedAlter } from '../plan/parse.js';
 import { followColumns, type ColumnFlow } from '../plan/columns.js';
@@ -41,7 +42,7 @@ export async function makePlan(c: Client, sql: string, retry: RetryPolicy, trans
   const origin = await describeTable(c, oid);
   const dependents = await readDependents(c, oid);
   refuseUndoneChecks(parsed.statements);
-  const flow = followColumns(parsed.statements, origin.columns, origin.key, origin.keyConstraint);
+  const flow = followColumns(parsed.statements, origin.columns, origin.identity);
   const findings = await preflight(c, origin, dependents, flow);
   swapStatements(parsed.statements, origin.schema, origin.name); // refuses unsupported subcommands
   const schema = `pgshift_plan_${process.pid}_${Date.now() % 100000}`;
@@ -50,7 +51,7 @@ export async function makePlan(c: Client, sql: string, retry: RetryPolicy, trans
       try {
         return await buildShadow(c, { origin, flow, statements: parsed.statements, schema });
       } catch (err) {
-        if (sqlState(err) === '55P03' || sqlState(err) === '40P01') throw err;
+        if (err instanceof UserError || sqlState(err) === '55P03' || sqlState(err) === '40P01') throw err;
         throw new UserError(`refused: PostgreSQL rejects the change: ${describeError(err)}`, { cause: err });
       }
     }),
@@ -58,7 +59,7 @@ export async function makePlan(c: Client, sql: string, retry: RetryPolicy, trans
     if (err instanceof UserError) throw err;
     throw new UserError(`refused: could not check the change against a trial shadow: ${describeError(err)}`, { cause: err });
   });
-  const mapping = deriveMapping(flow, trial.columns, trial.onceDefaults, origin.key, ident, transforms);
+  const mapping = deriveMapping(flow, trial.columns, trial.onceDefaults, origin.key, ident, transforms, origin.identity);
   // Every ALTER through the engine copies the table: a copy that will not fit is refused here.
   // (Its size functions take the table's ACCESS SHARE lock, which waits behind a queued DDL.)
   const disk = await withRetry(retry, () => checkDiskSpace(c, { origin, flow, trial }, diskFreeBytes));
@@ -81,7 +82,8 @@ async function rolledBack<T>(c: Client, fn: () => Promise<T>): Promise<T> {
 
 export function describePlan(plan: Plan): string[] {
   const o = plan.origin;
-  const lines = [`table ${qualified(o.schema, o.name)} (~${o.estimatedRows} rows, key ${o.key.map((k) => k.name).join(', ')})`];
+  const by = o.identity && !o.identity.primary ? ` by ${identityName(o.identity)}: the table has no primary key` : '';
+  const lines = [`table ${qualified(o.schema, o.name)} (~${o.estimatedRows} rows, key ${o.key.map((k) => k.name).join(', ')}${by})`];
   lines.push(...plan.statements.map((s) => `  statement: ${s}`));
   for (const [name, src] of plan.flow.sources) {
     const col = plan.trial.columns.find((c) => c.name === name);

@@ -75,7 +75,7 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
   let entriesReplayed = 0;
   const t0 = performance.now();
   const locks = await withClient(pool, (c) => lockSetFor(c, { outgoing: newT.oid, incoming: oldT.oid, dropsOutgoingForeignKeys: true, addedForeignKeyParents: [] }));
-  const flow = followColumns((await parseAlter(m.statements)).statements, oldT.columns, oldT.key, oldT.keyConstraint);
+  const flow = followColumns((await parseAlter(m.statements)).statements, oldT.columns, oldT.identity);
   const rename = (from: string, to: string): string => `ALTER TABLE ${qualified(newT.schema, newT.name)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`;
   const swapped = await withClient(pool, (c) =>
     lockedSwap(c, {
@@ -140,7 +140,7 @@ async function reverseSetup(c: Client, m: Record<string, unknown> & { statements
   if (!oldOid || !newOid) throw new UserError(`the tables of migration ${m.id} are no longer where the revert window left them`);
   const oldT = await describeTable(c, oldOid);
   const newT = await describeTable(c, newOid);
-  const flow = followColumns((await parseAlter(m.statements)).statements, oldT.columns, oldT.key, oldT.keyConstraint);
+  const flow = followColumns((await parseAlter(m.statements)).statements, oldT.columns, oldT.identity);
   const newNameOf = (old: string): string | undefined => [...flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === old)?.[0];
   const targets: string[] = [];
   const expressions: string[] = [];
@@ -176,8 +176,10 @@ async function reverseSetup(c: Client, m: Record<string, unknown> & { statements
   const replayer = createReplayer({ tables, preservedTypes: preserved.map((p) => oldT.columns.find((c2) => c2.name === p)!.type), lockKey });
   const uniques = await c.query(
     `SELECT (SELECT array_agg(a.attname::text ORDER BY k.o) FROM unnest(i.indkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) AS cols
-       FROM pg_index i WHERE i.indrelid = $1::oid AND i.indisunique AND NOT i.indisprimary AND i.indexprs IS NULL`,
-    [oldOid],
+       FROM pg_index i WHERE i.indrelid = $1::oid AND i.indisunique AND NOT i.indisprimary AND i.indexprs IS NULL
+        AND i.indexrelid IS DISTINCT FROM to_regclass($2)::oid`,
+    // The row identity is the key the replay deletes by: no other row can hold an incoming one's.
+    [oldOid, oldT.identity ? qualified(oldT.schema, oldT.identity.name) : null],
   );
   replayer.enableUniqueResolution(uniques.rows.map((r) => r.cols as string[]));
   return { oldT, newT, tables, replayer };

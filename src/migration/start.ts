@@ -147,7 +147,7 @@ export interface Stored {
   pid: number | null;
   host: string | null;
   options: StoredOptions;
-  resume_state: { indexes: DeferredIndex[]; constraints: DeferredConstraint[]; onceDefaults: [string, string | null][]; fingerprint?: string } | null;
+  resume_state: { indexes: DeferredIndex[]; constraints: DeferredConstraint[]; onceDefaults: [string, string | null][]; fingerprint?: string; identity?: string | null } | null;
   validate_list: [string, string][] | null;
 }
 
@@ -195,6 +195,12 @@ async function takeOverMigration(pool: Pool, given: AlterOptions, m: Stored): Pr
       await ownership.release();
       handedOn = true;
       return await startMigration(pool, plan, opts);
+    }
+    const keyedBy = m.resume_state.identity;
+    if (keyedBy !== undefined && keyedBy !== (plan.origin.identity?.name ?? null)) {
+      throw new UserError(
+        `migration ${m.id} cannot continue: its changelog is keyed by index ${keyedBy}, but the table's row identity is now ${plan.origin.identity?.name ?? 'none'} (its indexes were changed meanwhile); remove it with pgshift abort ${m.id}`,
+      );
     }
     const run = newRun(pool, plan, opts, m.id);
     run.triggersInstalled = true;

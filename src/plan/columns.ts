@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
-import type { Column, KeyColumn } from '../catalog/table.js';
+import type { Column } from '../catalog/table.js';
+import { describeIdentity, identityColumn, type UniqueIndex } from '../catalog/row-identity.js';
 import { deparseExpression, type AlterStatement, type Node } from './parse.js';
 import { columnConstraintTypes, constraintType } from './subcommands.js';
 
@@ -21,16 +22,32 @@ export interface ColumnFlow {
   dropped: string[];
   /** origin columns whose type changes (without or with USING) */
   typeChanged: string[];
+  /**
+   * The row identity's index as named after the statements, when it is a unique index (a primary
+   * key is kept on the shadow through the copy anyway): the shadow keeps it through the copy too.
+   */
+  identityIndex: string | null;
 }
 
-export function followColumns(statements: AlterStatement[], origin: Column[], key: KeyColumn[], keyConstraint: string | null): ColumnFlow {
+/**
+ * `identity` is the table's row identity (catalog/row-identity.ts). Whatever would change it is
+ * refused here, for the online copy only: dropping it, its columns or their NOT NULL, or a USING
+ * expression on one of its columns (the replay needs a one-to-one key mapping).
+ */
+export function followColumns(statements: AlterStatement[], origin: Column[], identity: UniqueIndex | null): ColumnFlow {
   const sources = new Map<string, ColumnSource>();
   for (const c of origin) sources.set(c.name, { kind: 'origin', origin: c.name, using: null, typeChanged: false });
   const renames: { from: string; to: string }[] = [];
   const dropped: string[] = [];
   const typeChanged: string[] = [];
-  const keyNames = new Set(key.map((k) => k.name));
-  let keyConstraintName = keyConstraint;
+  const keyNames = new Set((identity?.columns ?? []).map((k) => k.name));
+  let keyConstraintName = identity?.constraint ?? null;
+  let identityIndex = identity && !identity.primary ? identity.name : null;
+  const notNullNames = new Map((identity?.columns ?? []).flatMap((k) => (k.notNullConstraint ? [[k.notNullConstraint, k.name] as const] : [])));
+  const ofKey = describeIdentity(identity);
+  const refuseNotNullDrop = (column: string): never => {
+    throw new UserError(`refused: dropping NOT NULL on ${identityColumn(identity, column)} is not supported online: the copy and the replay address rows by it`);
+  };
   const originOf = (name: string): string | undefined => {
     const s = sources.get(name);
     return s?.kind === 'origin' ? s.origin : undefined;
@@ -43,7 +60,17 @@ export function followColumns(statements: AlterStatement[], origin: Column[], ke
   for (const stmt of statements) {
     for (const [name, s] of sources) if (s.kind === 'origin' && s.typeChanged) convertedBefore.add(name);
     if (stmt.kind === 'rename-constraint') {
-      if (stmt.from === keyConstraintName) keyConstraintName = stmt.to;
+      if (stmt.from === keyConstraintName) {
+        keyConstraintName = stmt.to;
+        // Renaming a UNIQUE constraint renames its index too.
+        if (identityIndex !== null) identityIndex = stmt.to;
+      }
+      continue;
+    }
+    if (stmt.kind === 'drop-index') {
+      if (identityIndex !== null && stmt.indexes.some((i) => i.name === identityIndex)) {
+        throw new UserError(`refused: dropping ${ofKey} is not supported online`);
+      }
       continue;
     }
     if (stmt.kind === 'rename-column') {
@@ -68,7 +95,7 @@ export function followColumns(statements: AlterStatement[], origin: Column[], ke
         }
         case 'AT_DropColumn': {
           const o = originOf(cmd.name);
-          if (o && keyNames.has(o)) throw new UserError(`refused: column "${cmd.name}" is part of the primary key`);
+          if (o && keyNames.has(o)) throw new UserError(`refused: column "${cmd.name}" is part of ${ofKey}`);
           if (o) dropped.push(o);
           sources.delete(cmd.name);
           break;
@@ -80,7 +107,7 @@ export function followColumns(statements: AlterStatement[], origin: Column[], ke
           const usingNode = cmd.def?.ColumnDef?.raw_default;
           if (usingNode && keyNames.has(s.origin)) {
             throw new UserError(
-              `refused: a USING expression on primary-key column "${cmd.name}" may map two keys to one; only widening casts are allowed on the key`,
+              `refused: a USING expression on ${identityColumn(identity, cmd.name)} may map two keys to one; only widening casts are allowed on the key`,
             );
           }
           const using = usingNode ? rewriteColumnRefs(usingNode, usingSource) : s.using;
@@ -88,22 +115,32 @@ export function followColumns(statements: AlterStatement[], origin: Column[], ke
           typeChanged.push(s.origin);
           break;
         }
-        case 'AT_AddConstraint':
+        case 'AT_AddConstraint': {
           if (constraintType(cmd) === 'CONSTR_PRIMARY') {
             throw new UserError('refused: changing the primary key\'s column set is not supported online');
           }
+          // ADD CONSTRAINT ... UNIQUE USING INDEX renames the index to the constraint's name.
+          const con = cmd.def?.Constraint;
+          if (identityIndex !== null && con?.indexname === identityIndex) identityIndex = keyConstraintName = con.conname || identityIndex;
           break;
+        }
         case 'AT_DropConstraint':
           if (keyConstraintName && cmd.name === keyConstraintName) {
-            throw new UserError('refused: dropping the primary key is not supported online');
+            throw new UserError(`refused: dropping ${ofKey} is not supported online`);
           }
+          if (notNullNames.has(cmd.name)) refuseNotNullDrop(notNullNames.get(cmd.name)!);
           break;
+        case 'AT_DropNotNull': {
+          const o = originOf(cmd.name);
+          if (o && keyNames.has(o)) refuseNotNullDrop(cmd.name);
+          break;
+        }
         default:
           break;
       }
     }
   }
-  return { sources, renames, dropped, typeChanged };
+  return { sources, renames, dropped, typeChanged, identityIndex };
 }
 
 /**

@@ -210,17 +210,17 @@ async function estimateNeed(c: Client, { origin, flow, trial }: DiskInput, facts
   const heapBytes = Math.max(0, facts.tableBytes + rows * rowDelta);
 
   // Index sizes of the origin, by name, with their plain key columns.
-  const originIndexes = new Map<string, { bytes: number; columns: string[] | null; primary: boolean }>();
+  const originIndexes = new Map<string, { bytes: number; columns: string[] | null }>();
   for (const i of (
     await c.query(
-      `SELECT ic.relname AS name, pg_relation_size(i.indexrelid)::int8::text AS bytes, i.indisprimary AS primary,
+      `SELECT ic.relname AS name, pg_relation_size(i.indexrelid)::int8::text AS bytes,
               CASE WHEN i.indexprs IS NULL THEN (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
                  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE k.ord <= i.indnkeyatts) END AS columns
          FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $1`,
       [origin.oid],
     )
   ).rows) {
-    originIndexes.set(i.name, { bytes: Number(i.bytes), columns: i.columns, primary: i.primary });
+    originIndexes.set(i.name, { bytes: Number(i.bytes), columns: i.columns });
   }
   const entry = (widths: number[]): number => INDEX_ENTRY_OVERHEAD + Math.ceil(widths.reduce((a, b) => a + b, 0) / 8) * 8;
   const originOf = (name: string): string | undefined => {
@@ -228,9 +228,10 @@ async function estimateNeed(c: Client, { origin, flow, trial }: DiskInput, facts
     return s?.kind === 'origin' ? s.origin : undefined;
   };
   let indexBytes = 0;
-  // The primary key stays on the shadow through the copy; its column set never changes online.
-  for (const [, i] of originIndexes) {
-    if (!i.primary) continue;
+  // The row identity (primary key, or the unique index in its place) stays on the shadow through
+  // the copy; its column set never changes online.
+  for (const [name, i] of originIndexes) {
+    if (name !== origin.identity?.name) continue;
     const newCols = origin.key.map((k) => [...flow.sources].find(([, s]) => s.kind === 'origin' && s.origin === k.name)?.[0] ?? k.name);
     indexBytes += i.bytes * (entry(newCols.map((n) => newWidth.get(n) ?? VARLENA_GUESS)) / entry(origin.key.map((k) => oldWidth.get(k.name) ?? VARLENA_GUESS)));
   }

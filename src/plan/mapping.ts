@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
 import type { Column, KeyColumn } from '../catalog/table.js';
+import { describeIdentity, identityColumn, type UniqueIndex } from '../catalog/row-identity.js';
 import type { ColumnFlow } from './columns.js';
 import { transformSql, type Transform } from './transforms.js';
 
@@ -47,6 +48,8 @@ export function deriveMapping(
   originKey: KeyColumn[],
   quote: (n: string) => string,
   transforms: Transform[] = [],
+  /** the origin's row identity, for the refusals' wording (null: a primary key) */
+  rowIdentity: UniqueIndex | null = null,
 ): RowMapping {
   const targets: string[] = [];
   const expressions: string[] = [];
@@ -69,7 +72,7 @@ export function deriveMapping(
     if (!col) throw new UserError(`--transform: the new table has no column ${t.column}`);
     if (col.generated) throw new UserError(`--transform: ${t.column} is a generated column`);
     if (originKey.some((k) => flow.sources.get(t.column)?.kind === 'origin' && (flow.sources.get(t.column) as { origin: string }).origin === k.name)) {
-      throw new UserError(`--transform: ${t.column} is part of the primary key`);
+      throw new UserError(`--transform: ${t.column} is part of ${describeIdentity(rowIdentity)}`);
     }
   }
   for (const col of shadowColumns) {
@@ -97,11 +100,11 @@ export function deriveMapping(
 
   const shadowKey = originKey.map((k) => {
     const entry = [...flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === k.name);
-    if (!entry) throw new UserError(`refused: primary-key column "${k.name}" does not survive the change`);
+    if (!entry) throw new UserError(`refused: ${identityColumn(rowIdentity, k.name)} does not survive the change`);
     const shadowCol = shadowColumns.find((c) => c.name === entry[0])!;
     if (!isWideningKeyChange(k.type, shadowCol.type)) {
       throw new UserError(
-        `refused: changing primary-key column "${k.name}" from ${k.type} to ${shadowCol.type} may map two keys to one; only widening casts are allowed on the key`,
+        `refused: changing ${identityColumn(rowIdentity, k.name)} from ${k.type} to ${shadowCol.type} may map two keys to one; only widening casts are allowed on the key`,
       );
     }
     return entry[0];

@@ -2,6 +2,7 @@ import type { Client } from '../db/session.js';
 import { sqlFile } from '../db/sql-files.js';
 import { UserError } from '../errors.js';
 import type { Dependent, TableInfo } from '../catalog/table.js';
+import { noRowIdentity } from '../catalog/row-identity.js';
 import type { ColumnFlow } from './columns.js';
 import { describePrepared, preparedBlockers } from '../cutover/blockers.js';
 
@@ -24,7 +25,10 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
   await preflightEveryStrategy(c, table);
   // What only the copy needs (under --strategy auto a change that needs no copy runs without these).
   if (table.hasInheritance) refuse('takes part in table inheritance, which is not supported');
-  if (table.key.length === 0) refuse('has no primary key; the copy and the replay need one');
+  if (table.identity === null) {
+    const { reason, fix } = noRowIdentity(table.schema, table.name, table.uniqueIndexes);
+    refuse(`${reason}; the copy and the replay address rows by one; ${fix}`);
+  }
   if (table.hasRules) refuse('has rules, which are not supported');
   if (table.rowSecurity && table.forceRowSecurity && !table.isSuperuser && !table.bypassRls) {
     // The engine reads with row_security off; a role subject to the policies would get errors

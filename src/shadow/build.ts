@@ -4,6 +4,7 @@ import { sqlFile } from '../db/sql-files.js';
 import { withQualifiedNames } from '../db/search-path.js';
 import { readColumns, type Column, type TableInfo } from '../catalog/table.js';
 import { deparseStatement, type AlterStatement } from '../plan/parse.js';
+import { UserError } from '../errors.js';
 import { placementOf } from '../plan/subcommands.js';
 import type { ColumnFlow } from '../plan/columns.js';
 import { copyAclStatements } from './acl.js';
@@ -100,7 +101,7 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
 
   // Definitions kept for later are read with every name schema-qualified.
   const constraints = await withQualifiedNames(c, () => detachConstraints(c, oid, shadow));
-  const indexes = await withQualifiedNames(c, () => detachIndexes(c, oid, ctx.schema, shadow));
+  const indexes = await withQualifiedNames(c, () => detachIndexes(c, oid, ctx.schema, shadow, ctx.flow.identityIndex));
   return { oid, columns: await readColumns(c, oid), indexes, constraints, onceDefaults };
 }
 
@@ -271,8 +272,17 @@ async function detachConstraints(c: Client, oid: string, shadow: SqlText): Promi
   }));
 }
 
-async function detachIndexes(c: Client, oid: string, schema: string, shadow: SqlText): Promise<DeferredIndex[]> {
-  const rows = (await c.query(sqlFile('deferred-indexes.sql'), [oid])).rows;
+/**
+ * Takes the secondary indexes off the shadow, to be built after the copy. The primary key stays,
+ * and so does the unique index that is the row identity of a table without one (`identityIndex`):
+ * the replay finds shadow rows by it.
+ */
+async function detachIndexes(c: Client, oid: string, schema: string, shadow: SqlText, identityIndex: string | null): Promise<DeferredIndex[]> {
+  if (identityIndex !== null) {
+    const kept = await c.query(`SELECT FROM pg_index WHERE indexrelid = to_regclass($1) AND indisunique`, [qualified(schema, identityIndex)]);
+    if (kept.rowCount === 0) throw new UserError(`refused: the change removes unique index ${identityIndex}, the row identity of the online copy (the table has no primary key)`);
+  }
+  const rows = (await c.query(sqlFile('deferred-indexes.sql'), [oid, identityIndex])).rows;
   const out: DeferredIndex[] = [];
   for (const r of rows) {
     if (r.constraint_name) {

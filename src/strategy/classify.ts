@@ -116,8 +116,11 @@ export function classify(statements: ClassifiedStatement[], facts: TableFacts, o
   if (opts.strategy === 'direct' && opts.copyOnlyOptions.length) {
     throw new UserError(`${opts.copyOnlyOptions.join(', ')} only mean${opts.copyOnlyOptions.length > 1 ? '' : 's'} something for an online copy: not with --strategy direct`);
   }
+  // The copy addresses rows by a key (the primary key, else a unique index over NOT NULL columns).
   const needsKey = (why: string): void => {
-    if (!facts.key) throw new UserError(`refused: ${facts.table.schema}.${facts.table.name} has no primary key; ${why}`);
+    if (facts.key) return;
+    const keyless = facts.keyless ?? { reason: 'has no primary key', fix: '' };
+    throw new UserError(`refused: ${facts.table.schema}.${facts.table.name} ${keyless.reason}; ${why}${keyless.fix ? `; ${keyless.fix}` : ''}`);
   };
   if (opts.strategy === 'copy' || opts.copyOnlyOptions.length) {
     const why = opts.strategy === 'copy' ? '--strategy copy' : `${opts.copyOnlyOptions.join(', ')} ${opts.copyOnlyOptions.length > 1 ? 'need' : 'needs'} the online copy`;

@@ -2,6 +2,7 @@ import type { Client } from '../db/session.js';
 import { ident, literal, qualified } from '../db/quote.js';
 import { deparseStatement, type AlterStatement, type Node } from '../plan/parse.js';
 import { binaryCoercion, type TypeRef } from './coercion.js';
+import { chooseRowIdentity, noRowIdentity, readUniqueIndexes } from '../catalog/row-identity.js';
 
 /**
  * What the classifier needs to know about the table and the server, read before anything runs.
@@ -23,8 +24,10 @@ export interface TableFacts {
     indexBytes: number;
     estimatedRows: number;
   };
-  /** the primary key, else null (a table without one cannot be copied online) */
-  key: { constraint: string; columns: string[] } | null;
+  /** the row identity (the primary key, else a unique index over NOT NULL columns), else null: a table without one cannot be copied online */
+  key: { index: string; columns: string[] } | null;
+  /** without a key: why none of its unique indexes serves, and the one-line fix (catalog/row-identity.ts) */
+  keyless?: { reason: string; fix: string };
   columns: { name: string; attnum: number; typeOid: number; typmod: number; type: string; notNull: boolean }[];
   /** contype: 'c' check, 'f' foreign key, 'p' primary key, 'u' unique, 'x' exclusion, 'n' not null (18+) */
   constraints: { name: string; type: string; validated: boolean; columns: string[]; definition: string }[];
@@ -139,7 +142,8 @@ async function readCatalog(c: Client, oid: string): Promise<CatalogFacts> {
      UNION SELECT conname::text FROM pg_constraint WHERE connamespace = $1::regnamespace AND starts_with(conname, left($2, 16))`,
     [ident(t.schema), t.name],
   )).rows.map((r) => r.name as string);
-  const pk = constraints.find((k) => k.type === 'p');
+  const uniqueIndexes = await readUniqueIndexes(c, oid);
+  const identity = chooseRowIdentity(uniqueIndexes);
   return {
     serverVersionNum: t.version,
     table: {
@@ -153,7 +157,8 @@ async function readCatalog(c: Client, oid: string): Promise<CatalogFacts> {
       // reltuples is -1 for a table never vacuumed or analyzed (PostgreSQL 14+)
       estimatedRows: Math.max(0, Number(t.rows)),
     },
-    key: pk ? { constraint: pk.name, columns: pk.columns } : null,
+    key: identity ? { index: identity.name, columns: identity.columns.map((k) => k.name) } : null,
+    ...(identity ? {} : { keyless: noRowIdentity(t.schema, t.name, uniqueIndexes) }),
     columns: columns.map((a) => ({ name: a.name, attnum: a.attnum, typeOid: a.type_oid, typmod: a.typmod, type: a.type, notNull: a.not_null })),
     constraints: constraints.map((k) => ({ name: k.name, type: k.type, validated: k.validated, columns: k.columns, definition: k.definition })),
     indexes: indexes.map((i) => ({ name: i.name, unique: i.unique, primary: i.primary, valid: i.valid, columns: i.columns, constraint: i.constraint })),

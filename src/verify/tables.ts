@@ -33,7 +33,7 @@ export async function compareTables(
     return [await resolve(nameA), await resolve(nameB)];
   });
   const key = opts.key ?? a.key.map((k) => k.name);
-  if (key.length === 0) throw new UserError(`${nameA} has no primary key: name the key with --key`);
+  if (key.length === 0) throw new UserError(`${nameA} has no primary key and no unique index over NOT NULL columns: name the key with --key`);
   const typeOf = (t: TableInfo, col: string): string => {
     const found = t.columns.find((c) => c.name === col);
     if (!found) throw new UserError(`column ${col} does not exist in ${t.schema}.${t.name}`);

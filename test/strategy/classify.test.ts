@@ -10,7 +10,7 @@ function facts(over: Partial<TableFacts> = {}): TableFacts {
   return {
     serverVersionNum: 170004,
     table: { oid: '1', schema: 'public', name: 'items', relkind: 'r', persistence: 'p', tableBytes: 900 * MB, indexBytes: 100 * MB, estimatedRows: 1_000_000 },
-    key: { constraint: 'items_pkey', columns: ['id'] },
+    key: { index: 'items_pkey', columns: ['id'] },
     columns: [
       { name: 'id', attnum: 1, typeOid: 23, typmod: -1, type: 'integer', notNull: true },
       { name: 'qty', attnum: 2, typeOid: 23, typmod: -1, type: 'integer', notNull: true },
@@ -208,6 +208,15 @@ describe('the mix of one call', () => {
     keyless.table.tableBytes = 1000;
     keyless.table.indexBytes = 0;
     expect((await run('ALTER TABLE items SET UNLOGGED', keyless)).overall.strategy).toBe('direct');
+  });
+
+  it('the refusal of a copy without a key gives the reason and the one-line fix (facts.keyless)', async () => {
+    const keyless = facts({ key: null, keyless: { reason: 'has no primary key and no unique index over NOT NULL columns', fix: 'fix: add a primary key first' } });
+    await expect(run('ALTER TABLE items DROP COLUMN name', keyless, { ...AUTO, strategy: 'copy' })).rejects.toThrow(
+      'refused: public.items has no primary key and no unique index over NOT NULL columns; the online copy needs one (--strategy copy or a copy-only option); fix: add a primary key first',
+    );
+    // A unique index as the key: the copy runs.
+    expect((await run('ALTER TABLE items SET UNLOGGED', facts({ key: { index: 'items_u_key', columns: ['qty'] } }))).overall.strategy).toBe('copy');
   });
 
   it.each([

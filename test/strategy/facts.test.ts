@@ -37,7 +37,7 @@ describe('readFacts', () => {
     expect(f.serverVersionNum).toBeGreaterThanOrEqual(140000);
     expect(f.table).toMatchObject({ schema: 'public', name: 'items', relkind: 'r', persistence: 'p', estimatedRows: 100 });
     expect(f.table.tableBytes).toBeGreaterThan(0);
-    expect(f.key).toEqual({ constraint: 'items_pkey', columns: ['id'] });
+    expect(f.key).toEqual({ index: 'items_pkey', columns: ['id'] });
     expect(f.columns.find((c) => c.name === 'name')).toEqual({ name: 'name', attnum: 3, typeOid: 1043, typmod: 24, type: 'character varying(20)', notNull: false });
     expect(f.constraints.find((k) => k.name === 'items_qty_check')).toEqual({ name: 'items_qty_check', type: 'c', validated: true, columns: ['qty'], definition: 'CHECK ((qty >= 0))' });
     expect(f.indexes.map((i) => [i.name, i.unique, i.valid, i.columns, i.constraint])).toEqual([

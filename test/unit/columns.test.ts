@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Column, KeyColumn } from '../../src/catalog/table.js';
+import type { Column } from '../../src/catalog/table.js';
+import type { UniqueIndex } from '../../src/catalog/row-identity.js';
 import { UserError } from '../../src/errors.js';
 import { followColumns, type ColumnFlow } from '../../src/plan/columns.js';
 import { parseAlter } from '../../src/plan/parse.js';
@@ -13,15 +14,24 @@ function column(name: string, type: string, attnum: number): Column {
 
 // origin: t(id integer primary key (t_pkey), a text, b text, c integer)
 const ORIGIN: Column[] = [column('id', 'integer', 1), column('a', 'text', 2), column('b', 'text', 3), column('c', 'integer', 4)];
-const KEY: KeyColumn[] = [{ name: 'id', type: 'integer', collation: null }];
-const KEY_CONSTRAINT = 't_pkey';
+/** A row identity over integer columns: the primary key t_pkey, or a unique constraint or bare unique index. */
+function identity(columns: string[], over: Partial<UniqueIndex> = {}, notNullConstraints: Record<string, string> = {}): UniqueIndex {
+  return {
+    name: 't_pkey', constraint: 't_pkey', primary: true, valid: true, immediate: true, partial: false, expressions: false,
+    columns: columns.map((name) => ({ name, type: 'integer', collation: null, notNull: true, notNullConstraint: notNullConstraints[name] ?? null, plain: true })),
+    ...over,
+  };
+}
+const KEY = identity(['id']);
+const UNIQUE_KEY = identity(['c'], { name: 't_c_key', constraint: 't_c_key', primary: false });
+const UNIQUE_INDEX = identity(['c', 'id'], { name: 't_c_id_idx', constraint: null, primary: false });
 
-async function follow(sql: string, key: KeyColumn[] = KEY): Promise<ColumnFlow> {
+async function follow(sql: string, key: UniqueIndex = KEY): Promise<ColumnFlow> {
   const parsed = await parseAlter(sql);
-  return followColumns(parsed.statements, ORIGIN, key, KEY_CONSTRAINT);
+  return followColumns(parsed.statements, ORIGIN, key);
 }
 
-async function refusal(sql: string, message: RegExp, key: KeyColumn[] = KEY): Promise<void> {
+async function refusal(sql: string, message: RegExp, key: UniqueIndex = KEY): Promise<void> {
   const err = await follow(sql, key).then(
     () => undefined,
     (e: unknown) => e,
@@ -139,7 +149,7 @@ describe('followColumns', () => {
   });
 
   it('refuses a composite key column drop and USING on any key column', async () => {
-    const key: KeyColumn[] = [{ name: 'id', type: 'integer', collation: null }, { name: 'c', type: 'integer', collation: null }];
+    const key = identity(['id', 'c']);
     await refusal('ALTER TABLE t DROP COLUMN c', /"c" is part of the primary key/, key);
     await refusal('ALTER TABLE t ALTER COLUMN c TYPE bigint USING c * 2', /primary-key column "c"/, key);
   });
@@ -162,5 +172,31 @@ describe('followColumns', () => {
   // still dropping the primary key.
   it('refuses dropping the key constraint under a name given by RENAME CONSTRAINT', async () => {
     await refusal('ALTER TABLE t RENAME CONSTRAINT t_pkey TO k; ALTER TABLE t DROP CONSTRAINT k', /dropping the primary key/);
+  });
+
+  describe('a unique index as the row identity (no primary key)', () => {
+    it.each([
+      ['DROP CONSTRAINT of it', 'ALTER TABLE t DROP CONSTRAINT t_c_key', UNIQUE_KEY, /dropping unique constraint t_c_key \(the row identity of the online copy: the table has no primary key\)/],
+      ['DROP CONSTRAINT under a name given by RENAME CONSTRAINT', 'ALTER TABLE t RENAME CONSTRAINT t_c_key TO k; ALTER TABLE t DROP CONSTRAINT k', UNIQUE_KEY, /dropping unique constraint t_c_key/],
+      ['DROP INDEX of it', 'DROP INDEX t_c_id_idx', UNIQUE_INDEX, /dropping unique index t_c_id_idx \(the row identity/],
+      ['DROP INDEX of it, schema-qualified', 'DROP INDEX public.t_c_id_idx', UNIQUE_INDEX, /dropping unique index t_c_id_idx/],
+      ['DROP INDEX of it once a constraint USING INDEX renamed it', 'ALTER TABLE t ADD CONSTRAINT u2 UNIQUE USING INDEX t_c_id_idx; ALTER TABLE t DROP CONSTRAINT u2', UNIQUE_INDEX, /dropping unique index t_c_id_idx/],
+      ['dropping one of its columns', 'ALTER TABLE t DROP COLUMN id', UNIQUE_INDEX, /"id" is part of unique index t_c_id_idx \(the row identity/],
+      ['DROP NOT NULL on one of its columns', 'ALTER TABLE t ALTER COLUMN c DROP NOT NULL', UNIQUE_KEY, /dropping NOT NULL on column "c" of unique constraint t_c_key/],
+      ['DROP NOT NULL on a renamed column of it', 'ALTER TABLE t RENAME COLUMN id TO k; ALTER TABLE t ALTER COLUMN k DROP NOT NULL', UNIQUE_INDEX, /dropping NOT NULL on column "k" of unique index t_c_id_idx/],
+      ['DROP CONSTRAINT of its NOT NULL constraint (18+)', 'ALTER TABLE t DROP CONSTRAINT t_c_not_null', identity(['c'], { name: 't_c_key', constraint: 't_c_key', primary: false }, { c: 't_c_not_null' }), /dropping NOT NULL on column "c" of unique constraint t_c_key/],
+      ['USING on one of its columns', 'ALTER TABLE t ALTER COLUMN c TYPE bigint USING c * 2', UNIQUE_KEY, /USING expression on column "c" of unique constraint t_c_key/],
+    ])('refuses %s', async (_what, sql, key, message) => {
+      await refusal(sql, message, key);
+    });
+
+    it('allows what keeps it: other NOT NULLs, other indexes, a widening type change, a rename; and follows its name', async () => {
+      const f = await follow('ALTER TABLE t ALTER COLUMN a DROP NOT NULL, ALTER COLUMN c TYPE bigint; DROP INDEX t_other_idx; ALTER TABLE t RENAME COLUMN c TO k', UNIQUE_KEY);
+      expect(f.identityIndex).toBe('t_c_key');
+      expect((await follow('ALTER TABLE t RENAME CONSTRAINT t_c_key TO k2', UNIQUE_KEY)).identityIndex).toBe('k2');
+      expect((await follow('ALTER TABLE t ADD CONSTRAINT u2 UNIQUE USING INDEX t_c_id_idx', UNIQUE_INDEX)).identityIndex).toBe('u2');
+      // A primary key stays on the shadow without being named.
+      expect((await follow('ALTER TABLE t ADD COLUMN n int')).identityIndex).toBeNull();
+    });
   });
 });

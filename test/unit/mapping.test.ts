@@ -44,7 +44,7 @@ function column(name: string, type: string, extra: Partial<Column> = {}): Column
 const origin = (name: string, using: string | null = null): ColumnSource => ({ kind: 'origin', origin: name, using, typeChanged: using !== null });
 
 function flow(entries: [string, ColumnSource][]): ColumnFlow {
-  return { sources: new Map(entries), renames: [], dropped: [], typeChanged: [] };
+  return { sources: new Map(entries), renames: [], dropped: [], typeChanged: [], identityIndex: null };
 }
 
 const KEY: KeyColumn[] = [{ name: 'id', type: 'integer', collation: null }];

@@ -19,7 +19,8 @@ export function buildShadowAndChangelog(run: Run): Promise<ShadowTable> {
       await c.query(`INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name) VALUES ($1, 'schema', $2, $2)`, [id, names.schema]);
       await c.query(`UPDATE pgshift.migrations SET resume_state = $2 WHERE id = $1`, [
         id,
-        JSON.stringify({ indexes: s.indexes, constraints: s.constraints, onceDefaults: [...s.onceDefaults] }),
+        // The row identity the changelog is keyed by: a resume must find the same one.
+        JSON.stringify({ indexes: s.indexes, constraints: s.constraints, onceDefaults: [...s.onceDefaults], identity: plan.origin.identity?.name ?? null }),
       ]);
       return s;
     }),
@@ -60,7 +61,7 @@ export interface Captured extends PhaseHelpers {
 export function contextFor(run: Run, shadow: ShadowTable): { tables: Tables; mapping: RowMapping; replayer: Replayer } {
   const { plan, names } = run;
   const origin = plan.origin;
-  const mapping = deriveMapping(plan.flow, shadow.columns, shadow.onceDefaults, origin.key, ident, plan.transforms);
+  const mapping = deriveMapping(plan.flow, shadow.columns, shadow.onceDefaults, origin.key, ident, plan.transforms, origin.identity);
   const typeOf = (name: string): string => shadow.columns.find((c) => c.name === name)!.type;
   const tables: Tables = {
     origin: qualified(origin.schema, origin.name),
