@@ -670,4 +670,46 @@ export const CASES: DiffCase[] = [
     alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint, ADD COLUMN extra int DEFAULT 9',
     rebuild: true,
   },
+  // Tables without a primary key, keyed by a unique index over NOT NULL columns (README: Row identity).
+  {
+    name: 'no primary key, keyed by a UNIQUE constraint: key and non-key type changes, referenced by a foreign key',
+    setup: () => `${items('items', { pk: 'NOT NULL CONSTRAINT items_id_key UNIQUE' })}
+      CREATE INDEX items_qty_idx ON items (qty);
+      ALTER TABLE items ADD CONSTRAINT items_code_key UNIQUE (code);
+      ALTER TABLE items REPLICA IDENTITY USING INDEX items_id_key;
+      COMMENT ON CONSTRAINT items_id_key ON items IS 'the row identity';
+      CREATE TABLE parts (id int PRIMARY KEY, item_id int REFERENCES items (id) ON DELETE CASCADE);
+      INSERT INTO parts SELECT i, 1 + (i % ${N}) FROM generate_series(1, 500) i;`,
+    alter: 'ALTER TABLE items ALTER COLUMN id TYPE bigint, ALTER COLUMN qty TYPE bigint',
+    after: `DELETE FROM items WHERE id <= 10; INSERT INTO items (id, qty) VALUES (${N + 1}, 1)`,
+  },
+  {
+    name: 'no primary key, keyed by a UNIQUE constraint renamed in the same call: add and drop columns',
+    setup: () => `${items('items', { pk: 'NOT NULL UNIQUE' })}
+      CREATE UNIQUE INDEX items_name_idx ON items (name);`,
+    alter: `ALTER TABLE items RENAME CONSTRAINT items_id_key TO items_ident;
+      ALTER TABLE items ADD COLUMN r float8 DEFAULT random(), DROP COLUMN note, ALTER COLUMN price TYPE numeric(12, 2)`,
+    nullnessOnly: { 'public.items': ['r'] },
+  },
+  {
+    name: 'no primary key, keyed by a bare unique index (a nullable unique constraint beside it): rename and type change',
+    setup: () => `${items('items', { pk: 'NOT NULL' })}
+      CREATE UNIQUE INDEX items_id_uidx ON items (id);
+      COMMENT ON INDEX items_id_uidx IS 'keyed here';
+      ALTER TABLE items ADD CONSTRAINT items_name_key UNIQUE (name);`,
+    alter: 'ALTER TABLE items RENAME COLUMN id TO item_no; ALTER TABLE items ALTER COLUMN code TYPE int USING code::int',
+  },
+  {
+    name: 'no primary key, keyed by a composite unique index (COLLATE "C" text, INCLUDE): rename, add, drop, type change',
+    setup: () => `
+      CREATE TABLE pairs (region text COLLATE "C" NOT NULL, n int NOT NULL, v int, note text, dropped text);
+      INSERT INTO pairs
+        SELECT CASE i % 4 WHEN 0 THEN 'Zeta' WHEN 1 THEN 'alpha' WHEN 2 THEN '_b' ELSE 'é' END, i, i % 13, md5(i::text), 'x'
+          FROM generate_series(1, ${N}) i;
+      CREATE UNIQUE INDEX pairs_region_n_idx ON pairs (region, n) INCLUDE (v);
+      CREATE UNIQUE INDEX pairs_wider_idx ON pairs (region, n, v);
+      CREATE INDEX pairs_v_idx ON pairs (v);`,
+    alter: 'ALTER TABLE pairs RENAME COLUMN region TO area; ALTER TABLE pairs ALTER COLUMN v TYPE bigint, ADD COLUMN flag boolean DEFAULT true, DROP COLUMN dropped',
+    after: `UPDATE pairs SET n = -n WHERE n % 100 = 0; DELETE FROM pairs WHERE n % 97 = 0`,
+  },
 ];
