@@ -1,15 +1,16 @@
 -- One md5 per kind of thing (so a mismatch can say what changed) over everything about a table that the shadow copied when it was built, or that a swap
 -- carries over: DDL, GRANT/REVOKE, RLS flags and policies, defaults, options, owner, comments,
 -- replica identity made by someone else during a migration change it, and the swap must not
--- undo them silently.
+-- undo them silently. Dropped columns are left out: a column added and dropped again leaves
+-- nothing a swap could undo (a migration file undone by --rollback automatic does exactly that).
 SELECT jsonb_build_object(
   'columns', md5(coalesce(
-  (SELECT string_agg(concat_ws(':', a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attisdropped,
+  (SELECT string_agg(concat_ws(':', a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull,
                                a.attidentity, a.attgenerated, a.attcollation, a.attstorage, a.attcompression,
                                a.attstattarget, a.attoptions::text, a.attacl::text, pg_get_expr(d.adbin, d.adrelid),
                                col_description(a.attrelid, a.attnum)), ',' ORDER BY a.attnum)
      FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-    WHERE a.attrelid = $1::oid AND a.attnum > 0), '')),
+    WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped), '')),
   'constraints', md5(coalesce(
   (SELECT string_agg(concat_ws(':', conname, pg_get_constraintdef(oid), convalidated, obj_description(oid, 'pg_constraint')), ',' ORDER BY conname)
      FROM pg_constraint WHERE conrelid = $1::oid), '')),

@@ -8,7 +8,7 @@ import { LAYOUTS, migrationsDir, readMigrations, type MigrationFile } from '../m
 import { SOURCES, baseline, mark, repair } from '../migrate/adopt.js';
 import { lint } from '../lint/lint.js';
 import { createPool, type Pool } from '../db/session.js';
-import { migrateDown, migrateOptions, migratePlan, migrateStatus, migrateUp, migrateValidate, type FileRun, type MigrateOptions } from '../migrate/runner.js';
+import { migrateDown, migrateOptions, migratePlan, migrateStatus, migrateUp, migrateValidate, type FileRun, type MigrateOptions, type PlannedStatement } from '../migrate/runner.js';
 import { addConnectionOptions, addOutputOptions, addStrategyOptions, connectionUrl, oneOf, outputOptions, positiveDuration, strategyOptions } from './options.js';
 import { withOutput } from '../terminal/output.js';
 import { componentLog } from '../log.js';
@@ -52,11 +52,11 @@ export function registerMigrate(program: Command): void {
         if (o.dryRun) {
           const planned = await migratePlan(opts);
           // The lint pass over the pending files: what each statement would risk run as written, and whether pgshift makes it safe.
-          const pendingFiles = new Set(planned.map((s) => s.version));
+          const pendingFiles = new Set(planned.map((s) => path.resolve(s.file)));
           const report = await lint({ dir: opts.dir, layout: opts.layout, url: opts.url });
-          const findings = report.findings.filter((f) => f.section === 'up' && [...pendingFiles].some((v) => path.basename(f.file).startsWith(v)));
+          const findings = report.findings.filter((f) => f.section === 'up' && pendingFiles.has(path.resolve(f.file)));
           if (o.json) return print({ plan: planned, lint: findings }, true);
-          const lines = planned.length ? planned.map((s) => `${s.version} line ${s.line}: ${s.strategy}: ${firstLine(s.sql)}\n    ${s.why}`) : ['nothing pending'];
+          const lines = planned.length ? planned.map(describePlanned) : ['nothing pending'];
           for (const f of findings) lines.push(`lint ${f.rule} ${path.basename(f.file)}:${f.line}: ${f.message}${f.madeSafeByMigrateUp ? ' (pgshift migrate up makes it safe)' : ` (not made safe by pgshift: ${f.alternative})`}`);
           process.stdout.write(`${lines.join('\n')}\n`);
           return;
@@ -66,12 +66,13 @@ export function registerMigrate(program: Command): void {
       }),
   );
 
-  runner(migrate.command('down').description('run the down sections of the last applied files').option('--steps <n>', 'how many files', '1')).action((o: Record<string, unknown>) =>
+  runner(migrate.command('down').description('run the down sections of the last applied files').option('--steps <n>', 'how many files (default 1)').option('--to <version>', 'take down every applied file newer than this version (it stays applied)')).action((o: Record<string, unknown>) =>
     runCommand(async () => {
-      const steps = Number(o.steps);
+      if (o.steps !== undefined && o.to !== undefined) throw new UserError('--steps and --to: give one of them');
+      const steps = Number(o.steps ?? 1);
       if (!Number.isSafeInteger(steps) || steps < 1) throw new UserError(`--steps: "${String(o.steps)}" is not a positive whole number`);
       const opts = optionsFrom(o);
-      const runs = await withOutput(outputOptions(o), () => migrateDown(opts, steps));
+      const runs = await withOutput(outputOptions(o), () => migrateDown(opts, o.to === undefined ? { steps } : { to: String(o.to) }));
       print(o.json ? runs : describeRuns(runs, 'taken down'), o.json);
     }),
   );
@@ -150,6 +151,12 @@ function optionsFrom(o: Record<string, unknown>): MigrateOptions {
 function describeRuns(runs: FileRun[], verb: string): string[] {
   if (runs.length === 0) return ['nothing to do'];
   return runs.map((r) => `${verb} ${r.version} ${r.name} in ${formatDuration(r.ms)}: ${r.steps.map((s) => `line ${s.line} ${s.strategy} ${formatDuration(s.ms)}`).join(', ')}`);
+}
+
+function describePlanned(s: PlannedStatement, i: number, all: PlannedStatement[]): string {
+  const head = i === 0 || all[i - 1]!.segment !== s.segment ? `segment ${s.segment}${s.strategy === 'statement' || ['instant', 'direct'].includes(s.strategy) ? ' (one transaction)' : ' (alone, online)'}\n` : '';
+  const lock = s.lock ? `lock ${s.lock}, held: ${s.hold}; rewrites the table: ${s.rewrites ? 'yes' : 'no'}` : 'run as written';
+  return `${head}  ${s.version} line ${s.line}: ${s.strategy}: ${firstLine(s.sql)}\n      ${s.why}\n      ${lock}`;
 }
 
 function firstLine(sql: string): string {

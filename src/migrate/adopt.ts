@@ -69,9 +69,16 @@ async function readOther(c: Client, from: Source, table?: string): Promise<{ ver
   if (from === 'node-pg-migrate') {
     return (await c.query(`SELECT name, run_on::text FROM ${rel} ORDER BY id`)).rows.map((r) => ({ version: /^(\d+)/.exec(r.name)?.[1] ?? r.name, name: r.name, appliedAt: r.run_on }));
   }
+  // Versioned rows, and of each repeatable file (no version) its latest run: the file is run again here when it changed since.
   return (await c.query(
-    `SELECT version, description, checksum, installed_on::text FROM ${rel} WHERE success AND version IS NOT NULL AND type = 'SQL' ORDER BY installed_rank`,
-  )).rows.map((r) => ({ version: normalize(r.version), name: r.description, appliedAt: r.installed_on, flywayChecksum: r.checksum ?? undefined }));
+    `SELECT version, description, checksum, installed_on::text FROM ${rel} h
+      WHERE success AND type = 'SQL'
+        AND (version IS NOT NULL OR installed_rank = (SELECT max(installed_rank) FROM ${rel} r WHERE r.success AND r.version IS NULL AND r.description = h.description))
+      ORDER BY installed_rank`,
+  )).rows.map((r) => ({
+    version: r.version === null ? `R__${r.description.replace(/ /g, '_')}` : normalize(r.version),
+    name: r.description, appliedAt: r.installed_on, flywayChecksum: r.checksum ?? undefined,
+  }));
 }
 
 function normalize(v: string): string {
@@ -83,7 +90,7 @@ export async function repair(pool: Pool, file: MigrationFile): Promise<string> {
   return withTransaction(pool, async (c) => {
     const r = await c.query(`UPDATE pgshift.migration_files SET checksum = $2 WHERE version = $1 RETURNING (xmax = 0) AS same`, [file.version, file.checksum]);
     if (r.rowCount === 0) throw new UserError(`${file.version} is not in the history: nothing to repair`);
-    await event(c, file.version!, 'repair', `checksum set to ${file.checksum}`);
+    await event(c, file.version, 'repair', `checksum set to ${file.checksum}`);
     return `${file.version} ${file.name}: its current checksum is accepted`;
   });
 }
@@ -102,7 +109,7 @@ export async function mark(pool: Pool, file: MigrationFile, state: 'applied' | '
     } else {
       await c.query(`DELETE FROM pgshift.migration_files WHERE version = $1`, [file.version]);
     }
-    await event(c, file.version!, `mark ${state}`, null);
+    await event(c, file.version, `mark ${state}`, null);
     return `${file.version} ${file.name}: marked ${state} (nothing was run)`;
   });
 }

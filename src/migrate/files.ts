@@ -46,8 +46,13 @@ export interface Section {
 }
 
 export interface MigrationFile {
-  /** ordering key: dbmate/node-pg-migrate the leading digits, Flyway the version ("1.2" and so on); R__ files: null */
-  version: string | null;
+  /**
+   * ordering key: dbmate/node-pg-migrate the leading digits, Flyway the version ("1.2" and so on);
+   * a Flyway repeatable file: `R__<description>` as in its name (its key in the history)
+   */
+  version: string;
+  /** Flyway's `R__` files: run after the versioned ones, again whenever they change */
+  repeatable: boolean;
   name: string;
   path: string;
   /** sha256 of the file's bytes */
@@ -98,18 +103,20 @@ export async function readMigrations(dir: string, layout?: Layout): Promise<{ la
     for (const n of names) {
       const m = FLYWAY_FILE.exec(n);
       if (!m || m[1] === 'U') continue;
-      const version = m[1] === 'V' ? normalizeVersion(m[2] ?? '') : null;
+      const repeatable = m[1] === 'R';
+      if (repeatable === (m[2] !== undefined)) continue; // R1__x.sql or V__x.sql: not Flyway's
+      const version = repeatable ? `R__${m[3]}` : normalizeVersion(m[2]!);
       const text = read(n);
-      const undoName = version ? undo.get(version) : undefined;
-      if (version && !undoName) warnings.push(`${n}: no undo file (U${m[2]}__...sql): it cannot be taken down`);
-      const file = {
-        version, name: m[3]!.replace(/_/g, ' '), path: path.join(dir, n), checksum: sha256(text), text,
+      const undoName = undo.get(version);
+      if (!repeatable && !undoName) warnings.push(`${n}: no undo file (U${m[2]}__...sql): it cannot be taken down`);
+      checkUnique(seen, version, n);
+      files.push({
+        version, repeatable, name: m[3]!.replace(/_/g, ' '), path: path.join(dir, n), checksum: sha256(text), text,
         up: section(text, n, true), down: undoName ? section(read(undoName), undoName, true) : null,
-      };
-      if (version) checkUnique(seen, version, n);
-      files.push(file);
+      });
     }
-    files.sort((a, b) => (a.version === null ? 1 : b.version === null ? -1 : compareVersions(a.version, b.version)));
+    // Flyway runs repeatable files after the versioned ones, in the order of their descriptions.
+    files.sort((a, b) => compareVersions(a.version, b.version));
     return { layout: chosen, files, warnings };
   }
   for (const n of names) {
@@ -118,7 +125,7 @@ export async function readMigrations(dir: string, layout?: Layout): Promise<{ la
     const text = read(n);
     checkUnique(seen, m[1]!, n);
     const parsed = chosen === 'dbmate' ? dbmateSections(text, n) : nodePgMigrateSections(text, n);
-    files.push({ version: m[1]!, name: m[2]!, path: path.join(dir, n), checksum: sha256(text), text, ...parsed });
+    files.push({ version: m[1]!, repeatable: false, name: m[2]!, path: path.join(dir, n), checksum: sha256(text), text, ...parsed });
   }
   return { layout: chosen, files, warnings };
 }
@@ -144,11 +151,12 @@ export async function readMigrationFile(file: string, layout?: Layout): Promise<
   if (chosen === 'dbmate' || chosen === 'node-pg-migrate') {
     const m = DBMATE_FILE.exec(n);
     const parsed = chosen === 'dbmate' ? dbmateSections(text, n) : nodePgMigrateSections(text, n);
-    return { ...base, version: m?.[1] ?? null, name: m?.[2] ?? n.replace(/\.sql$/, ''), ...parsed };
+    return { ...base, version: m?.[1] ?? n, repeatable: false, name: m?.[2] ?? n.replace(/\.sql$/, ''), ...parsed };
   }
-  const version = flyway?.[1] === 'V' && flyway[2] ? normalizeVersion(flyway[2]) : null;
+  const repeatable = flyway?.[1] === 'R';
+  const version = flyway?.[1] === 'V' && flyway[2] ? normalizeVersion(flyway[2]) : repeatable ? `R__${flyway![3]}` : n;
   const name = flyway ? flyway[3]!.replace(/_/g, ' ') : n.replace(/\.sql$/, '');
-  return { ...base, version, name, up: section(text, n, chosen === 'flyway'), down: null };
+  return { ...base, version, repeatable, name, up: section(text, n, chosen === 'flyway'), down: null };
 }
 
 function checkUnique(seen: Map<string, string>, version: string, name: string): void {
@@ -165,11 +173,19 @@ function normalizeVersion(v: string): string {
   return v.replace(/_/g, '.').split('.').map((p) => String(Number(p))).join('.');
 }
 
-function compareVersions(a: string, b: string): number {
+/**
+ * Version order: numerically part by part ("1.10" after "1.9"; dbmate's timestamps too), and
+ * Flyway's repeatable keys (`R__...`) after every version, by name.
+ */
+export function compareVersions(a: string, b: string): number {
+  const ra = a.startsWith('R__');
+  if (ra !== b.startsWith('R__')) return ra ? 1 : -1;
+  if (ra) return a.localeCompare(b);
   const pa = a.split('.').map(Number);
   const pb = b.split('.').map(Number);
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
     const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (Number.isNaN(d)) return a.localeCompare(b);
     if (d !== 0) return d;
   }
   return 0;

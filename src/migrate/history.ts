@@ -22,6 +22,8 @@ export interface StepRecord {
   migrationId?: number;
   /** what undoes it (--rollback automatic), or null when nothing sure does */
   inverse?: string[] | null;
+  /** an online copy whose revert window stays open until its file is done: `pgshift revert <id>` undoes it */
+  revert?: number;
 }
 
 export async function readHistory(pool: Pool): Promise<Map<string, Applied>> {

@@ -9,11 +9,14 @@ import { alterOptions, DEFAULTS, type AlterOptions } from '../config.js';
 import { ensureStateSchema } from '../state/store.js';
 import { onlineAlter } from '../migration/start.js';
 import { unitsOf } from '../migration/without-copy.js';
+import { revertMigration } from '../migration/revert.js';
+import { closeRevertWindow } from '../migration/revert-window.js';
 import { decide } from '../strategy/preview.js';
+import { HOLDS, type Decision, type Hold, type LockLevel } from '../strategy/classify.js';
 import { parseAlter, deparseExpression, type Node } from '../plan/parse.js';
 import { MissingRelation, resolveTarget } from '../plan/target.js';
 import { runBackfill } from '../backfill/backfill.js';
-import { readMigrations, type Layout, type MigrationFile, type Section, type Statement } from './files.js';
+import { compareVersions, readMigrations, type Layout, type MigrationFile, type Section, type Statement } from './files.js';
 import { inverseOf } from './inverse.js';
 import { finishFile, forgetFile, markStepStarted, readHistory, recordSteps, startFile, writeDbmateHistory, type Applied, type StepRecord } from './history.js';
 
@@ -71,10 +74,21 @@ export interface FileRun {
 
 export interface PlannedStatement {
   version: string;
+  /** the file's path */
+  file: string;
   line: number;
   sql: string;
+  /**
+   * which transaction it runs in, numbered through the plan: statements sharing a number commit
+   * together; an online step, or any statement of a `transaction:false` section, has its own
+   */
+  segment: number;
   strategy: string;
   why: string;
+  /** the strongest lock it takes on its table, and how long that lock is held; null: not a table change, run as written */
+  lock: LockLevel | null;
+  hold: Hold | null;
+  rewrites: boolean;
 }
 
 function pool(o: MigrateOptions, role: string, readOnly = false): Pool {
@@ -87,15 +101,22 @@ export async function migrateUp(o: MigrateOptions): Promise<FileRun[]> {
     const runs: FileRun[] = [];
     for (const f of pending(files, history, o.to)) {
       const t0 = performance.now();
-      const done = history.get(f.version!);
+      let done = history.get(f.version);
+      if (done && done.checksum !== f.checksum) {
+        // A repeatable file changed since it ran (or since its interrupted run): it runs again from its start.
+        await withClient(p, (c) => forgetFile(c, f.version));
+        done = undefined;
+      }
       o.say(`${done ? 'continuing' : 'applying'} ${f.version} ${f.name}${done ? ` at statement ${done.stepsDone + 1}` : ''}`);
-      await withClient(p, (c) => startFile(c, { version: f.version!, name: f.name, checksum: f.checksum }));
-      const steps = await runSection(p, o, f, f.up, done?.stepsDone ?? 0, done?.stepStartedAt ?? null, true).catch((err: unknown) => failed(p, o, f, err));
+      await withClient(p, (c) => startFile(c, { version: f.version, name: f.name, checksum: f.checksum }));
+      const steps = [...(done?.steps ?? []), ...(await runSection(p, o, f, f.up, done?.stepsDone ?? 0, done?.stepStartedAt ?? null, true).catch((err: unknown) => failed(p, o, f, err)))];
+      // The file is done: the revert windows its copies kept close (their old tables go, unless --keep-old).
+      for (const s of steps) if (s.revert) await closeRevertWindow(p, s.revert, o.retry, o.keepOld);
       await withTransaction(p, async (c) => {
-        await finishFile(c, f.version!);
-        if (o.historyCompat === 'dbmate') await writeDbmateHistory(c, f.version!, true);
+        await finishFile(c, f.version);
+        if (o.historyCompat === 'dbmate' && !f.repeatable) await writeDbmateHistory(c, f.version, true);
       });
-      runs.push({ version: f.version!, name: f.name, steps: [...(done?.steps ?? []), ...steps], ms: performance.now() - t0 });
+      runs.push({ version: f.version, name: f.name, steps, ms: performance.now() - t0 });
     }
     return runs;
   });
@@ -103,32 +124,39 @@ export async function migrateUp(o: MigrateOptions): Promise<FileRun[]> {
 
 /**
  * A file failed (its failing segment is rolled back): with --rollback automatic its committed
- * statements are undone newest first, each by its recorded inverse, and its history row goes; a
- * statement without an inverse stops as manual does. Always throws.
+ * statements are undone newest first, each by its recorded inverse or its copy's revert window,
+ * and its history row goes; a statement without either stops as manual does. Always throws.
  */
 async function failed(p: Pool, o: MigrateOptions, f: MigrationFile, err: unknown): Promise<never> {
   const why = describeError(err);
-  const steps = (await readHistory(p)).get(f.version!)?.steps ?? [];
+  const steps = (await readHistory(p)).get(f.version)?.steps ?? [];
   const where = `${f.version} ${f.name}`;
   if (steps.length === 0) {
-    await withClient(p, (c) => forgetFile(c, f.version!));
+    await withClient(p, (c) => forgetFile(c, f.version));
     throw rethrown(err, `${why} (nothing of ${where} was applied)`);
   }
   const applied = steps.map((s) => `line ${s.line} (${s.strategy})`).join(', ');
-  const manual = `applied and kept: ${applied}; fix the cause and run pgshift migrate up to go on from the failed statement, or undo them by hand and run pgshift migrate mark pending ${f.version}`;
+  const undo = [...steps].reverse().map((s) => `line ${s.line}: ${s.revert ? `pgshift revert ${s.revert}` : s.inverse ? s.inverse.join('; ') : 'no sure inverse: undo it by hand'}`);
+  const manual = `applied and kept: ${applied}; fix the cause and run pgshift migrate up to go on from the failed statement, or undo them, newest first (${undo.join('; ')}), then run pgshift migrate mark pending ${f.version}`;
   if (o.rollback !== 'automatic') throw rethrown(err, `${why}; ${o.rollback === 'manual' ? manual : `applied and kept: ${applied}`}`);
-  const missing = steps.filter((s) => !s.inverse);
+  const missing = steps.filter((s) => !s.inverse && !s.revert);
   if (missing.length) throw rethrown(err, `${why}; --rollback automatic cannot undo line ${missing.map((s) => s.line).join(', ')} (no sure inverse): stopped as manual; ${manual}`);
   for (const s of [...steps].reverse()) {
-    for (const sql of s.inverse!) {
+    const undone = (what: string) => (undoErr: unknown): never => {
+      throw new RuntimeError(`${where}: ${why}; undoing it failed at ${what} (${describeError(undoErr)}): the history still lists what stays applied; pgshift migrate status shows it`, { cause: err });
+    };
+    if (s.revert) {
+      // The copy's old table, kept in step since the swap, swapped back; what the copy built goes.
+      await revertMigration({ url: o.url, retry: o.retry, deadlineMs: DEFAULTS.cutoverDeadlineMs }, String(s.revert)).catch(undone(`pgshift revert ${s.revert}`));
+      await closeRevertWindow(p, s.revert, o.retry, false);
+    }
+    for (const sql of s.inverse ?? []) {
       // Each alone (DROP INDEX CONCURRENTLY cannot run in a transaction), under the lock timeout, retried.
-      await withRetry(o.retry, (_a, lockTimeoutMs) => withClient(p, (c) => withSessionLockTimeout(c, lockTimeoutMs, () => c.query(sql)))).catch((undoErr: unknown) => {
-        throw new RuntimeError(`${where}: ${why}; undoing it failed at "${sql}" (${describeError(undoErr)}): the history still lists what stays applied; pgshift migrate status shows it`, { cause: err });
-      });
+      await withRetry(o.retry, (_a, lockTimeoutMs) => withClient(p, (c) => withSessionLockTimeout(c, lockTimeoutMs, () => c.query(sql)))).catch(undone(`"${sql}"`));
     }
     await withClient(p, (c) => c.query(`UPDATE pgshift.migration_files SET steps = steps - (jsonb_array_length(steps) - 1), steps_done = steps_done - 1 WHERE version = $1`, [f.version]));
   }
-  await withClient(p, (c) => forgetFile(c, f.version!));
+  await withClient(p, (c) => forgetFile(c, f.version));
   throw rethrown(err, `${why}; rolled back (--rollback automatic): ${steps.length} applied statement(s) of ${where} undone, newest first; the history is as before the file`);
 }
 
@@ -137,10 +165,16 @@ function rethrown(err: unknown, message: string): Error {
   return new RuntimeError(message, { cause: err });
 }
 
-/** Runs the down sections of the last `steps` applied files, newest first; each leaves the history when done. */
-export async function migrateDown(o: MigrateOptions, steps: number): Promise<FileRun[]> {
+/**
+ * Runs the down sections of applied files, newest first: the last `steps` of them, or every one
+ * newer than `to` (which stays applied). Each leaves the history when done. Repeatable files
+ * have no down.
+ */
+export async function migrateDown(o: MigrateOptions, which: { steps: number } | { to: string }): Promise<FileRun[]> {
   return asTheRunner(o, async (p, files, history) => {
-    const applied = files.filter((f) => f.version !== null && history.get(f.version)?.success).reverse().slice(0, steps);
+    const newestFirst = files.filter((f) => !f.repeatable && history.get(f.version)?.success).reverse();
+    if ('to' in which && !files.some((f) => f.version === which.to) && !history.has(which.to)) throw new UserError(`--to ${which.to}: no such version in ${o.dir} or the history`);
+    const applied = 'steps' in which ? newestFirst.slice(0, which.steps) : newestFirst.filter((f) => compareVersions(f.version, which.to) > 0);
     const runs: FileRun[] = [];
     for (const f of applied) {
       if (!f.down) throw new UserError(`${f.version} ${f.name} has no down section: it cannot be taken down`);
@@ -148,10 +182,10 @@ export async function migrateDown(o: MigrateOptions, steps: number): Promise<Fil
       o.say(`taking down ${f.version} ${f.name}`);
       const done = await runSection(p, o, f, f.down, 0, null, false);
       await withTransaction(p, async (c) => {
-        await forgetFile(c, f.version!);
-        if (o.historyCompat === 'dbmate') await writeDbmateHistory(c, f.version!, false);
+        await forgetFile(c, f.version);
+        if (o.historyCompat === 'dbmate') await writeDbmateHistory(c, f.version, false);
       });
-      runs.push({ version: f.version!, name: f.name, steps: done, ms: performance.now() - t0 });
+      runs.push({ version: f.version, name: f.name, steps: done, ms: performance.now() - t0 });
     }
     return runs;
   });
@@ -166,21 +200,26 @@ export interface StatusEntry {
   appliedAt: string | null;
 }
 
-/** Every file and every history row: applied, pending, changed (edited since applied), missing (applied, file gone), partly applied. */
+/**
+ * Every file and every history row: applied, pending, changed (edited since applied), missing
+ * (applied, file gone), partly applied. A repeatable file changed since it ran is pending again.
+ */
 export async function migrateStatus(o: MigrateOptions): Promise<StatusEntry[]> {
   const { files } = await readMigrations(o.dir, o.layout);
   const p = pool(o, 'migrate-status', true);
   try {
     const history = await readHistory(p);
-    const out: StatusEntry[] = files.filter((f) => f.version !== null).map((f) => {
-      const a = history.get(f.version!);
-      const state: FileState = !a ? 'pending' : a.checksum !== f.checksum ? 'changed' : a.success ? 'applied' : 'partly applied';
-      return { version: f.version!, name: f.name, state, appliedAt: a?.appliedAt ?? null };
+    const out: StatusEntry[] = files.map((f) => {
+      const a = history.get(f.version);
+      const edited = a !== undefined && a.checksum !== f.checksum;
+      const state: FileState = !a || (edited && f.repeatable) ? 'pending' : edited ? 'changed' : a.success ? 'applied' : 'partly applied';
+      return { version: f.version, name: f.name, state, appliedAt: a?.appliedAt ?? null };
     });
     for (const a of history.values()) {
       if (!files.some((f) => f.version === a.version)) out.push({ version: a.version, name: a.name, state: 'missing', appliedAt: a.appliedAt });
     }
-    return out.sort((a, b) => a.version.localeCompare(b.version, undefined, { numeric: true }));
+    // Versions in order, repeatable files (R__...) after them, as they run.
+    return out.sort((a, b) => compareVersions(a.version, b.version));
   } finally {
     await p.end();
   }
@@ -192,10 +231,10 @@ export async function migrateValidate(o: MigrateOptions): Promise<string[]> {
   const status = await migrateStatus(o);
   const changed = status.filter((s) => s.state === 'changed');
   const notes = [...warnings];
-  for (const f of files) if (!f.down && f.version !== null) notes.push(`${f.version} ${f.name}: no down section`);
+  for (const f of files) if (!f.down && !f.repeatable) notes.push(`${f.version} ${f.name}: no down section`);
   const lastApplied = status.filter((s) => s.state === 'applied').at(-1)?.version;
   for (const s of status) {
-    if (s.state === 'pending' && lastApplied && s.version.localeCompare(lastApplied, undefined, { numeric: true }) < 0) {
+    if (s.state === 'pending' && lastApplied && !s.version.startsWith('R__') && compareVersions(s.version, lastApplied) < 0) {
       notes.push(`${s.version} ${s.name}: pending, but older than the applied ${lastApplied} (out of order)`);
     }
   }
@@ -213,10 +252,19 @@ export async function migratePlan(o: MigrateOptions): Promise<PlannedStatement[]
     const history = await readHistory(p);
     refuseEdited(files, history);
     const out: PlannedStatement[] = [];
+    let segment = 0;
     for (const f of pending(files, history, o.to)) {
-      for (const st of f.up.statements.slice(history.get(f.version!)?.stepsDone ?? 0)) {
+      let shared = false; // the segment before this statement is open to it
+      for (const st of f.up.statements.slice(history.get(f.version)?.stepsDone ?? 0)) {
         const route = await withClient(p, (c) => routeOf(c, o, st, false));
-        out.push({ version: f.version!, line: st.line, sql: st.sql, strategy: route.strategy, why: route.why });
+        const alone = route.kind === 'online' || !f.up.transaction;
+        if (alone || !shared) segment++;
+        shared = !alone;
+        const d = route.decisions ?? [];
+        out.push({
+          version: f.version, file: f.path, line: st.line, sql: st.sql, segment, strategy: route.strategy, why: route.why,
+          lock: d.length ? strongest(d.map((x) => x.lock), LOCKS) : null, hold: d.length ? strongest(d.map((x) => x.hold), HOLDS) : null, rewrites: d.some((x) => x.rewrites),
+        });
       }
     }
     return out;
@@ -227,15 +275,20 @@ export async function migratePlan(o: MigrateOptions): Promise<PlannedStatement[]
 
 function refuseEdited(files: MigrationFile[], history: Map<string, Applied>): void {
   for (const f of files) {
-    const a = f.version ? history.get(f.version) : undefined;
-    if (a && a.checksum !== f.checksum) {
+    const a = history.get(f.version);
+    if (a && a.checksum !== f.checksum && !f.repeatable) {
       throw new UserError(`${f.version} ${f.name} was edited after it was applied (checksum ${a.checksum.slice(0, 12)}..., now ${f.checksum.slice(0, 12)}...): restore it, or accept it with pgshift migrate repair`);
     }
   }
 }
 
+/** Versioned files not applied (up to `to`), then repeatable ones not run as they are now (only without `to`). */
 function pending(files: MigrationFile[], history: Map<string, Applied>, to?: string): MigrationFile[] {
-  return files.filter((f) => f.version !== null && !history.get(f.version)?.success && (to === undefined || f.version.localeCompare(to, undefined, { numeric: true }) <= 0));
+  return files.filter((f) => {
+    const a = history.get(f.version);
+    if (f.repeatable) return to === undefined && !(a?.success && a.checksum === f.checksum);
+    return !a?.success && (to === undefined || compareVersions(f.version, to) <= 0);
+  });
 }
 
 /**
@@ -270,7 +323,14 @@ async function asTheRunner<T>(o: MigrateOptions, fn: (p: Pool, files: MigrationF
   }
 }
 
-type Route = { kind: 'segment'; sql: string[]; strategy: string; why: string } | { kind: 'online'; strategy: string; why: string };
+type Route = ({ kind: 'segment'; sql: string[] } | { kind: 'online' }) & { strategy: string; why: string; decisions?: Decision[] };
+
+/** Weakest first. */
+const LOCKS: readonly LockLevel[] = ['SHARE UPDATE EXCLUSIVE', 'SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE'];
+
+function strongest<T>(values: T[], order: readonly T[]): T {
+  return values.reduce((a, b) => (order.indexOf(b) > order.indexOf(a) ? b : a));
+}
 
 /** A table change by its classification (inside a segment: against what the segment did so far); anything else as written. */
 async function routeOf(c: Client, o: MigrateOptions, st: Statement, inTransaction: boolean): Promise<Route> {
@@ -287,12 +347,12 @@ async function routeOf(c: Client, o: MigrateOptions, st: Statement, inTransactio
     throw err;
   });
   if (!decided) return { kind: 'segment', sql: [st.sql], strategy: 'statement', why: 'its table does not exist yet (an earlier pending statement creates it): decided when it runs' };
-  const { overall } = decided.classification;
+  const { overall, decisions } = decided.classification;
   if (overall.strategy === 'instant' || overall.strategy === 'direct') {
     const sql = unitsOf(decided.classification, decided.parsed.statements).flatMap((u) => (u.kind === 'locked' ? u.statements : []));
-    return { kind: 'segment', sql, strategy: overall.strategy, why: overall.why };
+    return { kind: 'segment', sql, strategy: overall.strategy, why: overall.why, decisions };
   }
-  return { kind: 'online', strategy: overall.strategy, why: overall.why };
+  return { kind: 'online', strategy: overall.strategy, why: overall.why, decisions };
 }
 
 function isTableChange(node: Node): boolean {
@@ -314,11 +374,11 @@ async function runSection(p: Pool, o: MigrateOptions, f: MigrationFile, section:
   while (i < statements.length) {
     if (!section.transaction) {
       const next = await segment(p, o, f, statements, i, i + 1, record, out);
-      if (next === i) i = await online(p, o, f, statements[i]!, i, record, out, resumedOnline);
+      if (next === i) i = await online(p, o, f, statements, i, record, out, resumedOnline);
       else i = next;
     } else {
       const next = await segment(p, o, f, statements, i, statements.length, record, out);
-      i = next < statements.length ? await online(p, o, f, statements[next]!, next, record, out, resumedOnline) : next;
+      i = next < statements.length ? await online(p, o, f, statements, next, record, out, resumedOnline) : next;
     }
     resumedOnline = null;
   }
@@ -350,7 +410,7 @@ async function segment(p: Pool, o: MigrateOptions, f: MigrationFile, statements:
           }
           steps.push({ line: st.line, strategy: route.strategy, ms: performance.now() - t0, inverse: inverseOf(st.node) });
         }
-        if (record && j > from) await recordSteps(c, f.version!, j, steps);
+        if (record && j > from) await recordSteps(c, f.version, j, steps);
         return j;
       }, { role: 'migrate' }),
     (attempt, err) => log.warn({ file: f.version, attempt, reason: describeError(err) }, 'segment attempt failed; retrying'),
@@ -363,15 +423,23 @@ async function segment(p: Pool, o: MigrateOptions, f: MigrationFile, statements:
   return next;
 }
 
+/**
+ * How long `migrate up` keeps a copy's revert window open at most: it is closed as soon as the
+ * copy's file is done (or undone); a run that stops midway leaves it open for a later `up`, or
+ * for `pgshift revert` / `pgshift cleanup` by hand.
+ */
+const FILE_REVERT_WINDOW_MS = 7 * 24 * 3_600_000;
+
 /** One online step alone: the engine of `pgshift alter` (or a backfill), then the progress recorded. Returns the next index. */
-async function online(p: Pool, o: MigrateOptions, f: MigrationFile, st: Statement, i: number, record: boolean, out: StepRecord[], resumedAt: string | null): Promise<number> {
+async function online(p: Pool, o: MigrateOptions, f: MigrationFile, statements: Statement[], i: number, record: boolean, out: StepRecord[], resumedAt: string | null): Promise<number> {
+  const st = statements[i]!;
   const t0 = performance.now();
   let step: StepRecord;
-  const finishedSince = resumedAt && !st.directives.backfill ? await doneSince(p, st, resumedAt) : null;
-  if (finishedSince !== null) {
-    step = { line: st.line, strategy: 'online', ms: 0, migrationId: finishedSince, inverse: null };
+  const finished = resumedAt && !st.directives.backfill ? await doneSince(p, st, resumedAt) : null;
+  if (finished) {
+    step = { line: st.line, strategy: 'online', ms: 0, migrationId: finished.id, inverse: null, ...(finished.revertible ? { revert: finished.id } : {}) };
   } else {
-    if (record) await withClient(p, (c) => markStepStarted(c, f.version!));
+    if (record) await withClient(p, (c) => markStepStarted(c, f.version));
     const retry = st.directives.lockTimeoutMs ? { ...o.retry, lockTimeoutMs: st.directives.lockTimeoutMs } : o.retry;
     if (st.directives.backfill) {
       const u = st.node.UpdateStmt;
@@ -382,30 +450,44 @@ async function online(p: Pool, o: MigrateOptions, f: MigrationFile, st: Statemen
       });
       step = { line: st.line, strategy: 'backfill', ms: performance.now() - t0, migrationId: report.migrationId ?? undefined, inverse: null };
     } else {
+      // A copy with statements after it in its file keeps a revert window until the file is done,
+      // so that --rollback automatic can swap the old table back if a later statement fails.
+      const windowed = record && o.rollback !== 'none' && i < statements.length - 1 && !convertsByUsing(st.node)
+        && (await withClient(p, (c) => routeOf(c, o, st, false))).strategy === 'copy';
       const report = await onlineAlter(alterOptions({
-        url: o.url, statements: st.sql, execute: true, retry, strategy: st.directives.strategy ?? o.strategy,
-        copyThresholdBytes: o.copyThresholdBytes, downtimeAllowed: o.downtimeAllowed, validation: o.validation, dropOld: !o.keepOld, rollback: o.rollback,
+        url: o.url, statements: st.sql, execute: true, retry, strategy: windowed ? 'copy' : st.directives.strategy ?? o.strategy,
+        copyThresholdBytes: o.copyThresholdBytes, downtimeAllowed: o.downtimeAllowed, validation: o.validation, rollback: o.rollback,
+        ...(windowed ? { dropOld: false, revertWindowMs: FILE_REVERT_WINDOW_MS } : { dropOld: !o.keepOld }),
       }));
-      // A copy has no inverse here (its old table is dropped once it is done); an unnamed index is named by its route.
+      // A copy is undone by its revert window when it has one; an unnamed index is named by its route.
       const built = report.decisions?.flatMap((d) => d.route).find((r) => r.kind === 'build-index') as { name: string } | undefined;
       const inverse = report.strategy === 'copy' ? null : inverseOf(st.node, built?.name);
-      step = { line: st.line, strategy: report.strategy ?? 'copy', ms: performance.now() - t0, migrationId: report.migrationId ?? undefined, inverse };
+      step = {
+        line: st.line, strategy: report.strategy ?? 'copy', ms: performance.now() - t0, migrationId: report.migrationId ?? undefined, inverse,
+        ...(windowed && report.migrationId ? { revert: report.migrationId } : {}),
+      };
     }
   }
-  if (record) await withClient(p, (c) => recordSteps(c, f.version!, i + 1, [step]));
+  if (record) await withClient(p, (c) => recordSteps(c, f.version, i + 1, [step]));
   out.push(step);
   return i + 1;
 }
 
+/** ALTER COLUMN ... TYPE ... USING: a conversion a revert window cannot run backwards. */
+function convertsByUsing(node: Node): boolean {
+  return (node.AlterTableStmt?.cmds ?? []).some((c: Node) => c.AlterTableCmd?.subtype === 'AT_AlterColumnType' && c.AlterTableCmd.def?.ColumnDef?.raw_default);
+}
+
 /** After a crash during an online step: the pgshift migration of that table that finished since the step began. */
-async function doneSince(p: Pool, st: Statement, since: string): Promise<number | null> {
+async function doneSince(p: Pool, st: Statement, since: string): Promise<{ id: number; revertible: boolean } | null> {
   return withClient(p, async (c) => {
     const oid = await resolveTarget(c, await parseAlter(st.sql)).catch(() => null);
     if (!oid) return null;
     const r = await c.query(
-      `SELECT id::int FROM pgshift.migrations WHERE kind = 'alter' AND table_oid = $1 AND outcome = 'done' AND started_at >= $2::timestamptz ORDER BY id DESC LIMIT 1`,
+      `SELECT id::int, revert_until IS NOT NULL AS revertible FROM pgshift.migrations
+        WHERE kind = 'alter' AND table_oid = $1 AND outcome = 'done' AND started_at >= $2::timestamptz ORDER BY id DESC LIMIT 1`,
       [oid, since],
     );
-    return r.rows[0]?.id ?? null;
+    return r.rows[0] ?? null;
   });
 }

@@ -1,5 +1,9 @@
-import type { Client } from '../db/session.js';
+import type { Client, Pool } from '../db/session.js';
+import { withClient } from '../db/session.js';
 import { qualified } from '../db/quote.js';
+import type { RetryPolicy } from '../db/retry.js';
+import { artifactNames } from '../plan/names.js';
+import { dropArtifacts } from './artifacts.js';
 import { createChangelog, installTriggers, reverseCapture } from '../capture/install.js';
 import type { Tables } from '../copy/sql.js';
 import type { Run } from './run.js';
@@ -28,4 +32,16 @@ export async function openRevertWindow(c: Client, run: Run, tables: Tables, oldF
     `UPDATE pgshift.migrations SET revert_state = $2, revert_until = now() + make_interval(secs => $3 / 1000.0) WHERE id = $1`,
     [id, JSON.stringify({ oldForeignKeys, triggers }), run.opts.revertWindowMs],
   );
+}
+
+/**
+ * Closes a revert window before its time (`migrate up` once a copy's file is done, or after the
+ * copy was reverted): the reverse triggers, changelog and functions go, and the kept table too
+ * unless `keepOld`. Idempotent.
+ */
+export async function closeRevertWindow(pool: Pool, id: number, retry: RetryPolicy, keepOld: boolean): Promise<string[]> {
+  const table = (await withClient(pool, (c) => c.query(`SELECT table_name FROM pgshift.migrations WHERE id = $1`, [id]))).rows[0]?.table_name as string | undefined;
+  const dropped = await dropArtifacts(pool, artifactNames(id), retry, { triggers: true, keepOld: keepOld ? table : undefined });
+  await withClient(pool, (c) => c.query(`UPDATE pgshift.migrations SET revert_until = NULL WHERE id = $1`, [id]));
+  return dropped;
 }

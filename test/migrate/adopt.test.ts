@@ -66,7 +66,7 @@ describe('baseline, repair, mark', () => {
     try {
       const r = await runCli(['migrate', 'up', '--dry-run', '--dir', dir, '--url', db.url]);
       expect(r.status, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(/^20260201000004 line 2: instant: ALTER TABLE t RENAME COLUMN w TO w2/m);
+      expect(r.stdout).toMatch(/^segment 1 \(one transaction\)\n  20260201000004 line 2: instant: ALTER TABLE t RENAME COLUMN w TO w2\n.*\n      lock ACCESS EXCLUSIVE, held: catalog only \(milliseconds\); rewrites the table: no$/m);
       expect(r.stdout).toMatch(/^lint rename-column 20260201000004_rename\.sql:2: .*\(not made safe by pgshift/m);
       expect((await db.query(`SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'w2'`)).rows[0].n).toBe(0);
     } finally {
@@ -89,5 +89,62 @@ describe('baseline, repair, mark', () => {
     expect((await migrateStatus(migrateOptions({ url: db.url, dir }))).map((s) => s.state)).toEqual(['applied', 'applied', 'applied']);
     const actions = (await db.query(`SELECT action FROM pgshift.migration_file_events WHERE action <> 'baseline' ORDER BY at`)).rows.map((r) => r.action);
     expect(actions).toEqual(['repair', 'mark pending', 'mark applied']);
+  });
+});
+
+describe('Flyway folders: versioned, undo and repeatable files', () => {
+  const FLYWAY: Record<string, string> = {
+    'V1__create_t.sql': 'CREATE TABLE t (id int PRIMARY KEY, v int);\n',
+    'V1_1__add_w.sql': 'ALTER TABLE t ADD COLUMN w int;\n',
+    'U1_1__add_w.sql': 'ALTER TABLE t DROP COLUMN w;\n',
+    'R__t_view.sql': 'CREATE OR REPLACE VIEW t_view AS SELECT id, v FROM t;\n',
+  };
+  let db: TestDatabase;
+  let dir: string;
+  beforeAll(async () => {
+    db = await createTestDatabase('flyway');
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgshift-flyway-'));
+    for (const [name, text] of Object.entries(FLYWAY)) fs.writeFileSync(path.join(dir, name), text);
+    // What Flyway leaves after running V1 and the repeatable file (twice: the view was edited once), as its own table holds it.
+    await db.query(FLYWAY['V1__create_t.sql']!);
+    await db.query(FLYWAY['R__t_view.sql']!);
+    await db.query(`CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), description varchar(200) NOT NULL, type varchar(20) NOT NULL,
+      script varchar(1000) NOT NULL, checksum int, installed_by varchar(100) NOT NULL, installed_on timestamp NOT NULL DEFAULT now(), execution_time int NOT NULL, success boolean NOT NULL)`);
+    await db.query(
+      `INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) VALUES
+        (1, '1', 'create t', 'SQL', 'V1__create_t.sql', $1, 'app', 5, true),
+        (2, NULL, 't view', 'SQL', 'R__t_view.sql', 12345, 'app', 3, true),
+        (3, NULL, 't view', 'SQL', 'R__t_view.sql', $2, 'app', 3, true)`,
+      [flywayChecksum(FLYWAY['V1__create_t.sql']!), flywayChecksum(FLYWAY['R__t_view.sql']!)],
+    );
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('baseline --from flyway adopts versions and the latest run of each repeatable file; up runs V1.1, and a repeatable file again only once it changed', async () => {
+    const opts = migrateOptions({ url: db.url, dir });
+    const b = await runCli(['migrate', 'baseline', '--from', 'flyway', '--dir', dir, '--url', db.url]);
+    expect(b.status, b.stderr).toBe(0);
+    expect((await migrateStatus(opts)).map((s) => `${s.state} ${s.version}`)).toEqual(['applied 1', 'pending 1.1', 'applied R__t_view']);
+    const up = await runCli(['migrate', 'up', '--dir', dir, '--url', db.url]);
+    expect(up.status, up.stderr).toBe(0);
+    expect(up.stdout.trim().split('\n').map((l) => l.split(' in ')[0])).toEqual(['applied 1.1 add w']);
+
+    // Edited, the repeatable file is pending again (not "changed": Flyway re-runs it), and runs after the versions.
+    fs.writeFileSync(path.join(dir, 'V2__add_x.sql'), 'ALTER TABLE t ADD COLUMN x int;\n');
+    fs.writeFileSync(path.join(dir, 'R__t_view.sql'), 'CREATE OR REPLACE VIEW t_view AS SELECT id, v, w, x FROM t;\n');
+    expect((await migrateStatus(opts)).map((s) => `${s.state} ${s.version}`)).toEqual(['applied 1', 'applied 1.1', 'pending 2', 'pending R__t_view']);
+    expect((await runCli(['migrate', 'validate', '--dir', dir, '--url', db.url])).status).toBe(0);
+    const again = await runCli(['migrate', 'up', '--dir', dir, '--url', db.url]);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout.trim().split('\n').map((l) => l.split(' in ')[0])).toEqual(['applied 2 add x', 'applied R__t_view t view']);
+    expect((await db.query(`SELECT string_agg(attname, ',' ORDER BY attnum) AS cols FROM pg_attribute WHERE attrelid = 't_view'::regclass`)).rows[0].cols).toBe('id,v,w,x');
+    expect((await runCli(['migrate', 'up', '--dir', dir, '--url', db.url])).stdout.trim()).toBe('nothing to do');
+
+    // Down runs U files, never a repeatable one; V2 has no undo file.
+    const down = await runCli(['migrate', 'down', '--to', '1', '--dir', dir, '--url', db.url]);
+    expect(down.status).toBe(2);
+    expect(down.stderr).toMatch(/2 add x has no down section/);
   });
 });

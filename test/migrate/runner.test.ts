@@ -108,7 +108,7 @@ describe('pgshift migrate', () => {
       expect((await migrateStatus(o)).map((s) => s.state)).toEqual(['applied', 'applied', 'applied', 'applied', 'applied']);
       expect(await migrateUp(o)).toEqual([]);
 
-      expect((await migrateDown(o, 2)).map((r) => r.version)).toEqual(['20260101000005', '20260101000004']);
+      expect((await migrateDown(o, { to: '20260101000003' })).map((r) => r.version)).toEqual(['20260101000005', '20260101000004']);
       expect(await versions(online)).toEqual(['20260101000001', '20260101000002', '20260101000003']);
       expect((await migrateStatus(o)).map((s) => s.state)).toEqual(['applied', 'applied', 'applied', 'pending', 'pending']);
       expect((await online.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'id'`)).rows[0].t).toBe('integer');
@@ -153,6 +153,57 @@ describe('pgshift migrate', () => {
       expect((await db.query(`SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname IN ('a', 'b') AND NOT attisdropped`)).rows[0].n).toBe(0);
       expect((await db.query(`SELECT to_regclass('orders_a_idx') AS i`)).rows[0].i).toBeNull();
       expect((await migrateStatus(migrateOptions({ url: db.url, dir }))).map((x) => x.state)).toEqual(['applied', 'applied', 'applied', 'applied', 'applied', 'pending']);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('--rollback automatic: an online copy in a failing file is swapped back through the revert window it kept; a file that completes closes it', async () => {
+    const copyThenFail = (fail: boolean): Record<string, string> => ({
+      '20260101000006_qty_bigint.sql': `-- migrate:up
+-- pgshift:strategy copy
+ALTER TABLE orders ALTER COLUMN qty TYPE bigint;
+ALTER TABLE orders ADD COLUMN c int;
+CREATE INDEX orders_c_idx ON orders (c);
+${fail ? 'INSERT INTO orders (id, qty) VALUES (1, 1);' : 'SELECT 1;'}
+-- migrate:down
+SELECT 1;
+`,
+    });
+    const db = await cloneDatabase(base, 'migrate_revert');
+    try {
+      const reverseTriggers = async (): Promise<number> =>
+        (await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'orders'::regclass AND tgname LIKE 'pgshift%'`)).rows[0].n;
+      const qtyType = async (): Promise<string> =>
+        (await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'qty'`)).rows[0].t;
+      const dir = folder({ ...FILES, ...copyThenFail(true) });
+      expect((await runCli(['migrate', 'up', '--to', '20260101000005', '--dir', dir, '--url', db.url])).status).toBe(0);
+      await db.query(`UPDATE orders SET note = 'before' WHERE id = 7`);
+      const r = await runCli(['migrate', 'up', '--dir', dir, '--url', db.url]);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/duplicate key value .*rolled back \(--rollback automatic\): 3 applied statement\(s\) of 20260101000006 qty_bigint undone/);
+      expect((await db.query(`SELECT to_regclass('orders_c_idx') AS i`)).rows[0].i).toBeNull();
+      expect(await qtyType()).toBe('integer');
+      expect((await db.query(`SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'c' AND NOT attisdropped`)).rows[0].n).toBe(0);
+      expect((await db.query(`SELECT count(*)::int AS n, min(note) AS note FROM orders WHERE id = 7`)).rows[0]).toEqual({ n: 1, note: 'before' });
+      expect((await db.query(`SELECT count(*)::int AS n FROM orders`)).rows[0].n).toBe(20000);
+      const copy = (await db.query(`SELECT id::int, outcome FROM pgshift.migrations WHERE kind = 'alter' AND options->>'strategy' = 'copy' ORDER BY id DESC LIMIT 1`)).rows[0];
+      expect(copy.outcome).toBe('reverted');
+      expect((await db.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1`, [`pgshift_${copy.id}`])).rows[0].n).toBe(0);
+      expect(await reverseTriggers()).toBe(0);
+      expect((await db.query(`SELECT count(*)::int AS n FROM pgshift.migration_files WHERE version = '20260101000006'`)).rows[0].n).toBe(0);
+
+      // Fixed, the same file completes: its copy's window closes with it (no reverse triggers; the old table only with --keep-old).
+      fs.writeFileSync(path.join(dir, '20260101000006_qty_bigint.sql'), copyThenFail(false)['20260101000006_qty_bigint.sql']!);
+      const ok = await runCli(['migrate', 'up', '--keep-old', '--dir', dir, '--url', db.url]);
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(await qtyType()).toBe('bigint');
+      const done = (await db.query(`SELECT id::int, outcome, revert_until FROM pgshift.migrations WHERE kind = 'alter' AND options->>'strategy' = 'copy' ORDER BY id DESC LIMIT 1`)).rows[0];
+      expect(done).toMatchObject({ outcome: 'done', revert_until: null });
+      expect((await db.query(`SELECT to_regclass($1) IS NOT NULL AS kept`, [`pgshift_${done.id}.orders`])).rows[0].kept).toBe(true);
+      expect((await db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = $1::regnamespace`, [`pgshift_${done.id}`])).rows[0].n).toBeGreaterThan(0);
+      expect((await db.query(`SELECT to_regclass($1) AS t`, [`pgshift_${done.id}.reverse_changelog`])).rows[0].t).toBeNull();
+      expect(await reverseTriggers()).toBe(0);
     } finally {
       await db.drop();
     }

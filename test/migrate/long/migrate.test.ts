@@ -207,7 +207,7 @@ describe('pgshift migrate: 10 dbmate files on a 500,000-row table under a mirror
   });
 
   it('down 3 reverts the last three files (the third through an online copy); status shows them pending', { timeout: DOWN_MS + 60_000 }, async () => {
-    const files = await run('down 3', DOWN_MS, () => migrateDown(o, 3));
+    const files = await run('down 3', DOWN_MS, () => migrateDown(o, { steps: 3 }));
     expect(files.map((f) => f.version)).toEqual(VERSIONS.slice(7).reverse());
     expect(files[0]!.steps.map((s) => s.strategy)).toEqual(['copy']);
     const columns = (await db.query(`SELECT attname FROM pg_attribute WHERE attrelid = 'acct'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`)).rows.map((r) => r.attname);
