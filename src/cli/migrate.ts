@@ -57,6 +57,8 @@ export function registerMigrate(program: Command): void {
           const findings = report.findings.filter((f) => f.section === 'up' && pendingFiles.has(path.resolve(f.file)));
           if (o.json) return print({ plan: planned, lint: findings }, true);
           const lines = planned.length ? planned.map(describePlanned) : ['nothing pending'];
+          const measured = planned.filter((s) => s.estimate);
+          if (measured.length) lines.push(`estimated duration in all: ${formatDuration(measured.reduce((t, s) => t + s.estimate!.seconds, 0) * 1000)} for the ${measured.length} statement(s) measured, plus lock waits and throttling`);
           for (const f of findings) lines.push(`lint ${f.rule} ${path.basename(f.file)}:${f.line}: ${f.message}${f.madeSafeByMigrateUp ? ' (pgshift migrate up makes it safe)' : ` (not made safe by pgshift: ${f.alternative})`}`);
           process.stdout.write(`${lines.join('\n')}\n`);
           return;
@@ -155,8 +157,9 @@ function describeRuns(runs: FileRun[], verb: string): string[] {
 
 function describePlanned(s: PlannedStatement, i: number, all: PlannedStatement[]): string {
   const head = i === 0 || all[i - 1]!.segment !== s.segment ? `segment ${s.segment}${s.strategy === 'statement' || ['instant', 'direct'].includes(s.strategy) ? ' (one transaction)' : ' (alone, online)'}\n` : '';
-  const lock = s.lock ? `lock ${s.lock}, held: ${s.hold}; rewrites the table: ${s.rewrites ? 'yes' : 'no'}` : 'run as written';
-  return `${head}  ${s.version} line ${s.line}: ${s.strategy}: ${firstLine(s.sql)}\n      ${s.why}\n      ${lock}`;
+  const lock = s.lock ? `lock ${s.lock}, held: ${s.hold}; rewrites the table: ${s.rewrites ? 'yes' : 'no'}` : s.strategy === 'backfill' ? 'row locks only, one batch at a time' : 'run as written';
+  const estimate = s.estimate ? `estimated duration: ${formatDuration(s.estimate.seconds * 1000)} (${s.estimate.basis})` : `estimated duration: not measured (${s.strategy === 'statement' ? 'run as written' : 'it needs what an earlier pending statement makes'})`;
+  return `${head}  ${s.version} line ${s.line}: ${s.strategy}: ${firstLine(s.sql)}\n      ${s.why}\n      ${lock}\n      ${estimate}`;
 }
 
 function firstLine(sql: string): string {

@@ -13,6 +13,7 @@ import { revertMigration } from '../migration/revert.js';
 import { closeRevertWindow } from '../migration/revert-window.js';
 import { decide } from '../strategy/preview.js';
 import { HOLDS, type Decision, type Hold, type LockLevel } from '../strategy/classify.js';
+import { SCRATCH_TABLE, estimate, measureSample, type Estimate, type Sample } from '../strategy/estimate.js';
 import { parseAlter, deparseExpression, type Node } from '../plan/parse.js';
 import { MissingRelation, resolveTarget } from '../plan/target.js';
 import { runBackfill } from '../backfill/backfill.js';
@@ -89,6 +90,8 @@ export interface PlannedStatement {
   lock: LockLevel | null;
   hold: Hold | null;
   rewrites: boolean;
+  /** from a sample measured now (strategy/estimate.ts); null for a statement run as written */
+  estimate: Estimate | null;
 }
 
 function pool(o: MigrateOptions, role: string, readOnly = false): Pool {
@@ -252,6 +255,7 @@ export async function migratePlan(o: MigrateOptions): Promise<PlannedStatement[]
     const history = await readHistory(p);
     refuseEdited(files, history);
     const out: PlannedStatement[] = [];
+    const samples = new Map<string, Sample>();
     let segment = 0;
     for (const f of pending(files, history, o.to)) {
       let shared = false; // the segment before this statement is open to it
@@ -264,6 +268,7 @@ export async function migratePlan(o: MigrateOptions): Promise<PlannedStatement[]
         out.push({
           version: f.version, file: f.path, line: st.line, sql: st.sql, segment, strategy: route.strategy, why: route.why,
           lock: d.length ? strongest(d.map((x) => x.lock), LOCKS) : null, hold: d.length ? strongest(d.map((x) => x.hold), HOLDS) : null, rewrites: d.some((x) => x.rewrites),
+          estimate: await withClient(p, (c) => estimateOf(c, st, route, samples)),
         });
       }
     }
@@ -271,6 +276,30 @@ export async function migratePlan(o: MigrateOptions): Promise<PlannedStatement[]
   } finally {
     await p.end();
   }
+}
+
+/**
+ * A statement's estimated duration from a sample of its table measured now (one per table and
+ * plan; a backfill's UPDATE is run on its own sample); null for a statement run as written.
+ */
+async function estimateOf(c: Client, st: Statement, route: Route, samples: Map<string, Sample>): Promise<Estimate | null> {
+  const backfill = st.directives.backfill ? backfillOf(st) : null;
+  const table = route.table ?? (backfill ? await tableNamed(c, backfill.table) : null);
+  if (!table) return null;
+  const update = backfill
+    ? `UPDATE ${SCRATCH_TABLE} AS ${ident(st.node.UpdateStmt.relation.relname)} SET ${backfill.set}${backfill.from ? ` FROM ${backfill.from}` : ''}${backfill.where ? ` WHERE ${backfill.where}` : ''}`
+    : undefined;
+  const key = `${table.oid}:${update ?? ''}`;
+  if (!samples.has(key)) samples.set(key, await measureSample(c, table, update));
+  return estimate(route.decisions ?? [], route.strategy, samples.get(key)!);
+}
+
+async function tableNamed(c: Client, name: string): Promise<{ oid: string; schema: string; name: string } | null> {
+  const r = await c.query(
+    `SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)`,
+    [name],
+  );
+  return r.rows[0] ?? null;
 }
 
 function refuseEdited(files: MigrationFile[], history: Map<string, Applied>): void {
@@ -323,7 +352,13 @@ async function asTheRunner<T>(o: MigrateOptions, fn: (p: Pool, files: MigrationF
   }
 }
 
-type Route = ({ kind: 'segment'; sql: string[] } | { kind: 'online' }) & { strategy: string; why: string; decisions?: Decision[] };
+type Route = ({ kind: 'segment'; sql: string[] } | { kind: 'online' }) & {
+  strategy: string;
+  why: string;
+  decisions?: Decision[];
+  /** the table a table change changes */
+  table?: { oid: string; schema: string; name: string };
+};
 
 /** Weakest first. */
 const LOCKS: readonly LockLevel[] = ['SHARE UPDATE EXCLUSIVE', 'SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE'];
@@ -350,9 +385,9 @@ async function routeOf(c: Client, o: MigrateOptions, st: Statement, inTransactio
   const { overall, decisions } = decided.classification;
   if (overall.strategy === 'instant' || overall.strategy === 'direct') {
     const sql = unitsOf(decided.classification, decided.parsed.statements).flatMap((u) => (u.kind === 'locked' ? u.statements : []));
-    return { kind: 'segment', sql, strategy: overall.strategy, why: overall.why, decisions };
+    return { kind: 'segment', sql, strategy: overall.strategy, why: overall.why, decisions, table: decided.facts.table };
   }
-  return { kind: 'online', strategy: overall.strategy, why: overall.why, decisions };
+  return { kind: 'online', strategy: overall.strategy, why: overall.why, decisions, table: decided.facts.table };
 }
 
 function isTableChange(node: Node): boolean {
@@ -442,11 +477,8 @@ async function online(p: Pool, o: MigrateOptions, f: MigrationFile, statements: 
     if (record) await withClient(p, (c) => markStepStarted(c, f.version));
     const retry = st.directives.lockTimeoutMs ? { ...o.retry, lockTimeoutMs: st.directives.lockTimeoutMs } : o.retry;
     if (st.directives.backfill) {
-      const u = st.node.UpdateStmt;
       const report = await runBackfill({
-        url: o.url, execute: true, retry, throttle: { ...DEFAULTS.throttle }, batchTimeMs: DEFAULTS.backfillBatchTimeMs,
-        table: deparseExpression(u.relation), set: u.targetList.map((t: Node) => `${ident(t.ResTarget.name)} = ${deparseExpression(t.ResTarget.val)}`).join(', '),
-        where: u.whereClause ? deparseExpression(u.whereClause) : undefined, from: u.fromClause?.length ? u.fromClause.map(deparseExpression).join(', ') : undefined,
+        url: o.url, execute: true, retry, throttle: { ...DEFAULTS.throttle }, batchTimeMs: DEFAULTS.backfillBatchTimeMs, ...backfillOf(st),
       });
       step = { line: st.line, strategy: 'backfill', ms: performance.now() - t0, migrationId: report.migrationId ?? undefined, inverse: null };
     } else {
@@ -471,6 +503,15 @@ async function online(p: Pool, o: MigrateOptions, f: MigrationFile, statements: 
   if (record) await withClient(p, (c) => recordSteps(c, f.version, i + 1, [step]));
   out.push(step);
   return i + 1;
+}
+
+/** A `-- pgshift:backfill` UPDATE as `pgshift backfill`'s table, SET, FROM and WHERE. */
+function backfillOf(st: Statement): { table: string; set: string; where?: string; from?: string } {
+  const u = st.node.UpdateStmt;
+  return {
+    table: deparseExpression(u.relation), set: u.targetList.map((t: Node) => `${ident(t.ResTarget.name)} = ${deparseExpression(t.ResTarget.val)}`).join(', '),
+    where: u.whereClause ? deparseExpression(u.whereClause) : undefined, from: u.fromClause?.length ? u.fromClause.map(deparseExpression).join(', ') : undefined,
+  };
 }
 
 /** ALTER COLUMN ... TYPE ... USING: a conversion a revert window cannot run backwards. */

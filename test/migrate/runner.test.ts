@@ -119,6 +119,34 @@ describe('pgshift migrate', () => {
     }
   });
 
+  it('the dry run: segments, lock, hold, rewrite, and an estimated duration from a sample measured now (a copy, a backfill), read-only', async () => {
+    const dir = folder();
+    const db = await cloneDatabase(base, 'migrate_plan');
+    try {
+      const o = migrateOptions({ url: db.url, dir });
+      await migrateUp({ ...o, to: '20260101000003' });
+      const before = (await db.query(`SELECT md5(string_agg(t::text, ',' ORDER BY id)) AS h FROM orders t`)).rows[0].h;
+      const planned = await migratePlan(o);
+      expect(planned.map((p) => [p.version, p.segment, p.strategy, p.lock, p.rewrites])).toEqual([
+        ['20260101000004', 1, 'copy', 'ACCESS EXCLUSIVE', true],
+        ['20260101000005', 2, 'backfill', null, false],
+      ]);
+      for (const p of planned) {
+        expect(p.estimate?.seconds, p.sql).toBeGreaterThan(0);
+        expect(p.estimate?.basis).toMatch(/sample of 20000 rows/);
+      }
+      expect(planned[1]!.estimate!.basis).toMatch(/the UPDATE took \d+ ms/);
+      expect((await db.query(`SELECT md5(string_agg(t::text, ',' ORDER BY id)) AS h FROM orders t`)).rows[0].h).toBe(before);
+      const cli = await runCli(['migrate', 'up', '--dry-run', '--dir', dir, '--url', db.url]);
+      expect(cli.status, cli.stderr).toBe(0);
+      expect(cli.stdout).toMatch(/^segment 1 \(alone, online\)\n  20260101000004 line 3: copy: ALTER TABLE orders ALTER COLUMN id TYPE bigint\n.*\n      lock ACCESS EXCLUSIVE, held: .*; rewrites the table: yes\n      estimated duration: [\d.]+(ms|s) \(copy \d+ ms, 2 index build\(s\) \d+ ms, validation scans \d+ ms measured on a sample of 20000 rows/m);
+      expect(cli.stdout).toMatch(/^      row locks only, one batch at a time\n      estimated duration: .*the UPDATE took/m);
+      expect(cli.stdout).toMatch(/^estimated duration in all: .* for the 2 statement\(s\) measured/m);
+    } finally {
+      await db.drop();
+    }
+  });
+
   it('an edited applied file: validate exits 3, up refuses (exit 2) and changes nothing', async () => {
     const dir = folder();
     const db = await cloneDatabase(base, 'migrate_edit');

@@ -185,6 +185,9 @@ describe('pgshift migrate: 10 dbmate files on a 500,000-row table under a mirror
     for (const p of plan) console.log(`[migrate] dry run ${p.version} line ${p.line}: ${p.strategy}: ${p.sql.split('\n').at(-1)} (${p.why})`);
     expect(plan.map((p) => p.version)).toEqual([VERSIONS[0], VERSIONS[0], VERSIONS[0], ...VERSIONS.slice(1, 3), VERSIONS[3], ...VERSIONS.slice(3)]);
     expect(plan.map((p) => p.strategy)).toEqual(ANNOUNCED);
+    // Every change of acct has an estimated duration from a sample measured now; statements run as
+    // written have none, nor the backfill of the column an earlier pending file renames.
+    expect(plan.filter((p) => p.estimate === null).map((p) => p.strategy)).toEqual(plan.filter((p) => p.strategy === 'statement' || p.strategy === 'backfill').map((p) => p.strategy));
   });
 
   it('up applies every file under the workload, each statement with the strategy the dry run announced', { timeout: UP_MS + 60_000 }, async () => {
@@ -240,7 +243,7 @@ describe('pgshift migrate: 10 dbmate files on a 500,000-row table under a mirror
     const total = runs.find((r) => r.what === 'up');
     figures.push(`total: first up ${total ? fmt(total.to - total.from) : '-'} for ${VERSIONS.length} files; whole run (up, down 3, up again, no-op up) ${fmt(to - from)}; ` +
       `workload ${stats.transactions} tx (${Math.round(rate(stats, from - WARM_MS / 2, from))} tx/s just before the run, ${Math.round(rate(stats, from, to))} tx/s during it), ${stats.failures} failed, worst wait ${Math.round(whole.ms)} ms over ${whole.during} tx`);
-    figures.push('| run | file | line | statement | strategy | time | worst wait during the file | workload tx/s during the file |', '|---|---|---|---|---|---|---|---|');
+    figures.push('| run | file | line | statement | strategy | time | estimated (dry run) | worst wait during the file | workload tx/s during the file |', '|---|---|---|---|---|---|---|---|---|');
     for (const r of runs) {
       for (const f of r.files) {
         const start = marks.find((m) => m.at >= r.from && m.at <= r.to && m.line.includes(f.version))?.at ?? r.from;
@@ -250,7 +253,8 @@ describe('pgshift migrate: 10 dbmate files on a 500,000-row table under a mirror
         const text = FILES[`${f.version}_${f.name}.sql`]!.split('\n');
         for (const s of f.steps) {
           const sql = text[s.line - 1] ?? '';
-          figures.push(`| ${r.what} | ${f.version} ${f.name} | ${s.line} | \`${sql.replace(/;$/, '')}\` | ${s.strategy} | ${fmt(s.ms)} | ${Math.round(w.ms)} ms | ${Math.round(rate(stats, start, next))} |`);
+          const estimated = r.what === 'up' ? plan.find((p) => key(p.version, p.line) === key(f.version, s.line))?.estimate : null;
+          figures.push(`| ${r.what} | ${f.version} ${f.name} | ${s.line} | \`${sql.replace(/;$/, '')}\` | ${s.strategy} | ${fmt(s.ms)} | ${estimated ? fmt(estimated.seconds * 1000) : '-'} | ${Math.round(w.ms)} ms | ${Math.round(rate(stats, start, next))} |`);
         }
       }
     }
