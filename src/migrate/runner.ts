@@ -98,6 +98,11 @@ function pool(o: MigrateOptions, role: string, readOnly = false): Pool {
   return createPool({ url: o.url, role, lockTimeoutMs: o.retry.lockTimeoutMs, maxClients: 3, readOnly });
 }
 
+/** The library's `migrate({ url, dir, ... })`: `pgshift migrate up`, every option not given at its default. */
+export async function migrate(o: Partial<MigrateOptions> & Pick<MigrateOptions, 'dir'>): Promise<FileRun[]> {
+  return migrateUp(migrateOptions(o));
+}
+
 /** Applies the pending files in order (up to `--to`); refuses (exit 2) when an applied file was edited. */
 export async function migrateUp(o: MigrateOptions): Promise<FileRun[]> {
   return asTheRunner(o, async (p, files, history) => {
