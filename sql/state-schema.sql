@@ -163,3 +163,35 @@ CREATE TABLE IF NOT EXISTS pgshift.migration_file_events (
   by_user  text NOT NULL DEFAULT current_user
 );
 UPDATE pgshift.schema_version SET version = 7 WHERE version < 7;
+-- Version 8: reports (issue 14). One row in pgshift.runs per command run that writes a report
+-- (alter --execute, resume, backfill --execute, migrate up), written when the command ends; its
+-- id is the report's (pgshift report <id>). result is the command's own report (what --json
+-- prints), baseline the database's counters read at the command's start and when it first
+-- changed something, server what was measurable (version, pg_stat_statements). Times are the
+-- client's clock, as the progress events it samples were.
+CREATE TABLE IF NOT EXISTS pgshift.runs (
+  id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  command        text NOT NULL,
+  started_at     timestamptz NOT NULL,
+  finished_at    timestamptz NOT NULL,
+  outcome        text NOT NULL,          -- 'done' | 'failed' | 'stopped'
+  exit_code      int NOT NULL,
+  error          text,
+  migration_ids  bigint[] NOT NULL DEFAULT '{}',
+  result         jsonb,
+  baseline       jsonb,
+  server         jsonb
+);
+-- The run's samples, at most a few thousand per run (src/report/sampler.ts halves a series that
+-- outgrows its bound): kind 'db' (the database's counters and gauges, every second or slower),
+-- and the engine's progress events ('phase', 'rows', 'backlog', 'lag', 'throttle', 'end',
+-- 'cutover', 'validation') with their migration, and 'note' (migrate up: a file begins).
+CREATE TABLE IF NOT EXISTS pgshift.run_samples (
+  run_id        bigint NOT NULL REFERENCES pgshift.runs (id),
+  at            timestamptz NOT NULL,
+  kind          text NOT NULL,
+  migration_id  bigint,
+  data          jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS run_samples_by_run ON pgshift.run_samples (run_id, at);
+UPDATE pgshift.schema_version SET version = 8 WHERE version < 8;

@@ -3,7 +3,8 @@
  * carry (every phase change with its table, the rows of every chunk, the changelog's backlog, the
  * replication lag, the throttle's reason as it changes). The engine emits them from the few places
  * that know each fact (state/store.ts for phases, the copy and the backfill walk for rows, the
- * throttler for lag and throttling, the phases' backlog samples); src/terminal draws them. The logs
+ * throttler for lag and throttling, the phases' backlog samples, the validation and the cutover);
+ * src/terminal draws them and src/report keeps them for the run's report. The logs
  * stay as they are: a JSON consumer sees no difference.
  *
  * A process-wide channel, like the root logger: a migration run from `migrate up` emits without
@@ -22,7 +23,15 @@ export type ProgressEvent =
   /** why the copy and the replay wait (null: they no longer do) */
   | { type: 'throttle'; id: number; reason: string | null }
   /** a migration ended without reaching 'done' */
-  | { type: 'end'; id: number; outcome: string };
+  | { type: 'end'; id: number; outcome: string }
+  /**
+   * the cutover's locked transaction committed (or a change without a copy released the table's
+   * lock): its attempts, how long the last attempt waited for its locks (null: not measured) and
+   * how long the locks were held
+   */
+  | { type: 'cutover'; id: number; attempts: number; lockWaitMs: number | null; holdMs: number }
+  /** the validation before the cutover finished (verify/validate.ts's figures) */
+  | { type: 'validation'; id: number; level: string; passed: boolean; rowsOrigin: number; rowsShadow: number; chunks: number; mismatchedChunks: number; writesHeldMs: number; ms: number };
 
 export type ProgressListener = (e: ProgressEvent) => void;
 

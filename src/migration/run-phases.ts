@@ -1,5 +1,6 @@
 import { withClient } from '../db/session.js';
 import { failpoint } from '../failpoints.js';
+import { progress } from '../progress.js';
 import { isBefore, type Phase } from '../state/phases.js';
 import { throttlerFor } from '../throttle/from-options.js';
 import type { CutoverResult } from '../cutover/cutover.js';
@@ -76,11 +77,14 @@ async function runPhases(run: Run, k: Captured, start: { phase: Phase; low: stri
   await enter('checksum', `validating (${opts.validation})`);
   const [{ report: validation, sides }, checksumMs] = await timed(() => validateShadow(run, k));
   await failpoint('checksum');
+  const { level, passed, rowsOrigin, rowsShadow, chunks, mismatchedChunks, writesHeldMs, ms } = validation;
+  progress.emit({ type: 'validation', id: run.id, level, passed, rowsOrigin, rowsShadow, chunks, mismatchedChunks, writesHeldMs, ms });
   const proofs = await proveConstraints(run, k);
 
   await run.hooks.run('before-cutover', hookState(run, 'cutover'));
   await enter('cutover', 'swapping tables');
   const [{ result, userValidate }, cutoverMs] = await timed(() => swap(run, k, sides, copied.rows, proofs));
+  progress.emit({ type: 'cutover', id: run.id, attempts: result.attempts, lockWaitMs: result.lockWaitMs, holdMs: result.holdMs });
   await run.hooks.run('after-cutover', hookState(run, 'cutover'));
   await failpoint('after-cutover');
 

@@ -4,6 +4,7 @@ import { ident, qualified } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { PgshiftError, RuntimeError, StoppedError, UserError, describeError, sqlState } from '../errors.js';
 import { componentLog } from '../log.js';
+import { progress } from '../progress.js';
 import type { AlterOptions } from '../config.js';
 import { failpoint } from '../failpoints.js';
 import { describeBlockers, lockGaveUp } from '../cutover/blockers.js';
@@ -139,6 +140,8 @@ async function runUnits(
       else await runRoute(run, done, unit.decision);
       if (unit.kind === 'route') await markDone(run, done + 1);
     }
+    // The change's lock, as a copy's cutover reports its own (the wait is not measured here).
+    progress.emit({ type: 'cutover', id, attempts: run.attempts, lockWaitMs: null, holdMs: run.heldMs });
     await setPhase(pool, id, 'done', `applied (${m.strategy})`);
     await finishMigration(pool, id, 'done', null);
     await run.hooks.run('after-cutover', state('cutover'));

@@ -9,7 +9,7 @@ import type { Outcome, Phase } from './phases.js';
 import { progress } from '../progress.js';
 
 /** The version sql/state-schema.sql brings the state schema to (its last UPDATE of schema_version). */
-export const STATE_SCHEMA_VERSION = 7;
+export const STATE_SCHEMA_VERSION = 8;
 
 /**
  * Creates or upgrades pgshift's state schema; concurrent callers serialise on an advisory lock.
