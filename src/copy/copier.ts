@@ -1,5 +1,6 @@
 import type { Client } from '../db/session.js';
 import { inTransaction } from '../db/session.js';
+import { writeState } from '../state/store.js';
 import { chunkBoundSql, copyRangeSql, type Tables } from './sql.js';
 
 /**
@@ -32,10 +33,12 @@ export async function copyRange(
     const r = await c.query(copyRangeSql(t, low !== null, high !== null), [...t.mapping.constants, ...(low ?? []), ...(high ?? [])]);
     const n = r.rowCount ?? 0;
     // The last chunk moves the phase on in its own transaction: a resume never re-copies.
-    await c.query(
+    await writeState(
+      c,
       `UPDATE pgshift.migrations SET watermark = $2, rows_copied = rows_copied + $3, updated_at = now(),
               phase = CASE WHEN $2::text[] IS NULL THEN 'index' ELSE phase END WHERE id = $1`,
       [migrationId, high, n],
+      { inTransaction: true },
     );
     return n;
   });

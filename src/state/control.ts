@@ -1,6 +1,7 @@
 import type { Pool } from '../db/session.js';
 import { withClient } from '../db/session.js';
 import { UserError } from '../errors.js';
+import { writeState } from './store.js';
 
 /**
  * Operator controls delivered through the state table, so they work from any host: the
@@ -19,7 +20,7 @@ export async function applyControl(pool: Pool, idText: string, control: Control)
       : control.kind === 'unpause' ? 'paused = false, throttled_until = NULL'
       : `throttled_until = now() + make_interval(secs => $2 / 1000.0)`;
     const params: unknown[] = control.kind === 'throttle' ? [idText, control.forMs] : [idText];
-    const r = await c.query(`UPDATE pgshift.migrations SET ${set}, updated_at = now() WHERE id = $1 AND outcome IS NULL RETURNING table_schema || '.' || table_name AS t, throttled_until::text AS until`, params);
+    const r = await writeState(c, `UPDATE pgshift.migrations SET ${set}, updated_at = now() WHERE id = $1 AND outcome IS NULL RETURNING table_schema || '.' || table_name AS t, throttled_until::text AS until`, params);
     if (r.rowCount === 0) throw new UserError(`no unfinished migration ${idText}`);
     const t = r.rows[0].t;
     return control.kind === 'cutover' ? `migration ${idText} on ${t}: cutover requested`

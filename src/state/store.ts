@@ -1,12 +1,39 @@
 import os from 'node:os';
 import type { Client, Pool } from '../db/session.js';
-import { withClient, withTransaction } from '../db/session.js';
+import { inTransaction, withClient, withTransaction } from '../db/session.js';
+import type pg from 'pg';
 import { sqlFile } from '../db/sql-files.js';
 import { advisoryLocks } from '../db/advisory-locks.js';
 import { ident } from '../db/quote.js';
 import { UserError, sqlState } from '../errors.js';
 import type { Outcome, Phase } from './phases.js';
 import { progress } from '../progress.js';
+
+/**
+ * How long a write to pgshift's own state rows waits for a row lock. Those rows are locked only by
+ * pgshift's own short statements (the engine's other sessions recording progress, an operator's
+ * pause or throttle), never by the application, so waiting for them is safe; the sessions'
+ * lock_timeout is sized for the user's tables, and under load it failed a run over a row another
+ * pgshift session held for a moment.
+ */
+export const STATE_LOCK_WAIT = '10s';
+
+/**
+ * One write to the state tables under STATE_LOCK_WAIT. Outside a transaction it runs in one of its
+ * own; inside the caller's (`inTransaction`) it must be the transaction's last statement, since
+ * the longer wait lasts to its end.
+ */
+export async function writeState(c: Client, sql: string, params: unknown[], opts: { inTransaction?: boolean } = {}): Promise<pg.QueryResult> {
+  const wait = `SELECT set_config('lock_timeout', '${STATE_LOCK_WAIT}', true)`;
+  if (opts.inTransaction) {
+    await c.query(wait);
+    return c.query(sql, params);
+  }
+  return inTransaction(c, async () => {
+    await c.query(wait);
+    return c.query(sql, params);
+  });
+}
 
 /** The version sql/state-schema.sql brings the state schema to (its last UPDATE of schema_version). */
 export const STATE_SCHEMA_VERSION = 8;
@@ -95,7 +122,8 @@ export async function registerMigration(c: Client, m: NewMigration): Promise<num
 
 export async function setPhase(pool: Pool, id: number, phase: Phase, message: string, detail?: unknown): Promise<void> {
   await withClient(pool, async (c) => {
-    const r = await c.query(
+    const r = await writeState(
+      c,
       `UPDATE pgshift.migrations SET phase = $2, phase_started_at = now(), updated_at = now(),
               copy_started_at = CASE WHEN $2 = 'copy' THEN now() ELSE copy_started_at END WHERE id = $1
        RETURNING kind, table_schema, table_name`,
@@ -113,10 +141,7 @@ export async function setPhase(pool: Pool, id: number, phase: Phase, message: st
 
 export async function finishMigration(pool: Pool, id: number, outcome: Outcome, error: string | null): Promise<void> {
   await withClient(pool, async (c) => {
-    await c.query(
-      `UPDATE pgshift.migrations SET outcome = $2, error = $3, finished_at = now(), updated_at = now() WHERE id = $1`,
-      [id, outcome, error],
-    );
+    await writeState(c, `UPDATE pgshift.migrations SET outcome = $2, error = $3, finished_at = now(), updated_at = now() WHERE id = $1`, [id, outcome, error]);
     await c.query(`INSERT INTO pgshift.events (migration_id, phase, message) VALUES ($1, 'done', $2)`, [id, error ?? outcome]);
   });
   if (outcome !== 'done') progress.emit({ type: 'end', id, outcome });
@@ -127,5 +152,5 @@ export async function isTruncated(c: Client, id: number): Promise<boolean> {
 }
 
 export async function recordError(pool: Pool, id: number, error: string): Promise<void> {
-  await withClient(pool, (c) => c.query(`UPDATE pgshift.migrations SET error = $2, updated_at = now() WHERE id = $1`, [id, error]));
+  await withClient(pool, (c) => writeState(c, `UPDATE pgshift.migrations SET error = $2, updated_at = now() WHERE id = $1`, [id, error]));
 }

@@ -4,6 +4,7 @@ import { sleep } from '../db/retry.js';
 import { RuntimeError, describeError } from '../errors.js';
 import { componentLog } from '../log.js';
 import { progress } from '../progress.js';
+import { writeState } from '../state/store.js';
 import type { Probe, ProbeResult } from './probes.js';
 
 /**
@@ -55,7 +56,7 @@ export function createThrottler(opts: ThrottlerOptions): Throttler {
     progress.emit({ type: 'throttle', id: opts.migrationId, reason });
     if (reason) log.warn({ migration: opts.migrationId, reason }, 'throttled');
     else log.info({ migration: opts.migrationId }, 'throttle cleared');
-    await withClient(opts.pool, (c) => c.query(`UPDATE pgshift.migrations SET throttle_reason = $2, updated_at = now() WHERE id = $1`, [opts.migrationId, reason]), 'throttle');
+    await withClient(opts.pool, (c) => writeState(c, `UPDATE pgshift.migrations SET throttle_reason = $2, updated_at = now() WHERE id = $1`, [opts.migrationId, reason]), 'throttle');
   };
 
   let lastLag: number | null = null;
@@ -65,7 +66,7 @@ export function createThrottler(opts: ThrottlerOptions): Throttler {
     if (lag === lastLag || (lag !== null && lastLag !== null && Math.abs(lag - lastLag) < 100)) return;
     lastLag = lag;
     progress.emit({ type: 'lag', id: opts.migrationId, ms: lag });
-    await withClient(opts.pool, (c) => c.query(`UPDATE pgshift.migrations SET lag_ms = $2 WHERE id = $1`, [opts.migrationId, lag]), 'throttle');
+    await withClient(opts.pool, (c) => writeState(c, `UPDATE pgshift.migrations SET lag_ms = $2 WHERE id = $1`, [opts.migrationId, lag]), 'throttle');
   };
 
   return {

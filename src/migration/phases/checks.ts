@@ -1,7 +1,7 @@
 import type { Client } from '../../db/session.js';
 import { RuntimeError, StoppedError } from '../../errors.js';
 import type { Tables } from '../../copy/sql.js';
-import { isTruncated } from '../../state/store.js';
+import { isTruncated, writeState } from '../../state/store.js';
 import type { Run } from '../run.js';
 import { progress } from '../../progress.js';
 
@@ -20,7 +20,7 @@ export async function stopIfTruncated(c: Client, id: number): Promise<void> {
 /** The changelog's size, kept in the state table for status. */
 export async function recordBacklog(c: Client, run: Run, tables: Tables): Promise<number> {
   const n = Number((await c.query(`SELECT count(*) AS n FROM ${tables.changelog}`)).rows[0].n);
-  await c.query(`UPDATE pgshift.migrations SET backlog = $2 WHERE id = $1`, [run.id, n]);
+  await writeState(c, `UPDATE pgshift.migrations SET backlog = $2 WHERE id = $1`, [run.id, n]);
   progress.emit({ type: 'backlog', id: run.id, entries: n, atLeast: false });
   run.backlogSampledAt = performance.now();
   return n;
