@@ -37,22 +37,33 @@ type Keyed = Pick<TableInfo, 'schema' | 'name' | 'key'>;
  * the replay takes entries by ctid.
  */
 export async function createChangelog(c: Client, origin: Keyed, names: CaptureNames, migrationId: number): Promise<void> {
-  const cols = origin.key.map((k) => `${ident(k.name)} ${k.type}${k.collation ? ` COLLATE ${k.collation}` : ''} NOT NULL`);
-  const changelog = qualified(names.schema, names.changelog);
-  await c.query(`CREATE TABLE ${changelog} (${cols.join(', ')}) WITH (autovacuum_vacuum_scale_factor = 0.01)`);
-  const keys = origin.key.map((k) => ident(k.name));
+  await c.query(changelogSql(origin, names));
+  await c.query(captureFunctionSql(origin, names));
   await c.query(
-    sqlFile('capture-function.sql', {
+    sqlFile('truncate-function.sql', {
       schema: ident(names.schema),
-      capture_fn: ident(names.captureFunction),
       truncate_fn: ident(names.truncateFunction),
-      changelog,
-      keys: trusted(keys.join(', ')),
-      old_keys: trusted(keys.map((k) => `OLD.${k}`).join(', ')),
-      new_keys: trusted(keys.map((k) => `NEW.${k}`).join(', ')),
       migration_id: trusted(String(Math.trunc(migrationId))),
     }),
   );
+}
+
+export function changelogSql(origin: Keyed, names: CaptureNames): string {
+  const cols = origin.key.map((k) => `${ident(k.name)} ${k.type}${k.collation ? ` COLLATE ${k.collation}` : ''} NOT NULL`);
+  return `CREATE TABLE ${qualified(names.schema, names.changelog)} (${cols.join(', ')}) WITH (autovacuum_vacuum_scale_factor = 0.01)`;
+}
+
+/** The capture trigger's function: the changed row's key (both keys when an UPDATE moves it) into the changelog. */
+export function captureFunctionSql(origin: Keyed, names: CaptureNames): string {
+  const keys = origin.key.map((k) => ident(k.name));
+  return sqlFile('capture-function.sql', {
+    schema: ident(names.schema),
+    capture_fn: ident(names.captureFunction),
+    changelog: qualified(names.schema, names.changelog),
+    keys: trusted(keys.join(', ')),
+    old_keys: trusted(keys.map((k) => `OLD.${k}`).join(', ')),
+    new_keys: trusted(keys.map((k) => `NEW.${k}`).join(', ')),
+  });
 }
 
 /**
@@ -61,23 +72,26 @@ export async function createChangelog(c: Client, origin: Keyed, names: CaptureNa
  * session with session_replication_role = replica is captured too.
  */
 export async function installTriggers(c: Client, origin: Keyed, names: CaptureNames, migrationId: number): Promise<void> {
-  const table = qualified(origin.schema, origin.name);
-  await c.query(
-    `CREATE TRIGGER ${ident(names.captureTrigger)} AFTER INSERT OR UPDATE OR DELETE ON ${table}` +
-      ` FOR EACH ROW EXECUTE FUNCTION ${qualified(names.schema, names.captureFunction)}()`,
-  );
-  await c.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.captureTrigger)}`);
-  await c.query(
-    `CREATE TRIGGER ${ident(names.truncateTrigger)} AFTER TRUNCATE ON ${table}` +
-      ` FOR EACH STATEMENT EXECUTE FUNCTION ${qualified(names.schema, names.truncateFunction)}()`,
-  );
-  await c.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.truncateTrigger)}`);
+  for (const sql of triggersSql(origin, names)) await c.query(sql);
   for (const trigger of [names.captureTrigger, names.truncateTrigger]) {
     await c.query(
       `INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name, on_table) VALUES ($1, 'trigger', $2, $3, $4)`,
       [migrationId, origin.schema, trigger, origin.name],
     );
   }
+}
+
+/** The capture's two triggers on the table, ENABLE ALWAYS. */
+export function triggersSql(origin: Pick<Keyed, 'schema' | 'name'>, names: CaptureNames): string[] {
+  const table = qualified(origin.schema, origin.name);
+  return [
+    `CREATE TRIGGER ${ident(names.captureTrigger)} AFTER INSERT OR UPDATE OR DELETE ON ${table}` +
+      ` FOR EACH ROW EXECUTE FUNCTION ${qualified(names.schema, names.captureFunction)}()`,
+    `ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.captureTrigger)}`,
+    `CREATE TRIGGER ${ident(names.truncateTrigger)} AFTER TRUNCATE ON ${table}` +
+      ` FOR EACH STATEMENT EXECUTE FUNCTION ${qualified(names.schema, names.truncateFunction)}()`,
+    `ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.truncateTrigger)}`,
+  ];
 }
 
 /** Removes the capture triggers; used by the swap and by cleanup. */
