@@ -1,5 +1,5 @@
 import type { Client } from '../db/session.js';
-import { inTransaction } from '../db/session.js';
+import { rolledBack } from '../db/rolled-back.js';
 import { qualified } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { UserError, describeError, sqlState } from '../errors.js';
@@ -64,20 +64,6 @@ export async function makePlan(c: Client, sql: string, retry: RetryPolicy, trans
   // (Its size functions take the table's ACCESS SHARE lock, which waits behind a queued DDL.)
   const disk = await withRetry(retry, () => checkDiskSpace(c, { origin, flow, trial }, diskFreeBytes));
   return { parsed, origin, flow, findings, trial, mapping, transforms, statements: parsed.statements.map(deparseStatement), disk };
-}
-
-async function rolledBack<T>(c: Client, fn: () => Promise<T>): Promise<T> {
-  const marker = new Error('rollback');
-  let result: T | undefined;
-  try {
-    await inTransaction(c, async () => {
-      result = await fn();
-      throw marker;
-    });
-  } catch (err) {
-    if (err !== marker) throw err;
-  }
-  return result as T;
 }
 
 export function describePlan(plan: Plan): string[] {
