@@ -23,7 +23,17 @@ export function onFailpoint(name: Failpoint, handler: Handler | null): void {
   else handlers.delete(name);
 }
 
+/**
+ * PGSHIFT_FAILPOINT=<point>, or <point>@<label> to fire only in the fleet child of that target
+ * (a fleet sets PGSHIFT_TARGET to each child's label): one environment for a whole fleet run.
+ */
+function armed(name: Failpoint, env = process.env): boolean {
+  const v = env.PGSHIFT_FAILPOINT ?? '';
+  const at = v.indexOf('@');
+  return (at < 0 ? v : v.slice(0, at)) === name && (at < 0 || v.slice(at + 1) === env.PGSHIFT_TARGET);
+}
+
 export async function failpoint(name: Failpoint, c?: Client): Promise<void> {
-  if (process.env.PGSHIFT_FAILPOINT === name) process.kill(process.pid, 'SIGKILL');
+  if (armed(name)) process.kill(process.pid, 'SIGKILL');
   await handlers.get(name)?.(c);
 }

@@ -5,6 +5,9 @@ import { DEFAULTS } from '../config.js';
 import { runCommand } from './run.js';
 import { addConnectionOptions, connectionUrl } from './options.js';
 import { cleanup } from '../migration/cleanup.js';
+import { addFleetOptions, runFleetCommand } from './fleet.js';
+import { cleanupProbe } from '../fleet/probes.js';
+import { UserError } from '../errors.js';
 
 export function registerAbort(program: Command): void {
   const cmd = program
@@ -30,8 +33,10 @@ export function registerCleanup(program: Command): void {
     .description('remove what finished migrations kept (the old table) and interrupted ones left behind; says what it drops')
     .argument('[id]', 'one migration (default: none; use --all for every one)')
     .option('--all', 'every migration with something left behind', false);
-  addConnectionOptions(cmd).action((id: string | undefined, o: Record<string, unknown>) =>
+  addFleetOptions(addConnectionOptions(cmd), 'run').action((id: string | undefined, o: Record<string, unknown>, cmd: Command) =>
       runCommand(async () => {
+        if (o.targets !== undefined && (id !== undefined || !o.all)) throw new UserError('cleanup --targets cleans up every migration of each target: give --all, not an id (ids differ between targets)');
+        if (o.targets !== undefined) return runFleetCommand(o, cmd, { add: [], probe: cleanupProbe, execute: true });
         const pool = createPool({ url: connectionUrl(o), role: 'cleanup', lockTimeoutMs: DEFAULTS.retry.lockTimeoutMs });
         try {
           await cleanup(pool, { id, all: o.all === true }, DEFAULTS.retry, (line) => process.stdout.write(`${line}\n`));

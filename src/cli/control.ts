@@ -5,6 +5,9 @@ import { parseDuration } from '../units.js';
 import { UserError } from '../errors.js';
 import { runCommand } from './run.js';
 import { addConnectionOptions, connectionUrl } from './options.js';
+import { addFleetOptions, statusAcrossTargets } from './fleet.js';
+import { migrationsDir } from '../migrate/files.js';
+import { migrateOptions } from '../migrate/runner.js';
 
 function withPool(url: string | undefined, fn: (pool: ReturnType<typeof createPool>) => Promise<void>, readOnly = false): Promise<void> {
   const pool = createPool({ url, role: readOnly ? 'status' : 'control', lockTimeoutMs: 1000, maxClients: 1, readOnly });
@@ -36,11 +39,13 @@ export function registerControls(program: Command): void {
     .command('status')
     .description('migrations and backfills: phase, progress, rows/s, ETA, backlog, lag, throttle reason, outcome')
     .argument('[id]', 'one migration');
-  addConnectionOptions(status)
+  addFleetOptions(addConnectionOptions(status), 'read')
+    .option('--dir <dir>', 'with --targets: also count each target\'s pending migration files in this folder')
     .option('--json', 'print JSON', false)
     .option('--watch', 'print again every 2 seconds until every migration shown has ended', false)
-    .action((id: string | undefined, o: { url?: string; urlFile?: string; json?: boolean; watch?: boolean }) =>
+    .action((id: string | undefined, o: { url?: string; urlFile?: string; json?: boolean; watch?: boolean; targets?: string; dir?: string }) =>
       runCommand(() =>
+        o.targets !== undefined ? statusAcrossTargets(o, o.dir === undefined ? undefined : migrateOptions({ dir: migrationsDir(o.dir) })) :
         withPool(connectionUrl(o), async (pool) => {
           if (id !== undefined && !/^\d+$/.test(id)) throw new UserError(`"${id}" is not a migration id`);
           for (;;) {

@@ -54,7 +54,7 @@ export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
   }
 }
 
-function classifyOptions(opts: AlterOptions): ClassifyOptions {
+export function classifyOptions(opts: AlterOptions): ClassifyOptions {
   const copyOnly: [string, boolean][] = [
     ['--postpone-cutover', opts.postponeCutover], ['--cutover-at', opts.cutoverAt !== undefined],
     ['--revert-window', opts.revertWindowMs !== undefined], ['--transform', opts.transforms.length > 0],
