@@ -188,10 +188,11 @@ CREATE TABLE IF NOT EXISTS pgshift.runs (
 -- 'cutover', 'validation') with their migration, and 'note' (migrate up: a file begins).
 CREATE TABLE IF NOT EXISTS pgshift.run_samples (
   run_id        bigint NOT NULL REFERENCES pgshift.runs (id),
+  seq           int NOT NULL,            -- the order the sampler kept them in (events at one instant keep theirs)
   at            timestamptz NOT NULL,
   kind          text NOT NULL,
   migration_id  bigint,
   data          jsonb NOT NULL
 );
-CREATE INDEX IF NOT EXISTS run_samples_by_run ON pgshift.run_samples (run_id, at);
+CREATE INDEX IF NOT EXISTS run_samples_by_run ON pgshift.run_samples (run_id, seq);
 UPDATE pgshift.schema_version SET version = 8 WHERE version < 8;

@@ -4,8 +4,9 @@ import { alterOptions, DEFAULTS, type AlterOptions } from '../config.js';
 import { resumeMigration } from '../migration/start.js';
 import { revertMigration } from '../migration/revert.js';
 import {
-  addConnectionOptions, addOutputOptions, addStrategyOptions, addThrottleOptions, connectionUrl, outputOptions, positiveDuration, strategyOptions, throttleOptions, oneOf,
+  addConnectionOptions, addOutputOptions, addReportOptions, addStrategyOptions, addThrottleOptions, connectionUrl, outputOptions, positiveDuration, reportOptions, strategyOptions, throttleOptions, oneOf,
 } from './options.js';
+import { withReport } from '../report/report-run.js';
 import { withOutput } from '../terminal/output.js';
 import { formatDuration, parseSize } from '../units.js';
 import { runCommand } from './run.js';
@@ -30,7 +31,7 @@ function addAlterOptions(cmd: Command): Command {
     .option('--rollback <mode>', 'on a failed validation: automatic (clean up), manual (keep for inspection, exit 3), none (keep a swap already done)', DEFAULTS.rollback)
     .option('--lock-timeout <duration>', 'lock wait of the first attempt of every DDL and of the cutover', `${DEFAULTS.retry.lockTimeoutMs}ms`)
     .option('--disk-free <size>', 'free disk space for the shadow, its indexes and the WAL, when pgshift cannot read it on the server\'s host (e.g. 50GB); a copy that will not fit is refused');
-  return addOutputOptions(addThrottleOptions(cmd));
+  return addReportOptions(addOutputOptions(addThrottleOptions(cmd)));
 }
 
 /**
@@ -100,7 +101,8 @@ export function registerAlter(program: Command): void {
   ).action((statements: string, o: Record<string, unknown>, cmd: Command) =>
     runCommand(async () => {
       const opts = { ...optionsFrom(statements, o), explicit: explicitOptions(cmd) };
-      print(await withOutput(outputOptions(o), () => onlineAlter(opts)), o.json);
+      const report = { ...reportOptions(o, opts.url, opts.execute), command: 'alter' };
+      print(await withOutput(outputOptions(o), () => withReport(report, () => onlineAlter(opts))), o.json);
     }),
   );
   const revert = program
@@ -124,7 +126,8 @@ export function registerAlter(program: Command): void {
   ).action((id: string, o: Record<string, unknown>, cmd: Command) =>
     runCommand(async () => {
       const opts = { ...optionsFrom('', o), execute: true, explicit: explicitOptions(cmd) };
-      print(await withOutput(outputOptions(o), () => resumeMigration(opts, id)), o.json);
+      const report = { ...reportOptions(o, opts.url, true), command: 'resume' };
+      print(await withOutput(outputOptions(o), () => withReport(report, () => resumeMigration(opts, id))), o.json);
     }),
   );
 }

@@ -3,7 +3,8 @@ import { DEFAULTS } from '../config.js';
 import { runBackfill, type BackfillOptions, type BackfillReport } from '../backfill/backfill.js';
 import { parseWindow } from '../backfill/window.js';
 import { formatDuration } from '../units.js';
-import { addConnectionOptions, addOutputOptions, addThrottleOptions, connectionUrl, outputOptions, positiveDuration, throttleOptions } from './options.js';
+import { addConnectionOptions, addOutputOptions, addReportOptions, addThrottleOptions, connectionUrl, outputOptions, positiveDuration, reportOptions, throttleOptions } from './options.js';
+import { withReport } from '../report/report-run.js';
 import { withOutput } from '../terminal/output.js';
 import { runCommand } from './run.js';
 
@@ -22,6 +23,7 @@ export function registerBackfill(program: Command): void {
     .option('--batch-time <duration>', 'target duration of one batch: the longest an application row waits for it', `${DEFAULTS.backfillBatchTimeMs}ms`)
     .option('--lock-timeout <duration>', 'lock wait of each batch before it yields and retries', `${DEFAULTS.retry.lockTimeoutMs}ms`)
     .option('--json', 'print one JSON report on stdout', false);
+  addReportOptions(cmd);
   addOutputOptions(addThrottleOptions(addConnectionOptions(cmd))).action((o: Record<string, unknown>) =>
     runCommand(async () => {
       const lockTimeoutMs = positiveDuration(o.lockTimeout, '--lock-timeout', 60_000);
@@ -39,7 +41,8 @@ export function registerBackfill(program: Command): void {
         retry: { ...DEFAULTS.retry, lockTimeoutMs },
         throttle: { ...DEFAULTS.throttle, ...throttleOptions(o) },
       };
-      const report = await withOutput(outputOptions(o), () => runBackfill(options));
+      const reported = { ...reportOptions(o, options.url, options.execute), command: 'backfill' };
+      const report = await withOutput(outputOptions(o), () => withReport(reported, () => runBackfill(options)));
       process.stdout.write(o.json ? `${JSON.stringify(report)}\n` : `${describe(report).join('\n')}\n`);
     }),
   );

@@ -35,6 +35,7 @@ registerBackfill(program);
 registerPlan(program);
 (await import('./lint.js')).registerLint(program);
 registerMigrate(program);
+(await import('./report.js')).registerReport(program);
 
 try {
   await program.parseAsync(process.argv);

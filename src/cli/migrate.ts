@@ -9,7 +9,8 @@ import { SOURCES, baseline, mark, repair } from '../migrate/adopt.js';
 import { lint } from '../lint/lint.js';
 import { createPool, type Pool } from '../db/session.js';
 import { migrateDown, migrateOptions, migratePlan, migrateStatus, migrateUp, migrateValidate, type FileRun, type MigrateOptions, type PlannedStatement } from '../migrate/runner.js';
-import { addConnectionOptions, addOutputOptions, addStrategyOptions, connectionUrl, oneOf, outputOptions, positiveDuration, strategyOptions } from './options.js';
+import { addConnectionOptions, addOutputOptions, addReportOptions, addStrategyOptions, connectionUrl, oneOf, outputOptions, positiveDuration, reportOptions, strategyOptions } from './options.js';
+import { withReport } from '../report/report-run.js';
 import { withOutput } from '../terminal/output.js';
 import { componentLog } from '../log.js';
 import { runCommand } from './run.js';
@@ -45,7 +46,7 @@ export function registerMigrate(program: Command): void {
       .option('--rollback <mode>', 'a file that fails: automatic (undo its applied statements by their inverses), manual (stop, listing them and what to run), none (stop)', 'automatic')
       .option('--json', 'print the result as JSON', false);
 
-  runner(migrate.command('up').description('apply the pending files in order').option('--to <version>', 'stop after this version').option('--dry-run', 'print each statement\'s strategy; change nothing', false)).action(
+  runner(addReportOptions(migrate.command('up').description('apply the pending files in order').option('--to <version>', 'stop after this version').option('--dry-run', 'print each statement\'s strategy; change nothing', false))).action(
     (o: Record<string, unknown>) =>
       runCommand(async () => {
         const opts = optionsFrom(o);
@@ -63,7 +64,9 @@ export function registerMigrate(program: Command): void {
           process.stdout.write(`${lines.join('\n')}\n`);
           return;
         }
-        const runs = await withOutput(outputOptions(o), () => migrateUp(opts));
+        // One report for the command run, its files marked on the timeline as each begins.
+        const report = { ...reportOptions(o, opts.url, true), command: 'migrate up' };
+        const runs = await withOutput(outputOptions(o), () => withReport(report, (notes) => migrateUp({ ...opts, say: (line) => (opts.say(line), notes.note(line)) })));
         print(o.json ? runs : describeRuns(runs, 'applied'), o.json);
       }),
   );

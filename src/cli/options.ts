@@ -4,6 +4,7 @@ import { DEFAULTS, type ThrottleOptions } from '../config.js';
 import { UserError } from '../errors.js';
 import { parseDuration, parseSize } from '../units.js';
 import { defaultLogFormat, LOG_FORMATS, type OutputOptions } from '../terminal/output.js';
+import type { ReportOptions } from '../report/report-run.js';
 
 /** --url and --url-file, the same on every command that connects. */
 export function addConnectionOptions(cmd: Command): Command {
@@ -117,6 +118,18 @@ export function addOutputOptions(cmd: Command): Command {
   return cmd
     .option('--log-format <format>', 'stderr while it runs: human (status line and readable lines) or json (pino JSON lines); default: human on a terminal, json otherwise')
     .option('--quiet', 'on stderr only warnings and errors; the final summary still prints', false);
+}
+
+/** A run's report (src/report): alter --execute, resume, backfill --execute, migrate up. */
+export function addReportOptions(cmd: Command): Command {
+  return cmd
+    .option('--report-dir <dir>', 'write report.md, report.json and report.html of this run directly in this folder (default: ./pgshift-reports/<id>/)')
+    .option('--no-report', 'write no report of this run');
+}
+
+/** The report options; `runs`: whether this invocation changes anything (a dry run has no report). */
+export function reportOptions(o: Record<string, unknown>, url: string | undefined, runs: boolean): ReportOptions {
+  return { enabled: runs && o.report !== false, dir: o.reportDir as string | undefined, url };
 }
 
 export function outputOptions(o: Record<string, unknown>): OutputOptions {
