@@ -12,6 +12,8 @@ import { formatDuration, parseSize } from '../units.js';
 import { runCommand } from './run.js';
 import { UserError } from '../errors.js';
 import { ROLLBACK_MODES, VALIDATION_LEVELS } from '../verify/validate.js';
+import { addFleetOptions, runFleetCommand } from './fleet.js';
+import { alterProbe } from '../fleet/probes.js';
 
 /** The options `alter` and `resume` share (everything but the statements). */
 function addAlterOptions(cmd: Command): Command {
@@ -92,15 +94,16 @@ function print(report: AlterReport, json: unknown): void {
 }
 
 export function registerAlter(program: Command): void {
-  addAlterOptions(
+  addFleetOptions(addAlterOptions(
     program
       .command('alter')
       .description('apply ALTER TABLE statement(s) to one table online (dry run unless --execute)')
       .argument('<statements>', 'ALTER TABLE, CREATE INDEX or DROP INDEX statement(s) on one table')
       .option('--execute', 'run the migration; without it, print the plan and change nothing', false),
-  ).action((statements: string, o: Record<string, unknown>, cmd: Command) =>
+  ), 'run').action((statements: string, o: Record<string, unknown>, cmd: Command) =>
     runCommand(async () => {
       const opts = { ...optionsFrom(statements, o), explicit: explicitOptions(cmd) };
+      if (o.targets !== undefined) return runFleetCommand(o, cmd, { add: ['--json', '--log-format', 'json'], probe: alterProbe(opts), execute: opts.execute });
       const report = { ...reportOptions(o, opts.url, opts.execute), command: 'alter' };
       print(await withOutput(outputOptions(o), () => withReport(report, () => onlineAlter(opts))), o.json);
     }),

@@ -7,6 +7,8 @@ import { addConnectionOptions, addOutputOptions, addReportOptions, addThrottleOp
 import { withReport } from '../report/report-run.js';
 import { withOutput } from '../terminal/output.js';
 import { runCommand } from './run.js';
+import { addFleetOptions, runFleetCommand } from './fleet.js';
+import { backfillProbe } from '../fleet/probes.js';
 
 export function registerBackfill(program: Command): void {
   const cmd = program
@@ -24,8 +26,9 @@ export function registerBackfill(program: Command): void {
     .option('--lock-timeout <duration>', 'lock wait of each batch before it yields and retries', `${DEFAULTS.retry.lockTimeoutMs}ms`)
     .option('--json', 'print one JSON report on stdout', false);
   addReportOptions(cmd);
-  addOutputOptions(addThrottleOptions(addConnectionOptions(cmd))).action((o: Record<string, unknown>) =>
+  addFleetOptions(addOutputOptions(addThrottleOptions(addConnectionOptions(cmd))), 'run').action((o: Record<string, unknown>, cmd: Command) =>
     runCommand(async () => {
+      if (o.targets !== undefined) return runFleetCommand(o, cmd, { add: ['--json', '--log-format', 'json'], probe: backfillProbe(String(o.table)), execute: o.execute === true });
       const lockTimeoutMs = positiveDuration(o.lockTimeout, '--lock-timeout', 60_000);
       const options: BackfillOptions = {
         url: connectionUrl(o),

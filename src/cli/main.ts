@@ -36,6 +36,7 @@ registerPlan(program);
 (await import('./lint.js')).registerLint(program);
 registerMigrate(program);
 (await import('./report.js')).registerReport(program);
+(await import('./fleet.js')).registerFleet(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -15,6 +15,10 @@ import { withOutput } from '../terminal/output.js';
 import { componentLog } from '../log.js';
 import { runCommand } from './run.js';
 import { VALIDATION_LEVELS } from '../verify/validate.js';
+import { addFleetOptions, exitFromReads, migrateStatusAcrossTargets, runFleetCommand } from './fleet.js';
+import { migrateProbe } from '../fleet/probes.js';
+import { fleetValidate } from '../fleet/read.js';
+import { readTargetsFile } from '../fleet/targets.js';
 
 /** `pgshift migrate create|up|down|status|validate`: the migration files teams already have (src/migrate). */
 export function registerMigrate(program: Command): void {
@@ -46,10 +50,15 @@ export function registerMigrate(program: Command): void {
       .option('--rollback <mode>', 'a file that fails: automatic (undo its applied statements by their inverses), manual (stop, listing them and what to run), none (stop)', 'automatic')
       .option('--json', 'print the result as JSON', false);
 
-  runner(addReportOptions(migrate.command('up').description('apply the pending files in order').option('--to <version>', 'stop after this version').option('--dry-run', 'print each statement\'s strategy; change nothing', false))).action(
-    (o: Record<string, unknown>) =>
+  addFleetOptions(runner(addReportOptions(migrate.command('up').description('apply the pending files in order').option('--to <version>', 'stop after this version').option('--dry-run', 'print each statement\'s strategy; change nothing', false))), 'run').action(
+    (o: Record<string, unknown>, cmd: Command) =>
       runCommand(async () => {
         const opts = optionsFrom(o);
+        if (o.targets !== undefined) {
+          // The folder's files name the change: the fleet id changes with them.
+          const identity = (await readMigrations(opts.dir, opts.layout)).files.map((f) => `${f.version}:${f.checksum}`).join(',');
+          return runFleetCommand(o, cmd, { add: ['--json', '--log-format', 'json'], probe: migrateProbe(opts), identity, execute: !o.dryRun });
+        }
         if (o.dryRun) {
           const planned = await migratePlan(opts);
           // The lint pass over the pending files: what each statement would risk run as written, and whether pgshift makes it safe.
@@ -82,11 +91,12 @@ export function registerMigrate(program: Command): void {
     }),
   );
 
-  addConnectionOptions(withDir(migrate.command('status').description('applied, pending, changed and missing files')))
+  addFleetOptions(addConnectionOptions(withDir(migrate.command('status').description('applied, pending, changed and missing files'))), 'read')
     .option('--json', 'print the files as JSON', false)
-    .option('--exit-code', 'exit 3 when something is pending, changed or missing', false)
+    .option('--exit-code', 'exit 3 when something is pending, changed or missing (with --targets: or a target drifts)', false)
     .action((o: Record<string, unknown>) =>
       runCommand(async () => {
+        if (o.targets !== undefined) return migrateStatusAcrossTargets(o, optionsFrom(o));
         const status = await migrateStatus(optionsFrom(o));
         print(o.json ? status : status.length ? status.map((s) => `${s.state}\t${s.version}\t${s.name}${s.appliedAt ? `\t${s.appliedAt}` : ''}`) : ['no migration files'], o.json);
         const open = status.filter((s) => s.state !== 'applied');
@@ -126,9 +136,15 @@ export function registerMigrate(program: Command): void {
       }),
   );
 
-  addConnectionOptions(withDir(migrate.command('validate').description('every file parses, no applied file was edited, down sections and order'))).action(
+  addFleetOptions(addConnectionOptions(withDir(migrate.command('validate').description('every file parses, no applied file was edited, down sections and order'))), 'read').action(
     (o: Record<string, unknown>) =>
       runCommand(async () => {
+        if (o.targets !== undefined) {
+          if (o.url !== undefined || o.urlFile !== undefined) throw new UserError('--targets and --url / --url-file exclude each other: the targets file says where to connect');
+          const per = await fleetValidate(readTargetsFile(String(o.targets)).waves.flatMap((w) => w.targets), optionsFrom(o));
+          print(per.map((p) => `${p.label}\t${p.value ? ['valid', ...p.value].join('; ') : p.error}`), false);
+          return exitFromReads(per);
+        }
         const notes = await migrateValidate(optionsFrom(o));
         print([...notes, 'valid'], false);
       }),
