@@ -107,6 +107,8 @@ export const TEST_SERVER_SETTINGS: readonly string[] = [
   'max_replication_slots=10',
   // the fault suite prepares transactions (two-phase commit) that hold locks on migrated tables
   'max_prepared_transactions=10',
+  // the reports' application statement times (src/report/sampler.ts) read pg_stat_statements
+  'shared_preload_libraries=pg_stat_statements',
 ];
 
 export interface TestServer {
