@@ -23,7 +23,7 @@ export interface CutoverInput extends SwapInput {
   deadlineMs: number;
   blockers: { mode: 'wait' | 'cancel' | 'terminate'; graceMs: number };
   /** throws when this process no longer owns the migration (checked right before the swap) */
-  assertOwned?: () => void;
+  assertOwned?: () => Promise<void>;
   /** runs inside the cutover transaction right after the swap (to record it atomically) */
   onSwapped?: (c: Client, result: SwapResult) => Promise<void>;
   /** the bounded comparison after the final replay; with keepOnFailure a failure is only reported */
@@ -74,7 +74,7 @@ export async function cutover(c: Client, input: CutoverInput): Promise<CutoverRe
         );
       }
       // Last moment to find that another process may own the migration by now.
-      input.assertOwned?.();
+      await input.assertOwned?.();
       const swapped = await swapTables(lc, input);
       await input.onSwapped?.(lc, swapped);
       return { ...swapped, check, finalEntries };

@@ -66,7 +66,7 @@ export interface PhaseHelpers {
 export function phaseHelpers(run: Run): PhaseHelpers {
   return {
     enter: async (phase, message) => {
-      run.ownership?.assertHeld();
+      await run.ownership?.assertHeld();
       await setPhase(run.pool, run.id, phase, message);
       await run.opts.onPhase?.(phase, { id: run.id, schema: run.names.schema, table: run.plan.origin.name });
     },

@@ -133,7 +133,7 @@ async function runUnits(
     await opts.onPhase?.('cutover', { id, schema: target.schema, table: target.name });
     await run.hooks.run('before-cutover', state('cutover'));
     for (; done < units.length; done++) {
-      run.ownership.assertHeld();
+      await run.ownership.assertHeld();
       const unit = units[done]!;
       await failpoint('without-copy-unit');
       if (unit.kind === 'locked') await locked(run, unit.statements, done + 1);

@@ -14,8 +14,9 @@ export interface Ownership {
   release(): Promise<void>;
   /** Throws StoppedError when the owner session ended (terminated, server restarted): another
    * process may take the migration over from then on, so this one must stop (exit 4) before it
-   * changes anything more. */
-  assertHeld(): void;
+   * changes anything more. Asks the session itself (one round trip): the client's own 'end' or
+   * 'error' event can arrive after a terminated backend is gone, too late to stop at this point. */
+  assertHeld(): Promise<void>;
 }
 
 export async function takeOwnership(pool: Pool, id: number): Promise<Ownership> {
@@ -37,7 +38,8 @@ export async function takeOwnership(pool: Pool, id: number): Promise<Ownership> 
       await client.query('SELECT pg_advisory_unlock($1, $2)', advisoryLocks.owner(id)).catch(() => undefined);
       client.release(lost ? new Error('owner session lost') : undefined);
     },
-    assertHeld() {
+    async assertHeld() {
+      if (!lost) await client.query('SELECT 1').catch(onLost);
       if (lost) throw new StoppedError(`this process lost its ownership of migration ${id} (its owner session ended); stopping here: pgshift resume ${id} continues`);
     },
   };

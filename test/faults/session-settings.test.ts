@@ -18,7 +18,7 @@ async function untilCutoverWaits(db: TestDatabase, table: string, timeoutMs = 60
   for (;;) {
     const r = await db.query(
       `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE NOT l.granted AND l.mode = 'AccessExclusiveLock' AND l.relation = $1::regclass AND a.application_name LIKE 'pgshift%'`,
+        WHERE a.datname = current_database() AND NOT l.granted AND l.mode = 'AccessExclusiveLock' AND l.relation = $1::regclass AND a.application_name LIKE 'pgshift%'`,
       [table],
     );
     if (r.rowCount) return;

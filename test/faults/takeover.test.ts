@@ -110,7 +110,7 @@ describe('take-over after a crash', () => {
         onPhase: async (phase, m) => {
           if (phase !== 'index') return;
           id = m.id;
-          const r = await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [`pgshift:${m.id}:owner`]);
+          const r = await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`, [`pgshift:${m.id}:owner`]);
           expect(r.rowCount).toBe(1);
         },
       }),

@@ -78,7 +78,7 @@ export async function swap(run: Run, k: Captured, sides: { origin: Side; shadow:
   const { pool, opts, id } = run;
   const { input, validate } = await cutoverInput(run, { shadow: k.shadow, replayer: k.replayer, fingerprint: k.fingerprint, sides, copiedRows });
   input.proofs = proofs;
-  input.assertOwned = () => run.ownership?.assertHeld();
+  input.assertOwned = async () => run.ownership?.assertHeld();
   const userValidate = validate.map((v) => [k.tables.origin, v] as [string, string]);
   input.onSwapped = async (c, swapped) => {
     await c.query(`UPDATE pgshift.migrations SET phase = 'validate', validate_list = $2 WHERE id = $1`, [id, JSON.stringify([...swapped.validate, ...userValidate])]);

@@ -348,7 +348,7 @@ interface Session {
 async function sessions(db: Db, id: number, roles?: string[]): Promise<Session[]> {
   const r = await db.query(
     `SELECT pid, split_part(application_name, ':', 3) AS role, coalesce(state, '') AS state, left(query, 60) AS query FROM pg_stat_activity
-      WHERE application_name LIKE 'pgshift:' || $1 || ':%' AND ($2::text[] IS NULL OR split_part(application_name, ':', 3) = ANY ($2))`,
+      WHERE datname = current_database() AND application_name LIKE 'pgshift:' || $1 || ':%' AND ($2::text[] IS NULL OR split_part(application_name, ':', 3) = ANY ($2))`,
     [id, roles ?? null],
   );
   return r.rows;
@@ -396,7 +396,7 @@ async function catchStatement(db: Db, t: string, phase: string | null, roles: st
     const r = await db.query(
       `SELECT a.pid, split_part(a.application_name, ':', 3) AS role, a.state, left(a.query, 60) AS query
          FROM pg_stat_activity a JOIN pgshift.migrations m ON a.application_name LIKE 'pgshift:' || m.id || ':%'
-        WHERE m.table_name = $1 AND ($2::text IS NULL OR m.phase = $2) AND split_part(a.application_name, ':', 3) = ANY ($3)
+        WHERE a.datname = current_database() AND m.table_name = $1 AND ($2::text IS NULL OR m.phase = $2) AND split_part(a.application_name, ':', 3) = ANY ($3)
           AND a.state = 'active' AND a.query NOT LIKE '%current_setting(n)%' AND a.query NOT LIKE '%set_config(%' LIMIT 1`,
       [t, phase, roles],
     ).catch(() => ({ rows: [] as Session[] }));
@@ -414,7 +414,7 @@ async function catchStatement(db: Db, t: string, phase: string | null, roles: st
 async function releaseWhenResumed(db: Db, pid: number, id: number, role: string): Promise<void> {
   try {
     await until('the resume to connect', 10_000, async () =>
-      (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name IN ('pgshift:' || $1 || ':' || $2, 'pgshift:-:' || $2)`, [id, role])).rows[0].n > 0,
+      (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name IN ('pgshift:' || $1 || ':' || $2, 'pgshift:-:' || $2)`, [id, role])).rows[0].n > 0,
     2).catch(() => undefined);
   } finally {
     try {
@@ -710,7 +710,7 @@ describe('fault x phase matrix', { timeout: 400_000 }, () => {
               await until('the engine to hold the table and wait for the child', 60_000, async () =>
                 (await db.query(
                   `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-                    WHERE a.application_name LIKE 'pgshift:' || $1 || ':%' AND l.relation = $2::regclass AND NOT l.granted`,
+                    WHERE a.datname = current_database() AND a.application_name LIKE 'pgshift:' || $1 || ':%' AND l.relation = $2::regclass AND NOT l.granted`,
                   [id, `${t}_child`],
                 )).rows[0].n > 0,
               2);
