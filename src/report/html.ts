@@ -1,6 +1,6 @@
 import type { ReportModel } from './model.js';
 import { sections, title, type Section } from './sections.js';
-import { bandChartSvg, escapeXml, lineChartSvg } from './svg.js';
+import { bandChartSvg, escapeXml, lineChartSvg, THROTTLED } from './svg.js';
 
 /**
  * report.html: one self-contained file (styles inline, charts as inline SVG drawn now, no script,
@@ -43,7 +43,7 @@ function sectionHtml(s: Section, m: ReportModel, xMax: number, shade: { from: nu
       return s.lines.map((l) => `<p class="note">${escapeXml(l)}</p>`).join('');
     case 'chart':
       return 'rows' in s.chart
-        ? bandChartSvg(s.key, s.title, s.chart, xMax, s.key === 'timeline' ? m.notes : [])
+        ? s.key === 'timeline' ? bandChartSvg(s.key, s.title, s.chart, xMax, m.notes) : bandChartSvg(s.key, s.title, s.chart, xMax, [], THROTTLED)
         : lineChartSvg(s.key, s.title, s.unit, s.chart, xMax, s.shade ? shade : []);
   }
 }

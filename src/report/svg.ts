@@ -113,7 +113,7 @@ export function lineChartSvg(key: string, title: string, unit: string, chart: Li
 }
 
 /** Rows of periods over time: the phases of each migration (the timeline), or its throttled periods. */
-export function bandChartSvg(key: string, title: string, chart: BandChart, xMax: number, marks: { t: number; text: string }[] = []): string {
+export function bandChartSvg(key: string, title: string, chart: BandChart, xMax: number, marks: { t: number; text: string }[] = [], colour: (label: string, i: number) => string = phaseColour): string {
   const rowH = 26;
   const height = M.top + Math.max(1, chart.rows.length) * rowH + M.bottom + 6;
   const f = frame(key, title, xMax, 1, null, height);
@@ -128,8 +128,7 @@ export function bandChartSvg(key: string, title: string, chart: BandChart, xMax:
     row.segments.forEach((s, j) => {
       const x1 = f.x(s.from);
       const w = Math.max(2, f.x(s.to) - x1);
-      const colour = PHASE_COLOURS[s.label] ?? PALETTE[j % PALETTE.length];
-      parts.push(`<rect class="data" x="${fix(x1)}" y="${top}" width="${fix(w)}" height="${rowH - 6}" fill="${colour}" fill-opacity="0.85"><title>${escapeXml(`${row.label}: ${s.label}, ${compact(s.from / 1000)}s to ${compact(s.to / 1000)}s`)}</title></rect>`);
+      parts.push(`<rect class="data" x="${fix(x1)}" y="${top}" width="${fix(w)}" height="${rowH - 6}" fill="${colour(s.label, j)}" fill-opacity="0.85"><title>${escapeXml(`${row.label}: ${s.label}, ${compact(s.from / 1000)}s to ${compact(s.to / 1000)}s`)}</title></rect>`);
       if (w > s.label.length * 6.5 + 6) parts.push(`<text class="seg-label" x="${fix(x1 + 3)}" y="${top + 14}">${escapeXml(s.label)}</text>`);
     });
   });
@@ -139,6 +138,14 @@ export function bandChartSvg(key: string, title: string, chart: BandChart, xMax:
   }
   return svg(key, parts, height);
 }
+
+/** Each phase its colour on the timeline (others from the palette). */
+export function phaseColour(label: string, i: number): string {
+  return PHASE_COLOURS[label] ?? PALETTE[i % PALETTE.length]!;
+}
+
+/** The colour of a throttled period, whatever its reason (the reason is in its tooltip and the Markdown). */
+export const THROTTLED = (): string => '#f59e0b';
 
 function shortLabel(s: string): string {
   return s.replace(/^migration /, 'mig. ').replace(/^backfill /, 'bf. ');

@@ -1,0 +1,164 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHART_KEYS } from '../src/report/sections.js';
+import { findChromium, openPage, type Page } from './support/chromium.js';
+import { runCli } from './support/cli.js';
+import { createTestDatabase, type TestDatabase } from './support/test-db.js';
+
+/**
+ * The HTML report of a real `alter --execute` run, opened in a real headless Chromium (Debian's
+ * `chromium` package) with JavaScript disabled and from file:// : every chart is present and drawn
+ * with data, nothing is fetched, the page fits a phone's width. Screenshots (desktop and phone)
+ * and the report are kept in test-artifacts/report/.
+ *
+ * The run is made to give every chart data: an application writes the table throughout (the
+ * backlog, the transaction rate, its statements' times through pg_stat_statements), a throttle
+ * query holds the copy one second in two (throttled periods), and --replica names the server
+ * itself, whose lag is measured as 0 (a real measurement: a primary has nothing to replay).
+ *
+ * Without a browser the test is skipped, saying why; `npm run test:report` installs Debian's
+ * chromium first (PGSHIFT_INSTALL_CHROMIUM=1).
+ */
+const browser = findChromium(process.env.PGSHIFT_INSTALL_CHROMIUM === '1');
+if (!browser.path) console.warn(`[report-browser] skipped: ${browser.reason}; npm run test:report installs chromium`);
+
+const ARTIFACTS = new URL('../test-artifacts/report/', import.meta.url).pathname;
+const PHONE = 390;
+
+let db: TestDatabase;
+let statements = false;
+
+describe.skipIf(!browser.path)('the HTML report in a real browser', () => {
+  beforeAll(async () => {
+    db = await createTestDatabase('report_browser');
+    statements = await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements').then(() => db.query('SELECT count(*) FROM pg_stat_statements')).then(() => true, () => false);
+    await db.query(`CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL, note text);
+                    INSERT INTO accounts SELECT g, g % 1000, repeat('x', 40) FROM generate_series(1, 300000) g; ANALYZE accounts`);
+    fs.rmSync(ARTIFACTS, { recursive: true, force: true });
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('draws every chart with data, with JavaScript off and no network, on a desktop and a phone', async () => {
+    const dir = path.join(ARTIFACTS, 'run');
+    const app = applicationWrites(db.url);
+    try {
+      // The application's statements run before the command starts, so the report follows them.
+      await app.warm;
+      const r = await runCli([
+        'alter', 'ALTER TABLE accounts ALTER COLUMN balance TYPE bigint', '--url', db.url, '--execute', '--copy-threshold', '0MB', '--chunk-time', '100ms',
+        '--replica', db.url, '--throttle-query', 'SELECT (extract(epoch FROM clock_timestamp())::int % 2 = 0)::int', '--report-dir', dir,
+      ]);
+      expect(r.status, r.stderr).toBe(0);
+    } finally {
+      await app.stop();
+    }
+
+    const page = await openPage(browser.path!);
+    try {
+      await page.send('Network.enable');
+      await page.send('Page.enable');
+      await page.send('Emulation.setScriptExecutionDisabled', { value: true });
+      await load(page, `file://${dir}/report.html`);
+      const charts = await evaluate<ChartFacts[]>(page, CHART_FACTS);
+      expect(charts.map((c) => c.key)).toEqual([...CHART_KEYS]);
+      for (const c of charts) {
+        if (c.key === 'latency' && !statements) {
+          expect(c.missing, 'without pg_stat_statements the chart says why').toMatch(/pg_stat_statements/);
+          continue;
+        }
+        expect(c.missing, `${c.key}: ${c.missing}`).toBeNull();
+        expect(c.width, c.key).toBeGreaterThan(200);
+        expect(c.lines.length + c.bands.length, c.key).toBeGreaterThan(0);
+        for (const l of c.lines) {
+          expect(l.points, c.key).toBeGreaterThanOrEqual(2);
+          expect(l.length, c.key).toBeGreaterThan(0);
+        }
+        for (const b of c.bands) expect(b, c.key).toBeGreaterThan(0);
+      }
+      // The page itself, nothing else: no script, font, image or style was fetched.
+      const requests = page.events.filter((e) => e.method === 'Network.requestWillBeSent').map((e) => (e.params.request as { url: string }).url);
+      expect(requests).toEqual([`file://${dir}/report.html`]);
+      await screenshot(page, 1000, false, path.join(ARTIFACTS, 'report-desktop.png'));
+
+      // A phone: the page fits its width (wide tables scroll inside their box), the charts scale down.
+      await page.send('Emulation.setDeviceMetricsOverride', { width: PHONE, height: 800, deviceScaleFactor: 2, mobile: true });
+      await load(page, `file://${dir}/report.html`);
+      const phone = await evaluate<{ pageWidth: number; chartWidths: number[] }>(page, `({ pageWidth: document.documentElement.scrollWidth, chartWidths: [...document.querySelectorAll('svg.chart')].map((s) => s.getBoundingClientRect().width) })`);
+      expect(phone.pageWidth).toBeLessThanOrEqual(PHONE);
+      for (const w of phone.chartWidths) expect(w).toBeLessThanOrEqual(PHONE);
+      await screenshot(page, PHONE, true, path.join(ARTIFACTS, 'report-phone.png'));
+    } finally {
+      await page.close();
+    }
+    expect(fs.statSync(path.join(ARTIFACTS, 'report-desktop.png')).size).toBeGreaterThan(10_000);
+  });
+});
+
+interface ChartFacts {
+  key: string;
+  missing: string | null;
+  width: number;
+  lines: { points: number; length: number }[];
+  bands: number[];
+}
+
+/** Per chart, what the browser drew: its width, each data line's points and rendered length, each band's width. */
+const CHART_FACTS = `[...document.querySelectorAll('svg[data-chart]')].map((s) => ({
+  key: s.dataset.chart,
+  missing: s.querySelector('.missing')?.textContent ?? null,
+  width: s.getBoundingClientRect().width,
+  lines: [...s.querySelectorAll('polyline.data')].map((p) => ({ points: p.points.numberOfItems, length: p.getTotalLength() })),
+  bands: [...s.querySelectorAll('rect.data')].map((r) => r.getBBox().width),
+}))`;
+
+async function load(page: Page, url: string): Promise<void> {
+  const loaded = page.next('Page.loadEventFired');
+  await page.send('Page.navigate', { url });
+  await loaded;
+}
+
+async function evaluate<T>(page: Page, expression: string): Promise<T> {
+  const r = await page.send<{ result: { value: T }; exceptionDetails?: { text: string } }>('Runtime.evaluate', { expression, returnByValue: true });
+  if (r.exceptionDetails) throw new Error(`in the page: ${r.exceptionDetails.text}`);
+  return r.result.value;
+}
+
+/** The whole page at this width, as a PNG. */
+async function screenshot(page: Page, width: number, mobile: boolean, file: string): Promise<void> {
+  const height = Math.ceil((await evaluate<number>(page, 'document.documentElement.scrollHeight')));
+  await page.send('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: mobile ? 2 : 1, mobile });
+  const shot = await page.send<{ data: string }>('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true });
+  fs.writeFileSync(file, Buffer.from(shot.data, 'base64'));
+}
+
+/** The application: two sessions updating random accounts, about 200 transactions a second, until stopped. */
+function applicationWrites(url: string): { warm: Promise<void>; stop: () => Promise<void> } {
+  const pool = new pg.Pool({ connectionString: url, max: 2, application_name: 'app' });
+  pool.on('error', () => undefined);
+  let running = true;
+  let done = 0;
+  let warmed: () => void = () => undefined;
+  const warm = new Promise<void>((r) => (warmed = r));
+  const worker = async (): Promise<void> => {
+    while (running) {
+      await pool.query('UPDATE accounts SET balance = balance + 1 WHERE id = $1', [1 + Math.floor(Math.random() * 300000)]).catch(() => undefined);
+      if (++done >= 200) warmed();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  const workers = [worker(), worker()];
+  return {
+    warm,
+    stop: async () => {
+      running = false;
+      await Promise.all(workers);
+      await pool.end();
+    },
+  };
+}
