@@ -108,7 +108,8 @@ async function claimOnce(c: Client, pool: Pool, job: JobIdentity, lockTimeoutMs:
   return { id, names: backfillNames(id), ownership };
 }
 
-function alive(pid: number): boolean {
+/** Whether a process of this host still runs (EPERM: it runs under another user). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { UserError } from '../errors.js';
+import { alive } from '../backfill/job.js';
 
 /**
  * `pgshift fleet resume` and `pgshift fleet abort` reach a running fleet through a small state
@@ -49,8 +50,8 @@ export function requestControl(targetsFile: string, what: 'resume' | 'abort'): s
   const file = controlPath(targetsFile);
   const c = readControl(file);
   if (c === null) throw new UserError(`no fleet has run with ${targetsFile} (no ${file})`);
-  const alive = c.host !== os.hostname() || processAlive(c.pid);
-  if (c.state === 'ended' || !alive) {
+  const running = c.host !== os.hostname() || alive(c.pid);
+  if (c.state === 'ended' || !running) {
     throw new UserError(`fleet ${c.fleetId} is not running (${c.state === 'ended' ? 'it ended' : `its process ${c.pid} is gone`}): run the same command again to continue it`);
   }
   if (what === 'resume') {
@@ -62,11 +63,3 @@ export function requestControl(targetsFile: string, what: 'resume' | 'abort'): s
   return `fleet ${c.fleetId}: abort requested; no further target starts, running ones finish (exit 4 when it stops)`;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
