@@ -1,5 +1,7 @@
 -- Objects outside the table itself that depend on it, classified. Anything of kind 'other'
--- is refused by preflight: the engine would not know how to carry it across the swap.
+-- is refused by preflight: the engine would not know how to carry it across the swap. Views,
+-- materialized views, routines and whatever is built on the table's row type are looked at
+-- more closely by catalog/bound-objects.ts.
 SELECT DISTINCT
   CASE
     WHEN d.classid = 'pg_rewrite'::regclass AND rc.relkind = 'v' THEN 'view'
@@ -38,13 +40,3 @@ LEFT JOIN pg_trigger tg ON d.classid = 'pg_trigger'::regclass AND tg.oid = d.obj
 WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::oid
   AND d.deptype IN ('n', 'a')
   AND NOT (rc.oid IS NOT NULL AND rc.oid = $1::oid AND r.rulename = '_RETURN')
-UNION ALL
--- Anything built on the table's row type (or its array type): functions taking or returning
--- it, columns of other tables, view columns holding whole rows. The swap cannot re-point them.
-SELECT 'other', NULL, pg_describe_object(d.classid, d.objid, d.objsubid), NULL, 0
-FROM pg_depend d
-WHERE d.refclassid = 'pg_type'::regclass AND d.deptype = 'n'
-  AND d.refobjid IN (SELECT t.oid FROM pg_type t JOIN pg_class c ON c.reltype = t.oid WHERE c.oid = $1::oid
-                     UNION ALL
-                     SELECT t.typarray FROM pg_type t JOIN pg_class c ON c.reltype = t.oid WHERE c.oid = $1::oid)
-  AND NOT (d.classid = 'pg_class'::regclass AND d.objid = $1::oid)

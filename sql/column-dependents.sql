@@ -1,11 +1,13 @@
 -- Objects that depend on specific columns ($2: attnums) of the table ($1) and that offline
 -- PostgreSQL would refuse to drop or retype the column under: views and rules, policies,
--- triggers (WHEN / UPDATE OF), and foreign keys of other tables.
+-- triggers (WHEN / UPDATE OF), foreign keys of other tables, and routines whose SQL-standard
+-- body (BEGIN ATOMIC) reads it.
 SELECT DISTINCT
   CASE d.classid
     WHEN 'pg_rewrite'::regclass THEN 'view'
     WHEN 'pg_policy'::regclass THEN 'policy'
     WHEN 'pg_trigger'::regclass THEN 'trigger'
+    WHEN 'pg_proc'::regclass THEN 'routine'
     ELSE 'foreign key'
   END AS kind,
   pg_describe_object(d.classid, d.objid, 0) AS description, a.attname AS column_name
@@ -15,7 +17,7 @@ LEFT JOIN pg_constraint con ON d.classid = 'pg_constraint'::regclass AND con.oid
 LEFT JOIN pg_trigger tg ON d.classid = 'pg_trigger'::regclass AND tg.oid = d.objid
 WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::oid AND d.refobjsubid = ANY ($2::int[])
   AND d.deptype = 'n'
-  AND (d.classid IN ('pg_rewrite'::regclass, 'pg_policy'::regclass)
+  AND (d.classid IN ('pg_rewrite'::regclass, 'pg_policy'::regclass, 'pg_proc'::regclass)
        OR (d.classid = 'pg_trigger'::regclass AND NOT tg.tgisinternal)
        OR (d.classid = 'pg_constraint'::regclass AND con.contype = 'f' AND con.conrelid <> $1::oid))
 ORDER BY 1, 2

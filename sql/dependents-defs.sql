@@ -1,15 +1,8 @@
 -- Definitions of everything outside the table that must be re-created or re-pointed at the new
--- table, read under search_path = pg_catalog so every name in them is schema-qualified.
-SELECT 'view' AS kind, n.nspname AS schema, c.relname AS name, NULL::text AS target,
-       pg_get_viewdef(c.oid) AS def, array_to_string(c.reloptions, ',') AS extra, NULL::text AS flag,
-       NULL::text AS comment
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'v' AND c.oid IN (
-  SELECT r.ev_class FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
-  WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::oid)
-UNION ALL
-SELECT 'trigger', NULL, t.tgname, NULL, pg_get_triggerdef(t.oid), NULL, t.tgenabled::text,
-       obj_description(t.oid, 'pg_trigger')
+-- table, read under search_path = pg_catalog so every name in them is schema-qualified. Views,
+-- materialized views and routines bound to the table are catalog/bound-objects.ts's.
+SELECT 'trigger' AS kind, NULL AS schema, t.tgname AS name, NULL::text AS target, pg_get_triggerdef(t.oid) AS def,
+       NULL::text AS extra, t.tgenabled::text AS flag, obj_description(t.oid, 'pg_trigger') AS comment
 FROM pg_trigger t
 WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND t.tgname <> ALL ($2::text[])
 UNION ALL

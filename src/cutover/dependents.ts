@@ -4,7 +4,7 @@ import { withQualifiedNames } from '../db/search-path.js';
 
 /** One row of dependents-defs.sql: something to re-create or re-point at the new table. */
 export interface DependentDef {
-  kind: 'view' | 'trigger' | 'policy' | 'fk-in' | 'statistics' | 'publication' | 'cluster' | 'replica-index' | 'serial' | 'identity';
+  kind: 'trigger' | 'policy' | 'fk-in' | 'statistics' | 'publication' | 'cluster' | 'replica-index' | 'serial' | 'identity';
   schema: string | null;
   name: string;
   target: string | null;

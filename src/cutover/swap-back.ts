@@ -3,7 +3,8 @@ import { ident, qualified } from '../db/quote.js';
 import type { ArtifactNames } from '../plan/names.js';
 import { dropTriggersSql, reverseCapture } from '../capture/install.js';
 import { readDependentDefs, type DependentDef } from './dependents.js';
-import { exchangeTables, repointForeignKeysIn, replaceViews } from './swap.js';
+import { exchangeTables, repointForeignKeysIn } from './swap.js';
+import { carryBound, readBoundDefs } from './bound-swap.js';
 
 export interface SwapBackInput {
   names: ArtifactNames;
@@ -24,7 +25,7 @@ export interface SwapBackInput {
 /**
  * The revert's swap, inside its transaction with every lock held and the reverse changelog
  * replayed: the kept old table takes its place and name back, and everything the forward swap
- * re-pointed at the new table is re-pointed at it. What the old table kept of its own (indexes,
+ * re-pointed at the new table is re-pointed at it (materialized views rebuilt on it beforehand). What the old table kept of its own (indexes,
  * grants, policies, comments, triggers, options) is simply there again. Returns the constraints
  * to VALIDATE after commit.
  */
@@ -37,6 +38,7 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   for (const sql of x.renameNew) await exec(sql);
   const rc = reverseCapture(x.names);
   const defs = await readDependentDefs(c, x.newOid, [rc.captureTrigger, rc.truncateTrigger]);
+  const bound = await readBoundDefs(c, x.newOid);
   for (const sql of x.unrenameNew) await exec(sql);
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
 
@@ -67,7 +69,7 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
     await exec(`ALTER TABLE ${table} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${valid ? ' NOT VALID' : ''}`);
     if (valid) validate.push([table, fk.name]);
   }
-  await replaceViews(c, of('view'));
+  await carryBound(c, bound, x.names.schema);
   for (const t of x.oldTriggers) {
     const mode = { O: 'ENABLE', D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }[t.enabled] ?? 'ENABLE';
     await exec(`ALTER TABLE ${table} ${mode} TRIGGER ${ident(t.name)}`);

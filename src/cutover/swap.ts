@@ -6,7 +6,7 @@ import type { ArtifactNames } from '../plan/names.js';
 import type { DeferredConstraint } from '../shadow/build.js';
 import { dropTriggersSql } from '../capture/install.js';
 import { readDependentDefs, type DependentDef } from './dependents.js';
-import { relOptionsList } from '../shadow/reloptions.js';
+import { carryBound, readBoundDefs } from './bound-swap.js';
 
 export interface SwapInput {
   origin: TableInfo;
@@ -48,6 +48,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   // rewrites view, policy and trigger definitions for the new column names, as offline.
   for (const sql of input.renameOrigin) await exec(sql);
   const defs = await readDependentDefs(c, origin.oid, [names.captureTrigger, names.truncateTrigger]);
+  const bound = await readBoundDefs(c, origin.oid);
   for (const sql of input.unrenameOrigin) await exec(sql);
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
 
@@ -92,7 +93,9 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
     if (con.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(con.name)} ON ${table} IS ${literal(con.comment)}`);
     if (con.validate) validate.push([table, con.name]);
   }
-  await replaceViews(c, of('view'));
+  // Views, materialized views and routines bound to the table, before its triggers and policies
+  // are created again (their text may call a routine created anew).
+  await carryBound(c, bound, names.schema);
   for (const t of of('trigger')) {
     await exec(t.def!);
     const mode = { D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }[t.flag ?? 'O'];
@@ -163,12 +166,4 @@ export async function repointForeignKeysIn(c: Client, fks: DependentDef[]): Prom
     if (valid) validate.push([child, fk.name]);
   }
   return validate;
-}
-
-/** Views re-bound by name with CREATE OR REPLACE, which keeps their OIDs, grants and comments. */
-export async function replaceViews(c: Client, views: DependentDef[]): Promise<void> {
-  for (const v of views) {
-    const opts = v.extra ? relOptionsList(v.extra.split(',')) : [];
-    await c.query(`CREATE OR REPLACE VIEW ${qualified(v.schema!, v.name)}${opts.length ? ` WITH (${opts.join(', ')})` : ''} AS ${v.def}`);
-  }
 }

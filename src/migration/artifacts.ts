@@ -51,6 +51,15 @@ export async function dropArtifacts(
         await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
         const present = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [names.schema]);
         if (present.rowCount === 0) return;
+        // Materialized views rebuilt for a cutover that did not happen read the shadow: first.
+        const matviews = await c.query<{ relname: string }>(
+          `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'm' ORDER BY c.oid DESC`,
+          [names.schema],
+        );
+        for (const m of matviews.rows) {
+          await c.query(`DROP MATERIALIZED VIEW IF EXISTS ${qualified(names.schema, m.relname)}`);
+          dropped.push(`materialized view ${names.schema}.${m.relname}`);
+        }
         const tables = await c.query<{ relname: string; oid: string }>(
           `SELECT c.relname, c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'u') ORDER BY c.oid DESC`,

@@ -43,7 +43,7 @@ export async function makePlan(c: Client, sql: string, retry: RetryPolicy, trans
   const dependents = await readDependents(c, oid);
   refuseUndoneChecks(parsed.statements);
   const flow = followColumns(parsed.statements, origin.columns, origin.identity);
-  const findings = await preflight(c, origin, dependents, flow);
+  const findings = await preflight(c, origin, dependents, flow, parsed.statements);
   swapStatements(parsed.statements, origin.schema, origin.name); // refuses unsupported subcommands
   const schema = `pgshift_plan_${process.pid}_${Date.now() % 100000}`;
   const trial = await withRetry(retry, () =>

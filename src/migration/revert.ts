@@ -15,6 +15,7 @@ import type { RowMapping } from '../plan/mapping.js';
 import { swapBack } from '../cutover/swap-back.js';
 import { lockedSwap } from '../cutover/locked-swap.js';
 import { lockSetFor } from '../cutover/lock-set.js';
+import { columnRenames, prebuildMatviews } from '../cutover/matviews.js';
 import { validateConstraints } from './phases/finish.js';
 import { drain } from '../capture/drain.js';
 import { failpoint } from '../failpoints.js';
@@ -72,10 +73,26 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
   // Each batch is its own transaction under the session's short lock_timeout: retried.
   await withClient(pool, (c) => drain((n) => withRetry(o.retry, () => replayChecked(c, tables, () => replayer.replayBatch(c, null, n))), { below: 1000 }), 'replay');
 
+  const flow = followColumns((await parseAlter(m.statements)).statements, oldT.columns, oldT.identity);
+  // Materialized views over the new table are rebuilt on the old one first, as on the way in:
+  // the old table's columns carry the new names while the rebuilds bind to them.
+  const newNameOf = (old: string): string | undefined => [...flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === old)?.[0];
+  const renames = columnRenames(oldT.columns.map((col) => col.name), newNameOf);
+  const renameOld = ([from, to]: [string, string]): string => `ALTER TABLE ${qualified(oldT.schema, oldT.name)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`;
+  await prebuildMatviews({
+    pool,
+    migrationId: id,
+    outgoing: { oid: newT.oid, schema: newT.schema, name: newT.name },
+    migrationSchema: names.schema,
+    renameIncoming: renames.forward.map(renameOld),
+    unrenameIncoming: renames.back.map(renameOld),
+    replay: (c, n) => replayChecked(c, tables, () => replayer.replayInTransaction(c, null, n)),
+    retry: o.retry,
+  });
+
   let entriesReplayed = 0;
   const t0 = performance.now();
   const locks = await withClient(pool, (c) => lockSetFor(c, { outgoing: newT.oid, incoming: oldT.oid, dropsOutgoingForeignKeys: true, addedForeignKeyParents: [] }));
-  const flow = followColumns((await parseAlter(m.statements)).statements, oldT.columns, oldT.identity);
   const rename = (from: string, to: string): string => `ALTER TABLE ${qualified(newT.schema, newT.name)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`;
   const swapped = await withClient(pool, (c) =>
     lockedSwap(c, {

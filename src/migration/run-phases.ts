@@ -13,6 +13,7 @@ import { waitForCutover } from './phases/ready.js';
 import { catchUp } from './phases/catch-up.js';
 import { proveConstraints, validateShadow } from './phases/validate.js';
 import { swap } from './phases/cutover.js';
+import { prebuildForCutover } from './phases/prebuild.js';
 import { validateConstraints } from './phases/finish.js';
 
 export interface ExecutionReport {
@@ -83,6 +84,8 @@ async function runPhases(run: Run, k: Captured, start: { phase: Phase; low: stri
 
   await run.hooks.run('before-cutover', hookState(run, 'cutover'));
   await enter('cutover', 'swapping tables');
+  // Materialized views are filled before the cutover, not under its locks (cutover/matviews.ts).
+  await prebuildForCutover(run, k);
   const [{ result, userValidate }, cutoverMs] = await timed(() => swap(run, k, sides, copied.rows, proofs));
   progress.emit({ type: 'cutover', id: run.id, attempts: result.attempts, lockWaitMs: result.lockWaitMs, holdMs: result.holdMs });
   await run.hooks.run('after-cutover', hookState(run, 'cutover'));

@@ -1,10 +1,16 @@
 import type { Client } from '../db/session.js';
 import { sqlFile } from '../db/sql-files.js';
+import { inTransaction } from '../db/session.js';
 import { UserError } from '../errors.js';
 import type { Dependent, TableInfo } from '../catalog/table.js';
 import { noRowIdentity } from '../catalog/row-identity.js';
 import type { ColumnFlow } from './columns.js';
 import { describePrepared, preparedBlockers } from '../cutover/blockers.js';
+import { readBoundObjects, type BoundAction, type BoundObjects } from '../catalog/bound-objects.js';
+import { readMatviewDefs } from '../cutover/matviews.js';
+import { retargetSchemas, schemaMoves } from '../cutover/retarget.js';
+import type { AlterStatement } from './parse.js';
+import { fillsEveryRow } from './subcommands.js';
 
 export interface PreflightFindings {
   /** the publications the new table must join */
@@ -17,7 +23,7 @@ export interface PreflightFindings {
  * Everything DESIGN.md section 3 refuses, and what offline PostgreSQL itself would refuse, is
  * refused here, before anything is created, with the reason in one line.
  */
-export async function preflight(c: Client, table: TableInfo, dependents: Dependent[], flow: ColumnFlow): Promise<PreflightFindings> {
+export async function preflight(c: Client, table: TableInfo, dependents: Dependent[], flow: ColumnFlow, statements: AlterStatement[]): Promise<PreflightFindings> {
   const name = `${table.schema}.${table.name}`;
   const refuse = (why: string): never => {
     throw new UserError(`refused: ${name} ${why}`);
@@ -35,9 +41,10 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
     // there (rather than silently missing the rows the policies hide).
     throw new UserError(`refused: missing privilege: ${name} has FORCE ROW LEVEL SECURITY: the engine's role needs BYPASSRLS (or superuser) so that no policy hides rows from the copy`);
   }
+  // In a transaction: names in the definitions it reads are qualified for it alone.
+  const bound = await inTransaction(c, () => preflightBound(c, table, statements));
+
   for (const d of dependents) {
-    if (d.kind === 'materialized view') refuse(`is used by materialized view ${d.description}, which is not supported`);
-    if (d.kind === 'function') refuse(`is used by a function with an SQL-standard body (${d.description}), which is not supported`);
     if (d.kind === 'rule') refuse(`is used by rule ${d.description}, which is not supported`);
     if (d.kind === 'other') refuse(`has a dependent object that cannot be carried over: ${d.description}`);
   }
@@ -63,8 +70,9 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
     throw new UserError(`refused: cannot alter the type of column ${b.column_name} of ${name} because ${b.description} uses it`);
   }
   if (!renamesApplyInOrder(table.columns.map((col) => col.name), flow)) {
-    const bound = dependents.some((d) => d.kind === 'view' || d.kind === 'fk-in');
-    if (bound) refuse('has views or foreign keys that a rename reusing a dropped column\'s name would leave ambiguous');
+    if (bound.objects.length || dependents.some((d) => d.kind === 'fk-in')) {
+      refuse('has views, materialized views, routines or foreign keys that a rename reusing a dropped column\'s name would leave ambiguous');
+    }
   }
 
   const pubs = (await c.query(sqlFile('publications.sql'), [table.oid])).rows;
@@ -79,8 +87,53 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
   }
   return {
     publications: pubs.map((p) => p.name),
-    rewired: [...new Set(dependents.filter((d) => d.kind === 'view' || d.kind === 'fk-in').map((d) => `${d.kind} ${d.description}`))],
+    rewired: [
+      ...new Set(dependents.filter((d) => d.kind === 'fk-in').map((d) => `${d.kind} ${d.description}`)),
+      ...bound.objects.map((o) => `${o.description}: ${BOUND_IN_PLAN[o.action]}`),
+    ],
   };
+}
+
+const BOUND_IN_PLAN: Record<BoundAction, string> = {
+  'rebind-view': 're-bound (CREATE OR REPLACE VIEW)',
+  'recreate-view': 'created anew on the new row type (a column holds whole rows)',
+  'rebuild-matview': 'rebuilt and filled just before the cutover, swapped in with the table',
+  'rebind-routine': 're-bound (CREATE OR REPLACE, same body)',
+  'recreate-routine': 'created anew on the new row type',
+};
+
+/**
+ * Views, materialized views and routines bound to the table (catalog/bound-objects.ts): what
+ * the swap cannot carry is refused with its reason; a materialized view whose column stores the
+ * table's rows makes offline PostgreSQL refuse what fills every row, so the copy does too; and
+ * every rebuilt materialized view's definitions must be readable by pgshift's parser and fit in
+ * the migration's schema beside pgshift's own tables.
+ */
+async function preflightBound(c: Client, table: TableInfo, statements: AlterStatement[]): Promise<BoundObjects> {
+  const name = `${table.schema}.${table.name}`;
+  const bound = await readBoundObjects(c, table.oid);
+  for (const why of bound.refusals) {
+    throw new UserError(why.startsWith('missing privilege') ? `refused: ${why}` : `refused: ${name} cannot be copied online: ${why}`);
+  }
+  const typed = bound.objects.find((o) => o.action === 'rebuild-matview' && o.typed);
+  if (typed && statements.some((s) => s.kind === 'alter' && s.cmds.some(fillsEveryRow))) {
+    throw new UserError(`refused: cannot alter table ${name} because a column of ${typed.description} uses its row type (offline PostgreSQL refuses it too)`);
+  }
+  const matviews = await readMatviewDefs(c, bound.objects.filter((o) => o.action === 'rebuild-matview').map((o) => o.oid));
+  const taken = new Set([table.name, 'changelog', 'reverse_changelog']);
+  const moves = schemaMoves([table, ...matviews].map((r) => ({ schema: r.schema, name: r.name, to: 'pgshift' })));
+  for (const m of matviews) {
+    for (const n of [m.name, ...m.indexes.map((i) => i.name)]) {
+      if (taken.has(n)) throw new UserError(`refused: materialized view ${m.schema}.${m.name} is rebuilt in the migration's schema beside the new table and the changelog, where the name ${n} is taken; rename it first`);
+      taken.add(n);
+    }
+    for (const sql of [m.def, ...m.indexes.map((i) => i.def)]) {
+      await retargetSchemas(sql, moves).catch((err: unknown) => {
+        throw new UserError(`refused: the definition of materialized view ${m.schema}.${m.name} cannot be read by pgshift's parser (PostgreSQL 17's): ${(err as Error).message.split('\n')[0]}`);
+      });
+    }
+  }
+  return bound;
 }
 
 /**

@@ -59,3 +59,35 @@ export function constraintType(cmd: Node): string | undefined {
 export function columnConstraintTypes(colDef: Node): string[] {
   return (colDef?.constraints ?? []).map((c: Node) => c.Constraint?.contype).filter(Boolean);
 }
+
+const SERIAL_TYPES = new Set(['serial', 'serial2', 'serial4', 'serial8', 'smallserial', 'bigserial']);
+
+/**
+ * Whether offline PostgreSQL computes a value for every row (a column added with a default, an
+ * identity, a generated expression or a serial type; a type change; SET EXPRESSION) or rewrites
+ * the table (SET LOGGED / UNLOGGED, SET ACCESS METHOD). It refuses exactly these while a column
+ * of another relation stores the table's row type ("cannot alter table ... because column ...
+ * uses its row type").
+ */
+export function fillsEveryRow(cmd: Node): boolean {
+  switch (cmd.subtype) {
+    case 'AT_AlterColumnType':
+    case 'AT_SetExpression':
+    case 'AT_SetLogged':
+    case 'AT_SetUnLogged':
+    case 'AT_SetAccessMethod':
+      return true;
+    case 'AT_AddColumn': {
+      const col = cmd.def?.ColumnDef;
+      const names: Node[] = col?.typeName?.names ?? [];
+      if (names.length === 1 && SERIAL_TYPES.has(names[0]?.String?.sval)) return true;
+      return (col?.constraints ?? []).some((c: Node) => {
+        const con = c.Constraint;
+        if (con?.contype === 'CONSTR_IDENTITY' || con?.contype === 'CONSTR_GENERATED') return true;
+        return con?.contype === 'CONSTR_DEFAULT' && con.raw_expr?.A_Const?.isnull !== true;
+      });
+    }
+    default:
+      return false;
+  }
+}

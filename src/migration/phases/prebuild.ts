@@ -1,0 +1,31 @@
+import { renameColumnSql } from './cutover.js';
+import { columnRenames, prebuildMatviews } from '../../cutover/matviews.js';
+import type { Captured } from './capture.js';
+import type { Run } from '../run.js';
+
+/**
+ * Materialized views over the table, rebuilt against the shadow just before the cutover (and
+ * after the validation, so that the snapshot they are filled as of is close to the swap): the
+ * shadow's columns carry the origin's names while the rebuilds bind to them, so the views'
+ * definitions read as they are. Returns how many were rebuilt.
+ */
+export async function prebuildForCutover(run: Run, k: Captured): Promise<number> {
+  const { plan, names } = run;
+  const origin = plan.origin;
+  const originOf = (name: string): string | undefined => {
+    const s = plan.flow.sources.get(name);
+    return s?.kind === 'origin' ? s.origin : undefined;
+  };
+  const renames = columnRenames(k.shadow.columns.map((col) => col.name), originOf);
+  const rename = ([from, to]: [string, string]): string => renameColumnSql(names.schema, origin.name, from, to);
+  return prebuildMatviews({
+    pool: run.pool,
+    migrationId: run.id,
+    outgoing: { oid: origin.oid, schema: origin.schema, name: origin.name },
+    migrationSchema: names.schema,
+    renameIncoming: renames.forward.map(rename),
+    unrenameIncoming: renames.back.map(rename),
+    replay: (c, n) => k.replayer.replayInTransaction(c, null, n),
+    retry: run.opts.retry,
+  });
+}
