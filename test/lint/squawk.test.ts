@@ -8,7 +8,7 @@ import { lint } from '../../src/lint/lint.js';
 /**
  * pgshift lint against squawk (npm squawk-cli, pinned) on the same dbmate folder
  * (test/lint/squawk-corpus), statement by statement. Every line either tool flags is listed below
- * with both tools' rules, and every difference says why; README's "### lint" sums them up.
+ * with both tools' rules, and every difference says why; README's "Lint" (under "Migration files") sums them up.
  *
  * squawk is installed from the npm registry into a cache folder outside node_modules (its binary
  * ships in a registry package, @squawk-cli/<platform>); where that cannot be done the test is
