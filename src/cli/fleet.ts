@@ -106,12 +106,13 @@ export function registerFleet(program: Command): void {
 /** `pgshift status --targets`: one table of every target. */
 export async function statusAcrossTargets(o: Record<string, unknown>, migrate?: MigrateOptions): Promise<void> {
   const { targets } = targetsOf(o);
-  const rows = await fleetStatus(targets, migrate);
-  if (o.json) {
-    process.stdout.write(`${JSON.stringify(rows)}\n`);
-    return;
+  for (;;) {
+    const rows = await fleetStatus(targets, migrate);
+    process.stdout.write(o.json ? `${JSON.stringify(rows)}\n` : `${statusTable(rows).join('\n')}\n`);
+    // --watch: again every 2 seconds while a reachable target has a migration running
+    if (!o.watch || rows.every((r) => (r.value?.running ?? 0) === 0)) return;
+    await new Promise((r) => setTimeout(r, 2000));
   }
-  process.stdout.write(`${statusTable(rows).join('\n')}\n`);
 }
 
 export function statusTable(rows: PerTarget<TargetStatus>[]): string[] {

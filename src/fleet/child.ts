@@ -34,21 +34,37 @@ export function runChild(args: string[], o: { label: string; logFile: string; en
     let stdout = '';
     let lastLine: string | null = null;
     let partial = '';
+    // Without a `pgshift: ...` line (a crash): the last error record, or the last line that is not a log record.
+    let fallback: string | null = null;
     child.stdout.on('data', (d: Buffer) => (stdout += d));
     child.stderr.on('data', (d: Buffer) => {
       log.write(d);
       const lines = (partial + d.toString()).split('\n');
       partial = lines.pop() ?? '';
-      for (const l of lines) if (l.startsWith('pgshift: ')) lastLine = l.slice('pgshift: '.length);
+      for (const l of lines) {
+        if (l.startsWith('pgshift: ')) lastLine = l.slice('pgshift: '.length);
+        else if (l.trim() !== '') fallback = errorOf(l) ?? fallback;
+      }
     });
     const done = (exitCode: number, error: string | null): void => {
       if (partial.startsWith('pgshift: ')) lastLine = partial.slice('pgshift: '.length);
       log.end(`# exit ${exitCode}\n`);
-      resolve({ exitCode, outcome: outcomeOf(exitCode), error: exitCode === 0 ? null : (error ?? lastLine ?? `exit ${exitCode}`), report: parseReport(stdout), ms: performance.now() - started });
+      resolve({ exitCode, outcome: outcomeOf(exitCode), error: exitCode === 0 ? null : (error ?? lastLine ?? fallback ?? `exit ${exitCode}`), report: parseReport(stdout), ms: performance.now() - started });
     };
     child.on('error', (err) => done(1, `cannot start the child process: ${err.message}`));
     child.on('close', (status, signal) => (signal ? done(1, `killed by ${signal}`) : done(status ?? 1, null)));
   });
+}
+
+/** A stderr line's error, if it is one: a pino record of level error or worse, or a line that is no log record at all. */
+function errorOf(line: string): string | null {
+  if (!line.startsWith('{')) return line.trim();
+  try {
+    const r = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+    return (r.level ?? 0) >= 50 ? [r.msg, r.err?.message].filter(Boolean).join(': ') : null;
+  } catch {
+    return null;
+  }
 }
 
 export function outcomeOf(exitCode: number): Outcome {

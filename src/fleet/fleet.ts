@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { alive } from '../backfill/job.js';
+import { UserError } from '../errors.js';
 import { runChild, redactArgs } from './child.js';
 import { controlPath, readControl, writeControl } from './control.js';
 import { preflightFleet, type Preflight, type ProbeFn } from './preflight.js';
@@ -53,7 +56,14 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
   fs.mkdirSync(logDir, { recursive: true });
   const control = controlPath(o.targets.file);
   const command = redactArgs(o.command.args).join(' ');
-  if (o.execute) writeControl(control, { fleetId: id, state: 'running', wave: null, next: null });
+  if (o.execute) {
+    // One fleet at a time per targets file: its pause, resume and abort go through one state file.
+    const other = readControl(control);
+    if (other && other.state !== 'ended' && other.host === os.hostname() && other.pid !== process.pid && alive(other.pid)) {
+      throw new UserError(`fleet ${other.fleetId} is running with ${o.targets.file} (pid ${other.pid}, ${other.state}): wait for it, or pgshift fleet abort --targets ${o.targets.file}`);
+    }
+    writeControl(control, { fleetId: id, state: 'running', wave: null, next: null });
+  }
 
   o.say(`fleet ${id}: preflight of ${targets.length} target(s)`);
   const pre = new Map((await preflightFleet(targets, id, o.command.probe)).map((p) => [p.label, p]));
@@ -127,7 +137,8 @@ interface Detail {
 function describeChild(report: unknown): string | null {
   if (typeof report !== 'object' || report === null) return null;
   const r = report as { migrationId?: number; strategy?: string; validation?: { level: string; passed: boolean } };
-  if (Array.isArray(report)) return `${report.length} item(s)`;
+  // migrate up prints the files it ran
+  if (Array.isArray(report)) return `${report.length} file(s) run`;
   const parts: string[] = [];
   if (r.migrationId !== undefined) parts.push(`migration ${r.migrationId}`);
   if (r.strategy) parts.push(r.strategy);

@@ -67,6 +67,25 @@ describe('a fleet of three databases', () => {
     expect(json.map((t: { label: string; value: unknown }) => [t.label, t.value === null])).toEqual([['t1', false], ['t2', false], ['t3', false], ['gone', true]]);
   });
 
+  it('refuses a Citus distributed table at the preflight: pg_dist_partition lists it', async () => {
+    // Citus itself cannot run here: its metadata table, as Citus defines it, made by hand.
+    const citus = await createTestDatabase('fleet_citus');
+    try {
+      await citus.query(`CREATE TABLE items (id int PRIMARY KEY, v int);
+        SET allow_system_table_mods = on;
+        CREATE TABLE pg_catalog.pg_dist_partition (logicalrelid regclass NOT NULL, partmethod "char" NOT NULL);
+        INSERT INTO pg_catalog.pg_dist_partition VALUES ('public.items', 'h')`);
+      const targets = path.join(dir, 'citus.txt');
+      fs.writeFileSync(targets, `coordinator ${withoutPassword(citus.url)}\n`);
+      const r = await runCli(['alter', 'ALTER TABLE items ADD COLUMN x int', '--targets', targets, '--report-dir', path.join(dir, 'citus-report')], env);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain('refused: public.items is a Citus table (hash-distributed, listed in pg_dist_partition)');
+      expect((await citus.query(`SELECT to_regnamespace('pgshift') AS n`)).rows[0].n).toBeNull();
+    } finally {
+      await citus.drop();
+    }
+  });
+
   it('refuses a password in the targets file (exit 2, one line, the password not repeated)', async () => {
     const targets = path.join(dir, 'bad.txt');
     fs.writeFileSync(targets, `t1 ${dbs[0]!.url}\n`);
