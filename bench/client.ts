@@ -11,3 +11,12 @@ export async function withClientAt<T>(url: string, fn: (c: pg.Client) => Promise
     await c.end();
   }
 }
+
+/** A benchmark's `--name value` argument, or the fallback. */
+export function benchArg(name: string, fallback: string): string;
+export function benchArg(name: string, fallback?: string): string | undefined;
+export function benchArg(name: string, fallback?: string): string | undefined {
+  const args = process.argv.slice(2);
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+}

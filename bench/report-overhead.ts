@@ -18,14 +18,10 @@ import path from 'node:path';
 import pg from 'pg';
 import { startTestServer } from '../src/demo/embedded-server.js';
 import { ident } from '../src/db/quote.js';
-import { withClientAt } from './client.js';
+import { benchArg, withClientAt } from './client.js';
 import { createLedger } from './table.js';
 
-const args = process.argv.slice(2);
-const arg = (name: string, fallback?: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : fallback;
-};
+const arg = benchArg;
 const rows = Number(arg('--rows', '1000000'));
 const rounds = Number(arg('--rounds', '5'));
 const loadTps = Number(arg('--load-tps', '100'));
@@ -58,6 +54,7 @@ try {
 
   const times: Record<'with' | 'without', number[]> = { with: [], without: [] };
   const sampling: { ticks: number; ms: number }[] = [];
+  const writing: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const order: ('with' | 'without')[] = r % 2 === 0 ? ['with', 'without'] : ['without', 'with'];
     for (const variant of order) {
@@ -71,11 +68,14 @@ try {
       const load = applicationLoad(urlOf(db), loadTps);
       await load.warm;
       const flags = variant === 'with' ? ['--report-dir', dir] : ['--no-report'];
-      const ms = await timed(['alter', ALTER, '--url', urlOf(db), '--execute', '--copy-threshold', '0MB', '--drop-old', '--log-format', 'json', ...flags]);
+      const { ms, stderr } = await timed(['alter', ALTER, '--url', urlOf(db), '--execute', '--copy-threshold', '0MB', '--drop-old', '--log-format', 'json', ...flags]);
       await load.stop();
       times[variant].push(ms);
-      if (variant === 'with') sampling.push(JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')).sampling);
-      say(`round ${r + 1} ${variant.padEnd(7)} report: ${(ms / 1000).toFixed(2)} s`);
+      if (variant === 'with') {
+        sampling.push(JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')).sampling);
+        writing.push(Number(stderr.split('\n').find((l) => l.includes('"report written"'))?.match(/"ms":(\d+)/)?.[1] ?? NaN));
+      }
+      say(`round ${r + 1} ${variant.padEnd(7)} report: ${(ms / 1000).toFixed(2)} s (load average ${os.loadavg()[0]!.toFixed(1)})`);
       await withClientAt(baseUrl, (admin) => admin.query(`DROP DATABASE ${ident(db)} WITH (FORCE)`));
     }
   }
@@ -90,22 +90,23 @@ try {
   out(`with the report:    median ${(withMs / 1000).toFixed(2)} s (${times.with.map((x) => (x / 1000).toFixed(2)).join(', ')})`);
   out(`added: ${addedMs.toFixed(0)} ms, ratio ${ratio.toFixed(4)} (${((ratio - 1) * 100).toFixed(2)}%); per round: ${paired.map((x) => `${x.toFixed(0)} ms`).join(', ')}`);
   out(`sampling per run: ${sampling.map((s) => `${s.ticks} queries ${s.ms} ms`).join('; ')}`);
-  out(`target at most 1 s and 2%: ${verdict}`);
-  if (jsonFile) fs.writeFileSync(jsonFile, `${JSON.stringify({ version, rows, rounds, loadTps, times, withMs, withoutMs, addedMs, ratio, paired, sampling, verdict }, null, 2)}\n`);
+  out(`the report's end (last sample, kept, read back, written): ${writing.map((x) => `${x} ms`).join(', ')}`);
+  out(`target at most 1 s and 2%: ${verdict}; load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
+  if (jsonFile) fs.writeFileSync(jsonFile, `${JSON.stringify({ version, rows, rounds, loadTps, times, withMs, withoutMs, addedMs, ratio, paired, sampling, writing, verdict }, null, 2)}\n`);
   await withClientAt(baseUrl, (admin) => admin.query('DROP DATABASE bench_report_template WITH (FORCE)'));
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
   await server?.stop();
 }
 
-/** The CLI as a whole process, start to exit, in milliseconds; its failure ends the benchmark. */
-function timed(cliArgs: string[]): Promise<number> {
+/** The CLI as a whole process, start to exit, in milliseconds, and its stderr; its failure ends the benchmark. */
+function timed(cliArgs: string[]): Promise<{ ms: number; stderr: string }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(process.execPath, [CLI, ...cliArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`pgshift exited ${code}: ${stderr.split('\n').slice(-3).join(' ')}`))));
+    child.on('close', (code) => (code === 0 ? resolve({ ms: performance.now() - t0, stderr }) : reject(new Error(`pgshift exited ${code}: ${stderr.split('\n').slice(-3).join(' ')}`))));
   });
 }
 

@@ -21,13 +21,9 @@ import pg from 'pg';
 import { startEmbeddedServer } from '../src/demo/embedded-server.js';
 import { DEFAULT_RETRY } from '../src/db/retry.js';
 import { ident } from '../src/db/quote.js';
-import { withClientAt } from './client.js';
+import { benchArg, withClientAt } from './client.js';
 
-const args = process.argv.slice(2);
-const arg = (name: string, fallback?: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : fallback;
-};
+const arg = benchArg;
 const MB = 1024 ** 2;
 const sizesMb = arg('--sizes', '1,4,16,64,256')!.split(',').map(Number);
 const rounds = Number(arg('--rounds', '5'));

@@ -15,13 +15,9 @@ import { createLedger, INDEX_DDL } from './table.js';
 import { percentileIn, startLoad } from './load.js';
 import { measureTriggerOverhead } from './trigger-overhead.js';
 import { log } from '../src/log.js';
-import { withClientAt } from './client.js';
+import { benchArg, withClientAt } from './client.js';
 
-const args = process.argv.slice(2);
-const arg = (name: string, fallback?: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : fallback;
-};
+const arg = benchArg;
 const rows = Number(arg('--rows', '3000000'));
 const loadTps = Number(arg('--load-tps', '500'));
 const rounds = Number(arg('--rounds', '3'));

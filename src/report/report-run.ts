@@ -47,6 +47,7 @@ export async function withReport<T>(o: ReportOptions & { command: string }, fn: 
   } catch (err) {
     failure = err;
   }
+  const ended = performance.now();
   try {
     const collected = await sampler.stop();
     const exitCode = failure === null ? 0 : failure instanceof PgshiftError ? failure.exitCode : 1;
@@ -57,7 +58,7 @@ export async function withReport<T>(o: ReportOptions & { command: string }, fn: 
         exitCode, error: failure === null ? null : describeError(failure), migrationIds: collected.migrationIds, result: result ?? null,
         baseline: collected.baseline, server: collected.server,
       };
-      await keepAndWrite(sampler.pool, run, collected, o.dir);
+      await keepAndWrite(sampler.pool, run, collected, o.dir, ended);
     }
   } catch (err) {
     log.warn({ reason: describeError(err) }, 'report not written');
@@ -73,7 +74,7 @@ export async function withReport<T>(o: ReportOptions & { command: string }, fn: 
  * cannot be kept there (no privilege, the server gone), the report is built from the samples in
  * hand and says it has no id.
  */
-async function keepAndWrite(pool: Pool, run: Omit<RunRecord, 'id'>, collected: Collected, dir: string | undefined): Promise<void> {
+async function keepAndWrite(pool: Pool, run: Omit<RunRecord, 'id'>, collected: Collected, dir: string | undefined, ended: number): Promise<void> {
   let model: ReportModel;
   try {
     await ensureStateSchema(pool);
@@ -86,7 +87,8 @@ async function keepAndWrite(pool: Pool, run: Omit<RunRecord, 'id'>, collected: C
   }
   const target = dir ?? defaultDir(model);
   writeReportFiles(model, target);
-  log.info({ run: model.run.id, dir: target }, 'report written');
+  // ms: what the report added after the command's own work ended (the last sample, keeping, reading back, writing).
+  log.info({ run: model.run.id, dir: target, ms: Math.round(performance.now() - ended) }, 'report written');
 }
 
 export function defaultDir(m: ReportModel): string {
