@@ -105,7 +105,8 @@ export function renderMarkdown(r: FleetReport): string {
 
 /** The console's closing table: one line per target. */
 export function summaryLines(r: FleetReport): string[] {
-  const lines = [`fleet ${r.fleetId}: ${r.ended} (exit ${r.exitCode}); report in ${r.reportDir}`];
+  const head = r.executed ? `${r.ended} (exit ${r.exitCode})` : `preflight only, nothing changed (add --execute to run it; exit ${r.exitCode})`;
+  const lines = [`fleet ${r.fleetId}: ${head}; report in ${r.reportDir}`];
   for (const w of r.waves) {
     lines.push(`wave ${w.name}:`);
     for (const t of w.targets) {
