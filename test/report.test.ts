@@ -103,6 +103,17 @@ describe('pgshift reports', () => {
     expect((await db.query(`SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 't' AND column_name = 'a4'`)).rows[0].n).toBe('1');
   });
 
+  it('a run that fails writes its report too, saying how it ended', async () => {
+    const dir = path.join(tmp, 'failed');
+    const r = await runCli(['alter', 'ALTER TABLE t ALTER COLUMN note TYPE varchar(100)', '--url', db.url, '--execute', '--strategy', 'copy', '--critical-query', 'SELECT 1', '--report-dir', dir]);
+    expect(r.status, r.stderr).toBe(1);
+    const m = json(dir);
+    expect(m.run).toMatchObject({ command: 'alter', outcome: 'failed', exitCode: 1 });
+    expect(m.run.error).toMatch(/--critical-query returned 1/);
+    expect(m.steps[0].outcome).toBe('failed');
+    expect(read(dir, 'report.html')).toContain('class="outcome bad"');
+  });
+
   it('backfill --execute writes one', async () => {
     const dir = path.join(tmp, 'backfill');
     const r = await runCli(['backfill', '--table', 't', '--set', "note = 'x'", '--where', "note IS DISTINCT FROM 'x'", '--url', db.url, '--execute', '--report-dir', dir]);

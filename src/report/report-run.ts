@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createPool, type Pool } from '../db/session.js';
-import { PgshiftError, StoppedError, describeError } from '../errors.js';
+import { PgshiftError, StoppedError, describeError, sqlState } from '../errors.js';
 import { componentLog } from '../log.js';
 import { ensureStateSchema } from '../state/store.js';
 import { buildModel, type ReportModel } from './model.js';
@@ -9,7 +9,7 @@ import { renderHtml } from './html.js';
 import { renderMarkdown } from './markdown.js';
 import { startSampler, type Collected } from './sampler.js';
 import type { RunRecord } from './samples.js';
-import { loadRun, saveRun } from './store.js';
+import { loadRun, saveRun, UNDEFINED_TABLE } from './store.js';
 
 const log = componentLog('report');
 
@@ -77,8 +77,12 @@ export async function withReport<T>(o: ReportOptions & { command: string }, fn: 
 async function keepAndWrite(pool: Pool, run: Omit<RunRecord, 'id'>, collected: Collected, dir: string | undefined, ended: number): Promise<void> {
   let model: ReportModel;
   try {
-    await ensureStateSchema(pool);
-    const id = await saveRun(pool, run, collected.samples);
+    // The command made the state schema current; a run that failed before it did gets it here.
+    const id = await saveRun(pool, run, collected.samples).catch(async (err: unknown) => {
+      if (sqlState(err) !== UNDEFINED_TABLE) throw err;
+      await ensureStateSchema(pool);
+      return saveRun(pool, run, collected.samples);
+    });
     const kept = await loadRun(pool, id);
     model = buildModel(kept.run, kept.samples);
   } catch (err) {
