@@ -6,3 +6,5 @@ export { lint, type LintOptions, type LintReport, type LintFinding } from './lin
 export { plan, type StrategyPreview } from './strategy/preview.js';
 export type { Decision, Strategy, Step } from './strategy/classify.js';
 export { runBackfill as backfill, type BackfillOptions, type BackfillReport } from './backfill/backfill.js';
+export { withReport, rebuildReport, type ReportOptions, type RunNotes } from './report/report-run.js';
+export type { ReportModel } from './report/model.js';
