@@ -106,7 +106,7 @@ function timed(cliArgs: string[]): Promise<{ ms: number; stderr: string }> {
     const child = spawn(process.execPath, [CLI, ...cliArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => (code === 0 ? resolve({ ms: performance.now() - t0, stderr }) : reject(new Error(`pgshift exited ${code}: ${stderr.split('\n').slice(-3).join(' ')}`))));
+    child.on('close', (code) => (code === 0 ? resolve({ ms: performance.now() - t0, stderr }) : reject(new Error(`pgshift exited ${code}: ${stderr.split('\n').slice(-15).join('\n')}`))));
   });
 }
 
