@@ -13,7 +13,8 @@ import { revertMigration } from '../migration/revert.js';
 import { closeRevertWindow } from '../migration/revert-window.js';
 import { decide } from '../strategy/preview.js';
 import { HOLDS, type Decision, type Hold, type LockLevel } from '../strategy/classify.js';
-import { SCRATCH_TABLE, estimate, measureSample, type Estimate, type Sample } from '../strategy/estimate.js';
+import { estimateChange, type Estimate } from '../estimate/estimate.js';
+import type { DiskLine } from '../dry-run/model.js';
 import { parseAlter, deparseExpression, type Node } from '../plan/parse.js';
 import { MissingRelation, resolveTarget } from '../plan/target.js';
 import { runBackfill } from '../backfill/backfill.js';
@@ -90,8 +91,16 @@ export interface PlannedStatement {
   lock: LockLevel | null;
   hold: Hold | null;
   rewrites: boolean;
-  /** from a sample measured now (strategy/estimate.ts); null for a statement run as written */
+  /** rehearsed now on a sample of its table (src/estimate); null for a statement run as written, or one that could not be rehearsed */
   estimate: Estimate | null;
+  /** why there is no estimate */
+  unmeasured?: string;
+  /** the classifier's decision per subcommand (empty: not a table change) */
+  decisions: Decision[];
+  /** the table it changes (null: not a table change, or a table not there yet) */
+  table: { oid: string; schema: string; name: string } | null;
+  /** what it writes on disk against what is free (null: nothing but catalog rows, or not measured) */
+  disk: DiskLine | null;
 }
 
 function pool(o: MigrateOptions, role: string, readOnly = false): Pool {
@@ -260,7 +269,6 @@ export async function migratePlan(o: MigrateOptions): Promise<PlannedStatement[]
     const history = await readHistory(p);
     refuseEdited(files, history);
     const out: PlannedStatement[] = [];
-    const samples = new Map<string, Sample>();
     let segment = 0;
     for (const f of pending(files, history, o.to)) {
       let shared = false; // the segment before this statement is open to it
@@ -273,7 +281,8 @@ export async function migratePlan(o: MigrateOptions): Promise<PlannedStatement[]
         out.push({
           version: f.version, file: f.path, line: st.line, sql: st.sql, segment, strategy: route.strategy, why: route.why,
           lock: d.length ? strongest(d.map((x) => x.lock), LOCKS) : null, hold: d.length ? strongest(d.map((x) => x.hold), HOLDS) : null, rewrites: d.some((x) => x.rewrites),
-          estimate: await withClient(p, (c) => estimateOf(c, st, route, samples)),
+          decisions: d, table: route.table ?? null,
+          ...(await withClient(p, (c) => estimateOf(c, o, st, route))),
         });
       }
     }
@@ -284,19 +293,17 @@ export async function migratePlan(o: MigrateOptions): Promise<PlannedStatement[]
 }
 
 /**
- * A statement's estimated duration from a sample of its table measured now (one per table and
- * plan; a backfill's UPDATE is run on its own sample); null for a statement run as written.
+ * A statement's estimated duration, rehearsed now on a sample of its table (src/estimate; a
+ * backfill's UPDATE run on the sample); none for a statement run as written.
  */
-async function estimateOf(c: Client, st: Statement, route: Route, samples: Map<string, Sample>): Promise<Estimate | null> {
+async function estimateOf(c: Client, o: MigrateOptions, st: Statement, route: Route): Promise<{ estimate: Estimate | null; unmeasured?: string; disk: DiskLine | null }> {
   const backfill = st.directives.backfill ? backfillOf(st) : null;
   const table = route.table ?? (backfill ? await tableNamed(c, backfill.table) : null);
-  if (!table) return null;
+  if (!table) return { estimate: null, unmeasured: route.strategy === 'statement' ? 'run as written' : 'its table is not there yet', disk: null };
   const update = backfill
-    ? `UPDATE ${SCRATCH_TABLE} AS ${ident(st.node.UpdateStmt.relation.relname)} SET ${backfill.set}${backfill.from ? ` FROM ${backfill.from}` : ''}${backfill.where ? ` WHERE ${backfill.where}` : ''}`
+    ? (scratch: string): string => `UPDATE ${scratch} AS ${ident(st.node.UpdateStmt.relation.relname)} SET ${backfill.set}${backfill.from ? ` FROM ${backfill.from}` : ''}${backfill.where ? ` WHERE ${backfill.where}` : ''}`
     : undefined;
-  const key = `${table.oid}:${update ?? ''}`;
-  if (!samples.has(key)) samples.set(key, await measureSample(c, table, update));
-  return estimate(route.decisions ?? [], route.strategy, samples.get(key)!);
+  return estimateChange(c, { sql: st.sql, strategy: route.strategy, decisions: route.decisions ?? [], table, retry: o.retry, validation: o.validation, update });
 }
 
 async function tableNamed(c: Client, name: string): Promise<{ oid: string; schema: string; name: string } | null> {

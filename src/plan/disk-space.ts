@@ -88,10 +88,31 @@ export async function checkDiskSpace(c: Client, input: DiskInput, diskFreeBytes?
   return check;
 }
 
+/**
+ * The free space for a need that is not a copy's (an index built concurrently, a direct
+ * rewrite): the operator's figure, this host's, or unknown with the reason. Never refuses.
+ */
+export async function freeSpaceFor(c: Client, origin: TableInfo, need: DiskNeed, diskFreeBytes?: number): Promise<DiskCheck> {
+  if (diskFreeBytes !== undefined) return { need, free: { kind: 'operator', bytes: diskFreeBytes } };
+  return { need, free: await localFreeSpace(c, origin, await readFacts(c, origin), need) };
+}
+
+/** How much is free and how that is known (or why it is not), in words; and the bytes (null: unknown). */
+export function describeFree(check: DiskCheck): { bytes: number | null; how: string; enough: boolean | null } {
+  const { free } = check;
+  if (free.kind === 'operator') return { bytes: free.bytes, how: '--disk-free, as the operator says', enough: shortfall(check) === null };
+  if (free.kind === 'unknown') {
+    return { bytes: null, how: `unknown: PostgreSQL reports no free disk space over SQL, and it could not be read on this host (${free.why}); pass --disk-free SIZE`, enough: null };
+  }
+  const bytes = Math.min(...free.places.map((p) => p.bytes));
+  const places = free.places.map((p) => `${formatBytes(p.bytes)} on ${p.path} (for the ${p.holds})`).join(', ');
+  return { bytes, how: `${places}: read on this host, ${free.how}${free.walUnchecked ? "; the WAL's filesystem is not known and was not checked" : ''}`, enough: shortfall(check) === null };
+}
+
 /** The plan's line: need vs free, and where the free figure came from. */
-export function describeDisk(check: DiskCheck): string {
-  const { need, free } = check;
-  const head = `  disk: the copy needs about ${formatBytes(totalNeed(need))} (${needParts(need)})`;
+export function describeDisk(check: DiskCheck, what = `the copy needs about ${formatBytes(totalNeed(check.need))} (${needParts(check.need)})`): string {
+  const { free } = check;
+  const head = `  disk: ${what}`;
   if (free.kind === 'operator') return `${head}; free ${formatBytes(free.bytes)} (--disk-free, as the operator says)`;
   if (free.kind === 'unknown') return `${head}; free space unknown: pass --disk-free SIZE to check it (${free.why})`;
   const places = free.places.map((p) => `${formatBytes(p.bytes)} on ${p.path} (for the ${p.holds})`).join(', ');
@@ -109,7 +130,7 @@ export function totalNeed(n: DiskNeed): number {
 }
 
 /** The parts of the need that one filesystem holds (all of them when it is not known which). */
-function needParts(n: DiskNeed, holds: FreePlace['holds'] = 'shadow and WAL'): string {
+export function needParts(n: DiskNeed, holds: FreePlace['holds'] = 'shadow and WAL'): string {
   const wal = `WAL ${formatBytes(n.walBytes)}${n.walNote ? ` ${n.walNote}` : ''}`;
   if (holds === 'WAL') return wal;
   const parts = [`shadow ${formatBytes(n.heapBytes)}`, `its indexes ${formatBytes(n.indexBytes)}`, ...(holds === 'shadow' ? [] : [wal]), `margin ${formatBytes(n.marginBytes)}`];

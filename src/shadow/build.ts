@@ -46,6 +46,11 @@ export interface BuildContext {
   flow: ColumnFlow;
   statements: AlterStatement[];
   schema: string;
+  /**
+   * false: leave the origin's foreign keys off (an estimate's rehearsal: adding one locks the
+   * referenced table SHARE ROW EXCLUSIVE until the transaction ends; the copy runs without them anyway)
+   */
+  foreignKeys?: boolean;
 }
 
 /**
@@ -77,7 +82,7 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   // ADD COLUMN behave the same; the copy then gives all rows that one value, as offline.
   const sampled = addsColumnWithDefault(ctx.statements) && (await insertSampleRow(c, origin, shadow));
   for (const chk of notValidChecks) await exec(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(chk.name)} ${chk.def}`);
-  for (const fk of (await c.query(sqlFile('fks-out.sql'), [origin.oid])).rows) {
+  for (const fk of ctx.foreignKeys === false ? [] : (await c.query(sqlFile('fks-out.sql'), [origin.oid])).rows) {
     await exec(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}`);
     if (fk.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${shadow} IS ${literal(fk.comment)}`);
   }
