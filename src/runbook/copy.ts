@@ -1,0 +1,627 @@
+import type { Client } from '../db/session.js';
+import { ident, identList, literal, qualified, trusted } from '../db/quote.js';
+import { rolledBack } from '../db/rolled-back.js';
+import { sqlFile } from '../db/sql-files.js';
+import { withQualifiedNames } from '../db/search-path.js';
+import { describeError } from '../errors.js';
+import { tableFingerprint } from '../catalog/table.js';
+import { captureFunctionSql, changelogSql, triggersSql, type CaptureNames } from '../capture/install.js';
+import { chunkBoundSql, copyRangeSql, deleteShadowRowsSql, insertRowsSql, takeEntriesSql, type Tables } from '../copy/sql.js';
+import { alterSides, hashableTypes } from '../verify/alter-sides.js';
+import { pageRangeChecksumSql } from '../verify/side.js';
+import { readDependentDefs, type DependentDef } from '../cutover/dependents.js';
+import { lockSetFor } from '../cutover/lock-set.js';
+import { exchangeTables, repointForeignKeysIn, swapTables } from '../cutover/swap.js';
+import type { Plan } from '../migration/plan.js';
+import { deriveMapping, type RowMapping } from '../plan/mapping.js';
+import type { ArtifactNames } from '../plan/names.js';
+import { buildShadow, swapStatements, type ShadowTable } from '../shadow/build.js';
+import type { PlanStep, Runbook, RunbookScript } from '../dry-run/model.js';
+import { inlineParams, recordingClient, substituteParams, type Recorded } from './recorder.js';
+import { doBlock, guard, scriptText, sessionSettings, type Section } from './script.js';
+
+/**
+ * The online copy as four SQL scripts a DBA can run by hand (psql), written from the engine's
+ * own statements: the shadow built as the run builds it, recorded in a transaction rolled back;
+ * the capture's changelog, function and triggers; the copy in keyset chunks, each its own
+ * transaction (a DO block that commits per chunk); the replay of the captured keys; the index
+ * builds; the swap as swapTables sends it (recorded without running: it would lock the table).
+ * What differs from a run, and why: no pgshift state (the schema pgshift_runbook_<oid> holds
+ * everything, named in the scripts, never found by pattern); the replay runs after the copy, not
+ * between chunks (so it needs no watermark), taking every entry at once; no checksum validation
+ * (the swap checks the table was neither truncated nor changed since this was written).
+ */
+export interface CopyRunbookInput {
+  plan: Plan;
+  lockTimeoutMs: number;
+  /** rows per chunk of the copy */
+  chunkRows: number;
+}
+
+export interface CopyRunbook {
+  runbook: Runbook;
+  /** the run's steps with the engine's statements (null when the runbook could not be written) */
+  steps: PlanStep[] | null;
+}
+
+export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyRunbook> {
+  const { plan } = x;
+  const origin = plan.origin;
+  const table = qualified(origin.schema, origin.name);
+  const schema = `pgshift_runbook_${origin.oid}`;
+  if ((await c.query('SELECT FROM pg_namespace WHERE nspname = $1', [schema])).rowCount) {
+    return notWritten(`schema ${schema} exists: a runbook of ${origin.schema}.${origin.name} was started and not finished; its abort.sql or cleanup.sql removes it`);
+  }
+  // Definitions are read as the swap reads them: under search_path = pg_catalog (transaction-local), every name qualified.
+  const { defs, originFks } = await rolledBack(c, () =>
+    withQualifiedNames(c, async () => ({
+      defs: await readDependentDefs(c, origin.oid, []),
+      originFks: (await c.query(sqlFile('fks-out.sql'), [origin.oid])).rows as { name: string; def: string; comment: string | null }[],
+    })),
+  );
+  const bound = await boundObjects(c, origin.oid);
+  if (plan.flow.renames.length && (bound.views.length || defs.some((d) => ['trigger', 'policy', 'statistics'].includes(d.kind)))) {
+    return notWritten('the statements rename a column that views, triggers, policies or statistics of the table may name: their new definitions exist only once the rename is applied under the swap\'s lock; pgshift alter --execute does that');
+  }
+  const searchPath = (await c.query(`SELECT current_setting('search_path') AS p`)).rows[0].p as string;
+  const fingerprint = await tableFingerprint(c, origin.oid);
+  const names = runbookNames(schema);
+  try {
+    return await rolledBack(c, async () => {
+      const built = recordingClient(c, 'run');
+      const shadow = await buildShadow(built.client, { origin, flow: plan.flow, statements: plan.parsed.statements, schema });
+      const mapping = deriveMapping(plan.flow, shadow.columns, shadow.onceDefaults, origin.key, ident, plan.transforms, origin.identity);
+      const indexes = recordingClient(c, 'run');
+      for (const idx of shadow.indexes) {
+        await indexes.client.query(idx.create);
+        for (const cm of idx.comments) {
+          const on = cm.on === 'INDEX' ? `INDEX ${qualified(schema, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${qualified(schema, origin.name)}`;
+          await indexes.client.query(`COMMENT ON ${on} IS ${literal(cm.text)}`);
+        }
+      }
+      const ctx: Ctx = { plan, x, schema, table, names, shadow, mapping, defs, bound, originFks, fingerprint, searchPath };
+      ctx.newIdentity = await identitySequences(c, shadow.oid);
+      const swap = await recordSwap(c, ctx);
+      const revert = await recordRevert(c, ctx);
+      const shadowDdl = shadowStatements(built.statements, ctx);
+      const forward = forwardScript(ctx, shadowDdl, indexes.sql(), swap);
+      const steps = await engineSteps(c, ctx, shadowDdl, indexes.sql(), swap);
+      return { steps, runbook: {
+        scripts: [forward, abortScript(ctx, revert), revertScript(ctx, revert), cleanupScript(ctx)],
+        notes: [
+          `everything the scripts create is in schema ${schema} (and the two capture triggers pgshift_runbook_capture and pgshift_runbook_truncate on ${origin.schema}.${origin.name}); abort.sql and cleanup.sql name each object, never a pattern`,
+          'revert.sql swaps the old table back while it is kept (until cleanup.sql): every write made to the new table since the swap is lost; abort.sql does the same when the swap has happened, then removes the rest',
+          'the scripts do not compare the tables by checksum before the swap (pgshift alter --execute does); the swap stops if the table was truncated or changed since this runbook was written',
+        ],
+      } };
+    });
+  } catch (err) {
+    return notWritten(`the scripts could not be written: ${describeError(err)}`);
+  }
+}
+
+interface Ctx {
+  plan: Plan;
+  x: CopyRunbookInput;
+  schema: string;
+  table: string;
+  names: ArtifactNames;
+  shadow: ShadowTable;
+  mapping: RowMapping;
+  defs: DependentDef[];
+  bound: { views: { name: string; def: string; options: string[] | null }[]; other: string[] };
+  originFks: { name: string; def: string; comment: string | null }[];
+  fingerprint: string;
+  searchPath: string;
+  /** the shadow's identity sequences by column (their names; they move with the table) */
+  newIdentity?: Map<string, string>;
+}
+
+function notWritten(why: string): CopyRunbook {
+  return { runbook: { scripts: [], notes: [`no runbook: ${why}`] }, steps: null };
+}
+
+function runbookNames(schema: string): ArtifactNames {
+  return {
+    schema,
+    changelog: 'changelog',
+    captureTrigger: 'pgshift_runbook_capture',
+    truncateTrigger: 'pgshift_runbook_truncate',
+    reverseChangelog: 'reverse_changelog',
+    reverseTrigger: 'pgshift_runbook_revert',
+    reverseTruncateTrigger: 'pgshift_runbook_revert_truncate',
+    swapTable: 'pgshift_runbook_swap',
+    swapRelation: (n) => `pgshift_runbook_swap_${n}`,
+    lockKey: [0, 0],
+    applicationName: 'pgshift:runbook',
+  };
+}
+
+function capture(ctx: Ctx): CaptureNames {
+  return { schema: ctx.schema, changelog: 'changelog', captureFunction: 'pgshift_capture', truncateFunction: 'pgshift_truncated', captureTrigger: ctx.names.captureTrigger, truncateTrigger: ctx.names.truncateTrigger };
+}
+
+/** Views bound to the table (re-bound by name), and the other objects bound to it (materialized views, routines of its row type), which the revert cannot carry back. */
+async function boundObjects(c: Client, oid: string): Promise<Ctx['bound']> {
+  await c.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+  try {
+    await c.query(`SET LOCAL search_path = pg_catalog`);
+    const r = await c.query(
+      `SELECT DISTINCT v.oid, format('%I.%I', n.nspname, v.relname) AS name, v.relkind::text AS kind,
+              CASE WHEN v.relkind = 'v' THEN pg_get_viewdef(v.oid) END AS def, v.reloptions AS options
+         FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class JOIN pg_namespace n ON n.oid = v.relnamespace
+        WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::oid AND v.oid <> $1::oid
+        ORDER BY v.oid`,
+      [oid],
+    );
+    const routines = await c.query(
+      `SELECT p.oid::regprocedure::text AS name FROM pg_proc p JOIN pg_class t ON t.oid = $1::oid
+        WHERE p.prorettype = t.reltype OR t.reltype = ANY (p.proargtypes::oid[])`,
+      [oid],
+    );
+    return {
+      views: r.rows.filter((v) => v.kind === 'v').map((v) => ({ name: v.name, def: v.def, options: v.options })),
+      other: [...r.rows.filter((v) => v.kind !== 'v').map((v) => `materialized view ${v.name}`), ...routines.rows.map((p) => `routine ${p.name}`)],
+    };
+  } finally {
+    await c.query('ROLLBACK');
+  }
+}
+
+async function identitySequences(c: Client, oid: string): Promise<Map<string, string>> {
+  const r = await c.query(
+    `SELECT a.attname AS col, s.relname AS seq FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+       JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+      WHERE d.classid = 'pg_class'::regclass AND d.refobjid = $1::oid AND d.deptype = 'i'`,
+    [oid],
+  );
+  return new Map(r.rows.map((row) => [row.col as string, row.seq as string]));
+}
+
+/**
+ * The shadow's statements as recorded, with the once-evaluated defaults kept: where the build
+ * reads them off its sample row (and empties it), the script first saves that row's values in
+ * a table the copy reads, so every row gets the value the ADD COLUMN gave, as offline.
+ */
+function shadowStatements(recorded: Recorded[], ctx: Ctx): string[] {
+  const out: string[] = [];
+  const shadow = qualified(ctx.schema, ctx.plan.origin.name);
+  const once = [...ctx.shadow.onceDefaults.keys()];
+  for (const r of recorded) {
+    if (once.length && new RegExp(`^TRUNCATE ${escape(shadow)}$`).test(r.sql)) {
+      out.push(`CREATE TABLE ${qualified(ctx.schema, 'once_defaults')} AS SELECT ${identList(once)} FROM ${shadow} LIMIT 1`);
+    }
+    out.push(inlineParams(r.sql, r.params));
+  }
+  return out;
+}
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** The mapping's expressions with each once-evaluated default read from once_defaults instead of a parameter. */
+function expressions(ctx: Ctx): string[] {
+  const m = ctx.mapping;
+  return m.expressions.map((e, i) => {
+    const constant = /^\$(\d+)::(.+)$/.exec(e);
+    if (!constant) return e;
+    return `(SELECT ${ident(m.targets[i]!)} FROM ${qualified(ctx.schema, 'once_defaults')})::${constant[2]}`;
+  });
+}
+
+function tablesOf(ctx: Ctx): Tables {
+  const typeOf = (name: string): string => ctx.shadow.columns.find((col) => col.name === name)!.type;
+  return {
+    origin: ctx.table,
+    shadow: qualified(ctx.schema, ctx.plan.origin.name),
+    changelog: qualified(ctx.schema, 'changelog'),
+    mapping: { ...ctx.mapping, expressions: expressions(ctx), constants: [] },
+    shadowKeyTypes: ctx.mapping.shadowKey.map(typeOf),
+  };
+}
+
+const tuple = (xs: string[]): string => (xs.length === 1 ? xs[0]! : `(${xs.join(', ')})`);
+
+/**
+ * The copy: keyset chunks in key order, each INSERT ... SELECT the copier runs (copyRangeSql),
+ * committed one by one from a DO block (run it outside a transaction block). The replay comes
+ * after the copy, so no chunk waits for a watermark.
+ */
+function copyBlock(ctx: Ctx): string {
+  const t = tablesOf(ctx);
+  const key = ctx.mapping.originKey;
+  const keys = key.map((k) => ident(k.name));
+  const lo = key.map((_, i) => `lo_${i}`);
+  const hi = key.map((_, i) => `hi_${i}`);
+  const declare = key.flatMap((k, i) => [`lo_${i} ${k.type}${k.collation ? ` COLLATE ${k.collation}` : ''};`, `hi_${i} ${k.type}${k.collation ? ` COLLATE ${k.collation}` : ''};`]);
+  // copyRangeSql numbers the low keys, then the high keys, after the (here none) constants.
+  const chunk = (hasLow: boolean, hasHigh: boolean): string =>
+    substituteParams(copyRangeSql(t, hasLow, hasHigh), (n) => (hasLow ? (n <= key.length ? lo[n - 1]! : hi[n - 1 - key.length]!) : hi[n - 1]!));
+  const bound = (hasLow: boolean): string =>
+    `SELECT ${keys.join(', ')} INTO ${hi.join(', ')} FROM ${ctx.table}${hasLow ? ` WHERE ${tuple(keys)} > ${tuple(lo)}` : ''} ORDER BY ${keys.join(', ')} OFFSET ${ctx.x.chunkRows - 1} LIMIT 1`;
+  return doBlock(
+    [
+      'DECLARE',
+      ...declare.map((d) => `  ${d}`),
+      '  first boolean := true;',
+      '  last boolean;',
+      '  copied bigint := 0;',
+      '  n bigint;',
+      'BEGIN',
+      '  LOOP',
+      `    IF first THEN ${bound(false)}; ELSE ${bound(true)}; END IF;`,
+      '    last := NOT FOUND;',
+      `    IF first AND last THEN ${chunk(false, false)};`,
+      `    ELSIF first THEN ${chunk(false, true)};`,
+      `    ELSIF last THEN ${chunk(true, false)};`,
+      `    ELSE ${chunk(true, true)};`,
+      '    END IF;',
+      '    GET DIAGNOSTICS n = ROW_COUNT;',
+      '    copied := copied + n;',
+      '    COMMIT;',
+      "    RAISE NOTICE 'pgshift runbook: % rows copied', copied;",
+      '    EXIT WHEN last;',
+      `    ${lo.map((l, i) => `${l} := ${hi[i]};`).join(' ')}`,
+      '    first := false;',
+      '  END LOOP;',
+      'END',
+    ].join('\n'),
+  );
+}
+
+/**
+ * The replay as statements of one transaction (the caller's): take every captured key (the
+ * entries are deleted before the table is read: an entry committed meanwhile stays for the next
+ * run), delete those keys' shadow rows, and insert the table's current rows for them. Columns
+ * whose per-row default must survive (a volatile default) are saved first and put back.
+ */
+function replayStatements(ctx: Ctx): string[] {
+  const t = tablesOf(ctx);
+  const m = ctx.mapping;
+  const ok = m.originKey.map((k) => ident(k.name));
+  const sk = m.shadowKey.map(ident);
+  const batch = 'pg_temp.pgshift_batch';
+  const inBatch = `${tuple(ok)} IN (SELECT ${ok.join(', ')} FROM ${batch})`;
+  const head = (extra: string[] = []): string => `INSERT INTO ${t.shadow} (${identList([...m.targets, ...extra])})${m.overriding ? ' OVERRIDING SYSTEM VALUE' : ''}`;
+  const select = t.mapping.expressions.join(', ');
+  const out = [
+    `CREATE TEMP TABLE pgshift_batch ON COMMIT DROP AS SELECT ${ok.join(', ')} FROM ${t.changelog} LIMIT 0`,
+    `WITH taken AS (DELETE FROM ${t.changelog} RETURNING ${ok.join(', ')}) INSERT INTO ${batch} SELECT DISTINCT ${ok.join(', ')} FROM taken`,
+  ];
+  if (m.preserved.length) {
+    const saved = 'pg_temp.pgshift_saved';
+    out.push(
+      `CREATE TEMP TABLE pgshift_saved ON COMMIT DROP AS SELECT ${[...sk, ...m.preserved.map(ident)].join(', ')} FROM ${t.shadow} WHERE ${tuple(sk)} IN (SELECT ${ok.join(', ')} FROM ${batch})`,
+      `DELETE FROM ${t.shadow} WHERE ${tuple(sk)} IN (SELECT ${ok.join(', ')} FROM ${batch})`,
+      `${head(m.preserved)} SELECT ${select}, ${m.preserved.map((p) => `p.${ident(p)}`).join(', ')} FROM ${ctx.table} JOIN ${saved} p ON ${tuple(ok.map((k) => `${ctx.table}.${k}`))} = ${tuple(sk.map((k) => `p.${k}`))}`,
+      `${head()} SELECT ${select} FROM ${ctx.table} WHERE ${inBatch} AND ${tuple(ok)} NOT IN (SELECT ${sk.join(', ')} FROM ${saved})`,
+    );
+  } else {
+    out.push(`DELETE FROM ${t.shadow} WHERE ${tuple(sk)} IN (SELECT ${ok.join(', ')} FROM ${batch})`, `${head()} SELECT ${select} FROM ${ctx.table} WHERE ${inBatch}`);
+  }
+  out.push(`SELECT count(*) AS keys_replayed FROM ${batch}`);
+  return out;
+}
+
+/** Whether the swap has happened: the table's own OID (the old table) is in the runbook's schema. */
+function swapped(ctx: Ctx): string {
+  return `(SELECT relnamespace FROM pg_catalog.pg_class WHERE oid = ${literal(ctx.plan.origin.oid)}::oid) = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = ${literal(ctx.schema)})`;
+}
+
+/** The table's fingerprint now (catalog-fingerprint.sql) as JSON, without the triggers part when `withoutTriggers`. */
+function fingerprintNow(ctx: Ctx, withoutTriggers: boolean): string {
+  const sql = substituteParams(sqlFile('catalog-fingerprint.sql').replace(/^--.*$/gm, '').trim(), () => `${literal(ctx.plan.origin.oid)}::oid`);
+  return `((${sql.replace(/\)::text AS fp$/, ')')})::jsonb${withoutTriggers ? " - 'triggers'" : ''})`;
+}
+
+function fingerprintThen(ctx: Ctx, withoutTriggers: boolean): string {
+  return `(${literal(ctx.fingerprint)}::jsonb${withoutTriggers ? " - 'triggers'" : ''})`;
+}
+
+/** The lock set of the swap, by name (pgshift's lockSetFor: the table first, then the rest). */
+async function lockStatements(c: Client, ctx: Ctx): Promise<string[]> {
+  const locks = await lockSetFor(c, {
+    outgoing: ctx.plan.origin.oid,
+    incoming: ctx.shadow.oid,
+    dropsOutgoingForeignKeys: true,
+    addedForeignKeyParents: ctx.shadow.constraints.flatMap((con) => (con.referenced ? [con.referenced] : [])),
+  });
+  const namesOf = async (oids: string[]): Promise<string[]> =>
+    (await c.query(`SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY ($1::oid[]) ORDER BY c.oid`, [oids])).rows.map((r) => r.name as string);
+  const exclusive = await namesOf(locks.exclusive.filter((o) => o !== locks.first));
+  const share = await namesOf(locks.share);
+  return [
+    `LOCK TABLE ${[ctx.table, ...exclusive].join(', ')} IN ACCESS EXCLUSIVE MODE`,
+    ...(share.length ? [`LOCK TABLE ${share.join(', ')} IN SHARE ROW EXCLUSIVE MODE`] : []),
+  ];
+}
+
+interface RecordedSwap {
+  locks: string[];
+  statements: string[];
+  validate: string[];
+}
+
+/** The swap as swapTables sends it, recorded without running (reads run: the catalog look-ups it decides by). */
+async function recordSwap(c: Client, ctx: Ctx): Promise<RecordedSwap> {
+  const { plan } = ctx;
+  const rec = recordingClient(c, 'dry');
+  const newColumnName = (o: string): string | undefined => [...plan.flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === o)?.[0];
+  const { swap, validate: userValidate } = swapStatements(plan.parsed.statements, plan.origin.schema, plan.origin.name);
+  const result = await swapTables(rec.client, {
+    origin: plan.origin, names: ctx.names, shadowOid: ctx.shadow.oid, newColumnName, renameOrigin: [], unrenameOrigin: [],
+    constraints: ctx.shadow.constraints, swapStatements: swap, retainOld: true,
+  });
+  // The identity sequence's state is read when the swap runs, not when this was written: from the old table's sequence, moved beside it.
+  const oldSeq = (col: string): string | undefined => {
+    const origin = plan.flow.sources.get(col);
+    const def = ctx.defs.find((d) => d.kind === 'identity' && origin?.kind === 'origin' && d.target === origin.origin);
+    return def ? qualified(ctx.schema, def.name) : undefined;
+  };
+  const statements = rec.statements.map((r) => identityFrom(r, oldSeq));
+  const validate = [...result.validate, ...userValidate.map((v) => [ctx.table, v] as [string, string])].map(([t, con]) => `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(con)}`);
+  return { locks: await lockStatements(c, ctx), statements, validate };
+}
+
+/** A recorded setval(pg_get_serial_sequence(table, column), value, called) made to copy the state of `source(column)` at run time. */
+function identityFrom(r: Recorded, source: (col: string) => string | undefined): string {
+  if (!/^\s*SELECT setval\(pg_get_serial_sequence\(\$1, \$2\)/.test(r.sql)) return inlineParams(r.sql, r.params);
+  const [tableName, col] = r.params as string[];
+  const from = source(col!);
+  if (!from) return inlineParams(r.sql, r.params);
+  return `SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence(${literal(tableName!)}, ${literal(col!)}), s.last_value, s.is_called) FROM ${trusted(from)} s`;
+}
+
+/**
+ * The swap back, for revert.sql and abort.sql: the new table's own additions that would hold
+ * others go (its foreign keys, publication membership, its statistics objects), the tables
+ * change places again (exchangeTables, as the swap does), and everything the swap re-pointed
+ * by name is re-pointed the same way, which now means the old table: foreign keys into it,
+ * views, serial and identity sequences; the old table gets its foreign keys back.
+ */
+async function recordRevert(c: Client, ctx: Ctx): Promise<RecordedSwap> {
+  const { plan, table, schema, defs } = ctx;
+  const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
+  const serials = new Set(of('serial').map((s) => s.name));
+  // The old table's own relations move with it; its serial sequences belong to the new table by then.
+  const rec = recordingClient(c, 'dry', {
+    onRead: (sql, rows) => (sql === sqlFile('owned-relations.sql') ? rows.filter((r) => !(r.kind === 'S' && serials.has(String(r.name)))) : rows),
+  });
+  const q = (sql: string): Promise<unknown> => rec.client.query(sql);
+  await q('SET LOCAL search_path = pg_catalog');
+  for (const con of ctx.shadow.constraints) if (con.type === 'f') await q(`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${ident(con.name)}`);
+  for (const s of of('serial')) await q(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY NONE`);
+  for (const p of of('publication')) await q(`ALTER PUBLICATION ${ident(p.name)} DROP TABLE ${table}`);
+  for (const s of of('statistics')) await q(`DROP STATISTICS IF EXISTS ${qualified(s.schema!, s.name)}`);
+  await exchangeTables(rec.client, { userSchema: plan.origin.schema, name: plan.origin.name, names: ctx.names, incomingOid: plan.origin.oid });
+  for (const s of of('serial')) await q(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY ${table}.${ident(s.target!)}`);
+  const newCol = (o: string): string | undefined => [...plan.flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === o)?.[0];
+  for (const s of of('identity')) {
+    const seq = ctx.newIdentity?.get(newCol(s.target!) ?? '');
+    if (seq) await q(`SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence(${literal(table)}, ${literal(s.target!)}), s.last_value, s.is_called) FROM ${qualified(schema, seq)} s`);
+  }
+  const validate = await repointForeignKeysIn(rec.client, of('fk-in'));
+  for (const fk of ctx.originFks) {
+    const valid = !/ NOT VALID$/.test(fk.def);
+    await q(`ALTER TABLE ${table} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${valid ? ' NOT VALID' : ''}`);
+    if (fk.comment !== null) await q(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${table} IS ${literal(fk.comment)}`);
+    if (valid) validate.push([table, fk.name]);
+  }
+  for (const v of ctx.bound.views) await q(`CREATE OR REPLACE VIEW ${v.name}${v.options?.length ? ` WITH (${v.options.join(', ')})` : ''} AS ${v.def}`);
+  for (const s of of('statistics')) await q(`ALTER STATISTICS ${qualified(schema, s.name)} SET SCHEMA ${ident(s.schema!)}`);
+  for (const p of of('publication')) await q(`ALTER PUBLICATION ${ident(p.name)} ADD TABLE ${table}`);
+  const locks = [`LOCK TABLE ${[table, qualified(schema, plan.origin.name), ...new Set(of('fk-in').map((f) => qualified(f.schema!, f.target!)))].join(', ')} IN ACCESS EXCLUSIVE MODE`];
+  return { locks, statements: rec.sql(), validate: validate.map(([t, con]) => `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(con)}`) };
+}
+
+function header(ctx: Ctx, what: string, lines: string[]): string[] {
+  const o = ctx.plan.origin;
+  return [
+    `pgshift runbook: ${what}`,
+    `table ${o.schema}.${o.name} (oid ${o.oid}), strategy: online copy`,
+    ...ctx.plan.statements.map((s) => `statement: ${s}`),
+    ...lines,
+    `Run as the table's owner or a superuser, e.g. psql -v ON_ERROR_STOP=1 -f <file>, outside a transaction block (the copy commits chunk by chunk).`,
+    `Every lock waits at most lock_timeout (${ctx.x.lockTimeoutMs}ms): when one times out, the section stops; run it again.`,
+  ];
+}
+
+function forwardScript(ctx: Ctx, shadowDdl: string[], indexDdl: string[], swap: RecordedSwap): RunbookScript {
+  const o = ctx.plan.origin;
+  const cap = capture(ctx);
+  const shadow = qualified(ctx.schema, o.name);
+  const replay = replayStatements(ctx);
+  const sections: Section[] = [
+    { title: 'session settings', statements: sessionSettings(ctx.searchPath, ctx.x.lockTimeoutMs) },
+    {
+      title: 'check: the table is as it was when this runbook was written',
+      statements: [guard(`${fingerprintNow(ctx, false)} IS DISTINCT FROM ${fingerprintThen(ctx, false)}`, `${o.schema}.${o.name} changed since this runbook was written: write it again (pgshift plan)`)],
+    },
+    {
+      title: `the shadow table ${ctx.schema}.${o.name}, as the statements leave the table, and the changelog`,
+      notes: ['the same statements pgshift runs; secondary indexes are built after the copy, foreign keys and NOT VALID checks attached at the swap', `locks: ACCESS SHARE on ${o.schema}.${o.name} (LIKE reads it); SHARE ROW EXCLUSIVE on the tables its foreign keys reference, for milliseconds`],
+      statements: [
+        'BEGIN',
+        ...shadowDdl,
+        changelogSql(o, cap),
+        captureFunctionSql(o, cap),
+        `CREATE TABLE ${qualified(ctx.schema, 'truncated')} (at timestamptz NOT NULL DEFAULT now())`,
+        sqlFile('runbook-truncated-function.sql', { schema: trusted(ident(ctx.schema)), truncate_fn: trusted(ident(cap.truncateFunction)), truncated: qualified(ctx.schema, 'truncated') }),
+        'COMMIT',
+      ],
+    },
+    {
+      title: `capture: from this commit on, every write to ${o.schema}.${o.name} leaves its key in the changelog`,
+      notes: [`locks: SHARE ROW EXCLUSIVE on ${o.schema}.${o.name} (writes wait) while the triggers are created: milliseconds, once in-flight writes end`],
+      statements: ['BEGIN', ...triggersSql(o, cap), 'COMMIT'],
+    },
+    {
+      title: `the copy: ${ctx.x.chunkRows} rows a chunk in key order, each chunk its own transaction`,
+      notes: ['locks: ACCESS SHARE on the table per chunk (reads and writes go on); no row locks', 'the INSERT ... SELECT is the copier\'s own chunk statement; the captured keys are replayed after it'],
+      statements: [copyBlock(ctx)],
+    },
+    {
+      title: 'replay the captured keys (run this section again until keys_replayed is small)',
+      notes: ['REPEATABLE READ: the entries are taken and the table read at one snapshot; entries written meanwhile wait for the next run', 'locks: ROW EXCLUSIVE on the shadow and the changelog, ACCESS SHARE on the table'],
+      statements: ['BEGIN ISOLATION LEVEL REPEATABLE READ', ...replay, 'COMMIT'],
+    },
+    {
+      title: 'the shadow\'s secondary indexes, then its statistics',
+      notes: ['locks: the shadow only (nothing the application uses)'],
+      statements: ["SET maintenance_work_mem = '256MB'", ...indexDdl, 'RESET maintenance_work_mem', `ANALYZE ${shadow}`],
+    },
+    {
+      title: 'replay again: what was written during the index builds (shortens the swap below)',
+      statements: ['BEGIN ISOLATION LEVEL REPEATABLE READ', ...replay, 'COMMIT'],
+    },
+    {
+      title: 'the swap, in one transaction: lock, check, replay the rest, exchange the tables, re-point what depends on the table',
+      notes: [
+        `locks: ACCESS EXCLUSIVE on ${o.schema}.${o.name} and the tables re-pointed, for the final replay and the renames (milliseconds when the replay above ran just before)`,
+        'on a lock timeout: ROLLBACK; and run this section again',
+      ],
+      statements: [
+        'BEGIN',
+        `SET LOCAL lock_timeout = '${ctx.x.lockTimeoutMs}ms'`,
+        ...swap.locks,
+        guard(`EXISTS (SELECT FROM ${qualified(ctx.schema, 'truncated')})`, `${o.schema}.${o.name} was truncated during the copy: nothing is swapped; run abort.sql`),
+        guard(`${fingerprintNow(ctx, true)} IS DISTINCT FROM ${fingerprintThen(ctx, true)}`, `${o.schema}.${o.name} was altered by someone else during the copy: nothing is swapped; run abort.sql`),
+        ...replay,
+        ...swap.statements,
+        'COMMIT',
+      ],
+    },
+    {
+      title: 'after the swap: validate the constraints re-added NOT VALID (reads and writes go on)',
+      notes: [`the old table stays in ${ctx.schema} for revert.sql until cleanup.sql`],
+      statements: swap.validate.length ? swap.validate : ['SELECT \'nothing to validate\' AS note'],
+    },
+  ];
+  return {
+    name: 'forward',
+    file: 'forward.sql',
+    purpose: 'the change, as pgshift runs it: shadow, capture, chunked copy, replay, indexes, swap',
+    sql: scriptText(header(ctx, 'forward', []), sections),
+  };
+}
+
+/** The revert's transaction as statements, and as one DO block that runs it only when the swap has happened (abort). */
+function revertStatements(ctx: Ctx, revert: RecordedSwap): string[] {
+  return [`SET LOCAL lock_timeout = '${ctx.x.lockTimeoutMs}ms'`, ...revert.locks, ...revert.statements];
+}
+
+function abortScript(ctx: Ctx, revert: RecordedSwap): RunbookScript {
+  const o = ctx.plan.origin;
+  const cap = capture(ctx);
+  const inBlock = revertStatements(ctx, revert).map((s) => `    EXECUTE ${literal(s)};`);
+  const sections: Section[] = [
+    { title: 'session settings', statements: sessionSettings(ctx.searchPath, ctx.x.lockTimeoutMs) },
+    {
+      title: 'if the swap has happened: swap back first (as revert.sql; writes made to the new table since the swap are lost)',
+      statements: [doBlock(['BEGIN', `  IF ${swapped(ctx)} THEN`, ...inBlock, '  END IF;', 'END'].join('\n')), ...revert.validate],
+    },
+    {
+      title: `the capture triggers on ${o.schema}.${o.name} (ACCESS EXCLUSIVE for milliseconds)`,
+      statements: ['BEGIN', `DROP TRIGGER IF EXISTS ${ident(cap.captureTrigger)} ON ${ctx.table}`, `DROP TRIGGER IF EXISTS ${ident(cap.truncateTrigger)} ON ${ctx.table}`, 'COMMIT'],
+    },
+    { title: `what forward.sql created in ${ctx.schema}, object by object`, statements: dropSchemaStatements(ctx) },
+  ];
+  return {
+    name: 'abort',
+    file: 'abort.sql',
+    purpose: 'removes everything forward.sql created, from any point; after the swap it swaps back first',
+    sql: scriptText(header(ctx, 'abort', ['Safe to run at any point of forward.sql, and again.']), sections),
+  };
+}
+
+function dropSchemaStatements(ctx: Ctx): string[] {
+  const cap = capture(ctx);
+  const s = ctx.schema;
+  return [
+    'BEGIN',
+    `DROP TABLE IF EXISTS ${qualified(s, ctx.plan.origin.name)}`,
+    `DROP TABLE IF EXISTS ${qualified(s, 'changelog')}`,
+    `DROP TABLE IF EXISTS ${qualified(s, 'truncated')}`,
+    `DROP TABLE IF EXISTS ${qualified(s, 'once_defaults')}`,
+    `DROP FUNCTION IF EXISTS ${qualified(s, cap.captureFunction)}()`,
+    `DROP FUNCTION IF EXISTS ${qualified(s, cap.truncateFunction)}()`,
+    `DROP SCHEMA IF EXISTS ${ident(s)}`,
+    'COMMIT',
+  ];
+}
+
+function revertScript(ctx: Ctx, revert: RecordedSwap): RunbookScript {
+  const o = ctx.plan.origin;
+  const other = ctx.bound.other;
+  if (other.length) {
+    return {
+      name: 'revert',
+      file: 'revert.sql',
+      purpose: 'not written',
+      sql: scriptText(header(ctx, 'revert', [`not written: ${other.join(', ')} depend on the table; their swap back is pgshift's (pgshift alter --revert-window, then pgshift revert)`]), []),
+    };
+  }
+  const sections: Section[] = [
+    { title: 'session settings', statements: sessionSettings(ctx.searchPath, ctx.x.lockTimeoutMs) },
+    { title: 'the swap has happened', statements: [guard(`NOT ${swapped(ctx)}`, `the swap has not happened: nothing to revert (abort.sql removes what forward.sql made)`)] },
+    {
+      title: 'the swap back, in one transaction',
+      notes: [`locks: ACCESS EXCLUSIVE on ${o.schema}.${o.name}, the old table and the tables whose foreign keys are re-pointed, for the renames`, 'on a lock timeout: ROLLBACK; and run this section again'],
+      statements: ['BEGIN', ...revertStatements(ctx, revert), 'COMMIT'],
+    },
+    { title: 'validate the constraints re-added NOT VALID', statements: revert.validate.length ? revert.validate : ["SELECT 'nothing to validate' AS note"] },
+  ];
+  return {
+    name: 'revert',
+    file: 'revert.sql',
+    purpose: 'after the swap, puts the old table back (every write made since the swap is lost); abort.sql then removes the rest',
+    sql: scriptText(
+      header(ctx, 'revert', [
+        'LOSES DATA: the old table has not been kept in step since the swap; every row inserted, updated or deleted in the new table since then is as it was at the swap.',
+        'After it, abort.sql removes the new table and the rest.',
+      ]),
+      sections,
+    ),
+  };
+}
+
+function cleanupScript(ctx: Ctx): RunbookScript {
+  const o = ctx.plan.origin;
+  const sections: Section[] = [
+    { title: 'session settings', statements: sessionSettings(ctx.searchPath, ctx.x.lockTimeoutMs) },
+    { title: 'the swap has happened', statements: [guard(`NOT ${swapped(ctx)}`, 'the swap has not happened: finish forward.sql, or run abort.sql')] },
+    { title: `the old table, the changelog, the functions and schema ${ctx.schema} (no revert after this)`, statements: dropSchemaStatements(ctx) },
+  ];
+  return {
+    name: 'cleanup',
+    file: 'cleanup.sql',
+    purpose: `after the swap: drops the old table and what the copy used; the change stays`,
+    sql: scriptText(header(ctx, 'cleanup', [`${o.schema}.${o.name} keeps the change; the old table goes (no revert after this).`]), sections),
+  };
+}
+
+/**
+ * The run's steps as the plan shows them: each phase with the engine's own statements (the
+ * copy's and the replay's with their $n parameters, as the copier sends them), the strongest
+ * lock it takes, on what, and how long it is held. The schema and trigger names are the
+ * runbook's; a run uses pgshift_<id> and pgshift_capture_<id>.
+ */
+async function engineSteps(c: Client, ctx: Ctx, shadowDdl: string[], indexDdl: string[], swap: RecordedSwap): Promise<PlanStep[]> {
+  const o = ctx.plan.origin;
+  const typeOf = (name: string): string => ctx.shadow.columns.find((col) => col.name === name)!.type;
+  const t: Tables = { origin: ctx.table, shadow: qualified(ctx.schema, o.name), changelog: qualified(ctx.schema, 'changelog'), mapping: ctx.mapping, shadowKeyTypes: ctx.mapping.shadowKey.map(typeOf) };
+  const cap = capture(ctx);
+  const sides = alterSides(t, ctx.shadow.columns, await hashableTypes(c, ctx.shadow.columns.map((col) => col.type)));
+  const name = `${o.schema}.${o.name}`;
+  return [
+    { name: 'build the shadow table and the changelog', sql: [...shadowDdl, changelogSql(o, cap), captureFunctionSql(o, cap)], lock: 'ACCESS SHARE', on: name, hold: 'milliseconds (LIKE reads the table); its foreign keys\' referenced tables SHARE ROW EXCLUSIVE as long' },
+    { name: 'install the capture triggers', sql: triggersSql(o, cap), lock: 'SHARE ROW EXCLUSIVE', on: name, hold: 'milliseconds, once in-flight writes end (lock_timeout, retried)' },
+    { name: 'copy in keyset chunks, each its own transaction', sql: [chunkBoundSql(t, true), copyRangeSql(t, true, true)], lock: 'ACCESS SHARE', on: name, hold: 'one chunk at a time, each sized to take --chunk-time; reads and writes go on' },
+    { name: 'replay the captured keys (between chunks, then until the backlog is small)', sql: [takeEntriesSql(t, true), deleteShadowRowsSql(t), insertRowsSql(t)], lock: 'ROW EXCLUSIVE', on: `${ctx.schema}.${o.name}`, hold: 'one batch; the table is only read' },
+    { name: 'build the shadow\'s secondary indexes, then ANALYZE', sql: [...indexDdl, `ANALYZE ${t.shadow}`], lock: 'SHARE', on: `${ctx.schema}.${o.name}`, hold: 'the builds; nothing the application uses is locked' },
+    { name: 'validate: both tables\' checksums at one snapshot', sql: [`LOCK TABLE ${ctx.table} IN SHARE MODE`, pageRangeChecksumSql(sides.origin, true), pageRangeChecksumSql(sides.shadow, true)], lock: 'SHARE', on: name, hold: 'milliseconds: writes wait while the last changes are replayed and a snapshot is exported; the checksums then read under it' },
+    { name: 'cutover: lock, replay the rest, swap, re-point what depends on the table', sql: [...swap.locks, ...swap.statements], lock: 'ACCESS EXCLUSIVE', on: name, hold: 'milliseconds: the final replay and the renames, under a deadline; retried with backoff when a lock does not come' },
+    { name: 'after the swap: validate the constraints re-added NOT VALID; the capture goes, the old table stays until pgshift cleanup', sql: swap.validate, lock: 'SHARE UPDATE EXCLUSIVE', on: name, hold: 'the scan (reads and writes go on)' },
+  ];
+}
