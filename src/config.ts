@@ -50,6 +50,8 @@ export interface AlterOptions {
   explicit?: string[];
   /** awaited at the start of each phase; hooks and tests use it */
   onPhase?: (phase: Phase, migration: { id: number; schema: string; table: string }) => Promise<void>;
+  /** a dry run: performance.now() when the command began (the CLI: 0, the process's start); what came before the plan's rehearsal counts in its estimate, since a run repeats it */
+  startedAt?: number;
 }
 
 /** What the throttler watches (DESIGN.md: lag, slots, WAL, locks, load, operator). */

@@ -10,6 +10,7 @@ import { withReport } from '../report/report-run.js';
 import { withOutput } from '../terminal/output.js';
 import { formatDuration, parseSize } from '../units.js';
 import { runCommand } from './run.js';
+import { addPlanOutputOptions, planFormat, printPlan } from './plan-output.js';
 import { UserError } from '../errors.js';
 import { ROLLBACK_MODES, VALIDATION_LEVELS } from '../verify/validate.js';
 import { addFleetOptions, runFleetCommand } from './fleet.js';
@@ -94,18 +95,23 @@ function print(report: AlterReport, json: unknown): void {
 }
 
 export function registerAlter(program: Command): void {
-  addFleetOptions(addAlterOptions(
+  const alter = addFleetOptions(addAlterOptions(
     program
       .command('alter')
       .description('apply ALTER TABLE statement(s) to one table online (dry run unless --execute)')
       .argument('<statements>', 'ALTER TABLE, CREATE INDEX or DROP INDEX statement(s) on one table')
       .option('--execute', 'run the migration; without it, print the plan and change nothing', false),
-  ), 'run').action((statements: string, o: Record<string, unknown>, cmd: Command) =>
+  ), 'run');
+  addPlanOutputOptions(alter).action((statements: string, o: Record<string, unknown>, cmd: Command) =>
     runCommand(async () => {
-      const opts = { ...optionsFrom(statements, o), explicit: explicitOptions(cmd) };
+      if (!o.execute) planFormat(o);
+      // A dry run's estimated duration counts this process from its start: a run repeats it.
+      const opts = { ...optionsFrom(statements, o), explicit: explicitOptions(cmd), startedAt: 0 };
       if (o.targets !== undefined) return runFleetCommand(o, cmd, { add: ['--json', '--log-format', 'json'], probe: alterProbe(opts), execute: opts.execute });
       const report = { ...reportOptions(o, opts.url, opts.execute), command: 'alter' };
-      print(await withOutput(outputOptions(o), () => withReport(report, () => onlineAlter(opts))), o.json);
+      const done = await withOutput(outputOptions(o), () => withReport(report, () => onlineAlter(opts)));
+      if (done.document) printPlan(done.document, o);
+      else print(done, o.json);
     }),
   );
   const revert = program

@@ -8,12 +8,14 @@ import { LAYOUTS, migrationsDir, readMigrations, type MigrationFile } from '../m
 import { SOURCES, baseline, mark, repair } from '../migrate/adopt.js';
 import { lint } from '../lint/lint.js';
 import { createPool, type Pool } from '../db/session.js';
-import { migrateDown, migrateOptions, migratePlan, migrateStatus, migrateUp, migrateValidate, type FileRun, type MigrateOptions, type PlannedStatement } from '../migrate/runner.js';
+import { migrateDown, migrateOptions, migrateStatus, migrateUp, migrateValidate, type FileRun, type MigrateOptions, type PlannedStatement } from '../migrate/runner.js';
 import { addConnectionOptions, addOutputOptions, addReportOptions, addStrategyOptions, connectionUrl, oneOf, outputOptions, positiveDuration, reportOptions, strategyOptions } from './options.js';
 import { withReport } from '../report/report-run.js';
 import { withOutput } from '../terminal/output.js';
 import { componentLog } from '../log.js';
 import { runCommand } from './run.js';
+import { addPlanOutputOptions, planFormat, printPlan } from './plan-output.js';
+import { migratePlanModel } from '../dry-run/migrate-plan.js';
 import { VALIDATION_LEVELS } from '../verify/validate.js';
 import { addFleetOptions, exitFromReads, migrateStatusAcrossTargets, runFleetCommand } from './fleet.js';
 import { migrateProbe } from '../fleet/probes.js';
@@ -50,7 +52,7 @@ export function registerMigrate(program: Command): void {
       .option('--rollback <mode>', 'a file that fails: automatic (undo its applied statements by their inverses), manual (stop, listing them and what to run), none (stop)', 'automatic')
       .option('--json', 'print the result as JSON', false);
 
-  addFleetOptions(runner(addReportOptions(migrate.command('up').description('apply the pending files in order').option('--to <version>', 'stop after this version').option('--dry-run', 'print each statement\'s strategy; change nothing', false))), 'run').action(
+  addPlanOutputOptions(addFleetOptions(runner(addReportOptions(migrate.command('up').description('apply the pending files in order').option('--to <version>', 'stop after this version').option('--dry-run', 'print each statement\'s strategy; change nothing', false))), 'run')).action(
     (o: Record<string, unknown>, cmd: Command) =>
       runCommand(async () => {
         const opts = optionsFrom(o);
@@ -60,18 +62,16 @@ export function registerMigrate(program: Command): void {
           return runFleetCommand(o, cmd, { add: ['--json', '--log-format', 'json'], probe: migrateProbe(opts), identity, execute: !o.dryRun });
         }
         if (o.dryRun) {
-          const planned = await migratePlan(opts);
+          planFormat(o);
           // The lint pass over the pending files: what each statement would risk run as written, and whether pgshift makes it safe.
-          const pendingFiles = new Set(planned.map((s) => path.resolve(s.file)));
-          const report = await lint({ dir: opts.dir, layout: opts.layout, url: opts.url });
-          const findings = report.findings.filter((f) => f.section === 'up' && pendingFiles.has(path.resolve(f.file)));
-          if (o.json) return print({ plan: planned, lint: findings }, true);
-          const lines = planned.length ? planned.map(describePlanned) : ['nothing pending'];
-          const measured = planned.filter((s) => s.estimate);
-          if (measured.length) lines.push(`estimated duration in all: ${formatDuration(measured.reduce((t, s) => t + s.estimate!.seconds, 0) * 1000)} for the ${measured.length} statement(s) measured, plus lock waits and throttling`);
-          for (const f of findings) lines.push(`lint ${f.rule} ${path.basename(f.file)}:${f.line}: ${f.message}${f.madeSafeByMigrateUp ? ' (pgshift migrate up makes it safe)' : ` (not made safe by pgshift: ${f.alternative})`}`);
-          process.stdout.write(`${lines.join('\n')}\n`);
-          return;
+          const notes = async (planned: PlannedStatement[]): Promise<string[]> => {
+            const pendingFiles = new Set(planned.map((s) => path.resolve(s.file)));
+            const report = await lint({ dir: opts.dir, layout: opts.layout, url: opts.url });
+            return report.findings
+              .filter((f) => f.section === 'up' && pendingFiles.has(path.resolve(f.file)))
+              .map((f) => `lint ${f.rule} ${path.basename(f.file)}:${f.line}: ${f.message}${f.madeSafeByMigrateUp ? ' (pgshift migrate up makes it safe)' : ` (not made safe by pgshift: ${f.alternative})`}`);
+          };
+          return printPlan(await migratePlanModel(opts, { startedAt: 0, notes }), o);
         }
         // One report for the command run, its files marked on the timeline as each begins.
         const report = { ...reportOptions(o, opts.url, true), command: 'migrate up' };
@@ -172,18 +172,6 @@ function optionsFrom(o: Record<string, unknown>): MigrateOptions {
 function describeRuns(runs: FileRun[], verb: string): string[] {
   if (runs.length === 0) return ['nothing to do'];
   return runs.map((r) => `${verb} ${r.version} ${r.name} in ${formatDuration(r.ms)}: ${r.steps.map((s) => `line ${s.line} ${s.strategy} ${formatDuration(s.ms)}`).join(', ')}`);
-}
-
-function describePlanned(s: PlannedStatement, i: number, all: PlannedStatement[]): string {
-  const head = i === 0 || all[i - 1]!.segment !== s.segment ? `segment ${s.segment}${s.strategy === 'statement' || ['instant', 'direct'].includes(s.strategy) ? ' (one transaction)' : ' (alone, online)'}\n` : '';
-  const lock = s.lock ? `lock ${s.lock}, held: ${s.hold}; rewrites the table: ${s.rewrites ? 'yes' : 'no'}` : s.strategy === 'backfill' ? 'row locks only, one batch at a time' : 'run as written';
-  const estimate = s.estimate ? `estimated duration: ${formatDuration(s.estimate.seconds * 1000)} (${s.estimate.basis})` : `estimated duration: not measured (${s.strategy === 'statement' ? 'run as written' : 'it needs what an earlier pending statement makes'})`;
-  return `${head}  ${s.version} line ${s.line}: ${s.strategy}: ${firstLine(s.sql)}\n      ${s.why}\n      ${lock}\n      ${estimate}`;
-}
-
-function firstLine(sql: string): string {
-  const line = sql.split('\n')[0]!;
-  return line.length > 100 ? `${line.slice(0, 97)}...` : line;
 }
 
 function print(value: unknown, json: unknown): void {

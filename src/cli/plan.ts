@@ -1,25 +1,43 @@
 import type { Command } from 'commander';
-import { describeStrategies, plan } from '../strategy/preview.js';
-import { addConnectionOptions, addStrategyOptions, connectionUrl, strategyOptions } from './options.js';
+import { plan } from '../dry-run/plan.js';
+import { DEFAULTS } from '../config.js';
+import { parseSize } from '../units.js';
+import { VALIDATION_LEVELS } from '../verify/validate.js';
+import { addConnectionOptions, addStrategyOptions, connectionUrl, oneOf, positiveDuration, strategyOptions } from './options.js';
+import { addPlanOutputOptions, planFormat, printPlan } from './plan-output.js';
 import { runCommand } from './run.js';
 import { addFleetOptions, planAcrossTargets } from './fleet.js';
 
 /**
- * `pgshift plan "<statements>"`: the cheapest safe path of every subcommand (issue 12's
- * classifier), its lock and how long it is held, whether it rewrites or scans the table, and the
- * SQL steps. Read-only. `alter` takes the same paths (its dry run prints the same, and the copy's plan when it copies).
+ * `pgshift plan "<statements>"`: the plan `alter`'s dry run prints (src/dry-run): the cheapest
+ * safe path of every subcommand, every step with its SQL, lock and hold, the table, the blockers
+ * now, the disk, an estimated duration rehearsed on a sample, and the runbook. It writes only in
+ * transactions it rolls back.
  */
 export function registerPlan(program: Command): void {
   const cmd = program
     .command('plan')
     .description("show each subcommand's cheapest safe strategy (instant, concurrent, NOT VALID + VALIDATE, copy, direct), its lock and steps; changes nothing")
     .argument('<statements>', 'ALTER TABLE, CREATE INDEX or DROP INDEX statement(s) on one table')
-    .option('--json', 'print the decisions as JSON', false);
-  addFleetOptions(addStrategyOptions(addConnectionOptions(cmd)), 'read').action((statements: string, o: Record<string, unknown>) =>
+    .option('--json', 'print the plan as JSON (--format json)', false)
+    .option('--chunk-time <duration>', "target duration of one copy chunk (sizes the runbook's chunks)", `${DEFAULTS.chunkTimeMs}ms`)
+    .option('--validation <level>', 'the validation the estimate counts: basic, thorough, comprehensive', DEFAULTS.validation)
+    .option('--lock-timeout <duration>', "lock wait of the runbook's statements", `${DEFAULTS.retry.lockTimeoutMs}ms`)
+    .option('--disk-free <size>', 'free disk space for what the change writes, when pgshift cannot read it on the server\'s host (e.g. 50GB)');
+  addPlanOutputOptions(addFleetOptions(addStrategyOptions(addConnectionOptions(cmd)), 'read')).action((statements: string, o: Record<string, unknown>) =>
     runCommand(async () => {
       if (o.targets !== undefined) return planAcrossTargets(o, { statements, ...strategyOptions(o) });
-      const preview = await plan({ url: connectionUrl(o), statements, ...strategyOptions(o) });
-      process.stdout.write(o.json ? `${JSON.stringify(preview)}\n` : `${describeStrategies(preview).join('\n')}\n`);
+      planFormat(o);
+      const model = await plan({
+        url: connectionUrl(o), statements, ...strategyOptions(o),
+        chunkTimeMs: positiveDuration(o.chunkTime, '--chunk-time', 3_600_000),
+        validation: oneOf('--validation', o.validation, VALIDATION_LEVELS),
+        lockTimeoutMs: positiveDuration(o.lockTimeout, '--lock-timeout', 60_000),
+        diskFreeBytes: o.diskFree === undefined ? undefined : parseSize(String(o.diskFree), '--disk-free'),
+        // The estimated duration counts this process from its start: a run repeats it.
+        startedAt: 0,
+      });
+      printPlan(model, o);
     }),
   );
 }

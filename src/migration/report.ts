@@ -4,6 +4,7 @@ import type { BeforeCutoverReport, InLockReport } from '../verify/validate.js';
 import { describePlan, type Plan } from './plan.js';
 import type { ExecutionReport } from './run-phases.js';
 import type { Decision } from '../strategy/classify.js';
+import type { PlanModel } from '../dry-run/model.js';
 
 /** The report of `pgshift alter` (printed, or one JSON object with --json). */
 export interface AlterReport {
@@ -25,6 +26,8 @@ export interface AlterReport {
   decisions?: Decision[];
   /** a direct application's attempts and how long it held the table's lock */
   direct?: { attempts: number; lockHeldMs: number; totalMs: number };
+  /** a dry run's plan (src/dry-run): what `alter` without --execute prints */
+  document?: PlanModel;
 }
 
 export function doneReport(report: AlterReport, id: number, executed: ExecutionReport, total: number): AlterReport {

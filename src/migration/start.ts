@@ -22,6 +22,7 @@ import { applyWithoutCopy, continueWithoutCopy, unitsOf, type Unit, type Without
 import { decide, describeStrategies, summarize, type Decided } from '../strategy/preview.js';
 import { nameIndexes, type ClassifyOptions } from '../strategy/classify.js';
 import { deparseStatement } from '../plan/parse.js';
+import { alterDryRun } from '../dry-run/plan.js';
 
 export type { AlterReport } from './report.js';
 
@@ -32,7 +33,9 @@ const log = componentLog('start');
  * run it: through the online copy (register, every phase to the swap), or on the table itself
  * (without-copy.ts). An interrupted migration of the same statements on the table is taken over.
  */
-export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
+export async function onlineAlter(given: AlterOptions): Promise<AlterReport> {
+  // A dry run's estimate counts what came before its rehearsal: a run repeats it.
+  const opts = given.execute ? given : { ...given, startedAt: given.startedAt ?? performance.now() };
   const pool = enginePool(opts, 'alter');
   try {
     const decided = await withClient(pool, (c) => decide(c, opts.statements, classifyOptions(opts)));
@@ -43,8 +46,9 @@ export async function onlineAlter(opts: AlterOptions): Promise<AlterReport> {
     const named = nameIndexes(decided.parsed.statements, facts).join(';\n');
     const plan = await withClient(pool, (c) => makePlan(c, named, opts.retry, opts.transforms, opts.diskFreeBytes));
     const report = { ...planReport(plan, opts), strategy: 'copy' as const, decisions: classification.decisions };
+    const revertNotes = report.plan.filter((l) => l.startsWith('  revert:')).map((l) => l.trim());
     report.plan = [...lines, ...report.plan];
-    if (!opts.execute) return report;
+    if (!opts.execute) return { ...report, document: await alterDryRun(pool, decided, plan, opts, revertNotes) };
     await ensureStateSchema(pool);
     const interrupted = await interruptedMigration(pool, plan.origin.oid, plan.statements);
     if (interrupted !== null) return await takeOverMigration(pool, { ...opts, statements: named }, await load(pool, interrupted));
@@ -87,7 +91,7 @@ async function alterWithoutCopy(pool: Pool, decided: Decided, opts: AlterOptions
     status: 'planned', migrationId: null, table: `${table.schema}.${table.name}`, statements, plan, rowsEstimated: table.estimatedRows,
     rowsCopied: null, copyRowsPerSecond: null, durationsMs: null, cutover: null, validation: null, validated: [], strategy, decisions: classification.decisions,
   };
-  if (!opts.execute) return report;
+  if (!opts.execute) return { ...report, document: await alterDryRun(pool, decided, null, opts, unused.length ? [`unused (nothing is copied): ${unused.join(', ')}`] : []) };
   await ensureStateSchema(pool);
   const interrupted = await interruptedMigration(pool, table.oid, statements);
   if (interrupted !== null) return { ...(await takeOverMigration(pool, opts, await load(pool, interrupted))), plan, decisions: classification.decisions };

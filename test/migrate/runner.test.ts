@@ -133,15 +133,17 @@ describe('pgshift migrate', () => {
       ]);
       for (const p of planned) {
         expect(p.estimate?.seconds, p.sql).toBeGreaterThan(0);
-        expect(p.estimate?.basis).toMatch(/sample of 20000 rows/);
+        expect(p.estimate?.basis).toMatch(/^rehearsed on (the whole table \(\d+ rows\)|a sample of 20000 rows of ~\d+) in a transaction rolled back/);
       }
-      expect(planned[1]!.estimate!.basis).toMatch(/the UPDATE took \d+ ms/);
+      expect(planned[0]!.estimate!.parts.map((x) => x.what)).toEqual(['shadow and changelog', 'copy', 'index builds', 'ANALYZE', 'validation']);
+      expect(planned[1]!.estimate!.parts.map((x) => x.what)).toEqual(['the UPDATE, in batches']);
       expect((await db.query(`SELECT md5(string_agg(t::text, ',' ORDER BY id)) AS h FROM orders t`)).rows[0].h).toBe(before);
       const cli = await runCli(['migrate', 'up', '--dry-run', '--dir', dir, '--url', db.url]);
       expect(cli.status, cli.stderr).toBe(0);
-      expect(cli.stdout).toMatch(/^segment 1 \(alone, online\)\n  20260101000004 line 3: copy: ALTER TABLE orders ALTER COLUMN id TYPE bigint\n.*\n      lock ACCESS EXCLUSIVE, held: .*; rewrites the table: yes\n      estimated duration: [\d.]+(ms|s) \(copy \d+ ms, 2 index build\(s\) \d+ ms, validation scans \d+ ms measured on a sample of 20000 rows/m);
-      expect(cli.stdout).toMatch(/^      row locks only, one batch at a time\n      estimated duration: .*the UPDATE took/m);
-      expect(cli.stdout).toMatch(/^estimated duration in all: .* for the 2 statement\(s\) measured/m);
+      expect(cli.stdout).toMatch(/^segment 1 \(alone, online\)\n  20260101000004 line 3: copy: ALTER TABLE orders ALTER COLUMN id TYPE bigint\n.*\n      lock ACCESS EXCLUSIVE, held: .*; rewrites the table: yes\n      estimated duration: [\d.]+(ms|s) \(rehearsed on /m);
+      expect(cli.stdout).toMatch(/^        copy: [\d.]+(ms|s) \(\d+ chunk\(s\) of up to 5000 rows by the copier's own statements: \d+ ms\)$/m);
+      expect(cli.stdout).toMatch(/^      row locks only, one batch at a time\n      estimated duration: .*\n        the UPDATE, in batches: /m);
+      expect(cli.stdout).toMatch(/^estimated duration: [\d.]+(ms|s) in all \(this process's start-up and planning/m);
     } finally {
       await db.drop();
     }

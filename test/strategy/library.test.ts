@@ -21,8 +21,8 @@ describe('import ... from "pgshift"', () => {
       expect(typeof (api as Record<string, unknown>)[name], name).toBe('function');
     }
     const preview = await api.plan({ url: db.url, statements: 'CREATE INDEX ON t (v); ALTER TABLE t ADD COLUMN w int' });
-    expect(preview.decisions.map((d) => d.strategy)).toEqual(['concurrent', 'instant']);
-    expect(preview.overall.strategy).toBe('online');
+    expect(preview.changes[0]!.decisions.map((d) => d.strategy)).toEqual(['concurrent', 'instant']);
+    expect(preview.changes[0]!.strategy).toBe('online');
   });
 
   it('migrate({ url, dir }) applies a folder with every other option at its default', async () => {

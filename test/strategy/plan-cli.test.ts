@@ -33,8 +33,8 @@ describe('pgshift plan', () => {
     const small = await plan('ALTER TABLE orders ADD COLUMN later int; ALTER TABLE orders ALTER COLUMN qty TYPE bigint');
     expect(small).toMatch(/TYPE bigint\n\s+strategy direct: .*below the copy threshold \(2097152 bytes\)/);
     const json = JSON.parse((await runCli(['plan', 'ALTER TABLE orders ADD COLUMN x int', '--json', '--url', db.url])).stdout);
-    expect(json.overall.strategy).toBe('instant');
-    expect(json.decisions[0]).toMatchObject({ strategy: 'instant', lock: 'ACCESS EXCLUSIVE', rewrites: false });
+    expect(json.changes[0].strategy).toBe('instant');
+    expect(json.changes[0].decisions[0]).toMatchObject({ strategy: 'instant', lock: 'ACCESS EXCLUSIVE', rewrites: false });
     expect((await db.query(`SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attnum > 0`)).rows[0].n).toBe(before);
     const bad = await runCli(['plan', 'ALTER TABLE orders ADD COLUMN x int', '--strategy', 'fast', '--url', db.url]);
     expect(bad.status).toBe(2);
