@@ -69,7 +69,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
   const pre = new Map((await preflightFleet(targets, id, o.command.probe)).map((p) => [p.label, p]));
   for (const p of pre.values()) {
     if (p.done) o.say(`  ${p.label}: done by an earlier run of this fleet: skipped`);
-    else if (p.refusal) o.say(`  ${p.label}: refused: ${p.refusal}`);
+    else if (p.refusal) o.say(`  ${p.label}: ${/^refused\b/.test(p.refusal) ? '' : 'refused: '}${p.refusal}`);
     else o.say(`  ${p.label}: ${p.probe?.summary ?? ''}${p.probe?.heavy ? ' (heavy: one at a time on its server)' : ''}`);
   }
   // A refusal where the wave stops on errors would stop the fleet there anyway: refuse it now,

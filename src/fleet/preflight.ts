@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import { withClient } from '../db/session.js';
 import { describeError } from '../errors.js';
 import { redact } from './child.js';
-import { distributedTableRefusal } from './citus.js';
+import { distributedTableRefusal } from '../catalog/citus.js';
 import { onTarget, readRecord, type TargetRecord } from './record.js';
 import type { Target } from './targets.js';
 

@@ -5,6 +5,8 @@ import { parseAlter, type ParsedAlter } from '../plan/parse.js';
 import { resolveTarget } from '../plan/target.js';
 import { preflightEveryStrategy } from '../plan/preflight.js';
 import { describeTable } from '../catalog/table.js';
+import { refuseDistributedTable } from '../catalog/citus.js';
+import { qualified } from '../db/quote.js';
 import { readFacts, type TableFacts } from './facts.js';
 import { classify, type Classification, type ClassifyOptions } from './classify.js';
 
@@ -30,7 +32,9 @@ export interface Decided {
 export async function decide(c: Client, sql: string, opts: ClassifyOptions & { inTransaction?: boolean }): Promise<Decided> {
   const parsed = await parseAlter(sql);
   const oid = await resolveTarget(c, parsed);
-  await preflightEveryStrategy(c, await describeTable(c, oid));
+  const table = await describeTable(c, oid);
+  await refuseDistributedTable(c, qualified(table.schema, table.name), `${table.schema}.${table.name}`);
+  await preflightEveryStrategy(c, table);
   const facts = await readFacts(c, oid, parsed.statements, { inTransaction: opts.inTransaction });
   return { parsed, facts, classification: classify(parsed.statements, facts, opts) };
 }

@@ -67,7 +67,7 @@ describe('a fleet of three databases', () => {
     expect(json.map((t: { label: string; value: unknown }) => [t.label, t.value === null])).toEqual([['t1', false], ['t2', false], ['t3', false], ['gone', true]]);
   });
 
-  it('refuses a Citus distributed table at the preflight: pg_dist_partition lists it', async () => {
+  it('refuses a Citus distributed table (pg_dist_partition lists it): the fleet at its preflight, a single alter and plan', async () => {
     // Citus itself cannot run here: its metadata table, as Citus defines it, made by hand.
     const citus = await createTestDatabase('fleet_citus');
     try {
@@ -80,6 +80,12 @@ describe('a fleet of three databases', () => {
       const r = await runCli(['alter', 'ALTER TABLE items ADD COLUMN x int', '--targets', targets, '--report-dir', path.join(dir, 'citus-report')], env);
       expect(r.status).toBe(2);
       expect(r.stderr).toContain('refused: public.items is a Citus table (hash-distributed, listed in pg_dist_partition)');
+      // a single run too, and plan
+      for (const cmd of [['alter', 'ALTER TABLE items ADD COLUMN x int', '--execute'], ['plan', 'CREATE INDEX ON items (v)']]) {
+        const one = await runCli([...cmd, '--url', citus.url]);
+        expect(one.status).toBe(2);
+        expect(one.stderr.trim()).toMatch(/^pgshift: refused: public\.items is a Citus table \(hash-distributed, listed in pg_dist_partition\)/);
+      }
       expect((await citus.query(`SELECT to_regnamespace('pgshift') AS n`)).rows[0].n).toBeNull();
     } finally {
       await citus.drop();
