@@ -207,7 +207,7 @@ describe('a fleet of twelve databases on three servers', { timeout: 900_000 }, (
     const list = path.join(dir, 'plain.txt');
     fs.writeFileSync(list, `${dbs.slice(0, 3).map((d) => `${d.label} ${withoutPassword(d.url)}`).join('\n')}\n`);
     const run = (statement: string) => {
-      const child = spawn(process.execPath, [CLI, 'alter', statement, '--targets', list, '--execute', '--canary', '1', '--concurrency', '2', '--pause-after-wave', '--json'], { env: { ...process.env, ...env } });
+      const child = spawn(process.execPath, [CLI, 'alter', statement, '--targets', list, '--execute', '--canary', '1', '--concurrency', '2', '--pause-after-wave', '--json', '--report-dir', path.join(dir, 'pause-report')], { env: { ...process.env, ...env } });
       let stdout = '';
       child.stdout.on('data', (d) => (stdout += d));
       child.stderr.resume();
