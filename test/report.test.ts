@@ -76,8 +76,10 @@ describe('pgshift reports', () => {
     expect(first.status, first.stderr).toBe(0);
     const [id] = fs.readdirSync(path.join(cwd, 'pgshift-reports'));
     expect(fs.readdirSync(path.join(cwd, 'pgshift-reports', id!)).sort()).toEqual(FILES);
-    // a change without a copy: its lock reported as the cutover's
-    expect(json(path.join(cwd, 'pgshift-reports', id!)).cutovers).toEqual([expect.objectContaining({ attempts: 1, lockWaitMs: null })]);
+    // a change without a copy: its lock reported as the cutover's (autovacuum may cost it an attempt)
+    const [lock] = json(path.join(cwd, 'pgshift-reports', id!)).cutovers;
+    expect(lock).toMatchObject({ lockWaitMs: null });
+    expect(lock.attempts).toBeGreaterThanOrEqual(1);
 
     const before = await runs();
     const none = await runCli(['alter', 'ALTER TABLE t ADD COLUMN a2 int', '--url', db.url, '--execute', '--no-report'], STDERR_LOGS, cwd);
