@@ -9,7 +9,7 @@ import { chunkBoundSql, copyRangeSql, takeEntriesSql, type Tables } from '../cop
 import { createChangelog, forwardCapture } from '../capture/install.js';
 import { artifactNames } from '../plan/names.js';
 import { alterSides, hashableTypes } from '../verify/alter-sides.js';
-import { chunkChecksumSql } from '../verify/side.js';
+import { pageRangeChecksumSql } from '../verify/side.js';
 import type { ValidationLevel } from '../verify/validate.js';
 import {
   SAMPLE_CHUNK_ROWS, SAMPLE_ROWS, ms, part, rowsNow, sampleBasis, scaleOf, scratchSchema, sumOf, timed, type Estimate, type Scale,
@@ -80,22 +80,18 @@ export async function rehearseCopy(c: Client, plan: Plan, validation: Validation
     for (const idx of shadow.indexes) indexes.push({ name: idx.name, ms: await timed(c, idx.create) });
     const analyzeMs = await timed(c, `ANALYZE ${tables.shadow}`);
 
+    // The validation reads each side by page ranges (verify/compare.ts): here the shadow's sample,
+    // and as many of the table's first pages as hold as many rows.
     const sides = alterSides(tables, shadow.columns, await hashableTypes(c, shadow.columns.map((col) => col.type)));
-    const upTo = whole ? [] : low!;
-    const count = (relation: string, where: string): string => `SELECT count(*) FROM ${relation}${where}`;
+    const pages = Number((await c.query(`SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int AS p`, [tables.origin])).rows[0].p);
+    const upTo = [`(0,0)`, `(${whole ? pages + 1 : Math.max(1, Math.ceil((pages * rows) / Math.max(rows, tableRows)))},0)`];
     const validateMs =
       validation === 'basic'
-        ? (await timed(c, count(sides.origin.relation, whole ? '' : ` WHERE ${keyAtMost(sides.origin.keys, sides.origin.keyTypes)}`), upTo)) +
-          (await timed(c, count(sides.shadow.relation, '')))
-        : (await timed(c, chunkChecksumSql(sides.origin, false, !whole), [...sides.origin.params, ...upTo])) + (await timed(c, chunkChecksumSql(sides.shadow, false, false)));
+        ? (await timed(c, `SELECT count(*) FROM ${tables.origin} WHERE ctid >= $1::tid AND ctid < $2::tid`, upTo)) + (await timed(c, `SELECT count(*) FROM ${tables.shadow}`))
+        : (await timed(c, pageRangeChecksumSql(sides.origin, true), [...sides.origin.params, ...upTo])) + (await timed(c, pageRangeChecksumSql(sides.shadow, false), [...sides.shadow.params, '(0,0)']));
 
     return { scale: scaleOf(rows, tableRows, whole), buildMs, chunks, copyMs, indexes, analyzeMs, validateMs };
   });
-}
-
-function keyAtMost(keys: string[], types: string[]): string {
-  const tuple = (xs: string[]): string => (xs.length === 1 ? xs[0]! : `(${xs.join(', ')})`);
-  return `${tuple(keys)} <= ${tuple(types.map((t, i) => `$${i + 1}::${t}`))}`;
 }
 
 /**
@@ -104,7 +100,7 @@ function keyAtMost(keys: string[], types: string[]): string {
  * rarely halve it). What runs before, the start-up and the planning, the plan adds once.
  */
 export function copyEstimate(s: CopySample): Estimate {
-  const { linear, sort } = s.scale;
+  const { linear } = s.scale;
   const indexMs = s.indexes.reduce((t, i) => t + i.ms, 0);
   // ANALYZE reads at most 300 x default_statistics_target (100) rows, whatever the table's size.
   const analyze = Math.min(linear, 30_000 / Math.max(1, s.scale.sampleRows));
@@ -112,7 +108,7 @@ export function copyEstimate(s: CopySample): Estimate {
     [
       part('shadow and changelog', s.buildMs, `built once (${ms(s.buildMs)})`),
       part('copy', s.copyMs * linear, `${s.chunks} chunk(s) of up to ${SAMPLE_CHUNK_ROWS} rows by the copier's own statements: ${ms(s.copyMs)}`),
-      part('index builds', indexMs * sort, s.indexes.length ? s.indexes.map((i) => `${i.name} ${ms(i.ms)}`).join(', ') : 'none to build'),
+      part('index builds', indexMs * linear, s.indexes.length ? s.indexes.map((i) => `${i.name} ${ms(i.ms)}`).join(', ') : 'none to build'),
       part('ANALYZE', s.analyzeMs * Math.max(1, analyze), ms(s.analyzeMs)),
       part('validation', s.validateMs * linear, `both sides' fingerprints ${ms(s.validateMs)}`),
     ],

@@ -23,8 +23,8 @@ export interface StepSample {
   what: string;
   /** null: not rehearsed (why in `note`) */
   ms: number | null;
-  /** how the step's time grows with the table: a scan or a rewrite in rows, an index build as a sort, a catalog change not at all */
-  grows: 'rows' | 'sort' | 'none';
+  /** how the step's time grows with the table: a scan, a rewrite or an index build in rows, a catalog change not at all */
+  grows: 'rows' | 'none';
   note?: string;
 }
 
@@ -138,7 +138,7 @@ async function rehearseRoute(c: Client, d: Decision, r: Rehearsal): Promise<void
         else for (const sql of step.sql) await r.run(what, await r.on(sql), 'none');
         break;
       case 'build-index': {
-        await r.run(what, await r.on(deparseIndex({ ...step.node, idxname: `pgshift_estimate_index_${n}`, concurrent: false })), 'sort');
+        await r.run(what, await r.on(deparseIndex({ ...step.node, idxname: `pgshift_estimate_index_${n}`, concurrent: false })), 'rows');
         // CONCURRENTLY's second pass reads the whole table again (validate_index).
         await r.run(`second pass of the concurrent build: ${firstWords(d.subcommand)}`, `SELECT count(*) FROM ${r.scratch}`, 'rows');
         break;
@@ -163,7 +163,7 @@ function firstWords(sql: string): string {
 
 /** The change's duration from its rehearsal: each step grown to the table's size. */
 export function inPlaceEstimate(s: InPlaceSample): Estimate {
-  const grow = (step: StepSample): number => (step.ms ?? 0) * (step.grows === 'rows' ? s.scale.linear : step.grows === 'sort' ? s.scale.sort : 1);
+  const grow = (step: StepSample): number => (step.ms ?? 0) * (step.grows === 'rows' ? s.scale.linear : 1);
   return sumOf(
     s.steps.map((step) => part(step.what, grow(step), step.ms === null ? step.note ?? 'not rehearsed' : ms(step.ms))),
     `${sampleBasis(s.scale)}; plus any wait for a lock`,
