@@ -20,3 +20,10 @@ export function benchArg(name: string, fallback?: string): string | undefined {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : fallback;
 }
+
+/** `url` with its database replaced by `db` (user, password, host, options kept). */
+export function urlWithDatabase(url: string, db: string): string {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+}

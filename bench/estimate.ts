@@ -15,23 +15,15 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startEmbeddedServer } from '../src/demo/embedded-server.js';
 import { ident } from '../src/db/quote.js';
-import { withClientAt } from './client.js';
+import { benchArg, urlWithDatabase, withClientAt } from './client.js';
+import { REWRITE_INDEX_DDL, REWRITE_TABLE_DDL } from './rewrite-table.js';
 
-const args = process.argv.slice(2);
-const arg = (name: string, fallback?: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : fallback;
-};
-const sizes = arg('--rows', '100000,300000,1000000')!.split(',').map(Number);
+const arg = benchArg;
+const sizes = arg('--rows', '100000,300000,1000000').split(',').map(Number);
 const rounds = Number(arg('--rounds', '1'));
 const jsonFile = arg('--json');
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
-const TABLE_DDL = `CREATE TABLE t (
-    id int PRIMARY KEY, account_id int NOT NULL, status int NOT NULL, note text,
-    created_at timestamptz NOT NULL, updated_at timestamptz
-  ) WITH (autovacuum_enabled = off)`;
-const INDEX_DDL = ['CREATE INDEX t_account_idx ON t (account_id)', 'CREATE INDEX t_created_idx ON t (created_at)'];
 const CHANGES = [
   { name: 'copy', sql: 'ALTER TABLE t ALTER COLUMN status TYPE bigint' },
   { name: 'concurrent index', sql: 'CREATE INDEX ON t (status, account_id)' },
@@ -39,11 +31,7 @@ const CHANGES = [
 
 const server = arg('--url') ? null : await startEmbeddedServer();
 const baseUrl = arg('--url') ?? server!.url();
-const urlOf = (db: string): string => {
-  const u = new URL(baseUrl);
-  u.pathname = `/${db}`;
-  return u.toString();
-};
+const urlOf = (db: string): string => urlWithDatabase(baseUrl, db);
 const say = (s: string): void => void process.stderr.write(`${s}\n`);
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
 const admin = new pg.Client({ connectionString: baseUrl });
@@ -51,7 +39,7 @@ await admin.connect();
 const templates = sizes.map((n) => `bench_estimate_${n}`);
 // alter --execute writes its report, as it does for a user; here into a folder of its own.
 const reports = fs.mkdtempSync(`${os.tmpdir()}/pgshift-bench-estimate-`);
-const results: { rows: number; change: string; estimatedS: number; actualS: number; ratio: number }[] = [];
+const results: { round: number; rows: number; change: string; estimatedS: number; actualS: number; ratio: number }[] = [];
 
 try {
   const version = (await admin.query(`SELECT current_setting('server_version') AS v, current_setting('server_version_num')::int AS n`)).rows[0];
@@ -61,9 +49,9 @@ try {
   for (const [s, rows] of sizes.entries()) {
     await admin.query(`CREATE DATABASE ${ident(templates[s]!)}`);
     await withClientAt(urlOf(templates[s]!), async (c) => {
-      await c.query(TABLE_DDL);
+      await c.query(REWRITE_TABLE_DDL);
       await c.query(`INSERT INTO t SELECT g, g % 5000, g % 7, md5(g::text), now() - g * interval '1 second', CASE WHEN g % 3 = 0 THEN now() END FROM generate_series(1, ${rows}) g`);
-      for (const ddl of INDEX_DDL) await c.query(ddl);
+      for (const ddl of REWRITE_INDEX_DDL) await c.query(ddl);
       await c.query('VACUUM ANALYZE t');
     });
     say(`template with ${rows} rows built`);
@@ -79,17 +67,22 @@ try {
         const model = JSON.parse(plan.stdout);
         const estimatedS = model.estimate.seconds as number;
         const strategy = model.changes[0].strategy as string;
-        const run = await cli(['alter', change.sql, '--execute', '--report-dir', reports, '--url', urlOf(db)]);
+        const run = await cli(['alter', change.sql, '--execute', '--json', '--report-dir', reports, '--url', urlOf(db)]);
+        // Where the time went, beside the estimate's parts: what to look at when the two differ.
+        const parts = (model.changes[0].estimate?.parts ?? []) as { what: string; seconds: number }[];
+        say(`  estimated: start-up ${model.estimate.startupSeconds.toFixed(1)} s, ${parts.map((p) => `${p.what} ${p.seconds.toFixed(1)} s`).join(', ')}`);
+        const phases = JSON.parse(run.stdout).durationsMs as Record<string, number> | null;
+        if (phases) say(`  measured: ${Object.entries(phases).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`).join(', ')}`);
         const ratio = run.seconds / estimatedS;
-        results.push({ rows, change: `${change.name} (${strategy})`, estimatedS, actualS: run.seconds, ratio });
+        results.push({ round, rows, change: `${change.name} (${strategy})`, estimatedS, actualS: run.seconds, ratio });
         say(`round ${round}: ${rows} rows, ${change.name} (${strategy}): estimated ${estimatedS.toFixed(1)} s, took ${run.seconds.toFixed(1)} s, ratio ${ratio.toFixed(2)}`);
         await admin.query(`DROP DATABASE ${ident(db)} WITH (FORCE)`);
       }
     }
   }
-  out('| rows | change | estimated (pgshift plan) | measured (alter --execute) | measured / estimated |');
-  out('|---|---|---|---|---|');
-  for (const r of results) out(`| ${r.rows.toLocaleString('en-US')} | ${r.change} | ${r.estimatedS.toFixed(1)} s | ${r.actualS.toFixed(1)} s | ${r.ratio.toFixed(2)} |`);
+  out('| round | rows | change | estimated (pgshift plan) | measured (alter --execute) | measured / estimated |');
+  out('|---|---|---|---|---|---|');
+  for (const r of results) out(`| ${r.round} | ${r.rows.toLocaleString('en-US')} | ${r.change} | ${r.estimatedS.toFixed(1)} s | ${r.actualS.toFixed(1)} s | ${r.ratio.toFixed(2)} |`);
   const worst = Math.max(...results.map((r) => Math.max(r.ratio, 1 / r.ratio)));
   out(`worst factor between estimate and measurement: ${worst.toFixed(2)}x (load average at the end ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} CPUs)`);
   if (jsonFile) fs.writeFileSync(jsonFile, JSON.stringify({ server: version.v, results }, null, 2));

@@ -22,6 +22,7 @@ import { startEmbeddedServer } from '../src/demo/embedded-server.js';
 import { DEFAULT_RETRY } from '../src/db/retry.js';
 import { ident } from '../src/db/quote.js';
 import { benchArg, withClientAt } from './client.js';
+import { REWRITE_INDEX_DDL, REWRITE_TABLE_DDL } from './rewrite-table.js';
 
 const arg = benchArg;
 const MB = 1024 ** 2;
@@ -30,12 +31,6 @@ const rounds = Number(arg('--rounds', '5'));
 const jsonFile = arg('--json');
 const TARGETS_MS = [50, DEFAULT_RETRY.lockTimeoutMs, 250];
 
-/** int key, a few int/text/timestamptz columns, two secondary indexes; autovacuum off so it never holds a lock the ALTER waits for */
-const TABLE_DDL = `CREATE TABLE t (
-    id int PRIMARY KEY, account_id int NOT NULL, status int NOT NULL, note text,
-    created_at timestamptz NOT NULL, updated_at timestamptz
-  ) WITH (autovacuum_enabled = off)`;
-const INDEX_DDL = ['CREATE INDEX t_account_idx ON t (account_id)', 'CREATE INDEX t_created_idx ON t (created_at)'];
 const CHANGES = [
   { name: 'int->bigint', sql: (table: string) => `ALTER TABLE ${ident(table)} ALTER COLUMN id TYPE bigint` },
   { name: 'uuid default', sql: (table: string) => `ALTER TABLE ${ident(table)} ADD COLUMN x uuid DEFAULT gen_random_uuid()` },
@@ -112,12 +107,12 @@ async function buildTemplate(db: string, rows: number): Promise<number> {
   await admin.query(`CREATE DATABASE ${ident(db)}`);
   return withDb(db, async (c) => {
     await c.query('CREATE EXTENSION pg_prewarm');
-    await c.query(TABLE_DDL);
+    await c.query(REWRITE_TABLE_DDL);
     await c.query(`INSERT INTO t
       SELECT g, (g::bigint * 7919 % 100000)::int, g % 5, 'note ' || md5(g::text),
              timestamptz '2024-01-01' + g * interval '1 second', timestamptz '2024-01-01' + (g + g % 3600) * interval '1 second'
         FROM generate_series(1, $1::int) g`, [rows]);
-    for (const sql of INDEX_DDL) await c.query(sql);
+    for (const sql of REWRITE_INDEX_DDL) await c.query(sql);
     await c.query('VACUUM ANALYZE t');
     await c.query('CREATE TABLE warm (LIKE t INCLUDING ALL)');
     return Number((await c.query(`SELECT pg_table_size('t') + pg_indexes_size('t') AS b`)).rows[0].b);

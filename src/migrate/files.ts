@@ -270,7 +270,7 @@ function lineAt(text: string, offset: number): number {
 }
 
 /** The whitespace and comments before a statement's first token. */
-function leadingComments(raw: string): string {
+export function leadingComments(raw: string): string {
   let i = 0;
   for (;;) {
     while (i < raw.length && /\s/.test(raw[i]!)) i++;

@@ -1,5 +1,6 @@
 import type { Client } from '../db/session.js';
 import { literal } from '../db/quote.js';
+import { leadingComments } from '../migrate/files.js';
 
 /**
  * The runbook's scripts are the engine's own statements, kept as an engine function sends them
@@ -38,7 +39,7 @@ export function recordingClient(c: Client, mode: 'run' | 'dry', opts: RecorderOp
     const config = typeof args[0] === 'string' ? { text: args[0], values: args[1] } : (args[0] as { text: string; values?: unknown[] });
     const text = config.text;
     const params = (config.values as unknown[] | undefined) ?? [];
-    const bare = withoutLeadingComments(text);
+    const bare = text.slice(leadingComments(text).length);
     const read = READ.test(bare) && !WRITES_STATE.test(bare);
     const savepoint = /^SAVEPOINT\s+(\S+)/i.exec(bare);
     const rollbackTo = /^ROLLBACK\s+TO\s+(?:SAVEPOINT\s+)?(\S+)/i.exec(bare);
@@ -61,21 +62,6 @@ export function recordingClient(c: Client, mode: 'run' | 'dry', opts: RecorderOp
     },
   });
   return { client, statements, sql: () => statements.map((s) => inlineParams(s.sql, s.params)) };
-}
-
-/** The statement from its first token: without the whitespace and comments before it. */
-function withoutLeadingComments(sql: string): string {
-  let i = 0;
-  for (;;) {
-    while (i < sql.length && /\s/.test(sql[i]!)) i++;
-    if (sql.startsWith('--', i)) {
-      const nl = sql.indexOf('\n', i);
-      i = nl < 0 ? sql.length : nl + 1;
-    } else if (sql.startsWith('/*', i)) {
-      const close = sql.indexOf('*/', i + 2);
-      i = close < 0 ? sql.length : close + 2;
-    } else return sql.slice(i);
-  }
 }
 
 /** `$n` placeholders outside quotes, comments and dollar-quoted bodies, each replaced by what `value(n)` gives. */

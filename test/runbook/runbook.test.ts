@@ -82,6 +82,14 @@ async function state(db: TestDatabase): Promise<{ catalog: Awaited<ReturnType<ty
   return { catalog: await snapshotCatalog(db.pool, ['public']), rows };
 }
 
+/** The catalog, every table's rows, and no schema of pgshift's: as `before`. */
+async function expectAsBefore(db: TestDatabase, before: Awaited<ReturnType<typeof state>>): Promise<void> {
+  const now = await state(db);
+  expect(diffSnapshots(before.catalog, now.catalog)).toEqual([]);
+  expect(now.rows).toEqual(before.rows);
+  expect(await leftovers(db)).toEqual([]);
+}
+
 async function runbookFor(db: TestDatabase, alter: string, extra: string[] = []): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgshift-runbook-'));
   const r = await runCli(['plan', alter, '--runbook-dir', dir, '--url', db.url, ...extra]);
@@ -115,18 +123,14 @@ describe('the runbook, run by hand', () => {
       await runScript(db.url, path.join(dir, 'forward.sql'));
       expect((await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'qty'`)).rows[0].t).toBe('bigint');
       await runScript(db.url, path.join(dir, 'abort.sql'));
-      expect(diffSnapshots(before.catalog, (await state(db)).catalog)).toEqual([]);
-      expect((await state(db)).rows).toEqual(before.rows);
-      expect(await leftovers(db)).toEqual([]);
+      await expectAsBefore(db, before);
       // Abort is safe again, and at any point: before anything, and after the swap and a revert.
       await runScript(db.url, path.join(dir, 'abort.sql'));
       await runScript(db.url, path.join(dir, 'forward.sql'));
       await runScript(db.url, path.join(dir, 'revert.sql'));
       expect((await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'qty'`)).rows[0].t).toBe('integer');
       await runScript(db.url, path.join(dir, 'abort.sql'));
-      expect(diffSnapshots(before.catalog, (await state(db)).catalog)).toEqual([]);
-      expect((await state(db)).rows).toEqual(before.rows);
-      expect(await leftovers(db)).toEqual([]);
+      await expectAsBefore(db, before);
     } finally {
       await db.drop();
     }
@@ -170,8 +174,7 @@ describe('the runbook, run by hand', () => {
       expect(forward).toMatch(/ADD CONSTRAINT orders_code_positive CHECK \(code > 0\) NOT VALID;\n/);
       await runScript(db.url, path.join(dir, 'forward.sql'));
       await runScript(db.url, path.join(dir, 'abort.sql'));
-      expect(diffSnapshots(before.catalog, (await state(db)).catalog)).toEqual([]);
-      expect((await state(db)).rows).toEqual(before.rows);
+      await expectAsBefore(db, before);
       await runScript(db.url, path.join(dir, 'forward.sql'));
       await runScript(db.url, path.join(dir, 'cleanup.sql'));
       await offline.query(ROUTE_ALTER);
