@@ -141,6 +141,20 @@ describe('objects bound to the table, live', () => {
     expect(report.plan.join('\n')).toMatch(/materialized view app\.acct_copy: rebuilt and filled just before the cutover/);
   });
 
+  it('the disk estimate counts the materialized views rebuilt beside the shadow', async () => {
+    await db.query(`CREATE TABLE sized (id int PRIMARY KEY, pad text); INSERT INTO sized SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g; ANALYZE sized`);
+    const shadowMb = async (): Promise<number> => {
+      const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE sized ADD COLUMN extra int' }));
+      const disk = report.plan.find((l) => l.startsWith('  disk:'))!;
+      return Number(/shadow ([\d.]+) MB/.exec(disk)![1]);
+    };
+    const without = await shadowMb();
+    await db.query(`CREATE MATERIALIZED VIEW sized_mv AS SELECT id, pad FROM sized`);
+    const mv = Number((await db.query(`SELECT pg_table_size('sized_mv') / 1048576.0 AS mb`)).rows[0].mb);
+    expect(mv).toBeGreaterThan(3);
+    expect(await shadowMb()).toBeCloseTo(without + mv, 0);
+  });
+
   it('a revert rebuilds and re-binds them on the old table again', async () => {
     await db.query(`DROP SCHEMA app CASCADE; ${SETUP}`);
     const report = await onlineAlter(

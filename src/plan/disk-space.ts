@@ -8,6 +8,7 @@ import type { TableInfo } from '../catalog/table.js';
 import type { ShadowTable } from '../shadow/build.js';
 import type { ColumnFlow } from './columns.js';
 import { artifactNames } from './names.js';
+import { readBoundObjects } from '../catalog/bound-objects.js';
 
 /**
  * Will the online copy fit on disk? (issue 11.) An estimate of what the copy writes, compared
@@ -30,6 +31,9 @@ import { artifactNames } from './names.js';
  *   at once is capped near 2 x max_wal_size + wal_keep_size; a slot or archive_mode keeps it all.
  * - the changelog (keys only) and estimation error: a 10% margin on the shadow and its indexes.
  * - a take-over: what the interrupted migration's shadow already holds is taken off.
+ * - materialized views over the table: rebuilt beside the shadow before the cutover
+ *   (cutover/matviews.ts), so their pg_table_size counts with the shadow's heap and their
+ *   indexes with its indexes.
  *
  * Where the free space comes from, in this order:
  * 1. `--disk-free SIZE`: the operator knows; compared with the whole need.
@@ -270,22 +274,34 @@ async function estimateNeed(c: Client, { origin, flow, trial }: DiskInput, facts
     }
   }
 
+  const rebuilt = await matviewBytes(c, origin);
   const written = await alreadyWritten(c, origin);
   const logged = origin.persistence !== 'u';
-  const wrote = heapBytes + indexBytes;
+  const wrote = heapBytes + indexBytes + rebuilt.heap + rebuilt.index;
   // Checkpoints recycle WAL segments: unless a slot or the archiver holds them, what is on disk at
   // once stays near max_wal_size (a soft limit: doubled) plus wal_keep_size.
   const cap = 2 * facts.maxWalBytes + facts.walKeepBytes;
   const walBytes = !logged ? 0 : facts.walRetained ? wrote : Math.min(wrote, cap);
   const walNote = !logged ? '(UNLOGGED: none)' : !facts.walRetained && wrote > cap ? '(capped at 2 x max_wal_size + wal_keep_size: no slot or archiving retains it)' : null;
   return {
-    heapBytes: Math.round(heapBytes),
-    indexBytes: Math.round(indexBytes),
+    heapBytes: Math.round(heapBytes + rebuilt.heap),
+    indexBytes: Math.round(indexBytes + rebuilt.index),
     walBytes: Math.round(walBytes),
     marginBytes: Math.round(MARGIN * wrote),
     writtenBytes: written,
     walNote,
   };
+}
+
+/** The materialized views the swap rebuilds, as they are now: their heaps and their indexes. */
+async function matviewBytes(c: Client, origin: TableInfo): Promise<{ heap: number; index: number }> {
+  const oids = (await readBoundObjects(c, origin.oid)).objects.filter((o) => o.action === 'rebuild-matview').map((o) => o.oid);
+  if (oids.length === 0) return { heap: 0, index: 0 };
+  const r = await c.query(
+    `SELECT coalesce(sum(pg_table_size(oid)), 0)::int8::text AS heap, coalesce(sum(pg_indexes_size(oid)), 0)::int8::text AS index FROM pg_class WHERE oid = ANY ($1::oid[])`,
+    [oids],
+  );
+  return { heap: Number(r.rows[0].heap), index: Number(r.rows[0].index) };
 }
 
 /** What the shadow of an interrupted migration of this table already holds (a take-over continues it). */
