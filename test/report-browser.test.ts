@@ -3,7 +3,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART_KEYS } from '../src/report/sections.js';
-import { findChromium, openPage, type Page } from './support/chromium.js';
+import { evaluate, findChromium, load, openPage, screenshot } from './support/chromium.js';
 import { runCli } from './support/cli.js';
 import { createTestDatabase, type TestDatabase } from './support/test-db.js';
 
@@ -117,26 +117,6 @@ const CHART_FACTS = `[...document.querySelectorAll('svg[data-chart]')].map((s) =
   lines: [...s.querySelectorAll('polyline.data')].map((p) => ({ points: p.points.numberOfItems, length: p.getTotalLength() })),
   bands: [...s.querySelectorAll('rect.data')].map((r) => r.getBBox().width),
 }))`;
-
-async function load(page: Page, url: string): Promise<void> {
-  const loaded = page.next('Page.loadEventFired');
-  await page.send('Page.navigate', { url });
-  await loaded;
-}
-
-async function evaluate<T>(page: Page, expression: string): Promise<T> {
-  const r = await page.send<{ result: { value: T }; exceptionDetails?: { text: string } }>('Runtime.evaluate', { expression, returnByValue: true });
-  if (r.exceptionDetails) throw new Error(`in the page: ${r.exceptionDetails.text}`);
-  return r.result.value;
-}
-
-/** The whole page at this width, as a PNG. */
-async function screenshot(page: Page, width: number, mobile: boolean, file: string): Promise<void> {
-  const height = Math.ceil((await evaluate<number>(page, 'document.documentElement.scrollHeight')));
-  await page.send('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: mobile ? 2 : 1, mobile });
-  const shot = await page.send<{ data: string }>('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true });
-  fs.writeFileSync(file, Buffer.from(shot.data, 'base64'));
-}
 
 /** The application: two sessions updating random accounts, about 200 transactions a second, until stopped. */
 function applicationWrites(url: string): { warm: Promise<void>; stop: () => Promise<void> } {

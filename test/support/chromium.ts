@@ -91,3 +91,25 @@ export async function openPage(chromium: string): Promise<Page> {
     },
   };
 }
+
+/** Navigates and waits for the load event (the page's Page domain must be enabled). */
+export async function load(page: Page, url: string): Promise<void> {
+  const loaded = page.next('Page.loadEventFired');
+  await page.send('Page.navigate', { url });
+  await loaded;
+}
+
+/** An expression's value in the page. */
+export async function evaluate<T>(page: Page, expression: string): Promise<T> {
+  const r = await page.send<{ result: { value: T }; exceptionDetails?: { text: string } }>('Runtime.evaluate', { expression, returnByValue: true });
+  if (r.exceptionDetails) throw new Error(`in the page: ${r.exceptionDetails.text}`);
+  return r.result.value;
+}
+
+/** The whole page at this width, as a PNG. */
+export async function screenshot(page: Page, width: number, mobile: boolean, file: string): Promise<void> {
+  const height = Math.ceil((await evaluate<number>(page, 'document.documentElement.scrollHeight')));
+  await page.send('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: mobile ? 2 : 1, mobile });
+  const shot = await page.send<{ data: string }>('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true });
+  fs.writeFileSync(file, Buffer.from(shot.data, 'base64'));
+}
