@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluate, findChromium, load, openPage, screenshot } from './support/chromium.js';
 import { CLI, runCli } from './support/cli.js';
+import { replayScreen, type TerminalScreen } from './support/terminal-screen.js';
 import { createTestDatabase, type TestDatabase } from './support/test-db.js';
 
 /**
@@ -12,6 +14,11 @@ import { createTestDatabase, type TestDatabase } from './support/test-db.js';
  * cadence is the renderer's unit test (test/unit/terminal.test.ts, with a hand-turned clock).
  */
 const hasScript = spawnSync('script', ['--version']).status === 0;
+/** The pseudo-terminal's size: wide enough that no status line wraps. */
+const SIZE = { cols: 400, rows: 50 };
+/** The screen as a person saw it, kept as screenshots when a browser is there (README's come from here). */
+const ARTIFACTS = new URL('../test-artifacts/terminal/', import.meta.url).pathname;
+const browser = findChromium(false);
 const ROWS = 200_000;
 const COLOUR = /\x1b\[[0-9;]*m/;
 /** Colour, cursor movement and erase sequences, and the carriage returns of a terminal's newlines. */
@@ -27,7 +34,7 @@ function sh(arg: string): string {
 
 /** Runs the CLI with stdout and stderr on a pseudo-terminal; `stdoutTo` sends stdout to a file instead. */
 function onTerminal(args: string[], env: Record<string, string> = {}, stdoutTo?: string): Promise<{ code: number | null; screen: string; text: string }> {
-  const command = `stty cols 400 rows 50; exec ${sh(process.execPath)} ${[CLI, ...args].map(sh).join(' ')}${stdoutTo ? ` > ${sh(stdoutTo)}` : ''}`;
+  const command = `stty cols ${SIZE.cols} rows ${SIZE.rows}; exec ${sh(process.execPath)} ${[CLI, ...args].map(sh).join(' ')}${stdoutTo ? ` > ${sh(stdoutTo)}` : ''}`;
   return new Promise((resolve) => {
     // -e: the command's exit code; -f: flush as it comes; the output file is /dev/null, the screen is script's stdout.
     const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, ...ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -91,8 +98,24 @@ describe.skipIf(!hasScript)('the terminal (script gives the CLI a pseudo-termina
     expect(r.screen).toMatch(COLOUR);
     // The status line is drawn in place: log-update erases the lines it drew before redrawing.
     expect(r.screen).toContain('\x1b[2K');
-    // The raw screen, escape codes and all, for a look at it (README's sample came from here).
-    if (process.env.PGSHIFT_TERMINAL_SCREEN) fs.writeFileSync(process.env.PGSHIFT_TERMINAL_SCREEN, r.screen);
+
+    // The screen a person saw, replayed through a terminal emulator. Mid-copy: the phase lines,
+    // then ONE status line, the last line on the screen (drawn in place, not appended).
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    fs.writeFileSync(path.join(ARTIFACTS, 'alter.typescript'), r.screen);
+    const copying = /^migration \d+ public\.big {2}copy \d+s {2}[ \d]\d% .* rows\/s {2}ETA .* lag -/;
+    const during = await replayScreen(r.screen, SIZE, (l) => copying.test(l.at(-1) ?? '') && Number(/(\d+)% /.exec(l.at(-1)!)![1]) >= 40);
+    expect(during, 'no screen showed the copy at 40% or more').not.toBeNull();
+    expect(during!.lines.filter((l) => /rows\/s {2}ETA/.test(l))).toHaveLength(1);
+    expect(during!.lines.at(-2)).toMatch(/^\d\d:\d\d:\d\d (migration \d+ public\.big copy: copying rows|throttle cleared .*|warning: throttled: .*)$/);
+    // At the end: no status line left, the phase lines once each and in order, the summary last.
+    const end = (await replayScreen(r.screen, SIZE))!;
+    expect(end.lines.filter((l) => /rows\/s {2}ETA|backlog \S+ {2}lag/.test(l)), end.lines.join("\n")).toEqual([]);
+    const phases = end.lines.map((l) => / public\.big ([a-z-]+): /.exec(l)?.[1]).filter((p) => p !== undefined);
+    expect(phases).toEqual(['capture', 'copy', 'index', 'catch-up', 'checksum', 'cutover', 'validate', 'done']);
+    const summary = end.lines.findIndex((l) => /^done: migration \d+, 200000 rows copied in /.test(l));
+    expect(summary).toBeGreaterThan(end.lines.findIndex((l) => / public\.big done: /.test(l)));
+    await keepScreenshots({ 'terminal-copy': during!, 'terminal-done': end });
   });
 
   it('NO_COLOR: the same screen without a colour code', async () => {
@@ -152,3 +175,26 @@ describe.skipIf(!hasScript)('the terminal (script gives the CLI a pseudo-termina
     expect(r.text).not.toMatch(/\{"level"/);
   });
 });
+
+/** Each screen as a PNG in test-artifacts/terminal/ (with its HTML), when there is a browser to draw it. */
+async function keepScreenshots(screens: Record<string, TerminalScreen>): Promise<void> {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  for (const [name, screen] of Object.entries(screens)) fs.writeFileSync(path.join(ARTIFACTS, `${name}.html`), screen.html);
+  if (!browser.path) {
+    console.warn(`[terminal] no screenshots: ${browser.reason} (npm run test:report installs it); the screens are in ${ARTIFACTS} as HTML`);
+    return;
+  }
+  const page = await openPage(browser.path);
+  try {
+    await page.send('Page.enable');
+    for (const name of Object.keys(screens)) {
+      await load(page, `file://${path.join(ARTIFACTS, `${name}.html`)}`);
+      // A viewport one pixel high first, so that the page's height is the screen's lines, not the window's.
+      await page.send('Emulation.setDeviceMetricsOverride', { width: 800, height: 1, deviceScaleFactor: 1, mobile: false });
+      const width = await evaluate<number>(page, 'Math.ceil(document.querySelector("pre").getBoundingClientRect().width)');
+      await screenshot(page, width, false, path.join(ARTIFACTS, `${name}.png`));
+    }
+  } finally {
+    await page.close();
+  }
+}
