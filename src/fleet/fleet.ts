@@ -124,26 +124,28 @@ async function runTarget(t: Target, o: FleetOptions, f: { id: string; command: s
   await endRecord(key, { outcome: child.outcome, exitCode: child.exitCode, error: child.error, result: child.report }).catch((err: unknown) => {
     o.say(`wave ${f.wave}: ${t.label}: its outcome could not be recorded on the target (${(err as Error).message}); a rerun runs it again`);
   });
-  f.details.set(t.label, { detail: describeChild(child.report), log: logFile });
+  f.details.set(t.label, { ...describeChild(child.report), log: logFile });
   return { label: t.label, outcome: child.outcome, exitCode: child.exitCode, error: child.error, startedAt, finishedAt };
 }
 
 /** Per target, what the report shows beside the outcome (the child's own report, summed up) and its log. */
 interface Detail {
   detail: string | null;
+  validation: string | null;
   log: string;
 }
 
-function describeChild(report: unknown): string | null {
-  if (typeof report !== 'object' || report === null) return null;
-  const r = report as { migrationId?: number; strategy?: string; validation?: { level: string; passed: boolean } };
+function describeChild(report: unknown): Omit<Detail, 'log'> {
+  if (typeof report !== 'object' || report === null) return { detail: null, validation: null };
   // migrate up prints the files it ran
-  if (Array.isArray(report)) return `${report.length} file(s) run`;
+  if (Array.isArray(report)) return { detail: `${report.length} file(s) run`, validation: null };
+  const r = report as { migrationId?: number; strategy?: string; validation?: { level: string; passed: boolean } };
+  const validation = r.validation ? `${r.validation.level} ${r.validation.passed ? 'passed' : 'FAILED'}` : null;
   const parts: string[] = [];
   if (r.migrationId !== undefined) parts.push(`migration ${r.migrationId}`);
   if (r.strategy) parts.push(r.strategy);
-  if (r.validation) parts.push(`validation ${r.validation.level} ${r.validation.passed ? 'passed' : 'FAILED'}`);
-  return parts.length ? parts.join(', ') : null;
+  if (validation) parts.push(`validation ${validation}`);
+  return { detail: parts.length ? parts.join(', ') : null, validation };
 }
 
 async function pause(control: string, id: string, wave: string, next: string, o: FleetOptions): Promise<boolean> {
@@ -202,6 +204,7 @@ function assemble(
         startedAt: iso(r?.startedAt ?? null),
         finishedAt: iso(r?.finishedAt ?? null),
         detail: s.details.get(t.label)?.detail ?? null,
+        validation: s.details.get(t.label)?.validation ?? null,
         log: s.details.get(t.label)?.log ?? null,
       };
     }),

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { renderFleetHtml, runningSteps } from './report-html.js';
 import type { Outcome } from './scheduler.js';
 
-/** A fleet run's report: what `--json` prints and what `fleet.json` / `fleet.md` in the report folder hold. */
+/** A fleet run's report: what `--json` prints and what `fleet.json`, `fleet.md` and `fleet.html` in the report folder hold. */
 export interface FleetReport {
   fleetId: string;
   /** the child's command line, without any URL */
@@ -36,6 +37,8 @@ export interface TargetReport {
   finishedAt: string | null;
   /** e.g. the migration id and the validation's verdict, from the child's --json report */
   detail: string | null;
+  /** the validation's level and verdict (`thorough passed`), when the child validated */
+  validation: string | null;
   log: string | null;
 }
 
@@ -50,27 +53,18 @@ export interface Figures {
 
 /** The most intervals overlapping at one moment (an interval ends before one starting at that instant). */
 export function maxOverlap(intervals: { start: number; end: number }[]): number {
-  const edges = intervals.flatMap((i) => [
-    { at: i.start, d: 1 },
-    { at: i.end, d: -1 },
-  ]);
-  edges.sort((a, b) => a.at - b.at || a.d - b.d);
-  let now = 0;
-  let max = 0;
-  for (const e of edges) {
-    now += e.d;
-    max = Math.max(max, now);
-  }
-  return max;
+  return Math.max(0, ...runningSteps(intervals).map((p) => p.v));
 }
 
-export function writeReport(r: FleetReport): { json: string; markdown: string } {
+export function writeReport(r: FleetReport): { json: string; markdown: string; html: string } {
   fs.mkdirSync(r.reportDir, { recursive: true });
   const json = path.join(r.reportDir, 'fleet.json');
   const markdown = path.join(r.reportDir, 'fleet.md');
+  const html = path.join(r.reportDir, 'fleet.html');
   fs.writeFileSync(json, `${JSON.stringify(r, null, 2)}\n`);
   fs.writeFileSync(markdown, renderMarkdown(r));
-  return { json, markdown };
+  fs.writeFileSync(html, renderFleetHtml(r));
+  return { json, markdown, html };
 }
 
 const seconds = (ms: number | null): string => (ms === null ? '-' : `${(ms / 1000).toFixed(1)} s`);

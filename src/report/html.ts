@@ -1,6 +1,7 @@
 import type { ReportModel } from './model.js';
 import { sections, title, type Section } from './sections.js';
-import { bandChartSvg, escapeXml, lineChartSvg, THROTTLED } from './svg.js';
+import type { Segment } from './model.js';
+import { bandChartSvg, escapeXml, lineChartSvg } from './svg.js';
 
 /**
  * report.html: one self-contained file (styles inline, charts as inline SVG drawn now, no script,
@@ -8,43 +9,60 @@ import { bandChartSvg, escapeXml, lineChartSvg, THROTTLED } from './svg.js';
  * wide tables scroll sideways).
  */
 export function renderHtml(m: ReportModel): string {
-  const xMax = Math.max(m.run.durationMs, 1);
-  const shade = m.charts.throttle.rows.flatMap((r) => r.segments);
-  const body = sections(m).map((s) => `<section><h2>${escapeXml(s.title)}</h2>${sectionHtml(s, m, xMax, shade)}</section>`).join('\n');
-  const failed = m.run.outcome !== 'done';
+  const charts: ChartContext = { xMax: Math.max(m.run.durationMs, 1), shade: m.charts.throttle.rows.flatMap((r) => r.segments) };
+  const body = sections(m).map((s) => sectionHtml(s, charts)).join('\n');
+  const own = `<section><h2>The command's own report</h2><details><summary>JSON, as --json prints it</summary><pre>${escapeXml(JSON.stringify(m.result, null, 2) ?? 'null')}</pre></details></section>`;
+  return htmlPage({ title: title(m), outcome: `${m.run.outcome}${m.run.error ? `: ${m.run.error}` : ''}`, good: m.run.outcome === 'done', body: `${body}\n${own}` });
+}
+
+/**
+ * The page every HTML report shares (a run's report.html, a fleet's fleet.html): its styles
+ * inline, a Content-Security-Policy that allows nothing to be fetched and no script to run.
+ */
+export function htmlPage(p: { title: string; outcome: string; good: boolean; body: string }): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>${escapeXml(title(m))}</title>
+<title>${escapeXml(p.title)}</title>
 <style>${STYLE}</style>
 </head>
 <body>
-<header><h1>${escapeXml(title(m))}</h1><p class="outcome ${failed ? 'bad' : 'good'}">${escapeXml(`${m.run.outcome}${m.run.error ? `: ${m.run.error}` : ''}`)}</p></header>
+<header><h1>${escapeXml(p.title)}</h1><p class="outcome ${p.good ? 'good' : 'bad'}">${escapeXml(p.outcome)}</p></header>
 <main>
-${body}
-<section><h2>The command's own report</h2><details><summary>JSON, as --json prints it</summary><pre>${escapeXml(JSON.stringify(m.result, null, 2) ?? 'null')}</pre></details></section>
+${p.body}
 </main>
 </body>
 </html>
 `;
 }
 
-function sectionHtml(s: Section, m: ReportModel, xMax: number, shade: { from: number; to: number; label: string }[]): string {
+/** What a chart section needs besides its own data: the time axis' end and the periods shaded behind a line chart. */
+export interface ChartContext {
+  xMax: number;
+  shade: Segment[];
+}
+
+/** One section of the report's content (sections.ts) as HTML. */
+export function sectionHtml(s: Section, c: ChartContext): string {
+  return `<section><h2>${escapeXml(s.title)}</h2>${sectionBody(s, c)}</section>`;
+}
+
+function sectionBody(s: Section, c: ChartContext): string {
   switch (s.kind) {
     case 'facts':
       return `<dl>${s.rows.map(([k, v]) => `<dt>${escapeXml(k)}</dt><dd>${escapeXml(v)}</dd>`).join('')}</dl>`;
     case 'table':
       if (!s.rows.length) return `<p class="empty">${escapeXml(s.empty)}</p>`;
-      return `<div class="scroll"><table><thead><tr>${s.head.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr></thead><tbody>${s.rows.map((r) => `<tr>${r.map((c) => `<td>${escapeXml(c)}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
+      return `<div class="scroll"><table><thead><tr>${s.head.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr></thead><tbody>${s.rows.map((r) => `<tr>${r.map((x) => `<td>${escapeXml(x)}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
     case 'text':
       return s.lines.map((l) => `<p class="note">${escapeXml(l)}</p>`).join('');
     case 'chart':
       return 'rows' in s.chart
-        ? s.key === 'timeline' ? bandChartSvg(s.key, s.title, s.chart, xMax, m.notes) : bandChartSvg(s.key, s.title, s.chart, xMax, [], THROTTLED)
-        : lineChartSvg(s.key, s.title, s.unit, s.chart, xMax, s.shade ? shade : []);
+        ? bandChartSvg(s.key, s.title, s.chart, c.xMax, s.marks ?? [], s.colour)
+        : lineChartSvg(s.key, s.title, s.unit, s.chart, c.xMax, s.shade ? c.shade : []);
   }
 }
 

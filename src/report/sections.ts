@@ -1,6 +1,6 @@
 import { formatDuration } from '../units.js';
 import type { BandChart, Figures, LineChart, ReportModel } from './model.js';
-import { compact } from './svg.js';
+import { compact, THROTTLED } from './svg.js';
 
 /**
  * The report's content in order, independent of its format: the Markdown and HTML renderers walk
@@ -10,10 +10,13 @@ import { compact } from './svg.js';
 export type Section =
   | { kind: 'facts'; title: string; rows: [string, string][] }
   | { kind: 'table'; title: string; head: string[]; rows: string[][]; empty: string }
-  | { kind: 'chart'; key: ChartKey; title: string; unit: string; chart: LineChart | BandChart; shade: boolean }
+  | { kind: 'chart'; key: ChartKey; title: string; unit: string; chart: LineChart | BandChart; shade: boolean; marks?: { t: number; text: string }[]; colour?: (label: string, i: number) => string }
   | { kind: 'text'; title: string; lines: string[] };
 
-export type ChartKey = 'timeline' | 'rows' | 'backlog' | 'lag' | 'throttle' | 'transactions' | 'lock-waits' | 'latency';
+export type ChartKey = 'timeline' | 'rows' | 'backlog' | 'lag' | 'throttle' | 'transactions' | 'lock-waits' | 'latency' | FleetChartKey;
+
+/** The charts of a fleet's report (src/fleet/report-html.ts). */
+export type FleetChartKey = 'targets' | 'running';
 
 /** Every chart a report has, in the order it shows them (the browser test checks each is drawn). */
 export const CHART_KEYS: readonly ChartKey[] = ['timeline', 'rows', 'backlog', 'lag', 'throttle', 'transactions', 'lock-waits', 'latency'];
@@ -30,7 +33,7 @@ export function sections(m: ReportModel): Section[] {
   };
   return [
     { kind: 'facts', title: 'Run', rows: runFacts(m) },
-    { kind: 'chart', key: 'timeline', title: 'Timeline of phases', unit: '', chart: timeline, shade: false },
+    { kind: 'chart', key: 'timeline', title: 'Timeline of phases', unit: '', chart: timeline, shade: false, marks: m.notes },
     {
       kind: 'table', title: 'Phases', head: ['step', 'table', 'phase', 'from', 'to', 'took'], empty: 'none',
       rows: m.steps.flatMap((s) => s.phases.map((p) => [`${s.kind} ${s.id}`, s.table, p.label, seconds(p.from), seconds(p.to), formatDuration(p.to - p.from)])),
@@ -38,7 +41,7 @@ export function sections(m: ReportModel): Section[] {
     { kind: 'chart', key: 'rows', title: 'Rows per second (throttled periods shaded)', unit: 'rows/s', chart: c.rowsPerSecond, shade: true },
     { kind: 'chart', key: 'backlog', title: 'Changelog backlog', unit: 'entries', chart: c.backlog, shade: false },
     { kind: 'chart', key: 'lag', title: 'Replication lag', unit: 'ms', chart: c.lag, shade: false },
-    { kind: 'chart', key: 'throttle', title: 'Throttled periods', unit: '', chart: c.throttle, shade: false },
+    { kind: 'chart', key: 'throttle', title: 'Throttled periods', unit: '', chart: c.throttle, shade: false, colour: THROTTLED },
     {
       kind: 'table', title: 'Cutover', head: ['migration', 'attempts', 'lock wait', 'locks held'], empty: 'no cutover in this run',
       rows: m.cutovers.map((x) => [String(x.migrationId), String(x.attempts), x.lockWaitMs === null ? 'not measured' : ms(x.lockWaitMs), ms(x.holdMs)]),

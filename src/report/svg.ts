@@ -51,9 +51,9 @@ interface Frame {
 }
 
 /** The chart's box, its title and the time axis in seconds since the run began. */
-function frame(key: string, title: string, xMax: number, yMax: number, unit: string | null, height = H): Frame {
+function frame(key: string, title: string, xMax: number, yMax: number, unit: string | null, height = H, left = M.left): Frame {
   const xSpan = Math.max(xMax, 1);
-  const x = (t: number): number => M.left + (Math.min(Math.max(t, 0), xSpan) / xSpan) * (W - M.left - M.right);
+  const x = (t: number): number => left + (Math.min(Math.max(t, 0), xSpan) / xSpan) * (W - left - M.right);
   const y = (v: number): number => height - M.bottom - (Math.min(Math.max(v, 0), yMax) / yMax) * (height - M.top - M.bottom);
   // The section's heading names the chart on the page; the <title> names it for screen readers.
   const parts = [`<title id="${key}-title">${escapeXml(title)}</title>`];
@@ -66,11 +66,11 @@ function frame(key: string, title: string, xMax: number, yMax: number, unit: str
     const stepV = niceStep(yMax, 4);
     for (let v = 0; v <= yMax + 1e-9; v += stepV) {
       const py = fix(y(v));
-      parts.push(`<line class="grid" x1="${M.left}" y1="${py}" x2="${W - M.right}" y2="${py}"/>`, `<text class="tick" x="${M.left - 4}" y="${py + 4}" text-anchor="end">${compact(v)}</text>`);
+      parts.push(`<line class="grid" x1="${left}" y1="${py}" x2="${W - M.right}" y2="${py}"/>`, `<text class="tick" x="${left - 4}" y="${py + 4}" text-anchor="end">${compact(v)}</text>`);
     }
-    parts.push(`<text class="unit" x="${M.left - 4}" y="${M.top - 10}" text-anchor="end">${escapeXml(unit)}</text>`);
+    parts.push(`<text class="unit" x="${left - 4}" y="${M.top - 10}" text-anchor="end">${escapeXml(unit)}</text>`);
   }
-  parts.push(`<line class="axis" x1="${M.left}" y1="${height - M.bottom}" x2="${W - M.right}" y2="${height - M.bottom}"/>`);
+  parts.push(`<line class="axis" x1="${left}" y1="${height - M.bottom}" x2="${W - M.right}" y2="${height - M.bottom}"/>`);
   return { x, y, parts };
 }
 
@@ -116,7 +116,9 @@ export function lineChartSvg(key: string, title: string, unit: string, chart: Li
 export function bandChartSvg(key: string, title: string, chart: BandChart, xMax: number, marks: { t: number; text: string }[] = [], colour: (label: string, i: number) => string = phaseColour): string {
   const rowH = 26;
   const height = M.top + Math.max(1, chart.rows.length) * rowH + M.bottom + 6;
-  const f = frame(key, title, xMax, 1, null, height);
+  // Row labels sit left of the axis: a margin wide enough for the longest (a fleet's target names), within reason.
+  const left = Math.min(170, Math.max(M.left, ...chart.rows.map((r) => Math.ceil(shortLabel(r.label).length * 6.2) + 10)));
+  const f = frame(key, title, xMax, 1, null, height, left);
   const parts = f.parts;
   if (chart.missing !== null) {
     missing(parts, chart.missing, height);
@@ -124,7 +126,7 @@ export function bandChartSvg(key: string, title: string, chart: BandChart, xMax:
   }
   chart.rows.forEach((row, i) => {
     const top = M.top + 4 + i * rowH;
-    parts.push(`<text class="row-label" x="${M.left - 4}" y="${top + 15}" text-anchor="end">${escapeXml(shortLabel(row.label))}</text>`);
+    parts.push(`<text class="row-label" x="${left - 4}" y="${top + 15}" text-anchor="end">${escapeXml(shortLabel(row.label))}</text>`);
     row.segments.forEach((s, j) => {
       const x1 = f.x(s.from);
       const w = Math.max(2, f.x(s.to) - x1);

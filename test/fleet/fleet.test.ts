@@ -44,6 +44,11 @@ describe('a fleet of three databases', () => {
     }
     expect(fs.readFileSync(path.join(dir, 'report', 'fleet.md'), 'utf8')).toContain('| t2 |');
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'report', 'fleet.json'), 'utf8')).fleetId).toBe(report.fleetId);
+    // fleet.html: every target in its wave's table, and a bar for each on the timeline
+    const html = fs.readFileSync(path.join(dir, 'report', 'fleet.html'), 'utf8');
+    for (const label of ['t1', 't2', 't3']) expect(html).toContain(`<tr><td>${label}</td><td>server 1</td>`);
+    const timeline = html.match(/<svg class="chart" data-chart="targets".*?<\/svg>/s)?.[0] ?? '';
+    expect([...timeline.matchAll(/<rect class="data"[^>]*><title>(t\d): done,/g)].map((m) => m[1])).toEqual(['t1', 't2', 't3']);
 
     const again = await runCli(args, env);
     expect(again.status).toBe(0);
