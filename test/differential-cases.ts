@@ -393,6 +393,30 @@ export const CASES: DiffCase[] = [
     alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint, ADD COLUMN extra int',
   },
   {
+    // PostgreSQL 15+: the membership is re-created with the same column list and row filter, the
+    // renamed column renamed in them as offline.
+    name: 'publications with a row filter and a column list',
+    setup: () => `${items()}
+      CREATE PUBLICATION items_filtered FOR TABLE items WHERE (qty > 10 AND note IS NOT NULL);
+      CREATE PUBLICATION items_columns FOR TABLE items (id, qty, name);
+      CREATE PUBLICATION items_both FOR TABLE items (id, qty, note) WHERE (qty < 50) WITH (publish = 'insert');`,
+    alter: 'ALTER TABLE items ALTER COLUMN price TYPE numeric(12, 2), ADD COLUMN extra int; ALTER TABLE items RENAME COLUMN qty TO quantity',
+  },
+  {
+    name: 'a narrowing key change that fits: bigint to int',
+    setup: () => `CREATE TABLE wide (id bigint PRIMARY KEY, v int);
+      INSERT INTO wide SELECT i * 1000, i FROM generate_series(1, 2000) i;
+      CREATE TABLE wide_child (id int PRIMARY KEY, wide_id bigint REFERENCES wide (id));
+      INSERT INTO wide_child SELECT i, i * 1000 FROM generate_series(1, 100) i;`,
+    alter: 'ALTER TABLE wide ALTER COLUMN id TYPE int',
+  },
+  {
+    name: 'a narrowing key change that fits: text to varchar(64)',
+    setup: () => `CREATE TABLE coded (code text PRIMARY KEY, v int);
+      INSERT INTO coded SELECT md5(i::text) || i, i FROM generate_series(1, 2000) i;`,
+    alter: 'ALTER TABLE coded ALTER COLUMN code TYPE varchar(64)',
+  },
+  {
     name: 'extended statistics object',
     setup: () => `${items()}
       CREATE STATISTICS items_stats (dependencies, ndistinct) ON qty, name FROM items;

@@ -172,8 +172,8 @@ const REFUSAL_SETUP = `
   INSERT INTO parted SELECT i, date '2024-01-01' + (i % 300), i FROM generate_series(1, 100) i;
   CREATE TABLE viewed (id int PRIMARY KEY, shown text, hidden text);
   CREATE VIEW viewed_v AS SELECT id, shown FROM viewed;
-  CREATE TABLE wide (id bigint PRIMARY KEY, v int);
-  INSERT INTO wide SELECT i, i FROM generate_series(1, 100) i;
+  CREATE TABLE pubbed (id int PRIMARY KEY, v int, w int);
+  CREATE PUBLICATION pubbed_pub FOR TABLE pubbed (id, v) WHERE (v > 0);
   CREATE TABLE ruled (id int PRIMARY KEY, v int);
   CREATE TABLE ruled_log (id int);
   CREATE RULE ruled_log_insert AS ON INSERT TO ruled DO ALSO INSERT INTO ruled_log VALUES (NEW.id);
@@ -208,8 +208,19 @@ const REFUSALS: { name: string; statements: string; everyStrategy?: boolean; mes
   { name: 'a partition', statements: 'ALTER TABLE parted_2024 ALTER COLUMN v TYPE bigint' },
   { name: 'dropping a column used by a view', statements: 'ALTER TABLE viewed DROP COLUMN shown', everyStrategy: true },
   { name: 'a USING expression on the primary key', statements: 'ALTER TABLE items ALTER COLUMN id TYPE bigint USING id * 2' },
-  { name: 'a narrowing type change of the key (bigint to int)', statements: 'ALTER TABLE wide ALTER COLUMN id TYPE int' },
   { name: 'a table with a rule', statements: 'ALTER TABLE ruled ALTER COLUMN v TYPE bigint' },
+  // Offline PostgreSQL refuses both: a publication's column list and row filter depend on their columns.
+  { name: 'a type change of a column a publication filters on', statements: 'ALTER TABLE pubbed ALTER COLUMN v TYPE bigint', everyStrategy: true },
+  {
+    name: 'a type change of a column a publication filters on (the copy)',
+    statements: 'ALTER TABLE pubbed ALTER COLUMN v TYPE bigint',
+    message: /cannot alter the type of column v of public\.pubbed because publication of table pubbed in publication pubbed_pub uses it/,
+  },
+  {
+    name: 'dropping a column in a publication\'s column list (the copy)',
+    statements: 'ALTER TABLE pubbed DROP COLUMN v, ALTER COLUMN w TYPE bigint',
+    message: /cannot drop column v of public\.pubbed because publication of table pubbed in publication pubbed_pub depends on it/,
+  },
   // Offline PostgreSQL refuses this one too: the materialized view stores the table's rows.
   {
     name: 'a change that fills every row while a materialized view stores the table\'s rows',

@@ -18,6 +18,7 @@ const tables: Tables = {
     constants: [],
     preserved: ['r'],
     overriding: false,
+    narrowedKey: [],
     originKey: [{ name: 'id', type: 'integer', collation: null }],
     shadowKey: ['id'],
   },

@@ -27,7 +27,7 @@ export interface CutoverInput extends SwapInput {
   /** runs inside the cutover transaction right after the swap (to record it atomically) */
   onSwapped?: (c: Client, result: SwapResult) => Promise<void>;
   /** the bounded comparison after the final replay; with keepOnFailure a failure is only reported */
-  inLockCheck: { origin: Side; shadow: Side; estimatedRows: number; budgetMs: number; keepOnFailure: boolean };
+  inLockCheck: { origin: Side; shadow: Side; estimatedRows: number; budgetMs: number; keepOnFailure: boolean; exactCounts: boolean };
   /** constraints the new table gets that the old rows did not prove: checked again on what changed */
   proofs?: { proofs: ForeignKeyProof[]; shadow: { relation: string; key: string[]; recheck: string } };
 }
@@ -66,7 +66,11 @@ export async function cutover(c: Client, input: CutoverInput): Promise<CutoverRe
       const finalEntries = (await drain((n) => input.replayer.replayInTransaction(lc, null, n), { below: 1, batch: 50_000 })).entries;
       if (input.proofs) await proveInCutover(lc, input.proofs.proofs, input.proofs.shadow);
       const k = input.inLockCheck;
-      const check = await checkInLock(lc, k.origin, k.shadow, k.estimatedRows, k.budgetMs, input.deadlineMs);
+      const check = await checkInLock(lc, k.origin, k.shadow, { ...k, deadlineMs: input.deadlineMs });
+      if (check.keysMerged) {
+        // Offline the same ALTER fails on the duplicate key; never swapped, whatever --rollback says.
+        throw new RuntimeError(`the narrowing key change maps two keys to one: the new table has fewer rows than the old one (${JSON.stringify(check.counts)}); nothing was swapped`);
+      }
       if (!check.passed && !k.keepOnFailure) {
         throw new ValidationFailed(
           `the check inside the cutover found differences (counts ${JSON.stringify(check.counts)}, ${check.sampleMismatches} of ${check.sampledRows} sampled rows differ); nothing was swapped`,

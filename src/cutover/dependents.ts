@@ -1,6 +1,7 @@
 import type { Client } from '../db/session.js';
 import { sqlFile } from '../db/sql-files.js';
 import { withQualifiedNames } from '../db/search-path.js';
+import { ident } from '../db/quote.js';
 
 /** One row of dependents-defs.sql: something to re-create or re-point at the new table. */
 export interface DependentDef {
@@ -20,5 +21,23 @@ export interface DependentDef {
  * that the table's name then means the new table, which is the point.
  */
 export async function readDependentDefs(c: Client, tableOid: string, ownTriggers: string[]): Promise<DependentDef[]> {
-  return withQualifiedNames(c, async () => (await c.query<DependentDef>(sqlFile('dependents-defs.sql'), [tableOid, ownTriggers])).rows);
+  return withQualifiedNames(c, async () => {
+    const defs = (await c.query<DependentDef>(sqlFile('dependents-defs.sql'), [tableOid, ownTriggers])).rows;
+    // A publication's column list and row filter (PostgreSQL 15+) go after the table's name in
+    // ALTER PUBLICATION ... ADD TABLE: the membership is re-created with them.
+    if (defs.some((d) => d.kind === 'publication') && (await serverVersionNum(c)) >= 150000) {
+      const members = (await c.query<{ name: string; def: string }>(sqlFile('publication-members.sql'), [tableOid])).rows;
+      for (const d of defs) if (d.kind === 'publication') d.def = members.find((m) => m.name === d.name)?.def || null;
+    }
+    return defs;
+  });
+}
+
+/** `ALTER PUBLICATION ... ADD TABLE` of the table, with the column list and row filter it had. */
+export function addToPublicationSql(pub: DependentDef, table: string): string {
+  return `ALTER PUBLICATION ${ident(pub.name)} ADD TABLE ${table}${pub.def ?? ''}`;
+}
+
+async function serverVersionNum(c: Client): Promise<number> {
+  return Number((await c.query(`SELECT current_setting('server_version_num') AS v`)).rows[0].v);
 }

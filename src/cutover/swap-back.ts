@@ -2,7 +2,7 @@ import type { Client } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
 import type { ArtifactNames } from '../plan/names.js';
 import { dropTriggersSql, reverseCapture } from '../capture/install.js';
-import { readDependentDefs, type DependentDef } from './dependents.js';
+import { addToPublicationSql, readDependentDefs, type DependentDef } from './dependents.js';
 import { exchangeTables, repointForeignKeysIn } from './swap.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 
@@ -76,7 +76,7 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   }
   for (const pub of of('publication')) {
     await exec(`ALTER PUBLICATION ${ident(pub.name)} DROP TABLE ${qualified(x.names.schema, x.name)}`);
-    await exec(`ALTER PUBLICATION ${ident(pub.name)} ADD TABLE ${table}`);
+    await exec(addToPublicationSql(pub, table));
   }
   const oldStats = await c.query(
     `SELECT s.stxname AS name, n.nspname AS schema FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE s.stxrelid = $1::oid`,

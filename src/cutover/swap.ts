@@ -5,7 +5,7 @@ import type { TableInfo } from '../catalog/table.js';
 import type { ArtifactNames } from '../plan/names.js';
 import type { DeferredConstraint } from '../shadow/build.js';
 import { dropTriggersSql } from '../capture/install.js';
-import { readDependentDefs, type DependentDef } from './dependents.js';
+import { addToPublicationSql, readDependentDefs, type DependentDef } from './dependents.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 
 export interface SwapInput {
@@ -120,7 +120,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   for (const idx of of('cluster')) await exec(`ALTER TABLE ${table} CLUSTER ON ${ident(idx.name)}`);
   for (const pub of of('publication')) {
     await exec(`ALTER PUBLICATION ${ident(pub.name)} DROP TABLE ${oldTable}`);
-    await exec(`ALTER PUBLICATION ${ident(pub.name)} ADD TABLE ${table}`);
+    await exec(addToPublicationSql(pub, table));
   }
   for (const sql of input.swapStatements) await exec(sql);
   return { validate, oldForeignKeys };

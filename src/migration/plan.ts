@@ -86,6 +86,9 @@ export function describePlan(plan: Plan): string[] {
     lines.push(`  column ${name} ${col.type}: ${from}`);
   }
   for (const d of plan.flow.dropped) lines.push(`  column ${d}: dropped`);
+  for (const k of plan.mapping.narrowedKey) {
+    lines.push(`  key column ${k.column}: ${k.from} to ${k.to} narrows: one-to-one only if every key fits and no two merge (a key that does not fit fails the copy; merged keys fail the copy, the validation or the cutover's row counts, before the swap)`);
+  }
   if (plan.trial.indexes.length) lines.push(`  indexes built after the copy: ${plan.trial.indexes.map((i) => i.name).join(', ')}`);
   if (plan.trial.constraints.length) lines.push(`  constraints attached at the swap: ${plan.trial.constraints.map((i) => i.name).join(', ')}`);
   for (const r of plan.findings.rewired) lines.push(`  re-pointed at the swap: ${r}`);

@@ -182,6 +182,7 @@ async function reverseSetup(c: Client, m: Record<string, unknown> & { statements
     targets, expressions, constants: [], preserved, overriding,
     originKey: oldT.key.map((k) => ({ name: newNameOf(k.name)!, type: newT.columns.find((c2) => c2.name === newNameOf(k.name))!.type, collation: k.collation })),
     shadowKey: oldT.key.map((k) => k.name),
+    narrowedKey: [],
   };
   const tables: Tables = {
     origin: qualified(newT.schema, newT.name),

@@ -21,6 +21,12 @@ export interface RowMapping {
   originKey: KeyColumn[];
   /** the key's columns as named in the shadow, in key order */
   shadowKey: string[];
+  /**
+   * key columns whose type change is not widening (bigint to integer, text to varchar(64), ...):
+   * one-to-one only if the data says so, which the copy's key and the row counts prove before
+   * the swap (README, Validation)
+   */
+  narrowedKey: { column: string; from: string; to: string }[];
 }
 
 const WIDENING: Record<string, string[]> = {
@@ -31,7 +37,7 @@ const WIDENING: Record<string, string[]> = {
   text: ['character varying'],
 };
 
-/** A key column's type change is allowed only where every old value maps to a distinct new one. */
+/** A key column's type change that maps every old value to a distinct new one, whatever the data. */
 export function isWideningKeyChange(from: string, to: string): boolean {
   if (from === to) return true;
   if (WIDENING[from]?.includes(to)) return true;
@@ -98,16 +104,16 @@ export function deriveMapping(
     }
   }
 
+  const narrowedKey: RowMapping['narrowedKey'] = [];
   const shadowKey = originKey.map((k) => {
     const entry = [...flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === k.name);
     if (!entry) throw new UserError(`refused: ${identityColumn(rowIdentity, k.name)} does not survive the change`);
     const shadowCol = shadowColumns.find((c) => c.name === entry[0])!;
-    if (!isWideningKeyChange(k.type, shadowCol.type)) {
-      throw new UserError(
-        `refused: changing ${identityColumn(rowIdentity, k.name)} from ${k.type} to ${shadowCol.type} may map two keys to one; only widening casts are allowed on the key`,
-      );
-    }
+    // A narrowing cast (no USING expression: plan/columns.ts refuses those on the key) is one-to-one
+    // on data where no two keys merge: a value that does not fit fails the copy as offline, and
+    // keys that merge meet the shadow's unique key or differ in the row counts, before the swap.
+    if (!isWideningKeyChange(k.type, shadowCol.type)) narrowedKey.push({ column: k.name, from: k.type, to: shadowCol.type });
     return entry[0];
   });
-  return { targets, expressions, constants, preserved, overriding, originKey, shadowKey };
+  return { targets, expressions, constants, preserved, overriding, originKey, shadowKey, narrowedKey };
 }

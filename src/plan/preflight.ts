@@ -80,11 +80,6 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
   if (allTables.length) {
     refuse(`is published by FOR ALL TABLES publication ${allTables.join(', ')}, which would also publish pgshift's own tables`);
   }
-  const version = Number((await c.query(`SELECT current_setting('server_version_num') AS v`)).rows[0].v);
-  if (version >= 150000) {
-    const filtered = (await c.query(sqlFile('publication-filters.sql'), [table.oid])).rows;
-    if (filtered.length) refuse(`is published with a row filter or column list (${filtered[0].name}), which the swap does not reproduce`);
-  }
   return {
     publications: pubs.map((p) => p.name),
     rewired: [

@@ -9,7 +9,7 @@ import { captureFunctionSql, changelogSql, triggersSql, type CaptureNames } from
 import { chunkBoundSql, copyRangeSql, deleteShadowRowsSql, insertRowsSql, takeEntriesSql, type Tables } from '../copy/sql.js';
 import { alterSides, hashableTypes } from '../verify/alter-sides.js';
 import { pageRangeChecksumSql } from '../verify/side.js';
-import { readDependentDefs, type DependentDef } from '../cutover/dependents.js';
+import { addToPublicationSql, readDependentDefs, type DependentDef } from '../cutover/dependents.js';
 import { lockSetFor } from '../cutover/lock-set.js';
 import { exchangeTables, repointForeignKeysIn, swapTables } from '../cutover/swap.js';
 import type { Plan } from '../migration/plan.js';
@@ -410,7 +410,7 @@ async function recordRevert(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   }
   for (const v of ctx.bound.views) await q(`CREATE OR REPLACE VIEW ${v.name}${v.options?.length ? ` WITH (${v.options.join(', ')})` : ''} AS ${v.def}`);
   for (const s of of('statistics')) await q(`ALTER STATISTICS ${qualified(schema, s.name)} SET SCHEMA ${ident(s.schema!)}`);
-  for (const p of of('publication')) await q(`ALTER PUBLICATION ${ident(p.name)} ADD TABLE ${table}`);
+  for (const p of of('publication')) await q(addToPublicationSql(p, table));
   const locks = [`LOCK TABLE ${[table, qualified(schema, plan.origin.name), ...new Set(of('fk-in').map((f) => qualified(f.schema!, f.target!)))].join(', ')} IN ACCESS EXCLUSIVE MODE`];
   return { locks, statements: rec.sql(), validate: validate.map(([t, con]) => `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(con)}`) };
 }

@@ -19,6 +19,7 @@ function tables(mapping: Partial<RowMapping>, shadowKeyTypes?: string[]): Tables
     overriding: false,
     originKey: [{ name: 'id', type: 'integer', collation: null }],
     shadowKey: ['id'],
+    narrowedKey: [],
     ...mapping,
   };
   return { origin: ORIGIN, shadow: SHADOW, changelog: CHANGELOG, mapping: m, shadowKeyTypes: shadowKeyTypes ?? m.originKey.map((k) => k.type) };

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Column, KeyColumn } from '../../src/catalog/table.js';
 import { ident } from '../../src/db/quote.js';
-import { UserError } from '../../src/errors.js';
 import type { ColumnFlow, ColumnSource } from '../../src/plan/columns.js';
 import { deriveMapping, isWideningKeyChange } from '../../src/plan/mapping.js';
 
@@ -82,6 +81,7 @@ describe('deriveMapping', () => {
       overriding: false,
       originKey: KEY,
       shadowKey: ['id'],
+      narrowedKey: [],
     });
   });
 
@@ -152,16 +152,12 @@ describe('deriveMapping', () => {
     expect(m.expressions).toEqual(['[id]']);
   });
 
-  it('refuses a narrowing key change', () => {
+  it('marks a narrowing key change (the data must prove it one-to-one) and not a widening one', () => {
     const key: KeyColumn[] = [{ name: 'id', type: 'bigint', collation: null }];
-    expect(() => deriveMapping(flow([['id', origin('id')]]), [column('id', 'integer')], new Map(), key, ident)).toThrow(UserError);
-    expect(() => deriveMapping(flow([['id', origin('id')]]), [column('id', 'integer')], new Map(), key, ident)).toThrow(
-      /from bigint to integer may map two keys to one/,
-    );
+    expect(deriveMapping(flow([['id', origin('id')]]), [column('id', 'integer')], new Map(), key, ident).narrowedKey).toEqual([{ column: 'id', from: 'bigint', to: 'integer' }]);
     const vkey: KeyColumn[] = [{ name: 'code', type: 'character varying(20)', collation: null }];
-    expect(() =>
-      deriveMapping(flow([['code', origin('code')]]), [column('code', 'character varying(10)')], new Map(), vkey, ident),
-    ).toThrow(UserError);
+    expect(deriveMapping(flow([['code', origin('code')]]), [column('code', 'character varying(10)')], new Map(), vkey, ident).narrowedKey).toHaveLength(1);
+    expect(deriveMapping(flow([['code', origin('code')]]), [column('code', 'text')], new Map(), vkey, ident).narrowedKey).toEqual([]);
   });
 
   it('refuses a key column that does not survive', () => {

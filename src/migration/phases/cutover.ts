@@ -60,6 +60,7 @@ export async function cutoverInput(
       estimatedRows: Math.max(origin.estimatedRows, ctx.copiedRows),
       budgetMs: 20,
       keepOnFailure: opts.rollback === 'none',
+      exactCounts: plan.mapping.narrowedKey.length > 0,
     },
   };
   return { input, validate };
