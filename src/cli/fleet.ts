@@ -1,12 +1,15 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { DifferenceError, RuntimeError, StoppedError, UserError } from '../errors.js';
-import { runFleet, type FleetCommand } from '../fleet/fleet.js';
+import { runFleet, slug, type FleetCommand } from '../fleet/fleet.js';
 import { requestControl } from '../fleet/control.js';
 import { summaryLines, type FleetReport } from '../fleet/report.js';
 import { readTargetsFile, shapeWaves, type Target } from '../fleet/targets.js';
-import { fleetMigrateStatus, fleetStatus, overTargets, worstReadExit, type PerTarget, type TargetStatus } from '../fleet/read.js';
+import { fleetMigrateStatus, fleetStatus, worstReadExit, type PerTarget, type TargetStatus } from '../fleet/read.js';
 import type { ProbeFn } from '../fleet/preflight.js';
-import { describeStrategies, plan, type StrategyPreview } from '../strategy/preview.js';
+import type { PlanModel } from '../dry-run/model.js';
+import { planTargets, renderFleetPlan } from '../fleet/plans.js';
+import { planFormat, writeRunbook } from './plan-output.js';
 import type { MigrateOptions } from '../migrate/runner.js';
 import { runCommand } from './run.js';
 
@@ -135,13 +138,24 @@ export function statusTable(rows: PerTarget<TargetStatus>[]): string[] {
   return lines;
 }
 
-/** `pgshift plan --targets`: each target's decisions (read-only); exit 2 when any target refuses. */
-export async function planAcrossTargets(o: Record<string, unknown>, opts: Omit<Parameters<typeof plan>[0], 'url'>): Promise<void> {
+/**
+ * `pgshift plan --targets` and `migrate up --dry-run --targets`: each target's plan (the one plan
+ * model, `build`), printed in --format under its label, then the fleet's summary; --runbook-dir
+ * writes each target's runbook into DIR/<label>/. Exit 2 when any target refuses or cannot be reached.
+ */
+export async function plansAcrossTargets(o: Record<string, unknown>, command: PlanModel['command'], build: (t: Target) => Promise<PlanModel>): Promise<void> {
+  const format = planFormat(o);
   const { targets } = targetsOf(o);
-  const per = await overTargets(targets, (t) => plan({ ...opts, url: t.conn }));
-  if (o.json) process.stdout.write(`${JSON.stringify(per)}\n`);
-  else process.stdout.write(`${per.flatMap((p) => [`== ${p.label}`, ...(p.value ? describeStrategies(p.value as StrategyPreview) : [`refused: ${p.error}`])]).join('\n')}\n`);
-  exitFromReads(per);
+  const p = await planTargets(command, targets, build);
+  const written = new Map<string, string>();
+  if (o.runbookDir !== undefined) {
+    for (const t of p.targets) {
+      const dir = t.value && writeRunbook(t.value, path.join(String(o.runbookDir), slug(t.label)));
+      if (dir) written.set(t.label, dir);
+    }
+  }
+  process.stdout.write(renderFleetPlan(p, format, written));
+  exitFromReads(p.targets);
 }
 
 /** `pgshift migrate status --targets`: every target's files, then the drift. --exit-code: 3 when anything is not applied or drifts. */

@@ -17,7 +17,7 @@ import { runCommand } from './run.js';
 import { addPlanOutputOptions, planFormat, printPlan } from './plan-output.js';
 import { migratePlanModel } from '../dry-run/migrate-plan.js';
 import { VALIDATION_LEVELS } from '../verify/validate.js';
-import { addFleetOptions, exitFromReads, migrateStatusAcrossTargets, runFleetCommand } from './fleet.js';
+import { addFleetOptions, exitFromReads, migrateStatusAcrossTargets, plansAcrossTargets, runFleetCommand } from './fleet.js';
 import { migrateProbe } from '../fleet/probes.js';
 import { fleetValidate } from '../fleet/read.js';
 import { readTargetsFile } from '../fleet/targets.js';
@@ -56,22 +56,25 @@ export function registerMigrate(program: Command): void {
     (o: Record<string, unknown>, cmd: Command) =>
       runCommand(async () => {
         const opts = optionsFrom(o);
-        if (o.targets !== undefined) {
-          // The folder's files name the change: the fleet id changes with them.
-          const identity = (await readMigrations(opts.dir, opts.layout)).files.map((f) => `${f.version}:${f.checksum}`).join(',');
-          return runFleetCommand(o, cmd, { add: ['--json', '--log-format', 'json'], probe: migrateProbe(opts), identity, execute: !o.dryRun });
-        }
         if (o.dryRun) {
-          planFormat(o);
           // The lint pass over the pending files: what each statement would risk run as written, and whether pgshift makes it safe.
-          const notes = async (planned: PlannedStatement[]): Promise<string[]> => {
+          const notes = (url: string | undefined) => async (planned: PlannedStatement[]): Promise<string[]> => {
             const pendingFiles = new Set(planned.map((s) => path.resolve(s.file)));
-            const report = await lint({ dir: opts.dir, layout: opts.layout, url: opts.url });
+            const report = await lint({ dir: opts.dir, layout: opts.layout, url });
             return report.findings
               .filter((f) => f.section === 'up' && pendingFiles.has(path.resolve(f.file)))
               .map((f) => `lint ${f.rule} ${path.basename(f.file)}:${f.line}: ${f.message}${f.madeSafeByMigrateUp ? ' (pgshift migrate up makes it safe)' : ` (not made safe by pgshift: ${f.alternative})`}`);
           };
-          return printPlan(await migratePlanModel(opts, { startedAt: 0, notes }), o);
+          // Across a fleet: each target's plan as below, under its label, and the fleet's summary.
+          const startup = performance.now();
+          if (o.targets !== undefined) return plansAcrossTargets(o, 'migrate up', (t) => migratePlanModel({ ...opts, url: t.conn }, { startedAt: performance.now() - startup, notes: notes(t.conn) }));
+          planFormat(o);
+          return printPlan(await migratePlanModel(opts, { startedAt: 0, notes: notes(opts.url) }), o);
+        }
+        if (o.targets !== undefined) {
+          // The folder's files name the change: the fleet id changes with them.
+          const identity = (await readMigrations(opts.dir, opts.layout)).files.map((f) => `${f.version}:${f.checksum}`).join(',');
+          return runFleetCommand(o, cmd, { add: ['--json', '--log-format', 'json'], probe: migrateProbe(opts), identity, execute: true });
         }
         // One report for the command run, its files marked on the timeline as each begins.
         const report = { ...reportOptions(o, opts.url, true), command: 'migrate up' };

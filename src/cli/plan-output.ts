@@ -23,16 +23,18 @@ export function planFormat(o: Record<string, unknown>): PlanFormat {
 /** Prints the plan in its format, after writing its runbook to --runbook-dir when given (a directory that cannot be written is a usage error). */
 export function printPlan(m: PlanModel, o: Record<string, unknown>): void {
   const format = planFormat(o);
-  let written: string | undefined;
-  if (o.runbookDir !== undefined) {
-    const dir = path.resolve(String(o.runbookDir));
-    try {
-      fs.mkdirSync(dir, { recursive: true });
-      for (const s of m.runbook.scripts) fs.writeFileSync(path.join(dir, s.file), s.sql);
-    } catch (err) {
-      throw new UserError(`--runbook-dir ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
-    written = m.runbook.scripts.length ? dir : undefined;
-  }
+  const written = o.runbookDir === undefined ? undefined : writeRunbook(m, String(o.runbookDir));
   process.stdout.write(renderPlan(m, format, written));
+}
+
+/** The plan's runbook scripts into `dir` (made when missing); the folder when it wrote any. */
+export function writeRunbook(m: PlanModel, dir: string): string | undefined {
+  const abs = path.resolve(dir);
+  try {
+    fs.mkdirSync(abs, { recursive: true });
+    for (const s of m.runbook.scripts) fs.writeFileSync(path.join(abs, s.file), s.sql);
+  } catch (err) {
+    throw new UserError(`--runbook-dir ${abs}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  return m.runbook.scripts.length ? abs : undefined;
 }

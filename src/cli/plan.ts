@@ -6,7 +6,8 @@ import { VALIDATION_LEVELS } from '../verify/validate.js';
 import { addConnectionOptions, addStrategyOptions, connectionUrl, oneOf, positiveDuration, strategyOptions } from './options.js';
 import { addPlanOutputOptions, planFormat, printPlan } from './plan-output.js';
 import { runCommand } from './run.js';
-import { addFleetOptions, planAcrossTargets } from './fleet.js';
+import { addFleetOptions, plansAcrossTargets } from './fleet.js';
+import type { PlanModel } from '../dry-run/model.js';
 
 /**
  * `pgshift plan "<statements>"`: the plan `alter`'s dry run prints (src/dry-run): the cheapest
@@ -26,18 +27,20 @@ export function registerPlan(program: Command): void {
     .option('--disk-free <size>', 'free disk space for what the change writes, when pgshift cannot read it on the server\'s host (e.g. 50GB)');
   addPlanOutputOptions(addFleetOptions(addStrategyOptions(addConnectionOptions(cmd)), 'read')).action((statements: string, o: Record<string, unknown>) =>
     runCommand(async () => {
-      if (o.targets !== undefined) return planAcrossTargets(o, { statements, ...strategyOptions(o) });
+      // The estimated duration counts this process from its start: a run repeats it (each target's child too).
+      const startup = performance.now();
+      const build = (url: string | undefined, startedAt: number): Promise<PlanModel> =>
+        plan({
+          url, statements, ...strategyOptions(o),
+          chunkTimeMs: positiveDuration(o.chunkTime, '--chunk-time', 3_600_000),
+          validation: oneOf('--validation', o.validation, VALIDATION_LEVELS),
+          lockTimeoutMs: positiveDuration(o.lockTimeout, '--lock-timeout', 60_000),
+          diskFreeBytes: o.diskFree === undefined ? undefined : parseSize(String(o.diskFree), '--disk-free'),
+          startedAt,
+        });
+      if (o.targets !== undefined) return plansAcrossTargets(o, 'plan', (t) => build(t.conn, performance.now() - startup));
       planFormat(o);
-      const model = await plan({
-        url: connectionUrl(o), statements, ...strategyOptions(o),
-        chunkTimeMs: positiveDuration(o.chunkTime, '--chunk-time', 3_600_000),
-        validation: oneOf('--validation', o.validation, VALIDATION_LEVELS),
-        lockTimeoutMs: positiveDuration(o.lockTimeout, '--lock-timeout', 60_000),
-        diskFreeBytes: o.diskFree === undefined ? undefined : parseSize(String(o.diskFree), '--disk-free'),
-        // The estimated duration counts this process from its start: a run repeats it.
-        startedAt: 0,
-      });
-      printPlan(model, o);
+      printPlan(await build(connectionUrl(o), 0), o);
     }),
   );
 }

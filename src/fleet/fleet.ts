@@ -163,7 +163,8 @@ async function pause(control: string, id: string, wave: string, next: string, o:
   }
 }
 
-function slug(label: string): string {
+/** A label as a file name (its log, its report folder, its runbook folder). */
+export function slug(label: string): string {
   return label.replace(/[^\w.-]+/g, '_');
 }
 
