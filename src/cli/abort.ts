@@ -37,6 +37,7 @@ export function registerCleanup(program: Command): void {
       runCommand(async () => {
         if (o.targets !== undefined && (id !== undefined || !o.all)) throw new UserError('cleanup --targets cleans up every migration of each target: give --all, not an id (ids differ between targets)');
         if (o.targets !== undefined) return runFleetCommand(o, cmd, { add: [], probe: cleanupProbe, execute: true });
+        if (o.json) throw new UserError('cleanup --json: only with --targets (the fleet report); cleanup of one database prints what it drops');
         const pool = createPool({ url: connectionUrl(o), role: 'cleanup', lockTimeoutMs: DEFAULTS.retry.lockTimeoutMs });
         try {
           await cleanup(pool, { id, all: o.all === true }, DEFAULTS.retry, (line) => process.stdout.write(`${line}\n`));

@@ -28,6 +28,8 @@ export function addFleetOptions(cmd: Command, kind: 'run' | 'read'): Command {
     .option('--pause-after-wave', 'with --targets: after each wave, wait for pgshift fleet resume (or abort)', false);
   // A command with a report of its own (src/report) has --report-dir already: with --targets it
   // names the fleet's folder, and each child writes its report under it, in targets/<label>/.
+  // The fleet's report is printed as JSON with --json: a command without one of its own (cleanup) gets it for --targets.
+  if (!cmd.options.some((x) => x.long === '--json')) cmd.option('--json', 'with --targets: print the fleet report as JSON', false);
   if (cmd.options.some((x) => x.long === '--report-dir')) childReports.add(cmd);
   else cmd.option('--report-dir <dir>', 'with --targets: where the fleet report goes (default ./pgshift-reports/<fleet id>/)');
   return cmd;

@@ -48,8 +48,11 @@ export function runChild(args: string[], o: { label: string; logFile: string; en
     });
     const done = (exitCode: number, error: string | null): void => {
       if (partial.startsWith('pgshift: ')) lastLine = partial.slice('pgshift: '.length);
+      const report = parseReport(stdout);
+      // What a command without a JSON report printed (cleanup: what it dropped) is kept in the target's log.
+      if (report === undefined && stdout.trim()) log.write(`# stdout\n${stdout.endsWith('\n') ? stdout : `${stdout}\n`}`);
       log.end(`# exit ${exitCode}\n`);
-      resolve({ exitCode, outcome: outcomeOf(exitCode), error: exitCode === 0 ? null : (error ?? lastLine ?? fallback ?? `exit ${exitCode}`), report: parseReport(stdout), ms: performance.now() - started });
+      resolve({ exitCode, outcome: outcomeOf(exitCode), error: exitCode === 0 ? null : (error ?? lastLine ?? fallback ?? `exit ${exitCode}`), report, ms: performance.now() - started });
     };
     child.on('error', (err) => done(1, `cannot start the child process: ${err.message}`));
     child.on('close', (status, signal) => (signal ? done(1, `killed by ${signal}`) : done(status ?? 1, null)));
