@@ -1,4 +1,4 @@
--- pgshift's own state. Created and upgraded by pgshift (idempotent; the last version is 4).
+-- pgshift's own state. Created and upgraded by pgshift (idempotent): one block per version, in order, each ending by setting pgshift.schema_version (src/state/store.ts STATE_SCHEMA_VERSION is the last).
 CREATE SCHEMA IF NOT EXISTS pgshift;
 CREATE TABLE IF NOT EXISTS pgshift.schema_version (version int NOT NULL);
 CREATE TABLE IF NOT EXISTS pgshift.migrations (
@@ -71,20 +71,9 @@ ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS resume_state jsonb;
 ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS validate_list jsonb;
 ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS revert_state jsonb;
 ALTER TABLE pgshift.migrations ADD COLUMN IF NOT EXISTS revert_until timestamptz;
-CREATE OR REPLACE VIEW pgshift.status AS
-SELECT m.id, m.kind, m.name, m.table_schema || '.' || m.table_name AS "table",
-       CASE WHEN m.outcome IS NOT NULL THEN m.outcome
-            WHEN m.paused THEN m.phase || ' (paused)'
-            WHEN m.phase = 'ready' THEN 'ready to cut over'
-            ELSE m.phase END AS state,
-       m.rows_copied, m.rows_estimated,
-       round(least(100, 100.0 * m.rows_copied / nullif(greatest(m.rows_estimated, m.rows_copied), 0)), 1) AS progress_pct,
-       round((m.rows_copied / nullif(extract(epoch FROM coalesce(m.finished_at, m.updated_at) - m.copy_started_at), 0))::numeric, 0) AS rows_per_s,
-       CASE WHEN m.outcome IS NULL AND m.phase = 'copy' AND m.rows_copied > 0 AND m.rows_estimated > m.rows_copied
-            THEN make_interval(secs => (m.rows_estimated - m.rows_copied)
-                 / nullif(m.rows_copied / nullif(extract(epoch FROM m.updated_at - m.copy_started_at), 0), 0)) END AS eta,
-       m.backlog, m.lag_ms, m.throttle_reason, m.error, m.started_at, m.updated_at, m.finished_at, m.pid, m.host
-FROM pgshift.migrations m;
+-- pgshift.status, the view to read it with SQL, is defined once, as it is now, in version 6's block:
+-- this file runs whole on every upgrade, and an older definition run over a newer view would drop
+-- its later columns, which PostgreSQL refuses (cannot drop columns from view), failing the upgrade.
 UPDATE pgshift.schema_version SET version = 4 WHERE version < 4;
 -- Version 5: backfill jobs own their key sets and a key-move trigger, and a walk that ended stays ended.
 -- A backfill job is a row of pgshift.migrations with kind = 'backfill'. Its columns mean:
@@ -196,3 +185,26 @@ CREATE TABLE IF NOT EXISTS pgshift.run_samples (
 );
 CREATE INDEX IF NOT EXISTS run_samples_by_run ON pgshift.run_samples (run_id, seq);
 UPDATE pgshift.schema_version SET version = 8 WHERE version < 8;
+-- Version 9: a fleet run's record on each of its targets (issue 17; until this version created on
+-- first use from its own file), written by the fleet's parent process (src/fleet/record.ts) when
+-- the target starts in its wave and when its child process ends. The fleet id is a hash of the
+-- command (its options and statements, or its migrations folder) and of the targets file, so the
+-- same command run again finds here which targets it finished (skipped) and which it left
+-- interrupted or failed (run again: alter and migrate up take over what a killed run left).
+CREATE TABLE IF NOT EXISTS pgshift.fleet_targets (
+  fleet_id     text NOT NULL,
+  label        text NOT NULL,
+  command      text NOT NULL,          -- the child's command line, without any URL
+  wave         text NOT NULL,
+  outcome      text,                   -- NULL while it runs (or its parent died); done | failed | refused | stopped
+  exit_code    int,
+  error        text,                   -- the child's last error line
+  result       jsonb,                  -- the child's --json report, when it printed one
+  attempts     int NOT NULL DEFAULT 1,
+  pid          int,                    -- the fleet's parent process and host
+  host         text,
+  started_at   timestamptz NOT NULL DEFAULT now(),
+  finished_at  timestamptz,
+  PRIMARY KEY (fleet_id, label)
+);
+UPDATE pgshift.schema_version SET version = 9 WHERE version < 9;

@@ -1,10 +1,9 @@
 import os from 'node:os';
 import type { Client, Pool } from '../db/session.js';
 import { createPool, withClient } from '../db/session.js';
-import { sqlFile } from '../db/sql-files.js';
 import { ensureStateSchema } from '../state/store.js';
 
-/** What an earlier run of the same fleet left on a target (pgshift.fleet_targets, sql/fleet-state.sql). */
+/** What an earlier run of the same fleet left on a target (pgshift.fleet_targets, state version 9). */
 export interface TargetRecord {
   /** null: started and never finished (its parent died) */
   outcome: string | null;
@@ -30,9 +29,9 @@ export interface RecordKey {
 /** The target starts in its wave: its record says so (a second attempt counts up). */
 export async function beginRecord(k: RecordKey, wave: string, command: string): Promise<void> {
   await onTarget(k.conn, async (pool) => {
+    // The state schema at version 9 or later holds pgshift.fleet_targets.
     await ensureStateSchema(pool);
     await withClient(pool, async (c) => {
-      if ((await c.query(`SELECT to_regclass('pgshift.fleet_targets') AS t`)).rows[0].t === null) await c.query(sqlFile('fleet-state.sql'));
       await c.query(
         `INSERT INTO pgshift.fleet_targets (fleet_id, label, command, wave, pid, host) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (fleet_id, label) DO UPDATE SET command = EXCLUDED.command, wave = EXCLUDED.wave, outcome = NULL, exit_code = NULL, error = NULL,

@@ -36,7 +36,7 @@ export async function writeState(c: Client, sql: string, params: unknown[], opts
 }
 
 /** The version sql/state-schema.sql brings the state schema to (its last UPDATE of schema_version). */
-export const STATE_SCHEMA_VERSION = 8;
+export const STATE_SCHEMA_VERSION = 9;
 
 /**
  * Creates or upgrades pgshift's state schema; concurrent callers serialise on an advisory lock.
