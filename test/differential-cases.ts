@@ -20,6 +20,8 @@ export interface DiffCase {
   after?: string;
   /** The strategy `auto` must choose when every rewrite is above the copy threshold (default copy). */
   strategy?: 'instant' | 'online' | 'copy';
+  /** Why the `--strategy copy` run of a case auto runs without a copy is left out (the copy refuses it). */
+  copyRefused?: string;
   /** Build database B by running the setup script again rather than cloning A. */
   rebuild?: boolean;
   /**
@@ -28,6 +30,8 @@ export interface DiffCase {
    */
   differences?: RegExp[];
 }
+
+import { PARTITIONED_CASES } from './differential-partitioned.js';
 
 const N = 2000;
 
@@ -830,3 +834,5 @@ export const CASES: DiffCase[] = [
       CREATE TABLE atomic_out AS SELECT items_total() AS total, item_count() AS n, (SELECT count(*) FROM item_names_like('name 1%')) AS named;`,
   },
 ];
+
+CASES.push(...PARTITIONED_CASES);

@@ -126,12 +126,18 @@ function strongest(decisions: Decision[]): { lock: string | null; hold: string |
 export function decisionSteps(decisions: Decision[], table: string): PlanStep[] {
   return decisions.flatMap((d): PlanStep[] => {
     if (d.route.length === 0) return [{ name: `${d.strategy}: ${d.subcommand}`, sql: d.steps, lock: d.lock, on: table, hold: d.hold }];
-    return d.route.map((step) => ({ name: `${stepKind(step)}: ${d.subcommand}`, sql: describeRoute([step]), ...stepLock(step, d), on: table }));
+    return d.route.map((step) => ({ name: `${stepKind(step)}: ${d.subcommand}`, sql: describeRoute([step]), ...stepLock(step, d), on: stepOn(step) ?? table }));
   });
 }
 
 function stepKind(step: Step): string {
   return { check: 'read-only check', 'check-foreign-key': 'read-only check', locked: 'catalog change', 'build-index': 'index build CONCURRENTLY', 'drop-index': 'index drop CONCURRENTLY', validate: 'VALIDATE' }[step.kind];
+}
+
+/** The partition a step acts on, when it is not the table itself. */
+function stepOn(step: Step): string | undefined {
+  if (step.kind === 'build-index' && step.attachTo) return `${step.schema}.${step.node.relation.relname}`;
+  return step.kind === 'locked' || step.kind === 'validate' ? step.on : undefined;
 }
 
 function stepLock(step: Step, d: Decision): { lock: string; hold: string } {
@@ -140,9 +146,9 @@ function stepLock(step: Step, d: Decision): { lock: string; hold: string } {
     case 'check-foreign-key':
       return { lock: 'ACCESS SHARE', hold: 'a read-only scan (reads and writes go on)' };
     case 'locked':
-      return { lock: d.lock, hold: 'catalog only (milliseconds)' };
+      return { lock: step.lock ?? d.lock, hold: 'catalog only (milliseconds)' };
     case 'build-index':
-      return { lock: 'SHARE UPDATE EXCLUSIVE', hold: `the build (reads and writes go on)${step.attach ? '; then ACCESS EXCLUSIVE for milliseconds to attach it' : ''}` };
+      return { lock: 'SHARE UPDATE EXCLUSIVE', hold: `the build (reads and writes go on)${step.attach ? '; then ACCESS EXCLUSIVE for milliseconds to attach it' : step.attachTo ? `; then ACCESS EXCLUSIVE on the new index for milliseconds to attach it to ${step.attachTo}` : ''}` };
     case 'drop-index':
       return { lock: 'SHARE UPDATE EXCLUSIVE', hold: 'catalog only, after running transactions end' };
     case 'validate':

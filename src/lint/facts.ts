@@ -26,6 +26,7 @@ export function factsFor(stmt: AlterStatement, r: Relation, table: TableInfo | u
     columns,
     constraints: proofs.map((k) => ({ name: `proof_${k.column}`, type: 'c', validated: true, columns: [k.column], definition: notNullProof(k.column) })),
     indexes: [],
+    partitions: [],
     usedNames: [],
     // the session that runs the file is unknown: timestamp <-> timestamptz counts as a rewrite
     sessionUtc: false,

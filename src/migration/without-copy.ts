@@ -11,7 +11,7 @@ import { describeBlockers, lockGaveUp } from '../cutover/blockers.js';
 import { takeOwnership, type Ownership } from '../state/ownership.js';
 import { finishMigration, registerMigration, setPhase } from '../state/store.js';
 import { deparseStatement, type AlterStatement } from '../plan/parse.js';
-import { attachSql, deparseIndex, type Classification, type Decision, type Step } from '../strategy/classify.js';
+import { attachIndexSql, attachSql, deparseIndex, type Classification, type Decision, type Step } from '../strategy/classify.js';
 import { foreignKeyColumns, orphanCondition } from '../verify/foreign-keys.js';
 import { createHooks, noHooks, type Hooks } from './hooks.js';
 import type { AlterReport } from './report.js';
@@ -240,13 +240,18 @@ async function concurrently(run: Run, sql: string, cleanup?: () => Promise<void>
   );
 }
 
-/** The name a concurrent build runs under: pgshift's, never one the user has (and found again by a take-over). */
-function buildName(run: Run, unit: number): string {
-  return `pgshift_${run.id}_index_${unit}`;
+/**
+ * The name a concurrent build runs under: pgshift's, never one the user has (and found again by a
+ * take-over); a route that builds on each partition numbers its builds.
+ */
+function buildName(run: Run, unit: number, step: BuildStep): string {
+  return `pgshift_${run.id}_index_${unit}${step.part ? `_${step.part}` : ''}`;
 }
 
-async function dropBuild(run: Run, unit: number): Promise<void> {
-  await concurrently(run, `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(run.target.schema, buildName(run, unit))}`);
+type BuildStep = Extract<Step, { kind: 'build-index' }>;
+
+async function dropBuild(run: Run, unit: number, step: BuildStep): Promise<void> {
+  await concurrently(run, `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(step.schema ?? run.target.schema, buildName(run, unit, step))}`);
 }
 
 async function runRoute(run: Run, unit: number, d: Decision): Promise<void> {
@@ -258,11 +263,16 @@ async function runRoute(run: Run, unit: number, d: Decision): Promise<void> {
         await check(run, step);
         continue;
       }
-      added = true;
+      // A locked step adds nothing when it fails (its transaction rolls back): PostgreSQL refusing the
+      // route's first statement stays its own error (exit 2), as when the statement runs directly.
+      if (step.kind !== 'locked') added = true;
       await runStep(run, unit, step);
+      added = true;
     }
   } catch (err) {
-    if (!added) throw err;
+    // Nothing added yet (a locked step that failed rolled back what it did), or stopped on purpose:
+    // a take-over removes what the unit added and runs it again.
+    if (!added || err instanceof StoppedError) throw err;
     const what = `${d.subcommand} failed: ${describeError(err)}`;
     await undoRoute(run, unit, d).catch((undoErr: unknown) => {
       throw new LeftInPlace(`${what}; removing what it had added failed too (${describeError(undoErr)}): pgshift abort ${run.id} removes it, pgshift resume ${run.id} tries again`, { cause: err });
@@ -284,16 +294,19 @@ async function runStep(run: Run, unit: number, step: Step): Promise<void> {
     case 'drop-index':
       return concurrently(run, step.sql);
     case 'build-index': {
-      const tmp = buildName(run, unit);
+      const tmp = buildName(run, unit, step);
+      const schema = step.schema ?? run.target.schema;
       await withClient(run.pool, (c) =>
-        c.query(`INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name, on_table) VALUES ($1, 'index', $2, $3, $4) ON CONFLICT DO NOTHING`, [run.id, run.target.schema, tmp, run.target.name]),
+        c.query(`INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name, on_table) VALUES ($1, 'index', $2, $3, $4) ON CONFLICT DO NOTHING`, [run.id, schema, tmp, step.node.relation?.relname ?? run.target.name]),
       );
-      await dropBuild(run, unit);
-      await setPhase(run.pool, run.id, 'index', `building ${step.name} CONCURRENTLY (as ${tmp})`);
-      await concurrently(run, deparseIndex({ ...step.node, idxname: tmp, concurrent: true, if_not_exists: false }), () => dropBuild(run, unit));
-      // USING INDEX renames the index to the constraint's name itself.
-      const finish = step.attach ? attachSql(step.table, step.attach, tmp) : `ALTER INDEX ${qualified(run.target.schema, tmp)} RENAME TO ${ident(step.name)}`;
-      return locked(run, [finish], null);
+      await dropBuild(run, unit, step);
+      await setPhase(run.pool, run.id, 'index', `building ${step.name} CONCURRENTLY (as ${tmp})${step.attachTo ? ` on ${step.table}` : ''}`);
+      await concurrently(run, deparseIndex({ ...step.node, idxname: tmp, concurrent: true, if_not_exists: false }), () => dropBuild(run, unit, step));
+      // USING INDEX renames the index to the constraint's name itself; a partition's index is
+      // renamed and attached at once, so an unattached one always has its pgshift name.
+      const rename = `ALTER INDEX ${qualified(schema, tmp)} RENAME TO ${ident(step.name)}`;
+      const finish = step.attach ? [attachSql(step.table, step.attach, tmp)] : step.attachTo ? [rename, attachIndexSql(step)] : [rename];
+      return locked(run, finish, null);
     }
     case 'check':
     case 'check-foreign-key':
@@ -323,7 +336,7 @@ async function check(run: Run, step: Extract<Step, { kind: 'check' | 'check-fore
 
 /** Removes what a route added (idempotent): its pgshift-named index build, then its undo statements. */
 async function undoRoute(run: Run, unit: number, d: Decision): Promise<void> {
-  if (d.route.some((s) => s.kind === 'build-index')) await dropBuild(run, unit);
+  for (const step of d.route) if (step.kind === 'build-index') await dropBuild(run, unit, step);
   for (const sql of d.undo) await locked(run, [sql], null);
 }
 

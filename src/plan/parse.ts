@@ -70,7 +70,6 @@ export async function parseAlter(sql: string): Promise<ParsedAlter> {
 function indexStatement(stmt: Node): AlterStatement | null {
   if (stmt.IndexStmt) {
     const node = stmt.IndexStmt;
-    if (node.relation?.inh === false) throw new UserError('CREATE INDEX ... ON ONLY is for partitioned tables, which are not supported');
     return { kind: 'create-index', node };
   }
   if (stmt.DropStmt?.removeType === 'OBJECT_INDEX') {

@@ -30,6 +30,8 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
   };
   await preflightEveryStrategy(c, table);
   // What only the copy needs (under --strategy auto a change that needs no copy runs without these).
+  if (table.relkind === 'p') refuse('is a partitioned table; partitioned tables are not supported');
+  if (table.isPartition) refuse('is a partition; partitions are not supported');
   if (table.hasInheritance) refuse('takes part in table inheritance, which is not supported');
   if (table.identity === null) {
     const { reason, fix } = noRowIdentity(table.schema, table.name, table.uniqueIndexes);
@@ -133,8 +135,9 @@ async function preflightBound(c: Client, table: TableInfo, statements: AlterStat
 
 /**
  * The refusals that hold whatever the strategy: PostgreSQL's and pgshift's own tables, what is
- * not a plain table (partitioned tables and partitions are not supported yet), a role that does
- * not own it, and a prepared transaction holding a lock on it (every lock wait would time out).
+ * not a table (a partitioned table or a partition is one: changes without a copy run on them as
+ * PostgreSQL allows), a role that does not own it, and a prepared transaction holding a lock on
+ * it (every lock wait would time out).
  */
 export async function preflightEveryStrategy(c: Client, table: TableInfo): Promise<void> {
   const name = `${table.schema}.${table.name}`;
@@ -144,9 +147,7 @@ export async function preflightEveryStrategy(c: Client, table: TableInfo): Promi
   const owner = schemaOwner(table.schema);
   if (owner === 'system') refuse(`is in the system schema ${table.schema}: system catalogs are changed by PostgreSQL itself, never by pgshift`);
   if (owner === 'pgshift') refuse(`is in ${table.schema}, a schema pgshift owns (its state or a migration's artifacts); pgshift does not migrate its own tables`);
-  if (table.relkind === 'p') refuse('is a partitioned table; partitioned tables are not supported');
-  if (table.isPartition) refuse('is a partition; partitions are not supported');
-  if (table.relkind !== 'r') refuse('is not a table');
+  if (table.relkind !== 'r' && table.relkind !== 'p') refuse('is not a table');
   if (!table.isOwner && !table.isSuperuser) {
     throw new UserError(`refused: missing privilege: the engine must run as the owner of ${name} (${table.owner}) or a superuser`);
   }

@@ -2,7 +2,7 @@ import { parseSync } from 'libpg-query';
 import type { Client } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
 import { deparseStatement, loadParser, type AlterStatement, type Node } from '../plan/parse.js';
-import { attachSql, deparseIndex, type Classification, type Decision, type Step } from '../strategy/classify.js';
+import { attachIndexSql, attachSql, deparseIndex, type Classification, type Decision, type Step } from '../strategy/classify.js';
 import { unitsOf } from '../migration/without-copy.js';
 import { inverseOf } from '../migrate/inverse.js';
 import { foreignKeyColumns, orphanCondition } from '../verify/foreign-keys.js';
@@ -87,13 +87,13 @@ export async function stepSection(c: Client, d: Decision, step: Step, table: str
     }
     case 'locked':
       return {
-        title: `catalog change for ${of}`,
-        notes: [`locks: ${d.lock} on the table for milliseconds`, 'on a lock timeout: ROLLBACK; and run this section again'],
+        title: `catalog change for ${of}${step.on ? ` on ${step.on}` : ''}`,
+        notes: [`locks: ${step.lock ?? d.lock} on ${step.on ?? 'the table'} for milliseconds`, 'on a lock timeout: ROLLBACK; and run this section again'],
         statements: ['BEGIN', `SET LOCAL lock_timeout = '${lockTimeoutMs}ms'`, ...step.sql, 'COMMIT'],
       };
     case 'build-index':
       return {
-        title: `index ${step.name}, built CONCURRENTLY${step.attach ? `, then attached as ${step.attach.type} constraint ${step.attach.constraint}` : ''}`,
+        title: `index ${step.name}, built CONCURRENTLY${step.attach ? `, then attached as ${step.attach.type} constraint ${step.attach.constraint}` : ''}${step.attachTo ? ` on ${step.table}, then attached to ${step.attachTo}` : ''}`,
         notes: [
           'locks: SHARE UPDATE EXCLUSIVE (reads and writes go on); it waits for transactions older than itself',
           `if it fails, an invalid index ${step.name} stays: abort.sql removes it (DROP INDEX CONCURRENTLY IF EXISTS) before this runs again`,
@@ -101,12 +101,13 @@ export async function stepSection(c: Client, d: Decision, step: Step, table: str
         statements: [
           deparseIndex({ ...step.node, idxname: step.name, concurrent: true }),
           ...(step.attach ? ['BEGIN', `SET LOCAL lock_timeout = '${lockTimeoutMs}ms'`, attachSql(table, step.attach, step.name), 'COMMIT'] : []),
+          ...(step.attachTo ? ['BEGIN', `SET LOCAL lock_timeout = '${lockTimeoutMs}ms'`, attachIndexSql(step), 'COMMIT'] : []),
         ],
       };
     case 'drop-index':
       return { title: `drop for ${of}`, notes: ['locks: SHARE UPDATE EXCLUSIVE; it waits for transactions using the index'], statements: [step.sql] };
     case 'validate':
-      return { title: `VALIDATE for ${of}`, notes: ['locks: SHARE UPDATE EXCLUSIVE while it scans (reads and writes go on)'], statements: [step.sql] };
+      return { title: `VALIDATE for ${of}${step.on ? ` on ${step.on}` : ''}`, notes: ['locks: SHARE UPDATE EXCLUSIVE while it scans (reads and writes go on)'], statements: [step.sql] };
   }
 }
 
@@ -146,7 +147,7 @@ export function routeUndo(d: Decision, table: string, schema: string): string[] 
   for (const step of d.route) {
     if (step.kind === 'build-index') {
       if (step.attach) own.push(`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${ident(step.attach.constraint)}`);
-      own.push(`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(schema, step.name)}`);
+      own.push(`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(step.schema ?? schema, step.name)}`);
     }
     if (step.kind === 'validate') own.push(`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${ident(step.constraint)}`);
   }

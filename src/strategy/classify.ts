@@ -55,17 +55,21 @@ export interface Decision {
  * - check-foreign-key: the same for a foreign key, whose referenced columns the catalog gives;
  * - locked: statements in one short transaction under lock_timeout, retried;
  * - build-index: CREATE INDEX CONCURRENTLY under a pgshift name (an invalid leftover is dropped
- *   before a retry), then renamed to `name`, or attached as the constraint `attach`;
+ *   before a retry), then renamed to `name`, or attached as the constraint `attach`; on a
+ *   partition (`schema`, `part`: the n-th build of the route), renamed and attached to the
+ *   partitioned index `attachTo` in the same transaction;
  * - drop-index: DROP INDEX CONCURRENTLY, retried;
  * - validate: VALIDATE CONSTRAINT (SHARE UPDATE EXCLUSIVE: reads and writes continue).
+ * `on` names the partition a step acts on (schema.name, for people) when it is not the table
+ * itself, `lock` the lock a locked step takes when it is not the decision's.
  */
 export type Step =
   | { kind: 'check'; sql: string; violation: string }
   | { kind: 'check-foreign-key'; constraint: string; table: string; node: Node }
-  | { kind: 'locked'; sql: string[] }
-  | { kind: 'build-index'; node: Node; name: string; table: string; attach: Attach | null }
+  | { kind: 'locked'; sql: string[]; on?: string; lock?: LockLevel }
+  | { kind: 'build-index'; node: Node; name: string; table: string; attach: Attach | null; attachTo?: string; schema?: string; part?: number }
   | { kind: 'drop-index'; sql: string }
-  | { kind: 'validate'; sql: string; constraint: string };
+  | { kind: 'validate'; sql: string; constraint: string; on?: string };
 
 export type ClassifiedStatement = AlterStatement;
 
@@ -79,6 +83,11 @@ export interface Attach {
 
 export function attachSql(table: string, a: Attach, index: string): string {
   return `ALTER TABLE ${table} ADD CONSTRAINT ${ident(a.constraint)} ${a.type} USING INDEX ${ident(index)}${a.deferrable}`;
+}
+
+/** A partition's index joins its parent's partitioned index. */
+export function attachIndexSql(step: Extract<Step, { kind: 'build-index' }>): string {
+  return `ALTER INDEX ${step.attachTo!} ATTACH PARTITION ${qualified(step.schema!, step.name)}`;
 }
 
 export interface ClassifyOptions {
@@ -191,7 +200,7 @@ export function describeRoute(route: Step[]): string[] {
       case 'locked':
         return step.sql;
       case 'build-index':
-        return [deparseIndex({ ...step.node, idxname: step.name, concurrent: true }), ...(step.attach ? [attachSql(step.table, step.attach, step.name)] : [])];
+        return [deparseIndex({ ...step.node, idxname: step.name, concurrent: true }), ...(step.attach ? [attachSql(step.table, step.attach, step.name)] : []), ...(step.attachTo ? [attachIndexSql(step)] : [])];
       case 'drop-index':
       case 'validate':
         return [step.sql];
@@ -202,7 +211,7 @@ export function describeRoute(route: Step[]): string[] {
 function classifyStatement(stmt: ClassifiedStatement, s: number, facts: TableFacts, used: Set<string>): Decision[] {
   const table = qualified(facts.table.schema, facts.table.name);
   if (stmt.kind === 'create-index') return [createIndex(stmt.node, s, facts, used)];
-  if (stmt.kind === 'drop-index') return dropIndex(stmt.node, s);
+  if (stmt.kind === 'drop-index') return dropIndex(stmt.node, s, facts);
   if (stmt.kind !== 'alter') {
     const text = deparseStatement(stmt);
     return [instant(s, text, `RENAME ${stmt.kind === 'rename-column' ? 'COLUMN' : 'CONSTRAINT'} changes the catalog only`, 'ACCESS EXCLUSIVE')];
@@ -415,10 +424,16 @@ function addConstraint(cmd: Node, ctx: Ctx): Decision {
     case 'CONSTR_FOREIGN':
     case 'CONSTR_NOTNULL': {
       const lock: LockLevel = type === 'CONSTR_FOREIGN' ? 'SHARE ROW EXCLUSIVE' : 'ACCESS EXCLUSIVE';
-      if (notValid) return instant(s, text, 'NOT VALID: existing rows are not checked', lock);
+      if (notValid && !(type === 'CONSTR_FOREIGN' && noNotValidForeignKey(facts))) return instant(s, text, 'NOT VALID: existing rows are not checked', lock);
       if (type === 'CONSTR_NOTNULL' && !hasNotNullNotValid(facts.serverVersionNum)) return setNotNull(con.keys?.[0]?.String?.sval, ctx);
       const name: string = con.conname ?? chooseConstraintName(facts.table.name, constraintColumns(con, type), type === 'CONSTR_CHECK' ? 'check' : type === 'CONSTR_FOREIGN' ? 'fkey' : 'not_null', used);
       used.add(name);
+      if (type === 'CONSTR_FOREIGN' && noNotValidForeignKey(facts)) {
+        if (notValid) {
+          throw new UserError(`refused: PostgreSQL before 18 cannot add a NOT VALID foreign key to a partitioned table (offline it refuses too); without NOT VALID, pgshift adds it to each partition NOT VALID, validates it there, then adds it to ${facts.table.schema}.${facts.table.name}, which finds them validated`);
+        }
+        return partitionedForeignKey(cmd, name, ctx);
+      }
       const added = structuredClone(cmd);
       Object.assign(added.def.Constraint, { conname: name, skip_validation: true, initially_valid: false });
       const node = { relation: relationOf(facts), cmds: [{ AlterTableCmd: added }], objtype: 'OBJECT_TABLE' };
@@ -443,6 +458,9 @@ function addConstraint(cmd: Node, ctx: Ctx): Decision {
     case 'CONSTR_PRIMARY': {
       if (con.nulls_not_distinct) requires(facts, 150000, 'NULLS NOT DISTINCT');
       if (con.indexname) return instant(s, text, 'USING INDEX attaches an index that already exists', 'ACCESS EXCLUSIVE');
+      if (facts.table.relkind === 'p') {
+        return heavy(ctx, 'a partitioned table has no ADD CONSTRAINT ... USING INDEX: PostgreSQL builds the index under the ALTER\'s lock', false);
+      }
       if (!concurrentIndexSafe(facts.serverVersionNum)) {
         return heavy(ctx, 'CREATE INDEX CONCURRENTLY can corrupt indexes on PostgreSQL 14.0-14.3 (upgrade to 14.4+): built under the ALTER\'s lock instead', false);
       }
@@ -499,6 +517,11 @@ function duplicatesCheck(index: Node, table: string): Step {
 function createIndex(node: Node, s: number, facts: TableFacts, used: Set<string>): Decision {
   if (node.nulls_not_distinct) requires(facts, 150000, 'NULLS NOT DISTINCT');
   const text = deparseIndex(node);
+  if (facts.table.relkind === 'p' && onOnly(node)) {
+    // ON ONLY the partitioned table: an index of its own, invalid until each partition's is attached.
+    const d = instant(s, deparseIndex({ ...node, concurrent: false }), 'CREATE INDEX ... ON ONLY a partitioned table builds nothing: catalog only (invalid until every partition has its index attached)', 'SHARE');
+    return { ...d, writtenLock: 'SHARE' };
+  }
   if (!concurrentIndexSafe(facts.serverVersionNum)) {
     return { statement: s, subcommand: text, strategy: 'copy', why: 'CREATE INDEX CONCURRENTLY can corrupt indexes on PostgreSQL 14.0-14.3 (upgrade to 14.4+)', lock: 'SHARE', writtenLock: node.concurrent ? 'SHARE UPDATE EXCLUSIVE' : 'SHARE', hold: 'scan', rewrites: false, scans: true, steps: [text], route: [], undo: [] };
   }
@@ -506,6 +529,15 @@ function createIndex(node: Node, s: number, facts: TableFacts, used: Set<string>
   used.add(name);
   const table = qualified(facts.table.schema, facts.table.name);
   const named = { ...node, idxname: name };
+  if (facts.table.relkind === 'p') {
+    const tree = partitionedIndexRoute(named, facts, used);
+    return routed({
+      statement: s, subcommand: text, strategy: 'concurrent', lock: 'SHARE', writtenLock: 'SHARE', hold: CATALOG, rewrites: false, scans: true,
+      why: 'PostgreSQL cannot build an index on a partitioned table CONCURRENTLY: it is created ON ONLY the table (catalog only, SHARE for milliseconds), each partition\'s built CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and writes continue) and attached (ACCESS EXCLUSIVE on that new index for milliseconds); the last attachment makes it valid',
+      route: [...(node.unique ? [duplicatesCheck(node, table)] : []), ...tree.route],
+      undo: tree.undo,
+    });
+  }
   return routed({
     statement: s, subcommand: text, strategy: 'concurrent', why: 'CREATE INDEX CONCURRENTLY builds without blocking writes; an invalid index left by a failed build is dropped before a retry',
     lock: 'SHARE UPDATE EXCLUSIVE', writtenLock: node.concurrent ? 'SHARE UPDATE EXCLUSIVE' : 'SHARE', hold: ONLINE, rewrites: false, scans: true,
@@ -514,17 +546,109 @@ function createIndex(node: Node, s: number, facts: TableFacts, used: Set<string>
   });
 }
 
-function dropIndex(node: Node, s: number): Decision[] {
+function dropIndex(node: Node, s: number, facts: TableFacts): Decision[] {
   // DROP INDEX CONCURRENTLY takes one index and no CASCADE: one step per index.
   return (node.objects ?? []).map((o: Node) => {
     const one = { ...node, objects: [o] };
     const text = deparseSync(one, 'DropStmt');
+    const indexName: string | undefined = o.List?.items?.at(-1)?.String?.sval;
+    if (facts.indexes.some((i) => i.name === indexName && i.partitioned)) {
+      // PostgreSQL has no DROP INDEX CONCURRENTLY for a partitioned index: it drops the whole tree's at once.
+      const plain = deparseSync({ ...one, concurrent: false }, 'DropStmt');
+      return instant(s, plain, 'a partitioned index cannot be dropped CONCURRENTLY: DROP INDEX removes it and every partition\'s index in the catalog (ACCESS EXCLUSIVE on the table and its partitions for milliseconds)', 'ACCESS EXCLUSIVE');
+    }
     const concurrent = deparseSync({ ...one, concurrent: true, behavior: 'DROP_RESTRICT' }, 'DropStmt');
     return routed({
       statement: s, subcommand: text, strategy: 'concurrent', why: 'DROP INDEX CONCURRENTLY waits for running transactions instead of blocking them',
       lock: 'SHARE UPDATE EXCLUSIVE', writtenLock: node.concurrent ? 'SHARE UPDATE EXCLUSIVE' : 'ACCESS EXCLUSIVE', hold: CATALOG, rewrites: false, scans: false, route: [{ kind: 'drop-index', sql: concurrent }], undo: [],
     });
   });
+}
+
+/** CREATE INDEX ... ON ONLY: libpg-query leaves the relation's `inh` out when it is false. */
+function onOnly(node: Node): boolean {
+  return node.relation?.inh !== true;
+}
+
+/** PostgreSQL before 18 refuses a NOT VALID foreign key on a partitioned table. */
+function noNotValidForeignKey(facts: TableFacts): boolean {
+  return facts.table.relkind === 'p' && facts.serverVersionNum < 180000;
+}
+
+function relationNode(schema: string, name: string): Node {
+  return { schemaname: schema, relname: name, inh: true, relpersistence: 'p' };
+}
+
+/**
+ * A foreign key on a partitioned table before PostgreSQL 18, which has no NOT VALID for it there:
+ * added to each leaf partition NOT VALID and validated (SHARE UPDATE EXCLUSIVE: reads and writes
+ * continue), then to the table itself, where PostgreSQL finds each partition's validated
+ * constraint, attaches it without a scan (measured on 17) and creates the partitioned levels' own.
+ * The partitions' constraints take the table's constraint's name, as offline.
+ */
+function partitionedForeignKey(cmd: Node, name: string, ctx: Ctx): Decision {
+  const { facts, table, s, text } = ctx;
+  const leaves = facts.partitions.filter((p) => !p.partitioned);
+  const taken = leaves.find((p) => p.constraintNames.includes(name));
+  if (taken) return heavy(ctx, `partition ${taken.schema}.${taken.name} already has a constraint named ${name}, which the partition-by-partition route would take`, false, 'SHARE ROW EXCLUSIVE');
+  const as = (relation: Node, validated: boolean): string => {
+    const added = structuredClone(cmd);
+    Object.assign(added.def.Constraint, { conname: name, skip_validation: !validated, initially_valid: validated });
+    return deparseStatement({ kind: 'alter', node: { relation, cmds: [{ AlterTableCmd: added }], objtype: 'OBJECT_TABLE' }, cmds: [added] });
+  };
+  const route: Step[] = [{ kind: 'check-foreign-key', constraint: name, table, node: { ...structuredClone(cmd.def.Constraint), conname: name } }];
+  for (const p of leaves) {
+    const on = `${p.schema}.${p.name}`;
+    route.push({ kind: 'locked', sql: [as(relationNode(p.schema, p.name), false)], on, lock: 'SHARE ROW EXCLUSIVE' });
+    route.push({ kind: 'validate', sql: `ALTER TABLE ${qualified(p.schema, p.name)} VALIDATE CONSTRAINT ${ident(name)}`, constraint: name, on });
+  }
+  route.push({ kind: 'locked', sql: [as(relationOf(facts), true)], lock: 'SHARE ROW EXCLUSIVE' });
+  return routed({
+    statement: s, subcommand: text, strategy: 'not-valid-validate', lock: 'SHARE ROW EXCLUSIVE', hold: CATALOG, rewrites: false, scans: true, route,
+    undo: [`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${ident(name)}`, ...leaves.map((p) => `ALTER TABLE ${qualified(p.schema, p.name)} DROP CONSTRAINT IF EXISTS ${ident(name)}`)],
+    why: 'PostgreSQL before 18 has no NOT VALID foreign key on a partitioned table: added NOT VALID to each partition and validated there (SHARE UPDATE EXCLUSIVE: reads and writes continue), then added to the table, which attaches the validated ones without a scan (SHARE ROW EXCLUSIVE on the table, its partitions and the referenced table, for milliseconds)',
+  });
+}
+
+/**
+ * CREATE INDEX on a partitioned table as steps PostgreSQL allows online: the index ON ONLY the
+ * table (catalog only, invalid while a partition lacks its index), likewise ON ONLY each
+ * partitioned level below it, each leaf partition's index built CONCURRENTLY under a pgshift name,
+ * renamed to the name PostgreSQL gives it offline (ChooseIndexName on the partition) and attached
+ * in one short transaction; a level is attached to its parent's once its own partitions are.
+ * Undo: dropping the table's index drops every attached one; the levels' not yet attached are
+ * dropped by name, and a leaf build not yet attached by its pgshift name.
+ */
+function partitionedIndexRoute(named: Node, facts: TableFacts, used: Set<string>): { route: Step[]; undo: string[] } {
+  const addition = indexNameAddition(named);
+  const route: Step[] = [];
+  const undo: string[] = [];
+  // ON ONLY is the parse tree's relation without `inh` (libpg-query leaves false out; the deparser reads it so).
+  const onOnlyIndex = (schema: string, table: string, idxname: string): string =>
+    deparseIndex({ ...named, idxname, concurrent: false, relation: { schemaname: schema, relname: table, relpersistence: 'p' } });
+  const root = qualified(facts.table.schema, named.idxname);
+  route.push({ kind: 'locked', sql: [onOnlyIndex(facts.table.schema, facts.table.name, named.idxname)], lock: 'SHARE' });
+  undo.push(`DROP INDEX IF EXISTS ${root}`);
+  let part = 0;
+  const visit = (parentOid: string, parentIndex: string): void => {
+    for (const p of facts.partitions.filter((x) => x.parentOid === parentOid)) {
+      const name = chooseConstraintName(p.name, [addition], 'idx', used);
+      used.add(name);
+      const index = qualified(p.schema, name);
+      const on = `${p.schema}.${p.name}`;
+      if (p.partitioned) {
+        route.push({ kind: 'locked', sql: [onOnlyIndex(p.schema, p.name, name)], on, lock: 'SHARE' });
+        undo.push(`DROP INDEX IF EXISTS ${index}`);
+        visit(p.oid, index);
+        route.push({ kind: 'locked', sql: [`ALTER INDEX ${parentIndex} ATTACH PARTITION ${index}`], on, lock: 'SHARE UPDATE EXCLUSIVE' });
+      } else {
+        part++;
+        route.push({ kind: 'build-index', node: { ...named, relation: relationNode(p.schema, p.name) }, name, table: qualified(p.schema, p.name), attach: null, attachTo: parentIndex, schema: p.schema, part });
+      }
+    }
+  };
+  visit(facts.table.oid, root);
+  return { route, undo };
 }
 
 /** CREATE INDEX as SQL (pgsql-deparser). */

@@ -18,12 +18,17 @@ export interface TableFacts {
     relkind: string;
     /** pg_class.relpersistence: 'p' permanent, 'u' unlogged, 't' temporary */
     persistence: string;
-    /** pg_table_size: heap, TOAST, free space and visibility maps */
+    /** pg_table_size: heap, TOAST, free space and visibility maps (of every partition, for a partitioned table) */
     tableBytes: number;
-    /** pg_indexes_size */
+    /** pg_indexes_size (likewise) */
     indexBytes: number;
     estimatedRows: number;
   };
+  /**
+   * For a partitioned table, every partition below it (sub-partitions too), each parent before
+   * its children, with the constraint names it has; empty otherwise
+   */
+  partitions: Partition[];
   /** the row identity (the primary key, else a unique index over NOT NULL columns), else null: a table without one cannot be copied online */
   key: { index: string; columns: string[] } | null;
   /** without a key: why none of its unique indexes serves, and the one-line fix (catalog/row-identity.ts) */
@@ -32,7 +37,7 @@ export interface TableFacts {
   /** contype: 'c' check, 'f' foreign key, 'p' primary key, 'u' unique, 'x' exclusion, 'n' not null (18+) */
   constraints: { name: string; type: string; validated: boolean; columns: string[]; definition: string }[];
   /** columns: null for an expression */
-  indexes: { name: string; unique: boolean; primary: boolean; valid: boolean; columns: (string | null)[]; constraint: string | null }[];
+  indexes: { name: string; unique: boolean; primary: boolean; valid: boolean; columns: (string | null)[]; constraint: string | null; partitioned: boolean }[];
   /**
    * Names of relations and constraints in the table's schema that a name PostgreSQL generates
    * for an index or constraint of this table could collide with (those starting like the table)
@@ -42,6 +47,16 @@ export interface TableFacts {
   sessionUtc: boolean;
   typeChanges: TypeChangeFact[];
   addedColumns: AddedColumnFact[];
+}
+
+export interface Partition {
+  oid: string;
+  schema: string;
+  name: string;
+  /** itself partitioned (a sub-partitioned level), else a leaf that holds rows */
+  partitioned: boolean;
+  parentOid: string;
+  constraintNames: string[];
 }
 
 /** Where a subcommand is: statement index and subcommand index within it. */
@@ -110,12 +125,25 @@ async function readCatalog(c: Client, oid: string): Promise<CatalogFacts> {
   const t = (await c.query(
     `SELECT current_setting('server_version_num')::int AS version, current_setting('TimeZone') AS tz,
             n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind, c.relpersistence::text AS persistence,
-            pg_table_size(c.oid)::float8 AS table_bytes, pg_indexes_size(c.oid)::float8 AS index_bytes,
-            c.reltuples::float8 AS rows
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid`,
+            s.table_bytes, s.index_bytes, s.rows
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       -- A partitioned table holds nothing itself: its size and rows are its partitions'.
+       CROSS JOIN LATERAL (
+         SELECT sum(pg_table_size(r.oid))::float8 AS table_bytes, sum(pg_indexes_size(r.oid))::float8 AS index_bytes,
+                sum(greatest(r.reltuples, 0))::float8 AS rows
+           FROM pg_class r
+          WHERE r.oid = c.oid OR (c.relkind = 'p' AND r.oid IN (SELECT relid FROM pg_partition_tree(c.oid)))) s
+      WHERE c.oid = $1::oid`,
     [oid],
   )).rows[0];
   if (!t) throw new Error(`table ${oid} vanished`);
+  const partitions: Partition[] = t.relkind !== 'p' ? [] : (await c.query(
+    `SELECT p.relid::oid::text AS oid, n.nspname AS schema, r.relname AS name, r.relkind = 'p' AS partitioned, p.parentrelid::oid::text AS parent_oid,
+            array(SELECT conname::text FROM pg_constraint WHERE conrelid = p.relid ORDER BY 1) AS constraint_names
+       FROM pg_partition_tree($1::oid) p JOIN pg_class r ON r.oid = p.relid JOIN pg_namespace n ON n.oid = r.relnamespace
+      WHERE p.level > 0 ORDER BY p.level, n.nspname, r.relname`,
+    [oid],
+  )).rows.map((r) => ({ oid: r.oid, schema: r.schema, name: r.name, partitioned: r.partitioned, parentOid: r.parent_oid, constraintNames: r.constraint_names }));
   const columns = (await c.query(
     `SELECT attname AS name, attnum, atttypid::int AS type_oid, atttypmod AS typmod, format_type(atttypid, atttypmod) AS type, attnotnull AS not_null
        FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
@@ -132,15 +160,20 @@ async function readCatalog(c: Client, oid: string): Promise<CatalogFacts> {
     `SELECT ic.relname AS name, i.indisunique AS unique, i.indisprimary AS primary, i.indisvalid AS valid,
             array(SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)
                     LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
-            (SELECT conname FROM pg_constraint WHERE conindid = i.indexrelid AND conrelid = i.indrelid LIMIT 1) AS constraint
+            (SELECT conname FROM pg_constraint WHERE conindid = i.indexrelid AND conrelid = i.indrelid LIMIT 1) AS constraint,
+            ic.relkind = 'I' AS partitioned
        FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $1::oid ORDER BY ic.relname`,
     [oid],
   )).rows;
-  // A generated name starts with the table's name, cut to no less than its first 16 characters.
+  // A generated name starts with the table's name (or a partition's, for the indexes built on
+  // each), cut to no less than its first 16 characters.
+  const owners = [{ schema: t.schema, name: t.name }, ...partitions];
   const usedNames = (await c.query(
-    `SELECT relname::text AS name FROM pg_class WHERE relnamespace = $1::regnamespace AND starts_with(relname, left($2, 16))
-     UNION SELECT conname::text FROM pg_constraint WHERE connamespace = $1::regnamespace AND starts_with(conname, left($2, 16))`,
-    [ident(t.schema), t.name],
+    `SELECT relname::text AS name FROM pg_class c, unnest($1::text[], $2::text[]) o(s, t)
+      WHERE relnamespace = o.s::regnamespace AND starts_with(relname, left(o.t, 16))
+     UNION SELECT conname::text FROM pg_constraint, unnest($1::text[], $2::text[]) o(s, t)
+      WHERE connamespace = o.s::regnamespace AND starts_with(conname, left(o.t, 16))`,
+    [owners.map((o) => ident(o.schema)), owners.map((o) => o.name)],
   )).rows.map((r) => r.name as string);
   const uniqueIndexes = await readUniqueIndexes(c, oid);
   const identity = chooseRowIdentity(uniqueIndexes);
@@ -161,7 +194,8 @@ async function readCatalog(c: Client, oid: string): Promise<CatalogFacts> {
     ...(identity ? {} : { keyless: noRowIdentity(t.schema, t.name, uniqueIndexes) }),
     columns: columns.map((a) => ({ name: a.name, attnum: a.attnum, typeOid: a.type_oid, typmod: a.typmod, type: a.type, notNull: a.not_null })),
     constraints: constraints.map((k) => ({ name: k.name, type: k.type, validated: k.validated, columns: k.columns, definition: k.definition })),
-    indexes: indexes.map((i) => ({ name: i.name, unique: i.unique, primary: i.primary, valid: i.valid, columns: i.columns, constraint: i.constraint })),
+    indexes: indexes.map((i) => ({ name: i.name, unique: i.unique, primary: i.primary, valid: i.valid, columns: i.columns, constraint: i.constraint, partitioned: i.partitioned })),
+    partitions,
     usedNames,
     sessionUtc: UTC_ZONES.has(String(t.tz).toLowerCase()),
   };

@@ -1,0 +1,88 @@
+// Differential cases on partitioned tables and partitions for the changes that need no copy
+// (issue 15): each runs as PostgreSQL allows it on a partitioned table, compared with the same
+// statements run offline. A range table with a list-partitioned level below it and default
+// partitions at both levels; a hash table; a leaf partition alone.
+import type { DiffCase } from './differential-cases.js';
+
+const COPY_REFUSED = 'the online copy of a partitioned table is another route (refused by the copy until it lands)';
+
+function events(): string {
+  return `
+    CREATE TABLE ref (id int PRIMARY KEY);
+    INSERT INTO ref SELECT generate_series(1, 60);
+    CREATE TABLE events (id int NOT NULL, at date NOT NULL, kind int NOT NULL, ref_id int, note text, PRIMARY KEY (id, at, kind)) PARTITION BY RANGE (at);
+    CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+    CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') PARTITION BY LIST (kind);
+    CREATE TABLE events_2025_low PARTITION OF events_2025 FOR VALUES IN (1, 2, 3);
+    CREATE TABLE events_2025_rest PARTITION OF events_2025 DEFAULT;
+    CREATE TABLE events_default PARTITION OF events DEFAULT;
+    INSERT INTO events SELECT i, date '2024-06-01' + (i % 700), i % 7, i % 50 + 1, 'n' || i FROM generate_series(1, 3000) i;
+  `;
+}
+
+export const PARTITIONED_CASES: DiffCase[] = [
+  {
+    name: 'partitioned: instant changes on a range table with a sub-partitioned level and defaults',
+    setup: () => events(),
+    alter: `ALTER TABLE events ADD COLUMN extra int DEFAULT 7, ALTER COLUMN kind SET DEFAULT 1, ALTER COLUMN note SET STATISTICS 200;
+            ALTER TABLE events RENAME COLUMN note TO body; ALTER TABLE events DROP COLUMN ref_id`,
+    strategy: 'instant',
+    copyRefused: COPY_REFUSED,
+    after: `INSERT INTO events (id, at) VALUES (100001, '2024-02-02'), (100002, '2025-03-03'), (100003, '2030-03-03')`,
+  },
+  {
+    name: 'partitioned: CREATE INDEX built per partition CONCURRENTLY, ON ONLY the parent, attached',
+    setup: () => events(),
+    alter: 'CREATE INDEX ON events (kind, at); CREATE INDEX events_ref_idx ON events (ref_id) WHERE ref_id > 10',
+    strategy: 'online',
+    copyRefused: COPY_REFUSED,
+  },
+  {
+    name: 'partitioned: CREATE UNIQUE INDEX over every level\'s partition key',
+    setup: () => events(),
+    alter: 'CREATE UNIQUE INDEX events_id_at_kind_key ON events (id, at, kind)',
+    strategy: 'online',
+    copyRefused: COPY_REFUSED,
+  },
+  {
+    name: 'partitioned: FOREIGN KEY validated partition by partition, then added to the table',
+    setup: () => events(),
+    alter: 'ALTER TABLE events ADD CONSTRAINT events_ref_fkey FOREIGN KEY (ref_id) REFERENCES ref (id)',
+    strategy: 'online',
+    copyRefused: COPY_REFUSED,
+    after: 'DELETE FROM ref WHERE id = 60',
+  },
+  {
+    name: 'partitioned: CHECK and SET NOT NULL through NOT VALID + VALIDATE',
+    setup: () => events(),
+    alter: 'ALTER TABLE events ADD CONSTRAINT events_kind_check CHECK (kind >= 0); ALTER TABLE events ALTER COLUMN ref_id SET NOT NULL',
+    strategy: 'online',
+    copyRefused: COPY_REFUSED,
+  },
+  {
+    name: 'partitioned: DROP INDEX of a partitioned index, and CREATE INDEX ... ON ONLY',
+    setup: () => `${events()} CREATE INDEX events_note_idx ON events (note);`,
+    alter: 'DROP INDEX events_note_idx; CREATE INDEX events_only_idx ON ONLY events (ref_id)',
+    strategy: 'instant',
+    copyRefused: COPY_REFUSED,
+  },
+  {
+    name: 'partitioned: a hash-partitioned table gets an index and a column',
+    setup: () => `
+      CREATE TABLE h (id bigint PRIMARY KEY, v int) PARTITION BY HASH (id);
+      CREATE TABLE h0 PARTITION OF h FOR VALUES WITH (MODULUS 3, REMAINDER 0);
+      CREATE TABLE h1 PARTITION OF h FOR VALUES WITH (MODULUS 3, REMAINDER 1);
+      CREATE TABLE h2 PARTITION OF h FOR VALUES WITH (MODULUS 3, REMAINDER 2);
+      INSERT INTO h SELECT i, i % 11 FROM generate_series(1, 3000) i;`,
+    alter: 'CREATE INDEX ON h (v); ALTER TABLE h ADD COLUMN w text',
+    strategy: 'online',
+    copyRefused: COPY_REFUSED,
+  },
+  {
+    name: 'partitioned: a leaf partition alone, as a plain table',
+    setup: () => events(),
+    alter: 'ALTER TABLE events_2024 ADD CONSTRAINT events_2024_kind_check CHECK (kind < 100); CREATE INDEX ON events_2024 (ref_id); ALTER TABLE events_2024 ALTER COLUMN note SET STATISTICS 50',
+    strategy: 'online',
+    copyRefused: COPY_REFUSED,
+  },
+];

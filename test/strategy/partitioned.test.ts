@@ -1,0 +1,126 @@
+// Changes without a copy on a partitioned table (issue 15): the index built per partition
+// CONCURRENTLY, ON ONLY the table and attached, interrupted and then aborted or resumed; the
+// plan's steps with their locks and the partition each acts on. (The catalogs offline gives are
+// the differential suite's partitioned cases.)
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alterOptions, DEFAULTS, onlineAlter, plan } from '../../src/index.js';
+import { onFailpoint } from '../../src/failpoints.js';
+import { StoppedError } from '../../src/errors.js';
+import { createPool } from '../../src/db/session.js';
+import { abortMigration } from '../../src/migration/abort.js';
+import { resumeMigration } from '../../src/migration/start.js';
+import { cloneDatabase, createTestDatabase, type TestDatabase } from '../support/test-db.js';
+import { diffSnapshots, snapshotCatalog } from '../support/catalog-snapshot.js';
+
+const SETUP = `
+  CREATE TABLE ref (id int PRIMARY KEY);
+  INSERT INTO ref SELECT generate_series(1, 60);
+  CREATE TABLE events (id int NOT NULL, at date NOT NULL, kind int NOT NULL, ref_id int, PRIMARY KEY (id, at, kind)) PARTITION BY RANGE (at);
+  CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+  CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') PARTITION BY LIST (kind);
+  CREATE TABLE events_2025_low PARTITION OF events_2025 FOR VALUES IN (1, 2, 3);
+  CREATE TABLE events_2025_rest PARTITION OF events_2025 DEFAULT;
+  CREATE TABLE events_default PARTITION OF events DEFAULT;
+  INSERT INTO events SELECT i, date '2024-06-01' + (i % 700), i % 7, i % 50 + 1 FROM generate_series(1, 3000) i;`;
+
+const INDEX = 'CREATE INDEX ON events (kind, ref_id)';
+
+let base: TestDatabase;
+beforeAll(async () => {
+  base = await createTestDatabase('parted');
+  await base.query(SETUP);
+});
+afterAll(async () => {
+  await base?.drop();
+});
+
+/** Stops the route at its `at`-th step, with a pgshift-named build left on a partition as a killed build leaves it. */
+async function interrupted(db: TestDatabase, at: number): Promise<number> {
+  let hits = 0;
+  onFailpoint('in-route', async () => {
+    if (++hits < at) return;
+    const id = (await db.query(`SELECT id::int FROM pgshift.migrations WHERE outcome IS NULL`)).rows[0].id;
+    await db.query(`CREATE INDEX pgshift_${id}_index_0_2 ON events_2025_low (kind, ref_id)`);
+    throw new StoppedError('stopped');
+  });
+  try {
+    const err = await onlineAlter(alterOptions({ url: db.url, statements: INDEX, execute: true })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoppedError);
+  } finally {
+    onFailpoint('in-route', null);
+  }
+  expect(hits).toBe(at);
+  const m = (await db.query(`SELECT id::int, outcome FROM pgshift.migrations ORDER BY id DESC LIMIT 1`)).rows[0];
+  expect(m.outcome).toBeNull();
+  // Stopped midway: the table's index is there, invalid, with some partitions' attached.
+  const root = await db.query(`SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_kind_ref_id_idx'::regclass`);
+  expect(root.rows[0].indisvalid).toBe(false);
+  return m.id;
+}
+
+describe('CREATE INDEX on a partitioned table, interrupted', () => {
+  it('pgshift abort removes the invalid index of the table, its levels\' and partitions\', and the leftover build', async () => {
+    const db = await cloneDatabase(base, 'parted_abort');
+    try {
+      const before = await snapshotCatalog(db.pool, ['public']);
+      const id = await interrupted(db, 5);
+      const pool = createPool({ url: db.url, role: 'abort', lockTimeoutMs: 100, maxClients: 3 });
+      try {
+        const said = await abortMigration(pool, String(id), DEFAULTS.retry);
+        expect(said.join('; ')).toMatch(/removed what CREATE INDEX ON events \(kind, ref_id\) had added/);
+      } finally {
+        await pool.end();
+      }
+      expect(diffSnapshots(before, await snapshotCatalog(db.pool, ['public']))).toEqual([]);
+      expect((await db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'pgshift%' AND relnamespace = 'public'::regnamespace`)).rows[0].n).toBe(0);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('resume starts the route again and ends with the catalog offline gives, every index valid', async () => {
+    const offline = await cloneDatabase(base, 'parted_off');
+    const db = await cloneDatabase(base, 'parted_resume');
+    try {
+      await offline.query(INDEX);
+      const id = await interrupted(db, 4);
+      const report = await resumeMigration(alterOptions({ url: db.url, statements: '', execute: true }), String(id));
+      expect(report.status).toBe('done');
+      expect(diffSnapshots(await snapshotCatalog(offline.pool, ['public']), await snapshotCatalog(db.pool, ['public']))).toEqual([]);
+      const invalid = await db.query(`SELECT count(*)::int AS n FROM pg_index WHERE NOT indisvalid`);
+      expect(invalid.rows[0].n).toBe(0);
+      expect((await db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'pgshift%' AND relnamespace = 'public'::regnamespace`)).rows[0].n).toBe(0);
+    } finally {
+      await offline.drop();
+      await db.drop();
+    }
+  });
+});
+
+describe('the plan of a change on a partitioned table', () => {
+  it('shows each step with its lock and the partition it acts on', async () => {
+    const model = await plan({ url: base.url, statements: `${INDEX}; ALTER TABLE events ADD FOREIGN KEY (ref_id) REFERENCES ref (id); DROP INDEX events_pkey` }).catch((e: unknown) => e);
+    // DROP INDEX of the primary key's index is refused (a constraint owns it): plan only the first two.
+    expect(String(model)).toMatch(/constraint/);
+    const m = await plan({ url: base.url, statements: `${INDEX}; ALTER TABLE events ADD FOREIGN KEY (ref_id) REFERENCES ref (id)` });
+    const steps = m.changes.flatMap((c) => c.steps).map((s) => `${s.lock} on ${s.on}: ${s.sql.join('; ')}`);
+    expect(steps).toContain('SHARE on public.events: CREATE INDEX events_kind_ref_id_idx ON ONLY public.events (kind, ref_id)');
+    expect(steps.some((s) => /^SHARE UPDATE EXCLUSIVE on public\.events_2025_low: CREATE INDEX CONCURRENTLY events_2025_low_kind_ref_id_idx ON public\.events_2025_low \(kind, ref_id\); ALTER INDEX "public"\."events_2025_kind_ref_id_idx" ATTACH PARTITION "public"\."events_2025_low_kind_ref_id_idx"$/.test(s)), steps.join('\n')).toBe(true);
+    expect(steps).toContain('SHARE UPDATE EXCLUSIVE on public.events_2025: ALTER INDEX "public"."events_kind_ref_id_idx" ATTACH PARTITION "public"."events_2025_kind_ref_id_idx"');
+    expect(steps.some((s) => /^SHARE ROW EXCLUSIVE on public\.events_2024: ALTER TABLE public\.events_2024 ADD CONSTRAINT events_ref_id_fkey FOREIGN KEY \(ref_id\) REFERENCES ref \(id\) NOT VALID$/.test(s)), steps.join('\n')).toBe(true);
+    expect(steps).toContain('SHARE UPDATE EXCLUSIVE on public.events_2024: ALTER TABLE "public"."events_2024" VALIDATE CONSTRAINT "events_ref_id_fkey"');
+    expect(m.changes.flatMap((c) => c.decisions.map((d) => d.strategy))).toEqual(['concurrent', 'not-valid-validate']);
+  });
+
+  it('a NOT VALID foreign key on a partitioned table is refused before PostgreSQL 18, as offline', async () => {
+    const version = Number((await base.query(`SELECT current_setting('server_version_num') AS v`)).rows[0].v);
+    const run = onlineAlter(alterOptions({ url: base.url, statements: 'ALTER TABLE events ADD FOREIGN KEY (ref_id) REFERENCES ref (id) NOT VALID' }));
+    if (version >= 180000) {
+      expect((await run).strategy).toBe('instant');
+      return;
+    }
+    const err = await run.catch((e: unknown) => e);
+    expect((err as { exitCode?: number }).exitCode).toBe(2);
+    expect(String(err)).toMatch(/PostgreSQL before 18 cannot add a NOT VALID foreign key to a partitioned table/);
+  });
+});
