@@ -170,6 +170,15 @@ describe('a fleet of twelve databases on three servers', { timeout: 900_000 }, (
       expect(t.detail, d.label).toMatch(/validation thorough passed/);
     }
     expect(await columnType(dbs.find((d) => d.label === KILLED)!)).toBe('integer');
+    // fleet.html: every target, and a bar on the timeline for each of the eleven that ran (not the refused one)
+    const html = fs.readFileSync(path.join(dir, 'reports', 'fleet.html'), 'utf8');
+    for (const d of dbs) expect(html, d.label).toContain(`<td>${d.label}</td>`);
+    const timeline = html.match(/<svg class="chart" data-chart="targets".*?<\/svg>/s)?.[0] ?? '';
+    expect(timeline.match(/<rect class="data"/g)).toHaveLength(11);
+    // kept for README's screenshot of a twelve-target fleet
+    const kept = new URL('../../../test-artifacts/fleet/long-second-run/', import.meta.url).pathname;
+    fs.mkdirSync(kept, { recursive: true });
+    for (const f of ['fleet.html', 'fleet.md', 'fleet.json']) fs.copyFileSync(path.join(dir, 'reports', f), path.join(kept, f));
 
     // The bound, from the targets' own state tables: never more than PARALLEL migrations at once
     // in the rest wave, never two on one server at once (every one is a copy, heavy).
