@@ -4,7 +4,10 @@
  * runs on its own identical copy of one template database, rounds interleaved, medians reported:
  * only ratios measured in the same run mean anything on storage that drifts.
  *
- *   npm run bench -- [--rows N] [--load-tps R] [--rounds K] [--json FILE] [--url URL]
+ *   npm run bench -- [--rows N] [--load-tps R] [--rounds K] [--json FILE] [--url URL] [--pg-repack PATH]
+ *
+ * With a server that has the pg_repack extension (and its client binary here), pg_repack's full
+ * online rewrite of the same table runs in the same rounds, and the targets against it are judged.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,6 +19,7 @@ import { percentileIn, startLoad } from './load.js';
 import { measureTriggerOverhead } from './trigger-overhead.js';
 import { log } from '../src/log.js';
 import { benchArg, withClientAt } from './client.js';
+import { findPgRepack, runPgRepack } from './repack.js';
 
 const arg = benchArg;
 const rows = Number(arg('--rows', '3000000'));
@@ -42,11 +46,14 @@ const samples: Sample[] = [];
 
 try {
   const version = (await admin.query('SHOW server_version')).rows[0].server_version as string;
+  const repack = await findPgRepack(admin, arg('--pg-repack'));
+  say(repack.path ? `pg_repack: ${repack.path}` : `pg_repack: not measured: ${repack.reason}`);
   say(`PostgreSQL ${version}; building the template: ${rows.toLocaleString('en')} rows ...`);
   await admin.query('DROP DATABASE IF EXISTS bench_template');
   await admin.query('CREATE DATABASE bench_template');
   const sizes = await withDb('bench_template', async (c) => {
     await createLedger(c, rows);
+    if (repack.path) await c.query('CREATE EXTENSION pg_repack');
     const r = await c.query(`SELECT pg_table_size('ledger') AS heap, pg_indexes_size('ledger') AS idx`);
     return { heap: Number(r.rows[0].heap), indexes: Number(r.rows[0].idx) };
   });
@@ -56,6 +63,12 @@ try {
   for (let round = 1; round <= rounds; round++) {
     const s: Sample = {};
     s.offline_alter_s = await onCopy('offline', async (c) => timed(() => c.query(ALTER)));
+    if (repack.path) s.pg_repack_s = await onCopy('repack', async (_c, url) => runPgRepack(repack.path!, url, 'public.ledger'));
+    // The copy's own yardstick: one INSERT ... SELECT of the same rows into a table without indexes.
+    s.insert_select_s = await onCopy('insert-select', async (c) => {
+      await c.query(`CREATE TABLE copy (LIKE ledger INCLUDING DEFAULTS); ALTER TABLE copy ALTER COLUMN account_id TYPE bigint`);
+      return timed(() => c.query('INSERT INTO copy SELECT * FROM ledger'));
+    });
     s.lower_bound_s = await onCopy('lower', async (c) =>
       timed(async () => {
         await c.query(`CREATE TABLE copy (LIKE ledger INCLUDING DEFAULTS); ALTER TABLE copy ALTER COLUMN account_id TYPE bigint, ADD PRIMARY KEY (id)`);
@@ -74,6 +87,7 @@ try {
     s.online_idle_s = idle.durationsMs!.total / 1000;
     s.copy_s = idle.durationsMs!.copy / 1000;
     const thorough = await onCopy('online-thorough', async (_c, url) => online(url, 'thorough'));
+    s.online_thorough_s = thorough.durationsMs!.total / 1000;
     s.validation_thorough_s = thorough.durationsMs!.checksum / 1000;
     s.validation_vs_copy = thorough.durationsMs!.checksum / thorough.durationsMs!.copy;
     s.validation_writes_held_ms = thorough.validation!.writesHeldMs;
@@ -96,6 +110,13 @@ try {
     online_load_s: med('online_load_s'),
     ratio_vs_offline: med('online_idle_s') / med('offline_alter_s'),
     ratio_vs_lower_bound: med('online_idle_s') / med('lower_bound_s'),
+    insert_select_s: med('insert_select_s'),
+    copy_s: med('copy_s'),
+    copy_vs_insert_select: med('copy_s') / med('insert_select_s'),
+    online_thorough_s: med('online_thorough_s'),
+    ...(repack.path
+      ? { pg_repack_s: med('pg_repack_s'), basic_vs_pg_repack: med('online_idle_s') / med('pg_repack_s'), thorough_vs_pg_repack: med('online_thorough_s') / med('pg_repack_s') }
+      : { pg_repack: `not measured: ${repack.reason}` }),
     copy_rows_per_s: rows / med('copy_s'),
     copy_mb_per_s: sizes.heap / 1024 / 1024 / med('copy_s'),
     load_tps: loadTps,
@@ -121,6 +142,7 @@ try {
     spread: Object.fromEntries(Object.keys(samples[0]!).map((k) => [k, stat(k)])),
   };
   printTable(result);
+  printTargets(result);
   if (jsonFile) fs.writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
 } finally {
   await admin.query('DROP DATABASE IF EXISTS bench_template').catch(() => undefined);
@@ -203,5 +225,24 @@ function printTable(r: Record<string, unknown>): void {
   for (const [k, v] of rowsOut) {
     const sp = spread[k];
     process.stdout.write(`${k.padEnd(width)}  ${v}${sp && sp.min !== sp.max ? `  (min ${sp.min.toFixed(3)}, max ${sp.max.toFixed(3)})` : ''}\n`);
+  }
+}
+
+/** Issue 16's targets, each met or missed with its measured figure. */
+function printTargets(r: Record<string, unknown>): void {
+  const n = (k: string): number | undefined => (typeof r[k] === 'number' ? (r[k] as number) : undefined);
+  const targets: [string, number | undefined, number, string][] = [
+    ['online idle (--validation basic) / pg_repack', n('basic_vs_pg_repack'), 1.0, 'x'],
+    ['online idle (thorough validation) / pg_repack', n('thorough_vs_pg_repack'), 1.15, 'x'],
+    ['copy phase / one INSERT ... SELECT', n('copy_vs_insert_select'), 1.15, 'x'],
+    ['worst app transaction under load', n('app_max_ms_during'), 100, ' ms'],
+    ['cutover hold under load', n('cutover_hold_ms'), 50, ' ms'],
+    ['capture trigger cost on max write throughput', n('trigger_overhead_pct'), 15, '%'],
+    ['failed app transactions', n('app_failed_transactions'), 0, ''],
+  ];
+  process.stdout.write('\ntargets:\n');
+  for (const [what, value, bound, unit] of targets) {
+    const verdict = value === undefined ? 'not measured' : value <= bound ? 'met' : 'missed';
+    process.stdout.write(`  ${what}: ${value === undefined ? '-' : `${value.toFixed(unit === 'x' ? 2 : 1)}${unit}`} (<= ${bound}${unit}): ${verdict}\n`);
   }
 }
