@@ -85,7 +85,7 @@ describe.skipIf(!hasScript)('the terminal (script gives the CLI a pseudo-termina
     // ... and while throttled, why.
     expect(t).toMatch(/migration \d+ public\.big {2}copy \d+s .*throttled: --throttle-query returned 1/);
     for (const [phase, message] of [
-      ['capture', 'installing capture triggers'], ['copy', 'copying rows'], ['index', 'building secondary indexes'], ['catch-up', 'replaying the changelog'],
+      ['capture', 'installing capture triggers'], ['copy', 'copying rows'], ['index', 'building indexes'], ['catch-up', 'replaying the changelog'],
       ['checksum', 'validating \\(thorough\\)'], ['cutover', 'swapping tables'], ['validate', 'validating constraints'], ['done', 'migration finished'],
     ]) {
       expect(t).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d migration \\d+ public\\.big ${phase}: ${message}$`, 'm'));

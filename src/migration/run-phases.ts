@@ -55,13 +55,13 @@ async function runPhases(run: Run, k: Captured, start: { phase: Phase; low: stri
   let copyMs = 0;
   if (isBefore(start.phase, 'index')) {
     await enter('copy', start.low ? 'copying rows (resumed)' : 'copying rows');
-    [copied, copyMs] = await timed(() => copyAll(run, tables, replayer, start.low));
+    [copied, copyMs] = await timed(() => copyAll(run, tables, start.low));
     run.rowsCopied = copied.rows;
     await failpoint('after-copy');
     await run.hooks.run('copy-done', hookState(run, 'copy'));
   }
 
-  await enter('index', 'building secondary indexes');
+  await enter('index', 'building indexes');
   const [, indexMs] = await timed(() => buildIndexes(run, k.shadow, tables, replayer));
   await withClient(run.pool, (c) => c.query(`ANALYZE ${tables.shadow}`), 'index');
   await failpoint('after-index');

@@ -253,14 +253,15 @@ async function estimateNeed(c: Client, { origin, flow, trial }: DiskInput, facts
     return s?.kind === 'origin' ? s.origin : undefined;
   };
   let indexBytes = 0;
-  // The row identity (primary key, or the unique index in its place) stays on the shadow through
-  // the copy; its column set never changes online.
+  // The row identity (primary key, or the unique index in its place): its column set never
+  // changes online, so its size follows the origin's.
   for (const [name, i] of originIndexes) {
     if (name !== origin.identity?.name) continue;
     const newCols = origin.key.map((k) => [...flow.sources].find(([, s]) => s.kind === 'origin' && s.origin === k.name)?.[0] ?? k.name);
     indexBytes += i.bytes * (entry(newCols.map((n) => newWidth.get(n) ?? VARLENA_GUESS)) / entry(origin.key.map((k) => oldWidth.get(k.name) ?? VARLENA_GUESS)));
   }
   for (const idx of trial.indexes) {
+    if (idx.identity) continue;
     const had = originIndexes.get(idx.name);
     const cols = idx.columns;
     const newEntry = cols ? entry(cols.map((n) => newWidth.get(n) ?? VARLENA_GUESS)) : entry([16]);

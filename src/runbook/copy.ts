@@ -71,12 +71,15 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
       const built = recordingClient(c, 'run');
       const shadow = await buildShadow(built.client, { origin, flow: plan.flow, statements: plan.parsed.statements, schema });
       const mapping = deriveMapping(plan.flow, shadow.columns, shadow.onceDefaults, origin.key, ident, plan.transforms, origin.identity);
+      // The row identity is built right after the copy (the replay finds rows by it), the others after the replay.
+      const key = recordingClient(c, 'run');
       const indexes = recordingClient(c, 'run');
       for (const idx of shadow.indexes) {
-        await indexes.client.query(idx.create);
+        const into = idx.identity ? key : indexes;
+        await into.client.query(idx.create);
         for (const cm of idx.comments) {
           const on = cm.on === 'INDEX' ? `INDEX ${qualified(schema, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${qualified(schema, origin.name)}`;
-          await indexes.client.query(`COMMENT ON ${on} IS ${literal(cm.text)}`);
+          await into.client.query(`COMMENT ON ${on} IS ${literal(cm.text)}`);
         }
       }
       const ctx: Ctx = { plan, x, schema, table, names, shadow, mapping, defs, bound, originFks, fingerprint, searchPath };
@@ -84,8 +87,8 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
       const swap = await recordSwap(c, ctx);
       const revert = await recordRevert(c, ctx);
       const shadowDdl = shadowStatements(built.statements, ctx);
-      const forward = forwardScript(ctx, shadowDdl, indexes.sql(), swap);
-      const steps = await engineSteps(c, ctx, shadowDdl, indexes.sql(), swap);
+      const forward = forwardScript(ctx, shadowDdl, key.sql(), indexes.sql(), swap);
+      const steps = await engineSteps(c, ctx, shadowDdl, key.sql(), indexes.sql(), swap);
       return { steps, runbook: {
         scripts: [forward, abortScript(ctx, revert), revertScript(ctx, revert), cleanupScript(ctx)],
         notes: [
@@ -427,7 +430,7 @@ function header(ctx: Ctx, what: string, lines: string[]): string[] {
   ];
 }
 
-function forwardScript(ctx: Ctx, shadowDdl: string[], indexDdl: string[], swap: RecordedSwap): RunbookScript {
+function forwardScript(ctx: Ctx, shadowDdl: string[], keyDdl: string[], indexDdl: string[], swap: RecordedSwap): RunbookScript {
   const o = ctx.plan.origin;
   const cap = capture(ctx);
   const shadow = qualified(ctx.schema, o.name);
@@ -440,7 +443,7 @@ function forwardScript(ctx: Ctx, shadowDdl: string[], indexDdl: string[], swap: 
     },
     {
       title: `the shadow table ${ctx.schema}.${o.name}, as the statements leave the table, and the changelog`,
-      notes: ['the same statements pgshift runs; secondary indexes are built after the copy, foreign keys and NOT VALID checks attached at the swap', `locks: ACCESS SHARE on ${o.schema}.${o.name} (LIKE reads it); SHARE ROW EXCLUSIVE on the tables its foreign keys reference, for milliseconds`],
+      notes: ['the same statements pgshift runs; indexes are built after the copy (the key first), foreign keys and NOT VALID checks attached at the swap', `locks: ACCESS SHARE on ${o.schema}.${o.name} (LIKE reads it); SHARE ROW EXCLUSIVE on the tables its foreign keys reference, for milliseconds`],
       statements: [
         'BEGIN',
         ...shadowDdl,
@@ -458,8 +461,8 @@ function forwardScript(ctx: Ctx, shadowDdl: string[], indexDdl: string[], swap: 
     },
     {
       title: `the copy: ${ctx.x.chunkRows} rows a chunk in key order, each chunk its own transaction`,
-      notes: ['locks: ACCESS SHARE on the table per chunk (reads and writes go on); no row locks', 'the INSERT ... SELECT is the copier\'s own chunk statement; the captured keys are replayed after it'],
-      statements: [copyBlock(ctx)],
+      notes: ['locks: ACCESS SHARE on the table per chunk (reads and writes go on); no row locks', 'the INSERT ... SELECT is the copier\'s own chunk statement, into the shadow without indexes; then the shadow\'s key, which the replay finds rows by'],
+      statements: [copyBlock(ctx), "SET maintenance_work_mem = '256MB'", ...keyDdl, 'RESET maintenance_work_mem'],
     },
     {
       title: 'replay the captured keys (run this section again until keys_replayed is small)',
@@ -607,7 +610,7 @@ function cleanupScript(ctx: Ctx): RunbookScript {
  * lock it takes, on what, and how long it is held. The schema and trigger names are the
  * runbook's; a run uses pgshift_<id> and pgshift_capture_<id>.
  */
-async function engineSteps(c: Client, ctx: Ctx, shadowDdl: string[], indexDdl: string[], swap: RecordedSwap): Promise<PlanStep[]> {
+async function engineSteps(c: Client, ctx: Ctx, shadowDdl: string[], keyDdl: string[], indexDdl: string[], swap: RecordedSwap): Promise<PlanStep[]> {
   const o = ctx.plan.origin;
   const typeOf = (name: string): string => ctx.shadow.columns.find((col) => col.name === name)!.type;
   const t: Tables = { origin: ctx.table, shadow: qualified(ctx.schema, o.name), changelog: qualified(ctx.schema, 'changelog'), mapping: ctx.mapping, shadowKeyTypes: ctx.mapping.shadowKey.map(typeOf) };
@@ -617,9 +620,9 @@ async function engineSteps(c: Client, ctx: Ctx, shadowDdl: string[], indexDdl: s
   return [
     { name: 'build the shadow table and the changelog', sql: [...shadowDdl, changelogSql(o, cap), captureFunctionSql(o, cap)], lock: 'ACCESS SHARE', on: name, hold: 'milliseconds (LIKE reads the table); its foreign keys\' referenced tables SHARE ROW EXCLUSIVE as long' },
     { name: 'install the capture triggers', sql: triggersSql(o, cap), lock: 'SHARE ROW EXCLUSIVE', on: name, hold: 'milliseconds, once in-flight writes end (lock_timeout, retried)' },
-    { name: 'copy in keyset chunks, each its own transaction', sql: [chunkBoundSql(t, true), copyRangeSql(t, true, true)], lock: 'ACCESS SHARE', on: name, hold: 'one chunk at a time, each sized to take --chunk-time; reads and writes go on' },
-    { name: 'replay the captured keys (between chunks, then until the backlog is small)', sql: [takeEntriesSql(t, true), deleteShadowRowsSql(t), insertRowsSql(t)], lock: 'ROW EXCLUSIVE', on: `${ctx.schema}.${o.name}`, hold: 'one batch; the table is only read' },
-    { name: 'build the shadow\'s secondary indexes, then ANALYZE', sql: [...indexDdl, `ANALYZE ${t.shadow}`], lock: 'SHARE', on: `${ctx.schema}.${o.name}`, hold: 'the builds; nothing the application uses is locked' },
+    { name: 'copy in keyset chunks into the shadow without indexes, each its own transaction', sql: [chunkBoundSql(t, true), copyRangeSql(t, true, true)], lock: 'ACCESS SHARE', on: name, hold: 'one chunk at a time, each sized to take --chunk-time; reads and writes go on' },
+    { name: 'build the shadow\'s key, then its other indexes, then ANALYZE', sql: [...keyDdl, ...indexDdl, `ANALYZE ${t.shadow}`], lock: 'SHARE', on: `${ctx.schema}.${o.name}`, hold: 'the builds; nothing the application uses is locked' },
+    { name: 'replay the captured keys (once the key is built, before each unique index, then until the backlog is small)', sql: [takeEntriesSql(t, false), deleteShadowRowsSql(t), insertRowsSql(t)], lock: 'ROW EXCLUSIVE', on: `${ctx.schema}.${o.name}`, hold: 'one batch; the table is only read' },
     { name: 'validate: both tables\' checksums at one snapshot', sql: [`LOCK TABLE ${ctx.table} IN SHARE MODE`, pageRangeChecksumSql(sides.origin, true), pageRangeChecksumSql(sides.shadow, true)], lock: 'SHARE', on: name, hold: 'milliseconds: writes wait while the last changes are replayed and a snapshot is exported; the checksums then read under it' },
     { name: 'cutover: lock, replay the rest, swap, re-point what depends on the table', sql: [...swap.locks, ...swap.statements], lock: 'ACCESS EXCLUSIVE', on: name, hold: 'milliseconds: the final replay and the renames, under a deadline; retried with backoff when a lock does not come' },
     { name: 'after the swap: validate the constraints re-added NOT VALID; the capture goes, the old table stays until pgshift cleanup', sql: swap.validate, lock: 'SHARE UPDATE EXCLUSIVE', on: name, hold: 'the scan (reads and writes go on)' },

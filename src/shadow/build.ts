@@ -19,6 +19,8 @@ export interface DeferredIndex {
   unique: boolean;
   /** key columns when the index is on plain columns (used to resolve unique conflicts in replay) */
   columns: string[] | null;
+  /** the row identity (primary key, or the unique index in its place): built first, before any replay */
+  identity?: boolean;
 }
 
 /** A constraint attached at the swap (NOT VALID) and validated afterwards when it was valid. */
@@ -278,9 +280,12 @@ async function detachConstraints(c: Client, oid: string, shadow: SqlText): Promi
 }
 
 /**
- * Takes the secondary indexes off the shadow, to be built after the copy. The primary key stays,
- * and so does the unique index that is the row identity of a table without one (`identityIndex`):
- * the replay finds shadow rows by it.
+ * Takes every index off the shadow, to be built after the copy (as pg_repack does): the copy
+ * then only appends to a heap. The row identity (primary key, or the unique index that is the
+ * row identity of a table without one, `identityIndex`) is built first, before the replay, which
+ * finds shadow rows by it; the copy writes each key once (disjoint key ranges, each from one
+ * snapshot, nothing replayed before the key exists), so its build cannot meet a duplicate unless
+ * the change itself maps two keys to one, which fails it before the swap, as offline fails.
  */
 async function detachIndexes(c: Client, oid: string, schema: string, shadow: SqlText, identityIndex: string | null): Promise<DeferredIndex[]> {
   if (identityIndex !== null) {
@@ -301,6 +306,7 @@ async function detachIndexes(c: Client, oid: string, schema: string, shadow: Sql
         ],
         unique: r.is_unique,
         columns: r.plain_columns ? r.key_columns : null,
+        identity: r.is_identity,
       });
     } else {
       await c.query(`DROP INDEX ${qualified(schema, r.name)}`);
@@ -310,6 +316,7 @@ async function detachIndexes(c: Client, oid: string, schema: string, shadow: Sql
         comments: r.index_comment !== null ? [{ on: 'INDEX', text: r.index_comment }] : [],
         unique: r.is_unique,
         columns: r.plain_columns ? r.key_columns : null,
+        identity: r.is_identity,
       });
     }
   }
