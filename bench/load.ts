@@ -18,6 +18,8 @@ export interface LoadStats {
   completedAt: number[];
   failures: number;
   elapsedMs: number;
+  /** what the committed writes left, for lostWrites(): updates per original id, deleted ids, inserted ids */
+  writes: { updated: [number, number][]; deleted: number[]; inserted: number[] };
 }
 
 interface LoadOptions {
@@ -54,6 +56,11 @@ async function runLoad(opts: LoadOptions): Promise<void> {
   const latencies: number[] = [];
   const completedAt: number[] = [];
   let failures = 0;
+  const updated = new Map<number, number>();
+  const deleted = new Set<number>();
+  const inserted = new Set<number>();
+  /** ids a failed statement touched: whether it committed is unknown, so they are not checked */
+  const uncertain = new Set<number>();
   let running = true;
   let nextId = opts.firstNewId;
   const clients = await Promise.all(
@@ -71,20 +78,24 @@ async function runLoad(opts: LoadOptions): Promise<void> {
     while (running) {
       const t0 = performance.now();
       const r = Math.random();
+      const id = r < 0.6 || r >= 0.9 ? 1 + Math.floor(Math.random() * opts.maxId) : nextId++;
       try {
         if (r < 0.6) {
-          await c.query('UPDATE ledger SET amount = amount + 1 WHERE id = $1', [1 + Math.floor(Math.random() * opts.maxId)]);
+          const u = await c.query('UPDATE ledger SET amount = amount + 1 WHERE id = $1', [id]);
+          if (u.rowCount === 1) updated.set(id, (updated.get(id) ?? 0) + 1);
         } else if (r < 0.9) {
-          const id = nextId++;
           await c.query(
             `INSERT INTO ledger VALUES ($1, $2, 1.00, 'memo inserted by the benchmark load', '{"src": "load"}', now())`,
             [id, id % 100000],
           );
+          inserted.add(id);
         } else {
-          await c.query('DELETE FROM ledger WHERE id = $1', [1 + Math.floor(Math.random() * opts.maxId)]);
+          const d = await c.query('DELETE FROM ledger WHERE id = $1', [id]);
+          if (d.rowCount === 1) deleted.add(id);
         }
       } catch {
         failures++;
+        uncertain.add(id);
       }
       const t1 = performance.now();
       latencies.push(t1 - t0);
@@ -102,7 +113,13 @@ async function runLoad(opts: LoadOptions): Promise<void> {
   running = false;
   await Promise.all(loops);
   await Promise.all(clients.map((c) => c.end()));
-  parentPort!.postMessage({ latencies, completedAt, failures, elapsedMs: clock() - opts.started } satisfies LoadStats);
+  const certain = (id: number): boolean => !uncertain.has(id);
+  const writes = {
+    updated: [...updated].filter(([id]) => certain(id) && !deleted.has(id)),
+    deleted: [...deleted].filter(certain),
+    inserted: [...inserted].filter(certain),
+  };
+  parentPort!.postMessage({ latencies, completedAt, failures, elapsedMs: clock() - opts.started, writes } satisfies LoadStats);
 }
 
 if (!isMainThread && (workerData as LoadOptions | null)?.url) await runLoad(workerData as LoadOptions);
@@ -112,4 +129,20 @@ export function percentileIn(s: LoadStats, p: number, from = 0, to = Infinity): 
   const xs = s.latencies.filter((_, i) => s.completedAt[i]! >= from && s.completedAt[i]! < to).sort((a, b) => a - b);
   if (xs.length === 0) return 0;
   return xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+}
+
+/**
+ * Writes the load committed that the table does not show (after the migration: the new table):
+ * an updated row without each of its increments over the template's amount (createLedger's
+ * formula), a deleted row still there, an inserted row missing or changed.
+ */
+export async function lostWrites(c: pg.Client, s: LoadStats): Promise<number> {
+  const r = await c.query(
+    `SELECT (SELECT count(*) FROM unnest($1::bigint[], $2::int[]) e(id, n) LEFT JOIN ledger l USING (id)
+              WHERE l.amount IS DISTINCT FROM (e.id * 13 % 100000) / 100.0 + e.n)
+          + (SELECT count(*) FROM ledger WHERE id = ANY ($3::bigint[]))
+          + (SELECT count(*) FROM unnest($4::bigint[]) i(id) LEFT JOIN ledger l USING (id) WHERE l.amount IS DISTINCT FROM 1.00) AS lost`,
+    [s.writes.updated.map(([id]) => id), s.writes.updated.map(([, n]) => n), s.writes.deleted, s.writes.inserted],
+  );
+  return Number(r.rows[0].lost);
 }

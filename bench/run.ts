@@ -15,7 +15,7 @@ import pg from 'pg';
 import { onlineAlter, alterOptions, type AlterOptions, type AlterReport } from '../src/index.js';
 import { startEmbeddedServer } from '../src/demo/embedded-server.js';
 import { createLedger, INDEX_DDL } from './table.js';
-import { percentileIn, startLoad } from './load.js';
+import { lostWrites, percentileIn, startLoad } from './load.js';
 import { measureTriggerOverhead } from './trigger-overhead.js';
 import { log } from '../src/log.js';
 import { benchArg, withClientAt } from './client.js';
@@ -128,6 +128,7 @@ try {
     app_p99_ms_during_index: med('app_p99_ms_during_index'),
     app_max_ms_during: Math.max(...samples.map((x) => x.app_max_ms_during!)),
     app_failed_transactions: samples.reduce((n, x) => n + x.app_failed!, 0),
+    lost_writes: samples.reduce((n, x) => n + x.lost_writes!, 0),
     cutover_lock_wait_ms: med('cutover_lock_wait_ms'),
     cutover_hold_ms: med('cutover_hold_ms'),
     trigger_overhead_pct: trigger.overheadPct,
@@ -194,6 +195,7 @@ async function underLoad(url: string): Promise<Sample> {
   const end = load.now();
   await new Promise((r) => setTimeout(r, 1000));
   const stats = await load.stop();
+  const lost = await withClientAt(url, (c) => lostWrites(c, stats));
   const during = stats.completedAt.filter((t) => t >= start && t < end).length;
   return {
     online_load_s: report.durationsMs!.total / 1000,
@@ -206,6 +208,7 @@ async function underLoad(url: string): Promise<Sample> {
     app_p99_ms_during_index: percentileIn(stats, 99, copyTo, indexTo),
     app_max_ms_during: percentileIn(stats, 100, start, end),
     app_failed: stats.failures,
+    lost_writes: lost,
     cutover_lock_wait_ms: report.cutover!.lockWaitMs,
     cutover_hold_ms: report.cutover!.holdMs,
   };
@@ -239,6 +242,7 @@ function printTargets(r: Record<string, unknown>): void {
     ['cutover hold under load', n('cutover_hold_ms'), 50, ' ms'],
     ['capture trigger cost on max write throughput', n('trigger_overhead_pct'), 15, '%'],
     ['failed app transactions', n('app_failed_transactions'), 0, ''],
+    ['writes lost (committed by the load, not in the new table)', n('lost_writes'), 0, ''],
   ];
   process.stdout.write('\ntargets:\n');
   for (const [what, value, bound, unit] of targets) {
