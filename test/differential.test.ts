@@ -206,6 +206,13 @@ const REFUSALS: { name: string; statements: string; everyStrategy?: boolean; mes
   { name: 'a table without a primary key', statements: 'ALTER TABLE nokey ALTER COLUMN v TYPE bigint' },
   { name: 'a partitioned table', statements: 'ALTER TABLE parted ALTER COLUMN v TYPE bigint' },
   { name: 'a partition', statements: 'ALTER TABLE parted_2024 ALTER COLUMN v TYPE bigint' },
+  // Offline PostgreSQL refuses it too; the route stops at its first statement (ON ONLY), before any build.
+  {
+    name: 'a unique index on a partitioned table without the partition key',
+    statements: 'CREATE UNIQUE INDEX parted_v_key ON parted (v)',
+    everyStrategy: true,
+    message: /unique constraint on partitioned table must include all partitioning columns/,
+  },
   { name: 'dropping a column used by a view', statements: 'ALTER TABLE viewed DROP COLUMN shown', everyStrategy: true },
   { name: 'a USING expression on the primary key', statements: 'ALTER TABLE items ALTER COLUMN id TYPE bigint USING id * 2' },
   { name: 'a table with a rule', statements: 'ALTER TABLE ruled ALTER COLUMN v TYPE bigint' },
