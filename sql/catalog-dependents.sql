@@ -21,6 +21,8 @@ SELECT DISTINCT
     WHEN d.classid = 'pg_type'::regclass THEN 'own'
     WHEN d.classid = 'pg_attrdef'::regclass THEN 'own'
     WHEN d.classid = 'pg_class'::regclass AND dc.oid = $1::oid THEN 'own'
+    -- a partition: the shadow tree repeats it (shadow/partitions.ts)
+    WHEN d.classid = 'pg_class'::regclass AND dc.relispartition THEN 'own'
     ELSE 'other'
   END AS kind,
   COALESCE(rc.oid, dc.oid, con.conrelid)::int8::text AS rel_oid,

@@ -28,6 +28,11 @@ SELECT jsonb_build_object(
      FROM pg_statistic_ext WHERE stxrelid = $1::oid), '')),
   'publications', md5(coalesce(
   (SELECT string_agg(prpubid::text, ',' ORDER BY prpubid) FROM pg_publication_rel WHERE prrelid = $1::oid), '')),
+  -- a partitioned table's partitions, at every level, with their bounds: one attached or
+  -- detached during a migration leaves the shadow tree stale
+  'partitions', md5(coalesce(
+  (SELECT string_agg(concat_ws(':', c.oid, c.relnamespace, c.relname, pg_get_expr(c.relpartbound, c.oid)), ',' ORDER BY c.oid)
+     FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class c ON c.oid = t.relid WHERE t.level > 0), '')),
   'table', md5(coalesce(
   (SELECT concat_ws(':', c.relname, c.relnamespace, c.relowner, c.relacl::text, c.reloptions::text, t.reloptions::text,
                     c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.relpersistence, c.reltablespace,

@@ -4,9 +4,14 @@ SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name, c.relki
        t.spcname AS tablespace, c.reloptions, tc.reloptions AS toast_reloptions,
        c.relispartition AS is_partition, c.relhasrules AS has_rules,
        c.relrowsecurity AS row_security, c.relforcerowsecurity AS force_row_security,
-       c.relreplident::text AS replica_identity, GREATEST(c.reltuples, 0)::int8::text AS estimated_rows,
+       c.relreplident::text AS replica_identity, -- a partitioned table's own reltuples counts nothing: its leaves' add up
+       CASE WHEN c.relkind = 'p'
+         THEN (SELECT coalesce(sum(GREATEST(l.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) t JOIN pg_class l ON l.oid = t.relid WHERE t.isleaf)
+         ELSE GREATEST(c.reltuples, 0) END::int8::text AS estimated_rows,
        obj_description(c.oid, 'pg_class') AS comment,
-       EXISTS (SELECT FROM pg_inherits i WHERE i.inhrelid = c.oid OR i.inhparent = c.oid) AS has_inheritance,
+       -- partitions are pg_inherits rows too: only inheritance outside a partition tree counts
+       EXISTS (SELECT FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid
+                WHERE (i.inhrelid = c.oid OR i.inhparent = c.oid) AND NOT ch.relispartition) AS has_inheritance,
        pg_has_role(c.relowner, 'USAGE') AS is_owner,
        (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS is_superuser,
        (SELECT rolbypassrls FROM pg_roles WHERE rolname = current_user) AS bypass_rls

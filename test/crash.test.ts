@@ -82,6 +82,46 @@ describe('kill -9 and resume', () => {
     expect((await db.query(`SELECT attnotnull FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'note'`, [t])).rows[0].attnotnull).toBe(true);
   });
 
+  // A partitioned table: its shadow tree, per-partition truncate triggers and partition index
+  // names must survive the kill; rows moving between partitions meanwhile must not be lost.
+  it.each(['after-capture', 'mid-copy', 'mid-index', 'in-cutover', 'after-cutover'] as const)('a partitioned table killed at %s, resume finishes with the tree equal to its mirror', async (failpoint) => {
+    const t = `crash_p_${failpoint.replace(/-/g, '_')}`;
+    const half = ROWS / 2;
+    await db.query(`CREATE TABLE ${t} (id int PRIMARY KEY, u int NOT NULL, v int NOT NULL, note text) PARTITION BY RANGE (id);
+      CREATE TABLE ${t}_a PARTITION OF ${t} FOR VALUES FROM (MINVALUE) TO (${half + 1});
+      CREATE TABLE ${t}_b PARTITION OF ${t} FOR VALUES FROM (${half + 1}) TO (${ROWS + 1});
+      CREATE TABLE ${t}_new PARTITION OF ${t} DEFAULT;
+      CREATE INDEX ${t}_v ON ${t} (v);
+      ALTER INDEX ${t}_b_v_idx RENAME TO ${t}_b_by_v;
+      CREATE TABLE ${t}_mirror (id int, u int, v int, note text); CREATE INDEX ON ${t}_mirror (id);
+      INSERT INTO ${t} SELECT g, g, g, 'n' || g FROM generate_series(1, ${ROWS}) g; INSERT INTO ${t}_mirror SELECT * FROM ${t};
+      ANALYZE ${t};`);
+    const workload = await startWorkload({ url: db.url, schema: 'public', table: t, mirror: `${t}_mirror`, workers: 2, initialRows: ROWS, ratePerSecond: 300 });
+    try {
+      const alter = ['alter', '--strategy', 'copy', `ALTER TABLE ${t} ALTER COLUMN note TYPE varchar(40)`, '--execute', '--chunk-time', '20ms', '--drop-old', '--url', db.url];
+      const killed = await runCli(alter, { PGSHIFT_FAILPOINT: failpoint });
+      expect(killed.signal, killed.stderr).toBe('SIGKILL');
+      const id = (await db.query(`SELECT id::int FROM pgshift.migrations WHERE table_name = $1 AND outcome IS NULL`, [t])).rows[0]?.id;
+      expect(id, 'an unfinished migration is recorded').toBeGreaterThan(0);
+      const resumed = await runCli(['resume', String(id), '--url', db.url, '--chunk-time', '20ms', '--drop-old']);
+      expect(resumed.status, resumed.stderr).toBe(0);
+    } finally {
+      const stats = await workload.stop();
+      expect(stats.errors).toEqual([]);
+    }
+    const diff = await db.query(`SELECT count(*)::int AS n FROM ((SELECT id, u, v, note FROM ${t} EXCEPT ALL SELECT * FROM ${t}_mirror)
+      UNION ALL (SELECT * FROM ${t}_mirror EXCEPT ALL SELECT id, u, v, note FROM ${t})) d`);
+    expect(diff.rows[0].n).toBe(0);
+    expect((await db.query(`SELECT count(*)::int AS n FROM ${t}_new`)).rows[0].n, 'rows moved into the default partition').toBeGreaterThan(0);
+    const tree = await db.query(`SELECT c.relname, format_type(a.atttypid, a.atttypmod) AS note FROM pg_partition_tree($1::regclass) p JOIN pg_class c ON c.oid = p.relid
+      JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'note' ORDER BY 1`, [t]);
+    expect(tree.rows).toEqual([t, `${t}_a`, `${t}_b`, `${t}_new`].map((relname) => ({ relname, note: 'character varying(40)' })));
+    const indexes = await db.query(`SELECT c.relname FROM pg_partition_tree($1::regclass) p JOIN pg_class c ON c.oid = p.relid ORDER BY 1`, [`${t}_v`]);
+    expect(indexes.rows.map((r) => r.relname)).toEqual([`${t}_a_v_idx`, `${t}_b_by_v`, `${t}_new_v_idx`, `${t}_v`]);
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid IN (SELECT relid FROM pg_partition_tree($1::regclass)) AND NOT tgisinternal`, [t])).rows[0].n).toBe(0);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+  });
+
   it('running the same alter again takes the interrupted migration over', async () => {
     const t = 'crash_again';
     await db.query(`CREATE TABLE ${t} (id int PRIMARY KEY, v int NOT NULL); INSERT INTO ${t} SELECT g, g FROM generate_series(1, ${ROWS}) g;`);

@@ -170,6 +170,7 @@ const REFUSAL_SETUP = `
   CREATE TABLE parted (id int, at date, v int, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
   CREATE TABLE parted_2024 PARTITION OF parted FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
   INSERT INTO parted SELECT i, date '2024-01-01' + (i % 300), i FROM generate_series(1, 100) i;
+  CREATE INDEX parted_2024_v ON parted_2024 (v);
   CREATE TABLE viewed (id int PRIMARY KEY, shown text, hidden text);
   CREATE VIEW viewed_v AS SELECT id, shown FROM viewed;
   CREATE TABLE pubbed (id int PRIMARY KEY, v int, w int);
@@ -204,8 +205,12 @@ const REFUSALS: { name: string; statements: string; everyStrategy?: boolean; mes
   { name: 'two tables in one call', statements: 'ALTER TABLE items ADD COLUMN x int; ALTER TABLE other ADD COLUMN y int' },
   { name: 'a missing table', statements: 'ALTER TABLE nope ADD COLUMN x int' },
   { name: 'a table without a primary key', statements: 'ALTER TABLE nokey ALTER COLUMN v TYPE bigint' },
-  { name: 'a partitioned table', statements: 'ALTER TABLE parted ALTER COLUMN v TYPE bigint' },
-  { name: 'a partition', statements: 'ALTER TABLE parted_2024 ALTER COLUMN v TYPE bigint' },
+  { name: 'a partition', statements: 'ALTER TABLE parted_2024 ALTER COLUMN v TYPE bigint', message: /is a partition; a change to one partition alone that needs a copy is not supported/ },
+  {
+    name: 'a partitioned table whose partition has an index of its own',
+    statements: 'ALTER TABLE parted ALTER COLUMN v TYPE bigint',
+    message: /partition parted_2024 has index parted_2024_v of its own \(not its parent's\)/,
+  },
   // Offline PostgreSQL refuses it too; the route stops at its first statement (ON ONLY), before any build.
   {
     name: 'a unique index on a partitioned table without the partition key',

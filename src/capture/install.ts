@@ -29,7 +29,7 @@ export function reverseCapture(names: ArtifactNames): CaptureNames {
   };
 }
 
-type Keyed = Pick<TableInfo, 'schema' | 'name' | 'key'>;
+type Keyed = Pick<TableInfo, 'schema' | 'name' | 'key'> & { partitions?: Pick<TableInfo['partitions'][number], 'name'>[] };
 
 /**
  * The changelog holds keys only, in columns of the key's own types and collations (never text:
@@ -73,17 +73,30 @@ export function captureFunctionSql(origin: Keyed, names: CaptureNames): string {
  */
 export async function installTriggers(c: Client, origin: Keyed, names: CaptureNames, migrationId: number): Promise<void> {
   for (const sql of triggersSql(origin, names)) await c.query(sql);
-  for (const trigger of [names.captureTrigger, names.truncateTrigger]) {
+  const record = async (trigger: string, table: string): Promise<void> => {
     await c.query(
       `INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name, on_table) VALUES ($1, 'trigger', $2, $3, $4)`,
-      [migrationId, origin.schema, trigger, origin.name],
+      [migrationId, origin.schema, trigger, table],
     );
-  }
+  };
+  for (const trigger of [names.captureTrigger, names.truncateTrigger]) await record(trigger, origin.name);
+  for (const [i, p] of (origin.partitions ?? []).entries()) await record(partitionTruncateTrigger(names, i), p.name);
 }
 
-/** The capture's two triggers on the table, ENABLE ALWAYS. */
-export function triggersSql(origin: Pick<Keyed, 'schema' | 'name'>, names: CaptureNames): string[] {
+/**
+ * The capture's two triggers on the table, ENABLE ALWAYS. On a partitioned table the row
+ * trigger is the root's: PostgreSQL clones it onto every partition (and onto one attached
+ * later), and a row moved between partitions fires DELETE on one and INSERT on the other, both
+ * keys logged. A statement trigger is not cloned, and a partition can be truncated alone: each
+ * partition gets a truncate trigger of its own too (same schema: preflight requires it).
+ */
+export function triggersSql(origin: Pick<Keyed, 'schema' | 'name' | 'partitions'>, names: CaptureNames): string[] {
   const table = qualified(origin.schema, origin.name);
+  const truncate = (on: string, trigger: string): string[] => [
+    `CREATE TRIGGER ${ident(trigger)} AFTER TRUNCATE ON ${on}` +
+      ` FOR EACH STATEMENT EXECUTE FUNCTION ${qualified(names.schema, names.truncateFunction)}()`,
+    `ALTER TABLE ${on} ENABLE ALWAYS TRIGGER ${ident(trigger)}`,
+  ];
   return [
     `CREATE TRIGGER ${ident(names.captureTrigger)} AFTER INSERT OR UPDATE OR DELETE ON ${table}` +
       ` FOR EACH ROW EXECUTE FUNCTION ${qualified(names.schema, names.captureFunction)}()`,
@@ -91,12 +104,23 @@ export function triggersSql(origin: Pick<Keyed, 'schema' | 'name'>, names: Captu
     `CREATE TRIGGER ${ident(names.truncateTrigger)} AFTER TRUNCATE ON ${table}` +
       ` FOR EACH STATEMENT EXECUTE FUNCTION ${qualified(names.schema, names.truncateFunction)}()`,
     `ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.truncateTrigger)}`,
+    ...(origin.partitions ?? []).flatMap((p, i) => truncate(qualified(origin.schema, p.name), partitionTruncateTrigger(names, i))),
   ];
 }
 
-/** Removes the capture triggers; used by the swap and by cleanup. */
-export function dropTriggersSql(schema: string, table: string, names: ArtifactNames | CaptureNames): string[] {
-  return [names.captureTrigger, names.truncateTrigger].map(
-    (t) => `DROP TRIGGER IF EXISTS ${ident(t)} ON ${qualified(schema, table)}`,
-  );
+/** Removes the capture triggers (and the partitions' truncate triggers); used by the swap and by cleanup. */
+export function dropTriggersSql(schema: string, table: string, names: ArtifactNames | CaptureNames, partitions: string[] = []): string[] {
+  return [
+    ...[names.captureTrigger, names.truncateTrigger].map((t) => `DROP TRIGGER IF EXISTS ${ident(t)} ON ${qualified(schema, table)}`),
+    ...partitions.map((p, i) => `DROP TRIGGER IF EXISTS ${ident(partitionTruncateTrigger(names, i))} ON ${qualified(schema, p)}`),
+  ];
+}
+
+/**
+ * The truncate trigger of the i-th partition (in the order of TableInfo.partitions): a name of
+ * its own, so each is recorded in pgshift.artifacts and cleanup finds it there, even on a table
+ * detached from the tree since.
+ */
+export function partitionTruncateTrigger(names: Pick<CaptureNames, 'truncateTrigger'>, i: number): string {
+  return `${names.truncateTrigger}_${i}`;
 }

@@ -2,6 +2,7 @@ import type { Client } from '../db/session.js';
 import { qualified, ident } from '../db/quote.js';
 import { sqlFile } from '../db/sql-files.js';
 import { chooseRowIdentity, readUniqueIndexes, type UniqueIndex } from './row-identity.js';
+import { readPartitionKey, readPartitions, type Partition } from './partitions.js';
 
 export interface Column {
   attnum: number;
@@ -57,6 +58,10 @@ export interface TableInfo {
   identity: UniqueIndex | null;
   /** every unique index, for saying why none can be the identity */
   uniqueIndexes: UniqueIndex[];
+  /** a partitioned table's key (RANGE (at)), else null */
+  partitionKey: string | null;
+  /** a partitioned table's partitions at every level, parents first (empty otherwise) */
+  partitions: Partition[];
 }
 
 /** Resolves a possibly unqualified name with the session's search_path, as ALTER TABLE would. */
@@ -97,6 +102,8 @@ export async function describeTable(c: Client, oid: string): Promise<TableInfo> 
     key: (identity?.columns ?? []).map((k) => ({ name: k.name, type: k.type, collation: k.collation })),
     identity,
     uniqueIndexes,
+    partitionKey: t.relkind === 'p' ? await readPartitionKey(c, oid) : null,
+    partitions: t.relkind === 'p' ? await readPartitions(c, oid) : [],
   };
 }
 

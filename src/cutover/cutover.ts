@@ -2,6 +2,7 @@ import type { Client, Pool } from '../db/session.js';
 import type { RetryPolicy } from '../db/retry.js';
 import { RuntimeError } from '../errors.js';
 import { changedSince } from '../catalog/table.js';
+import { stopIfPartitionsChanged } from '../catalog/partitions.js';
 import { isTruncated } from '../state/store.js';
 import type { Replayer } from '../capture/replayer.js';
 import { drain } from '../capture/drain.js';
@@ -59,6 +60,7 @@ export async function cutover(c: Client, input: CutoverInput): Promise<CutoverRe
         throw new RuntimeError('the table was truncated during the migration; nothing was swapped');
       }
       const what = await changedSince(lc, input.origin.oid, input.fingerprint);
+      stopIfPartitionsChanged(what);
       if (what !== null) {
         throw new RuntimeError(`the table was altered by someone else during the migration (its ${what} changed: DDL, grants, row security, options, owner or comments); nothing was swapped`);
       }

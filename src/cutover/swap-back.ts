@@ -3,7 +3,7 @@ import { ident, qualified } from '../db/quote.js';
 import type { ArtifactNames } from '../plan/names.js';
 import { dropTriggersSql, reverseCapture } from '../capture/install.js';
 import { addToPublicationSql, readDependentDefs, type DependentDef } from './dependents.js';
-import { exchangeTables, repointForeignKeysIn } from './swap.js';
+import { exchangeTables, foreignKeysCheckedInLock, repointForeignKeysIn } from './swap.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 
 export interface SwapBackInput {
@@ -64,10 +64,11 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
     if (col) await c.query(`SELECT setval(pg_get_serial_sequence($1, $2), $3::bigint, $4)`, [table, col, state.last_value, state.is_called]);
   }
   const validate = await repointForeignKeysIn(c, of('fk-in'));
+  const checkedNow = await foreignKeysCheckedInLock(c, table);
   for (const fk of x.oldForeignKeys) {
-    const valid = !/ NOT VALID$/.test(fk.def);
-    await exec(`ALTER TABLE ${table} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${valid ? ' NOT VALID' : ''}`);
-    if (valid) validate.push([table, fk.name]);
+    const later = !/ NOT VALID$/.test(fk.def) && !checkedNow;
+    await exec(`ALTER TABLE ${table} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${later ? ' NOT VALID' : ''}`);
+    if (later) validate.push([table, fk.name]);
   }
   await carryBound(c, bound, x.names.schema);
   for (const t of x.oldTriggers) {

@@ -4,9 +4,11 @@ import { sqlFile } from '../db/sql-files.js';
 import type { TableInfo } from '../catalog/table.js';
 import type { ArtifactNames } from '../plan/names.js';
 import type { DeferredConstraint } from '../shadow/build.js';
-import { dropTriggersSql } from '../capture/install.js';
+import { dropTriggersSql, partitionTruncateTrigger } from '../capture/install.js';
 import { addToPublicationSql, readDependentDefs, type DependentDef } from './dependents.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
+import { withQualifiedNames } from '../db/search-path.js';
+import { readPartitionTriggers, type PartitionTrigger } from '../shadow/partitions.js';
 
 export interface SwapInput {
   origin: TableInfo;
@@ -49,12 +51,14 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   for (const sql of input.renameOrigin) await exec(sql);
   const defs = await readDependentDefs(c, origin.oid, [names.captureTrigger, names.truncateTrigger]);
   const bound = await readBoundDefs(c, origin.oid);
+  const partitionTriggers = await withQualifiedNames(c, () =>
+    readPartitionTriggers(c, origin.oid, origin.partitions.map((_, i) => partitionTruncateTrigger(names, i))));
   for (const sql of input.unrenameOrigin) await exec(sql);
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
 
   const table = qualified(origin.schema, origin.name);
 
-  for (const sql of dropTriggersSql(origin.schema, origin.name, names)) await exec(sql);
+  for (const sql of dropTriggersSql(origin.schema, origin.name, names, origin.partitions.map((p) => p.name))) await exec(sql);
   // Serial sequences stay with the table that keeps using them: detach before the move.
   for (const s of of('serial')) await exec(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY NONE`);
   const identityState = new Map<string, { last_value: string; is_called: boolean }>();
@@ -88,10 +92,12 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   }
 
   const validate = await repointForeignKeysIn(c, of('fk-in'));
+  const checkedNow = await foreignKeysCheckedInLock(c, table);
   for (const con of input.constraints) {
-    await exec(`ALTER TABLE ${table} ADD CONSTRAINT ${ident(con.name)} ${con.def}`);
+    const now = checkedNow && con.type === 'f' && con.validate;
+    await exec(`ALTER TABLE ${table} ADD CONSTRAINT ${ident(con.name)} ${now ? con.def.replace(/ NOT VALID$/, '') : con.def}`);
     if (con.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(con.name)} ON ${table} IS ${literal(con.comment)}`);
-    if (con.validate) validate.push([table, con.name]);
+    if (con.validate && !now) validate.push([table, con.name]);
   }
   // Views, materialized views and routines bound to the table, before its triggers and policies
   // are created again (their text may call a routine created anew).
@@ -102,6 +108,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
     if (mode) await exec(`ALTER TABLE ${table} ${mode} TRIGGER ${ident(t.name)}`);
     if (t.comment !== null) await exec(`COMMENT ON TRIGGER ${ident(t.name)} ON ${table} IS ${literal(t.comment)}`);
   }
+  await createPartitionTriggers(c, origin.schema, partitionTriggers);
   for (const p of of('policy')) {
     await exec(`CREATE POLICY ${ident(p.name)} ON ${table} ${p.def}`);
     if (p.comment !== null) await exec(`COMMENT ON POLICY ${ident(p.name)} ON ${table} IS ${literal(p.comment)}`);
@@ -130,9 +137,26 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
  * The table in the migration's schema (incoming) and the one in the user's schema, both named
  * `name`, change places. The incoming table's relations (itself, its indexes, its owned
  * sequences) step aside under temporary names so the outgoing ones can move in beside them,
- * then take their own names back in the user's schema. Used by the swap and by the revert.
+ * then take their own names back in the user's schema. A partitioned table's partitions are
+ * relations of their own (SET SCHEMA moves the root alone): each changes places with the
+ * outgoing partition of its name the same way, all in the caller's transaction, so the whole
+ * tree swaps at once. Used by the swap and by the revert.
  */
 export async function exchangeTables(
+  c: Client,
+  x: { userSchema: string; name: string; names: ArtifactNames; incomingOid: string },
+): Promise<void> {
+  // Read before anything moves: afterwards the names mean other relations.
+  const partitions = (await c.query<{ oid: string; name: string }>(
+    `SELECT c.oid::int8::text AS oid, c.relname AS name FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class c ON c.oid = t.relid
+      WHERE t.level > 0 ORDER BY t.level, c.relname`,
+    [x.incomingOid],
+  )).rows;
+  await exchangeRelation(c, x);
+  for (const p of partitions) await exchangeRelation(c, { ...x, name: p.name, incomingOid: p.oid });
+}
+
+async function exchangeRelation(
   c: Client,
   x: { userSchema: string; name: string; names: ArtifactNames; incomingOid: string },
 ): Promise<void> {
@@ -151,6 +175,30 @@ export async function exchangeTables(
 }
 
 /**
+ * PostgreSQL before 18 refuses a NOT VALID foreign key on a partitioned table: there a foreign
+ * key the swap adds is added valid, and PostgreSQL's check of it scans the table inside the
+ * cutover (bounded by its deadline like every step there). Elsewhere: NOT VALID, VALIDATE after.
+ */
+export async function foreignKeysCheckedInLock(c: Client, table: string): Promise<boolean> {
+  const r = await c.query<{ now: boolean }>(
+    `SELECT relkind = 'p' AND current_setting('server_version_num')::int < 180000 AS now FROM pg_class WHERE oid = $1::regclass`,
+    [table],
+  );
+  return r.rows[0]?.now ?? false;
+}
+
+/** A partition's own triggers, again on the partition of its name now in the user's schema. */
+export async function createPartitionTriggers(c: Client, schema: string, triggers: PartitionTrigger[]): Promise<void> {
+  for (const t of triggers) {
+    const on = qualified(schema, t.partition);
+    await c.query(t.def);
+    const mode = { D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }[t.enabled];
+    if (mode) await c.query(`ALTER TABLE ${on} ${mode} TRIGGER ${ident(t.name)}`);
+    if (t.comment !== null) await c.query(`COMMENT ON TRIGGER ${ident(t.name)} ON ${on} IS ${literal(t.comment)}`);
+  }
+}
+
+/**
  * Foreign keys of other tables, read while they pointed at the table now moved away: dropped and
  * added again by the same definition, whose table name now means the other table; NOT VALID
  * inside the lock, returned to be validated after it.
@@ -161,9 +209,10 @@ export async function repointForeignKeysIn(c: Client, fks: DependentDef[]): Prom
     const child = qualified(fk.schema!, fk.target!);
     await c.query(`ALTER TABLE ${child} DROP CONSTRAINT ${ident(fk.name)}`);
     const valid = fk.flag === 'true';
-    await c.query(`ALTER TABLE ${child} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${valid ? ' NOT VALID' : ''}`);
+    const later = valid && !(await foreignKeysCheckedInLock(c, child));
+    await c.query(`ALTER TABLE ${child} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${later ? ' NOT VALID' : ''}`);
     if (fk.comment !== null) await c.query(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${child} IS ${literal(fk.comment)}`);
-    if (valid) validate.push([child, fk.name]);
+    if (later) validate.push([child, fk.name]);
   }
   return validate;
 }

@@ -62,11 +62,12 @@ export async function dropArtifacts(
         }
         const tables = await c.query<{ relname: string; oid: string }>(
           `SELECT c.relname, c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'u') ORDER BY c.oid DESC`,
+            WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'u') AND NOT c.relispartition ORDER BY c.oid DESC`,
           [names.schema],
         );
         // An open revert window keeps its reverse changelog and functions (its triggers use them).
         const kept = new Set([opts.keepOld, ...(opts.keepRevertWindow ? ['reverse_changelog'] : [])]);
+        // Partitions go with their partitioned table (a kept old tree keeps its partitions).
         for (const t of tables.rows) {
           if (kept.has(t.relname)) continue;
           inSchema.push(t.oid);

@@ -153,6 +153,8 @@ function shortfall(check: DiskCheck): { need: number; free: number; where: strin
 interface Facts {
   tableBytes: number;
   indexBytes: number;
+  /** the relation whose data file stands for the table (a partitioned table's largest partition) */
+  fileOid: string;
   tablespace: string;
   location: string;
   relationPath: string;
@@ -165,21 +167,28 @@ interface Facts {
 async function readFacts(c: Client, origin: TableInfo): Promise<Facts> {
   const r = (
     await c.query(
-      `SELECT pg_table_size(cl.oid)::int8::text AS table_bytes, pg_indexes_size(cl.oid)::int8::text AS index_bytes,
+      // A partitioned table has no storage of its own: its partitions' sizes add up, and its
+      // largest partition's file stands for it (a plain table's tree is the table alone).
+      `WITH tree AS (SELECT relid FROM pg_partition_tree($1::oid::regclass) WHERE isleaf AND relid <> $1::oid
+                     UNION ALL SELECT oid FROM pg_class WHERE oid = $1::oid AND relkind <> 'p'),
+            file AS (SELECT relid FROM tree ORDER BY pg_relation_size(relid) DESC, relid LIMIT 1)
+       SELECT (SELECT sum(pg_table_size(relid)) FROM tree)::int8::text AS table_bytes,
+              (SELECT sum(pg_indexes_size(relid)) FROM tree)::int8::text AS index_bytes,
+              cl.oid::int8::text AS file_oid,
               ts.spcname AS tablespace, pg_tablespace_location(ts.oid) AS location, pg_relation_filepath(cl.oid) AS relation_path,
               pg_size_bytes(current_setting('segment_size'))::text AS segment_bytes,
               pg_size_bytes(current_setting('max_wal_size'))::text AS max_wal, pg_size_bytes(current_setting('wal_keep_size'))::text AS wal_keep,
               current_setting('archive_mode') <> 'off' OR EXISTS (SELECT FROM pg_replication_slots) AS wal_retained
-         FROM pg_class cl
+         FROM file JOIN pg_class cl ON cl.oid = file.relid
          JOIN pg_database d ON d.datname = current_database()
-         JOIN pg_tablespace ts ON ts.oid = CASE WHEN cl.reltablespace = 0 THEN d.dattablespace ELSE cl.reltablespace END
-        WHERE cl.oid = $1`,
+         JOIN pg_tablespace ts ON ts.oid = CASE WHEN cl.reltablespace = 0 THEN d.dattablespace ELSE cl.reltablespace END`,
       [origin.oid],
     )
   ).rows[0];
   return {
-    tableBytes: Number(r.table_bytes),
-    indexBytes: Number(r.index_bytes),
+    tableBytes: Number(r.table_bytes ?? 0),
+    indexBytes: Number(r.index_bytes ?? 0),
+    fileOid: r.file_oid,
     tablespace: r.tablespace,
     location: r.location ?? '',
     relationPath: r.relation_path,
@@ -335,7 +344,7 @@ async function localFreeSpace(c: Client, origin: TableInfo, facts: Facts, need: 
   if (!fs.existsSync(tableFile)) {
     return { kind: 'unknown', why: `the server's data is not on this host (${dataDir !== null ? `no data directory ${dataDir} here` : `no tablespace ${facts.tablespace} at ${facts.location} here`})` };
   }
-  const how = await sameServer(c, origin, dataDir, tableFile, facts.segmentBytes);
+  const how = await sameServer(c, facts.fileOid, dataDir, tableFile, facts.segmentBytes);
   if (typeof how !== 'string') return { kind: 'unknown', why: how.why };
 
   try {
@@ -374,7 +383,7 @@ async function localFreeSpace(c: Client, origin: TableInfo, facts: Facts, need: 
  * global/pg_control equals pg_control_system()'s; else the table's own data file (named after
  * its relfilenode) is here with the size the server reports for it.
  */
-async function sameServer(c: Client, origin: TableInfo, dataDir: string | null, tableFile: string, segmentBytes: number): Promise<string | { why: string }> {
+async function sameServer(c: Client, fileOid: string, dataDir: string | null, tableFile: string, segmentBytes: number): Promise<string | { why: string }> {
   if (dataDir !== null) {
     const allowed = (await c.query(`SELECT has_function_privilege('pg_control_system()', 'EXECUTE') AS ok`)).rows[0].ok;
     if (allowed) {
@@ -385,7 +394,7 @@ async function sameServer(c: Client, origin: TableInfo, dataDir: string | null, 
     }
   }
   const size = async (): Promise<number> =>
-    Math.min(segmentBytes, Number((await c.query(`SELECT pg_relation_size($1::oid)::int8::text AS b`, [origin.oid])).rows[0].b));
+    Math.min(segmentBytes, Number((await c.query(`SELECT pg_relation_size($1::oid)::int8::text AS b`, [fileOid])).rows[0].b));
   const before = await size();
   let here: number;
   try {

@@ -9,6 +9,7 @@ import { placementOf } from '../plan/subcommands.js';
 import type { ColumnFlow } from '../plan/columns.js';
 import { copyAclStatements } from './acl.js';
 import { relOptionsList } from './reloptions.js';
+import { buildPartitions, partitionIndexNames, restorePartitionIndexNames } from './partitions.js';
 
 /** An index dropped from the shadow after it was built empty, to be rebuilt after the copy. */
 export interface DeferredIndex {
@@ -21,6 +22,8 @@ export interface DeferredIndex {
   columns: string[] | null;
   /** the row identity (primary key, or the unique index in its place): built first, before any replay */
   identity?: boolean;
+  /** a partitioned index: the names its partitions' indexes had, [partition, name] */
+  partitionNames?: [string, string][];
 }
 
 /** A constraint attached at the swap (NOT VALID) and validated afterwards when it was valid. */
@@ -73,10 +76,15 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   await exec(`CREATE SCHEMA ${ident(ctx.schema)}`);
   await exec(
     `CREATE ${origin.persistence === 'u' ? 'UNLOGGED ' : ''}TABLE ${shadow} (LIKE ${source} INCLUDING ALL EXCLUDING STATISTICS)` +
+      (origin.partitionKey ? ` PARTITION BY ${trusted(origin.partitionKey)}` : '') +
       (origin.tablespace ? ` TABLESPACE ${ident(origin.tablespace)}` : ''),
   );
   const oid = await relationOid(c, shadow);
   await restoreIndexNames(c, origin.oid, oid, ctx.schema);
+  if (origin.partitionKey) {
+    await buildPartitions(c, origin, ctx.schema);
+    await restorePartitionIndexNames(c, origin.oid, oid, ctx.schema);
+  }
   await restoreWhatLikeMisses(c, origin.oid, oid, shadow);
   const notValidChecks = await dropNotValidChecks(c, origin.oid, oid, shadow);
   // PostgreSQL evaluates a non-volatile default of an added column once, for every existing
@@ -295,6 +303,7 @@ async function detachIndexes(c: Client, oid: string, schema: string, shadow: Sql
   const rows = (await c.query(sqlFile('deferred-indexes.sql'), [oid, identityIndex])).rows;
   const out: DeferredIndex[] = [];
   for (const r of rows) {
+    const partitionNames = await partitionIndexNames(c, qualified(schema, r.name));
     if (r.constraint_name) {
       await c.query(`ALTER TABLE ${shadow} DROP CONSTRAINT ${ident(r.constraint_name)}`);
       out.push({
@@ -307,16 +316,21 @@ async function detachIndexes(c: Client, oid: string, schema: string, shadow: Sql
         unique: r.is_unique,
         columns: r.plain_columns ? r.key_columns : null,
         identity: r.is_identity,
+        ...(partitionNames.length ? { partitionNames } : {}),
       });
     } else {
       await c.query(`DROP INDEX ${qualified(schema, r.name)}`);
       out.push({
         name: r.name,
-        create: trusted(r.index_def),
+        // pg_get_indexdef says ON ONLY for every partitioned index; one that has indexes on the
+        // partitions must cascade to them again when built after the copy (one made ON ONLY and
+        // left without them stays so).
+        create: trusted(partitionNames.length ? r.index_def.replace(' ON ONLY ', ' ON ') : r.index_def),
         comments: r.index_comment !== null ? [{ on: 'INDEX', text: r.index_comment }] : [],
         unique: r.is_unique,
         columns: r.plain_columns ? r.key_columns : null,
         identity: r.is_identity,
+        ...(partitionNames.length ? { partitionNames } : {}),
       });
     }
   }

@@ -9,12 +9,15 @@ import type { Side } from '../../verify/side.js';
 import type { Run } from '../run.js';
 import type { Captured } from './capture.js';
 import { stopIfTruncated } from './checks.js';
+import { changedSince } from '../../catalog/table.js';
+import { stopIfPartitionsChanged } from '../../catalog/partitions.js';
 
 const log = componentLog('validate');
 
 /** The shadow proven equal to the origin at one consistent point, at the chosen level; a difference stops the run. */
 export async function validateShadow(run: Run, k: Captured): Promise<{ report: BeforeCutoverReport; sides: { origin: Side; shadow: Side } }> {
   const { pool, opts, id, names, plan } = run;
+  if (plan.origin.partitionKey) await withClient(pool, async (c) => stopIfPartitionsChanged(await changedSince(c, plan.origin.oid, k.fingerprint)));
   const hashable = await withClient(pool, (c) => hashableTypes(c, k.shadow.columns.map((col) => col.type)));
   const sides = alterSides(k.tables, k.shadow.columns, hashable);
   const report = await validateBeforeCutover({

@@ -1,0 +1,66 @@
+import type { Client } from '../db/session.js';
+import { sqlFile } from '../db/sql-files.js';
+import { RuntimeError } from '../errors.js';
+
+/** One partition of a partitioned table (at any level), as the shadow tree must repeat it. */
+export interface Partition {
+  oid: string;
+  schema: string;
+  name: string;
+  /** the name of its direct parent (the root's own name for the first level) */
+  parent: string;
+  level: number;
+  /** FOR VALUES ... or DEFAULT */
+  bound: string;
+  /** the key of a partition that is itself partitioned (RANGE (at)), else null */
+  partitionKey: string | null;
+  persistence: string;
+  tablespace: string | null;
+  reloptions: string[] | null;
+  toastReloptions: string[] | null;
+  owner: string;
+  comment: string | null;
+  isLeaf: boolean;
+  /** 'r' (a table), 'p' (partitioned itself) or 'f' (a foreign table: refused) */
+  relkind: string;
+}
+
+/** The partitioned table's own key (pg_get_partkeydef), or null for a table that is not partitioned. */
+export async function readPartitionKey(c: Client, oid: string): Promise<string | null> {
+  const r = await c.query<{ k: string | null }>(`SELECT CASE WHEN relkind = 'p' THEN pg_get_partkeydef(oid) END AS k FROM pg_class WHERE oid = $1::oid`, [oid]);
+  return r.rows[0]?.k ?? null;
+}
+
+/** Every partition under the table, parents before their partitions (empty when it has none). */
+export async function readPartitions(c: Client, oid: string): Promise<Partition[]> {
+  const r = await c.query(sqlFile('partition-tree.sql'), [oid]);
+  return r.rows.map((p) => ({
+    oid: p.oid,
+    schema: p.schema,
+    name: p.name,
+    parent: p.parent,
+    level: p.level,
+    bound: p.bound,
+    partitionKey: p.partition_key,
+    persistence: p.persistence,
+    tablespace: p.tablespace,
+    reloptions: p.reloptions,
+    toastReloptions: p.toast_reloptions,
+    owner: p.owner,
+    comment: p.comment,
+    isLeaf: p.is_leaf,
+    relkind: p.relkind,
+  }));
+}
+
+/**
+ * `what` changed on the table since the capture began (catalog/table.ts changedSince): a
+ * partition attached, detached or renamed leaves the shadow tree stale, so the run stops before
+ * any swap. Checked before the validation (whose comparison would otherwise only report
+ * differences) and again under the cutover's locks, where ATTACH and DETACH cannot run.
+ */
+export function stopIfPartitionsChanged(what: string | null): void {
+  if (what?.split(', ').includes('partitions')) {
+    throw new RuntimeError(`partitions of the table were attached, detached or renamed during the migration (its ${what} changed); the shadow tree no longer matches it and nothing was swapped`);
+  }
+}

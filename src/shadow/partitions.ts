@@ -1,0 +1,94 @@
+import type { Client } from '../db/session.js';
+import { ident, literal, qualified, trusted, type SqlText } from '../db/quote.js';
+import { sqlFile } from '../db/sql-files.js';
+import { UserError } from '../errors.js';
+import type { TableInfo } from '../catalog/table.js';
+import { copyAclStatements } from './acl.js';
+import { relOptionsList } from './reloptions.js';
+
+/**
+ * The shadow of a partitioned table is a partition tree of its own, in the migration's schema:
+ * every partition of the origin again, under its own name, with the same bound (and, for a
+ * sub-partitioned one, the same key), persistence, options, tablespace, owner, grants and
+ * comment. The parent's indexes, constraints and row triggers reach the partitions the way
+ * PostgreSQL always gives them (cloned); what a partition has of its own is refused for now.
+ * Runs inside the shadow's build transaction, after the shadow's root exists.
+ */
+export async function buildPartitions(c: Client, origin: TableInfo, schema: string): Promise<void> {
+  const local = (await c.query(sqlFile('partition-local-objects.sql'), [origin.oid])).rows;
+  if (local.length) {
+    const l = local[0];
+    throw new UserError(
+      `refused: ${origin.schema}.${origin.name}: partition ${l.partition} has ${l.what} of its own (not its parent's), which the shadow tree does not repeat yet; define it on the partitioned table or drop it first`,
+    );
+  }
+  for (const p of origin.partitions) {
+    const table = qualified(schema, p.name);
+    await c.query(
+      `CREATE ${p.persistence === 'u' ? 'UNLOGGED ' : ''}TABLE ${table} PARTITION OF ${qualified(schema, p.parent)} ${trusted(p.bound)}` +
+        (p.partitionKey ? ` PARTITION BY ${trusted(p.partitionKey)}` : '') +
+        (p.tablespace ? ` TABLESPACE ${ident(p.tablespace)}` : ''),
+    );
+    const options = relOptionsList(p.reloptions).concat(relOptionsList(p.toastReloptions, 'toast'));
+    if (options.length) await c.query(`ALTER TABLE ${table} SET (${options.join(', ')})`);
+    await c.query(`ALTER TABLE ${table} OWNER TO ${ident(p.owner)}`);
+    for (const stmt of await copyAclStatements(c, p.oid, table)) await c.query(stmt);
+    if (p.comment !== null) await c.query(`COMMENT ON TABLE ${table} IS ${literal(p.comment)}`);
+  }
+}
+
+/**
+ * PostgreSQL names the index it creates on each partition for a partitioned index itself; the
+ * shadow's partitions take the origin's names back (by partition and root index) once built.
+ */
+export async function restorePartitionIndexNames(c: Client, originOid: string, shadowOid: string, schema: string): Promise<void> {
+  await renamePairs(c, schema, (await c.query(sqlFile('partition-index-names.sql'), [originOid, shadowOid])).rows);
+}
+
+/** The names of a partitioned index's indexes on the partitions: [partition, index name]. */
+export async function partitionIndexNames(c: Client, index: SqlText): Promise<[string, string][]> {
+  const r = await c.query<{ partition: string; name: string }>(
+    `SELECT pc.relname AS partition, ic.relname AS name FROM pg_partition_tree($1::regclass) t
+       JOIN pg_class ic ON ic.oid = t.relid JOIN pg_index i ON i.indexrelid = t.relid JOIN pg_class pc ON pc.oid = i.indrelid
+      WHERE t.level > 0 ORDER BY 1`,
+    [index],
+  );
+  return r.rows.map((row) => [row.partition, row.name]);
+}
+
+/**
+ * A deferred partitioned index, built after the copy, gives its partitions' indexes the names
+ * they had when it was taken off (those the ALTER left: offline, an index the ALTER rebuilds
+ * gets names PostgreSQL generates anew, the others keep theirs).
+ */
+export async function renamePartitionIndexes(c: Client, schema: string, index: string, want: [string, string][]): Promise<void> {
+  const now = new Map(await partitionIndexNames(c, qualified(schema, index)));
+  await renamePairs(c, schema, want.flatMap(([partition, name]) => {
+    const current = now.get(partition);
+    return current !== undefined && current !== name ? [{ shadow_name: current, origin_name: name }] : [];
+  }));
+}
+
+/** Renames through temporary names: a generated name may be another index's final one. */
+async function renamePairs(c: Client, schema: string, pairs: { shadow_name: string; origin_name: string }[]): Promise<void> {
+  for (const [i, p] of pairs.entries()) {
+    await c.query(`ALTER INDEX ${qualified(schema, p.shadow_name)} RENAME TO ${ident(`pgshift_ptmp_${i}`)}`);
+  }
+  for (const [i, p] of pairs.entries()) {
+    await c.query(`ALTER INDEX ${qualified(schema, `pgshift_ptmp_${i}`)} RENAME TO ${ident(p.origin_name)}`);
+  }
+}
+
+/** A partition's own triggers, to re-create on the new partition of the same name at the swap. */
+export interface PartitionTrigger {
+  name: string;
+  def: string;
+  enabled: string;
+  comment: string | null;
+  partition: string;
+}
+
+/** Read under search_path = pg_catalog by the caller, so the definitions name their objects fully. */
+export async function readPartitionTriggers(c: Client, rootOid: string, ownTriggers: string[]): Promise<PartitionTrigger[]> {
+  return (await c.query<PartitionTrigger>(sqlFile('partition-triggers.sql'), [rootOid, ownTriggers])).rows;
+}

@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { onlineAlter, alterOptions } from '../src/index.js';
+import { createTestDatabase, type TestDatabase } from './support/test-db.js';
+import { runCli } from './support/cli.js';
+import { migrateUnderLoad, setUpPartitioned } from './support/partitioned.js';
+
+/**
+ * No lost writes on a partitioned table (DESIGN.md section 5, issue 15): the mirrored workload
+ * writes while the whole partition tree is copied and swapped, with key updates that move rows
+ * from one partition to another. The long version (1,000,000 rows) is test/partitioned/long.
+ */
+const ROWS = 20_000;
+
+describe('concurrent writes on a partitioned table', () => {
+  let db: TestDatabase;
+  let appUrl: string;
+  const role = `app_${Math.random().toString(36).slice(2, 8)}`;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('part');
+    appUrl = await setUpPartitioned(db, role, ROWS, 12);
+  });
+  afterAll(async () => {
+    await db.drop();
+    await db.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+  });
+
+  it('loses no write across 12 partitions, rows moving between partitions included', async () => {
+    const run = await migrateUnderLoad(db, appUrl, ROWS);
+    expect(run.status).toBe('done');
+    expect(run.stats.errors).toEqual([]);
+    expect(run.stats.failures).toBe(0);
+    expect(run.during).toBeGreaterThan(50);
+    expect(run.movedRows, 'rows inserted or moved into the last partition').toBeGreaterThan(0);
+    expect(run.differences).toEqual([]);
+    const tree = await db.query(`SELECT count(*)::int AS n FROM pg_partition_tree('app.acct') WHERE level = 1`);
+    expect(tree.rows[0].n).toBe(12);
+    const types = await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'app.acct_p3'::regclass AND attname = 'v'`);
+    expect(types.rows[0].t).toBe('bigint');
+    const leftovers = await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`);
+    expect(leftovers.rows).toEqual([]);
+  });
+});
+
+describe('partitions attached or detached during the migration', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('part_attach');
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it.each([
+    ['attached', (t: string) => `CREATE TABLE ${t}_late PARTITION OF ${t} FOR VALUES FROM (5001) TO (6001)`],
+    ['detached', (t: string) => `ALTER TABLE ${t} DETACH PARTITION ${t}_b`],
+  ])('a partition %s meanwhile stops the migration before the swap, exit 1, the tree untouched and nothing left behind', async (what, ddl) => {
+    const t = `tree_${what}`;
+    await db.query(`CREATE TABLE ${t} (id int PRIMARY KEY, v int) PARTITION BY RANGE (id);
+      CREATE TABLE ${t}_a PARTITION OF ${t} FOR VALUES FROM (1) TO (2501);
+      CREATE TABLE ${t}_b PARTITION OF ${t} FOR VALUES FROM (2501) TO (5001);
+      INSERT INTO ${t} SELECT g, g FROM generate_series(1, 5000) g;`);
+    let done = false;
+    const err: unknown = await onlineAlter(
+      alterOptions({
+        strategy: 'copy', url: db.url, statements: `ALTER TABLE ${t} ALTER COLUMN v TYPE bigint`, execute: true,
+        onPhase: async (phase) => {
+          if (phase !== 'catch-up' || done) return;
+          done = true;
+          await db.query(ddl(t));
+        },
+      }),
+    ).then(() => null, (e: unknown) => e);
+    expect(done).toBe(true);
+    expect((err as { exitCode?: number }).exitCode, String(err)).toBe(1);
+    expect(String((err as Error).message)).toMatch(/partitions of the table were attached, detached or renamed during the migration .*nothing was swapped/);
+    expect((await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'v'`, [t])).rows[0].t).toBe('integer');
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relname LIKE $1 AND NOT t.tgisinternal`, [`${t}%`])).rows[0].n).toBe(0);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+    expect((await db.query(`SELECT count(*)::int AS n FROM ${t}`)).rows[0].n).toBe(what === 'attached' ? 5000 : 2500);
+  });
+});
+
+describe('revert of a partitioned table', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('part_revert');
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('swaps the old tree back with the writes made to the new one, rows moved between partitions included', async () => {
+    await db.query(`CREATE TABLE rv (id int PRIMARY KEY, v int, note text) PARTITION BY RANGE (id);
+      CREATE TABLE rv_a PARTITION OF rv FOR VALUES FROM (1) TO (1001);
+      CREATE TABLE rv_b PARTITION OF rv FOR VALUES FROM (1001) TO (2001);
+      CREATE TABLE rv_rest PARTITION OF rv DEFAULT;
+      CREATE INDEX rv_v ON rv (v);
+      INSERT INTO rv SELECT g, g, 'n' || g FROM generate_series(1, 2000) g;`);
+    const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE rv ALTER COLUMN v TYPE bigint', execute: true, revertWindowMs: 3_600_000 }));
+    expect(report.status).toBe('done');
+    await db.query(`UPDATE rv SET id = id + 5000 WHERE id <= 10; UPDATE rv SET v = -v WHERE id BETWEEN 1500 AND 1510; DELETE FROM rv WHERE id = 20; INSERT INTO rv VALUES (9999, 1, 'late')`);
+    const before = (await db.query(`SELECT string_agg(concat_ws(':', id, v, note), ',' ORDER BY id) AS s FROM rv`)).rows[0].s;
+    const r = await runCli(['revert', String(report.migrationId), '--url', db.url]);
+    expect(r.status, r.stderr).toBe(0);
+    expect((await db.query(`SELECT string_agg(concat_ws(':', id, v, note), ',' ORDER BY id) AS s FROM rv`)).rows[0].s).toBe(before);
+    const tree = await db.query(`SELECT c.relname, format_type(a.atttypid, a.atttypmod) AS v FROM pg_partition_tree('rv') p JOIN pg_class c ON c.oid = p.relid
+      JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'v' ORDER BY 1`);
+    expect(tree.rows).toEqual(['rv', 'rv_a', 'rv_b', 'rv_rest'].map((relname) => ({ relname, v: 'integer' })));
+    expect((await db.query(`SELECT count(*)::int AS n FROM rv_rest`)).rows[0].n).toBe(11);
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid IN (SELECT relid FROM pg_partition_tree('rv')) AND tgname LIKE 'pgshift%'`)).rows[0].n).toBe(0);
+  });
+});

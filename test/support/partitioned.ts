@@ -1,0 +1,68 @@
+import { onlineAlter, alterOptions } from '../../src/index.js';
+import { startWorkload, type WorkloadStats } from '../../src/demo/workload.js';
+import type { TestDatabase } from './test-db.js';
+import { mirrorDifferences } from './mirror.js';
+
+/**
+ * The mirrored workload (src/demo/workload.ts) on a table partitioned by range of its key: the
+ * initial rows spread over `partitions - 1` ranges, and every id the workload makes (inserts,
+ * key updates, which start above initialRows + 1,000,000) lands in the last, open-ended one, so
+ * each key update moves a row from one partition to another (DELETE there, INSERT here). `u`
+ * is not UNIQUE: a unique index on a partitioned table must include the partition key.
+ */
+export async function setUpPartitioned(db: TestDatabase, role: string, rows: number, partitions: number): Promise<string> {
+  const ranges = partitions - 1;
+  const width = Math.ceil(rows / ranges);
+  const parts = Array.from({ length: ranges }, (_, i) =>
+    `CREATE TABLE app.acct_p${i} PARTITION OF app.acct FOR VALUES FROM (${i === 0 ? 'MINVALUE' : i * width + 1}) TO (${(i + 1) * width + 1});`,
+  ).join('\n');
+  await db.query(`
+    CREATE SCHEMA app;
+    CREATE TABLE app.acct (id int PRIMARY KEY, u int NOT NULL, v int NOT NULL, note text) PARTITION BY RANGE (id);
+    ${parts}
+    CREATE TABLE app.acct_new PARTITION OF app.acct FOR VALUES FROM (${ranges * width + 1}) TO (MAXVALUE);
+    CREATE INDEX acct_v_idx ON app.acct (v);
+    CREATE TABLE app.acct_mirror (id int, u int, v int, note text);
+    CREATE INDEX ON app.acct_mirror (id);
+    INSERT INTO app.acct SELECT g, g, g % 100, 'row ' || g FROM generate_series(1, ${rows}) g;
+    INSERT INTO app.acct_mirror SELECT * FROM app.acct;
+    ANALYZE app.acct;
+    CREATE ROLE ${role} LOGIN PASSWORD 'app';
+    GRANT USAGE ON SCHEMA app TO ${role};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON app.acct, app.acct_mirror TO ${role};
+  `);
+  const u = new URL(db.url);
+  u.username = role;
+  u.password = 'app';
+  return u.toString();
+}
+
+export interface PartitionedRun {
+  status: string;
+  stats: WorkloadStats;
+  during: number;
+  differences: string[];
+  movedRows: number;
+}
+
+/** The workload runs while pgshift changes the partitioned table; then table and mirror are compared. */
+export async function migrateUnderLoad(db: TestDatabase, appUrl: string, rows: number): Promise<PartitionedRun> {
+  const workload = await startWorkload({ url: appUrl, schema: 'app', table: 'acct', mirror: 'acct_mirror', workers: 3, initialRows: rows });
+  await new Promise((r) => setTimeout(r, 300));
+  const before = workload.stats().transactions;
+  const report = await onlineAlter(
+    alterOptions({
+      strategy: 'copy',
+      url: db.url,
+      statements: 'ALTER TABLE app.acct ALTER COLUMN v TYPE bigint, ADD COLUMN extra int DEFAULT 7',
+      execute: true,
+      chunkTimeMs: 20,
+      dropOld: true,
+    }),
+  );
+  const during = workload.stats().transactions - before;
+  await new Promise((r) => setTimeout(r, 300));
+  const stats = await workload.stop();
+  const moved = await db.query(`SELECT count(*)::int AS n FROM app.acct_new`);
+  return { status: report.status, stats, during, differences: await mirrorDifferences(db), movedRows: moved.rows[0].n };
+}
