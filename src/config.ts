@@ -17,6 +17,8 @@ export interface AlterOptions {
   transforms: string[];
   /** target duration of one copy chunk */
   chunkTimeMs: number;
+  /** after each copy chunk, sleep this fraction of the time it took (gh-ost's --nice-ratio): 0 none, 1 the copy at half speed */
+  nice?: number;
   /** lock acquisition for DDL and the cutover: first attempt, growth cap, attempts */
   retry: RetryPolicy;
   /** the cutover transaction's overall deadline */

@@ -60,6 +60,7 @@ describe('pgshift alter on the command line', () => {
     ['a missing table', ['alter', '--strategy', 'copy', 'ALTER TABLE nope ADD COLUMN x int'], /table nope does not exist/],
     ['two tables', ['alter', '--strategy', 'copy', 'ALTER TABLE t ADD COLUMN x int; ALTER TABLE u ADD COLUMN y int'], /same table/],
     ['a duration without unit', ['alter', '--strategy', 'copy', 'ALTER TABLE t ADD COLUMN x int', '--chunk-time', '500'], /not a duration/],
+    ['a --nice that is not a ratio', ['alter', '--strategy', 'copy', 'ALTER TABLE t ADD COLUMN x int', '--nice', 'lots'], /^pgshift: --nice: "lots" is not a number from 0 to 10$/],
     ['a bad unit', ['alter', '--strategy', 'copy', 'ALTER TABLE t ADD COLUMN x int', '--lock-timeout', '5 parsecs'], /not a duration/],
     ['a syntax error', ['alter', '--strategy', 'copy', 'ALTER TABLE t ADD COLUMN'], /cannot parse/],
   ])('refuses %s with exit code 2 and one line', (_name, args, pattern) => {

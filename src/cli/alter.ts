@@ -4,7 +4,7 @@ import { alterOptions, DEFAULTS, type AlterOptions } from '../config.js';
 import { resumeMigration } from '../migration/start.js';
 import { revertMigration } from '../migration/revert.js';
 import {
-  addConnectionOptions, addOutputOptions, addReportOptions, addStrategyOptions, addThrottleOptions, connectionUrl, outputOptions, positiveDuration, reportOptions, strategyOptions, throttleOptions, oneOf,
+  addConnectionOptions, addOutputOptions, addReportOptions, addStrategyOptions, addThrottleOptions, connectionUrl, outputOptions, positiveDuration, ratio, reportOptions, strategyOptions, throttleOptions, oneOf,
 } from './options.js';
 import { withReport } from '../report/report-run.js';
 import { withOutput } from '../terminal/output.js';
@@ -21,6 +21,7 @@ function addAlterOptions(cmd: Command): Command {
   addStrategyOptions(addConnectionOptions(cmd))
     .option('--json', 'print one final JSON report on stdout', false)
     .option('--chunk-time <duration>', 'target duration of one copy chunk', `${DEFAULTS.chunkTimeMs}ms`)
+    .option('--nice <ratio>', 'after each copy chunk, pause this fraction of its time (0.5: the copy at 2/3 speed, leaving the application more of the server)', '0')
     .option('--transform <assignment>', 'compute a column of the new table during the copy, e.g. "full_name = first || \' \' || last" (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--migration-type <type>', 'schema (no transforms), both (ALTER with transforms), data (use pgshift backfill)', 'schema')
     .option('--drop-old', 'drop the old table right after the swap (default: keep it until pgshift cleanup)', false)
@@ -75,6 +76,7 @@ function optionsFrom(statements: string, o: Record<string, unknown>): AlterOptio
     url: connectionUrl(o),
     execute: o.execute === true,
     chunkTimeMs: positiveDuration(o.chunkTime, '--chunk-time', MAX_CHUNK_TIME_MS),
+    nice: ratio(o.nice, '--nice', 10),
     retry: { ...DEFAULTS.retry, lockTimeoutMs, maxLockTimeoutMs: Math.max(lockTimeoutMs, DEFAULTS.retry.maxLockTimeoutMs) },
   });
 }
@@ -83,7 +85,7 @@ function optionsFrom(statements: string, o: Record<string, unknown>): AlterOptio
 function explicitOptions(cmd: Command): string[] {
   const keys: Record<string, string> = {
     postponeCutover: 'postponeCutover', rollback: 'rollback', revertWindow: 'revertWindowMs', validation: 'validation', transform: 'transforms',
-    dropOld: 'dropOld', chunkTime: 'chunkTimeMs', cutoverAt: 'cutoverAt', hookCmd: 'hookCmd', hooksDir: 'hooksDir',
+    dropOld: 'dropOld', chunkTime: 'chunkTimeMs', nice: 'nice', cutoverAt: 'cutoverAt', hookCmd: 'hookCmd', hooksDir: 'hooksDir',
     // the copy's throttling: reported unused where nothing is copied
     maxLag: 'maxLag', replica: 'replica', maxSlotLag: 'maxSlotLag', maxWalRate: 'maxWalRate', maxActive: 'maxActive', throttleQuery: 'throttleQuery',
   };

@@ -43,6 +43,13 @@ export function positiveDuration(text: unknown, option: string, maxMs = MAX_TIME
   return ms;
 }
 
+/** A ratio from 0 to `max` (e.g. `--nice 0.5`). */
+export function ratio(text: unknown, option: string, max: number): number {
+  const n = Number(text);
+  if (String(text).trim() === '' || !Number.isFinite(n) || n < 0 || n > max) throw new UserError(`${option}: "${String(text)}" is not a number from 0 to ${max}`);
+  return n;
+}
+
 /** setTimeout's and PostgreSQL's (lock_timeout, statement_timeout) largest value. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 

@@ -75,7 +75,7 @@ async function interruptedMigration(pool: Pool, tableOid: string, statements: st
 
 /** Options that tune a copy, given where nothing is copied: said, not silently ignored. */
 const COPY_TUNING: Record<string, string> = {
-  chunkTimeMs: '--chunk-time', validation: '--validation', rollback: '--rollback', dropOld: '--drop-old',
+  chunkTimeMs: '--chunk-time', nice: '--nice', validation: '--validation', rollback: '--rollback', dropOld: '--drop-old',
   maxLag: '--max-lag', replica: '--replica', maxSlotLag: '--max-slot-lag', maxWalRate: '--max-wal-rate', maxActive: '--max-active', throttleQuery: '--throttle-query',
 };
 

@@ -28,7 +28,7 @@ export type StoredOptions = Partial<Omit<AlterOptions, 'url' | 'statements' | 'e
 export function storedOptions(o: AlterOptions): StoredOptions {
   const { replicas: _replicas, ...throttle } = o.throttle;
   return {
-    chunkTimeMs: o.chunkTimeMs, retry: o.retry, cutoverDeadlineMs: o.cutoverDeadlineMs, cutoverBacklog: o.cutoverBacklog,
+    chunkTimeMs: o.chunkTimeMs, nice: o.nice, retry: o.retry, cutoverDeadlineMs: o.cutoverDeadlineMs, cutoverBacklog: o.cutoverBacklog,
     validation: o.validation, rollback: o.rollback, checksumParallel: o.checksumParallel, transforms: o.transforms,
     dropOld: o.dropOld, revertWindowMs: o.revertWindowMs, maxRuntimeMs: o.maxRuntimeMs, postponeCutover: o.postponeCutover,
     cutoverAt: o.cutoverAt, hookCmd: o.hookCmd, hooksDir: o.hooksDir, throttle: { ...throttle, replicas: [] },
@@ -60,7 +60,7 @@ export function resumedOptions(stored: StoredOptions, o: AlterOptions, id: numbe
   const merged: AlterOptions = { ...o };
   for (const key of FIXED) if (key in stored) (merged as unknown as Record<string, unknown>)[key] = stored[key];
   // What the operator did not give on take-over comes from the stored options too.
-  const changeable = ['chunkTimeMs', 'cutoverAt', 'hookCmd', 'hooksDir', 'checksumParallel'] as const;
+  const changeable = ['chunkTimeMs', 'nice', 'cutoverAt', 'hookCmd', 'hooksDir', 'checksumParallel'] as const;
   for (const key of changeable) {
     if (o.explicit && !o.explicit.includes(key) && key in stored) (merged as unknown as Record<string, unknown>)[key] = stored[key];
   }

@@ -1,4 +1,5 @@
 import { withClient } from '../../db/session.js';
+import { sleep } from '../../db/retry.js';
 import { componentLog } from '../../log.js';
 import { createChunker } from '../../copy/chunker.js';
 import { copyRange, findBound } from '../../copy/copier.js';
@@ -49,6 +50,8 @@ export async function copyAll(run: Run, tables: Tables, start: string[] | null =
         if (high === null) break; // the last chunk: every key is copied
         chunker.feedback(chunk.rows, chunk.ms, requested);
         low = high;
+        // --nice: the server's time handed back to the application, in proportion to what the chunk took.
+        if (run.opts.nice) await sleep(chunk.ms * run.opts.nice);
         const rate = rows / ((performance.now() - started) / 1000);
         run.opts.onProgress?.({ phase: 'copy', rowsCopied: rows, rowsEstimated: run.plan.origin.estimatedRows, rowsPerSecond: rate, chunkRows: requested });
         progress.emit({ type: 'rows', id: run.id, done: rows, total: estimate(run) });
