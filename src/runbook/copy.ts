@@ -5,7 +5,7 @@ import { sqlFile } from '../db/sql-files.js';
 import { withQualifiedNames } from '../db/search-path.js';
 import { describeError } from '../errors.js';
 import { tableFingerprint } from '../catalog/table.js';
-import { captureFunctionSql, changelogSql, triggersSql, type CaptureNames } from '../capture/install.js';
+import { captureFunctionSql, changelogSql, dropTriggersSql, triggersSql, type CaptureNames } from '../capture/install.js';
 import { chunkBoundSql, copyRangeSql, deleteShadowRowsSql, insertRowsSql, takeEntriesSql, type Tables } from '../copy/sql.js';
 import { alterSides, hashableTypes } from '../verify/alter-sides.js';
 import { pageRangeChecksumSql } from '../verify/side.js';
@@ -526,7 +526,7 @@ function abortScript(ctx: Ctx, revert: RecordedSwap): RunbookScript {
     },
     {
       title: `the capture triggers on ${o.schema}.${o.name} (ACCESS EXCLUSIVE for milliseconds)`,
-      statements: ['BEGIN', `DROP TRIGGER IF EXISTS ${ident(cap.captureTrigger)} ON ${ctx.table}`, `DROP TRIGGER IF EXISTS ${ident(cap.truncateTrigger)} ON ${ctx.table}`, 'COMMIT'],
+      statements: ['BEGIN', ...dropTriggersSql(o.schema, o.name, cap, o.partitions.map((p) => p.name)), 'COMMIT'],
     },
     { title: `what forward.sql created in ${ctx.schema}, object by object`, statements: dropSchemaStatements(ctx) },
   ];
