@@ -116,20 +116,36 @@ export async function compareSides(pool: Pool, a: Side, b: Side, opts: CompareOp
   });
 }
 
-type PagePart = { from: number; to: number | null } | 'whole';
+/** A range of heap pages of the side's relation, or of one of its partitions (`relation`), or the whole side. */
+type PagePart = { from: number; to: number | null; relation?: string } | 'whole';
 
 /**
  * Page ranges splitting a side's heap into `parallel` parts (one for small tables); the last is
  * open-ended. The size is read now, not under the snapshot: pages added since are in the last
- * part. A relation without a heap of its own (a view, a partitioned table) is read whole.
+ * part. A partitioned table is read partition by partition, each leaf split the same way (so
+ * the validation runs per partition, in parallel); a relation without a heap of its own (a view)
+ * is read whole.
  */
 async function pageParts(c: Client, side: Side, parallel: number): Promise<PagePart[]> {
   const r = await c.query(
-    `SELECT relkind IN ('r', 'm') AS heap, pg_relation_size(oid) / current_setting('block_size')::int AS p FROM pg_class WHERE oid = $1::regclass`,
+    `SELECT relkind IN ('r', 'm') AS heap, pg_relation_size(oid) / current_setting('block_size')::int AS p, relkind = 'p' AS partitioned
+       FROM pg_class WHERE oid = $1::regclass`,
     [side.relation],
   );
+  if (r.rows[0].partitioned) {
+    const leaves = await c.query<{ relation: string; p: string }>(
+      `SELECT format('%I.%I', n.nspname, l.relname) AS relation, pg_relation_size(l.oid) / current_setting('block_size')::int AS p
+         FROM pg_partition_tree($1::regclass) t JOIN pg_class l ON l.oid = t.relid JOIN pg_namespace n ON n.oid = l.relnamespace
+        WHERE t.isleaf AND l.relkind = 'r' ORDER BY l.oid`,
+      [side.relation],
+    );
+    return leaves.rows.flatMap((leaf) => splitPages(Number(leaf.p), parallel).map((part) => ({ ...part, relation: leaf.relation })));
+  }
   if (!r.rows[0].heap) return ['whole'];
-  const pages = Number(r.rows[0].p);
+  return splitPages(Number(r.rows[0].p), parallel);
+}
+
+function splitPages(pages: number, parallel: number): { from: number; to: number | null }[] {
   const n = pages < 1000 ? 1 : Math.max(1, parallel);
   return Array.from({ length: n }, (_, i) => ({ from: Math.floor((pages * i) / n), to: i === n - 1 ? null : Math.floor((pages * (i + 1)) / n) }));
 }
@@ -137,7 +153,8 @@ async function pageParts(c: Client, side: Side, parallel: number): Promise<PageP
 async function pageChecksum(c: Client, side: Side, part: PagePart): Promise<Fingerprint> {
   if (part === 'whole') return (await c.query(chunkChecksumSql(side, false, false), side.params)).rows[0];
   const bounds = [`(${part.from},0)`, ...(part.to === null ? [] : [`(${part.to},0)`])];
-  return (await c.query(pageRangeChecksumSql(side, part.to !== null), [...side.params, ...bounds])).rows[0];
+  const on = part.relation ? { ...side, relation: part.relation } : side;
+  return (await c.query(pageRangeChecksumSql(on, part.to !== null), [...side.params, ...bounds])).rows[0];
 }
 
 /** Fingerprints of disjoint parts combined into the whole's: counts and sums add, hashes XOR. */
