@@ -37,6 +37,18 @@ const WIDENING: Record<string, string[]> = {
   text: ['character varying'],
 };
 
+const INTEGERS = new Set(['smallint', 'integer', 'bigint']);
+
+/**
+ * Whether a narrowing key change can map two old keys to one new key without an error: an
+ * integer narrowing cannot (a value fits unchanged or the cast fails), a varchar limit can
+ * (trailing spaces are cut), and so can a rounding (numeric scale, timestamp to date). Only
+ * these need the cutover's exact row counts.
+ */
+export function narrowingMayMerge(k: { from: string; to: string }): boolean {
+  return !(INTEGERS.has(k.from) && INTEGERS.has(k.to));
+}
+
 /** A key column's type change that maps every old value to a distinct new one, whatever the data. */
 export function isWideningKeyChange(from: string, to: string): boolean {
   if (from === to) return true;

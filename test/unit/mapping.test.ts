@@ -2,7 +2,17 @@ import { describe, expect, it } from 'vitest';
 import type { Column, KeyColumn } from '../../src/catalog/table.js';
 import { ident } from '../../src/db/quote.js';
 import type { ColumnFlow, ColumnSource } from '../../src/plan/columns.js';
-import { deriveMapping, isWideningKeyChange } from '../../src/plan/mapping.js';
+import { deriveMapping, isWideningKeyChange, narrowingMayMerge } from '../../src/plan/mapping.js';
+
+describe('narrowingMayMerge', () => {
+  it('an integer narrowing cannot merge keys (a value fits unchanged or fails); a varchar limit or a rounding can', () => {
+    expect(narrowingMayMerge({ from: 'bigint', to: 'integer' })).toBe(false);
+    expect(narrowingMayMerge({ from: 'integer', to: 'smallint' })).toBe(false);
+    expect(narrowingMayMerge({ from: 'text', to: 'character varying(3)' })).toBe(true);
+    expect(narrowingMayMerge({ from: 'numeric(10,2)', to: 'numeric(10,0)' })).toBe(true);
+    expect(narrowingMayMerge({ from: 'timestamp without time zone', to: 'date' })).toBe(true);
+  });
+});
 
 describe('isWideningKeyChange', () => {
   it.each([

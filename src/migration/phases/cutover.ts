@@ -12,6 +12,7 @@ import { failpoint } from '../../failpoints.js';
 import { openRevertWindow } from '../revert-window.js';
 import { catchUp } from './catch-up.js';
 import type { Captured } from './capture.js';
+import { narrowingMayMerge } from '../../plan/mapping.js';
 
 const log = componentLog('cutover');
 
@@ -60,7 +61,8 @@ export async function cutoverInput(
       estimatedRows: Math.max(origin.estimatedRows, ctx.copiedRows),
       budgetMs: 20,
       keepOnFailure: opts.rollback === 'none',
-      exactCounts: plan.mapping.narrowedKey.length > 0,
+      // Linear in the table, under the lock: only where a narrowing can merge keys without an error.
+      exactCounts: plan.mapping.narrowedKey.some(narrowingMayMerge),
     },
   };
   return { input, validate };
