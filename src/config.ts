@@ -17,6 +17,12 @@ export interface AlterOptions {
   transforms: string[];
   /** target duration of one copy chunk */
   chunkTimeMs: number;
+  /**
+   * copy lanes (disjoint key ranges copied at once, each its own session); unset: 1 while the
+   * database commits more than 20 transactions a second when the copy starts, else the server's
+   * max_parallel_maintenance_workers (PostgreSQL does not say how many cores it has), at most 4
+   */
+  maxParallel?: number;
   /** after each copy chunk, sleep this fraction of the time it took (gh-ost's --nice-ratio): 0 none, 1 the copy at half speed */
   nice?: number;
   /** lock acquisition for DDL and the cutover: first attempt, growth cap, attempts */

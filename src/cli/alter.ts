@@ -15,12 +15,14 @@ import { UserError } from '../errors.js';
 import { ROLLBACK_MODES, VALIDATION_LEVELS } from '../verify/validate.js';
 import { addFleetOptions, runFleetCommand } from './fleet.js';
 import { alterProbe } from '../fleet/probes.js';
+import { MAX_LANES } from '../copy/lanes.js';
 
 /** The options `alter` and `resume` share (everything but the statements). */
 function addAlterOptions(cmd: Command): Command {
   addStrategyOptions(addConnectionOptions(cmd))
     .option('--json', 'print one final JSON report on stdout', false)
     .option('--chunk-time <duration>', 'target duration of one copy chunk', `${DEFAULTS.chunkTimeMs}ms`)
+    .option('--max-parallel <n>', `copy lanes: disjoint key ranges copied at once, each its own session (1 to 4; default: 1 while the database is busy, else max_parallel_maintenance_workers)`)
     .option('--nice <ratio>', 'after each copy chunk, pause this fraction of its time (0.5: the copy at 2/3 speed, leaving the application more of the server)', '0')
     .option('--transform <assignment>', 'compute a column of the new table during the copy, e.g. "full_name = first || \' \' || last" (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--migration-type <type>', 'schema (no transforms), both (ALTER with transforms), data (use pgshift backfill)', 'schema')
@@ -77,6 +79,7 @@ function optionsFrom(statements: string, o: Record<string, unknown>): AlterOptio
     execute: o.execute === true,
     chunkTimeMs: positiveDuration(o.chunkTime, '--chunk-time', MAX_CHUNK_TIME_MS),
     nice: ratio(o.nice, '--nice', 10),
+    ...(o.maxParallel !== undefined ? { maxParallel: lanesOption(o.maxParallel) } : {}),
     retry: { ...DEFAULTS.retry, lockTimeoutMs, maxLockTimeoutMs: Math.max(lockTimeoutMs, DEFAULTS.retry.maxLockTimeoutMs) },
   });
 }
@@ -85,7 +88,7 @@ function optionsFrom(statements: string, o: Record<string, unknown>): AlterOptio
 function explicitOptions(cmd: Command): string[] {
   const keys: Record<string, string> = {
     postponeCutover: 'postponeCutover', rollback: 'rollback', revertWindow: 'revertWindowMs', validation: 'validation', transform: 'transforms',
-    dropOld: 'dropOld', chunkTime: 'chunkTimeMs', nice: 'nice', cutoverAt: 'cutoverAt', hookCmd: 'hookCmd', hooksDir: 'hooksDir',
+    dropOld: 'dropOld', chunkTime: 'chunkTimeMs', nice: 'nice', maxParallel: 'maxParallel', cutoverAt: 'cutoverAt', hookCmd: 'hookCmd', hooksDir: 'hooksDir',
     // the copy's throttling: reported unused where nothing is copied
     maxLag: 'maxLag', replica: 'replica', maxSlotLag: 'maxSlotLag', maxWalRate: 'maxWalRate', maxActive: 'maxActive', throttleQuery: 'throttleQuery',
   };
@@ -173,4 +176,10 @@ export function humanReport(r: AlterReport): string[] {
     lines.push(`  in the cutover: counts ${typeof k.counts === 'string' ? k.counts : `${k.counts.origin} = ${k.counts.shadow}`}, ${k.sampledRows} sampled rows, ${k.sampleMismatches} differ`);
   }
   return lines;
+}
+
+function lanesOption(text: unknown): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_LANES) throw new UserError(`--max-parallel: "${String(text)}" is not a whole number from 1 to ${MAX_LANES}`);
+  return n;
 }

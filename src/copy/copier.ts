@@ -8,8 +8,8 @@ import { chunkBoundSql, copyRangeSql, type Tables } from './sql.js';
  * the chunk is the last. Read-only, so the copier looks the next bound up on another connection
  * while the current chunk is being inserted.
  */
-export async function findBound(c: Client, t: Tables, low: string[] | null, size: number): Promise<string[] | null> {
-  const r = await c.query({ text: chunkBoundSql(t, low !== null), values: [...(low ?? []), size], rowMode: 'array' });
+export async function findBound(c: Client, t: Tables, low: string[] | null, size: number, high: string[] | null = null): Promise<string[] | null> {
+  const r = await c.query({ text: chunkBoundSql(t, low !== null, high !== null), values: [...(low ?? []), ...(high ?? []), size], rowMode: 'array' });
   return (r.rows[0] as string[] | undefined) ?? null;
 }
 
@@ -26,21 +26,28 @@ export async function copyRange(
   high: string[] | null,
   migrationId: number,
   lockKey: [number, number],
+  record: (c: Client, rows: number) => Promise<void> = (cc, n) => recordWatermark(cc, migrationId, high, n),
+  shared = false,
 ): Promise<{ rows: number; ms: number }> {
   const started = performance.now();
   const rows = await inTransaction(c, async () => {
-    await c.query('SELECT pg_advisory_xact_lock($1, $2)', lockKey);
+    // Lanes share the lock with each other; a taking-over process takes it alone (copy/lanes.ts).
+    await c.query(`SELECT ${shared ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock'}($1, $2)`, lockKey);
     const r = await c.query(copyRangeSql(t, low !== null, high !== null), [...t.mapping.constants, ...(low ?? []), ...(high ?? [])]);
     const n = r.rowCount ?? 0;
-    // The last chunk moves the phase on in its own transaction: a resume never re-copies.
-    await writeState(
-      c,
-      `UPDATE pgshift.migrations SET watermark = $2, rows_copied = rows_copied + $3, updated_at = now(),
-              phase = CASE WHEN $2::text[] IS NULL THEN 'index' ELSE phase END WHERE id = $1`,
-      [migrationId, high, n],
-      { inTransaction: true },
-    );
+    await record(c, n);
     return n;
   });
   return { rows, ms: performance.now() - started };
+}
+
+/** One copy's watermark, in the chunk's transaction. The last chunk moves the phase on in its own transaction: a resume never re-copies. */
+async function recordWatermark(c: Client, migrationId: number, high: string[] | null, rows: number): Promise<void> {
+  await writeState(
+    c,
+    `UPDATE pgshift.migrations SET watermark = $2, rows_copied = rows_copied + $3, updated_at = now(),
+            phase = CASE WHEN $2::text[] IS NULL THEN 'index' ELSE phase END WHERE id = $1`,
+    [migrationId, high, rows],
+    { inTransaction: true },
+  );
 }

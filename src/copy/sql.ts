@@ -26,15 +26,27 @@ function insertHead(t: Tables, extra: string[] = []): string {
 }
 
 /**
- * The chunk's upper key: the n-th key after the low key, found by an index scan of the key.
- * No row: fewer than n rows remain, the chunk is the last. Params: constants-free; low keys
- * ($1..$k) when there is a low key, then n.
+ * The chunk's upper key: the n-th key after the low key (and at most the high key: a lane's end),
+ * found by an index scan of the key. No row: fewer than n rows remain, the chunk is the last (of
+ * its lane). Params: constants-free; low keys ($1..$k) when there is a low key, then high keys
+ * when there is a high key, then n.
  */
-export function chunkBoundSql(t: Tables, hasLow: boolean): string {
+export function chunkBoundSql(t: Tables, hasLow: boolean, hasHigh = false): string {
   const m = t.mapping;
   const originKey = m.originKey.map((k) => ident(k.name));
-  const where = hasLow ? ` WHERE ${tuple(originKey)} > ${tuple(params(1, m.originKey.map((k) => k.type)))}` : '';
-  const n = `$${1 + (hasLow ? m.originKey.length : 0)}`;
+  const types = m.originKey.map((k) => k.type);
+  const conditions: string[] = [];
+  let next = 1;
+  if (hasLow) {
+    conditions.push(`${tuple(originKey)} > ${tuple(params(next, types))}`);
+    next += types.length;
+  }
+  if (hasHigh) {
+    conditions.push(`${tuple(originKey)} <= ${tuple(params(next, types))}`);
+    next += types.length;
+  }
+  const where = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
+  const n = `$${next}`;
   return (
     `SELECT ${originKey.map((k, i) => `${k}::text AS k${i}`).join(', ')} FROM ${t.origin}${where}` +
     ` ORDER BY ${originKey.join(', ')} OFFSET ${n}::bigint - 1 LIMIT 1`

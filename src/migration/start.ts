@@ -23,6 +23,7 @@ import { decide, describeStrategies, summarize, type Decided } from '../strategy
 import { nameIndexes, type ClassifyOptions } from '../strategy/classify.js';
 import { deparseStatement } from '../plan/parse.js';
 import { alterDryRun } from '../dry-run/plan.js';
+import { MAX_LANES } from '../copy/lanes.js';
 
 export type { AlterReport } from './report.js';
 
@@ -75,7 +76,7 @@ async function interruptedMigration(pool: Pool, tableOid: string, statements: st
 
 /** Options that tune a copy, given where nothing is copied: said, not silently ignored. */
 const COPY_TUNING: Record<string, string> = {
-  chunkTimeMs: '--chunk-time', nice: '--nice', validation: '--validation', rollback: '--rollback', dropOld: '--drop-old',
+  chunkTimeMs: '--chunk-time', nice: '--nice', maxParallel: '--max-parallel', validation: '--validation', rollback: '--rollback', dropOld: '--drop-old',
   maxLag: '--max-lag', replica: '--replica', maxSlotLag: '--max-slot-lag', maxWalRate: '--max-wal-rate', maxActive: '--max-active', throttleQuery: '--throttle-query',
 };
 
@@ -115,7 +116,7 @@ export async function resumeMigration(opts: Omit<AlterOptions, 'statements'>, id
 // Connections: copy + bound look-ups, index build, replay, the validation's lock and snapshot
 // holders and its workers, the cutover and its deadline's watchdog, the owner.
 function enginePool(opts: Omit<AlterOptions, 'statements'>, role: string): Pool {
-  return createPool({ url: opts.url, role, lockTimeoutMs: opts.retry.lockTimeoutMs, maxClients: 7 + opts.checksumParallel });
+  return createPool({ url: opts.url, role, lockTimeoutMs: opts.retry.lockTimeoutMs, maxClients: 7 + opts.checksumParallel + 2 * (MAX_LANES - 1) });
 }
 
 /** A new migration: registered with its options, owned by this process, run from the start. */

@@ -28,7 +28,7 @@ export type StoredOptions = Partial<Omit<AlterOptions, 'url' | 'statements' | 'e
 export function storedOptions(o: AlterOptions): StoredOptions {
   const { replicas: _replicas, ...throttle } = o.throttle;
   return {
-    chunkTimeMs: o.chunkTimeMs, nice: o.nice, retry: o.retry, cutoverDeadlineMs: o.cutoverDeadlineMs, cutoverBacklog: o.cutoverBacklog,
+    chunkTimeMs: o.chunkTimeMs, nice: o.nice, maxParallel: o.maxParallel, retry: o.retry, cutoverDeadlineMs: o.cutoverDeadlineMs, cutoverBacklog: o.cutoverBacklog,
     validation: o.validation, rollback: o.rollback, checksumParallel: o.checksumParallel, transforms: o.transforms,
     dropOld: o.dropOld, revertWindowMs: o.revertWindowMs, maxRuntimeMs: o.maxRuntimeMs, postponeCutover: o.postponeCutover,
     cutoverAt: o.cutoverAt, hookCmd: o.hookCmd, hooksDir: o.hooksDir, throttle: { ...throttle, replicas: [] },

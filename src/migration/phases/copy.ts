@@ -1,8 +1,9 @@
-import { withClient } from '../../db/session.js';
+import { withClient, type Client } from '../../db/session.js';
 import { sleep } from '../../db/retry.js';
 import { componentLog } from '../../log.js';
 import { createChunker } from '../../copy/chunker.js';
 import { copyRange, findBound } from '../../copy/copier.js';
+import { defaultLanes, finishLanes, planLanes, readLanes, recordLaneChunk, worthLanes, type Lane } from '../../copy/lanes.js';
 import type { Tables } from '../../copy/sql.js';
 import { failpoint } from '../../failpoints.js';
 import type { Run } from '../run.js';
@@ -11,24 +12,54 @@ import { recordBacklog, sampleBacklog, stopIfOverRuntime, stopIfTruncated } from
 
 const log = componentLog('copy');
 
+/** What the lanes of one copy share: the rows and chunks so far, for progress and the failpoint. */
+interface Totals {
+  rows: number;
+  chunks: number;
+  started: number;
+}
+
 /**
- * Keyset copy into the shadow without any index, the next chunk's bound looked up on a second
- * connection while the current chunk is inserted. Nothing is replayed meanwhile: the replay finds
- * shadow rows by the key, built after the copy; the changelog waits (the capture's cost is the
- * same, and the catch-up replays what accumulated once the key exists).
+ * Keyset copy into the shadow without any index: one lane, or with `--max-parallel` above 1 and a
+ * table large enough, several lanes of disjoint key ranges copied at once (copy/lanes.ts). Nothing
+ * is replayed meanwhile: the replay finds shadow rows by the key, built after the copy; the
+ * changelog waits (the capture's cost is the same, and the catch-up replays what accumulated once
+ * the key exists). A resume continues each lane from its own watermark.
  */
 export async function copyAll(run: Run, tables: Tables, start: string[] | null = null): Promise<{ rows: number; chunks: number }> {
+  const totals: Totals = { rows: run.rowsCopied, chunks: 0, started: performance.now() };
+  const lanes = await withClient(run.pool, async (c) => {
+    const recorded = await readLanes(c, run.names.schema, run.names.lockKey);
+    if (recorded || start !== null) return recorded;
+    if (!worthLanes(run.plan.origin.estimatedRows)) return null;
+    const chosen = run.opts.maxParallel !== undefined ? { lanes: run.opts.maxParallel, why: '--max-parallel' } : await defaultLanes(c);
+    log.info({ migration: run.id, maxParallel: chosen.lanes, why: chosen.why }, 'copy lanes');
+    return planLanes(c, tables, run.names.schema, chosen.lanes, run.plan.origin.estimatedRows);
+  }, 'copy');
+  if (!lanes) {
+    await copyLane(run, tables, totals, start, null);
+    return { rows: totals.rows, chunks: totals.chunks };
+  }
+  log.info({ migration: run.id, lanes: lanes.length, left: lanes.filter((l) => !l.done).length }, 'copying in key lanes');
+  await Promise.all(lanes.filter((l) => !l.done).map((l) => copyLane(run, tables, totals, l.watermark ?? l.low, l)));
+  await withClient(run.pool, (c) => finishLanes(c, run.id), 'copy');
+  return { rows: totals.rows, chunks: totals.chunks };
+}
+
+/**
+ * One lane's chunks in key order from `from` (the whole key when `lane` is null), the next
+ * chunk's bound looked up on a second connection while the current chunk is inserted.
+ */
+async function copyLane(run: Run, tables: Tables, totals: Totals, from: string[] | null, lane: Lane | null): Promise<void> {
   const chunker = createChunker({ targetMs: run.opts.chunkTimeMs, initial: 5000, min: 500, max: 200_000, maxStep: 2 });
-  const started = performance.now();
-  let rows = run.rowsCopied;
-  let chunks = 0;
+  const laneHigh = lane?.high ?? null;
   await withClient(run.pool, (c) =>
     withClient(run.pool, async (bounds) => {
-      let low: string[] | null = start;
+      let low: string[] | null = from;
       let size = chunker.size();
       // Looked up ahead; if the copy fails before awaiting it, its failure must not go unobserved.
-      const ahead = (from: string[] | null, n: number): Promise<string[] | null> => {
-        const p = findBound(bounds, tables, from, n);
+      const ahead = (after: string[] | null, n: number): Promise<string[] | null> => {
+        const p = findBound(bounds, tables, after, n, laneHigh);
         p.catch(() => undefined);
         return p;
       };
@@ -37,26 +68,32 @@ export async function copyAll(run: Run, tables: Tables, start: string[] | null =
         await stopIfTruncated(c, run.id);
         stopIfOverRuntime(run);
         await run.throttler.wait();
-        const high = await nextBound;
+        const found = await nextBound;
         const requested = size;
-        if (high) {
+        if (found) {
           size = chunker.size();
-          nextBound = ahead(high, size);
+          nextBound = ahead(found, size);
         }
-        const chunk = await copyRange(c, tables, low, high, run.id, run.names.lockKey);
-        chunks++;
-        rows += chunk.rows;
-        if (chunks === 3) await failpoint('mid-copy', c);
-        if (high === null) break; // the last chunk: every key is copied
+        // No bound found: the lane's last chunk, up to its end (the table's, for the last lane).
+        const last = found === null;
+        const high = found ?? laneHigh;
+        const chunk = lane
+          ? await copyRange(c, tables, low, high, run.id, run.names.lockKey, (cc: Client, n: number) => recordLaneChunk(cc, run.names.schema, run.id, lane.lane, high, last, n), true)
+          : await copyRange(c, tables, low, high, run.id, run.names.lockKey);
+        totals.chunks++;
+        totals.rows += chunk.rows;
+        run.rowsCopied = totals.rows;
+        if (totals.chunks === 3) await failpoint('mid-copy', c);
+        if (last) break;
         chunker.feedback(chunk.rows, chunk.ms, requested);
-        low = high;
+        low = found;
         // --nice: the server's time handed back to the application, in proportion to what the chunk took.
         if (run.opts.nice) await sleep(chunk.ms * run.opts.nice);
-        const rate = rows / ((performance.now() - started) / 1000);
-        run.opts.onProgress?.({ phase: 'copy', rowsCopied: rows, rowsEstimated: run.plan.origin.estimatedRows, rowsPerSecond: rate, chunkRows: requested });
-        progress.emit({ type: 'rows', id: run.id, done: rows, total: estimate(run) });
-        if (chunks % 20 === 0) {
-          log.info({ migration: run.id, rows, chunk: chunker.size(), rowsPerSecond: Math.round(rate) }, 'copying');
+        const rate = totals.rows / ((performance.now() - totals.started) / 1000);
+        run.opts.onProgress?.({ phase: 'copy', rowsCopied: totals.rows, rowsEstimated: run.plan.origin.estimatedRows, rowsPerSecond: rate, chunkRows: requested });
+        progress.emit({ type: 'rows', id: run.id, done: totals.rows, total: estimate(run) });
+        if (totals.chunks % 20 === 0) {
+          log.info({ migration: run.id, rows: totals.rows, chunk: chunker.size(), rowsPerSecond: Math.round(rate), lane: lane?.lane }, 'copying');
           await recordBacklog(c, run, tables);
         } else {
           await sampleBacklog(c, run, tables);
@@ -64,7 +101,6 @@ export async function copyAll(run: Run, tables: Tables, start: string[] | null =
       }
     }, 'copy'),
   'copy');
-  return { rows, chunks };
 }
 
 /** The table's row estimate, or null where PostgreSQL has none (reltuples is -1 before the first ANALYZE or VACUUM). */

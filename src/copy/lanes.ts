@@ -1,0 +1,106 @@
+import { inTransaction, type Client } from '../db/session.js';
+import { qualified } from '../db/quote.js';
+import { writeState } from '../state/store.js';
+import { findBound } from './copier.js';
+import type { Tables } from './sql.js';
+
+/**
+ * Key lanes: the copy split into disjoint key ranges (low, high], each copied in key order by a
+ * worker of its own and each with its own watermark, recorded in the chunk's transaction. The
+ * lanes live in the migration's schema (cleanup and abort drop them with it). A lane's chunks
+ * never leave it, so every key is still written once, by the chunk of its range: the argument
+ * of the single copy, lane by lane.
+ */
+export interface Lane {
+  lane: number;
+  /** exclusive lower key; null: from the first key */
+  low: string[] | null;
+  /** inclusive upper key; null: to the last key */
+  high: string[] | null;
+  /** the last key committed in the lane (its chunks cover (low, watermark]); null: none yet */
+  watermark: string[] | null;
+  done: boolean;
+}
+
+/** Lanes are worth their connections only when each gets several chunks' worth of rows. */
+const MIN_ROWS_PER_LANE = 100_000;
+
+/** Whether a table this size could be copied in two lanes or more. */
+export function worthLanes(estimatedRows: number): boolean {
+  return estimatedRows >= 2 * MIN_ROWS_PER_LANE;
+}
+export const MAX_LANES = 4;
+
+const lanesTable = (schema: string): string => qualified(schema, 'copy_lanes');
+
+/**
+ * The lanes of a migration whose copy began with lanes; null when it began as one copy. Read
+ * holding the migration's advisory lock alone: a chunk of a killed process's lane that is still
+ * running (it holds the lock shared) commits, or is gone, before its lane's watermark is read.
+ */
+export async function readLanes(c: Client, schema: string, lockKey: [number, number]): Promise<Lane[] | null> {
+  const exists = (await c.query(`SELECT to_regclass($1) IS NOT NULL AS e`, [lanesTable(schema)])).rows[0].e;
+  if (!exists) return null;
+  return inTransaction(c, async () => {
+    await c.query(`SET LOCAL lock_timeout = '60s'`);
+    await c.query('SELECT pg_advisory_xact_lock($1, $2)', lockKey);
+    return (await c.query(`SELECT lane, low, high, watermark, done FROM ${lanesTable(schema)} ORDER BY lane`)).rows as Lane[];
+  });
+}
+
+/**
+ * Splits the key into up to `n` lanes of about equal rows (the split keys found by the key's
+ * index, at multiples of rows/n) and records them; fewer when the table is small. One lane:
+ * nothing recorded, the single copy runs.
+ */
+export async function planLanes(c: Client, t: Tables, schema: string, n: number, estimatedRows: number): Promise<Lane[] | null> {
+  const count = Math.min(n, MAX_LANES, Math.floor(estimatedRows / MIN_ROWS_PER_LANE));
+  if (count < 2) return null;
+  const splits: string[][] = [];
+  for (let i = 1; i < count; i++) {
+    const key = await findBound(c, t, null, Math.round((i * estimatedRows) / count));
+    if (key === null) break;
+    splits.push(key);
+  }
+  if (splits.length === 0) return null;
+  const lanes: Lane[] = [...splits, null].map((high, i) => ({ lane: i, low: i === 0 ? null : splits[i - 1]!, high, watermark: null, done: false }));
+  // All the lanes or none: a resume must never find some of them.
+  await inTransaction(c, async () => {
+    await c.query(`CREATE TABLE ${lanesTable(schema)} (lane int PRIMARY KEY, low text[], high text[], watermark text[], done boolean NOT NULL)`);
+    for (const l of lanes) await c.query(`INSERT INTO ${lanesTable(schema)} VALUES ($1, $2, $3, NULL, false)`, [l.lane, l.low, l.high]);
+  });
+  return lanes;
+}
+
+/** Records a lane's chunk in the chunk's transaction: its new watermark, whether the lane is done, the rows. */
+export async function recordLaneChunk(c: Client, schema: string, migrationId: number, lane: number, high: string[] | null, done: boolean, rows: number): Promise<void> {
+  await c.query(`UPDATE ${lanesTable(schema)} SET watermark = $2, done = $3 WHERE lane = $1`, [lane, high, done]);
+  await writeState(c, `UPDATE pgshift.migrations SET rows_copied = rows_copied + $2, updated_at = now() WHERE id = $1`, [migrationId, rows], { inTransaction: true });
+}
+
+/** Once every lane is done: the copy is over (a resume goes on to the index build). */
+export async function finishLanes(c: Client, migrationId: number): Promise<void> {
+  await writeState(c, `UPDATE pgshift.migrations SET phase = 'index', updated_at = now() WHERE id = $1 AND phase = 'copy'`, [migrationId]);
+}
+
+/**
+ * The lanes a copy gets when `--max-parallel` is not given. PostgreSQL does not tell a client how
+ * many cores the server has; max_parallel_maintenance_workers is the operator's own bound for
+ * maintenance work running in parallel, so that, at most MAX_LANES. A database the application is
+ * busy on gets one lane, leaving it the other cores: busy when, in 2 or more of 10 looks 10 ms
+ * apart, one of its sessions (not pgshift's) is running a statement or is inside a transaction.
+ */
+export async function defaultLanes(c: Client): Promise<{ lanes: number; why: string }> {
+  let busy = 0;
+  for (let look = 0; look < 10; look++) {
+    const r = await c.query(
+      `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'
+                        AND pid <> pg_backend_pid() AND application_name NOT LIKE 'pgshift:%' AND state IS DISTINCT FROM 'idle') AS busy`,
+    );
+    if (r.rows[0].busy) busy++;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  if (busy >= 2) return { lanes: 1, why: `the application was running statements in ${busy} of 10 looks` };
+  const workers = Number((await c.query(`SELECT current_setting('max_parallel_maintenance_workers')::int AS n`)).rows[0].n);
+  return { lanes: Math.max(1, Math.min(MAX_LANES, workers)), why: `max_parallel_maintenance_workers = ${workers}` };
+}
