@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onlineAlter, alterOptions } from '../src/index.js';
 import { startWorkload } from '../src/demo/workload.js';
 import { createTestDatabase, type TestDatabase } from './support/test-db.js';
-import { mirrorDifferences } from './support/mirror.js';
+import { fillWithMirrorAndAppRole, mirrorDifferences } from './support/mirror.js';
 
 /**
  * No lost writes (DESIGN.md section 5): an application role with DML privileges only writes
@@ -16,19 +16,8 @@ async function setUp(db: TestDatabase, role: string): Promise<string> {
     CREATE SCHEMA app;
     CREATE TABLE app.acct (id int PRIMARY KEY, u int NOT NULL UNIQUE, v int NOT NULL, note text);
     CREATE INDEX acct_v_idx ON app.acct (v);
-    CREATE TABLE app.acct_mirror (id int, u int, v int, note text);
-    CREATE INDEX ON app.acct_mirror (id);
-    INSERT INTO app.acct SELECT g, g, g % 100, 'row ' || g FROM generate_series(1, ${ROWS}) g;
-    INSERT INTO app.acct_mirror SELECT * FROM app.acct;
-    ANALYZE app.acct;
-    CREATE ROLE ${role} LOGIN PASSWORD 'app';
-    GRANT USAGE ON SCHEMA app TO ${role};
-    GRANT SELECT, INSERT, UPDATE, DELETE ON app.acct, app.acct_mirror TO ${role};
   `);
-  const u = new URL(db.url);
-  u.username = role;
-  u.password = 'app';
-  return u.toString();
+  return fillWithMirrorAndAppRole(db, role, ROWS);
 }
 
 

@@ -2,13 +2,12 @@
 // run, then executed, then a rerun skipping both), cleanup --all --targets, migrate validate
 // --targets and status --targets --dir. The long suite (test/fleet/long) runs alter and migrate up.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alterOptions, onlineAlter } from '../../src/index.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
+import type { TestDatabase } from '../support/test-db.js';
 import { runCli } from '../support/cli.js';
-import { fleetEnv, withoutPassword } from './support.js';
+import { fleetOfDatabases } from './support.js';
 
 let dbs: TestDatabase[] = [];
 let dir: string;
@@ -16,12 +15,9 @@ let env: Record<string, string>;
 let targets: string;
 
 beforeAll(async () => {
-  dbs = await Promise.all([1, 2].map((i) => createTestDatabase(`fleet_cmds_${i}`)));
-  for (const db of dbs) await db.query(`CREATE TABLE items (id int PRIMARY KEY, v int, doubled int); INSERT INTO items SELECT g, g FROM generate_series(1, 2000) g; ANALYZE items`);
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgshift-fleet-cmds-'));
-  env = fleetEnv(dir, [dbs[0]!.url]);
-  targets = path.join(dir, 'fleet.txt');
-  fs.writeFileSync(targets, `${dbs.map((d, i) => `t${i + 1} ${withoutPassword(d.url)}`).join('\n')}\n`);
+  ({ dbs, dir, env, targets } = await fleetOfDatabases('fleet_cmds', 2, async (db) => {
+    await db.query(`CREATE TABLE items (id int PRIMARY KEY, v int, doubled int); INSERT INTO items SELECT g, g FROM generate_series(1, 2000) g; ANALYZE items`);
+  }));
 });
 
 afterAll(async () => {

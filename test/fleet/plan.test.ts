@@ -1,12 +1,11 @@
 // Plans across a fleet (plan --targets, migrate up --dry-run --targets): each target's plan is the
 // one plan model a single run prints, under the target's label, then the fleet's summary.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
+import type { TestDatabase } from '../support/test-db.js';
 import { runCli } from '../support/cli.js';
-import { fleetEnv, withoutPassword } from './support.js';
+import { fleetOfDatabases } from './support.js';
 
 let dbs: TestDatabase[] = [];
 let dir: string;
@@ -14,13 +13,10 @@ let env: Record<string, string>;
 let targets: string;
 
 beforeAll(async () => {
-  dbs = await Promise.all([1, 2, 3].map((i) => createTestDatabase(`fleet_plan_${i}`)));
-  // t3 has no table: a single run refuses it, so its plan across the fleet is a refusal
-  for (const db of dbs.slice(0, 2)) await db.query(`CREATE TABLE items (id int PRIMARY KEY, v int); INSERT INTO items SELECT g, g FROM generate_series(1, 2000) g; ANALYZE items`);
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgshift-fleet-plan-'));
-  env = fleetEnv(dir, [dbs[0]!.url]);
-  targets = path.join(dir, 'fleet.txt');
-  fs.writeFileSync(targets, `${dbs.map((d, i) => `t${i + 1} ${withoutPassword(d.url)}`).join('\n')}\n`);
+  ({ dbs, dir, env, targets } = await fleetOfDatabases('fleet_plan', 3, async (db, i) => {
+    // t3 has no table: a single run refuses it, so its plan across the fleet is a refusal
+    if (i < 2) await db.query(`CREATE TABLE items (id int PRIMARY KEY, v int); INSERT INTO items SELECT g, g FROM generate_series(1, 2000) g; ANALYZE items`);
+  }));
 });
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import { onlineAlter, alterOptions } from '../../src/index.js';
 import { startWorkload, type WorkloadStats } from '../../src/demo/workload.js';
 import type { TestDatabase } from './test-db.js';
-import { mirrorDifferences } from './mirror.js';
+import { fillWithMirrorAndAppRole, mirrorDifferences } from './mirror.js';
 
 /**
  * The mirrored workload (src/demo/workload.ts) on a table partitioned by range of its key: the
@@ -22,19 +22,8 @@ export async function setUpPartitioned(db: TestDatabase, role: string, rows: num
     ${parts}
     CREATE TABLE app.acct_new PARTITION OF app.acct FOR VALUES FROM (${ranges * width + 1}) TO (MAXVALUE);
     CREATE INDEX acct_v_idx ON app.acct (v);
-    CREATE TABLE app.acct_mirror (id int, u int, v int, note text);
-    CREATE INDEX ON app.acct_mirror (id);
-    INSERT INTO app.acct SELECT g, g, g % 100, 'row ' || g FROM generate_series(1, ${rows}) g;
-    INSERT INTO app.acct_mirror SELECT * FROM app.acct;
-    ANALYZE app.acct;
-    CREATE ROLE ${role} LOGIN PASSWORD 'app';
-    GRANT USAGE ON SCHEMA app TO ${role};
-    GRANT SELECT, INSERT, UPDATE, DELETE ON app.acct, app.acct_mirror TO ${role};
   `);
-  const u = new URL(db.url);
-  u.username = role;
-  u.password = 'app';
-  return u.toString();
+  return fillWithMirrorAndAppRole(db, role, rows);
 }
 
 export interface PartitionedRun {
