@@ -151,6 +151,29 @@ describe('validation of an online ALTER', () => {
     expect(spawnSync(process.execPath, [CLI, 'abort', String(id), '--url', db.url]).status).toBe(2);
   });
 
+  it.each([
+    ['an update', (t: string) => `UPDATE ${t} SET v = v + 1000000 WHERE id = 777`],
+    ['a deletion', (t: string) => `DELETE FROM ${t} WHERE id = 777`],
+    ['an insertion', (t: string) => `INSERT INTO ${t} VALUES (40000, 1, 'x')`],
+  ])('finds %s the capture did not log (thorough, the default): nothing swapped', async (_what, write) => {
+    const table = `missed_${Math.random().toString(36).slice(2, 8)}`;
+    await setUp(table);
+    const err = await onlineAlter(
+      alterOptions({
+        strategy: 'copy', url: db.url, statements: `ALTER TABLE ${table} ALTER COLUMN v TYPE bigint`, execute: true,
+        // Written after the copy, its changelog entry then removed: a change the capture never saw.
+        onPhase: async (phase, m) => {
+          if (phase === 'checksum') await db.query(`${write(table)}; DELETE FROM "${m.schema}".changelog`);
+        },
+      }),
+    ).catch((e: unknown) => e);
+    expect((err as { exitCode?: number }).exitCode, String(err)).toBe(1);
+    expect(String(err)).toMatch(/validation \(thorough\) found differences before the cutover/);
+    const type = await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'v'`, [table]);
+    expect(type.rows[0].t).toBe('integer');
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+  });
+
   it.each(['basic', 'thorough', 'comprehensive'] as const)('passes a clean migration at level %s and reports it', async (level) => {
     await setUp(`clean_${level}`);
     const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: `ALTER TABLE clean_${level} ALTER COLUMN v TYPE bigint`, execute: true, validation: level }));
@@ -162,6 +185,9 @@ describe('validation of an online ALTER', () => {
     expect(v.writesHeldMs).toBeGreaterThan(0);
     expect(v.columns).toEqual(level === 'basic' ? [] : ['id', 'v', 't']);
     expect(v.constraintChecks.length > 0).toBe(level === 'comprehensive');
+    // thorough looks up only what was written since the capture began; the others read every row.
+    if (level === 'thorough') expect(v.rowsLookedUp?.shadow).toBe(0);
+    else expect(v.rowsLookedUp).toBeUndefined();
     expect(report.cutover!.check.passed).toBe(true);
     // The count inside the cutover has a 20ms budget of lock time: a loaded machine may skip it, never get it wrong.
     const counts = report.cutover!.check.counts;

@@ -67,6 +67,9 @@ describe.each([
     const stats = await workload.stop();
 
     expect(report.status).toBe('done');
+    // The default validation looked up the rows written during the run, on both sides, one by one.
+    expect(report.validation!.rowsLookedUp!.origin).toBeGreaterThan(0);
+    expect(report.validation!.rowsLookedUp!.shadow).toBeGreaterThan(0);
     expect(stats.errors).toEqual([]);
     expect(stats.failures).toBe(0);
     // The workload really ran while the engine copied and swapped.

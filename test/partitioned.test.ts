@@ -33,6 +33,8 @@ describe('concurrent writes on a partitioned table', () => {
     expect(run.during).toBeGreaterThan(50);
     expect(run.movedRows, 'rows inserted or moved into the last partition').toBeGreaterThan(0);
     expect(run.differences).toEqual([]);
+    // Validated through the partitioned table's xmin: the rows written meanwhile, looked up one by one.
+    expect(run.rowsLookedUp?.origin).toBeGreaterThan(0);
     const tree = await db.query(`SELECT count(*)::int AS n FROM pg_partition_tree('app.acct') WHERE level = 1`);
     expect(tree.rows[0].n).toBe(12);
     const types = await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'app.acct_p3'::regclass AND attname = 'v'`);

@@ -168,7 +168,10 @@ export function humanReport(r: AlterReport): string[] {
   const v = r.validation;
   if (v) {
     lines.push(
-      `  validation ${v.level}: ${v.passed ? 'passed' : 'FAILED'}; ${v.rowsOrigin} rows origin, ${v.rowsShadow} shadow, ${v.chunks} chunks, ${v.mismatchedChunks} differ;` +
+      `  validation ${v.level}: ${v.passed ? 'passed' : 'FAILED'}; ${v.rowsOrigin} rows origin, ${v.rowsShadow} shadow, ` +
+        (v.rowsLookedUp
+          ? `rows written since the capture began looked up: ${v.rowsLookedUp.origin} origin, ${v.rowsLookedUp.shadow} shadow, 0 differ;`
+          : `${v.chunks} chunks, ${v.mismatchedChunks} differ;`) +
         ` writes held ${v.writesHeldMs.toFixed(1)}ms, ${formatDuration(v.ms)}` +
         (v.columns.length ? `; columns ${v.columns.join(', ')}` : ''),
     );

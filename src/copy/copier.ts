@@ -32,8 +32,14 @@ export async function copyRange(
   const started = performance.now();
   const rows = await inTransaction(c, async () => {
     // Lanes share the lock with each other; a taking-over process takes it alone (copy/lanes.ts).
-    await c.query(`SELECT ${shared ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock'}($1, $2)`, lockKey);
+    // The commit does not wait for its WAL to reach the disk: a crash of the server can lose the
+    // last chunks, but each with its own watermark (same transaction), so a resume copies them
+    // again; and every later phase commits synchronously, which flushes them first. Measured: the
+    // flush was 8% of a lane's time on 1,000,000 rows, and it held the migration's row meanwhile.
+    await c.query(`SELECT ${shared ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock'}($1, $2), set_config('synchronous_commit', 'off', true)`, lockKey);
     const r = await c.query(copyRangeSql(t, low !== null, high !== null), [...t.mapping.constants, ...(low ?? []), ...(high ?? [])]);
+    // The shadow rows this transaction wrote carry its id as their xmin: the validation knows them by it.
+    if (t.copyXacts) await c.query(`INSERT INTO ${t.copyXacts} VALUES (pg_current_xact_id()::xid)`);
     const n = r.rowCount ?? 0;
     await record(c, n);
     return n;

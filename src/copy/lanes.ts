@@ -1,8 +1,7 @@
 import { inTransaction, type Client } from '../db/session.js';
 import { qualified } from '../db/quote.js';
 import { writeState } from '../state/store.js';
-import { findBound } from './copier.js';
-import type { Tables } from './sql.js';
+import { laneSplitsSql, type Tables } from './sql.js';
 
 /**
  * Key lanes: the copy split into disjoint key ranges (low, high], each copied in key order by a
@@ -31,7 +30,7 @@ export function worthLanes(estimatedRows: number): boolean {
 }
 export const MAX_LANES = 4;
 
-const lanesTable = (schema: string): string => qualified(schema, 'copy_lanes');
+const lanesTable = (schema: string): string => qualified(schema, 'copy_lanes'); // one of plan/names.ts KEPT_NAMES
 
 /**
  * The lanes of a migration whose copy began with lanes; null when it began as one copy. Read
@@ -49,19 +48,16 @@ export async function readLanes(c: Client, schema: string, lockKey: [number, num
 }
 
 /**
- * Splits the key into up to `n` lanes of about equal rows (the split keys found by the key's
- * index, at multiples of rows/n) and records them; fewer when the table is small. One lane:
+ * Splits the key into up to `n` lanes of about equal rows (the split keys from a page sample of
+ * the key) and records them; fewer when the table is small. One lane:
  * nothing recorded, the single copy runs.
  */
 export async function planLanes(c: Client, t: Tables, schema: string, n: number, estimatedRows: number): Promise<Lane[] | null> {
   const count = Math.min(n, MAX_LANES, Math.floor(estimatedRows / MIN_ROWS_PER_LANE));
   if (count < 2) return null;
-  const splits: string[][] = [];
-  for (let i = 1; i < count; i++) {
-    const key = await findBound(c, t, null, Math.round((i * estimatedRows) / count));
-    if (key === null) break;
-    splits.push(key);
-  }
+  // About 2,000 sampled keys per lane.
+  const percent = Math.min(100, (100 * 2000 * count) / Math.max(1, estimatedRows));
+  const splits = (await c.query({ text: laneSplitsSql(t, count, percent), rowMode: 'array' })).rows as string[][];
   if (splits.length === 0) return null;
   const lanes: Lane[] = [...splits, null].map((high, i) => ({ lane: i, low: i === 0 ? null : splits[i - 1]!, high, watermark: null, done: false }));
   // All the lanes or none: a resume must never find some of them.

@@ -7,7 +7,7 @@ import type { CutoverResult } from '../cutover/cutover.js';
 import type { BeforeCutoverReport } from '../verify/validate.js';
 import { hookState, phaseHelpers, type Run } from './run.js';
 import { buildShadowAndChangelog, contextFor, installCapture, type Captured } from './phases/capture.js';
-import { copyAll } from './phases/copy.js';
+import { copyAll, lookForLanes } from './phases/copy.js';
 import { buildIndexes } from './phases/index-build.js';
 import { waitForCutover } from './phases/ready.js';
 import { catchUp } from './phases/catch-up.js';
@@ -15,6 +15,7 @@ import { proveConstraints, validateShadow } from './phases/validate.js';
 import { swap } from './phases/cutover.js';
 import { prebuildForCutover } from './phases/prebuild.js';
 import { validateConstraints } from './phases/finish.js';
+import { autovacuumBackSql } from '../shadow/reloptions.js';
 
 export interface ExecutionReport {
   rowsCopied: number;
@@ -28,12 +29,13 @@ export interface ExecutionReport {
 /** A new migration: the shadow and its changelog, the capture, then every later phase. */
 export async function execute(run: Run): Promise<ExecutionReport> {
   const { enter, timed } = phaseHelpers(run);
+  lookForLanes(run);
   const [shadow, buildMs] = await timed(() => buildShadowAndChangelog(run));
   await failpoint('after-build');
   await enter('capture', 'installing capture triggers');
-  const fingerprint = await installCapture(run);
+  const { fingerprint, since } = await installCapture(run);
   await failpoint('after-capture');
-  return continueFrom(run, { ...contextFor(run, shadow), shadow, fingerprint, buildMs, enter, timed }, { phase: 'copy', low: null });
+  return continueFrom(run, { ...contextFor(run, shadow), shadow, fingerprint, since, buildMs, enter, timed }, { phase: 'copy', low: null });
 }
 
 /** The phases from `start` on (a new migration starts at the copy; a take-over where it stopped), throttled. */
@@ -63,7 +65,12 @@ async function runPhases(run: Run, k: Captured, start: { phase: Phase; low: stri
 
   await enter('index', 'building indexes');
   const [, indexMs] = await timed(() => buildIndexes(run, k.shadow, tables, replayer));
-  await withClient(run.pool, (c) => c.query(`ANALYZE ${tables.shadow}`), 'index');
+  await withClient(run.pool, async (c) => {
+    await c.query(`ANALYZE ${tables.shadow}`);
+    // Filled and indexed: the shadow's own autovacuum settings again (none recorded: built before
+    // pgshift turned them off).
+    for (const heap of k.shadow.heaps) await c.query(autovacuumBackSql(heap));
+  }, 'index');
   await failpoint('after-index');
 
   if (opts.postponeCutover || opts.cutoverAt) {

@@ -33,6 +33,8 @@ export interface Run {
   startedAt: number;
   /** performance.now() of the last backlog count (phases/checks.ts samples at most once a second) */
   backlogSampledAt: number;
+  /** the copy lanes' default, looked for while the shadow is built (phases/copy.ts) */
+  laneLooks?: Promise<{ lanes: number; why: string }>;
 }
 
 export function newRun(pool: Pool, plan: Plan, opts: AlterOptions, id: number): Run {

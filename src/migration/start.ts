@@ -10,11 +10,12 @@ import { PHASES, type Phase } from '../state/phases.js';
 import { ensureStateSchema, finishMigration, registerMigration } from '../state/store.js';
 import { takeOwnership } from '../state/ownership.js';
 import type { DeferredConstraint, DeferredIndex, ShadowTable } from '../shadow/build.js';
+import type { ShadowHeap } from '../shadow/reloptions.js';
 import { makePlan, type Plan } from './plan.js';
 import { doneReport, planReport, type AlterReport } from './report.js';
 import { continueFrom, execute } from './run-phases.js';
 import { newRun, phaseHelpers } from './run.js';
-import { contextFor } from './phases/capture.js';
+import { contextFor, createCopyXactsSql } from './phases/capture.js';
 import { dropArtifacts } from './artifacts.js';
 import { finishAfterSwap, runOwned, takeOver } from './lifecycle.js';
 import { resumedOptions, storedOptions, type StoredOptions } from './stored-options.js';
@@ -152,7 +153,7 @@ export interface Stored {
   pid: number | null;
   host: string | null;
   options: StoredOptions;
-  resume_state: { indexes: DeferredIndex[]; constraints: DeferredConstraint[]; onceDefaults: [string, string | null][]; fingerprint?: string; identity?: string | null } | null;
+  resume_state: { indexes: DeferredIndex[]; constraints: DeferredConstraint[]; onceDefaults: [string, string | null][]; heaps?: ShadowHeap[]; fingerprint?: string; since?: string; identity?: string | null } | null;
   validate_list: [string, string][] | null;
 }
 
@@ -215,14 +216,15 @@ async function takeOverMigration(pool: Pool, given: AlterOptions, m: Stored): Pr
     const shadow = await withClient(pool, async (c): Promise<ShadowTable> => {
       const oid = (await c.query(`SELECT to_regclass($1)::oid::int8::text AS oid`, [qualified(names.schema, m.table_name)])).rows[0].oid;
       if (!oid) throw new UserError(`migration ${m.id} cannot continue: its shadow table is gone; remove it with pgshift abort ${m.id}`);
-      return { oid, columns: await readColumns(c, oid), indexes: state.indexes, constraints: state.constraints, onceDefaults: new Map(state.onceDefaults) };
+      await c.query(createCopyXactsSql(names));
+      return { oid, columns: await readColumns(c, oid), indexes: state.indexes, constraints: state.constraints, onceDefaults: new Map(state.onceDefaults), heaps: state.heaps ?? [] };
     });
     const ctx = contextFor(run, shadow);
     const start: { phase: Phase; low: string[] | null } =
       m.phase === 'copy' || m.phase === 'capture' ? { phase: 'copy', low: m.watermark } : { phase: m.phase, low: null };
     handedOn = true;
     const executed = await runOwned(run, ownership, (r) =>
-      continueFrom(r, { ...ctx, shadow, fingerprint: state.fingerprint!, buildMs: 0, ...phaseHelpers(r) }, start),
+      continueFrom(r, { ...ctx, shadow, fingerprint: state.fingerprint!, since: state.since, buildMs: 0, ...phaseHelpers(r) }, start),
     );
     return doneReport(planReport(plan, opts), m.id, executed, performance.now() - started);
   } finally {

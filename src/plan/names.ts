@@ -7,6 +7,8 @@ import { advisoryLocks } from '../db/advisory-locks.js';
 export interface ArtifactNames {
   schema: string;
   changelog: string;
+  /** the copy's chunk transactions (their ids: the shadow rows the copy wrote, verify/validate.ts) */
+  copyXacts: string;
   captureTrigger: string;
   truncateTrigger: string;
   /** the revert window's capture on the new table (keys into the reverse changelog) */
@@ -22,10 +24,14 @@ export interface ArtifactNames {
 }
 
 
+/** Names of pgshift's own tables in a migration's schema: nothing of the user's that moves through it may take them. */
+export const KEPT_NAMES = ['changelog', 'reverse_changelog', 'copy_lanes', 'copy_xacts'];
+
 export function artifactNames(id: number): ArtifactNames {
   return {
     schema: `pgshift_${id}`,
     changelog: 'changelog',
+    copyXacts: 'copy_xacts',
     captureTrigger: `pgshift_capture_${id}`,
     truncateTrigger: `pgshift_truncate_${id}`,
     reverseChangelog: 'reverse_changelog',

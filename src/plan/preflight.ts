@@ -11,6 +11,7 @@ import { readMatviewDefs } from '../cutover/matviews.js';
 import { retargetSchemas, schemaMoves } from '../cutover/retarget.js';
 import type { AlterStatement } from './parse.js';
 import { fillsEveryRow } from './subcommands.js';
+import { KEPT_NAMES } from './names.js';
 
 export interface PreflightFindings {
   /** the publications the new table must join */
@@ -32,6 +33,7 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
   // What only the copy needs (under --strategy auto a change that needs no copy runs without these).
   // A partitioned table is copied as a tree (shadow/partitions.ts); one partition alone is not.
   if (table.isPartition) refuse('is a partition; a change to one partition alone that needs a copy is not supported: change the partitioned table it belongs to');
+  if (KEPT_NAMES.includes(table.name)) refuse(`is named ${table.name}, a name the migration's schema keeps for pgshift's own table, where the new table is built under the table's name: rename it first`);
   if (table.hasInheritance) refuse('takes part in table inheritance, which is not supported');
   if (table.identity === null) {
     const { reason, fix } = noRowIdentity(table.schema, table.name, table.uniqueIndexes);
@@ -119,7 +121,7 @@ async function preflightBound(c: Client, table: TableInfo, statements: AlterStat
     throw new UserError(`refused: cannot alter table ${name} because a column of ${typed.description} uses its row type (offline PostgreSQL refuses it too)`);
   }
   const matviews = await readMatviewDefs(c, bound.objects.filter((o) => o.action === 'rebuild-matview').map((o) => o.oid));
-  const taken = new Set([table.name, 'changelog', 'reverse_changelog']);
+  const taken = new Set([table.name, ...KEPT_NAMES]);
   const moves = schemaMoves([table, ...matviews].map((r) => ({ schema: r.schema, name: r.name, to: 'pgshift' })));
   for (const m of matviews) {
     for (const n of [m.name, ...m.indexes.map((i) => i.name)]) {
@@ -165,7 +167,7 @@ function refusePartitionTree(table: TableInfo): string | null {
   for (const p of table.partitions) {
     if (p.relkind === 'f') return `has foreign table ${p.schema}.${p.name} as a partition, whose rows live on another server and cannot be copied`;
     if (p.schema !== table.schema) return `has partition ${p.schema}.${p.name} in another schema than the table's; the swap moves partitions through one schema, where their names must not collide: move it with ALTER TABLE ... SET SCHEMA ${table.schema} first`;
-    if (p.name === 'changelog' || p.name === 'reverse_changelog') return `has a partition named ${p.name}, a name the migration's schema keeps for pgshift's changelog; rename it first`;
+    if (KEPT_NAMES.includes(p.name)) return `has a partition named ${p.name}, a name the migration's schema keeps for pgshift's own table; rename it first`;
   }
   return null;
 }

@@ -128,6 +128,7 @@ function runbookNames(schema: string): ArtifactNames {
   return {
     schema,
     changelog: 'changelog',
+    copyXacts: 'copy_xacts',
     captureTrigger: 'pgshift_runbook_capture',
     truncateTrigger: 'pgshift_runbook_truncate',
     reverseChangelog: 'reverse_changelog',

@@ -8,7 +8,7 @@ import { UserError } from '../errors.js';
 import { placementOf } from '../plan/subcommands.js';
 import type { ColumnFlow } from '../plan/columns.js';
 import { copyAclStatements } from './acl.js';
-import { relOptionsList } from './reloptions.js';
+import { autovacuumOff, relOptionsList, type ShadowHeap } from './reloptions.js';
 import { buildPartitions, partitionIndexNames, restorePartitionIndexNames } from './partitions.js';
 
 /** An index dropped from the shadow after it was built empty, to be rebuilt after the copy. */
@@ -44,6 +44,8 @@ export interface ShadowTable {
   constraints: DeferredConstraint[];
   /** added columns whose default is not volatile -> the one value offline gives every row */
   onceDefaults: Map<string, string | null>;
+  /** the heaps filled with autovacuum off, and the settings they get back after the index builds */
+  heaps: ShadowHeap[];
 }
 
 export interface BuildContext {
@@ -113,11 +115,12 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   for (const sql of buildStatements(ctx.statements, ctx.schema)) await exec(sql);
   const onceDefaults = sampled ? await onceEvaluatedDefaults(c, oid, shadow, ctx.flow) : new Map<string, string | null>();
   if (sampled) await exec(`TRUNCATE ${shadow}`);
+  const heaps = await autovacuumOff(c, oid);
 
   // Definitions kept for later are read with every name schema-qualified.
   const constraints = await withQualifiedNames(c, () => detachConstraints(c, oid, shadow));
   const indexes = await withQualifiedNames(c, () => detachIndexes(c, oid, ctx.schema, shadow, ctx.flow.identityIndex));
-  return { oid, columns: await readColumns(c, oid), indexes, constraints, onceDefaults };
+  return { oid, columns: await readColumns(c, oid), indexes, constraints, onceDefaults, heaps };
 }
 
 /** The user's statements that apply to the shadow, retargeted at it by editing the parse tree. */

@@ -172,7 +172,8 @@ function combine(parts: Fingerprint[]): Fingerprint {
 
 const sameFingerprint = (x: Fingerprint, y: Fingerprint): boolean => x.n === y.n && x.h1 === y.h1 && x.h2 === y.h2;
 
-async function underSnapshot<T>(pool: Pool, snapshot: string, fn: (c: Client) => Promise<T>): Promise<T> {
+/** Runs `fn` on a pooled connection in a transaction that imported `snapshot`. */
+export async function underSnapshot<T>(pool: Pool, snapshot: string, fn: (c: Client) => Promise<T>): Promise<T> {
   return withClient(pool, (c) =>
     inTransaction(
       c,

@@ -19,6 +19,11 @@ export interface Side {
   params: (string | null)[];
 }
 
+/** The side with its value expressions' parameters renumbered from `by` + 1 (it follows others in one statement). */
+function shiftParams(side: Side, by: number): Side {
+  return { ...side, values: side.values.map((v) => v.replace(/\$(\d+)/g, (_, d: string) => `$${Number(d) + by}`)) };
+}
+
 const tuple = (items: string[]): string => (items.length === 1 ? items[0]! : `(${items.join(', ')})`);
 
 /** The WHERE clause of a key range (low, high]; parameters numbered from `from`. */
@@ -59,10 +64,44 @@ export function hashMatchesText(type: string): boolean {
  * compute the hash once per aggregate (it doubled the validation's time).
  */
 function fingerprintSql(side: Side, where: string): string {
-  const row = `ROW(${side.values.map((v, i) => (side.binary[i] ? v : `(${v})::text`)).join(', ')})`;
   return (
     `SELECT count(*)::text AS n, coalesce(bit_xor(h), 0)::text AS h1, coalesce(sum(h >> 32), 0)::text AS h2` +
-    ` FROM (SELECT hash_record_extended(${row}, 0) AS h FROM ${side.relation}${where} OFFSET 0) x`
+    ` FROM (SELECT ${rowHash(side)} AS h FROM ${side.relation}${where} OFFSET 0) x`
+  );
+}
+
+/** A row's 64-bit hash over the side's values (binary where the type allows, else through text). */
+function rowHash(side: Side): string {
+  return `hash_record_extended(ROW(${side.values.map((v, i) => (side.binary[i] ? v : `(${v})::text`)).join(', ')}), 0)`;
+}
+
+/**
+ * Rows written since a transaction id: their xmin (the transaction that wrote the row version,
+ * kept as written when the row is frozen) is that one or later. `age()` reads both against the
+ * same current transaction, so the comparison holds across the 32-bit wraparound. Param: an xid8.
+ */
+export const writtenSince = (param: number): string => `age(xmin) <= age(($${param}::text::int8 % 4294967296)::text::xid)`;
+
+/** Rows not written by one of the transactions listed in `table` (a column `xid`). */
+export const notWrittenBy = (table: string): string => `xmin NOT IN (SELECT xid FROM ${table})`;
+
+/** A side's rows, and of them those `where` selects: one sequential pass. Params: `where`'s. */
+export function countWhereSql(side: Side, where: string): string {
+  return `SELECT count(*)::text AS n, count(*) FILTER (WHERE ${where})::text AS selected FROM ${side.relation}`;
+}
+
+/**
+ * Each row of side `a` that `where` selects, against the row of its key on side `b` (looked up
+ * by key, cast to b's key types), by hash: how many there are and how many differ or have no row
+ * on b. Params: a's, then `where`'s, then b's (renumbered after them).
+ */
+export function keyedDiffSql(a: Side, b: Side, where: string, whereParams: number): string {
+  const bShifted = shiftParams(b, a.params.length + whereParams);
+  const match = b.keys.map((k, i) => `${k} = a.k${i}::${b.keyTypes[i]}`).join(' AND ');
+  return (
+    `SELECT count(*)::text AS n, count(*) FILTER (WHERE b.h IS DISTINCT FROM a.h)::text AS differ` +
+    ` FROM (SELECT ${a.keys.map((k, i) => `${k} AS k${i}`).join(', ')}, ${rowHash(a)} AS h FROM ${a.relation} WHERE ${where} OFFSET 0) a` +
+    ` LEFT JOIN LATERAL (SELECT ${rowHash(bShifted)} AS h FROM ${b.relation} WHERE ${match}) b ON true`
   );
 }
 
@@ -106,11 +145,7 @@ export function boundariesSql(side: Side, size: number, estimatedRows: number): 
  * and for b.
  */
 export function rangeDiffSql(a: Side, b: Side, hasLow: boolean, hasHigh: boolean): string {
-  const shift = (side: Side, by: number): Side => ({
-    ...side,
-    values: side.values.map((v) => v.replace(/\$(\d+)/g, (_, d: string) => `$${Number(d) + by}`)),
-  });
-  const bShifted = shift(b, a.params.length);
+  const bShifted = shiftParams(b, a.params.length);
   let next = a.params.length + b.params.length + 1;
   const wa = rangeWhere(a, hasLow, hasHigh, next);
   next = wa.next;

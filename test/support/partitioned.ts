@@ -32,6 +32,8 @@ export interface PartitionedRun {
   during: number;
   differences: string[];
   movedRows: number;
+  /** the validation's one-by-one look-ups (verify/validate.ts), absent when it read every row */
+  rowsLookedUp: { origin: number; shadow: number } | undefined;
 }
 
 /** The workload runs while pgshift changes the partitioned table; then table and mirror are compared. */
@@ -53,5 +55,5 @@ export async function migrateUnderLoad(db: TestDatabase, appUrl: string, rows: n
   await new Promise((r) => setTimeout(r, 300));
   const stats = await workload.stop();
   const moved = await db.query(`SELECT count(*)::int AS n FROM app.acct_new`);
-  return { status: report.status, stats, during, differences: await mirrorDifferences(db), movedRows: moved.rows[0].n };
+  return { status: report.status, stats, during, differences: await mirrorDifferences(db), movedRows: moved.rows[0].n, rowsLookedUp: report.validation?.rowsLookedUp };
 }

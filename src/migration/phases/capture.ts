@@ -8,6 +8,12 @@ import { createChangelog, forwardCapture, installTriggers } from '../../capture/
 import { createReplayer, type Replayer } from '../../capture/replayer.js';
 import type { Tables } from '../../copy/sql.js';
 import type { PhaseHelpers, Run } from '../run.js';
+import type { ArtifactNames } from '../../plan/names.js';
+
+/** The copy's chunk transactions' ids (IF NOT EXISTS: a migration begun by an earlier pgshift has none). */
+export function createCopyXactsSql(names: ArtifactNames): string {
+  return `CREATE TABLE IF NOT EXISTS ${qualified(names.schema, names.copyXacts)} (xid xid NOT NULL)`;
+}
 
 /** The shadow and the changelog, in one transaction (retried when a lock does not come). */
 export function buildShadowAndChangelog(run: Run): Promise<ShadowTable> {
@@ -16,11 +22,12 @@ export function buildShadowAndChangelog(run: Run): Promise<ShadowTable> {
     withTransaction(run.pool, async (c) => {
       const s = await buildShadow(c, { origin: plan.origin, flow: plan.flow, statements: plan.parsed.statements, schema: names.schema });
       await createChangelog(c, plan.origin, forwardCapture(names), id);
+      await c.query(createCopyXactsSql(names));
       await c.query(`INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name) VALUES ($1, 'schema', $2, $2)`, [id, names.schema]);
       await c.query(`UPDATE pgshift.migrations SET resume_state = $2 WHERE id = $1`, [
         id,
         // The row identity the changelog is keyed by: a resume must find the same one.
-        JSON.stringify({ indexes: s.indexes, constraints: s.constraints, onceDefaults: [...s.onceDefaults], identity: plan.origin.identity?.name ?? null }),
+        JSON.stringify({ indexes: s.indexes, constraints: s.constraints, onceDefaults: [...s.onceDefaults], heaps: s.heaps, identity: plan.origin.identity?.name ?? null }),
       ]);
       return s;
     }),
@@ -31,8 +38,12 @@ export function buildShadowAndChangelog(run: Run): Promise<ShadowTable> {
  * Capture first, copy after: the triggers go on the origin (CREATE TRIGGER waits for in-flight
  * writers), then the table's fingerprint is recorded, to be compared under the cutover's locks.
  */
-export async function installCapture(run: Run): Promise<string> {
+export async function installCapture(run: Run): Promise<{ fingerprint: string; since: string }> {
   const { pool, plan, opts, id, names } = run;
+  // Every transaction that will fire the capture is running now or starts later: its id is at
+  // least the oldest one running now. A row version written since has an xmin from there on
+  // (verify/validate.ts compares exactly those rows).
+  const since = await withClient(pool, async (c) => (await c.query(`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS x`)).rows[0].x as string);
   await withRetry(opts.retry, (_a, lockTimeoutMs) =>
     withTransaction(pool, async (c) => {
       await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
@@ -42,8 +53,8 @@ export async function installCapture(run: Run): Promise<string> {
   run.triggersInstalled = true;
   return withClient(pool, async (c) => {
     const fp = await tableFingerprint(c, plan.origin.oid);
-    await c.query(`UPDATE pgshift.migrations SET resume_state = resume_state || jsonb_build_object('fingerprint', $2::text) WHERE id = $1`, [id, fp]);
-    return fp;
+    await c.query(`UPDATE pgshift.migrations SET resume_state = resume_state || jsonb_build_object('fingerprint', $2::text, 'since', $3::text) WHERE id = $1`, [id, fp, since]);
+    return { fingerprint: fp, since };
   });
 }
 
@@ -54,6 +65,8 @@ export interface Captured extends PhaseHelpers {
   replayer: Replayer;
   mapping: RowMapping;
   fingerprint: string;
+  /** the oldest transaction running before the capture existed (xid8); absent for a migration begun before it was recorded */
+  since?: string;
   buildMs: number;
 }
 
@@ -67,6 +80,7 @@ export function contextFor(run: Run, shadow: ShadowTable): { tables: Tables; map
     origin: qualified(origin.schema, origin.name),
     shadow: qualified(names.schema, origin.name),
     changelog: qualified(names.schema, names.changelog),
+    copyXacts: qualified(names.schema, names.copyXacts),
     mapping,
     shadowKeyTypes: mapping.shadowKey.map(typeOf),
   };

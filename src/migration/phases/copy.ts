@@ -32,7 +32,7 @@ export async function copyAll(run: Run, tables: Tables, start: string[] | null =
     const recorded = await readLanes(c, run.names.schema, run.names.lockKey);
     if (recorded || start !== null) return recorded;
     if (!worthLanes(run.plan.origin.estimatedRows)) return null;
-    const chosen = run.opts.maxParallel !== undefined ? { lanes: run.opts.maxParallel, why: '--max-parallel' } : await defaultLanes(c);
+    const chosen = run.opts.maxParallel !== undefined ? { lanes: run.opts.maxParallel, why: '--max-parallel' } : await (run.laneLooks ?? defaultLanes(c));
     log.info({ migration: run.id, maxParallel: chosen.lanes, why: chosen.why }, 'copy lanes');
     return planLanes(c, tables, run.names.schema, chosen.lanes, run.plan.origin.estimatedRows);
   }, 'copy');
@@ -44,6 +44,17 @@ export async function copyAll(run: Run, tables: Tables, start: string[] | null =
   await Promise.all(lanes.filter((l) => !l.done).map((l) => copyLane(run, tables, totals, l.watermark ?? l.low, l)));
   await withClient(run.pool, (c) => finishLanes(c, run.id), 'copy');
   return { rows: totals.rows, chunks: totals.chunks };
+}
+
+/**
+ * The lanes' default looks at the application for about 100 ms (copy/lanes.ts): started beside
+ * the shadow's build and the capture, which take about as long, so the copy does not wait for them.
+ */
+export function lookForLanes(run: Run): void {
+  if (run.opts.maxParallel !== undefined || !worthLanes(run.plan.origin.estimatedRows)) return;
+  run.laneLooks = withClient(run.pool, (c) => defaultLanes(c), 'copy');
+  // Awaited by the copy; a failure before it (the build's) must not leave it unobserved.
+  run.laneLooks.catch(() => undefined);
 }
 
 /**

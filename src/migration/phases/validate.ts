@@ -33,6 +33,8 @@ export async function validateShadow(run: Run, k: Captured): Promise<{ report: B
     deferred: k.shadow.constraints,
     backlog: opts.cutoverBacklog,
     originOid: plan.origin.oid,
+    changedSince: k.since,
+    copyXacts: k.tables.copyXacts,
   });
   run.validation = report;
   log.info({ migration: id, level: report.level, passed: report.passed, writesHeldMs: Math.round(report.writesHeldMs), ms: Math.round(report.ms) }, 'validated');
