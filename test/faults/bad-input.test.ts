@@ -118,6 +118,20 @@ describe('bad input', () => {
     }
   });
 
+  it.each(['changelog', 'copy_xacts'])('refuses to copy a table named %s, a name the migration schema keeps for its own table', async (name) => {
+    await db.query(`CREATE TABLE public.${name} (id int PRIMARY KEY, v int)`);
+    try {
+      const before = await fingerprint();
+      expectRefusal(
+        await pgshift(['alter', `ALTER TABLE public.${name} ALTER COLUMN v TYPE bigint`, '--url', db.url, '--execute', '--strategy', 'copy']),
+        new RegExp(`refused: public\\.${name} is named ${name}, a name the migration's schema keeps for pgshift's own table`),
+      );
+      expect(await fingerprint()).toEqual(before);
+    } finally {
+      await db.query(`DROP TABLE public.${name}`);
+    }
+  });
+
   it('refuses a missing or empty --url-file, and an unknown command, each in one line', async () => {
     expectRefusal(await pgshift(['alter', ALTER, '--url-file', path.join(tmp, 'missing')]), /--url-file: cannot read .*missing \(ENOENT\)/);
     expectRefusal(await pgshift(['alter', ALTER, '--url-file', privateFile('empty', '\n')]), /--url-file: .*empty is empty/);
