@@ -35,6 +35,8 @@ describe('concurrent writes on a partitioned table', () => {
     expect(run.differences).toEqual([]);
     // Validated through the partitioned table's xmin: the rows written meanwhile, looked up one by one.
     expect(run.rowsLookedUp?.origin).toBeGreaterThan(0);
+    // Copied partition by partition: one lane per leaf, each read from the partition itself.
+    expect(run.lanes).toEqual({ n: 12, done: 12, sources: expect.arrayContaining(['"app"."acct_p0"']) });
     const tree = await db.query(`SELECT count(*)::int AS n FROM pg_partition_tree('app.acct') WHERE level = 1`);
     expect(tree.rows[0].n).toBe(12);
     const types = await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'app.acct_p3'::regclass AND attname = 'v'`);

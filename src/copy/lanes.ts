@@ -19,6 +19,9 @@ export interface Lane {
   /** the last key committed in the lane (its chunks cover (low, watermark]); null: none yet */
   watermark: string[] | null;
   done: boolean;
+  /** a partition's lane: the leaf partition read (qualified) and the shadow's of the same name written; null: the tables themselves */
+  source: string | null;
+  target: string | null;
 }
 
 /** Lanes are worth their connections only when each gets several chunks' worth of rows. */
@@ -43,7 +46,7 @@ export async function readLanes(c: Client, schema: string, lockKey: [number, num
   return inTransaction(c, async () => {
     await c.query(`SET LOCAL lock_timeout = '60s'`);
     await c.query('SELECT pg_advisory_xact_lock($1, $2)', lockKey);
-    return (await c.query(`SELECT lane, low, high, watermark, done FROM ${lanesTable(schema)} ORDER BY lane`)).rows as Lane[];
+    return (await c.query(`SELECT lane, low, high, watermark, done, source, target FROM ${lanesTable(schema)} ORDER BY lane`)).rows as Lane[];
   });
 }
 
@@ -59,11 +62,28 @@ export async function planLanes(c: Client, t: Tables, schema: string, n: number,
   const percent = Math.min(100, (100 * 2000 * count) / Math.max(1, estimatedRows));
   const splits = (await c.query({ text: laneSplitsSql(t, count, percent), rowMode: 'array' })).rows as string[][];
   if (splits.length === 0) return null;
-  const lanes: Lane[] = [...splits, null].map((high, i) => ({ lane: i, low: i === 0 ? null : splits[i - 1]!, high, watermark: null, done: false }));
-  // All the lanes or none: a resume must never find some of them.
+  const lanes: Lane[] = [...splits, null].map((high, i) => ({ lane: i, low: i === 0 ? null : splits[i - 1]!, high, watermark: null, done: false, source: null, target: null }));
+  return recordLanes(c, schema, lanes);
+}
+
+/**
+ * A partitioned table's lanes: one per leaf partition, read from the partition itself and written
+ * straight into the shadow's partition of the same name (same bound: no tuple routing, and each
+ * chunk's key walk and scan touch one partition, not all of them). A key lives in one partition:
+ * the partition key is part of every unique key of a partitioned table, so a row that moves
+ * between partitions changes its key, and each key is still written once, by the chunk of its
+ * partition's range (the move is logged under both keys and replayed, as any change after its
+ * chunk).
+ */
+export async function planPartitionLanes(c: Client, partitions: { source: string; target: string }[], schema: string): Promise<Lane[]> {
+  return recordLanes(c, schema, partitions.map((p, i) => ({ lane: i, low: null, high: null, watermark: null, done: false, ...p })));
+}
+
+/** All the lanes or none: a resume must never find some of them. */
+async function recordLanes(c: Client, schema: string, lanes: Lane[]): Promise<Lane[]> {
   await inTransaction(c, async () => {
-    await c.query(`CREATE TABLE ${lanesTable(schema)} (lane int PRIMARY KEY, low text[], high text[], watermark text[], done boolean NOT NULL)`);
-    for (const l of lanes) await c.query(`INSERT INTO ${lanesTable(schema)} VALUES ($1, $2, $3, NULL, false)`, [l.lane, l.low, l.high]);
+    await c.query(`CREATE TABLE ${lanesTable(schema)} (lane int PRIMARY KEY, low text[], high text[], watermark text[], done boolean NOT NULL, source text, target text)`);
+    for (const l of lanes) await c.query(`INSERT INTO ${lanesTable(schema)} VALUES ($1, $2, $3, NULL, false, $4, $5)`, [l.lane, l.low, l.high, l.source, l.target]);
   });
   return lanes;
 }

@@ -6,7 +6,9 @@ import { stopIfPartitionsChanged } from '../catalog/partitions.js';
 import { isTruncated } from '../state/store.js';
 import type { Replayer } from '../capture/replayer.js';
 import { drain } from '../capture/drain.js';
-import { swapTables, type SwapInput, type SwapResult } from './swap.js';
+import { rehearseSwapReads, swapTables, type SwapInput, type SwapResult } from './swap.js';
+import { GENERIC_PLANS_SQL, preparingStatements } from '../db/prepared.js';
+import { inTransaction } from '../db/session.js';
 import { checkInLock, ValidationFailed, type InLockReport } from '../verify/validate.js';
 import type { Side } from '../verify/side.js';
 import { lockedSwap } from './locked-swap.js';
@@ -46,7 +48,15 @@ export interface CutoverResult extends SwapResult {
  * truncated or changed the origin meanwhile, replay the rest of the changelog, compare a
  * sample, swap and rewire.
  */
-export async function cutover(c: Client, input: CutoverInput): Promise<CutoverResult> {
+export async function cutover(session: Client, input: CutoverInput): Promise<CutoverResult> {
+  // The checks' and the swap's catalog reads, parsed and planned before the locks (db/prepared.ts).
+  const c = preparingStatements(session);
+  await inTransaction(c, async () => {
+    await c.query(GENERIC_PLANS_SQL);
+    await isTruncated(c, input.migrationId);
+    await changedSince(c, input.origin.oid, input.fingerprint);
+    await rehearseSwapReads(c, input);
+  });
   const r = await lockedSwap(c, {
     pool: input.pool,
     migrationId: input.migrationId,

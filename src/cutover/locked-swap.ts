@@ -48,7 +48,11 @@ export async function lockedSwap<T>(c: Client, spec: LockedSwapSpec<T>): Promise
       attempts++;
       return withDeadline(spec.pool, c, spec.deadlineMs, (dc) =>
         inTransaction(dc, async () => {
-          await dc.query(`SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)`, [`${lockTimeoutMs}ms`, `${spec.deadlineMs}ms`]);
+          // Generic plans: a session preparing its statements planned them before the locks (db/prepared.ts).
+          await dc.query(
+            `SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true), set_config('plan_cache_mode', 'force_generic_plan', true)`,
+            [`${lockTimeoutMs}ms`, `${spec.deadlineMs}ms`],
+          );
           const t0 = performance.now();
           const names = await namesByOid(dc, [spec.locks.first, ...spec.locks.exclusive.filter((o) => o !== spec.locks.first)]);
           await dc.query(`LOCK TABLE ${names.join(', ')} IN ACCESS EXCLUSIVE MODE`);

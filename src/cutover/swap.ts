@@ -33,6 +33,26 @@ export interface SwapResult {
   oldForeignKeys: { name: string; def: string }[];
 }
 
+/** What the swap reads about everything bound to the table (search_path = pg_catalog). */
+async function readSwapDefs(c: Client, input: SwapInput) {
+  const { origin, names } = input;
+  const defs = await readDependentDefs(c, origin.oid, [names.captureTrigger, names.truncateTrigger]);
+  const bound = await readBoundDefs(c, origin.oid);
+  const partitionTriggers = await withQualifiedNames(c, () =>
+    readPartitionTriggers(c, origin.oid, origin.partitions.map((_, i) => partitionTruncateTrigger(names, i))));
+  return { defs, bound, partitionTriggers };
+}
+
+/**
+ * The swap's reads once, in a transaction of their own before the cutover's (read-only: no lock
+ * but the catalogs'), so that a session preparing its statements (db/prepared.ts) has parsed and
+ * planned them by the time it holds the locks.
+ */
+export async function rehearseSwapReads(c: Client, input: SwapInput): Promise<void> {
+  await c.query(`SET LOCAL search_path = pg_catalog`);
+  await readSwapDefs(c, input);
+}
+
 /**
  * The swap, inside the cutover transaction with every lock already held: the origin moves into
  * the migration's schema, the shadow takes its place and name, and everything that pointed at
@@ -49,10 +69,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   // Dependents are read with the user's renames applied to the origin, so PostgreSQL itself
   // rewrites view, policy and trigger definitions for the new column names, as offline.
   for (const sql of input.renameOrigin) await exec(sql);
-  const defs = await readDependentDefs(c, origin.oid, [names.captureTrigger, names.truncateTrigger]);
-  const bound = await readBoundDefs(c, origin.oid);
-  const partitionTriggers = await withQualifiedNames(c, () =>
-    readPartitionTriggers(c, origin.oid, origin.partitions.map((_, i) => partitionTruncateTrigger(names, i))));
+  const { defs, bound, partitionTriggers } = await readSwapDefs(c, input);
   for (const sql of input.unrenameOrigin) await exec(sql);
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
 

@@ -34,6 +34,8 @@ export interface PartitionedRun {
   movedRows: number;
   /** the validation's one-by-one look-ups (verify/validate.ts), absent when it read every row */
   rowsLookedUp: { origin: number; shadow: number } | undefined;
+  /** the copy's lanes as the index build found them: how many, how many done, the partitions they read */
+  lanes: { n: number; done: number; sources: string[] } | null;
 }
 
 /** The workload runs while pgshift changes the partitioned table; then table and mirror are compared. */
@@ -41,6 +43,7 @@ export async function migrateUnderLoad(db: TestDatabase, appUrl: string, rows: n
   const workload = await startWorkload({ url: appUrl, schema: 'app', table: 'acct', mirror: 'acct_mirror', workers: 3, initialRows: rows });
   await new Promise((r) => setTimeout(r, 300));
   const before = workload.stats().transactions;
+  let lanes: PartitionedRun['lanes'] = null;
   const report = await onlineAlter(
     alterOptions({
       strategy: 'copy',
@@ -49,11 +52,16 @@ export async function migrateUnderLoad(db: TestDatabase, appUrl: string, rows: n
       execute: true,
       chunkTimeMs: 20,
       dropOld: true,
+      onPhase: async (phase, m) => {
+        if (phase !== 'index') return;
+        const r = await db.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE done)::int AS done, array_agg(source ORDER BY source) AS sources FROM "${m.schema}".copy_lanes`);
+        lanes = r.rows[0];
+      },
     }),
   );
   const during = workload.stats().transactions - before;
   await new Promise((r) => setTimeout(r, 300));
   const stats = await workload.stop();
   const moved = await db.query(`SELECT count(*)::int AS n FROM app.acct_new`);
-  return { status: report.status, stats, during, differences: await mirrorDifferences(db), movedRows: moved.rows[0].n, rowsLookedUp: report.validation?.rowsLookedUp };
+  return { status: report.status, stats, during, differences: await mirrorDifferences(db), movedRows: moved.rows[0].n, rowsLookedUp: report.validation?.rowsLookedUp, lanes };
 }

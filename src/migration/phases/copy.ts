@@ -3,7 +3,9 @@ import { sleep } from '../../db/retry.js';
 import { componentLog } from '../../log.js';
 import { createChunker } from '../../copy/chunker.js';
 import { copyRange, findBound } from '../../copy/copier.js';
-import { defaultLanes, finishLanes, planLanes, readLanes, recordLaneChunk, worthLanes, type Lane } from '../../copy/lanes.js';
+import { defaultLanes, finishLanes, planLanes, planPartitionLanes, readLanes, recordLaneChunk, worthLanes, type Lane } from '../../copy/lanes.js';
+import { qualified } from '../../db/quote.js';
+import pLimit from 'p-limit';
 import type { Tables } from '../../copy/sql.js';
 import { failpoint } from '../../failpoints.js';
 import type { Run } from '../run.js';
@@ -28,20 +30,31 @@ interface Totals {
  */
 export async function copyAll(run: Run, tables: Tables, start: string[] | null = null): Promise<{ rows: number; chunks: number }> {
   const totals: Totals = { rows: run.rowsCopied, chunks: 0, started: performance.now() };
-  const lanes = await withClient(run.pool, async (c) => {
+  const { origin } = run.plan;
+  const leaves = origin.partitions.filter((p) => p.isLeaf);
+  const { lanes, workers } = await withClient(run.pool, async (c) => {
+    // How many lanes run at once: what was chosen (a take-over chooses again).
+    const chosen = !worthLanes(origin.estimatedRows)
+      ? { lanes: 1, why: 'a small table' }
+      : run.opts.maxParallel !== undefined ? { lanes: run.opts.maxParallel, why: '--max-parallel' } : await (run.laneLooks ?? defaultLanes(c));
     const recorded = await readLanes(c, run.names.schema, run.names.lockKey);
-    if (recorded || start !== null) return recorded;
-    if (!worthLanes(run.plan.origin.estimatedRows)) return null;
-    const chosen = run.opts.maxParallel !== undefined ? { lanes: run.opts.maxParallel, why: '--max-parallel' } : await (run.laneLooks ?? defaultLanes(c));
+    if (recorded || start !== null) return { lanes: recorded, workers: chosen.lanes };
     log.info({ migration: run.id, maxParallel: chosen.lanes, why: chosen.why }, 'copy lanes');
-    return planLanes(c, tables, run.names.schema, chosen.lanes, run.plan.origin.estimatedRows);
+    if (leaves.length) {
+      const partitions = leaves.map((p) => ({ source: qualified(origin.schema, p.name), target: qualified(run.names.schema, p.name) }));
+      return { lanes: await planPartitionLanes(c, partitions, run.names.schema), workers: chosen.lanes };
+    }
+    return { lanes: chosen.lanes > 1 ? await planLanes(c, tables, run.names.schema, chosen.lanes, origin.estimatedRows) : null, workers: chosen.lanes };
   }, 'copy');
   if (!lanes) {
     await copyLane(run, tables, totals, start, null);
     return { rows: totals.rows, chunks: totals.chunks };
   }
-  log.info({ migration: run.id, lanes: lanes.length, left: lanes.filter((l) => !l.done).length }, 'copying in key lanes');
-  await Promise.all(lanes.filter((l) => !l.done).map((l) => copyLane(run, tables, totals, l.watermark ?? l.low, l)));
+  const left = lanes.filter((l) => !l.done);
+  log.info({ migration: run.id, lanes: lanes.length, left: left.length, workers }, leaves.length ? 'copying partition by partition' : 'copying in key lanes');
+  // One pool of workers, whatever the lanes are: key ranges of one table, or partitions.
+  const pool = pLimit(Math.max(1, workers));
+  await Promise.all(left.map((l) => pool(() => copyLane(run, tables, totals, l.watermark ?? l.low, l))));
   await withClient(run.pool, (c) => finishLanes(c, run.id), 'copy');
   return { rows: totals.rows, chunks: totals.chunks };
 }
@@ -61,7 +74,9 @@ export function lookForLanes(run: Run): void {
  * One lane's chunks in key order from `from` (the whole key when `lane` is null), the next
  * chunk's bound looked up on a second connection while the current chunk is inserted.
  */
-async function copyLane(run: Run, tables: Tables, totals: Totals, from: string[] | null, lane: Lane | null): Promise<void> {
+async function copyLane(run: Run, whole: Tables, totals: Totals, from: string[] | null, lane: Lane | null): Promise<void> {
+  // A partition's lane reads its partition and writes the shadow's of the same name.
+  const tables = lane?.source && lane.target ? { ...whole, origin: lane.source, shadow: lane.target } : whole;
   const chunker = createChunker({ targetMs: run.opts.chunkTimeMs, initial: 5000, min: 500, max: 200_000, maxStep: 2 });
   const laneHigh = lane?.high ?? null;
   await withClient(run.pool, (c) =>
