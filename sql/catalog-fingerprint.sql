@@ -29,10 +29,14 @@ SELECT jsonb_build_object(
   'publications', md5(coalesce(
   (SELECT string_agg(prpubid::text, ',' ORDER BY prpubid) FROM pg_publication_rel WHERE prrelid = $1::oid), '')),
   -- a partitioned table's partitions, at every level, with their bounds: one attached or
-  -- detached during a migration leaves the shadow tree stale
-  'partitions', md5(coalesce(
+  -- detached during a migration leaves the shadow tree stale; and a partition's own parent and
+  -- bound, and its parent's default partition (a leaf's cutover detaches and attaches there)
+  'partitions', md5(concat_ws('|', coalesce(
   (SELECT string_agg(concat_ws(':', c.oid, c.relnamespace, c.relname, pg_get_expr(c.relpartbound, c.oid)), ',' ORDER BY c.oid)
-     FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class c ON c.oid = t.relid WHERE t.level > 0), '')),
+     FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class c ON c.oid = t.relid WHERE t.level > 0), ''),
+  (SELECT concat_ws(':', i.inhparent, pg_get_expr(c.relpartbound, c.oid), pt.partdefid)
+     FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid JOIN pg_partitioned_table pt ON pt.partrelid = i.inhparent
+    WHERE c.oid = $1::oid AND c.relispartition))),
   'table', md5(coalesce(
   (SELECT concat_ws(':', c.relname, c.relnamespace, c.relowner, c.relacl::text, c.reloptions::text, t.reloptions::text,
                     c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.relpersistence, c.reltablespace,

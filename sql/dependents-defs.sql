@@ -4,7 +4,8 @@
 SELECT 'trigger' AS kind, NULL AS schema, t.tgname AS name, NULL::text AS target, pg_get_triggerdef(t.oid) AS def,
        NULL::text AS extra, t.tgenabled::text AS flag, obj_description(t.oid, 'pg_trigger') AS comment
 FROM pg_trigger t
-WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND t.tgname <> ALL ($2::text[])
+-- a partition's triggers cloned from its parent's come back with ATTACH PARTITION
+WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND t.tgparentid = 0 AND t.tgname <> ALL ($2::text[])
 UNION ALL
 SELECT 'policy', NULL, p.polname, NULL,
        concat_ws(' ',

@@ -25,6 +25,42 @@ export interface Partition {
   relkind: string;
 }
 
+/**
+ * A partition changed alone (DESIGN: "a leaf, as a plain table"): where it hangs, and what the
+ * cutover's DETACH and ATTACH PARTITION meet there.
+ */
+export interface LeafPartition {
+  parentOid: string;
+  parentSchema: string;
+  parentName: string;
+  /** FOR VALUES ... or DEFAULT */
+  bound: string;
+  /** the rows' constraint the bound implies, with every ancestor's (pg_get_partition_constraintdef) */
+  constraintDef: string;
+  /** the parent's default partition (when it is not this one): ATTACH scans it under the lock */
+  defaultPartition: { oid: string; schema: string; name: string; estimatedRows: number } | null;
+  /** foreign keys referencing the partitioned table, as "name on table" (null when none) */
+  referencedBy: string | null;
+}
+
+/**
+ * The partition's parent, bound and neighbours, or null for a table that is not a partition.
+ * Expressions name their objects fully when read under search_path = pg_catalog.
+ */
+export async function readLeafPartition(c: Client, oid: string): Promise<LeafPartition | null> {
+  const r = (await c.query(sqlFile('partition-leaf.sql'), [oid])).rows[0];
+  if (!r) return null;
+  return {
+    parentOid: r.parent_oid,
+    parentSchema: r.parent_schema,
+    parentName: r.parent_name,
+    bound: r.bound,
+    constraintDef: r.constraint_def,
+    defaultPartition: r.default_oid ? { oid: r.default_oid, schema: r.default_schema, name: r.default_name, estimatedRows: Number(r.default_rows) } : null,
+    referencedBy: r.referenced_by,
+  };
+}
+
 /** The partitioned table's own key (pg_get_partkeydef), or null for a table that is not partitioned. */
 export async function readPartitionKey(c: Client, oid: string): Promise<string | null> {
   const r = await c.query<{ k: string | null }>(`SELECT CASE WHEN relkind = 'p' THEN pg_get_partkeydef(oid) END AS k FROM pg_class WHERE oid = $1::oid`, [oid]);
@@ -61,6 +97,6 @@ export async function readPartitions(c: Client, oid: string): Promise<Partition[
  */
 export function stopIfPartitionsChanged(what: string | null): void {
   if (what?.split(', ').includes('partitions')) {
-    throw new RuntimeError(`partitions of the table were attached, detached or renamed during the migration (its ${what} changed); the shadow tree no longer matches it and nothing was swapped`);
+    throw new RuntimeError(`partitions of the table, or the table as a partition, were attached, detached or renamed during the migration (its ${what} changed); the shadow no longer matches where it would go and nothing was swapped`);
   }
 }

@@ -2,7 +2,7 @@ import type { Client } from '../db/session.js';
 import { qualified, ident } from '../db/quote.js';
 import { sqlFile } from '../db/sql-files.js';
 import { chooseRowIdentity, readUniqueIndexes, type UniqueIndex } from './row-identity.js';
-import { readPartitionKey, readPartitions, type Partition } from './partitions.js';
+import { readLeafPartition, readPartitionKey, readPartitions, type LeafPartition, type Partition } from './partitions.js';
 
 export interface Column {
   attnum: number;
@@ -62,6 +62,8 @@ export interface TableInfo {
   partitionKey: string | null;
   /** a partitioned table's partitions at every level, parents first (empty otherwise) */
   partitions: Partition[];
+  /** a partition's parent and bound (a leaf changed alone), else null */
+  partitionOf: LeafPartition | null;
 }
 
 /** Resolves a possibly unqualified name with the session's search_path, as ALTER TABLE would. */
@@ -104,6 +106,7 @@ export async function describeTable(c: Client, oid: string): Promise<TableInfo> 
     uniqueIndexes,
     partitionKey: t.relkind === 'p' ? await readPartitionKey(c, oid) : null,
     partitions: t.relkind === 'p' ? await readPartitions(c, oid) : [],
+    partitionOf: t.is_partition ? await readLeafPartition(c, oid) : null,
   };
 }
 

@@ -17,7 +17,7 @@ export interface LockSet {
 
 export async function lockSetFor(
   c: Client,
-  x: { outgoing: string; incoming: string; dropsOutgoingForeignKeys: boolean; addedForeignKeyParents: string[] },
+  x: { outgoing: string; incoming: string; dropsOutgoingForeignKeys: boolean; addedForeignKeyParents: string[]; leaf?: LeafLocks },
 ): Promise<LockSet> {
   const r = await c.query<{ oid: string; why: string }>(
     `SELECT DISTINCT conrelid::int8::text AS oid, 'child' AS why FROM pg_constraint
@@ -29,7 +29,32 @@ export async function lockSetFor(
   );
   const children = r.rows.filter((row) => row.why === 'child').map((row) => row.oid);
   const parents = x.dropsOutgoingForeignKeys ? r.rows.filter((row) => row.why === 'parent').map((row) => row.oid) : [];
+  if (x.leaf) {
+    // The application reaches a partition through its partitioned table: that comes first.
+    const exclusive = [...new Set([x.outgoing, x.incoming, ...children, ...x.leaf.exclusive])].filter((o) => o !== x.leaf!.parent);
+    const share = [...new Set(x.addedForeignKeyParents)].filter((o) => o !== x.leaf!.parent && !exclusive.includes(o));
+    return { first: x.leaf.parent, exclusive, share };
+  }
   const exclusive = [...new Set([x.incoming, ...children, ...parents])];
   const share = [...new Set(x.addedForeignKeyParents)].filter((o) => o !== x.outgoing && o !== x.incoming && !exclusive.includes(o));
   return { first: x.outgoing, exclusive, share };
+}
+
+/**
+ * A leaf's swap (shadow/leaf.ts) also locks its parent, ACCESS EXCLUSIVE and first (DETACH
+ * PARTITION takes it so, short of CONCURRENTLY, which cannot run in a transaction); the parent's
+ * default partition, which ATTACH locks and reads; and the tables the leaf's foreign keys
+ * reference (DETACH and ATTACH re-create their triggers there, ATTACH under ACCESS EXCLUSIVE).
+ */
+export interface LeafLocks {
+  parent: string;
+  exclusive: string[];
+}
+
+export async function leafLocks(c: Client, leafOid: string, parentOid: string, defaultOid: string | null): Promise<LeafLocks> {
+  const r = await c.query<{ oid: string }>(
+    `SELECT DISTINCT confrelid::int8::text AS oid FROM pg_constraint WHERE contype = 'f' AND conrelid = $1::oid AND confrelid <> $1::oid`,
+    [leafOid],
+  );
+  return { parent: parentOid, exclusive: [...(defaultOid ? [defaultOid] : []), ...r.rows.map((row) => row.oid)] };
 }

@@ -9,6 +9,7 @@ import { addToPublicationSql, readDependentDefs, type DependentDef } from './dep
 import { carryBound, readBoundDefs } from './bound-swap.js';
 import { withQualifiedNames } from '../db/search-path.js';
 import { readPartitionTriggers, type PartitionTrigger } from '../shadow/partitions.js';
+import { attachLeaf, detachLeaf } from '../shadow/leaf.js';
 
 export interface SwapInput {
   origin: TableInfo;
@@ -84,7 +85,11 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
     identityState.set(s.target!, r.rows[0]);
   }
 
+  // A leaf leaves its parent first (DETACH), and the new table takes its place (ATTACH) once it
+  // has its name: ATTACH finds the bound, the indexes and the parent's foreign keys proven.
+  const partitionBound = origin.partitionOf ? await detachLeaf(c, origin) : null;
   await exchangeTables(c, { userSchema: origin.schema, name: origin.name, names, incomingOid: input.shadowOid });
+  if (partitionBound !== null) await attachLeaf(c, origin, partitionBound);
   const oldTable = qualified(names.schema, origin.name);
   const oldForeignKeys: { name: string; def: string }[] = [];
   if (input.retainOld) {

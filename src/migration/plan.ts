@@ -92,6 +92,26 @@ export function describePlan(plan: Plan): string[] {
   if (plan.trial.indexes.length) lines.push(`  indexes built after the copy: ${plan.trial.indexes.map((i) => i.name).join(', ')}`);
   if (plan.trial.constraints.length) lines.push(`  constraints attached at the swap: ${plan.trial.constraints.map((i) => i.name).join(', ')}`);
   for (const r of plan.findings.rewired) lines.push(`  re-pointed at the swap: ${r}`);
+  lines.push(...describeLeafCutover(plan));
   lines.push(describeDisk(plan.disk));
+  return lines;
+}
+
+/** A leaf's cutover holds its partitioned table: the plan says so (shadow/leaf.ts). */
+function describeLeafCutover(plan: Plan): string[] {
+  const o = plan.origin;
+  const leaf = o.partitionOf;
+  if (!leaf) return [];
+  const parent = qualified(leaf.parentSchema, leaf.parentName);
+  const lines = [
+    `  cutover: holds ACCESS EXCLUSIVE on partitioned table ${parent} (every query on the whole partitioned table waits for the cutover's milliseconds): DETACH PARTITION ${qualified(o.schema, o.name)}, ATTACH PARTITION of the new table ${leaf.bound}`,
+    '  cutover: ATTACH finds the bound proven by a CHECK built with the new table, its indexes built and its parent\'s foreign keys validated: no scan of the new partition under the lock',
+  ];
+  const inherited = plan.trial.constraints.filter((k) => k.inherited).map((k) => k.name);
+  if (inherited.length) lines.push(`  foreign keys of the partitioned table, added to the new partition and validated just before the cutover: ${inherited.join(', ')}`);
+  if (leaf.defaultPartition) {
+    const d = leaf.defaultPartition;
+    lines.push(`  cutover: ATTACH reads default partition ${qualified(d.schema, d.name)} (~${d.estimatedRows} rows) under the lock, for rows of the new partition's bound`);
+  }
   return lines;
 }

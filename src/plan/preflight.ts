@@ -2,6 +2,7 @@ import type { Client } from '../db/session.js';
 import { sqlFile } from '../db/sql-files.js';
 import { inTransaction } from '../db/session.js';
 import { UserError } from '../errors.js';
+import { qualified } from '../db/quote.js';
 import type { Dependent, TableInfo } from '../catalog/table.js';
 import { noRowIdentity } from '../catalog/row-identity.js';
 import type { ColumnFlow } from './columns.js';
@@ -31,8 +32,10 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
   };
   await preflightEveryStrategy(c, table);
   // What only the copy needs (under --strategy auto a change that needs no copy runs without these).
-  // A partitioned table is copied as a tree (shadow/partitions.ts); one partition alone is not.
-  if (table.isPartition) refuse('is a partition; a change to one partition alone that needs a copy is not supported: change the partitioned table it belongs to');
+  // A partitioned table is copied as a tree (shadow/partitions.ts), a leaf alone as a plain table
+  // that the cutover swaps in by DETACH and ATTACH PARTITION (shadow/leaf.ts).
+  const leaf = refuseLeaf(table);
+  if (leaf) refuse(leaf);
   if (KEPT_NAMES.includes(table.name)) refuse(`is named ${table.name}, a name the migration's schema keeps for pgshift's own table, where the new table is built under the table's name: rename it first`);
   if (table.hasInheritance) refuse('takes part in table inheritance, which is not supported');
   if (table.identity === null) {
@@ -168,6 +171,21 @@ function refusePartitionTree(table: TableInfo): string | null {
     if (p.relkind === 'f') return `has foreign table ${p.schema}.${p.name} as a partition, whose rows live on another server and cannot be copied`;
     if (p.schema !== table.schema) return `has partition ${p.schema}.${p.name} in another schema than the table's; the swap moves partitions through one schema, where their names must not collide: move it with ALTER TABLE ... SET SCHEMA ${table.schema} first`;
     if (KEPT_NAMES.includes(p.name)) return `has a partition named ${p.name}, a name the migration's schema keeps for pgshift's own table; rename it first`;
+  }
+  return null;
+}
+
+/**
+ * What the leaf route cannot do (null when nothing, or not a partition): a partition that is
+ * partitioned itself is a tree of its own, and DETACH of a partition of a table that foreign keys
+ * reference checks every referencing row under the cutover's lock.
+ */
+function refuseLeaf(table: TableInfo): string | null {
+  const leaf = table.partitionOf;
+  if (!table.isPartition || !leaf) return null;
+  if (table.relkind === 'p') return `is a partition that is partitioned itself; the copy takes a partition tree from its root: change ${qualified(leaf.parentSchema, leaf.parentName)} or the leaves one at a time`;
+  if (leaf.referencedBy) {
+    return `is a partition of ${qualified(leaf.parentSchema, leaf.parentName)}, which foreign key ${leaf.referencedBy} references: the cutover's DETACH PARTITION would check every referencing row under its lock on the whole partitioned table; change the partitioned table instead`;
   }
   return null;
 }

@@ -63,6 +63,9 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
   if (plan.flow.renames.length && (bound.views.length || defs.some((d) => ['trigger', 'policy', 'statistics'].includes(d.kind)))) {
     return notWritten('the statements rename a column that views, triggers, policies or statistics of the table may name: their new definitions exist only once the rename is applied under the swap\'s lock; pgshift alter --execute does that');
   }
+  if (origin.partitionOf) {
+    return notWritten(`${origin.schema}.${origin.name} is a partition changed alone: its swap detaches it and attaches the new table with the parent's foreign keys validated on it beforehand, which the scripts do not do; pgshift alter --execute does`);
+  }
   const searchPath = (await c.query(`SELECT current_setting('search_path') AS p`)).rows[0].p as string;
   const fingerprint = await tableFingerprint(c, origin.oid);
   const names = runbookNames(schema);

@@ -10,6 +10,7 @@ import type { ColumnFlow } from '../plan/columns.js';
 import { copyAclStatements } from './acl.js';
 import { autovacuumOff, relOptionsList, type ShadowHeap } from './reloptions.js';
 import { buildPartitions, partitionIndexNames, restorePartitionIndexNames } from './partitions.js';
+import { addBoundCheck, inheritedForeignKeys, probeAttach } from './leaf.js';
 
 /** An index dropped from the shadow after it was built empty, to be rebuilt after the copy. */
 export interface DeferredIndex {
@@ -35,6 +36,8 @@ export interface DeferredConstraint {
   comment: string | null;
   /** the referenced table of a foreign key (its OID) */
   referenced: string | null;
+  /** a leaf's foreign key cloned from its parent's: on the shadow, valid, before the cutover (shadow/leaf.ts) */
+  inherited?: boolean;
 }
 
 export interface ShadowTable {
@@ -76,8 +79,10 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   };
 
   await exec(`CREATE SCHEMA ${ident(ctx.schema)}`);
+  // A leaf's identity column is its parent's (PostgreSQL 17+): LIKE would give it a sequence of
+  // its own, which ATTACH refuses; attached, the new table takes the parent's again.
   await exec(
-    `CREATE ${origin.persistence === 'u' ? 'UNLOGGED ' : ''}TABLE ${shadow} (LIKE ${source} INCLUDING ALL EXCLUDING STATISTICS)` +
+    `CREATE ${origin.persistence === 'u' ? 'UNLOGGED ' : ''}TABLE ${shadow} (LIKE ${source} INCLUDING ALL EXCLUDING STATISTICS${origin.partitionOf ? ' EXCLUDING IDENTITY' : ''})` +
       (origin.partitionKey ? ` PARTITION BY ${trusted(origin.partitionKey)}` : '') +
       (origin.tablespace ? ` TABLESPACE ${ident(origin.tablespace)}` : ''),
   );
@@ -88,6 +93,7 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
     await restorePartitionIndexNames(c, origin.oid, oid, ctx.schema);
   }
   await restoreWhatLikeMisses(c, origin.oid, oid, shadow);
+  if (origin.partitionOf) await addBoundCheck(c, origin.oid, shadow);
   const notValidChecks = await dropNotValidChecks(c, origin.oid, oid, shadow);
   // PostgreSQL evaluates a non-volatile default of an added column once, for every existing
   // row ("missing value"), but only when the table has rows. One sample row makes the shadow's
@@ -113,12 +119,15 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   if (origin.comment !== null) await exec(`COMMENT ON TABLE ${shadow} IS ${literal(origin.comment)}`);
 
   for (const sql of buildStatements(ctx.statements, ctx.schema)) await exec(sql);
+  const inherited = origin.partitionOf ? await inheritedForeignKeys(c, origin.oid) : [];
+  if (origin.partitionOf) await probeAttach(c, origin, ctx.schema, shadow, ctx.foreignKeys === false ? [] : inherited);
   const onceDefaults = sampled ? await onceEvaluatedDefaults(c, oid, shadow, ctx.flow) : new Map<string, string | null>();
   if (sampled) await exec(`TRUNCATE ${shadow}`);
   const heaps = await autovacuumOff(c, oid);
 
   // Definitions kept for later are read with every name schema-qualified.
-  const constraints = await withQualifiedNames(c, () => detachConstraints(c, oid, shadow));
+  const constraints = (await withQualifiedNames(c, () => detachConstraints(c, oid, shadow)))
+    .map((k) => (inherited.includes(k.name) && k.type === 'f' ? { ...k, inherited: true } : k));
   const indexes = await withQualifiedNames(c, () => detachIndexes(c, oid, ctx.schema, shadow, ctx.flow.identityIndex));
   return { oid, columns: await readColumns(c, oid), indexes, constraints, onceDefaults, heaps };
 }

@@ -130,7 +130,9 @@ SELECT n.nspname || '.' || ic.relname AS key,
        i.indisvalid AS valid,
        i.indisready AS ready,
        COALESCE(ts.spcname, '') AS tablespace,
-       obj_description(i.indexrelid, 'pg_class') AS comment
+       obj_description(i.indexrelid, 'pg_class') AS comment,
+       -- a partition's index attached to its parent's partitioned index (ATTACH PARTITION does it)
+       (SELECT ih.inhparent::regclass::text FROM pg_inherits ih WHERE ih.inhrelid = i.indexrelid) AS parent_index
   FROM pg_index i
   JOIN pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_class t ON t.oid = i.indrelid
@@ -142,7 +144,8 @@ export const TRIGGERS_SQL = `
 SELECT n.nspname || '.' || c.relname || '.' || tg.tgname AS key,
        pg_get_triggerdef(tg.oid) AS definition,
        tg.tgenabled::text AS enabled,
-       obj_description(tg.oid, 'pg_trigger') AS comment
+       obj_description(tg.oid, 'pg_trigger') AS comment,
+       tg.tgparentid <> 0 AS cloned
   FROM pg_trigger tg
   JOIN pg_class c ON c.oid = tg.tgrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace

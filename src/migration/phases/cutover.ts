@@ -6,7 +6,7 @@ import type { Replayer } from '../../capture/replayer.js';
 import { cutover, type CutoverInput, type CutoverResult } from '../../cutover/cutover.js';
 import type { Side } from '../../verify/side.js';
 import type { Run } from '../run.js';
-import { lockSetFor } from '../../cutover/lock-set.js';
+import { leafLocks, lockSetFor } from '../../cutover/lock-set.js';
 import { componentLog } from '../../log.js';
 import { failpoint } from '../../failpoints.js';
 import { openRevertWindow } from '../revert-window.js';
@@ -28,13 +28,17 @@ export async function cutoverInput(
   const renameable = renamesApplyInOrder(origin.columns.map((c) => c.name), plan.flow);
   const rename = (from: string, to: string): string => renameColumnSql(origin.schema, origin.name, from, to);
   const { swap, validate } = swapStatements(plan.parsed.statements, origin.schema, origin.name);
-  const locks = await withClient(run.pool, (c) =>
+  // A leaf's foreign keys cloned from its parent's are on the shadow already (prebuild.ts).
+  const constraints = ctx.shadow.constraints.filter((con) => !con.inherited);
+  const leaf = origin.partitionOf;
+  const locks = await withClient(run.pool, async (c) =>
     lockSetFor(c, {
       outgoing: origin.oid,
       incoming: ctx.shadow.oid,
       // A kept old table must not hold its parents: its foreign keys come off inside the cutover.
       dropsOutgoingForeignKeys: !opts.dropOld,
-      addedForeignKeyParents: ctx.shadow.constraints.flatMap((con) => (con.referenced ? [con.referenced] : [])),
+      addedForeignKeyParents: constraints.flatMap((con) => (con.referenced ? [con.referenced] : [])),
+      ...(leaf ? { leaf: await leafLocks(c, origin.oid, leaf.parentOid, leaf.defaultPartition?.oid ?? null) } : {}),
     }),
   );
   const input: CutoverInput = {
@@ -47,7 +51,7 @@ export async function cutoverInput(
     newColumnName: (o) => [...plan.flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === o)?.[0],
     renameOrigin: renameable ? plan.flow.renames.map((r) => rename(r.from, r.to)) : [],
     unrenameOrigin: renameable ? plan.flow.renames.slice().reverse().map((r) => rename(r.to, r.from)) : [],
-    constraints: ctx.shadow.constraints,
+    constraints,
     swapStatements: swap,
     retainOld: !opts.dropOld,
     pool: run.pool,

@@ -2,16 +2,20 @@ import { renameColumnSql } from './cutover.js';
 import { columnRenames, prebuildMatviews } from '../../cutover/matviews.js';
 import type { Captured } from './capture.js';
 import type { Run } from '../run.js';
+import { qualified } from '../../db/quote.js';
+import { addInheritedForeignKeys } from '../../shadow/leaf.js';
 
 /**
- * Materialized views over the table, rebuilt against the shadow just before the cutover (and
- * after the validation, so that the snapshot they are filled as of is close to the swap): the
+ * What the cutover finds ready rather than doing under its locks. Materialized views over the
+ * table, rebuilt against the shadow just before the cutover (and after the validation, so that the snapshot they are filled as of is close to the swap): the
  * shadow's columns carry the origin's names while the rebuilds bind to them, so the views'
  * definitions read as they are. Returns how many were rebuilt.
  */
 export async function prebuildForCutover(run: Run, k: Captured): Promise<number> {
   const { plan, names } = run;
   const origin = plan.origin;
+  // A leaf's foreign keys cloned from its parent's, valid on the shadow for ATTACH (shadow/leaf.ts).
+  if (origin.partitionOf) await addInheritedForeignKeys(run.pool, run.opts.retry, qualified(names.schema, origin.name), k.shadow.constraints);
   const originOf = (name: string): string | undefined => {
     const s = plan.flow.sources.get(name);
     return s?.kind === 'origin' ? s.origin : undefined;

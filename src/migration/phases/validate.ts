@@ -17,7 +17,7 @@ const log = componentLog('validate');
 /** The shadow proven equal to the origin at one consistent point, at the chosen level; a difference stops the run. */
 export async function validateShadow(run: Run, k: Captured): Promise<{ report: BeforeCutoverReport; sides: { origin: Side; shadow: Side } }> {
   const { pool, opts, id, names, plan } = run;
-  if (plan.origin.partitionKey) await withClient(pool, async (c) => stopIfPartitionsChanged(await changedSince(c, plan.origin.oid, k.fingerprint)));
+  if (plan.origin.partitionKey || plan.origin.partitionOf) await withClient(pool, async (c) => stopIfPartitionsChanged(await changedSince(c, plan.origin.oid, k.fingerprint)));
   const hashable = await withClient(pool, (c) => hashableTypes(c, k.shadow.columns.map((col) => col.type)));
   const sides = alterSides(k.tables, k.shadow.columns, hashable);
   const report = await validateBeforeCutover({

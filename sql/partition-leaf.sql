@@ -1,0 +1,21 @@
+-- A partition changed alone (a leaf): its direct parent, its bound, the constraint that bound
+-- implies (with every ancestor's), a default partition beside it that ATTACH would scan, and the
+-- foreign keys that reference the partitioned table (DETACH checks their rows). Read under
+-- search_path = pg_catalog by the caller, so the expressions name their objects fully.
+SELECT p.oid::int8::text AS parent_oid, pn.nspname AS parent_schema, p.relname AS parent_name,
+       pg_get_expr(c.relpartbound, c.oid) AS bound,
+       pg_get_partition_constraintdef(c.oid) AS constraint_def,
+       d.oid::int8::text AS default_oid, dn.nspname AS default_schema, d.relname AS default_name,
+       GREATEST(d.reltuples, 0)::int8::text AS default_rows,
+       (SELECT string_agg(format('%s on %s', r.conname, r.conrelid::regclass), ', ' ORDER BY r.conname)
+          FROM pg_constraint r
+         WHERE r.contype = 'f' AND r.conparentid = 0
+           AND r.confrelid IN (SELECT a.relid FROM pg_partition_ancestors(c.oid) a WHERE a.relid <> c.oid)) AS referenced_by
+FROM pg_class c
+JOIN pg_inherits i ON i.inhrelid = c.oid
+JOIN pg_class p ON p.oid = i.inhparent
+JOIN pg_namespace pn ON pn.oid = p.relnamespace
+LEFT JOIN pg_partitioned_table pt ON pt.partrelid = p.oid
+LEFT JOIN pg_class d ON d.oid = pt.partdefid AND d.oid <> c.oid
+LEFT JOIN pg_namespace dn ON dn.oid = d.relnamespace
+WHERE c.oid = $1::oid AND c.relispartition

@@ -1,0 +1,126 @@
+import type { Client, Pool } from '../db/session.js';
+import { withTransaction } from '../db/session.js';
+import { ident, qualified, trusted, type SqlText } from '../db/quote.js';
+import { withRetry, type RetryPolicy } from '../db/retry.js';
+import { withQualifiedNames } from '../db/search-path.js';
+import { RuntimeError, UserError, describeError } from '../errors.js';
+import type { TableInfo } from '../catalog/table.js';
+import type { DeferredConstraint } from './build.js';
+
+/**
+ * A partition changed alone (a leaf) is copied as a plain table; the cutover swaps it in by
+ * DETACH PARTITION of the old leaf and ATTACH PARTITION of the new table with the same bound.
+ * ATTACH checks nothing it can prove from what the new table already has: a validated CHECK
+ * equal to the partition constraint skips its scan of the rows, indexes equal to the parent's
+ * partitioned indexes are attached rather than built, and validated foreign keys equal to the
+ * parent's are attached rather than added and checked. This module gives the shadow those.
+ */
+
+/** The helper CHECK that proves the bound to ATTACH (dropped right after it, in the cutover). */
+export const BOUND_CHECK = 'pgshift_partition_bound';
+
+/**
+ * Built with the shadow, while it is empty: valid at once, and each row the copy writes is
+ * checked as it goes (a NOT VALID + VALIDATE after the copy would read the whole table again).
+ */
+export async function addBoundCheck(c: Client, originOid: string, shadow: SqlText): Promise<void> {
+  const def = await withQualifiedNames(c, async () =>
+    (await c.query<{ d: string | null }>(`SELECT pg_get_partition_constraintdef($1::oid) AS d`, [originOid])).rows[0]?.d ?? null);
+  // A default partition that is its parent's only one has no constraint at all.
+  if (def !== null) await c.query(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(BOUND_CHECK)} CHECK (${trusted(def)})`);
+}
+
+/**
+ * Offline PostgreSQL refuses on a partition what would make it unlike its parent (adding,
+ * dropping or retyping a column, dropping an inherited constraint or NOT NULL, dropping an index
+ * or foreign key the parent's needs). The shadow is a plain table and refuses none of it, so it
+ * is attached, inside a savepoint that is rolled back, to an empty partitioned table made LIKE
+ * the parent: PostgreSQL's own checks then speak. An ATTACH that had to build an index, or a
+ * foreign key of the parent's missing, would be work under the cutover's lock: refused too.
+ */
+export async function probeAttach(c: Client, origin: TableInfo, schema: string, shadow: SqlText, inheritedForeignKeys: string[]): Promise<void> {
+  const leaf = origin.partitionOf!;
+  const name = `${origin.schema}.${origin.name}`;
+  const present = (await c.query<{ n: string }>(`SELECT conname AS n FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'f'`, [shadow])).rows.map((r) => r.n);
+  const lost = inheritedForeignKeys.find((fk) => !present.includes(fk));
+  if (lost) throw new UserError(`refused: cannot drop inherited constraint "${lost}" of relation "${origin.name}" (offline PostgreSQL refuses it too: ${name} is a partition)`);
+  const { key, bound } = await withQualifiedNames(c, async () =>
+    (await c.query<{ key: string; bound: string }>(
+      `SELECT pg_get_partkeydef($1::oid) AS key, pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_class c WHERE c.oid = $2::oid`,
+      [leaf.parentOid, origin.oid],
+    )).rows[0]!);
+  const probe = qualified(schema, 'pgshift_attach_probe');
+  const indexes = async (): Promise<number> => Number((await c.query(`SELECT count(*) AS n FROM pg_index WHERE indrelid = $1::regclass`, [shadow])).rows[0].n);
+  await c.query('SAVEPOINT pgshift_attach_probe');
+  try {
+    await c.query(
+      `CREATE TABLE ${probe} (LIKE ${qualified(leaf.parentSchema, leaf.parentName)} INCLUDING ALL EXCLUDING IDENTITY EXCLUDING STATISTICS) PARTITION BY ${trusted(key)}`,
+    );
+    const before = await indexes();
+    await c.query(`ALTER TABLE ${probe} ATTACH PARTITION ${shadow} ${trusted(bound)}`);
+    if ((await indexes()) !== before) {
+      throw new UserError(`refused: the change leaves ${name} without an index its partitioned table's index needs (offline PostgreSQL refuses it too: it is a partition)`);
+    }
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(`refused: ${name} is a partition of ${leaf.parentSchema}.${leaf.parentName}, and offline PostgreSQL refuses what would make it unlike its parent: ${describeError(err)}`, { cause: err });
+  } finally {
+    await c.query('ROLLBACK TO SAVEPOINT pgshift_attach_probe');
+  }
+}
+
+/** The origin's foreign keys that its parent's cloned onto it (ATTACH must find them valid). */
+export async function inheritedForeignKeys(c: Client, originOid: string): Promise<string[]> {
+  const r = await c.query<{ n: string }>(`SELECT conname AS n FROM pg_constraint WHERE conrelid = $1::oid AND contype = 'f' AND conparentid <> 0 ORDER BY oid`, [originOid]);
+  return r.rows.map((row) => row.n);
+}
+
+/**
+ * The parent's foreign keys, on the shadow before the cutover: added NOT VALID (a moment of
+ * SHARE ROW EXCLUSIVE on both tables) and validated (a read of the shadow that blocks no write),
+ * so that ATTACH attaches them instead of adding and checking them under its lock. From here to
+ * the cutover they check the shadow's writes, like the origin's own (README: Partitioned tables).
+ * Idempotent: a resumed run finds the ones already added.
+ */
+export async function addInheritedForeignKeys(pool: Pool, retry: RetryPolicy, shadow: SqlText, constraints: DeferredConstraint[]): Promise<void> {
+  for (const fk of constraints.filter((k) => k.inherited)) {
+    await withRetry(retry, (_a, lockTimeoutMs) =>
+      withTransaction(pool, async (c) => {
+        await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+        const has = await c.query(`SELECT convalidated AS v FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2`, [shadow, fk.name]);
+        if (has.rowCount === 0) await c.query(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(fk.name)} ${trusted(fk.def)}`);
+      }),
+    );
+    await withRetry(retry, (_a, lockTimeoutMs) =>
+      withTransaction(pool, async (c) => {
+        await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+        await c.query(`ALTER TABLE ${shadow} VALIDATE CONSTRAINT ${ident(fk.name)}`);
+      }),
+    );
+  }
+}
+
+/**
+ * Inside the cutover, before the tables change places: the old leaf leaves its parent (checked
+ * to be where the plan found it). Returns the bound to attach the new table with.
+ */
+export async function detachLeaf(c: Client, origin: TableInfo): Promise<string> {
+  const leaf = origin.partitionOf!;
+  const now = (await c.query<{ parent: string; bound: string }>(
+    `SELECT i.inhparent::int8::text AS parent, pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid WHERE c.oid = $1::oid AND c.relispartition`,
+    [origin.oid],
+  )).rows[0];
+  if (!now || now.parent !== leaf.parentOid) {
+    throw new RuntimeError(`${origin.schema}.${origin.name} is no longer a partition of ${leaf.parentSchema}.${leaf.parentName}; nothing was swapped`);
+  }
+  await c.query(`ALTER TABLE ${qualified(leaf.parentSchema, leaf.parentName)} DETACH PARTITION ${qualified(origin.schema, origin.name)}`);
+  return now.bound;
+}
+
+/** Inside the cutover, once the new table has the leaf's name: it takes the leaf's place. */
+export async function attachLeaf(c: Client, origin: TableInfo, bound: string): Promise<void> {
+  const leaf = origin.partitionOf!;
+  const table = qualified(origin.schema, origin.name);
+  await c.query(`ALTER TABLE ${qualified(leaf.parentSchema, leaf.parentName)} ATTACH PARTITION ${table} ${trusted(bound)}`);
+  await c.query(`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${ident(BOUND_CHECK)}`);
+}

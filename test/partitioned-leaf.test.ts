@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { onlineAlter, alterOptions } from '../src/index.js';
+import { startWorkload } from '../src/demo/workload.js';
+import { createTestDatabase, type TestDatabase } from './support/test-db.js';
+import { runCli } from './support/cli.js';
+import { setUpPartitioned } from './support/partitioned.js';
+import { mirrorDifferences } from './support/mirror.js';
+
+/**
+ * One partition changed alone (issue 15): copied as a plain table, swapped in by DETACH and
+ * ATTACH PARTITION inside the one cutover transaction (shadow/leaf.ts). The mirrored workload
+ * writes every partition meanwhile, with key updates that move rows out of the leaf; a kill -9
+ * mid-copy and inside the cutover is resumed; a revert window is refused with its reason.
+ */
+const ROWS = 60_000;
+const LEAF = 'app.acct_p3';
+const CHANGE = `ALTER TABLE ${LEAF} ALTER COLUMN note SET STORAGE EXTERNAL, SET (fillfactor = 70)`;
+
+/** The leaf's indexes, each with the parent index it is attached to (pg_inherits). */
+async function leafIndexes(db: TestDatabase, table: string): Promise<{ oid: string; parent: string | null }[]> {
+  const r = await db.query(
+    `SELECT i.indexrelid::int8::text AS oid, (SELECT h.inhparent::regclass::text FROM pg_inherits h WHERE h.inhrelid = i.indexrelid) AS parent
+       FROM pg_index i WHERE i.indrelid = $1::regclass ORDER BY 2`,
+    [table],
+  );
+  return r.rows;
+}
+
+describe('a leaf partition alone through the online copy', () => {
+  let db: TestDatabase;
+  let appUrl: string;
+  const role = `app_${Math.random().toString(36).slice(2, 8)}`;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('leaf');
+    appUrl = await setUpPartitioned(db, role, ROWS, 12);
+  });
+  afterAll(async () => {
+    await db.drop();
+    await db.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+  });
+
+  it('the plan says the cutover holds the partitioned table', async () => {
+    const plan = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: CHANGE }));
+    const text = plan.plan.join('\n');
+    expect(text).toMatch(/cutover: holds ACCESS EXCLUSIVE on partitioned table "app"\."acct" \(every query on the whole partitioned table waits for the cutover's milliseconds\): DETACH PARTITION "app"\."acct_p3", ATTACH PARTITION of the new table FOR VALUES FROM \(16366\) TO \(21821\)/);
+    expect(text).toMatch(/no scan of the new partition under the lock/);
+  });
+
+  it('loses no write while every partition is written, rows moving out of the leaf included; ATTACH attaches the indexes built before it', async () => {
+    const workload = await startWorkload({ url: appUrl, schema: 'app', table: 'acct', mirror: 'acct_mirror', workers: 3, initialRows: ROWS });
+    let built: { oid: string; parent: string | null }[] = [];
+    let report;
+    let during = 0;
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const before = workload.stats().transactions;
+      report = await onlineAlter(
+        alterOptions({
+          strategy: 'copy', url: db.url, statements: CHANGE, execute: true, chunkTimeMs: 20, dropOld: true,
+          // The shadow's indexes, built after the copy: the same ones must end up attached.
+          onPhase: async (phase, m) => {
+            if (phase === 'cutover') built = await leafIndexes(db, `"${m.schema}"."${m.table}"`);
+          },
+        }),
+      );
+      during = workload.stats().transactions - before;
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      const stats = await workload.stop();
+      expect(stats.errors).toEqual([]);
+      expect(stats.failures).toBe(0);
+    }
+    expect(report.status).toBe('done');
+    expect(during, 'application transactions during the migration').toBeGreaterThan(50);
+    expect(await mirrorDifferences(db)).toEqual([]);
+    expect(built.map((i) => i.parent)).toEqual([null, null]);
+    const now = await leafIndexes(db, LEAF);
+    expect(now.map((i) => i.parent)).toEqual(['app.acct_pkey', 'app.acct_v_idx']);
+    expect(now.map((i) => i.oid).sort()).toEqual(built.map((i) => i.oid).sort());
+    // Catalog only under the lock: no index built, no row read by ATTACH (the bound's CHECK proved them).
+    expect(report.cutover!.holdMs).toBeLessThan(1000);
+    const leaf = await db.query(`SELECT c.relispartition, pg_get_expr(c.relpartbound, c.oid) AS bound, c.reloptions, a.attstorage
+      FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'note' WHERE c.oid = $1::regclass`, [LEAF]);
+    expect(leaf.rows[0]).toMatchObject({ relispartition: true, reloptions: ['fillfactor=70'], attstorage: 'e' });
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'pgshift_partition_bound'`)).rows[0].n).toBe(0);
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_partition_tree('app.acct') WHERE level = 1`)).rows[0].n).toBe(12);
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgname LIKE 'pgshift%'`)).rows[0].n).toBe(0);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+  });
+
+  it('refuses --revert-window for a leaf with the reason, exit 2, nothing changed', async () => {
+    const r = await runCli(['alter', '--strategy', 'copy', CHANGE, '--execute', '--revert-window', '1h', '--url', db.url]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--revert-window: app\.acct_p3 is a partition changed alone; the swap back would have to attach the old partition again/);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+  });
+
+  it('refuses a leaf of a partitioned table that foreign keys reference, exit 2', async () => {
+    await db.query(`CREATE TABLE app.ref_parent (id int, k int, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
+      CREATE TABLE app.ref_parent_1 PARTITION OF app.ref_parent FOR VALUES IN (1);
+      CREATE TABLE app.ref_child (id int PRIMARY KEY, pid int, pk int, FOREIGN KEY (pid, pk) REFERENCES app.ref_parent);`);
+    const err = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE app.ref_parent_1 SET (fillfactor = 80)', execute: true })).catch((e: unknown) => e);
+    expect((err as { exitCode?: number }).exitCode, String(err)).toBe(2);
+    expect(String(err)).toMatch(/which foreign key ref_child_pid_pk_fkey on app\.ref_child references: the cutover's DETACH PARTITION would check every referencing row under its lock/);
+  });
+});
+
+describe('a leaf partition killed and resumed', () => {
+  const dbs: TestDatabase[] = [];
+  const roles: string[] = [];
+  afterAll(async () => {
+    for (const db of dbs) await db.drop();
+    for (const role of roles) await dbs[0]?.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+  });
+
+  it.each(['mid-copy', 'in-cutover'])('killed at %s, resume finishes with the table equal to its mirror and the leaf attached', async (failpoint) => {
+    // A database each: the workload numbers the rows it inserts from the same start.
+    const db = await createTestDatabase('leaf_crash');
+    dbs.push(db);
+    const role = `app_${Math.random().toString(36).slice(2, 8)}`;
+    roles.push(role);
+    await setUpPartitioned(db, role, 40_000, 4);
+    const leaf = 'app.acct_p1';
+    const workload = await startWorkload({ url: db.url, schema: 'app', table: 'acct', mirror: 'acct_mirror', workers: 2, initialRows: 40_000, ratePerSecond: 300 });
+    try {
+      const change = `ALTER TABLE ${leaf} ALTER COLUMN note SET STORAGE EXTERNAL, SET (fillfactor = 70)`;
+      const killed = await runCli(['alter', '--strategy', 'copy', change, '--execute', '--chunk-time', '20ms', '--drop-old', '--url', db.url], { PGSHIFT_FAILPOINT: failpoint });
+      expect(killed.signal, killed.stderr).toBe('SIGKILL');
+      const id = (await db.query(`SELECT id::int FROM pgshift.migrations WHERE table_name = $1 AND outcome IS NULL`, [leaf.split('.')[1]])).rows[0]?.id;
+      expect(id, 'an unfinished migration is recorded').toBeGreaterThan(0);
+      // Until the resume, the leaf is where it was, with its rows.
+      expect((await db.query(`SELECT relispartition AS p FROM pg_class WHERE oid = $1::regclass`, [leaf])).rows[0].p).toBe(true);
+      const resumed = await runCli(['resume', String(id), '--url', db.url, '--chunk-time', '20ms', '--drop-old']);
+      expect(resumed.status, resumed.stderr).toBe(0);
+    } finally {
+      const stats = await workload.stop();
+      expect(stats.errors).toEqual([]);
+    }
+    expect(await mirrorDifferences(db)).toEqual([]);
+    const now = await leafIndexes(db, leaf);
+    expect(now.map((i) => i.parent)).toEqual(['app.acct_pkey', 'app.acct_v_idx']);
+    expect((await db.query(`SELECT reloptions FROM pg_class WHERE oid = $1::regclass`, [leaf])).rows[0].reloptions).toEqual(['fillfactor=70']);
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_partition_tree('app.acct') WHERE level = 1`)).rows[0].n).toBe(4);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+  });
+});
