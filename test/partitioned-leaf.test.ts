@@ -114,13 +114,26 @@ describe('a leaf partition killed and resumed', () => {
     for (const role of roles) await dbs[0]?.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
   });
 
-  it.each(['mid-copy', 'in-cutover'])('killed at %s, resume finishes with the table equal to its mirror and the leaf attached', async (failpoint) => {
-    // A database each: the workload numbers the rows it inserts from the same start.
+  /** A database each (the workload numbers the rows it inserts from the same start), with a default partition. */
+  async function setUp(): Promise<TestDatabase> {
     const db = await createTestDatabase('leaf_crash');
     dbs.push(db);
     const role = `app_${Math.random().toString(36).slice(2, 8)}`;
     roles.push(role);
     await setUpPartitioned(db, role, 40_000, 4);
+    // Below MINVALUE nothing goes: the ranges cover every id, the default stays empty, as they are meant to.
+    await db.query(`ALTER TABLE app.acct DETACH PARTITION app.acct_p0; ALTER TABLE app.acct ATTACH PARTITION app.acct_p0 FOR VALUES FROM (1) TO (13335);
+      CREATE TABLE app.acct_rest PARTITION OF app.acct DEFAULT; INSERT INTO app.acct_rest VALUES (-5, -5, 1, 'below'); INSERT INTO app.acct_mirror VALUES (-5, -5, 1, 'below')`);
+    return db;
+  }
+
+  /** The helper CHECKs pgshift put on the default partition (shadow/leaf.ts). */
+  async function defaultHelpers(db: TestDatabase): Promise<string[]> {
+    return (await db.query(`SELECT conname FROM pg_constraint WHERE conrelid = 'app.acct_rest'::regclass AND conname LIKE 'pgshift%'`)).rows.map((r) => r.conname);
+  }
+
+  it.each(['mid-copy', 'in-cutover'])('killed at %s, resume finishes with the table equal to its mirror and the leaf attached', async (failpoint) => {
+    const db = await setUp();
     const leaf = 'app.acct_p1';
     const workload = await startWorkload({ url: db.url, schema: 'app', table: 'acct', mirror: 'acct_mirror', workers: 2, initialRows: 40_000, ratePerSecond: 300 });
     try {
@@ -131,6 +144,7 @@ describe('a leaf partition killed and resumed', () => {
       expect(id, 'an unfinished migration is recorded').toBeGreaterThan(0);
       // Until the resume, the leaf is where it was, with its rows.
       expect((await db.query(`SELECT relispartition AS p FROM pg_class WHERE oid = $1::regclass`, [leaf])).rows[0].p).toBe(true);
+      expect(await defaultHelpers(db)).toEqual(failpoint === 'in-cutover' ? [`pgshift_${id}_default_bound`] : []);
       const resumed = await runCli(['resume', String(id), '--url', db.url, '--chunk-time', '20ms', '--drop-old']);
       expect(resumed.status, resumed.stderr).toBe(0);
     } finally {
@@ -141,7 +155,23 @@ describe('a leaf partition killed and resumed', () => {
     const now = await leafIndexes(db, leaf);
     expect(now.map((i) => i.parent)).toEqual(['app.acct_pkey', 'app.acct_v_idx']);
     expect((await db.query(`SELECT reloptions FROM pg_class WHERE oid = $1::regclass`, [leaf])).rows[0].reloptions).toEqual(['fillfactor=70']);
-    expect((await db.query(`SELECT count(*)::int AS n FROM pg_partition_tree('app.acct') WHERE level = 1`)).rows[0].n).toBe(4);
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_partition_tree('app.acct') WHERE level = 1`)).rows[0].n).toBe(5);
+    expect(await defaultHelpers(db)).toEqual([]);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+  });
+
+  it('killed inside the cutover, then aborted: the leaf as it was, the default partition\'s helper CHECK gone', async () => {
+    const db = await setUp();
+    const change = 'ALTER TABLE app.acct_p2 SET (fillfactor = 60)';
+    const killed = await runCli(['alter', '--strategy', 'copy', change, '--execute', '--url', db.url], { PGSHIFT_FAILPOINT: 'in-cutover' });
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    const id = (await db.query(`SELECT id::int FROM pgshift.migrations WHERE table_name = 'acct_p2' AND outcome IS NULL`)).rows[0]?.id;
+    expect(await defaultHelpers(db)).toEqual([`pgshift_${id}_default_bound`]);
+    const aborted = await runCli(['abort', String(id), '--url', db.url]);
+    expect(aborted.status, aborted.stderr).toBe(0);
+    expect(await defaultHelpers(db)).toEqual([]);
+    expect((await db.query(`SELECT relispartition AS p, reloptions FROM pg_class WHERE oid = 'app.acct_p2'::regclass`)).rows[0]).toEqual({ p: true, reloptions: null });
+    expect(await mirrorDifferences(db)).toEqual([]);
     expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
   });
 });

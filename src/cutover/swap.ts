@@ -89,7 +89,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   // has its name: ATTACH finds the bound, the indexes and the parent's foreign keys proven.
   const partitionBound = origin.partitionOf ? await detachLeaf(c, origin) : null;
   await exchangeTables(c, { userSchema: origin.schema, name: origin.name, names, incomingOid: input.shadowOid });
-  if (partitionBound !== null) await attachLeaf(c, origin, partitionBound);
+  if (partitionBound !== null) await attachLeaf(c, origin, names, partitionBound);
   const oldTable = qualified(names.schema, origin.name);
   const oldForeignKeys: { name: string; def: string }[] = [];
   if (input.retainOld) {

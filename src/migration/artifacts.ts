@@ -38,6 +38,19 @@ export async function dropArtifacts(
           await c.query(`DROP TRIGGER IF EXISTS ${ident(t.name)} ON ${qualified(t.schema_name, t.on_table)}`);
           dropped.push(`trigger ${t.name} on ${t.schema_name}.${t.on_table}`);
         }
+        // A leaf's helper CHECK on its parent's default partition (shadow/leaf.ts), when the
+        // cutover that drops it did not happen.
+        const constraints = await c.query<{ schema_name: string; name: string; on_table: string }>(
+          `SELECT a.schema_name, a.name, a.on_table FROM pgshift.artifacts a
+            WHERE a.migration_id = $1 AND a.kind = 'constraint'
+              AND EXISTS (SELECT FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                           WHERE k.conname = a.name AND c.relname = a.on_table AND n.nspname = a.schema_name)`,
+          [names.lockKey[1]],
+        );
+        for (const k of constraints.rows) {
+          await c.query(`ALTER TABLE ${qualified(k.schema_name, k.on_table)} DROP CONSTRAINT IF EXISTS ${ident(k.name)}`);
+          dropped.push(`constraint ${k.name} on ${k.schema_name}.${k.on_table}`);
+        }
       }),
     );
   }

@@ -111,7 +111,7 @@ function describeLeafCutover(plan: Plan): string[] {
   if (inherited.length) lines.push(`  foreign keys of the partitioned table, added to the new partition and validated just before the cutover: ${inherited.join(', ')}`);
   if (leaf.defaultPartition) {
     const d = leaf.defaultPartition;
-    lines.push(`  cutover: ATTACH reads default partition ${qualified(d.schema, d.name)} (~${d.estimatedRows} rows) under the lock, for rows of the new partition's bound`);
+    lines.push(`  default partition ${qualified(d.schema, d.name)} (~${d.estimatedRows} rows): gets CHECK (NOT (the bound)) NOT VALID and VALIDATE just before the cutover, so ATTACH does not read it under the lock; the cutover drops it`);
   }
   return lines;
 }

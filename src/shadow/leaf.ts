@@ -1,11 +1,13 @@
 import type { Client, Pool } from '../db/session.js';
-import { withTransaction } from '../db/session.js';
+import { withClient, withTransaction } from '../db/session.js';
+import { rolledBack } from '../db/rolled-back.js';
 import { ident, qualified, trusted, type SqlText } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { withQualifiedNames } from '../db/search-path.js';
 import { RuntimeError, UserError, describeError } from '../errors.js';
 import type { TableInfo } from '../catalog/table.js';
 import type { DeferredConstraint } from './build.js';
+import type { ArtifactNames } from '../plan/names.js';
 
 /**
  * A partition changed alone (a leaf) is copied as a plain table; the cutover swaps it in by
@@ -13,7 +15,9 @@ import type { DeferredConstraint } from './build.js';
  * ATTACH checks nothing it can prove from what the new table already has: a validated CHECK
  * equal to the partition constraint skips its scan of the rows, indexes equal to the parent's
  * partitioned indexes are attached rather than built, and validated foreign keys equal to the
- * parent's are attached rather than added and checked. This module gives the shadow those.
+ * parent's are attached rather than added and checked. This module gives the shadow those, and
+ * the parent's default partition a CHECK that it holds no row of the bound (ATTACH would
+ * otherwise read all of it under the lock).
  */
 
 /** The helper CHECK that proves the bound to ATTACH (dropped right after it, in the cutover). */
@@ -100,6 +104,56 @@ export async function addInheritedForeignKeys(pool: Pool, retry: RetryPolicy, sh
   }
 }
 
+/** The helper CHECK on the parent's default partition: `NOT (the leaf's bound)`. */
+export function defaultBoundCheck(names: ArtifactNames): string {
+  return `${names.schema}_default_bound`;
+}
+
+/**
+ * Before the cutover: the parent's default partition gets `CHECK (NOT (bound)) NOT VALID` (a
+ * moment of ACCESS EXCLUSIVE on it, under the lock timeout) and VALIDATE (a read that blocks no
+ * write; no row of the bound can be there, routing sends those to the leaf), recorded in
+ * pgshift.artifacts first so that an abort or a cleanup takes it off. ATTACH then proves the
+ * default partition without reading it (measured on 17: 1.7 ms against 44.6 ms for 300,000
+ * rows), and the cutover drops it. The bound's own condition, without the ancestors' that
+ * pg_get_partition_constraintdef adds below the first level, is what ATTACH asks of the default
+ * partition: read from a partition of the same bound on a scratch table LIKE the parent, in a
+ * transaction rolled back. Idempotent.
+ */
+export async function proveDefaultPartition(pool: Pool, retry: RetryPolicy, id: number, names: ArtifactNames, origin: TableInfo): Promise<void> {
+  const leaf = origin.partitionOf!;
+  const d = leaf.defaultPartition;
+  if (!d) return;
+  const name = defaultBoundCheck(names);
+  const on = qualified(d.schema, d.name);
+  const qual = await withClient(pool, (c) =>
+    rolledBack(c, () =>
+      withQualifiedNames(c, async () => {
+        const key = (await c.query<{ k: string }>(`SELECT pg_get_partkeydef($1::oid) AS k`, [leaf.parentOid])).rows[0]!.k;
+        const bound = (await c.query<{ b: string }>(`SELECT pg_get_expr(relpartbound, oid) AS b FROM pg_class WHERE oid = $1::oid`, [origin.oid])).rows[0]!.b;
+        const scratch = qualified(names.schema, 'pgshift_bound_probe');
+        await c.query(`CREATE TABLE ${scratch} (LIKE ${qualified(leaf.parentSchema, leaf.parentName)}) PARTITION BY ${trusted(key)}`);
+        await c.query(`CREATE TABLE ${qualified(names.schema, 'pgshift_bound_leaf')} PARTITION OF ${scratch} ${trusted(bound)}`);
+        return (await c.query<{ q: string }>(`SELECT pg_get_partition_constraintdef($1::regclass) AS q`, [qualified(names.schema, 'pgshift_bound_leaf')])).rows[0]!.q;
+      }),
+    ),
+  );
+  await withRetry(retry, (_a, lockTimeoutMs) =>
+    withTransaction(pool, async (c) => {
+      await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+      await c.query(`INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name, on_table) VALUES ($1, 'constraint', $2, $3, $4) ON CONFLICT DO NOTHING`, [id, d.schema, name, d.name]);
+      const has = await c.query(`SELECT FROM pg_constraint WHERE conrelid = $1::oid AND conname = $2`, [d.oid, name]);
+      if (has.rowCount === 0) await c.query(`ALTER TABLE ${on} ADD CONSTRAINT ${ident(name)} CHECK (NOT (${trusted(qual)})) NOT VALID`);
+    }),
+  );
+  await withRetry(retry, (_a, lockTimeoutMs) =>
+    withTransaction(pool, async (c) => {
+      await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+      await c.query(`ALTER TABLE ${on} VALIDATE CONSTRAINT ${ident(name)}`);
+    }),
+  );
+}
+
 /**
  * Inside the cutover, before the tables change places: the old leaf leaves its parent (checked
  * to be where the plan found it). Returns the bound to attach the new table with.
@@ -118,9 +172,11 @@ export async function detachLeaf(c: Client, origin: TableInfo): Promise<string> 
 }
 
 /** Inside the cutover, once the new table has the leaf's name: it takes the leaf's place. */
-export async function attachLeaf(c: Client, origin: TableInfo, bound: string): Promise<void> {
+export async function attachLeaf(c: Client, origin: TableInfo, names: ArtifactNames, bound: string): Promise<void> {
   const leaf = origin.partitionOf!;
   const table = qualified(origin.schema, origin.name);
   await c.query(`ALTER TABLE ${qualified(leaf.parentSchema, leaf.parentName)} ATTACH PARTITION ${table} ${trusted(bound)}`);
   await c.query(`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${ident(BOUND_CHECK)}`);
+  const d = leaf.defaultPartition;
+  if (d) await c.query(`ALTER TABLE ${qualified(d.schema, d.name)} DROP CONSTRAINT IF EXISTS ${ident(defaultBoundCheck(names))}`);
 }

@@ -3,7 +3,7 @@ import { columnRenames, prebuildMatviews } from '../../cutover/matviews.js';
 import type { Captured } from './capture.js';
 import type { Run } from '../run.js';
 import { qualified } from '../../db/quote.js';
-import { addInheritedForeignKeys } from '../../shadow/leaf.js';
+import { addInheritedForeignKeys, proveDefaultPartition } from '../../shadow/leaf.js';
 
 /**
  * What the cutover finds ready rather than doing under its locks. Materialized views over the
@@ -14,8 +14,12 @@ import { addInheritedForeignKeys } from '../../shadow/leaf.js';
 export async function prebuildForCutover(run: Run, k: Captured): Promise<number> {
   const { plan, names } = run;
   const origin = plan.origin;
-  // A leaf's foreign keys cloned from its parent's, valid on the shadow for ATTACH (shadow/leaf.ts).
-  if (origin.partitionOf) await addInheritedForeignKeys(run.pool, run.opts.retry, qualified(names.schema, origin.name), k.shadow.constraints);
+  // A leaf's foreign keys cloned from its parent's, valid on the shadow, and the parent's default
+  // partition proven free of the leaf's bound, for ATTACH (shadow/leaf.ts).
+  if (origin.partitionOf) {
+    await addInheritedForeignKeys(run.pool, run.opts.retry, qualified(names.schema, origin.name), k.shadow.constraints);
+    await proveDefaultPartition(run.pool, run.opts.retry, run.id, names, origin);
+  }
   const originOf = (name: string): string | undefined => {
     const s = plan.flow.sources.get(name);
     return s?.kind === 'origin' ? s.origin : undefined;
