@@ -14,11 +14,12 @@ import { addInheritedForeignKeys, proveDefaultPartition } from '../../shadow/lea
 export async function prebuildForCutover(run: Run, k: Captured): Promise<number> {
   const { plan, names } = run;
   const origin = plan.origin;
-  // A leaf's foreign keys cloned from its parent's, valid on the shadow, and the parent's default
-  // partition proven free of the leaf's bound, for ATTACH (shadow/leaf.ts).
+  // For a leaf's ATTACH (shadow/leaf.ts): the parent's default partition proven free of the
+  // leaf's bound, and the parent's foreign keys valid on the shadow, last: from then on they
+  // check the shadow's writes (README: One leaf alone).
   if (origin.partitionOf) {
-    await addInheritedForeignKeys(run.pool, run.opts.retry, qualified(names.schema, origin.name), k.shadow.constraints);
     await proveDefaultPartition(run.pool, run.opts.retry, run.id, names, origin);
+    await addInheritedForeignKeys(run.pool, run.opts.retry, qualified(names.schema, origin.name), k.shadow.constraints);
   }
   const originOf = (name: string): string | undefined => {
     const s = plan.flow.sources.get(name);
