@@ -1,10 +1,8 @@
--- A partition changed alone (a leaf): its direct parent, its bound, the constraint that bound
--- implies (with every ancestor's), a default partition beside it that ATTACH would scan, and the
--- foreign keys that reference the partitioned table (DETACH checks their rows). Read under
--- search_path = pg_catalog by the caller, so the expressions name their objects fully.
+-- A partition changed alone (a leaf): its direct parent, its bound, a default partition beside it
+-- that ATTACH would read, and the foreign keys that reference the partitioned table or one of its
+-- ancestors (DETACH checks their rows).
 SELECT p.oid::int8::text AS parent_oid, pn.nspname AS parent_schema, p.relname AS parent_name,
        pg_get_expr(c.relpartbound, c.oid) AS bound,
-       pg_get_partition_constraintdef(c.oid) AS constraint_def,
        d.oid::int8::text AS default_oid, dn.nspname AS default_schema, d.relname AS default_name,
        GREATEST(d.reltuples, 0)::int8::text AS default_rows,
        (SELECT string_agg(format('%s on %s', r.conname, r.conrelid::regclass), ', ' ORDER BY r.conname)

@@ -35,9 +35,7 @@ export interface LeafPartition {
   parentName: string;
   /** FOR VALUES ... or DEFAULT */
   bound: string;
-  /** the rows' constraint the bound implies, with every ancestor's (pg_get_partition_constraintdef) */
-  constraintDef: string;
-  /** the parent's default partition (when it is not this one): ATTACH scans it under the lock */
+  /** the parent's default partition (when it is not this one): ATTACH would read it under the lock */
   defaultPartition: { oid: string; schema: string; name: string; estimatedRows: number } | null;
   /** foreign keys referencing the partitioned table, as "name on table" (null when none) */
   referencedBy: string | null;
@@ -55,7 +53,6 @@ export async function readLeafPartition(c: Client, oid: string): Promise<LeafPar
     parentSchema: r.parent_schema,
     parentName: r.parent_name,
     bound: r.bound,
-    constraintDef: r.constraint_def,
     defaultPartition: r.default_oid ? { oid: r.default_oid, schema: r.default_schema, name: r.default_name, estimatedRows: Number(r.default_rows) } : null,
     referencedBy: r.referenced_by,
   };

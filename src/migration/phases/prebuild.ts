@@ -7,9 +7,10 @@ import { addInheritedForeignKeys, proveDefaultPartition } from '../../shadow/lea
 
 /**
  * What the cutover finds ready rather than doing under its locks. Materialized views over the
- * table, rebuilt against the shadow just before the cutover (and after the validation, so that the snapshot they are filled as of is close to the swap): the
- * shadow's columns carry the origin's names while the rebuilds bind to them, so the views'
- * definitions read as they are. Returns how many were rebuilt.
+ * table, rebuilt against the shadow just before the cutover (and after the validation, so that
+ * the snapshot they are filled as of is close to the swap): the shadow's columns carry the
+ * origin's names while the rebuilds bind to them, so the views' definitions read as they are.
+ * Returns how many were rebuilt.
  */
 export async function prebuildForCutover(run: Run, k: Captured): Promise<number> {
   const { plan, names } = run;
