@@ -1,4 +1,5 @@
 import { ident, qualified } from '../db/quote.js';
+import { nthKeySql } from '../db/nth-key.js';
 import type { BackfillStatement } from './statement.js';
 
 /**
@@ -59,7 +60,7 @@ function params(t: BackfillTarget, first: number): string {
 export function backfillBoundSql(t: BackfillTarget, hasLow: boolean): string {
   const k = t.keys.map(ident);
   const where = hasLow ? ` WHERE ${tuple(k)} > ${params(t, 1)}` : '';
-  return `SELECT ${k.map((x, i) => `${x}::text AS k${i}`).join(', ')} FROM ${t.table}${where} ORDER BY ${k.join(', ')} OFFSET $${hasLow ? t.keys.length + 1 : 1}::bigint - 1 LIMIT 1`;
+  return nthKeySql(t.table, k, where, `$${hasLow ? t.keys.length + 1 : 1}`);
 }
 
 /** `range`: the batch's bounds on the table's key too, so the planner reads the key's index range. */

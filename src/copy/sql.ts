@@ -1,4 +1,5 @@
 import { ident, identList } from '../db/quote.js';
+import { nthKeySql } from '../db/nth-key.js';
 import type { RowMapping } from '../plan/mapping.js';
 
 /**
@@ -49,10 +50,7 @@ export function chunkBoundSql(t: Tables, hasLow: boolean, hasHigh = false): stri
   }
   const where = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
   const n = `$${next}`;
-  return (
-    `SELECT ${originKey.map((k, i) => `${k}::text AS k${i}`).join(', ')} FROM ${t.origin}${where}` +
-    ` ORDER BY ${originKey.join(', ')} OFFSET ${n}::bigint - 1 LIMIT 1`
-  );
+  return nthKeySql(t.origin, originKey, where, n);
 }
 
 /**

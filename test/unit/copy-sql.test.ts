@@ -55,23 +55,23 @@ function paramNumbers(sql: string): number[] {
 describe('chunkBoundSql', () => {
   it('single key, first chunk (no low key): the n-th key, n is $1', () => {
     expect(chunkBoundSql(single, false)).toBe(
-      `SELECT "id"::text AS k0 FROM ${ORIGIN} ORDER BY "id" OFFSET $1::bigint - 1 LIMIT 1`,
+      `SELECT "id"::text AS k0 FROM (SELECT "id" FROM ${ORIGIN} ORDER BY "id" OFFSET $1::bigint - 1 LIMIT 1) b`,
     );
   });
 
   it('single key, after a low key: key $1 cast to its type, n is $2', () => {
     expect(chunkBoundSql(single, true)).toBe(
-      `SELECT "id"::text AS k0 FROM ${ORIGIN} WHERE "id" > $1::integer ORDER BY "id" OFFSET $2::bigint - 1 LIMIT 1`,
+      `SELECT "id"::text AS k0 FROM (SELECT "id" FROM ${ORIGIN} WHERE "id" > $1::integer ORDER BY "id" OFFSET $2::bigint - 1 LIMIT 1) b`,
     );
   });
 
   it('composite key: row comparison on the origin key names and types; constants are not parameters', () => {
     expect(chunkBoundSql(composite, true)).toBe(
-      `SELECT "tenant"::text AS k0, "seq"::text AS k1 FROM ${ORIGIN} WHERE ("tenant", "seq") > ($1::text, $2::integer)` +
-        ' ORDER BY "tenant", "seq" OFFSET $3::bigint - 1 LIMIT 1',
+      `SELECT "tenant"::text AS k0, "seq"::text AS k1 FROM (SELECT "tenant", "seq" FROM ${ORIGIN} WHERE ("tenant", "seq") > ($1::text, $2::integer)` +
+        ' ORDER BY "tenant", "seq" OFFSET $3::bigint - 1 LIMIT 1) b',
     );
     expect(chunkBoundSql(composite, false)).toBe(
-      `SELECT "tenant"::text AS k0, "seq"::text AS k1 FROM ${ORIGIN} ORDER BY "tenant", "seq" OFFSET $1::bigint - 1 LIMIT 1`,
+      `SELECT "tenant"::text AS k0, "seq"::text AS k1 FROM (SELECT "tenant", "seq" FROM ${ORIGIN} ORDER BY "tenant", "seq" OFFSET $1::bigint - 1 LIMIT 1) b`,
     );
   });
 });
