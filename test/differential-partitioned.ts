@@ -99,4 +99,11 @@ export const PARTITIONED_CASES: DiffCase[] = [
     strategy: 'online',
     after: `INSERT INTO orders (region, customer_id, amount) VALUES ('eu', 3, 1), ('us', 4, 2); UPDATE orders_eu SET amount = amount + 1 WHERE id < 10; DELETE FROM customers WHERE id NOT IN (SELECT customer_id FROM orders WHERE customer_id IS NOT NULL)`,
   },
+  {
+    // Rewrites PostgreSQL allows on a partition: auto copies them (above the threshold of 0).
+    name: 'partitioned: a leaf of a range table with a default partition rewritten alone (SET UNLOGGED, SET ACCESS METHOD)',
+    setup: () => `${events()} CREATE ACCESS METHOD pgshift_heap2 TYPE TABLE HANDLER heap_tableam_handler;`,
+    alter: 'ALTER TABLE events_2024 SET UNLOGGED, SET ACCESS METHOD pgshift_heap2',
+    after: `INSERT INTO events (id, at, kind) VALUES (100001, '2024-02-02', 1), (100003, '2030-03-03', 2)`,
+  },
 ];
