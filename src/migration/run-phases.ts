@@ -65,28 +65,17 @@ async function runPhases(run: Run, k: Captured, start: { phase: Phase; low: stri
 
   await enter('index', 'building indexes');
   const [, indexMs] = await timed(() => buildIndexes(run, k.shadow, tables, replayer));
-  await withClient(run.pool, async (c) => {
+  // ANALYZE (SHARE UPDATE EXCLUSIVE on the shadow) runs beside the catch-up and the validation,
+  // which replay into the shadow and read it, both compatible with it; the cutover, which needs the
+  // shadow alone, waits for it (measured: 0.27 s of 1,000,000 rows' run taken off its length).
+  const analyzed = withClient(run.pool, async (c) => {
     await c.query(`ANALYZE ${tables.shadow}`);
     // Filled and indexed: the shadow's own autovacuum settings again (none recorded: built before
     // pgshift turned them off).
     for (const heap of k.shadow.heaps) await c.query(autovacuumBackSql(heap));
   }, 'index');
-  await failpoint('after-index');
-
-  if (opts.postponeCutover || opts.cutoverAt) {
-    await enter('ready', opts.cutoverAt ? `ready; cutover at ${opts.cutoverAt}` : 'ready; waiting for pgshift cutover');
-    await waitForCutover(run, replayer, tables);
-  }
-
-  await enter('catch-up', 'replaying the changelog');
-  const [, catchUpMs] = await timed(() => catchUp(run, replayer, tables));
-  await failpoint('catch-up');
-
-  await enter('checksum', `validating (${opts.validation})`);
-  const [{ report: validation, sides }, checksumMs] = await timed(() => validateShadow(run, k));
-  await failpoint('checksum');
-  const { level, passed, rowsOrigin, rowsShadow, chunks, mismatchedChunks, writesHeldMs, ms } = validation;
-  progress.emit({ type: 'validation', id: run.id, level, passed, rowsOrigin, rowsShadow, chunks, mismatchedChunks, writesHeldMs, ms });
+  const [{ validation, sides, catchUpMs, checksumMs }] = await settledTogether(beforeCutover(run, k), analyzed);
+  // After ANALYZE: a proof may put a trigger on the shadow (a new foreign key to the table itself).
   const proofs = await proveConstraints(run, k);
 
   await run.hooks.run('before-cutover', hookState(run, 'cutover'));
@@ -109,4 +98,37 @@ async function runPhases(run: Run, k: Captured, start: { phase: Phase; low: stri
     validation,
     validated,
   };
+}
+
+/** From the index builds' end to the validation: the failpoint, the ready wait, the catch-up, the validation. */
+async function beforeCutover(run: Run, k: Captured) {
+  const { opts } = run;
+  const { tables, replayer, enter, timed } = k;
+  await failpoint('after-index');
+  if (opts.postponeCutover || opts.cutoverAt) {
+    await enter('ready', opts.cutoverAt ? `ready; cutover at ${opts.cutoverAt}` : 'ready; waiting for pgshift cutover');
+    await waitForCutover(run, replayer, tables);
+  }
+
+  await enter('catch-up', 'replaying the changelog');
+  const [, catchUpMs] = await timed(() => catchUp(run, replayer, tables));
+  await failpoint('catch-up');
+
+  await enter('checksum', `validating (${opts.validation})`);
+  const [{ report: validation, sides }, checksumMs] = await timed(() => validateShadow(run, k));
+  await failpoint('checksum');
+  const { level, passed, rowsOrigin, rowsShadow, chunks, mismatchedChunks, writesHeldMs, ms } = validation;
+  progress.emit({ type: 'validation', id: run.id, level, passed, rowsOrigin, rowsShadow, chunks, mismatchedChunks, writesHeldMs, ms });
+  return { validation, sides, catchUpMs, checksumMs };
+}
+
+/**
+ * Both results once both have ended: the first failure is thrown only after the other has ended
+ * too, so that nothing of this run is still working on its tables when the failure is handled.
+ */
+async function settledTogether<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  return [ra.value, rb.value];
 }
