@@ -3,7 +3,7 @@
 -- replica identity made by someone else during a migration change it, and the swap must not
 -- undo them silently. Dropped columns are left out: a column added and dropped again leaves
 -- nothing a swap could undo (a migration file undone by --rollback automatic does exactly that).
-SELECT jsonb_build_object(
+SELECT jsonb_strip_nulls(jsonb_build_object(
   'columns', md5(coalesce(
   (SELECT string_agg(concat_ws(':', a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull,
                                a.attidentity, a.attgenerated, a.attcollation, a.attstorage, a.attcompression,
@@ -37,9 +37,21 @@ SELECT jsonb_build_object(
   (SELECT concat_ws(':', i.inhparent, pg_get_expr(c.relpartbound, c.oid), pt.partdefid)
      FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid JOIN pg_partitioned_table pt ON pt.partrelid = i.inhparent
     WHERE c.oid = $1::oid AND c.relispartition))),
+  -- what the partitions have beyond their bounds (indexes, constraints, policies, triggers, row
+  -- level security, column settings), which the shadow tree repeated; only for a partitioned
+  -- table, whose fingerprint alone has the key
+  'partition objects', (SELECT md5(coalesce(string_agg(concat_ws(':', c.relname, c.relrowsecurity, c.relforcerowsecurity,
+      (SELECT string_agg(concat_ws(':', pg_get_indexdef(i.indexrelid), obj_description(i.indexrelid, 'pg_class')), ',' ORDER BY i.indexrelid) FROM pg_index i WHERE i.indrelid = c.oid),
+      (SELECT string_agg(concat_ws(':', con.conname, pg_get_constraintdef(con.oid), con.convalidated, con.conislocal, obj_description(con.oid, 'pg_constraint')), ',' ORDER BY con.conname) FROM pg_constraint con WHERE con.conrelid = c.oid),
+      (SELECT string_agg(concat_ws(':', pol.polname, pol.polcmd, pol.polpermissive, pol.polroles::text, pg_get_expr(pol.polqual, pol.polrelid), pg_get_expr(pol.polwithcheck, pol.polrelid)), ',' ORDER BY pol.polname) FROM pg_policy pol WHERE pol.polrelid = c.oid),
+      (SELECT string_agg(concat_ws(':', tg.tgname, tg.tgenabled, pg_get_triggerdef(tg.oid)), ',' ORDER BY tg.tgname) FROM pg_trigger tg WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal),
+      (SELECT string_agg(concat_ws(':', a.attname, a.attnotnull, a.attstorage, a.attcompression, a.attstattarget, a.attoptions::text), ',' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)),
+    ',' ORDER BY c.oid), ''))
+     FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class c ON c.oid = t.relid
+    WHERE t.level > 0 AND (SELECT relkind FROM pg_class WHERE oid = $1::oid) = 'p'),
   'table', md5(coalesce(
   (SELECT concat_ws(':', c.relname, c.relnamespace, c.relowner, c.relacl::text, c.reloptions::text, t.reloptions::text,
                     c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.relpersistence, c.reltablespace,
                     obj_description(c.oid, 'pg_class'))
      FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = $1::oid), ''))
-)::text AS fp
+))::text AS fp

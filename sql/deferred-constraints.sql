@@ -1,8 +1,16 @@
+-- (pg_partition_tree lists nothing for a table that is not partitioned: the table itself is added.)
 -- Constraints that check writes but may not hold for rows the copy carries (NOT VALID checks)
--- or that must not fire while the shadow is filled (foreign keys): attached at the swap.
-SELECT conname AS name, contype::text AS type, pg_get_constraintdef(oid) AS def, convalidated AS validated,
-       obj_description(oid, 'pg_constraint') AS comment,
-       NULLIF(confrelid, 0)::int8::text AS referenced
-FROM pg_constraint
-WHERE conrelid = $1::oid AND (contype = 'f' OR (contype = 'c' AND NOT convalidated))
-ORDER BY oid
+-- or that must not fire while the shadow is filled (foreign keys): attached at the swap. The
+-- table's own ($1), and those a partition of it has of its own (`partition` names it; the ones
+-- PostgreSQL clones from the parent come back with the parent's).
+SELECT con.conname AS name, con.contype::text AS type, pg_get_constraintdef(con.oid) AS def, con.convalidated AS validated,
+       obj_description(con.oid, 'pg_constraint') AS comment,
+       NULLIF(con.confrelid, 0)::int8::text AS referenced,
+       CASE WHEN t.level > 0 THEN c.relname END AS partition,
+       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) k JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k) AS columns
+FROM (SELECT $1::oid AS relid, 0 AS level UNION ALL SELECT relid, level FROM pg_partition_tree($1::oid::regclass) WHERE level > 0) t
+JOIN pg_class c ON c.oid = t.relid
+JOIN pg_constraint con ON con.conrelid = c.oid
+WHERE (con.contype = 'f' OR (con.contype = 'c' AND NOT con.convalidated))
+  AND (t.level = 0 OR (con.conislocal AND con.conparentid = 0))
+ORDER BY t.level, c.relname, con.oid

@@ -1,16 +1,19 @@
 -- Pairs every index of the shadow tree's partitions ($2: the shadow's root) with the origin's
--- ($1), by partition name and the name of the root's index it belongs to: PostgreSQL names an
--- index it creates on a partition itself, and the shadow's partitions must carry the origin's
--- names. Indexes named the same already are left out.
+-- ($1), by partition name and the name of the top index it belongs to (the root's, or one a
+-- sub-partitioned partition has of its own): PostgreSQL names an index it creates on a
+-- partition itself, and the shadow's partitions must carry the origin's names. Indexes named
+-- the same already are left out.
 WITH idx AS (
-  SELECT root.indrelid AS root_table, rc.relname AS root_index, pc.relname AS partition, ic.relname AS name
-  FROM pg_index root
-  JOIN pg_class rc ON rc.oid = root.indexrelid
-  CROSS JOIN LATERAL pg_partition_tree(root.indexrelid) t
+  SELECT tree.root AS root_table, rc.relname AS root_index, pc.relname AS partition, ic.relname AS name
+  FROM (VALUES ($1::oid), ($2::oid)) tree(root)
+  CROSS JOIN LATERAL pg_partition_tree(tree.root::regclass) rel
+  JOIN pg_index top ON top.indrelid = rel.relid
+  JOIN pg_class rc ON rc.oid = top.indexrelid
+  CROSS JOIN LATERAL pg_partition_tree(top.indexrelid) t
   JOIN pg_class ic ON ic.oid = t.relid
   JOIN pg_index i ON i.indexrelid = t.relid
   JOIN pg_class pc ON pc.oid = i.indrelid
-  WHERE root.indrelid IN ($1::oid, $2::oid) AND t.level > 0
+  WHERE t.level > 0 AND NOT EXISTS (SELECT FROM pg_inherits h WHERE h.inhrelid = top.indexrelid)
 )
 SELECT s.name AS shadow_name, o.name AS origin_name
 FROM idx s JOIN idx o ON o.root_index = s.root_index AND o.partition = s.partition

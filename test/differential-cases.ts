@@ -919,6 +919,52 @@ export const CASES: DiffCase[] = [
     after: `DELETE FROM orders WHERE id = 3; DELETE FROM customers WHERE id = 100 AND NOT EXISTS (SELECT FROM orders WHERE customer_id = 100);
       INSERT INTO order_lines VALUES (100000, 4, date '2024-01-01' + 4, 2);`,
   },
+  {
+    // Offline, the ALTER on the table reaches what each partition has of its own: the index on
+    // the retyped column is rebuilt, the one on the dropped column goes, the renamed column is
+    // renamed in expressions; the rest stays as it was, names and comments included.
+    name: 'partitioned: what partitions have of their own (indexes, CHECK, UNIQUE, EXCLUDE, FK, NOT VALID, policy, RLS, column settings) through a type change, a drop and a rename',
+    setup: (role) => `
+      CREATE TABLE ref (id int PRIMARY KEY);
+      INSERT INTO ref SELECT generate_series(1, 60);
+      CREATE TABLE orders (id int, at date NOT NULL, qty int, note text, ref_id int, code text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+      CREATE TABLE orders_2024 PARTITION OF orders FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+      CREATE TABLE orders_2025 PARTITION OF orders FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') PARTITION BY HASH (id);
+      CREATE TABLE orders_2025_a PARTITION OF orders_2025 FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+      CREATE TABLE orders_2025_b PARTITION OF orders_2025 FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+      CREATE TABLE orders_rest PARTITION OF orders DEFAULT;
+      INSERT INTO orders SELECT i, date '2024-01-01' + (i % 800), i % 40, 'n' || i, 1 + i % 60, 'c' || i FROM generate_series(1, ${N}) i;
+      INSERT INTO orders VALUES (${N} + 1, '2030-01-01', 5000, 'big', 1, 'x');
+      CREATE INDEX orders_note ON orders (note);
+      CREATE INDEX orders_2024_qty ON orders_2024 (qty);
+      CREATE INDEX orders_2024_lower_note ON orders_2024 (lower(note)) WHERE qty > 3;
+      COMMENT ON INDEX orders_2024_lower_note IS 'own index';
+      CREATE INDEX orders_rest_code ON orders_rest (code);
+      CREATE INDEX orders_2025_qty ON orders_2025 (qty);
+      ALTER INDEX orders_2025_a_qty_idx RENAME TO orders_2025_a_by_qty;
+      ALTER TABLE orders_2024 ADD CONSTRAINT orders_2024_qty_check CHECK (qty >= 0);
+      COMMENT ON CONSTRAINT orders_2024_qty_check ON orders_2024 IS 'own check';
+      ALTER TABLE orders_2025_a ADD CONSTRAINT orders_2025_a_note_key UNIQUE (note);
+      ALTER TABLE orders_2025_b ADD CONSTRAINT orders_2025_b_excl EXCLUDE USING btree (note WITH =);
+      COMMENT ON CONSTRAINT orders_2025_b_excl ON orders_2025_b IS 'own exclusion';
+      ALTER TABLE orders_2024 ADD CONSTRAINT orders_2024_ref_fkey FOREIGN KEY (ref_id) REFERENCES ref (id);
+      ALTER TABLE orders_rest ADD CONSTRAINT orders_rest_qty_check CHECK (qty < 1000) NOT VALID;
+      ALTER TABLE orders_rest ADD CONSTRAINT orders_rest_code_check CHECK (code <> '');
+      ALTER TABLE orders_2024 ENABLE ROW LEVEL SECURITY;
+      ALTER TABLE orders_2025_a ENABLE ROW LEVEL SECURITY;
+      ALTER TABLE orders_2025_a FORCE ROW LEVEL SECURITY;
+      CREATE POLICY orders_2024_visible ON orders_2024 FOR SELECT TO ${role} USING (ref_id > 0);
+      COMMENT ON POLICY orders_2024_visible ON orders_2024 IS 'own policy';
+      ALTER TABLE orders ALTER COLUMN note SET STATISTICS 150;
+      ALTER TABLE orders_2024 ALTER COLUMN note SET STATISTICS 300;
+      ALTER TABLE orders_2025_b ALTER COLUMN note SET STATISTICS -1;
+      ALTER TABLE orders_2025_a ALTER COLUMN qty SET (n_distinct = 50);
+      ALTER TABLE orders_2024 ALTER COLUMN note SET STORAGE EXTERNAL;
+      ALTER TABLE orders_rest ALTER COLUMN note SET COMPRESSION pglz;
+      ALTER TABLE orders_rest ALTER COLUMN ref_id SET NOT NULL;`,
+    alter: 'ALTER TABLE orders ALTER COLUMN qty TYPE bigint, DROP COLUMN code; ALTER TABLE orders RENAME COLUMN note TO body',
+    after: `INSERT INTO orders VALUES (${N} + 2, '2024-05-05', 1, 'after', 2);`,
+  },
 ];
 
 CASES.push(...PARTITIONED_CASES);

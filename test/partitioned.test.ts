@@ -86,15 +86,25 @@ describe('a partitioned table changed meanwhile, reverted, validated', () => {
   });
 
 
-  it('swaps the old tree back with the writes made to the new one, rows moved between partitions included', async () => {
-    await db.query(`CREATE TABLE rv (id int PRIMARY KEY, v int, note text) PARTITION BY RANGE (id);
+  it('swaps the old tree back with the writes made to the new one, rows moved between partitions included, a partition\'s own foreign key and index with it', async () => {
+    await db.query(`CREATE TABLE rv_ref (id int PRIMARY KEY);
+      INSERT INTO rv_ref SELECT generate_series(1, 10);
+      CREATE TABLE rv (id int PRIMARY KEY, v int, note text, ref int) PARTITION BY RANGE (id);
       CREATE TABLE rv_a PARTITION OF rv FOR VALUES FROM (1) TO (1001);
       CREATE TABLE rv_b PARTITION OF rv FOR VALUES FROM (1001) TO (2001);
       CREATE TABLE rv_rest PARTITION OF rv DEFAULT;
       CREATE INDEX rv_v ON rv (v);
-      INSERT INTO rv SELECT g, g, 'n' || g FROM generate_series(1, 2000) g;`);
+      INSERT INTO rv SELECT g, g, 'n' || g, g % 10 + 1 FROM generate_series(1, 2000) g;
+      CREATE INDEX rv_a_note ON rv_a (note);
+      ALTER TABLE rv_a ADD CONSTRAINT rv_a_ref_fkey FOREIGN KEY (ref) REFERENCES rv_ref;`);
     const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE rv ALTER COLUMN v TYPE bigint', execute: true, revertWindowMs: 3_600_000 }));
     expect(report.status).toBe('done');
+    // The new partition has the foreign key (valid, enforced), the kept old one no longer holds rv_ref.
+    const fks = `SELECT n.nspname = 'public' AS home, con.convalidated AS valid FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE con.conname = 'rv_a_ref_fkey'`;
+    expect((await db.query(fks)).rows).toEqual([{ home: true, valid: true }]);
+    await expect(db.query(`DELETE FROM rv_ref WHERE id = 10`)).rejects.toThrow(/violates foreign key constraint "rv_a_ref_fkey"/);
+    expect((await db.query(`SELECT pg_get_indexdef('public.rv_a_note'::regclass) AS d`)).rows[0].d).toBe('CREATE INDEX rv_a_note ON public.rv_a USING btree (note)');
     await db.query(`UPDATE rv SET id = id + 5000 WHERE id <= 10; UPDATE rv SET v = -v WHERE id BETWEEN 1500 AND 1510; DELETE FROM rv WHERE id = 20; INSERT INTO rv VALUES (9999, 1, 'late')`);
     const before = (await db.query(`SELECT string_agg(concat_ws(':', id, v, note), ',' ORDER BY id) AS s FROM rv`)).rows[0].s;
     const r = await runCli(['revert', String(report.migrationId), '--url', db.url]);
@@ -105,6 +115,27 @@ describe('a partitioned table changed meanwhile, reverted, validated', () => {
     expect(tree.rows).toEqual(['rv', 'rv_a', 'rv_b', 'rv_rest'].map((relname) => ({ relname, v: 'integer' })));
     expect((await db.query(`SELECT count(*)::int AS n FROM rv_rest`)).rows[0].n).toBe(11);
     expect((await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid IN (SELECT relid FROM pg_partition_tree('rv')) AND tgname LIKE 'pgshift%'`)).rows[0].n).toBe(0);
+    expect((await db.query(fks)).rows).toEqual([{ home: true, valid: true }]);
+    await expect(db.query(`DELETE FROM rv_ref WHERE id = 10`)).rejects.toThrow(/violates foreign key constraint "rv_a_ref_fkey"/);
+    expect((await db.query(`SELECT pg_get_indexdef('public.rv_a_note'::regclass) AS d`)).rows[0].d).toBe('CREATE INDEX rv_a_note ON public.rv_a USING btree (note)');
+  });
+
+  it('a partition of the new table truncated during the revert window: the revert refuses, as for the table, and swaps nothing back', async () => {
+    await db.query(`CREATE TABLE rt (id int PRIMARY KEY, v int) PARTITION BY RANGE (id);
+      CREATE TABLE rt_a PARTITION OF rt FOR VALUES FROM (1) TO (1001);
+      CREATE TABLE rt_b PARTITION OF rt FOR VALUES FROM (1001) TO (2001);
+      INSERT INTO rt SELECT g, g FROM generate_series(1, 2000) g;`);
+    const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE rt ALTER COLUMN v TYPE bigint', execute: true, revertWindowMs: 3_600_000 }));
+    expect(report.status).toBe('done');
+    await db.query(`TRUNCATE rt_b`);
+    const r = await runCli(['revert', String(report.migrationId), '--url', db.url]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/the new table was truncated during the revert window; reverting would not bring those rows back/);
+    expect((await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'rt_a'::regclass AND attname = 'v'`)).rows[0].t).toBe('bigint');
+    expect((await db.query(`SELECT count(*)::int AS n FROM rt`)).rows[0].n).toBe(1000);
+    const c = await runCli(['cleanup', String(report.migrationId), '--url', db.url]);
+    expect(c.status, c.stderr).toBe(0);
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid IN (SELECT relid FROM pg_partition_tree('rt')) AND tgname LIKE 'pgshift%'`)).rows[0].n).toBe(0);
   });
 
 

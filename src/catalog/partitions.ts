@@ -23,6 +23,10 @@ export interface Partition {
   isLeaf: boolean;
   /** 'r' (a table), 'p' (partitioned itself) or 'f' (a foreign table: refused) */
   relkind: string;
+  rowSecurity: boolean;
+  forceRowSecurity: boolean;
+  /** policies of its own (a partition has no other: they are not inherited) */
+  hasPolicies: boolean;
 }
 
 /**
@@ -83,6 +87,9 @@ export async function readPartitions(c: Client, oid: string): Promise<Partition[
     comment: p.comment,
     isLeaf: p.is_leaf,
     relkind: p.relkind,
+    rowSecurity: p.row_security,
+    forceRowSecurity: p.force_row_security,
+    hasPolicies: p.has_policies,
   }));
 }
 

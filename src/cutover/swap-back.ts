@@ -3,7 +3,7 @@ import { ident, qualified } from '../db/quote.js';
 import type { ArtifactNames } from '../plan/names.js';
 import { dropTriggersSql, reverseCapture } from '../capture/install.js';
 import { addToPublicationSql, readDependentDefs, type DependentDef } from './dependents.js';
-import { exchangeTables, foreignKeysCheckedInLock, repointForeignKeysIn } from './swap.js';
+import { exchangeTables, foreignKeysCheckedInLock, ownForeignKeys, repointForeignKeysIn, type OldForeignKey } from './swap.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 
 export interface SwapBackInput {
@@ -18,7 +18,9 @@ export interface SwapBackInput {
   unrenameNew: string[];
   /** new column name -> old column name (absent for columns the ALTER added) */
   oldColumnName: (newName: string) => string | undefined;
-  oldForeignKeys: { name: string; def: string }[];
+  oldForeignKeys: OldForeignKey[];
+  /** the new table's partitions, in the order of TableInfo.partitions (their reverse truncate triggers) */
+  partitions: string[];
   oldTriggers: { name: string; enabled: string }[];
 }
 
@@ -42,10 +44,11 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   for (const sql of x.unrenameNew) await exec(sql);
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
 
-  for (const sql of dropTriggersSql(x.userSchema, x.name, rc)) await exec(sql);
-  // The new table becomes the kept one: its foreign keys must not hold the parents either.
-  const newFks = await c.query(`SELECT conname FROM pg_constraint WHERE conrelid = $1::oid AND contype = 'f' AND conparentid = 0`, [x.newOid]);
-  for (const fk of newFks.rows) await exec(`ALTER TABLE ${table} DROP CONSTRAINT ${ident(fk.conname)}`);
+  for (const sql of dropTriggersSql(x.userSchema, x.name, rc, x.partitions)) await exec(sql);
+  // The new table becomes the kept one: its foreign keys (its partitions' own too) must not hold the parents either.
+  for (const fk of await ownForeignKeys(c, x.newOid)) {
+    await exec(`ALTER TABLE ${fk.partition !== null ? qualified(x.userSchema, fk.partition) : table} DROP CONSTRAINT ${ident(fk.conname)}`);
+  }
   for (const s of of('serial')) await exec(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY NONE`);
   const identityState = new Map<string, { last_value: string; is_called: boolean }>();
   for (const s of of('identity')) {
@@ -66,9 +69,10 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   const validate = await repointForeignKeysIn(c, of('fk-in'));
   const checkedNow = await foreignKeysCheckedInLock(c, table);
   for (const fk of x.oldForeignKeys) {
-    const later = !/ NOT VALID$/.test(fk.def) && !checkedNow;
-    await exec(`ALTER TABLE ${table} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${later ? ' NOT VALID' : ''}`);
-    if (later) validate.push([table, fk.name]);
+    const on = fk.partition ? qualified(x.userSchema, fk.partition) : table;
+    const later = !/ NOT VALID$/.test(fk.def) && !(fk.partition ? await foreignKeysCheckedInLock(c, on) : checkedNow);
+    await exec(`ALTER TABLE ${on} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${later ? ' NOT VALID' : ''}`);
+    if (later) validate.push([on, fk.name]);
   }
   await carryBound(c, bound, x.names.schema);
   for (const t of x.oldTriggers) {

@@ -31,7 +31,28 @@ export interface SwapResult {
   /** constraints to VALIDATE after commit: [table, constraint] */
   validate: [string, string][];
   /** the kept old table's foreign keys, taken off it (a revert puts them back) */
-  oldForeignKeys: { name: string; def: string }[];
+  oldForeignKeys: OldForeignKey[];
+}
+
+/** A foreign key of the kept old table (or of one of its partitions, named), taken off at the swap. */
+export interface OldForeignKey {
+  name: string;
+  def: string;
+  partition?: string;
+}
+
+/**
+ * Its own foreign keys of a table and of each partition under it (cloned ones come and go with
+ * their parent's). pg_partition_tree lists nothing for a table that is not partitioned.
+ */
+export async function ownForeignKeys(c: Client, oid: string): Promise<{ conname: string; def: string; partition: string | null }[]> {
+  return (await c.query(
+    `SELECT con.conname, pg_get_constraintdef(con.oid) AS def, CASE WHEN t.level > 0 THEN r.relname END AS partition
+       FROM (SELECT $1::oid AS relid, 0 AS level UNION ALL SELECT relid, level FROM pg_partition_tree($1::oid::regclass) WHERE level > 0) t
+       JOIN pg_class r ON r.oid = t.relid JOIN pg_constraint con ON con.conrelid = r.oid
+      WHERE con.contype = 'f' AND con.conparentid = 0 AND (t.level = 0 OR con.conislocal) ORDER BY t.level, r.relname, con.oid`,
+    [oid],
+  )).rows;
 }
 
 /** What the swap reads about everything bound to the table (search_path = pg_catalog). */
@@ -91,14 +112,14 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   await exchangeTables(c, { userSchema: origin.schema, name: origin.name, names, incomingOid: input.shadowOid });
   if (partitionBound !== null) await attachLeaf(c, origin, names, partitionBound);
   const oldTable = qualified(names.schema, origin.name);
-  const oldForeignKeys: { name: string; def: string }[] = [];
+  const oldForeignKeys: OldForeignKey[] = [];
   if (input.retainOld) {
     // A kept old table must not hold its parents: their deletes would check it (and fail or
-    // cascade into it). Its foreign keys go; the definitions are the revert's to restore.
-    const fks = await c.query(`SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::oid AND contype = 'f' ORDER BY oid`, [origin.oid]);
-    for (const fk of fks.rows) {
-      await exec(`ALTER TABLE ${oldTable} DROP CONSTRAINT ${ident(fk.conname)}`);
-      oldForeignKeys.push({ name: fk.conname, def: fk.def });
+    // cascade into it). Its foreign keys go, its partitions' own too; the definitions are the
+    // revert's to restore.
+    for (const fk of await ownForeignKeys(c, origin.oid)) {
+      await exec(`ALTER TABLE ${fk.partition !== null ? qualified(names.schema, fk.partition) : oldTable} DROP CONSTRAINT ${ident(fk.conname)}`);
+      oldForeignKeys.push({ name: fk.conname, def: fk.def, ...(fk.partition !== null ? { partition: fk.partition } : {}) });
     }
   }
 
@@ -116,10 +137,12 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   const validate = await repointForeignKeysIn(c, of('fk-in'));
   const checkedNow = await foreignKeysCheckedInLock(c, table);
   for (const con of input.constraints) {
-    const now = checkedNow && con.type === 'f' && con.validate;
-    await exec(`ALTER TABLE ${table} ADD CONSTRAINT ${ident(con.name)} ${now ? con.def.replace(/ NOT VALID$/, '') : con.def}`);
-    if (con.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(con.name)} ON ${table} IS ${literal(con.comment)}`);
-    if (con.validate && !now) validate.push([table, con.name]);
+    // A partition's own goes on the partition of its name (a leaf: NOT VALID on every version).
+    const on = con.partition ? qualified(origin.schema, con.partition) : table;
+    const now = con.type === 'f' && con.validate && (con.partition ? await foreignKeysCheckedInLock(c, on) : checkedNow);
+    await exec(`ALTER TABLE ${on} ADD CONSTRAINT ${ident(con.name)} ${now ? con.def.replace(/ NOT VALID$/, '') : con.def}`);
+    if (con.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(con.name)} ON ${on} IS ${literal(con.comment)}`);
+    if (con.validate && !now) validate.push([on, con.name]);
   }
   // Views, materialized views and routines bound to the table, before its triggers and policies
   // are created again (their text may call a routine created anew).

@@ -7,20 +7,24 @@ import { dropArtifacts } from './artifacts.js';
 import { createChangelog, installTriggers, reverseCapture } from '../capture/install.js';
 import type { Tables } from '../copy/sql.js';
 import type { Run } from './run.js';
+import type { OldForeignKey } from '../cutover/swap.js';
 
 /**
  * Opens the revert window inside the cutover transaction, right after the swap: the new table
- * gets pgshift_ reverse-capture triggers (keys only, like the forward ones) feeding a reverse
- * changelog, and everything on the kept old table that would fire on the revert's writes (its
+ * gets pgshift_ reverse-capture triggers (keys only, like the forward ones; a truncate trigger
+ * on each partition too) feeding a reverse changelog, and everything on the kept old table that would fire on the revert's writes (its
  * user triggers; its foreign keys were already taken off) is disabled, its states recorded.
  */
-export async function openRevertWindow(c: Client, run: Run, tables: Tables, oldForeignKeys: { name: string; def: string }[]): Promise<void> {
+export async function openRevertWindow(c: Client, run: Run, tables: Tables, oldForeignKeys: OldForeignKey[]): Promise<void> {
   const { plan, names, id } = run;
   const origin = plan.origin;
   const newTable = {
     schema: origin.schema,
     name: origin.name,
     key: tables.mapping.shadowKey.map((name, i) => ({ name, type: tables.shadowKeyTypes[i]!, collation: origin.key[i]!.collation })),
+    // the new tree's partitions have the origin's names: each gets its reverse truncate trigger
+    // (a partition can be truncated alone, and a statement trigger on the root does not see it)
+    partitions: origin.partitions,
   };
   const capture = reverseCapture(names);
   await createChangelog(c, newTable, capture, id);

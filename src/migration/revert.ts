@@ -14,6 +14,7 @@ import type { Tables } from '../copy/sql.js';
 import type { RowMapping } from '../plan/mapping.js';
 import { swapBack } from '../cutover/swap-back.js';
 import { lockedSwap } from '../cutover/locked-swap.js';
+import type { OldForeignKey } from '../cutover/swap.js';
 import { lockSetFor } from '../cutover/lock-set.js';
 import { columnRenames, prebuildMatviews } from '../cutover/matviews.js';
 import { validateConstraints } from './phases/finish.js';
@@ -126,6 +127,7 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
             return s?.kind === 'origin' ? s.origin : undefined;
           },
           oldForeignKeys: m.revert_state.oldForeignKeys,
+          partitions: newT.partitions.map((p) => p.name),
           oldTriggers: m.revert_state.triggers,
         });
         await lc.query(`UPDATE pgshift.migrations SET outcome = 'reverted', revert_until = NULL, updated_at = now(), finished_at = now() WHERE id = $1`, [id]);
@@ -146,7 +148,7 @@ interface RevertRow {
   statements: string;
   table_schema: string;
   table_name: string;
-  revert_state: { oldForeignKeys: { name: string; def: string }[]; triggers: { name: string; enabled: string }[]; fingerprint?: string };
+  revert_state: { oldForeignKeys: OldForeignKey[]; triggers: { name: string; enabled: string }[]; fingerprint?: string };
   [k: string]: unknown;
 }
 

@@ -173,3 +173,8 @@ function visit(node: Node, fn: (n: Node) => void): void {
     for (const v of Object.values(node)) visit(v, fn);
   }
 }
+
+/** The new table's columns whose type the change alters (by a cast or USING). */
+export function retypedColumns(flow: ColumnFlow): string[] {
+  return [...flow.sources].filter(([, s]) => s.kind === 'origin' && (s.typeChanged || s.using)).map(([n]) => n);
+}

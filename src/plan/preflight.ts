@@ -171,6 +171,9 @@ function refusePartitionTree(table: TableInfo): string | null {
     if (p.relkind === 'f') return `has foreign table ${p.schema}.${p.name} as a partition, whose rows live on another server and cannot be copied`;
     if (p.schema !== table.schema) return `has partition ${p.schema}.${p.name} in another schema than the table's; the swap moves partitions through one schema, where their names must not collide: move it with ALTER TABLE ... SET SCHEMA ${table.schema} first`;
     if (KEPT_NAMES.includes(p.name)) return `has a partition named ${p.name}, a name the migration's schema keeps for pgshift's own table; rename it first`;
+    if (p.rowSecurity && p.forceRowSecurity && !table.isSuperuser && !table.bypassRls) {
+      return `missing privilege: partition ${p.name} has FORCE ROW LEVEL SECURITY: the engine's role needs BYPASSRLS (or superuser) so that no policy hides rows from the validation, which reads each partition`;
+    }
   }
   return null;
 }

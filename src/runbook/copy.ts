@@ -73,6 +73,8 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
     return await rolledBack(c, async () => {
       const built = recordingClient(c, 'run');
       const shadow = await buildShadow(built.client, { origin, flow: plan.flow, statements: plan.parsed.statements, schema });
+      const partitionFk = shadow.constraints.find((k) => k.partition && k.type === 'f');
+      if (partitionFk) return notWritten(`partition ${partitionFk.partition} has foreign key ${partitionFk.name} of its own, which revert.sql does not put back on the old partition; pgshift alter --execute does`);
       const mapping = deriveMapping(plan.flow, shadow.columns, shadow.onceDefaults, origin.key, ident, plan.transforms, origin.identity);
       // The row identity is built right after the copy (the replay finds rows by it), the others after the replay.
       const key = recordingClient(c, 'run');
@@ -81,7 +83,7 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
         const into = idx.identity ? key : indexes;
         await into.client.query(idx.create);
         for (const cm of idx.comments) {
-          const on = cm.on === 'INDEX' ? `INDEX ${qualified(schema, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${qualified(schema, origin.name)}`;
+          const on = cm.on === 'INDEX' ? `INDEX ${qualified(schema, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${qualified(schema, idx.partition ?? origin.name)}`;
           await into.client.query(`COMMENT ON ${on} IS ${literal(cm.text)}`);
         }
       }

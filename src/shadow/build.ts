@@ -6,11 +6,12 @@ import { readColumns, type Column, type TableInfo } from '../catalog/table.js';
 import { deparseStatement, type AlterStatement } from '../plan/parse.js';
 import { UserError } from '../errors.js';
 import { placementOf } from '../plan/subcommands.js';
-import type { ColumnFlow } from '../plan/columns.js';
+import { retypedColumns, type ColumnFlow } from '../plan/columns.js';
 import { copyAclStatements } from './acl.js';
 import { autovacuumOff, relOptionsList, type ShadowHeap } from './reloptions.js';
 import { buildPartitions, partitionIndexNames, restorePartitionIndexNames } from './partitions.js';
 import { addBoundCheck, inheritedForeignKeys, probeAttach } from './leaf.js';
+import { repeatPartitionColumnSettings, repeatPartitionOwnObjects } from './partition-own.js';
 
 /** An index dropped from the shadow after it was built empty, to be rebuilt after the copy. */
 export interface DeferredIndex {
@@ -25,6 +26,8 @@ export interface DeferredIndex {
   identity?: boolean;
   /** a partitioned index: the names its partitions' indexes had, [partition, name] */
   partitionNames?: [string, string][];
+  /** an index a partition has of its own: that partition's name (its constraint is on it) */
+  partition?: string;
 }
 
 /** A constraint attached at the swap (NOT VALID) and validated afterwards when it was valid. */
@@ -38,6 +41,8 @@ export interface DeferredConstraint {
   referenced: string | null;
   /** a leaf's foreign key cloned from its parent's: on the shadow, valid, before the cutover (shadow/leaf.ts) */
   inherited?: boolean;
+  /** a constraint a partition has of its own: that partition's name */
+  partition?: string;
 }
 
 export interface ShadowTable {
@@ -90,6 +95,7 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   await restoreIndexNames(c, origin.oid, oid, ctx.schema);
   if (origin.partitionKey) {
     await buildPartitions(c, origin, ctx.schema);
+    await repeatPartitionOwnObjects(c, origin, ctx.schema, 'kept during the copy');
     await restorePartitionIndexNames(c, origin.oid, oid, ctx.schema);
   }
   await restoreWhatLikeMisses(c, origin.oid, oid, shadow);
@@ -104,6 +110,7 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
     await exec(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}`);
     if (fk.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${shadow} IS ${literal(fk.comment)}`);
   }
+  if (origin.partitionKey) await repeatPartitionOwnObjects(c, origin, ctx.schema, ctx.foreignKeys === false ? 'unvalidated checks' : 'attached at the swap');
 
   const options = relOptionsList(origin.reloptions).concat(relOptionsList(origin.toastReloptions, 'toast'));
   if (options.length) await exec(`ALTER TABLE ${shadow} SET (${options.join(', ')})`);
@@ -114,6 +121,7 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
     const colOptions = relOptionsList(col.options);
     if (colOptions.length) await exec(`ALTER TABLE ${shadow} ALTER COLUMN ${ident(col.name)} SET (${colOptions.join(', ')})`);
   }
+  if (origin.partitionKey) await repeatPartitionColumnSettings(c, origin.oid, oid, ctx.schema);
   await exec(`ALTER TABLE ${shadow} OWNER TO ${ident(origin.owner)}`);
   for (const stmt of await copyAclStatements(c, origin.oid, shadow)) await exec(stmt);
   if (origin.comment !== null) await exec(`COMMENT ON TABLE ${shadow} IS ${literal(origin.comment)}`);
@@ -126,7 +134,7 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   const heaps = await autovacuumOff(c, oid);
 
   // Definitions kept for later are read with every name schema-qualified.
-  const constraints = (await withQualifiedNames(c, () => detachConstraints(c, oid, shadow)))
+  const constraints = (await withQualifiedNames(c, () => detachConstraints(c, oid, ctx.schema, shadow, retypedColumns(ctx.flow))))
     .map((k) => (inherited.includes(k.name) && k.type === 'f' ? { ...k, inherited: true } : k));
   const indexes = await withQualifiedNames(c, () => detachIndexes(c, oid, ctx.schema, shadow, ctx.flow.identityIndex));
   return { oid, columns: await readColumns(c, oid), indexes, constraints, onceDefaults, heaps };
@@ -285,9 +293,16 @@ async function insertSampleRow(c: Client, origin: TableInfo, shadow: SqlText): P
   return (r.rowCount ?? 0) > 0;
 }
 
-async function detachConstraints(c: Client, oid: string, shadow: SqlText): Promise<DeferredConstraint[]> {
+async function detachConstraints(c: Client, oid: string, schema: string, shadow: SqlText, retyped: string[]): Promise<DeferredConstraint[]> {
   const rows = (await c.query(sqlFile('deferred-constraints.sql'), [oid])).rows;
-  for (const r of rows) await c.query(`ALTER TABLE ${shadow} DROP CONSTRAINT ${ident(r.name)}`);
+  for (const r of rows) {
+    if (r.partition !== null && r.type === 'f' && r.validated && r.columns.some((col: string) => retyped.includes(col))) {
+      // Offline, the retype checks the partition's rows against the key again; the online proof
+      // (verify/foreign-keys.ts) checks the whole table's rows against a constraint of the table.
+      throw new UserError(`refused: partition ${r.partition} has foreign key ${r.name} of its own on a column whose type the change alters; proving it on that partition's rows before the swap is not built: drop it first and add it again after the change`);
+    }
+    await c.query(`ALTER TABLE ${r.partition !== null ? qualified(schema, r.partition) : shadow} DROP CONSTRAINT ${ident(r.name)}`);
+  }
   return rows.map((r) => ({
     name: r.name,
     type: r.type,
@@ -296,6 +311,7 @@ async function detachConstraints(c: Client, oid: string, shadow: SqlText): Promi
     validate: r.validated,
     comment: r.comment,
     referenced: r.referenced,
+    ...(r.partition !== null ? { partition: r.partition } : {}),
   }));
 }
 
@@ -316,11 +332,13 @@ async function detachIndexes(c: Client, oid: string, schema: string, shadow: Sql
   const out: DeferredIndex[] = [];
   for (const r of rows) {
     const partitionNames = await partitionIndexNames(c, qualified(schema, r.name));
+    const own = r.partition !== null ? { partition: r.partition as string } : {};
+    const table = r.partition !== null ? qualified(schema, r.partition) : shadow;
     if (r.constraint_name) {
-      await c.query(`ALTER TABLE ${shadow} DROP CONSTRAINT ${ident(r.constraint_name)}`);
+      await c.query(`ALTER TABLE ${table} DROP CONSTRAINT ${ident(r.constraint_name)}`);
       out.push({
         name: r.name,
-        create: `ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(r.constraint_name)} ${r.constraint_def}`,
+        create: `ALTER TABLE ${table} ADD CONSTRAINT ${ident(r.constraint_name)} ${r.constraint_def}`,
         comments: [
           ...(r.constraint_comment !== null ? [{ on: 'CONSTRAINT' as const, text: r.constraint_comment }] : []),
           ...(r.index_comment !== null ? [{ on: 'INDEX' as const, text: r.index_comment }] : []),
@@ -329,6 +347,7 @@ async function detachIndexes(c: Client, oid: string, schema: string, shadow: Sql
         columns: r.plain_columns ? r.key_columns : null,
         identity: r.is_identity,
         ...(partitionNames.length ? { partitionNames } : {}),
+        ...own,
       });
     } else {
       await c.query(`DROP INDEX ${qualified(schema, r.name)}`);
@@ -343,6 +362,7 @@ async function detachIndexes(c: Client, oid: string, schema: string, shadow: Sql
         columns: r.plain_columns ? r.key_columns : null,
         identity: r.is_identity,
         ...(partitionNames.length ? { partitionNames } : {}),
+        ...own,
       });
     }
   }

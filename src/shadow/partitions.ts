@@ -1,7 +1,6 @@
 import type { Client } from '../db/session.js';
 import { ident, literal, qualified, trusted, type SqlText } from '../db/quote.js';
 import { sqlFile } from '../db/sql-files.js';
-import { UserError } from '../errors.js';
 import type { TableInfo } from '../catalog/table.js';
 import { copyAclStatements } from './acl.js';
 import { relOptionsList } from './reloptions.js';
@@ -11,17 +10,10 @@ import { relOptionsList } from './reloptions.js';
  * every partition of the origin again, under its own name, with the same bound (and, for a
  * sub-partitioned one, the same key), persistence, options, tablespace, owner, grants and
  * comment. The parent's indexes, constraints and row triggers reach the partitions the way
- * PostgreSQL always gives them (cloned); what a partition has of its own is refused for now.
- * Runs inside the shadow's build transaction, after the shadow's root exists.
+ * PostgreSQL always gives them (cloned); what a partition has of its own comes after
+ * (shadow/partition-own.ts). Runs inside the shadow's build transaction, after the shadow's root exists.
  */
 export async function buildPartitions(c: Client, origin: TableInfo, schema: string): Promise<void> {
-  const local = (await c.query(sqlFile('partition-local-objects.sql'), [origin.oid])).rows;
-  if (local.length) {
-    const l = local[0];
-    throw new UserError(
-      `refused: ${origin.schema}.${origin.name}: partition ${l.partition} has ${l.what} of its own (not its parent's), which the shadow tree does not repeat yet; define it on the partitioned table or drop it first`,
-    );
-  }
   for (const p of origin.partitions) {
     const table = qualified(schema, p.name);
     await c.query(

@@ -36,7 +36,7 @@ export async function checkConstraints(
   for (const fk of deferred.filter((d) => d.type === 'f' && d.validate)) {
     const con = parseSync(`ALTER TABLE x ADD CONSTRAINT x ${fk.def}`).stmts[0].stmt.AlterTableStmt.cmds[0].AlterTableCmd.def.Constraint;
     const orphan = orphanCondition('s', { ...(await foreignKeyColumns(c, con)), matchFull: con.fk_matchtype === 'f' });
-    await count(`FOREIGN KEY ${fk.name}`, `SELECT count(*) AS n FROM ${rel} s WHERE ${orphan}`);
+    await count(`FOREIGN KEY ${fk.name}`, `SELECT count(*) AS n FROM ${fk.partition ? qualified(shadow.schema, fk.partition) : rel} s WHERE ${orphan}`);
   }
   return out;
 }

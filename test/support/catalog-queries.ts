@@ -109,6 +109,7 @@ SELECT rn.nspname || '.' || r.relname || '.' || con.conname
        con.convalidated AS validated,
        con.condeferrable AS deferrable,
        con.condeferred AS deferred,
+       con.conislocal AS local,
        obj_description(con.oid, 'pg_constraint') AS comment
   FROM pg_constraint con
   JOIN pg_class r ON r.oid = con.conrelid
@@ -118,7 +119,8 @@ SELECT rn.nspname || '.' || r.relname || '.' || con.conname
  WHERE rn.nspname = ANY($1::text[]) OR fn.nspname = ANY($1::text[])`;
 
 // indisvalid/indisready matter to pgshift: a CREATE INDEX CONCURRENTLY that failed leaves an
-// index with the right definition that the planner never uses.
+// index with the right definition that the planner never uses. A partition's index attached to
+// its parent's (parent_index) and one of the partition's own are different things.
 export const INDEXES_SQL = `
 SELECT n.nspname || '.' || ic.relname AS key,
        t.relname::text AS "table",

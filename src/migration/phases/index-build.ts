@@ -89,7 +89,7 @@ async function applicationWrote(c: Client, tables: Tables): Promise<boolean> {
 
 async function commentIndex(c: Client, run: Run, tables: Tables, idx: DeferredIndex): Promise<void> {
   for (const comment of idx.comments) {
-    const on = comment.on === 'INDEX' ? `INDEX ${qualified(run.names.schema, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${tables.shadow}`;
+    const on = comment.on === 'INDEX' ? `INDEX ${qualified(run.names.schema, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${idx.partition ? qualified(run.names.schema, idx.partition) : tables.shadow}`;
     await c.query(`COMMENT ON ${on} IS ${literal(comment.text)}`);
   }
 }

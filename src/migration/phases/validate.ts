@@ -11,6 +11,7 @@ import type { Captured } from './capture.js';
 import { stopIfTruncated } from './checks.js';
 import { changedSince } from '../../catalog/table.js';
 import { stopIfPartitionsChanged } from '../../catalog/partitions.js';
+import { retypedColumns } from '../../plan/columns.js';
 
 const log = componentLog('validate');
 
@@ -55,7 +56,7 @@ export async function proveConstraints(run: Run, k: Captured): Promise<CutoverIn
   const { pool, plan, opts, id, names } = run;
   const origin = plan.origin;
   const validatedByUser = swapStatements(plan.parsed.statements, origin.schema, origin.name).validate;
-  const retyped = [...plan.flow.sources].filter(([, s]) => s.kind === 'origin' && (s.typeChanged || s.using)).map(([n]) => n);
+  const retyped = retypedColumns(plan.flow);
   const proofs = await withClient(pool, (c) =>
     foreignKeysToProve(c, { originOid: origin.oid, shadowSchema: names.schema, table: origin.name, constraints: k.shadow.constraints, retyped, validated: validatedByUser }),
   );
