@@ -34,6 +34,15 @@ export const PARTITIONED_CASES: DiffCase[] = [
     strategy: 'online',
   },
   {
+    name: 'partitioned: CREATE INDEX attaches the equal indexes partitions have of their own, builds the others',
+    setup: () => `${events()}
+      CREATE INDEX events_2024_own ON events_2024 (kind, at) WITH (fillfactor = 70);
+      CREATE INDEX events_2025_own ON events_2025 (kind, at);
+      CREATE INDEX events_default_own ON events_default (kind, at) WHERE kind > 1;`,
+    alter: 'CREATE INDEX ON events (kind, at)',
+    strategy: 'online',
+  },
+  {
     name: 'partitioned: CREATE UNIQUE INDEX over every level\'s partition key',
     setup: () => events(),
     alter: 'CREATE UNIQUE INDEX events_id_at_kind_key ON events (id, at, kind)',

@@ -32,6 +32,7 @@ export function factsFor(stmt: AlterStatement, r: Relation, table: TableInfo | u
     sessionUtc: false,
     typeChanges: stmt.kind === 'alter' ? typeChanges(stmt.cmds, table) : [],
     addedColumns: stmt.kind === 'alter' ? addedColumns(stmt.cmds, version) : [],
+    equivalentIndexes: [],
   };
 }
 

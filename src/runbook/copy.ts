@@ -5,6 +5,7 @@ import { sqlFile } from '../db/sql-files.js';
 import { withQualifiedNames } from '../db/search-path.js';
 import { describeError } from '../errors.js';
 import { tableFingerprint } from '../catalog/table.js';
+import { finishPartitionedIndex } from '../shadow/partitions.js';
 import { captureFunctionSql, changelogSql, dropTriggersSql, triggersSql, type CaptureNames } from '../capture/install.js';
 import { chunkBoundSql, copyRangeSql, deleteShadowRowsSql, insertRowsSql, takeEntriesSql, type Tables } from '../copy/sql.js';
 import { alterSides, hashableTypes } from '../verify/alter-sides.js';
@@ -82,6 +83,7 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
       for (const idx of shadow.indexes) {
         const into = idx.identity ? key : indexes;
         await into.client.query(idx.create);
+        await finishPartitionedIndex(into.client, schema, idx);
         for (const cm of idx.comments) {
           const on = cm.on === 'INDEX' ? `INDEX ${qualified(schema, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${qualified(schema, idx.partition ?? origin.name)}`;
           await into.client.query(`COMMENT ON ${on} IS ${literal(cm.text)}`);

@@ -9,7 +9,7 @@ import { placementOf } from '../plan/subcommands.js';
 import { retypedColumns, type ColumnFlow } from '../plan/columns.js';
 import { copyAclStatements } from './acl.js';
 import { autovacuumOff, relOptionsList, type ShadowHeap } from './reloptions.js';
-import { buildPartitions, partitionIndexNames, restorePartitionIndexNames } from './partitions.js';
+import { buildPartitions, partitionIndexNames, partitionIndexStorage, restorePartitionIndexNames, type PartitionIndexStorage } from './partitions.js';
 import { addBoundCheck, inheritedForeignKeys, probeAttach } from './leaf.js';
 import { repeatPartitionColumnSettings, repeatPartitionOwnObjects } from './partition-own.js';
 
@@ -26,6 +26,8 @@ export interface DeferredIndex {
   identity?: boolean;
   /** a partitioned index: the names its partitions' indexes had, [partition, name] */
   partitionNames?: [string, string][];
+  /** a partitioned index: its partitions' indexes with options or a tablespace of their own */
+  partitionStorage?: PartitionIndexStorage[];
   /** an index a partition has of its own: that partition's name (its constraint is on it) */
   partition?: string;
 }
@@ -332,6 +334,8 @@ async function detachIndexes(c: Client, oid: string, schema: string, shadow: Sql
   const out: DeferredIndex[] = [];
   for (const r of rows) {
     const partitionNames = await partitionIndexNames(c, qualified(schema, r.name));
+    const storage = partitionNames.length ? await partitionIndexStorage(c, qualified(schema, r.name)) : [];
+    const partitioned = { ...(partitionNames.length ? { partitionNames } : {}), ...(storage.length ? { partitionStorage: storage } : {}) };
     const own = r.partition !== null ? { partition: r.partition as string } : {};
     const table = r.partition !== null ? qualified(schema, r.partition) : shadow;
     if (r.constraint_name) {
@@ -346,7 +350,7 @@ async function detachIndexes(c: Client, oid: string, schema: string, shadow: Sql
         unique: r.is_unique,
         columns: r.plain_columns ? r.key_columns : null,
         identity: r.is_identity,
-        ...(partitionNames.length ? { partitionNames } : {}),
+        ...partitioned,
         ...own,
       });
     } else {
@@ -361,7 +365,7 @@ async function detachIndexes(c: Client, oid: string, schema: string, shadow: Sql
         unique: r.is_unique,
         columns: r.plain_columns ? r.key_columns : null,
         identity: r.is_identity,
-        ...(partitionNames.length ? { partitionNames } : {}),
+        ...partitioned,
         ...own,
       });
     }

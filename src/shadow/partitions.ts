@@ -48,17 +48,68 @@ export async function partitionIndexNames(c: Client, index: SqlText): Promise<[s
   return r.rows.map((row) => [row.partition, row.name]);
 }
 
+/** A partition's index whose options or tablespace differ from its partitioned index's. */
+export interface PartitionIndexStorage {
+  index: string;
+  options: string[] | null;
+  tablespace: string | null;
+}
+
+/**
+ * The indexes of a partitioned index's partitions that have options or a tablespace of their own
+ * (an index a partition had of its own before it was attached, or one changed with ALTER INDEX):
+ * a build of the partitioned index gives every partition its own options and tablespace.
+ */
+export async function partitionIndexStorage(c: Client, index: SqlText): Promise<PartitionIndexStorage[]> {
+  const r = await c.query<PartitionIndexStorage>(
+    `SELECT ic.relname AS index, ic.reloptions AS options, ts.spcname AS tablespace
+       FROM pg_partition_tree($1::regclass) t JOIN pg_class ic ON ic.oid = t.relid JOIN pg_class root ON root.oid = $1::regclass
+       LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
+      WHERE t.level > 0 AND (ic.reloptions IS DISTINCT FROM root.reloptions OR ic.reltablespace <> root.reltablespace) ORDER BY 1`,
+    [index],
+  );
+  return r.rows;
+}
+
+/**
+ * After a deferred partitioned index is built (and its partitions' indexes have their names
+ * back): the options and tablespace a partition's index had of its own, then rebuilt with them
+ * (SET changes only the catalog; the shadow's index is not in use yet).
+ */
+async function restorePartitionIndexStorage(c: Client, schema: string, storage: PartitionIndexStorage[]): Promise<void> {
+  for (const s of storage) {
+    const index = qualified(schema, s.index);
+    const options = relOptionsList(s.options);
+    if (options.length) await c.query(`ALTER INDEX ${index} SET (${options.join(', ')})`);
+    if (s.tablespace !== null) await c.query(`ALTER INDEX ${index} SET TABLESPACE ${ident(s.tablespace)}`);
+    if (options.length) await c.query(`REINDEX INDEX ${index}`);
+  }
+}
+
 /**
  * A deferred partitioned index, built after the copy, gives its partitions' indexes the names
  * they had when it was taken off (those the ALTER left: offline, an index the ALTER rebuilds
  * gets names PostgreSQL generates anew, the others keep theirs).
  */
-export async function renamePartitionIndexes(c: Client, schema: string, index: string, want: [string, string][]): Promise<void> {
+async function renamePartitionIndexes(c: Client, schema: string, index: string, want: [string, string][]): Promise<void> {
   const now = new Map(await partitionIndexNames(c, qualified(schema, index)));
   await renamePairs(c, schema, want.flatMap(([partition, name]) => {
     const current = now.get(partition);
     return current !== undefined && current !== name ? [{ shadow_name: current, origin_name: name }] : [];
   }));
+}
+
+/**
+ * What a deferred partitioned index needs once built (or found built by a resumed run): its
+ * partitions' indexes' names back, then their own options and tablespace.
+ */
+export async function finishPartitionedIndex(
+  c: Client,
+  schema: string,
+  idx: { name: string; partitionNames?: [string, string][]; partitionStorage?: PartitionIndexStorage[] },
+): Promise<void> {
+  if (idx.partitionNames) await renamePartitionIndexes(c, schema, idx.name, idx.partitionNames);
+  if (idx.partitionStorage) await restorePartitionIndexStorage(c, schema, idx.partitionStorage);
 }
 
 /** Renames through temporary names: a generated name may be another index's final one. */

@@ -530,7 +530,8 @@ function createIndex(node: Node, s: number, facts: TableFacts, used: Set<string>
   const table = qualified(facts.table.schema, facts.table.name);
   const named = { ...node, idxname: name };
   if (facts.table.relkind === 'p') {
-    const tree = partitionedIndexRoute(named, facts, used);
+    const equivalent = new Map(facts.equivalentIndexes.filter((e) => e.statement === s).map((e) => [e.partitionOid, e.index]));
+    const tree = partitionedIndexRoute(named, facts, used, equivalent);
     return routed({
       statement: s, subcommand: text, strategy: 'concurrent', lock: 'SHARE', writtenLock: 'SHARE', hold: CATALOG, rewrites: false, scans: true,
       why: 'PostgreSQL cannot build an index on a partitioned table CONCURRENTLY: it is created ON ONLY the table (catalog only, SHARE for milliseconds), each partition\'s built CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and writes continue) and attached (ACCESS EXCLUSIVE on that new index for milliseconds); the last attachment makes it valid',
@@ -616,10 +617,14 @@ function partitionedForeignKey(cmd: Node, name: string, ctx: Ctx): Decision {
  * partitioned level below it, each leaf partition's index built CONCURRENTLY under a pgshift name,
  * renamed to the name PostgreSQL gives it offline (ChooseIndexName on the partition) and attached
  * in one short transaction; a level is attached to its parent's once its own partitions are.
+ * A partition that already has an equal index of its own (`equivalent`, by partition OID) gets
+ * it attached instead, as offline; for a sub-partitioned one that covers its partitions too. Those
+ * attachments come last, in one transaction: PostgreSQL cannot detach an index, and the undo's
+ * DROP of the table's index would take an attached one of the user's along.
  * Undo: dropping the table's index drops every attached one; the levels' not yet attached are
  * dropped by name, and a leaf build not yet attached by its pgshift name.
  */
-function partitionedIndexRoute(named: Node, facts: TableFacts, used: Set<string>): { route: Step[]; undo: string[] } {
+function partitionedIndexRoute(named: Node, facts: TableFacts, used: Set<string>, equivalent: Map<string, string>): { route: Step[]; undo: string[] } {
   const addition = indexNameAddition(named);
   const route: Step[] = [];
   const undo: string[] = [];
@@ -630,8 +635,14 @@ function partitionedIndexRoute(named: Node, facts: TableFacts, used: Set<string>
   route.push({ kind: 'locked', sql: [onOnlyIndex(facts.table.schema, facts.table.name, named.idxname)], lock: 'SHARE' });
   undo.push(`DROP INDEX IF EXISTS ${root}`);
   let part = 0;
+  const existing: { sql: string; on: string }[] = [];
   const visit = (parentOid: string, parentIndex: string): void => {
     for (const p of facts.partitions.filter((x) => x.parentOid === parentOid)) {
+      const own = equivalent.get(p.oid);
+      if (own !== undefined) {
+        existing.push({ sql: `ALTER INDEX ${parentIndex} ATTACH PARTITION ${qualified(p.schema, own)}`, on: `${p.schema}.${p.name}` });
+        continue;
+      }
       const name = chooseConstraintName(p.name, [addition], 'idx', used);
       used.add(name);
       const index = qualified(p.schema, name);
@@ -648,6 +659,7 @@ function partitionedIndexRoute(named: Node, facts: TableFacts, used: Set<string>
     }
   };
   visit(facts.table.oid, root);
+  if (existing.length) route.push({ kind: 'locked', sql: existing.map((e) => e.sql), on: existing.map((e) => e.on).join(', '), lock: 'SHARE UPDATE EXCLUSIVE' });
   return { route, undo };
 }
 

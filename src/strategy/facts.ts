@@ -1,5 +1,6 @@
 import type { Client } from '../db/session.js';
 import { ident, literal, qualified } from '../db/quote.js';
+import { sqlFile } from '../db/sql-files.js';
 import { deparseStatement, type AlterStatement, type Node } from '../plan/parse.js';
 import { binaryCoercion, type TypeRef } from './coercion.js';
 import { chooseRowIdentity, noRowIdentity, readUniqueIndexes } from '../catalog/row-identity.js';
@@ -47,6 +48,11 @@ export interface TableFacts {
   sessionUtc: boolean;
   typeChanges: TypeChangeFact[];
   addedColumns: AddedColumnFact[];
+  /**
+   * For each CREATE INDEX on a partitioned table (by statement), the partitions (by OID) that
+   * already have an index PostgreSQL would attach instead of building one, and its name
+   */
+  equivalentIndexes: { statement: number; partitionOid: string; index: string }[];
 }
 
 export interface Partition {
@@ -112,14 +118,14 @@ export async function readFacts(c: Client, tableOid: string, statements: AlterSt
   try {
     const base = await readCatalog(c, tableOid);
     const probed = await probe(c, base, statements);
-    return { ...base, ...probed };
+    return { ...base, ...probed, equivalentIndexes: await equivalentIndexes(c, base, statements) };
   } finally {
     await c.query(opts.inTransaction ? 'ROLLBACK TO SAVEPOINT pgshift_facts' : 'ROLLBACK');
     if (opts.inTransaction) await c.query('RELEASE SAVEPOINT pgshift_facts');
   }
 }
 
-type CatalogFacts = Omit<TableFacts, 'typeChanges' | 'addedColumns'>;
+type CatalogFacts = Omit<TableFacts, 'typeChanges' | 'addedColumns' | 'equivalentIndexes'>;
 
 async function readCatalog(c: Client, oid: string): Promise<CatalogFacts> {
   const t = (await c.query(
@@ -288,6 +294,36 @@ async function probe(c: Client, base: CatalogFacts, statements: AlterStatement[]
     }
   }
   return { typeChanges, addedColumns };
+}
+
+const INDEX_PROBE = 'pgshift_index_probe';
+
+/**
+ * Offline, CREATE INDEX on a partitioned table attaches a partition's index that is equal to
+ * the new one (and has no parent index yet) instead of building another: the new index is built
+ * on an empty temporary table LIKE the partitioned table, where PostgreSQL resolves its
+ * definition, and compared with each partition's as CompareIndexInfo compares them.
+ */
+async function equivalentIndexes(c: Client, base: CatalogFacts, statements: AlterStatement[]): Promise<TableFacts['equivalentIndexes']> {
+  const out: TableFacts['equivalentIndexes'] = [];
+  if (base.table.relkind !== 'p' || base.partitions.length === 0) return out;
+  for (const [s, stmt] of statements.entries()) {
+    if (stmt.kind !== 'create-index' || stmt.node.relation?.inh !== true) continue;
+    await c.query('SAVEPOINT pgshift_index_probe');
+    try {
+      await c.query(`CREATE TEMP TABLE ${ident(INDEX_PROBE)} (LIKE ${qualified(base.table.schema, base.table.name)}) ON COMMIT DROP`);
+      const relation = { schemaname: 'pg_temp', relname: INDEX_PROBE, inh: true, relpersistence: 't' };
+      await c.query(deparseStatement({ ...stmt, node: { ...structuredClone(stmt.node), idxname: `${INDEX_PROBE}_i`, concurrent: false, relation } }));
+      const r = await c.query(sqlFile('equivalent-partition-indexes.sql'), [`pg_temp.${INDEX_PROBE}_i`, base.partitions.map((p) => p.oid)]);
+      for (const row of r.rows) out.push({ statement: s, partitionOid: row.partition_oid, index: row.index });
+    } catch {
+      // An index the probe cannot build (on a column an earlier statement adds): none is equal to it.
+    } finally {
+      await c.query('ROLLBACK TO SAVEPOINT pgshift_index_probe');
+      await c.query('RELEASE SAVEPOINT pgshift_index_probe');
+    }
+  }
+  return out;
 }
 
 function probeRelation(): Node {

@@ -23,6 +23,7 @@ function facts(over: Partial<TableFacts> = {}): TableFacts {
     sessionUtc: false,
     typeChanges: [],
     addedColumns: [],
+    equivalentIndexes: [],
     ...over,
   };
 }

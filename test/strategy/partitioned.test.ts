@@ -97,6 +97,36 @@ describe('CREATE INDEX on a partitioned table, interrupted', () => {
   });
 });
 
+describe('CREATE INDEX on a partitioned table whose partitions have indexes of their own', () => {
+  it('attaches the equal ones in place of a build, as offline (a sub-partitioned level\'s with its partitions\'), and builds where none is equal', async () => {
+    const own = `CREATE INDEX events_2024_own ON events_2024 (kind, ref_id) WITH (fillfactor = 70);
+      CREATE INDEX events_2025_own ON events_2025 (kind, ref_id);
+      CREATE INDEX events_default_own ON events_default (kind, ref_id) WHERE kind > 1;`;
+    const offline = await cloneDatabase(base, 'parted_eq_off');
+    const db = await cloneDatabase(base, 'parted_eq');
+    try {
+      await offline.query(own);
+      await db.query(own);
+      const oids = `SELECT relname, oid::int8::text AS oid FROM pg_class WHERE relname LIKE 'events%own%' OR relname LIKE 'events_2025_%_kind_ref_id_idx' ORDER BY 1`;
+      const before = (await db.query(oids)).rows;
+      const m = await plan({ url: db.url, statements: INDEX });
+      const steps = m.changes.flatMap((c) => c.steps).map((s) => `${s.lock} on ${s.on}: ${s.sql.join('; ')}`);
+      expect(steps.filter((s) => s.includes('CONCURRENTLY')).map((s) => s.replace(/:.*/, '')), steps.join('\n')).toEqual(['SHARE UPDATE EXCLUSIVE on public.events_default']);
+      expect(steps.at(-1)).toBe('SHARE UPDATE EXCLUSIVE on public.events_2024, public.events_2025: ALTER INDEX "public"."events_kind_ref_id_idx" ATTACH PARTITION "public"."events_2024_own"; ALTER INDEX "public"."events_kind_ref_id_idx" ATTACH PARTITION "public"."events_2025_own"');
+      await offline.query(INDEX);
+      const report = await onlineAlter(alterOptions({ url: db.url, statements: INDEX, execute: true }));
+      expect(report.status).toBe('done');
+      expect(diffSnapshots(await snapshotCatalog(offline.pool, ['public']), await snapshotCatalog(db.pool, ['public']))).toEqual([]);
+      // Attached, not rebuilt: the same relations (offline keeps them too).
+      expect((await db.query(oids)).rows).toEqual(before);
+      expect((await db.query(`SELECT count(*)::int AS n FROM pg_index WHERE NOT indisvalid`)).rows[0].n).toBe(0);
+    } finally {
+      await offline.drop();
+      await db.drop();
+    }
+  });
+});
+
 describe('the plan of a change on a partitioned table', () => {
   it('shows each step with its lock and the partition it acts on', async () => {
     const model = await plan({ url: base.url, statements: `${INDEX}; ALTER TABLE events ADD FOREIGN KEY (ref_id) REFERENCES ref (id); DROP INDEX events_pkey` }).catch((e: unknown) => e);

@@ -11,7 +11,7 @@ import type { Tables } from '../../copy/sql.js';
 import { cancelAutovacuum } from '../../cutover/blockers.js';
 import { failpoint } from '../../failpoints.js';
 import type { Run } from '../run.js';
-import { renamePartitionIndexes } from '../../shadow/partitions.js';
+import { finishPartitionedIndex } from '../../shadow/partitions.js';
 
 const log = componentLog('index-build');
 
@@ -43,7 +43,7 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
       const exists = (await c.query(`SELECT to_regclass($1) IS NOT NULL AS e`, [qualified(run.names.schema, idx.name)])).rows[0].e;
       if (exists) {
         if (idx.unique && idx.columns && !idx.identity) resolved.push(idx.columns);
-        if (idx.partitionNames) await renamePartitionIndexes(c, run.names.schema, idx.name, idx.partitionNames);
+        await finishPartitionedIndex(c, run.names.schema, idx);
         continue;
       }
       for (let attempt = 0; ; attempt++) {
@@ -71,7 +71,7 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
       }
       if (idx.unique && idx.columns && !idx.identity) resolved.push(idx.columns);
       // A partitioned index came with one index per partition, named by PostgreSQL: their names back.
-      if (idx.partitionNames) await renamePartitionIndexes(c, run.names.schema, idx.name, idx.partitionNames);
+      await finishPartitionedIndex(c, run.names.schema, idx);
       await commentIndex(c, run, tables, idx);
       await failpoint('mid-index', c);
     }
