@@ -37,18 +37,20 @@ SELECT jsonb_strip_nulls(jsonb_build_object(
   (SELECT concat_ws(':', i.inhparent, pg_get_expr(c.relpartbound, c.oid), pt.partdefid)
      FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid JOIN pg_partitioned_table pt ON pt.partrelid = i.inhparent
     WHERE c.oid = $1::oid AND c.relispartition))),
-  -- what the partitions have beyond their bounds (indexes, constraints, policies, triggers, row
-  -- level security, column settings), which the shadow tree repeated; only for a partitioned
-  -- table, whose fingerprint alone has the key
+  -- what the partitions have beyond their bounds (indexes, constraints, policies, row level
+  -- security, column settings), which the shadow tree repeated, and their triggers (the swap
+  -- carries them); only for a partitioned table, whose fingerprint alone has these keys
   'partition objects', (SELECT md5(coalesce(string_agg(concat_ws(':', c.relname, c.relrowsecurity, c.relforcerowsecurity,
       (SELECT string_agg(concat_ws(':', pg_get_indexdef(i.indexrelid), obj_description(i.indexrelid, 'pg_class')), ',' ORDER BY i.indexrelid) FROM pg_index i WHERE i.indrelid = c.oid),
       (SELECT string_agg(concat_ws(':', con.conname, pg_get_constraintdef(con.oid), con.convalidated, con.conislocal, obj_description(con.oid, 'pg_constraint')), ',' ORDER BY con.conname) FROM pg_constraint con WHERE con.conrelid = c.oid),
       (SELECT string_agg(concat_ws(':', pol.polname, pol.polcmd, pol.polpermissive, pol.polroles::text, pg_get_expr(pol.polqual, pol.polrelid), pg_get_expr(pol.polwithcheck, pol.polrelid)), ',' ORDER BY pol.polname) FROM pg_policy pol WHERE pol.polrelid = c.oid),
-      (SELECT string_agg(concat_ws(':', tg.tgname, tg.tgenabled, pg_get_triggerdef(tg.oid)), ',' ORDER BY tg.tgname) FROM pg_trigger tg WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal),
       (SELECT string_agg(concat_ws(':', a.attname, a.attnotnull, a.attstorage, a.attcompression, a.attstattarget, a.attoptions::text), ',' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)),
     ',' ORDER BY c.oid), ''))
      FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class c ON c.oid = t.relid
     WHERE t.level > 0 AND (SELECT relkind FROM pg_class WHERE oid = $1::oid) = 'p'),
+  'partition triggers', (SELECT md5(coalesce(string_agg(concat_ws(':', c.relname, tg.tgname, tg.tgenabled, pg_get_triggerdef(tg.oid)), ',' ORDER BY c.oid, tg.tgname), ''))
+     FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class c ON c.oid = t.relid JOIN pg_trigger tg ON tg.tgrelid = c.oid
+    WHERE t.level > 0 AND NOT tg.tgisinternal AND (SELECT relkind FROM pg_class WHERE oid = $1::oid) = 'p'),
   'table', md5(coalesce(
   (SELECT concat_ws(':', c.relname, c.relnamespace, c.relowner, c.relacl::text, c.reloptions::text, t.reloptions::text,
                     c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.relpersistence, c.reltablespace,

@@ -320,15 +320,18 @@ function swapped(ctx: Ctx): string {
   return `(SELECT relnamespace FROM pg_catalog.pg_class WHERE oid = ${literal(ctx.plan.origin.oid)}::oid) = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = ${literal(ctx.schema)})`;
 }
 
-/** The table's fingerprint now (catalog-fingerprint.sql) as JSON, without the triggers part when `withoutTriggers`. */
+/** The table's fingerprint now (catalog-fingerprint.sql) as JSON, without the triggers parts when `withoutTriggers`. */
 function fingerprintNow(ctx: Ctx, withoutTriggers: boolean): string {
   const sql = substituteParams(sqlFile('catalog-fingerprint.sql').replace(/^--.*$/gm, '').trim(), () => `${literal(ctx.plan.origin.oid)}::oid`);
-  return `((${sql.replace(/\)::text AS fp$/, ')')})::jsonb${withoutTriggers ? " - 'triggers'" : ''})`;
+  return `((${sql.replace(/\)::text AS fp$/, ')')})::jsonb${withoutTriggers ? TRIGGER_KEYS : ''})`;
 }
 
 function fingerprintThen(ctx: Ctx, withoutTriggers: boolean): string {
-  return `(${literal(ctx.fingerprint)}::jsonb${withoutTriggers ? " - 'triggers'" : ''})`;
+  return `(${literal(ctx.fingerprint)}::jsonb${withoutTriggers ? TRIGGER_KEYS : ''})`;
 }
+
+/** The fingerprint's parts that the runbook's own capture triggers change (the root's, the partitions'). */
+const TRIGGER_KEYS = " - 'triggers' - 'partition triggers'";
 
 /** The lock set of the swap, by name (pgshift's lockSetFor: the table first, then the rest). */
 async function lockStatements(c: Client, ctx: Ctx): Promise<string[]> {

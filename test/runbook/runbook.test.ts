@@ -185,3 +185,101 @@ describe('the runbook, run by hand', () => {
     }
   });
 });
+
+// A partitioned table (issue 15): the copy of the whole tree and the index route built partition
+// by partition, each run by hand as above, against the same ALTER offline.
+const PARTITIONED = `
+  CREATE TABLE ev (id int NOT NULL, at date NOT NULL, qty int, note text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+  CREATE TABLE ev_2024 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+  CREATE TABLE ev_2025 PARTITION OF ev FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') PARTITION BY HASH (id);
+  CREATE TABLE ev_2025_a PARTITION OF ev_2025 FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+  CREATE TABLE ev_2025_b PARTITION OF ev_2025 FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+  CREATE TABLE ev_rest PARTITION OF ev DEFAULT;
+  CREATE INDEX ev_qty ON ev (qty);
+  CREATE INDEX ev_2024_note ON ev_2024 (note);
+  ALTER TABLE ev_2024 ADD CONSTRAINT ev_2024_qty_check CHECK (qty >= 0);
+  INSERT INTO ev SELECT g, date '2024-01-01' + (g % 800), g % 50, 'n' || g FROM generate_series(1, 3000) g;
+  ANALYZE;
+`;
+const PARTITIONED_WRITES = [
+  'UPDATE ev SET qty = qty + 1 WHERE id % 10 = 0',
+  'DELETE FROM ev WHERE id % 97 = 0',
+  // key updates that move rows into another partition (2024 -> 2025, 2025 -> the default)
+  "UPDATE ev SET at = '2025-03-03' WHERE id BETWEEN 100 AND 110 AND at < '2025-01-01'",
+  "UPDATE ev SET at = '2031-01-01' WHERE id BETWEEN 500 AND 505 AND at >= '2025-01-01' AND at < '2026-01-01'",
+  "INSERT INTO ev SELECT 100000 + g, date '2025-06-01', 1, 'late' FROM generate_series(1, 20) g",
+];
+const PARTITIONED_TABLES: [string, string[]][] = [['public.ev', ['id', 'at']]];
+
+describe('the runbook of a partitioned table, run by hand', () => {
+  let base: TestDatabase;
+  beforeAll(async () => {
+    base = await createTestDatabase('runbook_parted');
+    await base.query(PARTITIONED);
+  });
+  afterAll(async () => {
+    await base.drop();
+  });
+
+  it('a copy of the tree: forward with writes moving rows between partitions, then cleanup, equals offline; forward then abort leaves it as it was', async () => {
+    const alter = 'ALTER TABLE ev ALTER COLUMN qty TYPE bigint';
+    const offline = await cloneDatabase(base, 'runbook_parted_off');
+    const online = await cloneDatabase(base, 'runbook_parted_on');
+    const aborted = await cloneDatabase(base, 'runbook_parted_abort');
+    try {
+      for (const w of PARTITIONED_WRITES) await offline.query(w);
+      await offline.query(alter);
+      const dir = await runbookFor(online, alter, ['--copy-threshold', '0B', '--chunk-time', '20ms']);
+      expect(fs.readFileSync(path.join(dir, 'forward.sql'), 'utf8')).toMatch(/strategy: online copy/);
+      let wrote = false;
+      await runScript(online.url, path.join(dir, 'forward.sql'), async (sql) => {
+        if (!wrote && sql.includes('rows copied')) {
+          wrote = true;
+          for (const w of PARTITIONED_WRITES) await online.query(w);
+        }
+      });
+      expect(wrote).toBe(true);
+      await runScript(online.url, path.join(dir, 'cleanup.sql'));
+      expect(diffSnapshots(await snapshotCatalog(offline.pool, ['public']), await snapshotCatalog(online.pool, ['public']))).toEqual([]);
+      for (const [t, key] of PARTITIONED_TABLES) expect(await tableDigest(online.pool, t, { orderBy: key }), t).toEqual(await tableDigest(offline.pool, t, { orderBy: key }));
+      expect(await leftovers(online)).toEqual([]);
+
+      const before = { catalog: await snapshotCatalog(aborted.pool, ['public']), rows: await tableDigest(aborted.pool, 'public.ev', { orderBy: ['id', 'at'] }) };
+      const again = await runbookFor(aborted, alter, ['--copy-threshold', '0B']);
+      await runScript(aborted.url, path.join(again, 'forward.sql'));
+      await runScript(aborted.url, path.join(again, 'abort.sql'));
+      expect(diffSnapshots(before.catalog, await snapshotCatalog(aborted.pool, ['public']))).toEqual([]);
+      expect(await tableDigest(aborted.pool, 'public.ev', { orderBy: ['id', 'at'] })).toEqual(before.rows);
+      expect(await leftovers(aborted)).toEqual([]);
+    } finally {
+      await offline.drop();
+      await online.drop();
+      await aborted.drop();
+    }
+  });
+
+  it('CREATE INDEX built partition by partition: forward then abort leaves it as it was; forward then cleanup equals offline', async () => {
+    const alter = 'CREATE INDEX ON ev (note, qty)';
+    const db = await cloneDatabase(base, 'runbook_parted_route');
+    const offline = await cloneDatabase(base, 'runbook_parted_route_off');
+    try {
+      const before = await snapshotCatalog(db.pool, ['public']);
+      const dir = await runbookFor(db, alter);
+      const forward = fs.readFileSync(path.join(dir, 'forward.sql'), 'utf8');
+      expect(forward).toMatch(/strategy: online \(no copy\)/);
+      expect(forward).toMatch(/CREATE INDEX ev_note_qty_idx ON ONLY/);
+      expect(forward).toMatch(/CREATE INDEX CONCURRENTLY \S+ ON public\.ev_2025_b \(note, qty\);/);
+      await runScript(db.url, path.join(dir, 'forward.sql'));
+      await runScript(db.url, path.join(dir, 'abort.sql'));
+      expect(diffSnapshots(before, await snapshotCatalog(db.pool, ['public']))).toEqual([]);
+      await runScript(db.url, path.join(dir, 'forward.sql'));
+      await runScript(db.url, path.join(dir, 'cleanup.sql'));
+      await offline.query(alter);
+      expect(diffSnapshots(await snapshotCatalog(offline.pool, ['public']), await snapshotCatalog(db.pool, ['public']))).toEqual([]);
+      expect(await leftovers(db)).toEqual([]);
+    } finally {
+      await db.drop();
+      await offline.drop();
+    }
+  });
+});
