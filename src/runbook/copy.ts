@@ -6,6 +6,7 @@ import { withQualifiedNames } from '../db/search-path.js';
 import { describeError } from '../errors.js';
 import { tableFingerprint } from '../catalog/table.js';
 import { finishPartitionedIndex } from '../shadow/partitions.js';
+import { autovacuumBackSql } from '../shadow/reloptions.js';
 import { captureFunctionSql, changelogSql, dropTriggersSql, triggersSql, type CaptureNames } from '../capture/install.js';
 import { chunkBoundSql, copyRangeSql, deleteShadowRowsSql, insertRowsSql, takeEntriesSql, type Tables } from '../copy/sql.js';
 import { alterSides, hashableTypes } from '../verify/alter-sides.js';
@@ -89,6 +90,8 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
           await into.client.query(`COMMENT ON ${on} IS ${literal(cm.text)}`);
         }
       }
+      // Filled and indexed: the shadow's heaps get their own autovacuum settings back, as in the engine.
+      for (const heap of shadow.heaps) await indexes.client.query(autovacuumBackSql(heap));
       const ctx: Ctx = { plan, x, schema, table, names, shadow, mapping, defs, bound, originFks, fingerprint, searchPath };
       ctx.newIdentity = await identitySequences(c, shadow.oid);
       const swap = await recordSwap(c, ctx);
