@@ -1,7 +1,8 @@
 // Changes without a copy on a partitioned table (issue 15): the index built per partition
 // CONCURRENTLY, ON ONLY the table and attached, interrupted and then aborted or resumed; the
 // plan's steps with their locks and the partition each acts on. (The catalogs offline gives are
-// the differential suite's partitioned cases.)
+// the differential suite's partitioned cases.) And two of those cases that copy the tree, here
+// so that the versions suite (npm run test:versions) runs the copy on every major too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alterOptions, DEFAULTS, onlineAlter, plan } from '../../src/index.js';
 import { onFailpoint } from '../../src/failpoints.js';
@@ -9,8 +10,10 @@ import { StoppedError } from '../../src/errors.js';
 import { createPool } from '../../src/db/session.js';
 import { abortMigration } from '../../src/migration/abort.js';
 import { resumeMigration } from '../../src/migration/start.js';
-import { cloneDatabase, createTestDatabase, type TestDatabase } from '../support/test-db.js';
+import { cloneDatabase, createTestDatabase, withAdmin, type TestDatabase } from '../support/test-db.js';
 import { diffSnapshots, snapshotCatalog } from '../support/catalog-snapshot.js';
+import { tableDigest } from '../support/table-digest.js';
+import { CASES } from '../differential-cases.js';
 
 const SETUP = `
   CREATE TABLE ref (id int PRIMARY KEY);
@@ -152,5 +155,45 @@ describe('the plan of a change on a partitioned table', () => {
     const err = await run.catch((e: unknown) => e);
     expect((err as { exitCode?: number }).exitCode).toBe(2);
     expect(String(err)).toMatch(/PostgreSQL before 18 cannot add a NOT VALID foreign key to a partitioned table/);
+  });
+});
+
+describe('a rewrite of a partitioned table copies the tree, as offline on this major', () => {
+  const role = `pgshift_parted_${Math.random().toString(36).slice(2, 8)}`;
+  beforeAll(async () => {
+    await withAdmin((c) => c.query(`CREATE ROLE ${role} NOLOGIN`));
+  });
+  afterAll(async () => {
+    await withAdmin((c) => c.query(`DROP ROLE IF EXISTS ${role}`));
+  });
+
+  it.each([
+    'partitioned by range with a default partition: a column type change, partition options, grants, comments, a partition trigger',
+    'partitioned: what partitions have of their own (indexes, CHECK, UNIQUE, EXCLUDE, FK, NOT VALID, policy, RLS, column settings) through a type change, a drop and a rename',
+  ])('%s', async (name) => {
+    const c = CASES.find((k) => k.name === name)!;
+    const offline = await createTestDatabase('parted_copy_off');
+    let online: TestDatabase | undefined;
+    try {
+      await offline.query(c.setup(role));
+      online = await cloneDatabase(offline, 'parted_copy_on');
+      await offline.query(c.alter);
+      const report = await onlineAlter(alterOptions({ url: online.url, statements: c.alter, execute: true, dropOld: true, copyThresholdBytes: 0 }));
+      expect(report.strategy).toBe('copy');
+      if (c.after) {
+        await offline.query(c.after);
+        await online.query(c.after);
+      }
+      expect(diffSnapshots(await snapshotCatalog(offline.pool, ['public']), await snapshotCatalog(online.pool, ['public']))).toEqual([]);
+      const tables = (await offline.query(`SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'p' ORDER BY 1`)).rows;
+      for (const { relname } of tables) {
+        const key = (await offline.query(`SELECT array_agg(a.attname::text ORDER BY a.attnum) AS k FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`, [relname])).rows[0].k;
+        const opts = { orderBy: key };
+        expect(await tableDigest(online.pool, `public.${relname}`, opts), relname).toEqual(await tableDigest(offline.pool, `public.${relname}`, opts));
+      }
+    } finally {
+      await offline.drop();
+      await online?.drop();
+    }
   });
 });
