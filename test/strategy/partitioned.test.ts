@@ -140,8 +140,11 @@ describe('the plan of a change on a partitioned table', () => {
     expect(steps).toContain('SHARE on public.events: CREATE INDEX events_kind_ref_id_idx ON ONLY public.events (kind, ref_id)');
     expect(steps.some((s) => /^SHARE UPDATE EXCLUSIVE on public\.events_2025_low: CREATE INDEX CONCURRENTLY events_2025_low_kind_ref_id_idx ON public\.events_2025_low \(kind, ref_id\); ALTER INDEX "public"\."events_2025_kind_ref_id_idx" ATTACH PARTITION "public"\."events_2025_low_kind_ref_id_idx"$/.test(s)), steps.join('\n')).toBe(true);
     expect(steps).toContain('SHARE UPDATE EXCLUSIVE on public.events_2025: ALTER INDEX "public"."events_kind_ref_id_idx" ATTACH PARTITION "public"."events_2025_kind_ref_id_idx"');
-    expect(steps.some((s) => /^SHARE ROW EXCLUSIVE on public\.events_2024: ALTER TABLE public\.events_2024 ADD CONSTRAINT events_ref_id_fkey FOREIGN KEY \(ref_id\) REFERENCES ref \(id\) NOT VALID$/.test(s)), steps.join('\n')).toBe(true);
-    expect(steps).toContain('SHARE UPDATE EXCLUSIVE on public.events_2024: ALTER TABLE "public"."events_2024" VALIDATE CONSTRAINT "events_ref_id_fkey"');
+    // The foreign key: partition by partition before PostgreSQL 18, which has NOT VALID for it on the table itself.
+    const version = Number((await base.query(`SELECT current_setting('server_version_num') AS v`)).rows[0].v);
+    const on = version >= 180000 ? 'events' : 'events_2024';
+    expect(steps.some((s) => new RegExp(`^SHARE ROW EXCLUSIVE on public\\.${on}: ALTER TABLE public\\.${on} ADD CONSTRAINT events_ref_id_fkey FOREIGN KEY \\(ref_id\\) REFERENCES ref \\(id\\) NOT VALID$`).test(s)), steps.join('\n')).toBe(true);
+    expect(steps).toContain(`SHARE UPDATE EXCLUSIVE on public.${on}: ALTER TABLE "public"."${on}" VALIDATE CONSTRAINT "events_ref_id_fkey"`);
     expect(m.changes.flatMap((c) => c.decisions.map((d) => d.strategy))).toEqual(['concurrent', 'not-valid-validate']);
   });
 
