@@ -106,11 +106,10 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
     identityState.set(s.target!, r.rows[0]);
   }
 
-  // A leaf leaves its parent first (DETACH), and the new table takes its place (ATTACH) once it
-  // has its name: ATTACH finds the bound, the indexes and the parent's foreign keys proven.
+  // A leaf leaves its parent first (DETACH); the new table takes its place (ATTACH) once it has
+  // its name and its foreign keys (shadow/leaf.ts).
   const partitionBound = origin.partitionOf ? await detachLeaf(c, origin) : null;
   await exchangeTables(c, { userSchema: origin.schema, name: origin.name, names, incomingOid: input.shadowOid });
-  if (partitionBound !== null) await attachLeaf(c, origin, names, partitionBound);
   const oldTable = qualified(names.schema, origin.name);
   const oldForeignKeys: OldForeignKey[] = [];
   if (input.retainOld) {
@@ -137,13 +136,15 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   const validate = await repointForeignKeysIn(c, of('fk-in'));
   const checkedNow = await foreignKeysCheckedInLock(c, table);
   for (const con of input.constraints) {
-    // A partition's own goes on the partition of its name (a leaf: NOT VALID on every version).
+    // A partition's own goes on the partition of its name (a leaf: NOT VALID on every version);
+    // a leaf's foreign key cloned from its parent's valid: ATTACH attaches it only so (shadow/leaf.ts).
     const on = con.partition ? qualified(origin.schema, con.partition) : table;
-    const now = con.type === 'f' && con.validate && (con.partition ? await foreignKeysCheckedInLock(c, on) : checkedNow);
+    const now = con.type === 'f' && con.validate && (con.inherited === true || (con.partition ? await foreignKeysCheckedInLock(c, on) : checkedNow));
     await exec(`ALTER TABLE ${on} ADD CONSTRAINT ${ident(con.name)} ${now ? con.def.replace(/ NOT VALID$/, '') : con.def}`);
     if (con.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(con.name)} ON ${on} IS ${literal(con.comment)}`);
     if (con.validate && !now) validate.push([on, con.name]);
   }
+  if (partitionBound !== null) await attachLeaf(c, origin, names, partitionBound);
   // Views, materialized views and routines bound to the table, before its triggers and policies
   // are created again (their text may call a routine created anew).
   await carryBound(c, bound, names.schema);

@@ -41,7 +41,7 @@ export interface DeferredConstraint {
   comment: string | null;
   /** the referenced table of a foreign key (its OID) */
   referenced: string | null;
-  /** a leaf's foreign key cloned from its parent's: on the shadow, valid, before the cutover (shadow/leaf.ts) */
+  /** a leaf's foreign key cloned from its parent's: added valid in the cutover, for ATTACH (shadow/leaf.ts) */
   inherited?: boolean;
   /** a constraint a partition has of its own: that partition's name */
   partition?: string;

@@ -6,7 +6,6 @@ import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { withQualifiedNames } from '../db/search-path.js';
 import { RuntimeError, UserError, describeError } from '../errors.js';
 import type { TableInfo } from '../catalog/table.js';
-import type { DeferredConstraint } from './build.js';
 import type { ArtifactNames } from '../plan/names.js';
 
 /**
@@ -15,9 +14,18 @@ import type { ArtifactNames } from '../plan/names.js';
  * ATTACH checks nothing it can prove from what the new table already has: a validated CHECK
  * equal to the partition constraint skips its scan of the rows, indexes equal to the parent's
  * partitioned indexes are attached rather than built, and validated foreign keys equal to the
- * parent's are attached rather than added and checked. This module gives the shadow those, and
- * the parent's default partition a CHECK that it holds no row of the bound (ATTACH would
- * otherwise read all of it under the lock).
+ * parent's are attached rather than added again. This module gives the shadow those, and the
+ * parent's default partition a CHECK that it holds no row of the bound (ATTACH would otherwise
+ * read all of it under the lock).
+ *
+ * The parent's foreign keys are the exception: they are added to the new table valid inside the
+ * cutover, so PostgreSQL's check reads the new partition under the lock (as the partition tree's
+ * do before PostgreSQL 18). ATTACH attaches only a valid one (PostgreSQL 17 adds and checks
+ * another beside a NOT VALID one), and a valid one on the shadow before the cutover would check
+ * the application's writes to the referenced table against shadow rows the replay has not
+ * caught up yet: `DELETE FROM orders WHERE customer_id = 7; DELETE FROM customers WHERE id = 7`
+ * in one transaction would fail on the shadow's copy of the orders (DESIGN.md section 3: nothing
+ * that checks writes is live on the shadow while it is filled).
  */
 
 /** The helper CHECK that proves the bound to ATTACH (dropped right after it, in the cutover). */
@@ -77,31 +85,6 @@ export async function probeAttach(c: Client, origin: TableInfo, schema: string, 
 export async function inheritedForeignKeys(c: Client, originOid: string): Promise<string[]> {
   const r = await c.query<{ n: string }>(`SELECT conname AS n FROM pg_constraint WHERE conrelid = $1::oid AND contype = 'f' AND conparentid <> 0 ORDER BY oid`, [originOid]);
   return r.rows.map((row) => row.n);
-}
-
-/**
- * The parent's foreign keys, on the shadow before the cutover: added NOT VALID (a moment of
- * SHARE ROW EXCLUSIVE on both tables) and validated (a read of the shadow that blocks no write),
- * so that ATTACH attaches them instead of adding and checking them under its lock. From here to
- * the cutover they check the shadow's writes, like the origin's own (README: Partitioned tables).
- * Idempotent: a resumed run finds the ones already added.
- */
-export async function addInheritedForeignKeys(pool: Pool, retry: RetryPolicy, shadow: SqlText, constraints: DeferredConstraint[]): Promise<void> {
-  for (const fk of constraints.filter((k) => k.inherited)) {
-    await withRetry(retry, (_a, lockTimeoutMs) =>
-      withTransaction(pool, async (c) => {
-        await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
-        const has = await c.query(`SELECT convalidated AS v FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2`, [shadow, fk.name]);
-        if (has.rowCount === 0) await c.query(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(fk.name)} ${trusted(fk.def)}`);
-      }),
-    );
-    await withRetry(retry, (_a, lockTimeoutMs) =>
-      withTransaction(pool, async (c) => {
-        await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
-        await c.query(`ALTER TABLE ${shadow} VALIDATE CONSTRAINT ${ident(fk.name)}`);
-      }),
-    );
-  }
 }
 
 /** The helper CHECK on the parent's default partition: `NOT (the leaf's bound)`. */

@@ -28,8 +28,7 @@ export async function cutoverInput(
   const renameable = renamesApplyInOrder(origin.columns.map((c) => c.name), plan.flow);
   const rename = (from: string, to: string): string => renameColumnSql(origin.schema, origin.name, from, to);
   const { swap, validate } = swapStatements(plan.parsed.statements, origin.schema, origin.name);
-  // A leaf's foreign keys cloned from its parent's are on the shadow already (prebuild.ts).
-  const constraints = ctx.shadow.constraints.filter((con) => !con.inherited);
+  const constraints = ctx.shadow.constraints;
   const leaf = origin.partitionOf;
   const locks = await withClient(run.pool, async (c) =>
     lockSetFor(c, {

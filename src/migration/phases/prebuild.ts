@@ -2,8 +2,7 @@ import { renameColumnSql } from './cutover.js';
 import { columnRenames, prebuildMatviews } from '../../cutover/matviews.js';
 import type { Captured } from './capture.js';
 import type { Run } from '../run.js';
-import { qualified } from '../../db/quote.js';
-import { addInheritedForeignKeys, proveDefaultPartition } from '../../shadow/leaf.js';
+import { proveDefaultPartition } from '../../shadow/leaf.js';
 
 /**
  * What the cutover finds ready rather than doing under its locks. Materialized views over the
@@ -15,13 +14,8 @@ import { addInheritedForeignKeys, proveDefaultPartition } from '../../shadow/lea
 export async function prebuildForCutover(run: Run, k: Captured): Promise<number> {
   const { plan, names } = run;
   const origin = plan.origin;
-  // For a leaf's ATTACH (shadow/leaf.ts): the parent's default partition proven free of the
-  // leaf's bound, and the parent's foreign keys valid on the shadow, last: from then on they
-  // check the shadow's writes (README: One leaf alone).
-  if (origin.partitionOf) {
-    await proveDefaultPartition(run.pool, run.opts.retry, run.id, names, origin);
-    await addInheritedForeignKeys(run.pool, run.opts.retry, qualified(names.schema, origin.name), k.shadow.constraints);
-  }
+  // For a leaf's ATTACH (shadow/leaf.ts): the parent's default partition proven free of the bound.
+  if (origin.partitionOf) await proveDefaultPartition(run.pool, run.opts.retry, run.id, names, origin);
   const originOf = (name: string): string | undefined => {
     const s = plan.flow.sources.get(name);
     return s?.kind === 'origin' ? s.origin : undefined;
