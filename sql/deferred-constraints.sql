@@ -6,8 +6,7 @@
 SELECT con.conname AS name, con.contype::text AS type, pg_get_constraintdef(con.oid) AS def, con.convalidated AS validated,
        obj_description(con.oid, 'pg_constraint') AS comment,
        NULLIF(con.confrelid, 0)::int8::text AS referenced,
-       CASE WHEN t.level > 0 THEN c.relname END AS partition,
-       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) k JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k) AS columns
+       CASE WHEN t.level > 0 THEN c.relname END AS partition
 FROM (SELECT $1::oid AS relid, 0 AS level UNION ALL SELECT relid, level FROM pg_partition_tree($1::oid::regclass) WHERE level > 0) t
 JOIN pg_class c ON c.oid = t.relid
 JOIN pg_constraint con ON con.conrelid = c.oid

@@ -965,6 +965,22 @@ export const CASES: DiffCase[] = [
     alter: 'ALTER TABLE orders ALTER COLUMN qty TYPE bigint, DROP COLUMN code; ALTER TABLE orders RENAME COLUMN note TO body',
     after: `INSERT INTO orders VALUES (${N} + 2, '2024-05-05', 1, 'after', 2);`,
   },
+  {
+    // Offline, retyping the column of a partition's own foreign key checks that partition's rows
+    // against the key again: online it is proven on the shadow's partition before the swap.
+    name: 'partitioned: a partition\'s own foreign key on a retyped column, proven on that partition',
+    setup: () => `
+      CREATE TABLE ref (id int PRIMARY KEY);
+      INSERT INTO ref SELECT generate_series(1, 60);
+      CREATE TABLE lines (id int, at date NOT NULL, ref_id int, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+      CREATE TABLE lines_2024 PARTITION OF lines FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+      CREATE TABLE lines_rest PARTITION OF lines DEFAULT;
+      INSERT INTO lines SELECT i, date '2024-01-01' + (i % 800), 1 + i % 60 FROM generate_series(1, ${N}) i;
+      INSERT INTO lines VALUES (${N} + 1, '2030-01-01', 999);
+      ALTER TABLE lines_2024 ADD CONSTRAINT lines_2024_ref_fkey FOREIGN KEY (ref_id) REFERENCES ref (id);`,
+    alter: 'ALTER TABLE lines ALTER COLUMN ref_id TYPE bigint',
+    after: `DELETE FROM ref WHERE id = 60 AND NOT EXISTS (SELECT FROM lines_2024 WHERE ref_id = 60);`,
+  },
 ];
 
 CASES.push(...PARTITIONED_CASES);

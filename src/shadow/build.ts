@@ -6,7 +6,7 @@ import { readColumns, type Column, type TableInfo } from '../catalog/table.js';
 import { deparseStatement, type AlterStatement } from '../plan/parse.js';
 import { UserError } from '../errors.js';
 import { placementOf } from '../plan/subcommands.js';
-import { retypedColumns, type ColumnFlow } from '../plan/columns.js';
+import type { ColumnFlow } from '../plan/columns.js';
 import { copyAclStatements } from './acl.js';
 import { autovacuumOff, relOptionsList, type ShadowHeap } from './reloptions.js';
 import { buildPartitions, partitionIndexNames, partitionIndexStorage, restorePartitionIndexNames, type PartitionIndexStorage } from './partitions.js';
@@ -136,7 +136,7 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   const heaps = await autovacuumOff(c, oid);
 
   // Definitions kept for later are read with every name schema-qualified.
-  const constraints = (await withQualifiedNames(c, () => detachConstraints(c, oid, ctx.schema, shadow, retypedColumns(ctx.flow))))
+  const constraints = (await withQualifiedNames(c, () => detachConstraints(c, oid, ctx.schema, shadow)))
     .map((k) => (inherited.includes(k.name) && k.type === 'f' ? { ...k, inherited: true } : k));
   const indexes = await withQualifiedNames(c, () => detachIndexes(c, oid, ctx.schema, shadow, ctx.flow.identityIndex));
   return { oid, columns: await readColumns(c, oid), indexes, constraints, onceDefaults, heaps };
@@ -295,16 +295,9 @@ async function insertSampleRow(c: Client, origin: TableInfo, shadow: SqlText): P
   return (r.rowCount ?? 0) > 0;
 }
 
-async function detachConstraints(c: Client, oid: string, schema: string, shadow: SqlText, retyped: string[]): Promise<DeferredConstraint[]> {
+async function detachConstraints(c: Client, oid: string, schema: string, shadow: SqlText): Promise<DeferredConstraint[]> {
   const rows = (await c.query(sqlFile('deferred-constraints.sql'), [oid])).rows;
-  for (const r of rows) {
-    if (r.partition !== null && r.type === 'f' && r.validated && r.columns.some((col: string) => retyped.includes(col))) {
-      // Offline, the retype checks the partition's rows against the key again; the online proof
-      // (verify/foreign-keys.ts) checks the whole table's rows against a constraint of the table.
-      throw new UserError(`refused: partition ${r.partition} has foreign key ${r.name} of its own on a column whose type the change alters; proving it on that partition's rows before the swap is not built: drop it first and add it again after the change`);
-    }
-    await c.query(`ALTER TABLE ${r.partition !== null ? qualified(schema, r.partition) : shadow} DROP CONSTRAINT ${ident(r.name)}`);
-  }
+  for (const r of rows) await c.query(`ALTER TABLE ${r.partition !== null ? qualified(schema, r.partition) : shadow} DROP CONSTRAINT ${ident(r.name)}`);
   return rows.map((r) => ({
     name: r.name,
     type: r.type,

@@ -38,6 +38,8 @@ export interface ForeignKeyProof {
   selfReference: boolean;
   /** the table recording the values the parent lost since M */
   watch: string;
+  /** a partition's own foreign key: the shadow's partition of that name, whose rows it binds */
+  relation?: string;
 }
 
 /** The deferred foreign keys that the old table's rows do not already prove. */
@@ -61,14 +63,16 @@ export async function foreignKeysToProve(
       continue;
     }
     const from: string[] = con.fk_attrs.map((a: { String: { sval: string } }) => a.String.sval);
-    // A partition's own foreign key is on the old partition of its name, valid, and no column of
-    // it is retyped (the build refuses that): the old rows prove it.
-    if (fk.partition) continue;
-    const implied = fk.validate && existing.get(fk.name) === fk.def.replace(/ NOT VALID$/, '') && !from.some((f) => x.retyped.includes(f));
+    const retyped = from.some((f) => x.retyped.includes(f));
+    // A partition's own foreign key was valid on the old partition of its name: unless a column
+    // of it is retyped, the old rows prove it; else it binds that partition's rows only.
+    if (fk.partition && !retyped) continue;
+    const implied = !fk.partition && fk.validate && existing.get(fk.name) === fk.def.replace(/ NOT VALID$/, '') && !retyped;
     if (implied) continue;
     const selfReference = fk.referenced === x.originOid;
     const cols = await foreignKeyColumns(c, con, selfReference ? qualified(x.shadowSchema, x.table) : undefined);
-    out.push({ kind: 'f', name: fk.name, ...cols, selfReference, watch: qualified(x.shadowSchema, `fk_watch_${n}`) });
+    const relation = fk.partition ? { relation: qualified(x.shadowSchema, fk.partition) } : {};
+    out.push({ kind: 'f', name: fk.name, ...cols, selfReference, watch: qualified(x.shadowSchema, `fk_watch_${n}`), ...relation });
   }
   return out;
 }
@@ -151,8 +155,8 @@ export async function watchParents(pool: Pool, migrationId: number, shadowSchema
 }
 
 /**
- * Rows of the shadow with no parent for this foreign key (NULL in any referencing column is no
- * reference, MATCH SIMPLE as by default). `scope`: the whole shadow, or only the rows the
+ * Rows of the shadow (of its partition, for a partition's own key) with no parent for this
+ * foreign key (NULL in any referencing column is no reference, MATCH SIMPLE as by default). `scope`: the whole shadow, or only the rows the
  * replay wrote since the recheck began and the rows referencing values the parent lost.
  */
 export async function orphans(
@@ -175,7 +179,7 @@ export async function orphans(
     where += ` AND (${changedKeys} OR ${lostValues})`;
   }
   const r = await c.query<{ n: string; keys: string[] | null }>(
-    `SELECT count(*)::int8::text AS n, (array_agg(${shadow.key.map((k) => `${s(k)}::text`).join(` || ',' || `)}))[1:5] AS keys FROM ${shadow.relation} s WHERE ${where}`,
+    `SELECT count(*)::int8::text AS n, (array_agg(${shadow.key.map((k) => `${s(k)}::text`).join(` || ',' || `)}))[1:5] AS keys FROM ${p.relation ?? shadow.relation} s WHERE ${where}`,
   );
   return { count: Number(r.rows[0]!.n), keys: r.rows[0]!.keys ?? [] };
 }
