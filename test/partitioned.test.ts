@@ -96,7 +96,10 @@ describe('a partitioned table changed meanwhile, reverted, validated', () => {
       CREATE INDEX rv_v ON rv (v);
       INSERT INTO rv SELECT g, g, 'n' || g, g % 10 + 1 FROM generate_series(1, 2000) g;
       CREATE INDEX rv_a_note ON rv_a (note);
-      ALTER TABLE rv_a ADD CONSTRAINT rv_a_ref_fkey FOREIGN KEY (ref) REFERENCES rv_ref;`);
+      ALTER TABLE rv_a ADD CONSTRAINT rv_a_ref_fkey FOREIGN KEY (ref) REFERENCES rv_ref;
+      CREATE TABLE rv_log (id int);
+      CREATE FUNCTION rv_log_row() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO rv_log VALUES (NEW.id); RETURN NULL; END$$;
+      CREATE TRIGGER rv_a_log AFTER INSERT OR UPDATE ON rv_a FOR EACH ROW EXECUTE FUNCTION rv_log_row();`);
     const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE rv ALTER COLUMN v TYPE bigint', execute: true, revertWindowMs: 3_600_000 }));
     expect(report.status).toBe('done');
     // The new partition has the foreign key (valid, enforced), the kept old one no longer holds rv_ref.
@@ -105,10 +108,16 @@ describe('a partitioned table changed meanwhile, reverted, validated', () => {
     expect((await db.query(fks)).rows).toEqual([{ home: true, valid: true }]);
     await expect(db.query(`DELETE FROM rv_ref WHERE id = 10`)).rejects.toThrow(/violates foreign key constraint "rv_a_ref_fkey"/);
     expect((await db.query(`SELECT pg_get_indexdef('public.rv_a_note'::regclass) AS d`)).rows[0].d).toBe('CREATE INDEX rv_a_note ON public.rv_a USING btree (note)');
-    await db.query(`UPDATE rv SET id = id + 5000 WHERE id <= 10; UPDATE rv SET v = -v WHERE id BETWEEN 1500 AND 1510; DELETE FROM rv WHERE id = 20; INSERT INTO rv VALUES (9999, 1, 'late')`);
+    await db.query(`UPDATE rv SET id = id + 5000 WHERE id <= 10; UPDATE rv SET v = -v WHERE id BETWEEN 1500 AND 1510; DELETE FROM rv WHERE id = 20; INSERT INTO rv VALUES (9999, 1, 'late'); UPDATE rv SET v = v + 1 WHERE id = 30`);
     const before = (await db.query(`SELECT string_agg(concat_ws(':', id, v, note), ',' ORDER BY id) AS s FROM rv`)).rows[0].s;
+    // The writes fired the new partition's own trigger once each; the revert's replay into the old
+    // partition must not fire its copy of it again.
+    const logged = (await db.query(`SELECT count(*)::int AS n FROM rv_log`)).rows[0].n;
+    expect(logged).toBeGreaterThan(0);
     const r = await runCli(['revert', String(report.migrationId), '--url', db.url]);
     expect(r.status, r.stderr).toBe(0);
+    expect((await db.query(`SELECT count(*)::int AS n FROM rv_log`)).rows[0].n).toBe(logged);
+    expect((await db.query(`SELECT tgenabled::text AS e FROM pg_trigger WHERE tgname = 'rv_a_log' AND tgrelid = 'public.rv_a'::regclass`)).rows).toEqual([{ e: 'O' }]);
     expect((await db.query(`SELECT string_agg(concat_ws(':', id, v, note), ',' ORDER BY id) AS s FROM rv`)).rows[0].s).toBe(before);
     const tree = await db.query(`SELECT c.relname, format_type(a.atttypid, a.atttypmod) AS v FROM pg_partition_tree('rv') p JOIN pg_class c ON c.oid = p.relid
       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'v' ORDER BY 1`);

@@ -3,7 +3,7 @@ import { ident, qualified } from '../db/quote.js';
 import type { ArtifactNames } from '../plan/names.js';
 import { dropTriggersSql, reverseCapture } from '../capture/install.js';
 import { addToPublicationSql, readDependentDefs, type DependentDef } from './dependents.js';
-import { exchangeTables, foreignKeysCheckedInLock, ownForeignKeys, repointForeignKeysIn, type OldForeignKey } from './swap.js';
+import { exchangeTables, foreignKeysCheckedInLock, ownForeignKeys, repointForeignKeysIn, type KeptTrigger, type OldForeignKey } from './swap.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 
 export interface SwapBackInput {
@@ -21,7 +21,7 @@ export interface SwapBackInput {
   oldForeignKeys: OldForeignKey[];
   /** the new table's partitions, in the order of TableInfo.partitions (their reverse truncate triggers) */
   partitions: string[];
-  oldTriggers: { name: string; enabled: string }[];
+  oldTriggers: KeptTrigger[];
 }
 
 /**
@@ -77,7 +77,7 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   await carryBound(c, bound, x.names.schema);
   for (const t of x.oldTriggers) {
     const mode = { O: 'ENABLE', D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }[t.enabled] ?? 'ENABLE';
-    await exec(`ALTER TABLE ${table} ${mode} TRIGGER ${ident(t.name)}`);
+    await exec(`ALTER TABLE ${t.partition ? qualified(x.userSchema, t.partition) : table} ${mode} TRIGGER ${ident(t.name)}`);
   }
   for (const pub of of('publication')) {
     await exec(`ALTER PUBLICATION ${ident(pub.name)} DROP TABLE ${qualified(x.names.schema, x.name)}`);

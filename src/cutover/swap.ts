@@ -34,6 +34,13 @@ export interface SwapResult {
   oldForeignKeys: OldForeignKey[];
 }
 
+/** A user trigger of the kept old table (or of one of its partitions, named), disabled during a revert window. */
+export interface KeptTrigger {
+  name: string;
+  enabled: string;
+  partition?: string;
+}
+
 /** A foreign key of the kept old table (or of one of its partitions, named), taken off at the swap. */
 export interface OldForeignKey {
   name: string;

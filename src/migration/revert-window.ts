@@ -1,19 +1,20 @@
 import type { Client, Pool } from '../db/session.js';
 import { withClient } from '../db/session.js';
-import { qualified } from '../db/quote.js';
+import { ident, qualified } from '../db/quote.js';
 import type { RetryPolicy } from '../db/retry.js';
 import { artifactNames } from '../plan/names.js';
 import { dropArtifacts } from './artifacts.js';
 import { createChangelog, installTriggers, reverseCapture } from '../capture/install.js';
 import type { Tables } from '../copy/sql.js';
 import type { Run } from './run.js';
-import type { OldForeignKey } from '../cutover/swap.js';
+import type { KeptTrigger, OldForeignKey } from '../cutover/swap.js';
 
 /**
  * Opens the revert window inside the cutover transaction, right after the swap: the new table
  * gets pgshift_ reverse-capture triggers (keys only, like the forward ones; a truncate trigger
  * on each partition too) feeding a reverse changelog, and everything on the kept old table that would fire on the revert's writes (its
- * user triggers; its foreign keys were already taken off) is disabled, its states recorded.
+ * user triggers, its partitions' own too; its foreign keys were already taken off) is disabled,
+ * its states recorded.
  */
 export async function openRevertWindow(c: Client, run: Run, tables: Tables, oldForeignKeys: OldForeignKey[]): Promise<void> {
   const { plan, names, id } = run;
@@ -30,8 +31,17 @@ export async function openRevertWindow(c: Client, run: Run, tables: Tables, oldF
   await createChangelog(c, newTable, capture, id);
   await installTriggers(c, newTable, capture, id);
   const old = qualified(names.schema, origin.name);
-  const triggers = (await c.query(`SELECT tgname AS name, tgenabled::text AS enabled FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal`, [old])).rows;
-  if (triggers.length) await c.query(`ALTER TABLE ${old} DISABLE TRIGGER USER`);
+  // DISABLE TRIGGER USER on a partitioned table reaches the clones of its triggers on the
+  // partitions, not the triggers a partition has of its own: those are disabled one by one.
+  const triggers = (await c.query<KeptTrigger & { partition: string | null }>(
+    `SELECT t.tgname AS name, t.tgenabled::text AS enabled, CASE WHEN p.level > 0 THEN r.relname END AS partition
+       FROM (SELECT $1::regclass::oid AS relid, 0 AS level UNION ALL SELECT relid, level FROM pg_partition_tree($1::regclass) WHERE level > 0) p
+       JOIN pg_class r ON r.oid = p.relid JOIN pg_trigger t ON t.tgrelid = r.oid
+      WHERE NOT t.tgisinternal AND (p.level = 0 OR t.tgparentid = 0) ORDER BY p.level, r.relname, t.tgname`,
+    [old],
+  )).rows.map((t) => (t.partition === null ? { name: t.name, enabled: t.enabled } : { name: t.name, enabled: t.enabled, partition: t.partition }));
+  if (triggers.some((t) => !t.partition)) await c.query(`ALTER TABLE ${old} DISABLE TRIGGER USER`);
+  for (const t of triggers) if (t.partition) await c.query(`ALTER TABLE ${qualified(names.schema, t.partition)} DISABLE TRIGGER ${ident(t.name)}`);
   await c.query(
     `UPDATE pgshift.migrations SET revert_state = $2, revert_until = now() + make_interval(secs => $3 / 1000.0) WHERE id = $1`,
     [id, JSON.stringify({ oldForeignKeys, triggers }), run.opts.revertWindowMs],

@@ -14,7 +14,7 @@ import type { Tables } from '../copy/sql.js';
 import type { RowMapping } from '../plan/mapping.js';
 import { swapBack } from '../cutover/swap-back.js';
 import { lockedSwap } from '../cutover/locked-swap.js';
-import type { OldForeignKey } from '../cutover/swap.js';
+import type { KeptTrigger, OldForeignKey } from '../cutover/swap.js';
 import { lockSetFor } from '../cutover/lock-set.js';
 import { columnRenames, prebuildMatviews } from '../cutover/matviews.js';
 import { validateConstraints } from './phases/finish.js';
@@ -148,7 +148,7 @@ interface RevertRow {
   statements: string;
   table_schema: string;
   table_name: string;
-  revert_state: { oldForeignKeys: OldForeignKey[]; triggers: { name: string; enabled: string }[]; fingerprint?: string };
+  revert_state: { oldForeignKeys: OldForeignKey[]; triggers: KeptTrigger[]; fingerprint?: string };
   [k: string]: unknown;
 }
 
