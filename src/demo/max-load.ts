@@ -78,11 +78,13 @@ interface WorkerInput {
 
 /**
  * Under vitest this module is the TypeScript source, which a worker thread cannot load: the
- * worker runs the built copy (`npm run build`), which the long suites build first.
+ * worker runs the built copy (`npm run build`), which the long suites build first. Bundled into
+ * the command line (dist/src/cli/main.js, scripts/bundle-cli.ts), it runs the built module beside.
  */
 function workerEntry(): URL {
   const self = new URL(import.meta.url);
-  return self.pathname.endsWith('.ts') ? new URL('../../dist/src/demo/max-load.js', self) : self;
+  if (self.pathname.endsWith('.ts')) return new URL('../../dist/src/demo/max-load.js', self);
+  return self.pathname.endsWith('/max-load.js') ? self : new URL('../demo/max-load.js', self);
 }
 
 export async function startMaxLoad(options: MaxLoadOptions): Promise<MaxLoad> {
