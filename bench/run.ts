@@ -209,7 +209,9 @@ async function underLoad(url: string): Promise<Sample> {
   let copyFrom = 0;
   let copyTo = 0;
   let indexTo = 0;
+  const phases: [string, number][] = [['start', start]];
   const report = await online(url, 'basic', async (phase) => {
+    phases.push([phase, load.now()]);
     if (phase === 'copy') copyFrom = load.now();
     if (phase === 'index') copyTo = load.now();
     if (phase === 'catch-up') indexTo = load.now();
@@ -219,6 +221,7 @@ async function underLoad(url: string): Promise<Sample> {
   const stats = await load.stop();
   const lost = await withClientAt(url, (c) => lostWrites(c, stats));
   const during = stats.completedAt.filter((t) => t >= start && t < end).length;
+  say(`  worst application transaction: ${worstIn(stats, start, end, phases)}`);
   return {
     online_load_s: report.durationsMs!.total / 1000,
     achieved_tps: (during * 1000) / (end - start),
@@ -234,6 +237,19 @@ async function underLoad(url: string): Promise<Sample> {
     cutover_lock_wait_ms: report.cutover!.lockWaitMs,
     cutover_hold_ms: report.cutover!.holdMs,
   };
+}
+
+/** The slowest transaction of [from, to): its latency and the phase it began in (where to look for what held it). */
+function worstIn(stats: { latencies: number[]; completedAt: number[] }, from: number, to: number, phases: [string, number][]): string {
+  let worst = -1;
+  stats.latencies.forEach((ms, i) => {
+    const t = stats.completedAt[i]!;
+    if (t >= from && t < to && (worst < 0 || ms > stats.latencies[worst]!)) worst = i;
+  });
+  if (worst < 0) return 'none';
+  const began = stats.completedAt[worst]! - stats.latencies[worst]!;
+  const phase = [...phases].reverse().find(([, at]) => at <= began)?.[0] ?? 'before';
+  return `${stats.latencies[worst]!.toFixed(1)} ms, begun ${((began - from) / 1000).toFixed(2)} s into the run, in phase ${phase}`;
 }
 
 function stat(k: string): { median: number; min: number; max: number } {
