@@ -8,7 +8,8 @@ SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name, p.relna
        tc.reloptions AS toast_reloptions, pg_get_userbyid(c.relowner) AS owner,
        obj_description(c.oid, 'pg_class') AS comment, c.relkind = 'r' AS is_leaf,
        c.relkind::text AS relkind, c.relrowsecurity AS row_security, c.relforcerowsecurity AS force_row_security,
-       EXISTS (SELECT FROM pg_policy pol WHERE pol.polrelid = c.oid) AS has_policies
+       EXISTS (SELECT FROM pg_policy pol WHERE pol.polrelid = c.oid) AS has_policies,
+       c.relreplident::text AS replica_identity
 FROM pg_partition_tree($1::regclass) t
 JOIN pg_class c ON c.oid = t.relid
 JOIN pg_namespace n ON n.oid = c.relnamespace

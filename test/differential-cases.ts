@@ -981,6 +981,23 @@ export const CASES: DiffCase[] = [
     alter: 'ALTER TABLE lines ALTER COLUMN ref_id TYPE bigint',
     after: `DELETE FROM ref WHERE id = 60 AND NOT EXISTS (SELECT FROM lines_2024 WHERE ref_id = 60);`,
   },
+
+  {
+    // Not relations of their own, so not moved with the partition: created again on the new one.
+    name: 'partitioned: a partition\'s statistics object, clustered index, replica identity and publication membership',
+    setup: () => `
+      CREATE TABLE pe (id int, at date NOT NULL, a int, b int, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+      CREATE TABLE pe_2024 PARTITION OF pe FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+      CREATE TABLE pe_rest PARTITION OF pe DEFAULT;
+      INSERT INTO pe SELECT i, date '2024-01-01' + (i % 800), i % 7, i % 11 FROM generate_series(1, 2000) i;
+      CREATE STATISTICS pe_2024_ab (dependencies) ON a, b FROM pe_2024;
+      CREATE INDEX pe_2024_a ON pe_2024 (a);
+      ALTER TABLE pe_2024 CLUSTER ON pe_2024_a;
+      ALTER TABLE pe_rest REPLICA IDENTITY FULL;
+      CREATE PUBLICATION pe_pub FOR TABLE pe_2024;
+`,
+    alter: 'ALTER TABLE pe ALTER COLUMN b TYPE bigint',
+  },
 ];
 
 CASES.push(...PARTITIONED_CASES);

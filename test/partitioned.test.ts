@@ -99,7 +99,10 @@ describe('a partitioned table changed meanwhile, reverted, validated', () => {
       ALTER TABLE rv_a ADD CONSTRAINT rv_a_ref_fkey FOREIGN KEY (ref) REFERENCES rv_ref;
       CREATE TABLE rv_log (id int);
       CREATE FUNCTION rv_log_row() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO rv_log VALUES (NEW.id); RETURN NULL; END$$;
-      CREATE TRIGGER rv_a_log AFTER INSERT OR UPDATE ON rv_a FOR EACH ROW EXECUTE FUNCTION rv_log_row();`);
+      CREATE TRIGGER rv_a_log AFTER INSERT OR UPDATE ON rv_a FOR EACH ROW EXECUTE FUNCTION rv_log_row();
+      CREATE STATISTICS rv_b_stats (ndistinct) ON v, note FROM rv_b;
+      CREATE STATISTICS rv_stats (ndistinct) ON v, note FROM rv;
+      CREATE PUBLICATION rv_pub FOR TABLE rv_b;`);
     const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE rv ALTER COLUMN v TYPE bigint', execute: true, revertWindowMs: 3_600_000 }));
     expect(report.status).toBe('done');
     // The new partition has the foreign key (valid, enforced), the kept old one no longer holds rv_ref.
@@ -108,6 +111,7 @@ describe('a partitioned table changed meanwhile, reverted, validated', () => {
     expect((await db.query(fks)).rows).toEqual([{ home: true, valid: true }]);
     await expect(db.query(`DELETE FROM rv_ref WHERE id = 10`)).rejects.toThrow(/violates foreign key constraint "rv_a_ref_fkey"/);
     expect((await db.query(`SELECT pg_get_indexdef('public.rv_a_note'::regclass) AS d`)).rows[0].d).toBe('CREATE INDEX rv_a_note ON public.rv_a USING btree (note)');
+    expect((await db.query(`SELECT stxrelid = 'public.rv_b'::regclass AS home FROM pg_statistic_ext WHERE stxname = 'rv_b_stats' AND stxnamespace = 'public'::regnamespace`)).rows).toEqual([{ home: true }]);
     await db.query(`UPDATE rv SET id = id + 5000 WHERE id <= 10; UPDATE rv SET v = -v WHERE id BETWEEN 1500 AND 1510; DELETE FROM rv WHERE id = 20; INSERT INTO rv VALUES (9999, 1, 'late'); UPDATE rv SET v = v + 1 WHERE id = 30`);
     const before = (await db.query(`SELECT string_agg(concat_ws(':', id, v, note), ',' ORDER BY id) AS s FROM rv`)).rows[0].s;
     // The writes fired the new partition's own trigger once each; the revert's replay into the old
@@ -118,6 +122,10 @@ describe('a partitioned table changed meanwhile, reverted, validated', () => {
     expect(r.status, r.stderr).toBe(0);
     expect((await db.query(`SELECT count(*)::int AS n FROM rv_log`)).rows[0].n).toBe(logged);
     expect((await db.query(`SELECT tgenabled::text AS e FROM pg_trigger WHERE tgname = 'rv_a_log' AND tgrelid = 'public.rv_a'::regclass`)).rows).toEqual([{ e: 'O' }]);
+    // The partition's statistics object and publication membership are the old partition's again.
+    expect((await db.query(`SELECT stxrelid = 'public.rv_b'::regclass AS home FROM pg_statistic_ext WHERE stxname = 'rv_b_stats' AND stxnamespace = 'public'::regnamespace`)).rows).toEqual([{ home: true }]);
+    expect((await db.query(`SELECT stxrelid = 'public.rv'::regclass AS home FROM pg_statistic_ext WHERE stxname = 'rv_stats' AND stxnamespace = 'public'::regnamespace`)).rows).toEqual([{ home: true }]);
+    expect((await db.query(`SELECT prrelid = 'public.rv_b'::regclass AS home FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid WHERE p.pubname = 'rv_pub'`)).rows).toEqual([{ home: true }]);
     expect((await db.query(`SELECT string_agg(concat_ws(':', id, v, note), ',' ORDER BY id) AS s FROM rv`)).rows[0].s).toBe(before);
     const tree = await db.query(`SELECT c.relname, format_type(a.atttypid, a.atttypmod) AS v FROM pg_partition_tree('rv') p JOIN pg_class c ON c.oid = p.relid
       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'v' ORDER BY 1`);

@@ -27,6 +27,8 @@ export interface Partition {
   forceRowSecurity: boolean;
   /** policies of its own (a partition has no other: they are not inherited) */
   hasPolicies: boolean;
+  /** relreplident: 'd' default, 'f' full, 'n' nothing, 'i' an index */
+  replicaIdentity: string;
 }
 
 /**
@@ -90,6 +92,7 @@ export async function readPartitions(c: Client, oid: string): Promise<Partition[
     rowSecurity: p.row_security,
     forceRowSecurity: p.force_row_security,
     hasPolicies: p.has_policies,
+    replicaIdentity: p.replica_identity,
   }));
 }
 

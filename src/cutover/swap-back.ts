@@ -41,6 +41,17 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   const rc = reverseCapture(x.names);
   const defs = await readDependentDefs(c, x.newOid, [rc.captureTrigger, rc.truncateTrigger]);
   const bound = await readBoundDefs(c, x.newOid);
+  // A partition's own statistics objects and publication membership go back the same way (its
+  // replica identity and clustered mark never left the old partition).
+  const parts = (await c.query<{ name: string; new_oid: string; old_oid: string | null }>(
+    `SELECT n.relname AS name, n.oid::int8::text AS new_oid,
+            (SELECT o.oid::int8::text FROM pg_partition_tree($2::oid::regclass) ot JOIN pg_class o ON o.oid = ot.relid WHERE ot.level > 0 AND o.relname = n.relname) AS old_oid
+       FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class n ON n.oid = t.relid
+      WHERE t.level > 0 AND (EXISTS (SELECT FROM pg_statistic_ext s WHERE s.stxrelid = n.oid) OR EXISTS (SELECT FROM pg_publication_rel pr WHERE pr.prrelid = n.oid))`,
+    [x.newOid, x.oldOid],
+  )).rows;
+  const partDefs: { name: string; oldOid: string | null; defs: DependentDef[] }[] = [];
+  for (const p of parts) partDefs.push({ name: p.name, oldOid: p.old_oid, defs: (await readDependentDefs(c, p.new_oid, [])).filter((d) => d.kind === 'statistics' || d.kind === 'publication') });
   for (const sql of x.unrenameNew) await exec(sql);
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
 
@@ -54,7 +65,13 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   for (const s of of('identity')) {
     identityState.set(s.target!, (await c.query(`SELECT last_value::text, is_called FROM ${qualified(s.schema!, s.name)}`)).rows[0]);
   }
-  for (const st of of('statistics')) await exec(`ALTER STATISTICS ${qualified(st.schema!, st.name)} SET SCHEMA ${ident(x.names.schema)}`);
+  // The new table's statistics objects step aside under temporary names: the old one's, of the
+  // same names, are in the migration's schema until they go home below.
+  const newStats = [...of('statistics'), ...partDefs.flatMap((p) => p.defs.filter((d) => d.kind === 'statistics'))];
+  for (const [i, st] of newStats.entries()) {
+    await exec(`ALTER STATISTICS ${qualified(st.schema!, st.name)} RENAME TO ${ident(`pgshift_stmp_${i}`)}`);
+    await exec(`ALTER STATISTICS ${qualified(st.schema!, `pgshift_stmp_${i}`)} SET SCHEMA ${ident(x.names.schema)}`);
+  }
 
   await exchangeTables(c, { userSchema: x.userSchema, name: x.name, names: x.names, incomingOid: x.oldOid });
 
@@ -83,13 +100,26 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
     await exec(`ALTER PUBLICATION ${ident(pub.name)} DROP TABLE ${qualified(x.names.schema, x.name)}`);
     await exec(addToPublicationSql(pub, table));
   }
+  await statisticsBackHome(c, x.oldOid, of('statistics'));
+  for (const p of partDefs) {
+    for (const pub of p.defs.filter((d) => d.kind === 'publication')) {
+      await exec(`ALTER PUBLICATION ${ident(pub.name)} DROP TABLE ${qualified(x.names.schema, p.name)}`);
+      await exec(addToPublicationSql(pub, qualified(x.userSchema, p.name)));
+    }
+    if (p.oldOid !== null) await statisticsBackHome(c, p.oldOid, p.defs.filter((d) => d.kind === 'statistics'));
+  }
+  for (const [i, st] of newStats.entries()) await exec(`ALTER STATISTICS ${qualified(x.names.schema, `pgshift_stmp_${i}`)} RENAME TO ${ident(st.name)}`);
+  return validate;
+}
+
+/** The old relation's statistics objects, moved aside by the forward swap, back in the schema the new one's had. */
+async function statisticsBackHome(c: Client, oldOid: string, newStats: DependentDef[]): Promise<void> {
   const oldStats = await c.query(
     `SELECT s.stxname AS name, n.nspname AS schema FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE s.stxrelid = $1::oid`,
-    [x.oldOid],
+    [oldOid],
   );
   for (const st of oldStats.rows) {
-    const home = of('statistics').find((d) => d.name === st.name)?.schema;
-    if (home && home !== st.schema) await exec(`ALTER STATISTICS ${qualified(st.schema, st.name)} SET SCHEMA ${ident(home)}`);
+    const home = newStats.find((d) => d.name === st.name)?.schema;
+    if (home && home !== st.schema) await c.query(`ALTER STATISTICS ${qualified(st.schema, st.name)} SET SCHEMA ${ident(home)}`);
   }
-  return validate;
 }

@@ -69,7 +69,50 @@ async function readSwapDefs(c: Client, input: SwapInput) {
   const bound = await readBoundDefs(c, origin.oid);
   const partitionTriggers = await withQualifiedNames(c, () =>
     readPartitionTriggers(c, origin.oid, origin.partitions.map((_, i) => partitionTruncateTrigger(names, i))));
-  return { defs, bound, partitionTriggers };
+  // What each partition has of its own that moves with the table, not with the relation:
+  // statistics objects, replica identity, the clustered mark, publication membership.
+  // One look first: the cutover's lock is held while this runs, and most partitions have none.
+  const partitionExtras: { name: string; replicaIdentity: string; defs: DependentDef[] }[] = [];
+  const having = origin.partitions.length === 0 ? [] : (await c.query<{ oid: string }>(
+    `SELECT r.oid::int8::text AS oid FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class r ON r.oid = t.relid
+      WHERE t.level > 0 AND (r.relreplident <> 'd' OR EXISTS (SELECT FROM pg_statistic_ext s WHERE s.stxrelid = r.oid)
+         OR EXISTS (SELECT FROM pg_publication_rel pr WHERE pr.prrelid = r.oid) OR EXISTS (SELECT FROM pg_index i WHERE i.indrelid = r.oid AND i.indisclustered))`,
+    [origin.oid],
+  )).rows.map((r) => r.oid);
+  for (const [i, p] of origin.partitions.entries()) {
+    if (!having.includes(p.oid)) continue;
+    const own = (await readDependentDefs(c, p.oid, [partitionTruncateTrigger(names, i)])).filter((d) => EXTRAS.includes(d.kind));
+    partitionExtras.push({ name: p.name, replicaIdentity: p.replicaIdentity, defs: own });
+  }
+  return { defs, bound, partitionTriggers, partitionExtras };
+}
+
+const EXTRAS: DependentDef['kind'][] = ['statistics', 'replica-index', 'cluster', 'publication'];
+
+/**
+ * A table's (or a partition's) statistics objects, replica identity, clustered mark and
+ * publication membership, again on the relation of its name now in the user's schema: the old
+ * one's statistics objects step aside into the migration's schema, the publications drop it.
+ */
+async function carryExtras(c: Client, defs: DependentDef[], x: { table: string; oldTable: string; replicaIdentity: string; migrationSchema: string }): Promise<void> {
+  const exec = async (sql: string): Promise<void> => {
+    await c.query(sql);
+  };
+  const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
+  for (const s of of('statistics')) {
+    await exec(`ALTER STATISTICS ${qualified(s.schema!, s.name)} SET SCHEMA ${ident(x.migrationSchema)}`);
+    await exec(s.def!);
+    if (s.extra !== null && Number(s.extra) >= 0) await exec(`ALTER STATISTICS ${qualified(s.schema!, s.name)} SET STATISTICS ${Number(s.extra)}`);
+    if (s.comment !== null) await exec(`COMMENT ON STATISTICS ${qualified(s.schema!, s.name)} IS ${literal(s.comment)}`);
+  }
+  for (const idx of of('replica-index')) await exec(`ALTER TABLE ${x.table} REPLICA IDENTITY USING INDEX ${ident(idx.name)}`);
+  if (x.replicaIdentity === 'f') await exec(`ALTER TABLE ${x.table} REPLICA IDENTITY FULL`);
+  if (x.replicaIdentity === 'n') await exec(`ALTER TABLE ${x.table} REPLICA IDENTITY NOTHING`);
+  for (const idx of of('cluster')) await exec(`ALTER TABLE ${x.table} CLUSTER ON ${ident(idx.name)}`);
+  for (const pub of of('publication')) {
+    await exec(`ALTER PUBLICATION ${ident(pub.name)} DROP TABLE ${x.oldTable}`);
+    await exec(addToPublicationSql(pub, x.table));
+  }
 }
 
 /**
@@ -98,7 +141,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   // Dependents are read with the user's renames applied to the origin, so PostgreSQL itself
   // rewrites view, policy and trigger definitions for the new column names, as offline.
   for (const sql of input.renameOrigin) await exec(sql);
-  const { defs, bound, partitionTriggers } = await readSwapDefs(c, input);
+  const { defs, bound, partitionTriggers, partitionExtras } = await readSwapDefs(c, input);
   for (const sql of input.unrenameOrigin) await exec(sql);
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
 
@@ -168,19 +211,9 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   }
   if (origin.rowSecurity) await exec(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`);
   if (origin.forceRowSecurity) await exec(`ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`);
-  for (const s of of('statistics')) {
-    await exec(`ALTER STATISTICS ${qualified(s.schema!, s.name)} SET SCHEMA ${ident(names.schema)}`);
-    await exec(s.def!);
-    if (s.extra !== null && Number(s.extra) >= 0) await exec(`ALTER STATISTICS ${qualified(s.schema!, s.name)} SET STATISTICS ${Number(s.extra)}`);
-    if (s.comment !== null) await exec(`COMMENT ON STATISTICS ${qualified(s.schema!, s.name)} IS ${literal(s.comment)}`);
-  }
-  for (const idx of of('replica-index')) await exec(`ALTER TABLE ${table} REPLICA IDENTITY USING INDEX ${ident(idx.name)}`);
-  if (origin.replicaIdentity === 'f') await exec(`ALTER TABLE ${table} REPLICA IDENTITY FULL`);
-  if (origin.replicaIdentity === 'n') await exec(`ALTER TABLE ${table} REPLICA IDENTITY NOTHING`);
-  for (const idx of of('cluster')) await exec(`ALTER TABLE ${table} CLUSTER ON ${ident(idx.name)}`);
-  for (const pub of of('publication')) {
-    await exec(`ALTER PUBLICATION ${ident(pub.name)} DROP TABLE ${oldTable}`);
-    await exec(addToPublicationSql(pub, table));
+  await carryExtras(c, defs, { table, oldTable, replicaIdentity: origin.replicaIdentity, migrationSchema: names.schema });
+  for (const p of partitionExtras) {
+    await carryExtras(c, p.defs, { table: qualified(origin.schema, p.name), oldTable: qualified(names.schema, p.name), replicaIdentity: p.replicaIdentity, migrationSchema: names.schema });
   }
   for (const sql of input.swapStatements) await exec(sql);
   return { validate, oldForeignKeys };
