@@ -102,33 +102,9 @@ export async function validateBeforeCutover(v: ValidationInput): Promise<BeforeC
     const writesHeldMs = performance.now() - heldFrom;
     await failpoint('mid-validation', holder);
 
-    let report: Omit<BeforeCutoverReport, 'constraintChecks' | 'passed' | 'ms' | 'level' | 'writesHeldMs'> | null;
-    if (v.level === 'basic') {
-      // Both counts at once under the one snapshot: the shadow's on a second connection.
-      const count = async (c: Client, s: Side): Promise<number> => Number((await c.query(`SELECT count(*) AS n FROM ${s.relation}`)).rows[0].n);
-      const [rowsOrigin, rowsShadow] = await Promise.all([count(holder, v.origin), underSnapshot(v.pool, snapshot, (c) => count(c, v.shadow))]);
-      report = { rowsOrigin, rowsShadow, chunks: 1, mismatchedChunks: rowsOrigin === rowsShadow ? 0 : 1, differences: [], differenceCount: 0, columns: [] };
-    } else if (v.level === 'thorough' && v.changedSince && v.copyXacts && (report = await compareWrittenSince(v, snapshot)) !== null) {
-      // Equal where it can be proven without reading every row: done.
-    } else {
-      const r = await compareSides(v.pool, v.origin, v.shadow, {
-        chunkRows: 50_000,
-        parallel: v.parallel,
-        diff: v.level === 'comprehensive',
-        maxDifferences: 100,
-        snapshot,
-      });
-      report = {
-        rowsOrigin: r.rowsA,
-        rowsShadow: r.rowsB,
-        chunks: r.chunks,
-        mismatchedChunks: r.mismatchedChunks,
-        differences: r.differences,
-        differenceCount: r.differenceCount,
-        columns: v.columns,
-      };
-    }
-    report = report!;
+    const report = (v.level === 'basic' ? await countBoth(v, holder, snapshot) : null)
+      ?? (v.level === 'thorough' && v.changedSince && v.copyXacts ? await compareWrittenSince(v, snapshot) : null)
+      ?? (await compareEveryRow(v, snapshot));
     const constraintChecks = v.level === 'comprehensive' ? await checkConstraints(holder, v.constraintTarget, v.deferred) : [];
     const passed = report.mismatchedChunks === 0 && report.rowsOrigin === report.rowsShadow && constraintChecks.every((c) => c.violations === 0);
     await holder.query('COMMIT');
@@ -150,6 +126,24 @@ export interface InLockReport {
   passed: boolean;
 }
 
+/** What a comparison found (the report without what validateBeforeCutover adds). */
+type Compared = Omit<BeforeCutoverReport, 'constraintChecks' | 'passed' | 'ms' | 'level' | 'writesHeldMs'>;
+
+/** `basic`: both counts at once under the one snapshot, the shadow's on a second connection. */
+async function countBoth(v: ValidationInput, holder: Client, snapshot: string): Promise<Compared> {
+  const count = async (c: Client, s: Side): Promise<number> => Number((await c.query(`SELECT count(*) AS n FROM ${s.relation}`)).rows[0].n);
+  const [rowsOrigin, rowsShadow] = await Promise.all([count(holder, v.origin), underSnapshot(v.pool, snapshot, (c) => count(c, v.shadow))]);
+  return { rowsOrigin, rowsShadow, chunks: 1, mismatchedChunks: rowsOrigin === rowsShadow ? 0 : 1, differences: [], differenceCount: 0, columns: [] };
+}
+
+/** Every row of both sides, by fingerprints (verify/compare.ts); `comprehensive` also diffs the chunks that differ. */
+async function compareEveryRow(v: ValidationInput, snapshot: string): Promise<Compared> {
+  const r = await compareSides(v.pool, v.origin, v.shadow, { chunkRows: 50_000, parallel: v.parallel, diff: v.level === 'comprehensive', maxDifferences: 100, snapshot });
+  return {
+    rowsOrigin: r.rowsA, rowsShadow: r.rowsB, chunks: r.chunks, mismatchedChunks: r.mismatchedChunks,
+    differences: r.differences, differenceCount: r.differenceCount, columns: v.columns,
+  };
+}
 
 /** Past this many transactions since the capture, 32-bit transaction ids are not compared (wraparound). */
 const MAX_XID_SPAN = 1_000_000_000;
@@ -172,19 +166,9 @@ const MAX_XID_SPAN = 1_000_000_000;
  * rows differ (the full comparison then names the chunks), or when a lookup fails (a key that
  * does not cast back).
  */
-async function compareWrittenSince(v: ValidationInput, snapshot: string): Promise<Omit<BeforeCutoverReport, 'constraintChecks' | 'passed' | 'ms' | 'level' | 'writesHeldMs'> | null> {
+async function compareWrittenSince(v: ValidationInput, snapshot: string): Promise<Compared | null> {
   const since = v.changedSince!;
   const copyXacts = v.copyXacts!;
-  // Each side: its count and the rows to look up; then, when few enough, the lookups.
-  // `where(n)`: the rows to look up, its parameters numbered from $n.
-  const pass = (c: Client, from: Side, to: Side, where: (n: number) => string, params: string[]): Promise<{ rows: number; looked: number; differ: number } | null> =>
-    (async () => {
-      const n = (await c.query(countWhereSql(from, where(1)), params)).rows[0];
-      const [rows, selected] = [Number(n.n), Number(n.selected)];
-      if (selected > 100_000 && selected > rows / 5) return null;
-      const d = (await c.query(keyedDiffSql(from, to, where(from.params.length + 1), params.length), [...from.params, ...params, ...to.params])).rows[0];
-      return { rows, looked: Number(d.n), differ: Number(d.differ) };
-    })();
   try {
     const [origin, shadow] = await Promise.all([
       underSnapshot(v.pool, snapshot, async (c) => {
@@ -202,6 +186,18 @@ async function compareWrittenSince(v: ValidationInput, snapshot: string): Promis
     log.warn({ err: describeError(err) }, 'the comparison of the rows written since the capture began failed; comparing every row');
     return null;
   }
+}
+
+/**
+ * One side's pass: its rows counted, and those `where(n)` selects (its parameters numbered from
+ * $n) each compared with the other side's row of its key, when few enough to look up one by one.
+ */
+async function pass(c: Client, from: Side, to: Side, where: (n: number) => string, params: string[]): Promise<{ rows: number; looked: number; differ: number } | null> {
+  const n = (await c.query(countWhereSql(from, where(1)), params)).rows[0];
+  const [rows, selected] = [Number(n.n), Number(n.selected)];
+  if (selected > 100_000 && selected > rows / 5) return null;
+  const d = (await c.query(keyedDiffSql(from, to, where(from.params.length + 1), params.length), [...from.params, ...params, ...to.params])).rows[0];
+  return { rows, looked: Number(d.n), differ: Number(d.differ) };
 }
 
 /**
