@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { onlineAlter, alterOptions } from '../src/index.js';
 import { startWorkload } from '../src/demo/workload.js';
 import { createTestDatabase, type TestDatabase } from './support/test-db.js';
@@ -130,13 +131,90 @@ describe('a leaf partition alone through the online copy', () => {
     expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
   });
 
-  it('refuses a leaf of a partitioned table that foreign keys reference, exit 2', async () => {
-    await db.query(`CREATE TABLE app.ref_parent (id int, k int, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
-      CREATE TABLE app.ref_parent_1 PARTITION OF app.ref_parent FOR VALUES IN (1);
-      CREATE TABLE app.ref_child (id int PRIMARY KEY, pid int, pk int, FOREIGN KEY (pid, pk) REFERENCES app.ref_parent);`);
-    const err = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE app.ref_parent_1 SET (fillfactor = 80)', execute: true })).catch((e: unknown) => e);
+  it('refuses a leaf of a partitioned table that its own foreign key references, exit 2', async () => {
+    await db.query(`CREATE TABLE app.tree (id int, k int, up int, upk int, PRIMARY KEY (id, k), FOREIGN KEY (up, upk) REFERENCES app.tree) PARTITION BY LIST (k);
+      CREATE TABLE app.tree_1 PARTITION OF app.tree FOR VALUES IN (1);`);
+    const err = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE app.tree_1 SET (fillfactor = 80)', execute: true })).catch((e: unknown) => e);
     expect((err as { exitCode?: number }).exitCode, String(err)).toBe(2);
-    expect(String(err)).toMatch(/which foreign key ref_child_pid_pk_fkey on app\.ref_child references: the cutover's DETACH PARTITION would check every referencing row under its lock/);
+    expect(String(err)).toMatch(/which its own tree's foreign key tree_up_upk_fkey on app\.tree references: the swap would have to take that foreign key off the whole tree/);
+  });
+});
+
+describe('a leaf of a partitioned table another table references', () => {
+  let db: TestDatabase;
+  let appUrl: string;
+  const role = `app_${Math.random().toString(36).slice(2, 8)}`;
+
+  // A database of its own: the workload numbers the rows it inserts from the same start.
+  beforeAll(async () => {
+    db = await createTestDatabase('leaf_fk');
+    appUrl = await setUpPartitioned(db, role, ROWS, 12);
+  });
+  afterAll(async () => {
+    await db.drop();
+    await db.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+  });
+
+  it('a leaf of a table another table references, while that table is written: the foreign key off for the swap, back NOT VALID, validated after', async () => {
+    await db.query(`CREATE TABLE app.acct_ref (id bigserial PRIMARY KEY, acct_id int NOT NULL,
+      CONSTRAINT acct_ref_acct FOREIGN KEY (acct_id) REFERENCES app.acct ON DELETE CASCADE ON UPDATE CASCADE);
+      INSERT INTO app.acct_ref (acct_id) SELECT id FROM app.acct WHERE id % 3 = 0`);
+    const leaf = 'app.acct_p5';
+    const change = `ALTER TABLE ${leaf} SET (fillfactor = 75)`;
+    const plan = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: change }));
+    expect(plan.plan.join('\n')).toMatch(/cutover: foreign keys into the partitioned table acct_ref_acct on app\.acct_ref: dropped before DETACH/);
+    const [lo, hi] = (await db.query(`SELECT min(id)::int AS lo, max(id)::int AS hi FROM ${leaf}`)).rows.map((r) => [r.lo, r.hi])[0]!;
+    // The referencing table's writer: each insert references a row of the leaf it locks first
+    // (FOR KEY SHARE, as the foreign key's check does), so a row the workload deletes or moves
+    // meanwhile is skipped or retried (40001), never an error of the migration's making.
+    const writer = new pg.Pool({ connectionString: db.url, max: 2 });
+    const errors: string[] = [];
+    let inserted = 0;
+    let stopping = false;
+    const write = async (): Promise<void> => {
+      while (!stopping) {
+        const from = lo + Math.floor(Math.random() * (hi - lo));
+        try {
+          const r = await writer.query(`INSERT INTO app.acct_ref (acct_id) SELECT id FROM (SELECT id FROM app.acct WHERE id >= $1 AND id <= $2 ORDER BY id LIMIT 1 FOR KEY SHARE) k`, [from, hi]);
+          inserted += r.rowCount ?? 0;
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (code !== '40001' && code !== '40P01') errors.push(String(err));
+        }
+      }
+    };
+    const workload = await startWorkload({ url: appUrl, schema: 'app', table: 'acct', mirror: 'acct_mirror', workers: 3, initialRows: ROWS });
+    const writers = [write(), write()];
+    let report;
+    let during = 0;
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const before = inserted;
+      report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: change, execute: true, chunkTimeMs: 20, dropOld: true }));
+      during = inserted - before;
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      stopping = true;
+      await Promise.all(writers);
+      await writer.end();
+      const stats = await workload.stop();
+      expect(stats.errors).toEqual([]);
+      expect(stats.failures).toBe(0);
+    }
+    expect(errors).toEqual([]);
+    expect(report.status).toBe('done');
+    expect(during, 'rows the referencing table got during the migration').toBeGreaterThan(20);
+    expect(await mirrorDifferences(db)).toEqual([]);
+    const fk = await db.query(`SELECT convalidated, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname = 'acct_ref_acct' AND conparentid = 0`);
+    expect(fk.rows).toEqual([{ convalidated: true, def: 'FOREIGN KEY (acct_id) REFERENCES app.acct(id) ON UPDATE CASCADE ON DELETE CASCADE' }]);
+    // It references the new leaf (a constraint per referenced partition, that one's included) and
+    // holds: no orphan, and a row of the leaf is still protected by it.
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE conrelid = 'app.acct_ref'::regclass AND confrelid = $1::regclass`, [leaf])).rows[0].n).toBe(1);
+    expect((await db.query(`SELECT count(*)::int AS n FROM app.acct_ref r WHERE NOT EXISTS (SELECT FROM app.acct a WHERE a.id = r.acct_id)`)).rows[0].n).toBe(0);
+    const err = await db.query(`INSERT INTO app.acct_ref (acct_id) VALUES (-424242)`).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('23503');
+    expect((await db.query(`SELECT reloptions, relispartition FROM pg_class WHERE oid = $1::regclass`, [leaf])).rows[0]).toEqual({ reloptions: ['fillfactor=75'], relispartition: true });
+    expect(report.cutover!.holdMs).toBeLessThan(1000);
   });
 });
 

@@ -43,8 +43,10 @@ export interface LeafPartition {
   bound: string;
   /** the parent's default partition (when it is not this one): ATTACH would read it under the lock */
   defaultPartition: { oid: string; schema: string; name: string; estimatedRows: number } | null;
-  /** foreign keys referencing the partitioned table, as "name on table" (null when none) */
+  /** the tree's own foreign keys referencing the partitioned table, as "name on table" (null when none) */
   referencedBy: string | null;
+  /** other tables' foreign keys into the partitioned table or an ancestor, as "name on table" */
+  foreignKeysIn: string[];
 }
 
 /**
@@ -61,6 +63,7 @@ export async function readLeafPartition(c: Client, oid: string): Promise<LeafPar
     bound: r.bound,
     defaultPartition: r.default_oid ? { oid: r.default_oid, schema: r.default_schema, name: r.default_name, estimatedRows: Number(r.default_rows) } : null,
     referencedBy: r.referenced_by,
+    foreignKeysIn: r.foreign_keys_in,
   };
 }
 

@@ -33,6 +33,17 @@ export async function readDependentDefs(c: Client, tableOid: string, ownTriggers
   });
 }
 
+/**
+ * Other tables' foreign keys into the leaf's partitioned table (or an ancestor), read under
+ * search_path = pg_catalog. The cutover drops them before DETACH (which would otherwise read every
+ * referencing row under the lock for one that references the leaf's rows) and adds them again
+ * after ATTACH, NOT VALID, validated after the commit (swap.ts), as the swap re-points
+ * foreign keys into a tree. The new leaf holds the old one's rows, as the validation proved.
+ */
+export async function foreignKeysIntoParent(c: Client, originOid: string): Promise<DependentDef[]> {
+  return withQualifiedNames(c, async () => (await c.query<DependentDef>(sqlFile('leaf-referencing-fks.sql'), [originOid])).rows);
+}
+
 /** `ALTER PUBLICATION ... ADD TABLE` of the table, with the column list and row filter it had. */
 export function addToPublicationSql(pub: DependentDef, table: string): string {
   return `ALTER PUBLICATION ${ident(pub.name)} ADD TABLE ${table}${pub.def ?? ''}`;

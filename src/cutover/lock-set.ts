@@ -52,9 +52,14 @@ export interface LeafLocks {
 }
 
 export async function leafLocks(c: Client, leafOid: string, parentOid: string, defaultOid: string | null): Promise<LeafLocks> {
+  // Also an ancestor above the parent that other tables' foreign keys reference: the swap drops
+  // and adds them again (their referencing tables are locked as the leaf's children).
   const r = await c.query<{ oid: string }>(
-    `SELECT DISTINCT confrelid::int8::text AS oid FROM pg_constraint WHERE contype = 'f' AND conrelid = $1::oid AND confrelid <> $1::oid`,
-    [leafOid],
+    `SELECT DISTINCT confrelid::int8::text AS oid FROM pg_constraint WHERE contype = 'f' AND conrelid = $1::oid AND confrelid <> $1::oid
+     UNION
+     SELECT DISTINCT confrelid::int8::text FROM pg_constraint
+      WHERE contype = 'f' AND conparentid = 0 AND confrelid IN (SELECT relid FROM pg_partition_ancestors($1::oid::regclass) WHERE relid NOT IN ($1::oid, $2::oid))`,
+    [leafOid, parentOid],
   );
   return { parent: parentOid, exclusive: [...(defaultOid ? [defaultOid] : []), ...r.rows.map((row) => row.oid)] };
 }

@@ -5,7 +5,7 @@ import type { TableInfo } from '../catalog/table.js';
 import type { ArtifactNames } from '../plan/names.js';
 import type { DeferredConstraint } from '../shadow/build.js';
 import { dropTriggersSql, partitionTruncateTrigger } from '../capture/install.js';
-import { addToPublicationSql, readDependentDefs, type DependentDef } from './dependents.js';
+import { addToPublicationSql, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 import { withQualifiedNames } from '../db/search-path.js';
 import { readPartitionTriggers, type PartitionTrigger } from '../shadow/partitions.js';
@@ -84,7 +84,8 @@ async function readSwapDefs(c: Client, input: SwapInput) {
     const own = (await readDependentDefs(c, p.oid, [partitionTruncateTrigger(names, i)])).filter((d) => EXTRAS.includes(d.kind));
     partitionExtras.push({ name: p.name, replicaIdentity: p.replicaIdentity, defs: own });
   }
-  return { defs, bound, partitionTriggers, partitionExtras };
+  const intoParent = origin.partitionOf ? await foreignKeysIntoParent(c, origin.oid) : [];
+  return { defs, bound, partitionTriggers, partitionExtras, intoParent };
 }
 
 const EXTRAS: DependentDef['kind'][] = ['statistics', 'replica-index', 'cluster', 'publication'];
@@ -141,7 +142,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   // Dependents are read with the user's renames applied to the origin, so PostgreSQL itself
   // rewrites view, policy and trigger definitions for the new column names, as offline.
   for (const sql of input.renameOrigin) await exec(sql);
-  const { defs, bound, partitionTriggers, partitionExtras } = await readSwapDefs(c, input);
+  const { defs, bound, partitionTriggers, partitionExtras, intoParent } = await readSwapDefs(c, input);
   for (const sql of input.unrenameOrigin) await exec(sql);
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
 
@@ -157,7 +158,9 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   }
 
   // A leaf leaves its parent first (DETACH); the new table takes its place (ATTACH) once it has
-  // its name and its foreign keys (shadow/leaf.ts).
+  // its name and its foreign keys (shadow/leaf.ts). Other tables' foreign keys into the parent
+  // are off meanwhile: DETACH would read their rows for ones referencing the leaf's.
+  await dropForeignKeysIn(c, intoParent);
   const partitionBound = origin.partitionOf ? await detachLeaf(c, origin) : null;
   await exchangeTables(c, { userSchema: origin.schema, name: origin.name, names, incomingOid: input.shadowOid });
   const oldTable = qualified(names.schema, origin.name);
@@ -195,6 +198,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
     if (con.validate && !now) validate.push([on, con.name]);
   }
   if (partitionBound !== null) await attachLeaf(c, origin, names, partitionBound);
+  validate.push(...(await addForeignKeysIn(c, intoParent)));
   // Views, materialized views and routines bound to the table, before its triggers and policies
   // are created again (their text may call a routine created anew).
   await carryBound(c, bound, names.schema);
@@ -290,10 +294,19 @@ export async function createPartitionTriggers(c: Client, schema: string, trigger
  * inside the lock, returned to be validated after it.
  */
 export async function repointForeignKeysIn(c: Client, fks: DependentDef[]): Promise<[string, string][]> {
+  await dropForeignKeysIn(c, fks);
+  return addForeignKeysIn(c, fks);
+}
+
+export async function dropForeignKeysIn(c: Client, fks: DependentDef[]): Promise<void> {
+  for (const fk of fks) await c.query(`ALTER TABLE ${qualified(fk.schema!, fk.target!)} DROP CONSTRAINT ${ident(fk.name)}`);
+}
+
+/** Foreign keys of other tables dropped by dropForeignKeysIn, added again (the second half of repointForeignKeysIn). */
+export async function addForeignKeysIn(c: Client, fks: DependentDef[]): Promise<[string, string][]> {
   const validate: [string, string][] = [];
   for (const fk of fks) {
     const child = qualified(fk.schema!, fk.target!);
-    await c.query(`ALTER TABLE ${child} DROP CONSTRAINT ${ident(fk.name)}`);
     const valid = fk.flag === 'true';
     const later = valid && !(await foreignKeysCheckedInLock(c, child));
     await c.query(`ALTER TABLE ${child} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${later ? ' NOT VALID' : ''}`);

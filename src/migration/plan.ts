@@ -111,6 +111,9 @@ function describeLeafCutover(plan: Plan): string[] {
   if (inherited.length) {
     lines.push(`  cutover: foreign keys of the partitioned table ${inherited.join(', ')}: added valid to the new partition under the lock (PostgreSQL's check reads every row of it, ~${o.estimatedRows} rows; ATTACH attaches only a valid one, and one validated before the cutover would fail the application's deletes of referenced rows on rows the replay has not caught up)`);
   }
+  if (leaf.foreignKeysIn.length) {
+    lines.push(`  cutover: foreign keys into the partitioned table ${leaf.foreignKeysIn.join(', ')}: dropped before DETACH (which would read every referencing row under the lock), added again NOT VALID after ATTACH, validated after the commit (a read that blocks no write)`);
+  }
   if (leaf.defaultPartition) {
     const d = leaf.defaultPartition;
     lines.push(`  default partition ${qualified(d.schema, d.name)} (~${d.estimatedRows} rows): gets CHECK (NOT (the bound)) NOT VALID and VALIDATE just before the cutover, so ATTACH does not read it under the lock; the cutover drops it`);
