@@ -11,7 +11,7 @@ import { mirrorDifferences } from './support/mirror.js';
  * One partition changed alone (issue 15): copied as a plain table, swapped in by DETACH and
  * ATTACH PARTITION inside the one cutover transaction (shadow/leaf.ts). The mirrored workload
  * writes every partition meanwhile, with key updates that move rows out of the leaf; a kill -9
- * mid-copy and inside the cutover is resumed; a revert window is refused with its reason.
+ * mid-copy and inside the cutover is resumed; a revert window swaps the old leaf back in.
  */
 const ROWS = 60_000;
 const LEAF = 'app.acct_p3';
@@ -122,13 +122,6 @@ describe('a leaf partition alone through the online copy', () => {
     expect(fk.rows).toEqual([{ conname: 'ord_cust_fkey', convalidated: true, attached: true }]);
     expect((await db.query(`SELECT count(*)::int AS n FROM app.ord WHERE cust = 7`)).rows[0].n).toBe(0);
     expect((await db.query(`SELECT count(*)::int AS n FROM app.ord_1`)).rows[0].n).toBe(2400);
-  });
-
-  it('refuses --revert-window for a leaf with the reason, exit 2, nothing changed', async () => {
-    const r = await runCli(['alter', '--strategy', 'copy', CHANGE, '--execute', '--revert-window', '1h', '--url', db.url]);
-    expect(r.status, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/--revert-window: app\.acct_p3 is a partition changed alone; the swap back would have to attach the old partition again/);
-    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
   });
 
   it('refuses a leaf of a partitioned table that its own foreign key references, exit 2', async () => {
@@ -270,6 +263,68 @@ describe('a leaf partition killed and resumed', () => {
     expect((await db.query(`SELECT count(*)::int AS n FROM pg_partition_tree('app.acct') WHERE level = 1`)).rows[0].n).toBe(5);
     expect(await defaultHelpers(db)).toEqual([]);
     expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+  });
+
+  it('--revert-window, then revert under the mirrored workload: the old leaf attached again with the writes of the window, the new one kept until cleanup', async () => {
+    const db = await setUp();
+    const leaf = 'app.acct_p1';
+    const workload = await startWorkload({ url: db.url, schema: 'app', table: 'acct', mirror: 'acct_mirror', workers: 3, initialRows: 40_000, ratePerSecond: 300 });
+    let report;
+    let reverted;
+    let id = 0;
+    let window = 0;
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const change = `ALTER TABLE ${leaf} ALTER COLUMN note SET STORAGE EXTERNAL, SET (fillfactor = 70)`;
+      report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: change, execute: true, chunkTimeMs: 20, revertWindowMs: 3_600_000 }));
+      id = report.migrationId!;
+      expect((await db.query(`SELECT reloptions FROM pg_class WHERE oid = $1::regclass`, [leaf])).rows[0].reloptions).toEqual(['fillfactor=70']);
+      // The window: the workload writes the new leaf (inserts, updates, deletes, rows moving out of it).
+      const logged = async (): Promise<number> => (await db.query(`SELECT count(*)::int AS n FROM "pgshift_${id}".reverse_changelog`)).rows[0].n;
+      for (let i = 0; i < 100 && (window = await logged()) < 30; i++) await new Promise((r) => setTimeout(r, 100));
+      reverted = await runCli(['revert', String(id), '--url', db.url]);
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      const stats = await workload.stop();
+      expect(stats.errors).toEqual([]);
+      expect(stats.failures).toBe(0);
+    }
+    expect(report.status).toBe('done');
+    expect(window, 'writes to the new leaf during the window').toBeGreaterThanOrEqual(30);
+    expect(reverted.status, reverted.stderr).toBe(0);
+    expect(await mirrorDifferences(db)).toEqual([]);
+    // The old leaf, back: its options, attached with its indexes under the parent's, no helper left.
+    expect((await db.query(`SELECT relispartition AS p, reloptions FROM pg_class WHERE oid = $1::regclass`, [leaf])).rows[0]).toEqual({ p: true, reloptions: null });
+    expect((await leafIndexes(db, leaf)).map((i) => i.parent)).toEqual(['app.acct_pkey', 'app.acct_v_idx']);
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE conrelid = $1::regclass AND conname LIKE 'pgshift%'`, [leaf])).rows[0].n).toBe(0);
+    expect(await defaultHelpers(db)).toEqual([]);
+    expect((await db.query(`SELECT outcome FROM pgshift.migrations WHERE id = $1`, [id])).rows[0].outcome).toBe('reverted');
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_partition_tree('app.acct') WHERE level = 1`)).rows[0].n).toBe(5);
+    const cleaned = await runCli(['cleanup', String(id), '--url', db.url]);
+    expect(cleaned.status, cleaned.stderr).toBe(0);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+  });
+
+  it('a revert of a leaf refuses what a plain revert refuses: the new leaf changed, or truncated, during the window (exit 2, nothing swapped back)', async () => {
+    const db = await setUp();
+    const ids: number[] = [];
+    for (const leaf of ['app.acct_p1', 'app.acct_p2']) {
+      const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: `ALTER TABLE ${leaf} SET (fillfactor = 70)`, execute: true, revertWindowMs: 3_600_000 }));
+      ids.push(report.migrationId!);
+    }
+    await db.query(`ALTER TABLE app.acct_p1 SET (fillfactor = 50); TRUNCATE app.acct_p2`);
+    const changed = await runCli(['revert', String(ids[0]), '--url', db.url]);
+    expect(changed.status, changed.stderr).toBe(2);
+    expect(changed.stderr).toMatch(/the new table was changed since the swap/);
+    const truncated = await runCli(['revert', String(ids[1]), '--url', db.url]);
+    expect(truncated.status, truncated.stderr).toBe(2);
+    expect(truncated.stderr).toMatch(/the new table was truncated during the revert window/);
+    const now = await db.query(`SELECT relname, reloptions, relispartition AS p FROM pg_class WHERE oid IN ('app.acct_p1'::regclass, 'app.acct_p2'::regclass) ORDER BY 1`);
+    expect(now.rows).toEqual([{ relname: 'acct_p1', reloptions: ['fillfactor=50'], p: true }, { relname: 'acct_p2', reloptions: ['fillfactor=70'], p: true }]);
+    expect(await defaultHelpers(db)).toEqual([]);
+    const refused = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE app.acct_p0 SET (fillfactor = 70)', '--execute', '--revert-window', '1h', '--drop-old', '--url', db.url]);
+    expect(refused.status, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/--revert-window keeps the old table; it cannot go with --drop-old/);
   });
 
   it('killed inside the cutover, then aborted: the leaf as it was, the default partition\'s helper CHECK gone', async () => {

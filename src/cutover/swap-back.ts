@@ -2,9 +2,11 @@ import type { Client } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
 import type { ArtifactNames } from '../plan/names.js';
 import { dropTriggersSql, reverseCapture } from '../capture/install.js';
-import { addToPublicationSql, readDependentDefs, type DependentDef } from './dependents.js';
-import { exchangeTables, foreignKeysCheckedInLock, ownForeignKeys, repointForeignKeysIn, type KeptTrigger, type OldForeignKey } from './swap.js';
+import { addToPublicationSql, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
+import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, foreignKeysCheckedInLock, ownForeignKeys, repointForeignKeysIn, type KeptTrigger, type OldForeignKey } from './swap.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
+import { attachLeaf, detachLeaf } from '../shadow/leaf.js';
+import type { TableInfo } from '../catalog/table.js';
 
 export interface SwapBackInput {
   names: ArtifactNames;
@@ -22,6 +24,8 @@ export interface SwapBackInput {
   /** the new table's partitions, in the order of TableInfo.partitions (their reverse truncate triggers) */
   partitions: string[];
   oldTriggers: KeptTrigger[];
+  /** the new table as described when it is a partition (a leaf changed alone), else null */
+  leaf: TableInfo | null;
 }
 
 /**
@@ -52,10 +56,15 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   )).rows;
   const partDefs: { name: string; oldOid: string | null; defs: DependentDef[] }[] = [];
   for (const p of parts) partDefs.push({ name: p.name, oldOid: p.old_oid, defs: (await readDependentDefs(c, p.new_oid, [])).filter((d) => d.kind === 'statistics' || d.kind === 'publication') });
+  const intoParent = x.leaf ? await foreignKeysIntoParent(c, x.newOid) : [];
   for (const sql of x.unrenameNew) await exec(sql);
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
 
   for (const sql of dropTriggersSql(x.userSchema, x.name, rc, x.partitions)) await exec(sql);
+  // A leaf: the new one leaves its parent as the old one did at the swap (cutover/swap.ts), before
+  // its foreign keys are read, so that those cloned from the parent's are its own and go too.
+  await dropForeignKeysIn(c, intoParent);
+  const partitionBound = x.leaf ? await detachLeaf(c, x.leaf) : null;
   // The new table becomes the kept one: its foreign keys (its partitions' own too) must not hold the parents either.
   for (const fk of await ownForeignKeys(c, x.newOid)) {
     await exec(`ALTER TABLE ${fk.partition !== null ? qualified(x.userSchema, fk.partition) : table} DROP CONSTRAINT ${ident(fk.conname)}`);
@@ -87,10 +96,14 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   const checkedNow = await foreignKeysCheckedInLock(c, table);
   for (const fk of x.oldForeignKeys) {
     const on = fk.partition ? qualified(x.userSchema, fk.partition) : table;
-    const later = !/ NOT VALID$/.test(fk.def) && !(fk.partition ? await foreignKeysCheckedInLock(c, on) : checkedNow);
+    // A leaf's go back valid: ATTACH attaches only a valid one (PostgreSQL's check reads the old
+    // leaf under the lock, as the forward swap's does the new one).
+    const later = !/ NOT VALID$/.test(fk.def) && !x.leaf && !(fk.partition ? await foreignKeysCheckedInLock(c, on) : checkedNow);
     await exec(`ALTER TABLE ${on} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${later ? ' NOT VALID' : ''}`);
     if (later) validate.push([on, fk.name]);
   }
+  if (partitionBound !== null) await attachLeaf(c, x.leaf!, x.names, partitionBound);
+  validate.push(...(await addForeignKeysIn(c, intoParent)));
   await carryBound(c, bound, x.names.schema);
   for (const t of x.oldTriggers) {
     const mode = { O: 'ENABLE', D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }[t.enabled] ?? 'ENABLE';

@@ -15,7 +15,8 @@ import type { RowMapping } from '../plan/mapping.js';
 import { swapBack } from '../cutover/swap-back.js';
 import { lockedSwap } from '../cutover/locked-swap.js';
 import type { KeptTrigger, OldForeignKey } from '../cutover/swap.js';
-import { lockSetFor } from '../cutover/lock-set.js';
+import { leafLocks, lockSetFor } from '../cutover/lock-set.js';
+import { proveDefaultPartition, proveKeptLeafBound } from '../shadow/leaf.js';
 import { columnRenames, prebuildMatviews } from '../cutover/matviews.js';
 import { validateConstraints } from './phases/finish.js';
 import { drain } from '../capture/drain.js';
@@ -93,7 +94,20 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
 
   let entriesReplayed = 0;
   const t0 = performance.now();
-  const locks = await withClient(pool, (c) => lockSetFor(c, { outgoing: newT.oid, incoming: oldT.oid, dropsOutgoingForeignKeys: true, addedForeignKeyParents: [] }));
+  // A leaf: ATTACH in the swap back finds the bound proven on the old leaf and on the parent's
+  // default partition (shadow/leaf.ts), as on the way in.
+  const leaf = newT.partitionOf;
+  if (leaf) {
+    // Checked again under the locks; first here, so that a refused revert leaves no helper CHECK.
+    await withClient(pool, (c) => refuseChanged(c, newT.oid, m));
+    await proveKeptLeafBound(pool, o.retry, oldT, newT.oid);
+    await proveDefaultPartition(pool, o.retry, id, names, newT);
+  }
+  const locks = await withClient(pool, async (c) =>
+    lockSetFor(c, {
+      outgoing: newT.oid, incoming: oldT.oid, dropsOutgoingForeignKeys: true, addedForeignKeyParents: [],
+      ...(leaf ? { leaf: await leafLocks(c, newT.oid, leaf.parentOid, leaf.defaultPartition?.oid ?? null) } : {}),
+    }));
   const rename = (from: string, to: string): string => `ALTER TABLE ${qualified(newT.schema, newT.name)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`;
   const swapped = await withClient(pool, (c) =>
     lockedSwap(c, {
@@ -107,12 +121,7 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
       body: async (lc) => {
         // Writes are held: the reverse changelog is complete, replay all of it.
         await failpoint('in-revert', lc);
-        if (m.revert_state.fingerprint) {
-          const what = await changedSince(lc, newT.oid, m.revert_state.fingerprint);
-          if (what !== null) {
-            throw new UserError(`refused: the new table was changed since the swap (its ${what} changed); swapping back would undo that; nothing was swapped back`);
-          }
-        }
+        await refuseChanged(lc, newT.oid, m);
         entriesReplayed = (await drain((n) => replayChecked(lc, tables, () => replayer.replayInTransaction(lc, null, n)), { below: 1, batch: 50_000 })).entries;
         const v = await swapBack(lc, {
           names,
@@ -129,6 +138,7 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
           oldForeignKeys: m.revert_state.oldForeignKeys,
           partitions: newT.partitions.map((p) => p.name),
           oldTriggers: m.revert_state.triggers,
+          leaf: leaf ? newT : null,
         });
         await lc.query(`UPDATE pgshift.migrations SET outcome = 'reverted', revert_until = NULL, updated_at = now(), finished_at = now() WHERE id = $1`, [id]);
         return v;
@@ -141,6 +151,15 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
   const validated = await validateConstraints(pool, o.retry, validate);
   log.info({ migration: id, attempts, entriesReplayed }, 'reverted');
   return { migrationId: id, table: `${newT.schema}.${newT.name}`, entriesReplayed, holdMs, attempts, validated };
+}
+
+/** A change someone made to the new table since the swap would be undone by swapping back: refused. */
+async function refuseChanged(c: Client, newOid: string, m: RevertRow): Promise<void> {
+  if (!m.revert_state.fingerprint) return;
+  const what = await changedSince(c, newOid, m.revert_state.fingerprint);
+  if (what !== null) {
+    throw new UserError(`refused: the new table was changed since the swap (its ${what} changed); swapping back would undo that; nothing was swapped back`);
+  }
 }
 
 interface RevertRow {

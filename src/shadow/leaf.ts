@@ -121,18 +121,41 @@ export async function proveDefaultPartition(pool: Pool, retry: RetryPolicy, id: 
       }),
     ),
   );
+  await proveCheck(pool, retry, { on, oid: d.oid, name, check: `NOT (${qual})` }, (c) =>
+    c.query(`INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name, on_table) VALUES ($1, 'constraint', $2, $3, $4) ON CONFLICT DO NOTHING`, [id, d.schema, name, d.name]));
+}
+
+/**
+ * Before a revert's swap back (`--revert-window`): the kept old leaf, detached since the swap,
+ * gets the bound's CHECK again the same way, so that ATTACH in the swap back reads none of its
+ * rows. Only the reverse replay writes it, and only rows of the new leaf, inside the bound. The
+ * swap back drops it after ATTACH (attachLeaf); a revert that does not happen leaves it on the
+ * kept table, which cleanup drops. Idempotent.
+ */
+export async function proveKeptLeafBound(pool: Pool, retry: RetryPolicy, kept: { oid: string; schema: string; name: string }, attachedOid: string): Promise<void> {
+  const def = await withClient(pool, (c) =>
+    withQualifiedNames(c, async () => (await c.query<{ d: string | null }>(`SELECT pg_get_partition_constraintdef($1::oid) AS d`, [attachedOid])).rows[0]?.d ?? null));
+  if (def !== null) await proveCheck(pool, retry, { on: qualified(kept.schema, kept.name), oid: kept.oid, name: BOUND_CHECK, check: def });
+}
+
+/**
+ * CHECK NOT VALID (a moment of ACCESS EXCLUSIVE, under the lock timeout, retried) unless there,
+ * then VALIDATE (SHARE UPDATE EXCLUSIVE: a read that blocks no write). `record` runs first, in the
+ * same transaction as the ADD.
+ */
+async function proveCheck(pool: Pool, retry: RetryPolicy, x: { on: SqlText; oid: string; name: string; check: string }, record?: (c: Client) => Promise<unknown>): Promise<void> {
   await withRetry(retry, (_a, lockTimeoutMs) =>
     withTransaction(pool, async (c) => {
       await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
-      await c.query(`INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name, on_table) VALUES ($1, 'constraint', $2, $3, $4) ON CONFLICT DO NOTHING`, [id, d.schema, name, d.name]);
-      const has = await c.query(`SELECT FROM pg_constraint WHERE conrelid = $1::oid AND conname = $2`, [d.oid, name]);
-      if (has.rowCount === 0) await c.query(`ALTER TABLE ${on} ADD CONSTRAINT ${ident(name)} CHECK (NOT (${trusted(qual)})) NOT VALID`);
+      if (record) await record(c);
+      const has = await c.query(`SELECT FROM pg_constraint WHERE conrelid = $1::oid AND conname = $2`, [x.oid, x.name]);
+      if (has.rowCount === 0) await c.query(`ALTER TABLE ${x.on} ADD CONSTRAINT ${ident(x.name)} CHECK (${trusted(x.check)}) NOT VALID`);
     }),
   );
   await withRetry(retry, (_a, lockTimeoutMs) =>
     withTransaction(pool, async (c) => {
       await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
-      await c.query(`ALTER TABLE ${on} VALIDATE CONSTRAINT ${ident(name)}`);
+      await c.query(`ALTER TABLE ${x.on} VALIDATE CONSTRAINT ${ident(x.name)}`);
     }),
   );
 }
