@@ -77,6 +77,27 @@ describe('copy lanes', () => {
     await expectMirrored('lanes_kill');
   });
 
+  it('the shadow fills with autovacuum off and gets back the settings the ALTER gives it', async () => {
+    await db.query(`CREATE TABLE av (id int PRIMARY KEY, v int, note text) WITH (autovacuum_vacuum_scale_factor = 0.05, toast.autovacuum_enabled = false);
+      INSERT INTO av SELECT g, g, 'n' || g FROM generate_series(1, 20000) g;`);
+    const options = async (relation: string): Promise<string[]> =>
+      (await db.query(`SELECT coalesce(c.reloptions, '{}') || coalesce(t.reloptions, '{}') AS o FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = $1::regclass`, [relation])).rows[0].o;
+    let during: string[] = [];
+    const report = await onlineAlter(
+      alterOptions({
+        strategy: 'copy', url: db.url, execute: true, dropOld: true,
+        statements: 'ALTER TABLE av ALTER COLUMN v TYPE bigint, SET (autovacuum_enabled = true)',
+        onPhase: async (phase, m) => {
+          if (phase === 'copy') during = await options(`"${m.schema}"."${m.table}"`);
+        },
+      }),
+    );
+    expect(report.status).toBe('done');
+    expect(during).toEqual(expect.arrayContaining(['autovacuum_enabled=false', 'autovacuum_vacuum_scale_factor=0.05']));
+    expect(during.filter((o) => o === 'autovacuum_enabled=false')).toHaveLength(2); // the heap's and its TOAST table's
+    expect((await options('av')).sort()).toEqual(['autovacuum_enabled=false', 'autovacuum_enabled=true', 'autovacuum_vacuum_scale_factor=0.05']);
+  });
+
   it('--max-parallel out of range: one line, exit 2', async () => {
     const r = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE lanes_run ADD COLUMN x int', '--max-parallel', '9', '--url', db.url]);
     expect(r.status).toBe(2);

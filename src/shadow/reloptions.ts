@@ -36,8 +36,9 @@ export async function autovacuumOff(c: Client, shadowOid: string): Promise<Shado
     `SELECT h.oid::regclass::text AS relation,
             ARRAY(SELECT o FROM unnest(h.reloptions) o WHERE o LIKE 'autovacuum\_enabled=%') AS own,
             ARRAY(SELECT o FROM unnest(t.reloptions) o WHERE o LIKE 'autovacuum\_enabled=%') AS toast_own
-       FROM pg_partition_tree($1::oid::regclass) p JOIN pg_class h ON h.oid = p.relid LEFT JOIN pg_class t ON t.oid = h.reltoastrelid
-      WHERE p.isleaf AND h.relkind = 'r' ORDER BY h.oid`,
+       FROM (SELECT relid FROM pg_partition_tree($1::oid::regclass) WHERE isleaf UNION SELECT $1::oid) p
+       JOIN pg_class h ON h.oid = p.relid LEFT JOIN pg_class t ON t.oid = h.reltoastrelid
+      WHERE h.relkind = 'r' ORDER BY h.oid`,
     [shadowOid],
   );
   const heaps = r.rows.map((h) => ({ relation: h.relation, own: h.own ?? [], toastOwn: h.toast_own ?? [] }));
