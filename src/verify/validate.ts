@@ -196,6 +196,7 @@ async function pass(c: Client, from: Side, to: Side, where: (n: number) => strin
   const n = (await c.query(countWhereSql(from, where(1)), params)).rows[0];
   const [rows, selected] = [Number(n.n), Number(n.selected)];
   if (selected > 100_000 && selected > rows / 5) return null;
+  if (selected === 0) return { rows, looked: 0, differ: 0 }; // nothing to look up: no second pass
   const d = (await c.query(keyedDiffSql(from, to, where(from.params.length + 1), params.length), [...from.params, ...params, ...to.params])).rows[0];
   return { rows, looked: Number(d.n), differ: Number(d.differ) };
 }
