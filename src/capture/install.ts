@@ -48,9 +48,15 @@ export async function createChangelog(c: Client, origin: Keyed, names: CaptureNa
   );
 }
 
+/**
+ * Vacuumed often (its rows are deleted as fast as they are replayed), and never truncated by the
+ * vacuum: truncating the empty end of a table takes ACCESS EXCLUSIVE on it, and every write to
+ * the origin inserts into it through the capture trigger, so each would wait while the vacuum
+ * holds it (up to its 20 ms check for waiters, and the truncation itself).
+ */
 export function changelogSql(origin: Keyed, names: CaptureNames): string {
   const cols = origin.key.map((k) => `${ident(k.name)} ${k.type}${k.collation ? ` COLLATE ${k.collation}` : ''} NOT NULL`);
-  return `CREATE TABLE ${qualified(names.schema, names.changelog)} (${cols.join(', ')}) WITH (autovacuum_vacuum_scale_factor = 0.01)`;
+  return `CREATE TABLE ${qualified(names.schema, names.changelog)} (${cols.join(', ')}) WITH (autovacuum_vacuum_scale_factor = 0.01, vacuum_truncate = false)`;
 }
 
 /** The capture trigger's function: the changed row's key (both keys when an UPDATE moves it) into the changelog. */
