@@ -46,7 +46,10 @@ export async function readLanes(c: Client, schema: string, lockKey: [number, num
   return inTransaction(c, async () => {
     await c.query(`SET LOCAL lock_timeout = '60s'`);
     await c.query('SELECT pg_advisory_xact_lock($1, $2)', lockKey);
-    return (await c.query(`SELECT lane, low, high, watermark, done, source, target FROM ${lanesTable(schema)} ORDER BY lane`)).rows as Lane[];
+    // source and target through jsonb: lanes recorded before partitions had lanes lack them.
+    return (
+      await c.query(`SELECT lane, low, high, watermark, done, to_jsonb(l)->>'source' AS source, to_jsonb(l)->>'target' AS target FROM ${lanesTable(schema)} l ORDER BY lane`)
+    ).rows as Lane[];
   });
 }
 

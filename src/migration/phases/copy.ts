@@ -23,7 +23,9 @@ interface Totals {
 
 /**
  * Keyset copy into the shadow without any index: one lane, or with `--max-parallel` above 1 and a
- * table large enough, several lanes of disjoint key ranges copied at once (copy/lanes.ts). Nothing
+ * table large enough, several lanes of disjoint key ranges copied at once (copy/lanes.ts); a
+ * partitioned table's lanes are its leaf partitions. Lanes run through one pool of that many
+ * workers. Nothing
  * is replayed meanwhile: the replay finds shadow rows by the key, built after the copy; the
  * changelog waits (the capture's cost is the same, and the catch-up replays what accumulated once
  * the key exists). A resume continues each lane from its own watermark.
