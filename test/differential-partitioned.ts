@@ -144,4 +144,13 @@ export const PARTITIONED_CASES: DiffCase[] = [
       /^constraints public\.order_lines\.order_lines_order_id_placed_fkey1? -> public\.orders_202[45]: validated: true -> false$/,
     ],
   },
+  {
+    // A sub-partitioned level alone (events_2025, list-partitioned with a default below, beside
+    // the root's default partition): copied as a tree of its own, swapped in by DETACH/ATTACH.
+    name: 'partitioned: a sub-partitioned level alone (a leaf that is a tree)',
+    setup: () => events(),
+    alter: 'ALTER TABLE events_2025 ADD CONSTRAINT events_2025_kind_check CHECK (kind >= 0), ALTER COLUMN note SET STATISTICS 70',
+    strategy: 'online',
+    after: `INSERT INTO events (id, at, kind) VALUES (100001, '2025-02-02', 1), (100002, '2025-03-03', 6), (100003, '2030-03-03', 2); UPDATE events SET at = '2025-05-05' WHERE id < 20`,
+  },
 ];

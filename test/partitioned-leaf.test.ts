@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { onlineAlter, alterOptions } from '../src/index.js';
-import { startWorkload } from '../src/demo/workload.js';
+import { startWorkload, type Workload } from '../src/demo/workload.js';
 import { createTestDatabase, type TestDatabase } from './support/test-db.js';
 import { runCli } from './support/cli.js';
 import { setUpPartitioned } from './support/partitioned.js';
@@ -25,6 +25,13 @@ async function leafIndexes(db: TestDatabase, table: string): Promise<{ oid: stri
     [table],
   );
   return r.rows;
+}
+
+/** The workload stopped: not one error, not one failed transaction. */
+async function stopClean(workload: Workload): Promise<void> {
+  const stats = await workload.stop();
+  expect(stats.errors).toEqual([]);
+  expect(stats.failures).toBe(0);
 }
 
 describe('a leaf partition alone through the online copy', () => {
@@ -73,9 +80,7 @@ describe('a leaf partition alone through the online copy', () => {
       during = workload.stats().transactions - before;
       await new Promise((r) => setTimeout(r, 300));
     } finally {
-      const stats = await workload.stop();
-      expect(stats.errors).toEqual([]);
-      expect(stats.failures).toBe(0);
+      await stopClean(workload);
     }
     expect(report.status).toBe('done');
     expect(during, 'application transactions during the migration').toBeGreaterThan(50);
@@ -190,9 +195,7 @@ describe('a leaf of a partitioned table another table references', () => {
       stopping = true;
       await Promise.all(writers);
       await writer.end();
-      const stats = await workload.stop();
-      expect(stats.errors).toEqual([]);
-      expect(stats.failures).toBe(0);
+      await stopClean(workload);
     }
     expect(errors).toEqual([]);
     expect(report.status).toBe('done');
@@ -285,9 +288,7 @@ describe('a leaf partition killed and resumed', () => {
       reverted = await runCli(['revert', String(id), '--url', db.url]);
       await new Promise((r) => setTimeout(r, 300));
     } finally {
-      const stats = await workload.stop();
-      expect(stats.errors).toEqual([]);
-      expect(stats.failures).toBe(0);
+      await stopClean(workload);
     }
     expect(report.status).toBe('done');
     expect(window, 'writes to the new leaf during the window').toBeGreaterThanOrEqual(30);
@@ -325,6 +326,60 @@ describe('a leaf partition killed and resumed', () => {
     const refused = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE app.acct_p0 SET (fillfactor = 70)', '--execute', '--revert-window', '1h', '--drop-old', '--url', db.url]);
     expect(refused.status, refused.stderr).toBe(2);
     expect(refused.stderr).toMatch(/--revert-window keeps the old table; it cannot go with --drop-old/);
+  });
+
+  it('a sub-partitioned level alone under the mirrored workload: copied as a tree of its own, swapped in by DETACH/ATTACH, and reverted', async () => {
+    const db = await setUp();
+    // acct_p2 becomes a tree: the same range, hash-partitioned in two below it, the same rows.
+    const bound = (await db.query(`SELECT pg_get_expr(relpartbound, oid) AS b FROM pg_class WHERE oid = 'app.acct_p2'::regclass`)).rows[0].b;
+    await db.query(`ALTER TABLE app.acct DETACH PARTITION app.acct_p2; ALTER TABLE app.acct_p2 RENAME TO acct_p2_was;
+      CREATE TABLE app.acct_p2 PARTITION OF app.acct ${bound} PARTITION BY HASH (id);
+      CREATE TABLE app.acct_p2_h0 PARTITION OF app.acct_p2 FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+      CREATE TABLE app.acct_p2_h1 PARTITION OF app.acct_p2 FOR VALUES WITH (MODULUS 2, REMAINDER 1) WITH (fillfactor = 90);
+      INSERT INTO app.acct SELECT * FROM app.acct_p2_was; DROP TABLE app.acct_p2_was;`);
+    const rows = (await db.query(`SELECT count(*)::int AS n FROM app.acct_p2`)).rows[0].n;
+    const indexParents = (await leafIndexes(db, 'app.acct_p2_h1')).map((i) => i.parent);
+    const levelParents = (await leafIndexes(db, 'app.acct_p2')).map((i) => i.parent);
+    const workload = await startWorkload({ url: db.url, schema: 'app', table: 'acct', mirror: 'acct_mirror', workers: 3, initialRows: 40_000, ratePerSecond: 300 });
+    let report;
+    let reverted;
+    let during = 0;
+    const changed = { stat: 0 };
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const before = workload.stats().transactions;
+      report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE app.acct_p2 ALTER COLUMN note SET STATISTICS 80', execute: true, chunkTimeMs: 20, revertWindowMs: 3_600_000 }));
+      during = workload.stats().transactions - before;
+      changed.stat = (await db.query(`SELECT attstattarget::int AS s FROM pg_attribute WHERE attrelid = 'app.acct_p2_h0'::regclass AND attname = 'note'`)).rows[0].s;
+      await new Promise((r) => setTimeout(r, 500));
+      // Then reverted, the workload still writing: the old level, with its partitions, back.
+      reverted = await runCli(['revert', String(report.migrationId), '--url', db.url]);
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      await stopClean(workload);
+    }
+    expect(report.status).toBe('done');
+    expect(report.rowsCopied).toBeGreaterThanOrEqual(rows - 200);
+    expect(during, 'application transactions during the migration').toBeGreaterThan(20);
+    expect(changed.stat).toBe(80);
+    expect(reverted!.status, reverted!.stderr).toBe(0);
+    expect(await mirrorDifferences(db)).toEqual([]);
+    const tree = await db.query(`SELECT c.relname, t.level, c.reloptions, (SELECT a.attstattarget FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'note')::int AS stat
+      FROM pg_partition_tree('app.acct_p2') t JOIN pg_class c ON c.oid = t.relid ORDER BY 1`);
+    expect(tree.rows).toEqual([
+      { relname: 'acct_p2', level: 0, reloptions: null, stat: null },
+      { relname: 'acct_p2_h0', level: 1, reloptions: null, stat: null },
+      { relname: 'acct_p2_h1', level: 1, reloptions: ['fillfactor=90'], stat: null },
+    ]);
+    expect((await db.query(`SELECT pg_get_expr(relpartbound, oid) AS b, relispartition AS p FROM pg_class WHERE oid = 'app.acct_p2'::regclass`)).rows[0]).toEqual({ b: bound, p: true });
+    // Its partitioned indexes attached to the table's again, its partitions' to its own, same names.
+    expect((await leafIndexes(db, 'app.acct_p2')).map((i) => i.parent)).toEqual(levelParents);
+    expect(levelParents).toEqual(['app.acct_pkey', 'app.acct_v_idx']);
+    expect((await leafIndexes(db, 'app.acct_p2_h1')).map((i) => i.parent)).toEqual(indexParents);
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid WHERE c.conname LIKE 'pgshift%' AND r.relnamespace = 'app'::regnamespace`)).rows[0].n).toBe(0);
+    const cleaned = await runCli(['cleanup', String(report.migrationId), '--url', db.url]);
+    expect(cleaned.status, cleaned.stderr).toBe(0);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
   });
 
   it('killed inside the cutover, then aborted: the leaf as it was, the default partition\'s helper CHECK gone', async () => {

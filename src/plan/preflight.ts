@@ -179,15 +179,14 @@ function refusePartitionTree(table: TableInfo): string | null {
 }
 
 /**
- * What the leaf route cannot do (null when nothing, or not a partition): a partition that is
- * partitioned itself is a tree of its own, and a tree whose own foreign key references it would
- * lose and regain that key on both sides of the new partition at once. Other tables' foreign keys
- * into the tree are taken off and put back by the cutover (cutover/swap.ts).
+ * What the leaf route cannot do (null when nothing, or not a partition): a tree whose own foreign
+ * key references it would lose and regain that key on both sides of the new partition at once.
+ * Other tables' foreign keys into the tree are taken off and put back by the cutover
+ * (cutover/swap.ts); a partition partitioned itself is copied as a tree and swapped as a leaf.
  */
 function refuseLeaf(table: TableInfo): string | null {
   const leaf = table.partitionOf;
   if (!table.isPartition || !leaf) return null;
-  if (table.relkind === 'p') return `is a partition that is partitioned itself; the copy takes a partition tree from its root: change ${qualified(leaf.parentSchema, leaf.parentName)} or the leaves one at a time`;
   if (leaf.referencedBy) {
     return `is a partition of ${qualified(leaf.parentSchema, leaf.parentName)}, which its own tree's foreign key ${leaf.referencedBy} references: the swap would have to take that foreign key off the whole tree and put it back on the new partition as both a referencing and a referenced table, which is not built; change the partitioned table instead`;
   }

@@ -9,8 +9,9 @@ import type { TableInfo } from '../catalog/table.js';
 import type { ArtifactNames } from '../plan/names.js';
 
 /**
- * A partition changed alone (a leaf) is copied as a plain table; the cutover swaps it in by
- * DETACH PARTITION of the old leaf and ATTACH PARTITION of the new table with the same bound.
+ * A partition changed alone (a leaf) is copied as a plain table (one partitioned itself, as a
+ * tree: shadow/partitions.ts); the cutover swaps it in by DETACH PARTITION of the old leaf and
+ * ATTACH PARTITION of the new table with the same bound.
  * ATTACH checks nothing it can prove from what the new table already has: a validated CHECK
  * equal to the partition constraint skips its scan of the rows, indexes equal to the parent's
  * partitioned indexes are attached rather than built, and validated foreign keys equal to the
