@@ -364,7 +364,7 @@ describe('a leaf partition killed and resumed', () => {
     expect(changed.stat).toBe(80);
     expect(reverted!.status, reverted!.stderr).toBe(0);
     expect(await mirrorDifferences(db)).toEqual([]);
-    const tree = await db.query(`SELECT c.relname, t.level, c.reloptions, (SELECT a.attstattarget FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'note')::int AS stat
+    const tree = await db.query(`SELECT c.relname, t.level, c.reloptions, (SELECT NULLIF(a.attstattarget, -1) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'note')::int AS stat
       FROM pg_partition_tree('app.acct_p2') t JOIN pg_class c ON c.oid = t.relid ORDER BY 1`);
     expect(tree.rows).toEqual([
       { relname: 'acct_p2', level: 0, reloptions: null, stat: null },
