@@ -132,7 +132,11 @@ describe('objects bound to the table, live', () => {
     expect(await readsFrom(db, 'relation', 'app.acct_busy')).toEqual(['app.acct_buckets']);
     expect(await readsFrom(db, 'routine', 'app.acct_count()')).toEqual(['app.acct']);
     expect((await db.query(`SELECT pg_get_function_result('app.all_acct()'::regprocedure) AS r`)).rows[0].r).toBe('SETOF app.acct');
-    expect((await db.query(`SELECT count(extra)::int AS n FROM app.all_acct() WHERE id <= 10`)).rows[0].n).toBe(10);
+    // The routine returns the new row type, extra filled on every row (the workload may have
+    // deleted or moved any of the first keys meanwhile: compared with how many are left).
+    const first = (await db.query(`SELECT count(*)::int AS n, count(extra)::int AS extra FROM app.all_acct() WHERE id <= 100`)).rows[0];
+    expect(first.n).toBeGreaterThan(50);
+    expect(first.extra).toBe(first.n);
     expect((await db.query(`SELECT (row).extra FROM app.acct_rows WHERE id = 1`)).rows[0].extra).toBe(7);
     // Filled as of one snapshot shortly before the swap: every row the copy held then.
     const copy = await db.query(`SELECT relispopulated AS p, (SELECT count(*)::int FROM app.acct_copy) AS n FROM pg_class WHERE oid = 'app.acct_copy'::regclass`);

@@ -62,7 +62,9 @@ describe.skipIf(!hasScript)('the terminal (script gives the CLI a pseudo-termina
   let db: TestDatabase;
   let n = 0;
   // Every run adds a column of its own, through the online copy, so that each copies every row.
-  const alter = (...more: string[]): string[] => ['alter', '--strategy', 'copy', `ALTER TABLE big ADD COLUMN c${++n} int`, '--execute', '--chunk-time', '20ms', '--url', db.url, ...more];
+  // One lane, each chunk followed by a pause as long as it (--nice 1): the copy lasts long enough
+  // for the status line to be drawn many times, however fast the machine copies.
+  const alter = (...more: string[]): string[] => ['alter', '--strategy', 'copy', `ALTER TABLE big ADD COLUMN c${++n} int`, '--execute', '--chunk-time', '20ms', '--max-parallel', '1', '--nice', '1', '--url', db.url, ...more];
 
   beforeAll(async () => {
     db = await createTestDatabase('terminal');
