@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { onlineAlter, alterOptions } from '../src/index.js';
 import { startWorkload, type Workload } from '../src/demo/workload.js';
 import { createTestDatabase, type TestDatabase } from './support/test-db.js';
 import { runCli } from './support/cli.js';
-import { setUpPartitioned } from './support/partitioned.js';
+import { partitionedDatabase, setUpPartitioned } from './support/partitioned.js';
 import { mirrorDifferences } from './support/mirror.js';
 
 /**
@@ -37,15 +37,9 @@ async function stopClean(workload: Workload): Promise<void> {
 describe('a leaf partition alone through the online copy', () => {
   let db: TestDatabase;
   let appUrl: string;
-  const role = `app_${Math.random().toString(36).slice(2, 8)}`;
-
-  beforeAll(async () => {
-    db = await createTestDatabase('leaf');
-    appUrl = await setUpPartitioned(db, role, ROWS, 12);
-  });
-  afterAll(async () => {
-    await db.drop();
-    await db.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+  partitionedDatabase('leaf', ROWS, (d, u) => {
+    db = d;
+    appUrl = u;
   });
 
   it('the plan says the cutover holds the partitioned table', async () => {
@@ -141,16 +135,10 @@ describe('a leaf partition alone through the online copy', () => {
 describe('a leaf of a partitioned table another table references', () => {
   let db: TestDatabase;
   let appUrl: string;
-  const role = `app_${Math.random().toString(36).slice(2, 8)}`;
-
   // A database of its own: the workload numbers the rows it inserts from the same start.
-  beforeAll(async () => {
-    db = await createTestDatabase('leaf_fk');
-    appUrl = await setUpPartitioned(db, role, ROWS, 12);
-  });
-  afterAll(async () => {
-    await db.drop();
-    await db.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+  partitionedDatabase('leaf_fk', ROWS, (d, u) => {
+    db = d;
+    appUrl = u;
   });
 
   it('a leaf of a table another table references, while that table is written: the foreign key off for the swap, back NOT VALID, validated after', async () => {

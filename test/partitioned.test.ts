@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onlineAlter, alterOptions } from '../src/index.js';
 import { createTestDatabase, type TestDatabase } from './support/test-db.js';
 import { runCli } from './support/cli.js';
-import { migrateUnderLoad, setUpPartitioned } from './support/partitioned.js';
+import { migrateUnderLoad, partitionedDatabase } from './support/partitioned.js';
 
 /**
  * No lost writes on a partitioned table (DESIGN.md section 5, issue 15): the mirrored workload
@@ -14,15 +14,9 @@ const ROWS = 20_000;
 describe('concurrent writes on a partitioned table', () => {
   let db: TestDatabase;
   let appUrl: string;
-  const role = `app_${Math.random().toString(36).slice(2, 8)}`;
-
-  beforeAll(async () => {
-    db = await createTestDatabase('part');
-    appUrl = await setUpPartitioned(db, role, ROWS, 12);
-  });
-  afterAll(async () => {
-    await db.drop();
-    await db.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+  partitionedDatabase('part', ROWS, (d, u) => {
+    db = d;
+    appUrl = u;
   });
 
   it('loses no write across 12 partitions, rows moving between partitions included', async () => {

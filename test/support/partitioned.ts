@@ -1,6 +1,7 @@
 import { onlineAlter, alterOptions } from '../../src/index.js';
 import { startWorkload, type WorkloadStats } from '../../src/demo/workload.js';
-import type { TestDatabase } from './test-db.js';
+import { afterAll, beforeAll } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './test-db.js';
 import { fillWithMirrorAndAppRole, mirrorDifferences } from './mirror.js';
 
 /**
@@ -64,4 +65,21 @@ export async function migrateUnderLoad(db: TestDatabase, appUrl: string, rows: n
   const stats = await workload.stop();
   const moved = await db.query(`SELECT count(*)::int AS n FROM app.acct_new`);
   return { status: report.status, stats, during, differences: await mirrorDifferences(db), movedRows: moved.rows[0].n, rowsLookedUp: report.validation?.rowsLookedUp, lanes };
+}
+
+/**
+ * Inside a describe: a database of its own holding setUpPartitioned's table (12 partitions), its
+ * mirror and application role, handed to `use` before the tests; dropped after them.
+ */
+export function partitionedDatabase(name: string, rows: number, use: (db: TestDatabase, appUrl: string) => void, timeoutMs?: number): void {
+  const role = `app_${Math.random().toString(36).slice(2, 8)}`;
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase(name);
+    use(db, await setUpPartitioned(db, role, rows, 12));
+  }, timeoutMs);
+  afterAll(async () => {
+    await db?.drop();
+    await db?.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+  });
 }

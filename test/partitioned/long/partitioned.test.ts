@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../support/test-db.js';
-import { migrateUnderLoad, setUpPartitioned } from '../../support/partitioned.js';
+import { describe, expect, it } from 'vitest';
+import type { TestDatabase } from '../../support/test-db.js';
+import { migrateUnderLoad, partitionedDatabase } from '../../support/partitioned.js';
 
 /**
  * Issue 15's sustained test: the mirrored workload on a partitioned table of 1,000,000 rows
@@ -12,16 +12,10 @@ const ROWS = 1_000_000;
 describe('concurrent writes on a partitioned table of 1,000,000 rows', () => {
   let db: TestDatabase;
   let appUrl: string;
-  const role = `app_${Math.random().toString(36).slice(2, 8)}`;
-
-  beforeAll(async () => {
-    db = await createTestDatabase('part_long');
-    appUrl = await setUpPartitioned(db, role, ROWS, 12);
+  partitionedDatabase('part_long', ROWS, (d, u) => {
+    db = d;
+    appUrl = u;
   }, 600_000);
-  afterAll(async () => {
-    await db.drop();
-    await db.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
-  });
 
   it('loses no write across 12 partitions, rows moving between partitions included', async () => {
     const t0 = performance.now();
