@@ -2,7 +2,8 @@
 -- Constraints that check writes but may not hold for rows the copy carries (NOT VALID checks)
 -- or that must not fire while the shadow is filled (foreign keys): attached at the swap. The
 -- table's own ($1), and those a partition of it has of its own (`partition` names it; the ones
--- PostgreSQL clones from the parent come back with the parent's).
+-- PostgreSQL clones from the parent come back with the parent's, and so do those it keeps under
+-- a foreign key into a partitioned table, one per referenced partition).
 SELECT con.conname AS name, con.contype::text AS type, pg_get_constraintdef(con.oid) AS def, con.convalidated AS validated,
        obj_description(con.oid, 'pg_constraint') AS comment,
        NULLIF(con.confrelid, 0)::int8::text AS referenced,
@@ -11,5 +12,5 @@ FROM (SELECT $1::oid AS relid, 0 AS level UNION ALL SELECT relid, level FROM pg_
 JOIN pg_class c ON c.oid = t.relid
 JOIN pg_constraint con ON con.conrelid = c.oid
 WHERE (con.contype = 'f' OR (con.contype = 'c' AND NOT con.convalidated))
-  AND (t.level = 0 OR (con.conislocal AND con.conparentid = 0))
+  AND con.conparentid = 0 AND (t.level = 0 OR con.conislocal)
 ORDER BY t.level, c.relname, con.oid

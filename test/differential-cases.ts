@@ -29,6 +29,11 @@ export interface DiffCase {
    * occur, and nothing else may differ.
    */
   differences?: RegExp[];
+  /**
+   * On a server below this major the online run refuses the case (exit 2, nothing changed) with
+   * this reason, argued in README's "Refused, and why"; the case then checks the refusal instead.
+   */
+  refusedBelow?: { major: number; message: RegExp };
 }
 
 import { PARTITIONED_CASES } from './differential-partitioned.js';

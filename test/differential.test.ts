@@ -84,6 +84,10 @@ async function distinctValues(db: TestDatabase, table: string, column: string): 
   return res.rows[0] as { distinct: number; nulls: number };
 }
 
+async function serverMajor(db: TestDatabase): Promise<number> {
+  return Math.floor(Number((await db.query(`SELECT current_setting('server_version_num') AS v`)).rows[0].v) / 10000);
+}
+
 /** Schemas pgshift leaves behind that are not its state schema: must be none after a run. */
 async function leftoverSchemas(db: TestDatabase): Promise<string[]> {
   const res = await db.query(
@@ -105,7 +109,16 @@ async function runCase(c: DiffCase, strategy: 'auto' | 'copy'): Promise<void> {
       online = track(await cloneDatabase(offline, 'diff_b'));
     }
     // The two starting points are identical, or the comparison below would mean nothing.
-    expect(diffSnapshots(await snapshotCatalog(offline.pool, schemas), await snapshotCatalog(online.pool, schemas))).toEqual([]);
+    const before = await snapshotCatalog(offline.pool, schemas);
+    expect(diffSnapshots(before, await snapshotCatalog(online.pool, schemas))).toEqual([]);
+    if (c.refusedBelow && (await serverMajor(online)) < c.refusedBelow.major) {
+      const err = await onlineAlter(alterOptions({ url: online.url, statements: c.alter, execute: true, dropOld: true, copyThresholdBytes: 0, strategy })).catch((e: unknown) => e);
+      expect((err as { exitCode?: number }).exitCode, String(err)).toBe(2);
+      expect(String(err)).toMatch(c.refusedBelow.message);
+      expect(diffSnapshots(before, await snapshotCatalog(online.pool, schemas)), 'nothing changed').toEqual([]);
+      expect(await leftoverSchemas(online)).toEqual([]);
+      return;
+    }
 
     await offline.query(c.alter);
     // Through auto with a threshold of 0: every rewrite is "above the threshold" and must copy;

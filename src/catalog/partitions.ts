@@ -43,9 +43,15 @@ export interface LeafPartition {
   bound: string;
   /** the parent's default partition (when it is not this one): ATTACH would read it under the lock */
   defaultPartition: { oid: string; schema: string; name: string; estimatedRows: number } | null;
-  /** the tree's own foreign keys referencing the partitioned table, as "name on table" (null when none) */
+  /** foreign keys declared on the leaf (or below it) referencing its partitioned table, as "name on table" (null when none) */
   referencedBy: string | null;
-  /** other tables' foreign keys into the partitioned table or an ancestor, as "name on table" */
+  /**
+   * Before PostgreSQL 18: the tree's own foreign keys declared on a partitioned table of it that
+   * reference the leaf's partitioned table (a self-referencing tree), as "name on table" (null
+   * when none or on 18): PostgreSQL puts one back only valid, checking every row of the tree.
+   */
+  treeKeysCheckedInLock: string | null;
+  /** foreign keys into the partitioned table or an ancestor, other tables' and the tree's own, as "name on table" */
   foreignKeysIn: string[];
 }
 
@@ -63,6 +69,7 @@ export async function readLeafPartition(c: Client, oid: string): Promise<LeafPar
     bound: r.bound,
     defaultPartition: r.default_oid ? { oid: r.default_oid, schema: r.default_schema, name: r.default_name, estimatedRows: Number(r.default_rows) } : null,
     referencedBy: r.referenced_by,
+    treeKeysCheckedInLock: r.tree_keys_checked_in_lock,
     foreignKeysIn: r.foreign_keys_in,
   };
 }

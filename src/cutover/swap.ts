@@ -158,8 +158,10 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   }
 
   // A leaf leaves its parent first (DETACH); the new table takes its place (ATTACH) once it has
-  // its name and its foreign keys (shadow/leaf.ts). Other tables' foreign keys into the parent
-  // are off meanwhile: DETACH would read their rows for ones referencing the leaf's.
+  // its name and its foreign keys (shadow/leaf.ts). Foreign keys into the parent, other tables'
+  // and the tree's own (a self-referencing tree), are off meanwhile: DETACH would read their
+  // rows for ones referencing the leaf's (and fail on one); the tree's own, added back on the
+  // tree after ATTACH, is cloned onto the new partition then.
   await dropForeignKeysIn(c, intoParent);
   const partitionBound = origin.partitionOf ? await detachLeaf(c, origin) : null;
   await exchangeTables(c, { userSchema: origin.schema, name: origin.name, names, incomingOid: input.shadowOid });

@@ -88,6 +88,21 @@ export async function inheritedForeignKeys(c: Client, originOid: string): Promis
   return r.rows.map((row) => row.n);
 }
 
+/**
+ * The origin's foreign keys cloned from a key of its tree that references the tree itself (a
+ * self-referencing partitioned table). They are not the new partition's to carry: the cutover
+ * takes the tree's key off before DETACH and adds it back on the tree after ATTACH (cutover/swap.ts),
+ * and PostgreSQL clones it onto every partition then, the new one included.
+ */
+export async function treeKeyClones(c: Client, originOid: string): Promise<string[]> {
+  const r = await c.query<{ n: string }>(
+    `SELECT conname AS n FROM pg_constraint WHERE conrelid = $1::oid AND contype = 'f' AND conparentid <> 0
+        AND confrelid IN (SELECT relid FROM pg_partition_ancestors($1::oid::regclass) WHERE relid <> $1::oid) ORDER BY oid`,
+    [originOid],
+  );
+  return r.rows.map((row) => row.n);
+}
+
 /** The helper CHECK on the parent's default partition: `NOT (the leaf's bound)`. */
 export function defaultBoundCheck(names: ArtifactNames): string {
   return `${names.schema}_default_bound`;
