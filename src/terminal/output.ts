@@ -1,4 +1,3 @@
-import { createLogUpdate } from 'log-update';
 import pc from 'picocolors';
 import { defaultLogSink, logsToFile, routeLogs } from '../log.js';
 import { progress } from '../progress.js';
@@ -46,7 +45,7 @@ export async function withOutput<T>(o: OutputOptions, fn: () => Promise<T>): Pro
   const stderr = process.stderr;
   const live = stderr.isTTY === true;
   const renderer = createRenderer({
-    screen: live ? liveScreen(stderr) : plainScreen(stderr),
+    screen: live ? await liveScreen(stderr) : plainScreen(stderr),
     clock: systemClock,
     colours: pc.createColors(colourWanted(stderr, process.env)),
     quiet: o.quiet,
@@ -81,7 +80,10 @@ function levelOf(line: string): number {
  * log-update redraws the frame in place (it erases the lines it drew last, also when the terminal
  * wrapped them) and hides the cursor meanwhile; `persist` prints above the frame.
  */
-function liveScreen(stream: NodeJS.WriteStream): Screen {
+async function liveScreen(stream: NodeJS.WriteStream): Promise<Screen> {
+  // Loaded only for a terminal: log-update and its width tables are a tenth of a second of every
+  // command's start (`pgshift --version`), and a JSON run never draws.
+  const { createLogUpdate } = await import('log-update');
   // A pseudo-terminal nobody sized (a container's, `script`'s) reports 0 columns and rows, and
   // log-update draws nothing into zero rows: size it as a plain terminal then.
   const sized = {
