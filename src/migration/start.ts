@@ -40,13 +40,27 @@ export async function onlineAlter(given: AlterOptions): Promise<AlterReport> {
   const opts = given.execute ? given : { ...given, startedAt: given.startedAt ?? performance.now() };
   const pool = enginePool(opts, 'alter');
   try {
-    const decided = await withClient(pool, (c) => decide(c, opts.statements, classifyOptions(opts)));
+    const planFor = (sql: string): Promise<Plan> => withClient(pool, (c) => makePlan(c, sql, opts.retry, opts.transforms, opts.diskFreeBytes));
+    // The copy's plan (its trial shadow above all) is begun beside the strategy's decision, on a
+    // second session: both are catalog reads and DDL rolled back, and most of either is waiting
+    // on the server. It is used only when the decision is a copy of the same statements;
+    // otherwise it is waited for and dropped, its refusal too (the decision's comes first).
+    const early = settle(planFor(opts.statements));
+    const decided = await withClient(pool, (c) => decide(c, opts.statements, classifyOptions(opts))).catch(async (err: unknown) => {
+      await early;
+      throw err;
+    });
     const { classification, facts } = decided;
     const lines = describeStrategies(summarize(decided));
-    if (classification.overall.strategy !== 'copy') return await alterWithoutCopy(pool, decided, opts, lines);
+    if (classification.overall.strategy !== 'copy') {
+      await early;
+      return await alterWithoutCopy(pool, decided, opts, lines);
+    }
     // The statements as the copy runs them: CREATE INDEX named as on the table itself.
     const named = nameIndexes(decided.parsed.statements, facts).join(';\n');
-    const plan = await withClient(pool, (c) => makePlan(c, named, opts.retry, opts.transforms, opts.diskFreeBytes));
+    const begun = await early;
+    const same = decided.parsed.statements.map(deparseStatement).join(';\n') === named;
+    const plan = !same ? await planFor(named) : begun.ok ? begun.value : begun.rethrow();
     const report = { ...planReport(plan, opts), strategy: 'copy' as const, decisions: classification.decisions };
     const revertNotes = report.plan.filter((l) => l.startsWith('  revert:')).map((l) => l.trim());
     report.plan = [...lines, ...report.plan];
@@ -58,6 +72,16 @@ export async function onlineAlter(given: AlterOptions): Promise<AlterReport> {
   } finally {
     await pool.end();
   }
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; rethrow: () => never };
+
+/** A promise whose failure waits to be asked for (never an unhandled rejection meanwhile). */
+function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (err: unknown) => ({ ok: false as const, rethrow: (): never => { throw err; } }),
+  );
 }
 
 export function classifyOptions(opts: AlterOptions): ClassifyOptions {
