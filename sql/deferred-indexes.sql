@@ -2,7 +2,7 @@
 -- The shadow's indexes, built after the copy, because maintaining them row by row during the copy
 -- costs far more than one sorted build: the row identity first (the primary key, or the unique
 -- index named $2 that is the row identity of a table without one), then the others, then those
--- a partition has of its own (`partition` names it; the indexes PostgreSQL makes on partitions
+-- a partition has of its own (`partition` names it, `partition_schema` its schema; the indexes PostgreSQL makes on partitions
 -- for the table's come back with the table's).
 SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS index_def,
        con.conname AS constraint_name, con.contype::text AS constraint_type,
@@ -15,7 +15,8 @@ SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS index_def,
           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
          WHERE k.ord <= i.indnkeyatts) AS key_columns,
        i.indexprs IS NULL AS plain_columns,
-       CASE WHEN t.level > 0 THEN c.relname END AS partition
+       CASE WHEN t.level > 0 THEN c.relname END AS partition,
+       CASE WHEN t.level > 0 THEN (SELECT nspname FROM pg_namespace WHERE oid = c.relnamespace) END AS partition_schema
 FROM (SELECT $1::oid AS relid, 0 AS level UNION ALL SELECT relid, level FROM pg_partition_tree($1::oid::regclass) WHERE level > 0) t
 JOIN pg_class c ON c.oid = t.relid
 JOIN pg_index i ON i.indrelid = c.oid

@@ -1,7 +1,7 @@
 -- Every partition under a partitioned table, parents before their partitions: what the shadow
 -- tree must repeat (bound, sub-partition key, storage, owner, comment, row level security). Read under
 -- search_path = pg_catalog so the bounds' and keys' expressions name their objects fully.
-SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name, p.relname AS parent,
+SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name, p.relname AS parent, pn.nspname AS parent_schema,
        t.level, pg_get_expr(c.relpartbound, c.oid) AS bound,
        CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key,
        c.relpersistence::text AS persistence, ts.spcname AS tablespace, c.reloptions,
@@ -14,6 +14,7 @@ FROM pg_partition_tree($1::regclass) t
 JOIN pg_class c ON c.oid = t.relid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_class p ON p.oid = t.parentrelid
+JOIN pg_namespace pn ON pn.oid = p.relnamespace
 LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
 LEFT JOIN pg_class tc ON tc.oid = c.reltoastrelid
 WHERE t.level > 0

@@ -29,7 +29,7 @@ export function reverseCapture(names: ArtifactNames): CaptureNames {
   };
 }
 
-type Keyed = Pick<TableInfo, 'schema' | 'name' | 'key'> & { partitions?: Pick<TableInfo['partitions'][number], 'name'>[] };
+type Keyed = Pick<TableInfo, 'schema' | 'name' | 'key'> & { partitions?: Pick<TableInfo['partitions'][number], 'schema' | 'name'>[] };
 
 /**
  * The changelog holds keys only, in columns of the key's own types and collations (never text:
@@ -79,14 +79,14 @@ export function captureFunctionSql(origin: Keyed, names: CaptureNames): string {
  */
 export async function installTriggers(c: Client, origin: Keyed, names: CaptureNames, migrationId: number): Promise<void> {
   for (const sql of triggersSql(origin, names)) await c.query(sql);
-  const record = async (trigger: string, table: string): Promise<void> => {
+  const record = async (trigger: string, schema: string, table: string): Promise<void> => {
     await c.query(
       `INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name, on_table) VALUES ($1, 'trigger', $2, $3, $4)`,
-      [migrationId, origin.schema, trigger, table],
+      [migrationId, schema, trigger, table],
     );
   };
-  for (const trigger of [names.captureTrigger, names.truncateTrigger]) await record(trigger, origin.name);
-  for (const [i, p] of (origin.partitions ?? []).entries()) await record(partitionTruncateTrigger(names, i), p.name);
+  for (const trigger of [names.captureTrigger, names.truncateTrigger]) await record(trigger, origin.schema, origin.name);
+  for (const [i, p] of (origin.partitions ?? []).entries()) await record(partitionTruncateTrigger(names, i), p.schema, p.name);
 }
 
 /**
@@ -94,7 +94,7 @@ export async function installTriggers(c: Client, origin: Keyed, names: CaptureNa
  * trigger is the root's: PostgreSQL clones it onto every partition (and onto one attached
  * later), and a row moved between partitions fires DELETE on one and INSERT on the other, both
  * keys logged. A statement trigger is not cloned, and a partition can be truncated alone: each
- * partition gets a truncate trigger of its own too (same schema: preflight requires it).
+ * partition gets a truncate trigger of its own too, in whatever schema it is.
  */
 export function triggersSql(origin: Pick<Keyed, 'schema' | 'name' | 'partitions'>, names: CaptureNames): string[] {
   const table = qualified(origin.schema, origin.name);
@@ -110,15 +110,15 @@ export function triggersSql(origin: Pick<Keyed, 'schema' | 'name' | 'partitions'
     `CREATE TRIGGER ${ident(names.truncateTrigger)} AFTER TRUNCATE ON ${table}` +
       ` FOR EACH STATEMENT EXECUTE FUNCTION ${qualified(names.schema, names.truncateFunction)}()`,
     `ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.truncateTrigger)}`,
-    ...(origin.partitions ?? []).flatMap((p, i) => truncate(qualified(origin.schema, p.name), partitionTruncateTrigger(names, i))),
+    ...(origin.partitions ?? []).flatMap((p, i) => truncate(qualified(p.schema, p.name), partitionTruncateTrigger(names, i))),
   ];
 }
 
 /** Removes the capture triggers (and the partitions' truncate triggers); used by the swap and by cleanup. */
-export function dropTriggersSql(schema: string, table: string, names: ArtifactNames | CaptureNames, partitions: string[] = []): string[] {
+export function dropTriggersSql(schema: string, table: string, names: ArtifactNames | CaptureNames, partitions: { schema: string; name: string }[] = []): string[] {
   return [
     ...[names.captureTrigger, names.truncateTrigger].map((t) => `DROP TRIGGER IF EXISTS ${ident(t)} ON ${qualified(schema, table)}`),
-    ...partitions.map((p, i) => `DROP TRIGGER IF EXISTS ${ident(partitionTruncateTrigger(names, i))} ON ${qualified(schema, p)}`),
+    ...partitions.map((p, i) => `DROP TRIGGER IF EXISTS ${ident(partitionTruncateTrigger(names, i))} ON ${qualified(p.schema, p.name)}`),
   ];
 }
 

@@ -7,8 +7,9 @@ export interface Partition {
   oid: string;
   schema: string;
   name: string;
-  /** the name of its direct parent (the root's own name for the first level) */
+  /** the name of its direct parent (the root's own name for the first level), and its schema */
   parent: string;
+  parentSchema: string;
   level: number;
   /** FOR VALUES ... or DEFAULT */
   bound: string;
@@ -88,6 +89,7 @@ export async function readPartitions(c: Client, oid: string): Promise<Partition[
     schema: p.schema,
     name: p.name,
     parent: p.parent,
+    parentSchema: p.parent_schema,
     level: p.level,
     bound: p.bound,
     partitionKey: p.partition_key,

@@ -7,6 +7,7 @@ import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, foreignKeysChecked
 import { carryBound, readBoundDefs } from './bound-swap.js';
 import { attachLeaf, detachLeaf } from '../shadow/leaf.js';
 import type { TableInfo } from '../catalog/table.js';
+import type { PartitionHomes } from '../plan/partition-homes.js';
 
 export interface SwapBackInput {
   names: ArtifactNames;
@@ -22,7 +23,9 @@ export interface SwapBackInput {
   oldColumnName: (newName: string) => string | undefined;
   oldForeignKeys: OldForeignKey[];
   /** the new table's partitions, in the order of TableInfo.partitions (their reverse truncate triggers) */
-  partitions: string[];
+  partitions: { schema: string; name: string }[];
+  /** the migration schemas the partitions went through (plan/partition-homes.ts) */
+  homes: PartitionHomes;
   oldTriggers: KeptTrigger[];
   /** the new table as described when it is a partition (a leaf changed alone), else null */
   leaf: TableInfo | null;
@@ -47,15 +50,17 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   const bound = await readBoundDefs(c, x.newOid);
   // A partition's own statistics objects and publication membership go back the same way (its
   // replica identity and clustered mark never left the old partition).
-  const parts = (await c.query<{ name: string; new_oid: string; old_oid: string | null }>(
-    `SELECT n.relname AS name, n.oid::int8::text AS new_oid,
-            (SELECT o.oid::int8::text FROM pg_partition_tree($2::oid::regclass) ot JOIN pg_class o ON o.oid = ot.relid WHERE ot.level > 0 AND o.relname = n.relname) AS old_oid
-       FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class n ON n.oid = t.relid
+  // The old partition of a new one: of its name, in the migration schema of its schema.
+  const parts = (await c.query<{ name: string; schema: string; new_oid: string; old_oid: string | null }>(
+    `SELECT n.relname AS name, nn.nspname AS schema, n.oid::int8::text AS new_oid,
+            (SELECT o.oid::int8::text FROM pg_partition_tree($2::oid::regclass) ot JOIN pg_class o ON o.oid = ot.relid JOIN pg_namespace os ON os.oid = o.relnamespace
+              WHERE ot.level > 0 AND o.relname = n.relname AND os.nspname = (SELECT m.s FROM unnest($3::text[], $4::text[]) m(s, u) WHERE m.u = nn.nspname)) AS old_oid
+       FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class n ON n.oid = t.relid JOIN pg_namespace nn ON nn.oid = n.relnamespace
       WHERE t.level > 0 AND (EXISTS (SELECT FROM pg_statistic_ext s WHERE s.stxrelid = n.oid) OR EXISTS (SELECT FROM pg_publication_rel pr WHERE pr.prrelid = n.oid))`,
-    [x.newOid, x.oldOid],
+    [x.newOid, x.oldOid, x.homes.pairs.side, x.homes.pairs.user],
   )).rows;
-  const partDefs: { name: string; oldOid: string | null; defs: DependentDef[] }[] = [];
-  for (const p of parts) partDefs.push({ name: p.name, oldOid: p.old_oid, defs: (await readDependentDefs(c, p.new_oid, [])).filter((d) => d.kind === 'statistics' || d.kind === 'publication') });
+  const partDefs: { schema: string; name: string; oldOid: string | null; defs: DependentDef[] }[] = [];
+  for (const p of parts) partDefs.push({ schema: p.schema, name: p.name, oldOid: p.old_oid, defs: (await readDependentDefs(c, p.new_oid, [])).filter((d) => d.kind === 'statistics' || d.kind === 'publication') });
   const intoParent = x.leaf ? await foreignKeysIntoParent(c, x.newOid) : [];
   for (const sql of x.unrenameNew) await exec(sql);
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
@@ -67,7 +72,7 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   const partitionBound = x.leaf ? await detachLeaf(c, x.leaf) : null;
   // The new table becomes the kept one: its foreign keys (its partitions' own too) must not hold the parents either.
   for (const fk of await ownForeignKeys(c, x.newOid)) {
-    await exec(`ALTER TABLE ${fk.partition !== null ? qualified(x.userSchema, fk.partition) : table} DROP CONSTRAINT ${ident(fk.conname)}`);
+    await exec(`ALTER TABLE ${fk.partition !== null ? qualified(fk.schema, fk.partition) : table} DROP CONSTRAINT ${ident(fk.conname)}`);
   }
   for (const s of of('serial')) await exec(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY NONE`);
   const identityState = new Map<string, { last_value: string; is_called: boolean }>();
@@ -82,7 +87,7 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
     await exec(`ALTER STATISTICS ${qualified(st.schema!, `pgshift_stmp_${i}`)} SET SCHEMA ${ident(x.names.schema)}`);
   }
 
-  await exchangeTables(c, { userSchema: x.userSchema, name: x.name, names: x.names, incomingOid: x.oldOid });
+  await exchangeTables(c, { userSchema: x.userSchema, name: x.name, names: x.names, homes: x.homes, incomingOid: x.oldOid });
 
   for (const s of of('serial')) {
     const col = x.oldColumnName(s.target!);
@@ -95,7 +100,7 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   const validate = await repointForeignKeysIn(c, of('fk-in'));
   const checkedNow = await foreignKeysCheckedInLock(c, table);
   for (const fk of x.oldForeignKeys) {
-    const on = fk.partition ? qualified(x.userSchema, fk.partition) : table;
+    const on = fk.partition ? x.homes.live({ schema: fk.partitionSchema, name: fk.partition }) : table;
     // A leaf's go back valid: ATTACH attaches only a valid one (PostgreSQL's check reads the old
     // leaf under the lock, as the forward swap's does the new one).
     const later = !/ NOT VALID$/.test(fk.def) && !x.leaf && !(fk.partition ? await foreignKeysCheckedInLock(c, on) : checkedNow);
@@ -107,7 +112,7 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   await carryBound(c, bound, x.names.schema);
   for (const t of x.oldTriggers) {
     const mode = { O: 'ENABLE', D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }[t.enabled] ?? 'ENABLE';
-    await exec(`ALTER TABLE ${t.partition ? qualified(x.userSchema, t.partition) : table} ${mode} TRIGGER ${ident(t.name)}`);
+    await exec(`ALTER TABLE ${t.partition ? x.homes.live({ schema: t.partitionSchema, name: t.partition }) : table} ${mode} TRIGGER ${ident(t.name)}`);
   }
   for (const pub of of('publication')) {
     await exec(`ALTER PUBLICATION ${ident(pub.name)} DROP TABLE ${qualified(x.names.schema, x.name)}`);
@@ -116,8 +121,8 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   await statisticsBackHome(c, x.oldOid, of('statistics'));
   for (const p of partDefs) {
     for (const pub of p.defs.filter((d) => d.kind === 'publication')) {
-      await exec(`ALTER PUBLICATION ${ident(pub.name)} DROP TABLE ${qualified(x.names.schema, p.name)}`);
-      await exec(addToPublicationSql(pub, qualified(x.userSchema, p.name)));
+      await exec(`ALTER PUBLICATION ${ident(pub.name)} DROP TABLE ${x.homes.inMigration(p)}`);
+      await exec(addToPublicationSql(pub, x.homes.live(p)));
     }
     if (p.oldOid !== null) await statisticsBackHome(c, p.oldOid, p.defs.filter((d) => d.kind === 'statistics'));
   }

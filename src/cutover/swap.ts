@@ -10,6 +10,7 @@ import { carryBound, readBoundDefs } from './bound-swap.js';
 import { withQualifiedNames } from '../db/search-path.js';
 import { readPartitionTriggers, type PartitionTrigger } from '../shadow/partitions.js';
 import { attachLeaf, detachLeaf } from '../shadow/leaf.js';
+import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js';
 
 export interface SwapInput {
   origin: TableInfo;
@@ -34,29 +35,34 @@ export interface SwapResult {
   oldForeignKeys: OldForeignKey[];
 }
 
-/** A user trigger of the kept old table (or of one of its partitions, named), disabled during a revert window. */
+/**
+ * A user trigger of the kept old table (or of one of its partitions, named with its user schema:
+ * absent in what earlier versions stored), disabled during a revert window.
+ */
 export interface KeptTrigger {
   name: string;
   enabled: string;
   partition?: string;
+  partitionSchema?: string;
 }
 
-/** A foreign key of the kept old table (or of one of its partitions, named), taken off at the swap. */
+/** A foreign key of the kept old table (or of one of its partitions, named as a KeptTrigger's), taken off at the swap. */
 export interface OldForeignKey {
   name: string;
   def: string;
   partition?: string;
+  partitionSchema?: string;
 }
 
 /**
  * Its own foreign keys of a table and of each partition under it (cloned ones come and go with
  * their parent's). pg_partition_tree lists nothing for a table that is not partitioned.
  */
-export async function ownForeignKeys(c: Client, oid: string): Promise<{ conname: string; def: string; partition: string | null }[]> {
+export async function ownForeignKeys(c: Client, oid: string): Promise<{ conname: string; def: string; partition: string | null; schema: string }[]> {
   return (await c.query(
-    `SELECT con.conname, pg_get_constraintdef(con.oid) AS def, CASE WHEN t.level > 0 THEN r.relname END AS partition
+    `SELECT con.conname, pg_get_constraintdef(con.oid) AS def, CASE WHEN t.level > 0 THEN r.relname END AS partition, n.nspname AS schema
        FROM (SELECT $1::oid AS relid, 0 AS level UNION ALL SELECT relid, level FROM pg_partition_tree($1::oid::regclass) WHERE level > 0) t
-       JOIN pg_class r ON r.oid = t.relid JOIN pg_constraint con ON con.conrelid = r.oid
+       JOIN pg_class r ON r.oid = t.relid JOIN pg_namespace n ON n.oid = r.relnamespace JOIN pg_constraint con ON con.conrelid = r.oid
       WHERE con.contype = 'f' AND con.conparentid = 0 AND (t.level = 0 OR con.conislocal) ORDER BY t.level, r.relname, con.oid`,
     [oid],
   )).rows;
@@ -72,7 +78,7 @@ async function readSwapDefs(c: Client, input: SwapInput) {
   // What each partition has of its own that moves with the table, not with the relation:
   // statistics objects, replica identity, the clustered mark, publication membership.
   // One look first: the cutover's lock is held while this runs, and most partitions have none.
-  const partitionExtras: { name: string; replicaIdentity: string; defs: DependentDef[] }[] = [];
+  const partitionExtras: { schema: string; name: string; replicaIdentity: string; defs: DependentDef[] }[] = [];
   const having = origin.partitions.length === 0 ? [] : (await c.query<{ oid: string }>(
     `SELECT r.oid::int8::text AS oid FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class r ON r.oid = t.relid
       WHERE t.level > 0 AND (r.relreplident <> 'd' OR EXISTS (SELECT FROM pg_statistic_ext s WHERE s.stxrelid = r.oid)
@@ -82,7 +88,7 @@ async function readSwapDefs(c: Client, input: SwapInput) {
   for (const [i, p] of origin.partitions.entries()) {
     if (!having.includes(p.oid)) continue;
     const own = (await readDependentDefs(c, p.oid, [partitionTruncateTrigger(names, i)])).filter((d) => EXTRAS.includes(d.kind));
-    partitionExtras.push({ name: p.name, replicaIdentity: p.replicaIdentity, defs: own });
+    partitionExtras.push({ schema: p.schema, name: p.name, replicaIdentity: p.replicaIdentity, defs: own });
   }
   const intoParent = origin.partitionOf ? await foreignKeysIntoParent(c, origin.oid) : [];
   return { defs, bound, partitionTriggers, partitionExtras, intoParent };
@@ -147,8 +153,9 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
 
   const table = qualified(origin.schema, origin.name);
+  const homes = partitionHomes(names.schema, origin);
 
-  for (const sql of dropTriggersSql(origin.schema, origin.name, names, origin.partitions.map((p) => p.name))) await exec(sql);
+  for (const sql of dropTriggersSql(origin.schema, origin.name, names, origin.partitions)) await exec(sql);
   // Serial sequences stay with the table that keeps using them: detach before the move.
   for (const s of of('serial')) await exec(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY NONE`);
   const identityState = new Map<string, { last_value: string; is_called: boolean }>();
@@ -164,7 +171,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   // tree after ATTACH, is cloned onto the new partition then.
   await dropForeignKeysIn(c, intoParent);
   const partitionBound = origin.partitionOf ? await detachLeaf(c, origin) : null;
-  await exchangeTables(c, { userSchema: origin.schema, name: origin.name, names, incomingOid: input.shadowOid });
+  await exchangeTables(c, { userSchema: origin.schema, name: origin.name, names, homes, incomingOid: input.shadowOid });
   const oldTable = qualified(names.schema, origin.name);
   const oldForeignKeys: OldForeignKey[] = [];
   if (input.retainOld) {
@@ -172,8 +179,8 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
     // cascade into it). Its foreign keys go, its partitions' own too; the definitions are the
     // revert's to restore.
     for (const fk of await ownForeignKeys(c, origin.oid)) {
-      await exec(`ALTER TABLE ${fk.partition !== null ? qualified(names.schema, fk.partition) : oldTable} DROP CONSTRAINT ${ident(fk.conname)}`);
-      oldForeignKeys.push({ name: fk.conname, def: fk.def, ...(fk.partition !== null ? { partition: fk.partition } : {}) });
+      await exec(`ALTER TABLE ${fk.partition !== null ? qualified(fk.schema, fk.partition) : oldTable} DROP CONSTRAINT ${ident(fk.conname)}`);
+      oldForeignKeys.push({ name: fk.conname, def: fk.def, ...(fk.partition !== null ? { partition: fk.partition, partitionSchema: homes.user(fk.schema) } : {}) });
     }
   }
 
@@ -193,7 +200,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   for (const con of input.constraints) {
     // A partition's own goes on the partition of its name (a leaf: NOT VALID on every version);
     // a leaf's foreign key cloned from its parent's valid: ATTACH attaches it only so (shadow/leaf.ts).
-    const on = con.partition ? qualified(origin.schema, con.partition) : table;
+    const on = con.partition ? homes.live({ schema: con.partitionSchema, name: con.partition }) : table;
     const now = con.type === 'f' && con.validate && (con.inherited === true || (con.partition ? await foreignKeysCheckedInLock(c, on) : checkedNow));
     await exec(`ALTER TABLE ${on} ADD CONSTRAINT ${ident(con.name)} ${now ? con.def.replace(/ NOT VALID$/, '') : con.def}`);
     if (con.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(con.name)} ON ${on} IS ${literal(con.comment)}`);
@@ -210,7 +217,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
     if (mode) await exec(`ALTER TABLE ${table} ${mode} TRIGGER ${ident(t.name)}`);
     if (t.comment !== null) await exec(`COMMENT ON TRIGGER ${ident(t.name)} ON ${table} IS ${literal(t.comment)}`);
   }
-  await createPartitionTriggers(c, origin.schema, partitionTriggers);
+  await createPartitionTriggers(c, partitionTriggers);
   for (const p of of('policy')) {
     await exec(`CREATE POLICY ${ident(p.name)} ON ${table} ${p.def}`);
     if (p.comment !== null) await exec(`COMMENT ON POLICY ${ident(p.name)} ON ${table} IS ${literal(p.comment)}`);
@@ -219,7 +226,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   if (origin.forceRowSecurity) await exec(`ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`);
   await carryExtras(c, defs, { table, oldTable, replicaIdentity: origin.replicaIdentity, migrationSchema: names.schema });
   for (const p of partitionExtras) {
-    await carryExtras(c, p.defs, { table: qualified(origin.schema, p.name), oldTable: qualified(names.schema, p.name), replicaIdentity: p.replicaIdentity, migrationSchema: names.schema });
+    await carryExtras(c, p.defs, { table: homes.live(p), oldTable: homes.inMigration(p), replicaIdentity: p.replicaIdentity, migrationSchema: homes.side(p.schema) });
   }
   for (const sql of input.swapStatements) await exec(sql);
   return { validate, oldForeignKeys };
@@ -231,37 +238,42 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
  * sequences) step aside under temporary names so the outgoing ones can move in beside them,
  * then take their own names back in the user's schema. A partitioned table's partitions are
  * relations of their own (SET SCHEMA moves the root alone): each changes places with the
- * outgoing partition of its name the same way, all in the caller's transaction, so the whole
- * tree swaps at once. Used by the swap and by the revert.
+ * outgoing partition of its name and user schema the same way, through the migration schema of
+ * that user schema (plan/partition-homes.ts), all in the caller's transaction, so the whole tree
+ * swaps at once. Used by the swap and by the revert.
  */
 export async function exchangeTables(
   c: Client,
-  x: { userSchema: string; name: string; names: ArtifactNames; incomingOid: string },
+  x: { userSchema: string; name: string; names: ArtifactNames; homes: PartitionHomes; incomingOid: string },
 ): Promise<void> {
   // Read before anything moves: afterwards the names mean other relations.
-  const partitions = (await c.query<{ oid: string; name: string }>(
-    `SELECT c.oid::int8::text AS oid, c.relname AS name FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class c ON c.oid = t.relid
-      WHERE t.level > 0 ORDER BY t.level, c.relname`,
+  const partitions = (await c.query<{ oid: string; name: string; schema: string }>(
+    `SELECT c.oid::int8::text AS oid, c.relname AS name, n.nspname AS schema
+       FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE t.level > 0 ORDER BY t.level, n.nspname, c.relname`,
     [x.incomingOid],
   )).rows;
-  await exchangeRelation(c, x);
-  for (const p of partitions) await exchangeRelation(c, { ...x, name: p.name, incomingOid: p.oid });
+  await exchangeRelation(c, { ...x, sideSchema: x.names.schema });
+  for (const p of partitions) {
+    const userSchema = x.homes.user(p.schema);
+    await exchangeRelation(c, { names: x.names, userSchema, sideSchema: x.homes.side(userSchema), name: p.name, incomingOid: p.oid });
+  }
 }
 
 async function exchangeRelation(
   c: Client,
-  x: { userSchema: string; name: string; names: ArtifactNames; incomingOid: string },
+  x: { userSchema: string; sideSchema: string; name: string; names: ArtifactNames; incomingOid: string },
 ): Promise<void> {
-  const { names } = x;
+  const { names, sideSchema } = x;
   const exec = async (sql: string): Promise<void> => {
     await c.query(sql);
   };
   const owned = (await c.query(sqlFile('owned-relations.sql'), [x.incomingOid])).rows as { name: string; kind: string }[];
   const kind = (r: { kind: string }): string => (r.kind === 'S' ? 'SEQUENCE' : 'INDEX');
-  await exec(`ALTER TABLE ${qualified(names.schema, x.name)} RENAME TO ${ident(names.swapTable)}`);
-  for (const [i, r] of owned.entries()) await exec(`ALTER ${kind(r)} ${qualified(names.schema, r.name)} RENAME TO ${ident(names.swapRelation(i))}`);
-  await exec(`ALTER TABLE ${qualified(x.userSchema, x.name)} SET SCHEMA ${ident(names.schema)}`);
-  await exec(`ALTER TABLE ${qualified(names.schema, names.swapTable)} SET SCHEMA ${ident(x.userSchema)}`);
+  await exec(`ALTER TABLE ${qualified(sideSchema, x.name)} RENAME TO ${ident(names.swapTable)}`);
+  for (const [i, r] of owned.entries()) await exec(`ALTER ${kind(r)} ${qualified(sideSchema, r.name)} RENAME TO ${ident(names.swapRelation(i))}`);
+  await exec(`ALTER TABLE ${qualified(x.userSchema, x.name)} SET SCHEMA ${ident(sideSchema)}`);
+  await exec(`ALTER TABLE ${qualified(sideSchema, names.swapTable)} SET SCHEMA ${ident(x.userSchema)}`);
   await exec(`ALTER TABLE ${qualified(x.userSchema, names.swapTable)} RENAME TO ${ident(x.name)}`);
   for (const [i, r] of owned.entries()) await exec(`ALTER ${kind(r)} ${qualified(x.userSchema, names.swapRelation(i))} RENAME TO ${ident(r.name)}`);
 }
@@ -280,9 +292,9 @@ export async function foreignKeysCheckedInLock(c: Client, table: string): Promis
 }
 
 /** A partition's own triggers, again on the partition of its name now in the user's schema. */
-export async function createPartitionTriggers(c: Client, schema: string, triggers: PartitionTrigger[]): Promise<void> {
+export async function createPartitionTriggers(c: Client, triggers: PartitionTrigger[]): Promise<void> {
   for (const t of triggers) {
-    const on = qualified(schema, t.partition);
+    const on = qualified(t.schema, t.partition);
     await c.query(t.def);
     const mode = { D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }[t.enabled];
     if (mode) await c.query(`ALTER TABLE ${on} ${mode} TRIGGER ${ident(t.name)}`);

@@ -98,6 +98,17 @@ export async function dropArtifacts(
           if (!keptFunctions.has(fn.proname)) await c.query(`DROP FUNCTION IF EXISTS ${qualified(names.schema, fn.proname)}()`);
         }
         if (opts.keepOld === undefined || !tables.rows.some((t) => t.relname === opts.keepOld)) {
+          // The schemas partitions of other schemas than the table's went through
+          // (plan/partition-homes.ts): empty once their tree is dropped above.
+          const sides = await c.query<{ schema_name: string }>(
+            `SELECT DISTINCT a.schema_name FROM pgshift.artifacts a JOIN pg_namespace n ON n.nspname = a.schema_name
+              WHERE a.migration_id = $1 AND a.kind = 'schema' AND a.schema_name <> $2 ORDER BY 1`,
+            [names.lockKey[1], names.schema],
+          );
+          for (const s of sides.rows) {
+            await c.query(`DROP SCHEMA IF EXISTS ${ident(s.schema_name)}`);
+            dropped.push(`schema ${s.schema_name}`);
+          }
           await c.query(`DROP SCHEMA IF EXISTS ${ident(names.schema)}`);
           dropped.push(`schema ${names.schema}`);
         }

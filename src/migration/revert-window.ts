@@ -1,4 +1,5 @@
 import type { Client, Pool } from '../db/session.js';
+import { partitionHomes } from '../plan/partition-homes.js';
 import { withClient } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
 import type { RetryPolicy } from '../db/retry.js';
@@ -31,17 +32,18 @@ export async function openRevertWindow(c: Client, run: Run, tables: Tables, oldF
   await createChangelog(c, newTable, capture, id);
   await installTriggers(c, newTable, capture, id);
   const old = qualified(names.schema, origin.name);
+  const homes = partitionHomes(names.schema, origin);
   // DISABLE TRIGGER USER on a partitioned table reaches the clones of its triggers on the
   // partitions, not the triggers a partition has of its own: those are disabled one by one.
-  const triggers = (await c.query<KeptTrigger & { partition: string | null }>(
-    `SELECT t.tgname AS name, t.tgenabled::text AS enabled, CASE WHEN p.level > 0 THEN r.relname END AS partition
+  const triggers = (await c.query<{ name: string; enabled: string; partition: string | null; schema: string }>(
+    `SELECT t.tgname AS name, t.tgenabled::text AS enabled, CASE WHEN p.level > 0 THEN r.relname END AS partition, n.nspname AS schema
        FROM (SELECT $1::regclass::oid AS relid, 0 AS level UNION ALL SELECT relid, level FROM pg_partition_tree($1::regclass) WHERE level > 0) p
-       JOIN pg_class r ON r.oid = p.relid JOIN pg_trigger t ON t.tgrelid = r.oid
-      WHERE NOT t.tgisinternal AND (p.level = 0 OR t.tgparentid = 0) ORDER BY p.level, r.relname, t.tgname`,
+       JOIN pg_class r ON r.oid = p.relid JOIN pg_namespace n ON n.oid = r.relnamespace JOIN pg_trigger t ON t.tgrelid = r.oid
+      WHERE NOT t.tgisinternal AND (p.level = 0 OR t.tgparentid = 0) ORDER BY p.level, n.nspname, r.relname, t.tgname`,
     [old],
-  )).rows.map((t) => (t.partition === null ? { name: t.name, enabled: t.enabled } : { name: t.name, enabled: t.enabled, partition: t.partition }));
+  )).rows.map((t): KeptTrigger => (t.partition === null ? { name: t.name, enabled: t.enabled } : { name: t.name, enabled: t.enabled, partition: t.partition, partitionSchema: homes.user(t.schema) }));
   if (triggers.some((t) => !t.partition)) await c.query(`ALTER TABLE ${old} DISABLE TRIGGER USER`);
-  for (const t of triggers) if (t.partition) await c.query(`ALTER TABLE ${qualified(names.schema, t.partition)} DISABLE TRIGGER ${ident(t.name)}`);
+  for (const t of triggers) if (t.partition) await c.query(`ALTER TABLE ${homes.inMigration({ schema: t.partitionSchema, name: t.partition })} DISABLE TRIGGER ${ident(t.name)}`);
   await c.query(
     `UPDATE pgshift.migrations SET revert_state = $2, revert_until = now() + make_interval(secs => $3 / 1000.0) WHERE id = $1`,
     [id, JSON.stringify({ oldForeignKeys, triggers }), run.opts.revertWindowMs],

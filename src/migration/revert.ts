@@ -1,4 +1,5 @@
 import type { Client, Pool } from '../db/session.js';
+import { partitionHomes } from '../plan/partition-homes.js';
 import { bindMigration, createPool, withClient } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
@@ -136,7 +137,8 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
             return s?.kind === 'origin' ? s.origin : undefined;
           },
           oldForeignKeys: m.revert_state.oldForeignKeys,
-          partitions: newT.partitions.map((p) => p.name),
+          partitions: newT.partitions,
+          homes: partitionHomes(names.schema, newT),
           oldTriggers: m.revert_state.triggers,
           leaf: leaf ? newT : null,
         });

@@ -163,14 +163,15 @@ export async function preflightEveryStrategy(c: Client, table: TableInfo): Promi
 }
 
 /**
- * What the shadow tree cannot repeat yet, for a partitioned table (null when nothing): the swap
- * moves every partition through the migration's schema, where all their names must be free.
+ * What the shadow tree cannot repeat, for a partitioned table (null when nothing). The partitions
+ * of the table's schema go through the migration's schema, where pgshift's own tables take some
+ * names; those of other schemas through schemas of their own, where nothing else is
+ * (plan/partition-homes.ts).
  */
 function refusePartitionTree(table: TableInfo): string | null {
   for (const p of table.partitions) {
     if (p.relkind === 'f') return `has foreign table ${p.schema}.${p.name} as a partition, whose rows live on another server and cannot be copied`;
-    if (p.schema !== table.schema) return `has partition ${p.schema}.${p.name} in another schema than the table's; the swap moves partitions through one schema, where their names must not collide: move it with ALTER TABLE ... SET SCHEMA ${table.schema} first`;
-    if (KEPT_NAMES.includes(p.name)) return `has a partition named ${p.name}, a name the migration's schema keeps for pgshift's own table; rename it first`;
+    if (p.schema === table.schema && KEPT_NAMES.includes(p.name)) return `has a partition named ${p.name}, a name the migration's schema keeps for pgshift's own table; rename it first`;
     if (p.rowSecurity && p.forceRowSecurity && !table.isSuperuser && !table.bypassRls) {
       return `missing privilege: partition ${p.name} has FORCE ROW LEVEL SECURITY: the engine's role needs BYPASSRLS (or superuser) so that no policy hides rows from the validation, which reads each partition`;
     }

@@ -1,4 +1,5 @@
 import type { Client } from '../db/session.js';
+import { partitionHomes } from '../plan/partition-homes.js';
 import { ident, identList, literal, qualified, trusted } from '../db/quote.js';
 import { rolledBack } from '../db/rolled-back.js';
 import { sqlFile } from '../db/sql-files.js';
@@ -86,7 +87,9 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
         await into.client.query(idx.create);
         await finishPartitionedIndex(into.client, schema, idx);
         for (const cm of idx.comments) {
-          const on = cm.on === 'INDEX' ? `INDEX ${qualified(schema, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${qualified(schema, idx.partition ?? origin.name)}`;
+          const homes = partitionHomes(schema, origin);
+          const at = homes.side(idx.partitionSchema ?? origin.schema);
+          const on = cm.on === 'INDEX' ? `INDEX ${qualified(at, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${qualified(at, idx.partition ?? origin.name)}`;
           await into.client.query(`COMMENT ON ${on} IS ${literal(cm.text)}`);
         }
       }
@@ -411,7 +414,7 @@ async function recordRevert(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   for (const s of of('serial')) await q(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY NONE`);
   for (const p of of('publication')) await q(`ALTER PUBLICATION ${ident(p.name)} DROP TABLE ${table}`);
   for (const s of of('statistics')) await q(`DROP STATISTICS IF EXISTS ${qualified(s.schema!, s.name)}`);
-  await exchangeTables(rec.client, { userSchema: plan.origin.schema, name: plan.origin.name, names: ctx.names, incomingOid: plan.origin.oid });
+  await exchangeTables(rec.client, { userSchema: plan.origin.schema, name: plan.origin.name, names: ctx.names, homes: partitionHomes(schema, plan.origin), incomingOid: plan.origin.oid });
   for (const s of of('serial')) await q(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY ${table}.${ident(s.target!)}`);
   const newCol = (o: string): string | undefined => [...plan.flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === o)?.[0];
   for (const s of of('identity')) {
@@ -540,7 +543,7 @@ function abortScript(ctx: Ctx, revert: RecordedSwap): RunbookScript {
     },
     {
       title: `the capture triggers on ${o.schema}.${o.name} (ACCESS EXCLUSIVE for milliseconds)`,
-      statements: ['BEGIN', ...dropTriggersSql(o.schema, o.name, cap, o.partitions.map((p) => p.name)), 'COMMIT'],
+      statements: ['BEGIN', ...dropTriggersSql(o.schema, o.name, cap, o.partitions), 'COMMIT'],
     },
     { title: `what forward.sql created in ${ctx.schema}, object by object`, statements: dropSchemaStatements(ctx) },
   ];
@@ -563,6 +566,7 @@ function dropSchemaStatements(ctx: Ctx): string[] {
     `DROP TABLE IF EXISTS ${qualified(s, 'once_defaults')}`,
     `DROP FUNCTION IF EXISTS ${qualified(s, cap.captureFunction)}()`,
     `DROP FUNCTION IF EXISTS ${qualified(s, cap.truncateFunction)}()`,
+    ...partitionHomes(s, ctx.plan.origin).extra.map((e) => `DROP SCHEMA IF EXISTS ${ident(e)}`),
     `DROP SCHEMA IF EXISTS ${ident(s)}`,
     'COMMIT',
   ];

@@ -9,7 +9,8 @@ import { placementOf } from '../plan/subcommands.js';
 import type { ColumnFlow } from '../plan/columns.js';
 import { copyAclStatements } from './acl.js';
 import { autovacuumOff, relOptionsList, type ShadowHeap } from './reloptions.js';
-import { buildPartitions, partitionIndexNames, partitionIndexStorage, restorePartitionIndexNames, type PartitionIndexStorage } from './partitions.js';
+import { buildPartitions, partitionIndexNames, partitionIndexStorage, restorePartitionIndexNames, type PartitionIndexName, type PartitionIndexStorage } from './partitions.js';
+import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js';
 import { addBoundCheck, inheritedForeignKeys, probeAttach, treeKeyClones } from './leaf.js';
 import { repeatPartitionColumnSettings, repeatPartitionOwnObjects } from './partition-own.js';
 
@@ -24,12 +25,13 @@ export interface DeferredIndex {
   columns: string[] | null;
   /** the row identity (primary key, or the unique index in its place): built first, before any replay */
   identity?: boolean;
-  /** a partitioned index: the names its partitions' indexes had, [partition, name] */
-  partitionNames?: [string, string][];
+  /** a partitioned index: the names its partitions' indexes had */
+  partitionNames?: PartitionIndexName[];
   /** a partitioned index: its partitions' indexes with options or a tablespace of their own */
   partitionStorage?: PartitionIndexStorage[];
-  /** an index a partition has of its own: that partition's name (its constraint is on it) */
+  /** an index a partition has of its own: that partition's name (its constraint is on it) and user schema */
   partition?: string;
+  partitionSchema?: string;
 }
 
 /** A constraint attached at the swap (NOT VALID) and validated afterwards when it was valid. */
@@ -43,8 +45,9 @@ export interface DeferredConstraint {
   referenced: string | null;
   /** a leaf's foreign key cloned from its parent's: added valid in the cutover, for ATTACH (shadow/leaf.ts) */
   inherited?: boolean;
-  /** a constraint a partition has of its own: that partition's name */
+  /** a constraint a partition has of its own: that partition's name and user schema (plan/partition-homes.ts) */
   partition?: string;
+  partitionSchema?: string;
 }
 
 export interface ShadowTable {
@@ -94,11 +97,12 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
       (origin.tablespace ? ` TABLESPACE ${ident(origin.tablespace)}` : ''),
   );
   const oid = await relationOid(c, shadow);
+  const homes = partitionHomes(ctx.schema, origin);
   await restoreIndexNames(c, origin.oid, oid, ctx.schema);
   if (origin.partitionKey) {
     await buildPartitions(c, origin, ctx.schema);
-    await repeatPartitionOwnObjects(c, origin, ctx.schema, 'kept during the copy');
-    await restorePartitionIndexNames(c, origin.oid, oid, ctx.schema);
+    await repeatPartitionOwnObjects(c, origin, homes, 'kept during the copy');
+    await restorePartitionIndexNames(c, origin.oid, oid, homes);
   }
   await restoreWhatLikeMisses(c, origin.oid, oid, shadow);
   if (origin.partitionOf) await addBoundCheck(c, origin.oid, shadow);
@@ -115,7 +119,7 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
     await exec(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}`);
     if (fk.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${shadow} IS ${literal(fk.comment)}`);
   }
-  if (origin.partitionKey) await repeatPartitionOwnObjects(c, origin, ctx.schema, ctx.foreignKeys === false ? 'unvalidated checks' : 'attached at the swap');
+  if (origin.partitionKey) await repeatPartitionOwnObjects(c, origin, homes, ctx.foreignKeys === false ? 'unvalidated checks' : 'attached at the swap');
 
   const options = relOptionsList(origin.reloptions).concat(relOptionsList(origin.toastReloptions, 'toast'));
   if (options.length) await exec(`ALTER TABLE ${shadow} SET (${options.join(', ')})`);
@@ -126,7 +130,7 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
     const colOptions = relOptionsList(col.options);
     if (colOptions.length) await exec(`ALTER TABLE ${shadow} ALTER COLUMN ${ident(col.name)} SET (${colOptions.join(', ')})`);
   }
-  if (origin.partitionKey) await repeatPartitionColumnSettings(c, origin.oid, oid, ctx.schema);
+  if (origin.partitionKey) await repeatPartitionColumnSettings(c, origin.oid, oid, homes);
   await exec(`ALTER TABLE ${shadow} OWNER TO ${ident(origin.owner)}`);
   for (const stmt of await copyAclStatements(c, origin.oid, shadow)) await exec(stmt);
   if (origin.comment !== null) await exec(`COMMENT ON TABLE ${shadow} IS ${literal(origin.comment)}`);
@@ -139,9 +143,9 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   const heaps = await autovacuumOff(c, oid);
 
   // Definitions kept for later are read with every name schema-qualified.
-  const constraints = (await withQualifiedNames(c, () => detachConstraints(c, oid, ctx.schema, shadow)))
+  const constraints = (await withQualifiedNames(c, () => detachConstraints(c, oid, homes, shadow)))
     .map((k) => (inherited.includes(k.name) && k.type === 'f' ? { ...k, inherited: true } : k));
-  const indexes = await withQualifiedNames(c, () => detachIndexes(c, oid, ctx.schema, shadow, ctx.flow.identityIndex));
+  const indexes = await withQualifiedNames(c, () => detachIndexes(c, oid, ctx.schema, homes, shadow, ctx.flow.identityIndex));
   return { oid, columns: await readColumns(c, oid), indexes, constraints, onceDefaults, heaps };
 }
 
@@ -298,9 +302,9 @@ async function insertSampleRow(c: Client, origin: TableInfo, shadow: SqlText): P
   return (r.rowCount ?? 0) > 0;
 }
 
-async function detachConstraints(c: Client, oid: string, schema: string, shadow: SqlText): Promise<DeferredConstraint[]> {
+async function detachConstraints(c: Client, oid: string, homes: PartitionHomes, shadow: SqlText): Promise<DeferredConstraint[]> {
   const rows = (await c.query(sqlFile('deferred-constraints.sql'), [oid])).rows;
-  for (const r of rows) await c.query(`ALTER TABLE ${r.partition !== null ? qualified(schema, r.partition) : shadow} DROP CONSTRAINT ${ident(r.name)}`);
+  for (const r of rows) await c.query(`ALTER TABLE ${r.partition !== null ? qualified(r.partition_schema, r.partition) : shadow} DROP CONSTRAINT ${ident(r.name)}`);
   return rows.map((r) => ({
     name: r.name,
     type: r.type,
@@ -309,7 +313,7 @@ async function detachConstraints(c: Client, oid: string, schema: string, shadow:
     validate: r.validated,
     comment: r.comment,
     referenced: r.referenced,
-    ...(r.partition !== null ? { partition: r.partition } : {}),
+    ...(r.partition !== null ? { partition: r.partition, partitionSchema: homes.user(r.partition_schema) } : {}),
   }));
 }
 
@@ -321,7 +325,7 @@ async function detachConstraints(c: Client, oid: string, schema: string, shadow:
  * snapshot, nothing replayed before the key exists), so its build cannot meet a duplicate unless
  * the change itself maps two keys to one, which fails it before the swap, as offline fails.
  */
-async function detachIndexes(c: Client, oid: string, schema: string, shadow: SqlText, identityIndex: string | null): Promise<DeferredIndex[]> {
+async function detachIndexes(c: Client, oid: string, schema: string, homes: PartitionHomes, shadow: SqlText, identityIndex: string | null): Promise<DeferredIndex[]> {
   if (identityIndex !== null) {
     const kept = await c.query(`SELECT FROM pg_index WHERE indexrelid = to_regclass($1) AND indisunique`, [qualified(schema, identityIndex)]);
     if (kept.rowCount === 0) throw new UserError(`refused: the change removes unique index ${identityIndex}, the row identity of the online copy (the table has no primary key)`);
@@ -329,11 +333,13 @@ async function detachIndexes(c: Client, oid: string, schema: string, shadow: Sql
   const rows = (await c.query(sqlFile('deferred-indexes.sql'), [oid, identityIndex])).rows;
   const out: DeferredIndex[] = [];
   for (const r of rows) {
-    const partitionNames = await partitionIndexNames(c, qualified(schema, r.name));
-    const storage = partitionNames.length ? await partitionIndexStorage(c, qualified(schema, r.name)) : [];
+    // An index is in its table's schema: a partition's own, in the migration schema of the partition's.
+    const index = qualified(r.partition_schema ?? schema, r.name);
+    const partitionNames = await partitionIndexNames(c, index);
+    const storage = partitionNames.length ? await partitionIndexStorage(c, index) : [];
     const partitioned = { ...(partitionNames.length ? { partitionNames } : {}), ...(storage.length ? { partitionStorage: storage } : {}) };
-    const own = r.partition !== null ? { partition: r.partition as string } : {};
-    const table = r.partition !== null ? qualified(schema, r.partition) : shadow;
+    const own = r.partition !== null ? { partition: r.partition as string, partitionSchema: homes.user(r.partition_schema) } : {};
+    const table = r.partition !== null ? qualified(r.partition_schema, r.partition) : shadow;
     if (r.constraint_name) {
       await c.query(`ALTER TABLE ${table} DROP CONSTRAINT ${ident(r.constraint_name)}`);
       out.push({
@@ -350,7 +356,7 @@ async function detachIndexes(c: Client, oid: string, schema: string, shadow: Sql
         ...own,
       });
     } else {
-      await c.query(`DROP INDEX ${qualified(schema, r.name)}`);
+      await c.query(`DROP INDEX ${index}`);
       out.push({
         name: r.name,
         // pg_get_indexdef says ON ONLY for every partitioned index; one that has indexes on the

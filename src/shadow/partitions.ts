@@ -5,10 +5,12 @@ import { sqlFile } from '../db/sql-files.js';
 import type { TableInfo } from '../catalog/table.js';
 import { copyAclStatements } from './acl.js';
 import { relOptionsList } from './reloptions.js';
+import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js';
 
 /**
- * The shadow of a partitioned table is a partition tree of its own, in the migration's schema:
- * every partition of the origin again, under its own name, with the same bound (and, for a
+ * The shadow of a partitioned table is a partition tree of its own, in the migration's schema
+ * (a partition of another schema than the table's in a migration schema of its schema's,
+ * plan/partition-homes.ts): every partition of the origin again, under its own name, with the same bound (and, for a
  * sub-partitioned one, the same key), persistence, options, tablespace, owner, grants and
  * comment. The parent's indexes, constraints and row triggers reach the partitions the way
  * PostgreSQL always gives them (cloned); what a partition has of its own comes after
@@ -30,10 +32,12 @@ export async function buildPartitions(c: Client, origin: TableInfo, schema: stri
       `refused: ${origin.schema}.${origin.name}: foreign key ${into.name} of ${into.schema}.${into.child} references partition ${into.partition} itself, not the partitioned table; re-pointing it at the new partition is not built: drop it first and add it again after the change`,
     );
   }
+  const homes = partitionHomes(schema, origin);
+  for (const s of homes.extra) await c.query(`CREATE SCHEMA ${ident(s)}`);
   for (const p of origin.partitions) {
-    const table = qualified(schema, p.name);
+    const table = homes.inMigration(p);
     await c.query(
-      `CREATE ${p.persistence === 'u' ? 'UNLOGGED ' : ''}TABLE ${table} PARTITION OF ${qualified(schema, p.parent)} ${trusted(p.bound)}` +
+      `CREATE ${p.persistence === 'u' ? 'UNLOGGED ' : ''}TABLE ${table} PARTITION OF ${homes.inMigration({ schema: p.parentSchema, name: p.parent })} ${trusted(p.bound)}` +
         (p.partitionKey ? ` PARTITION BY ${trusted(p.partitionKey)}` : '') +
         (p.tablespace ? ` TABLESPACE ${ident(p.tablespace)}` : ''),
     );
@@ -49,24 +53,31 @@ export async function buildPartitions(c: Client, origin: TableInfo, schema: stri
  * PostgreSQL names the index it creates on each partition for a partitioned index itself; the
  * shadow's partitions take the origin's names back (by partition and root index) once built.
  */
-export async function restorePartitionIndexNames(c: Client, originOid: string, shadowOid: string, schema: string): Promise<void> {
-  await renamePairs(c, schema, (await c.query(sqlFile('partition-index-names.sql'), [originOid, shadowOid])).rows);
+export async function restorePartitionIndexNames(c: Client, originOid: string, shadowOid: string, homes: PartitionHomes): Promise<void> {
+  await renamePairs(c, (await c.query(sqlFile('partition-index-names.sql'), [originOid, shadowOid, homes.pairs.side, homes.pairs.user])).rows);
 }
 
-/** The names of a partitioned index's indexes on the partitions: [partition, index name]. */
-export async function partitionIndexNames(c: Client, index: SqlText): Promise<[string, string][]> {
-  const r = await c.query<{ partition: string; name: string }>(
-    `SELECT pc.relname AS partition, ic.relname AS name FROM pg_partition_tree($1::regclass) t
-       JOIN pg_class ic ON ic.oid = t.relid JOIN pg_index i ON i.indexrelid = t.relid JOIN pg_class pc ON pc.oid = i.indrelid
-      WHERE t.level > 0 ORDER BY 1`,
+/**
+ * The names of a partitioned index's indexes on the partitions: [partition, index name, the
+ * schema of both]. (The schema is absent in what earlier versions stored: the index's own.)
+ */
+export type PartitionIndexName = [string, string, string?];
+
+export async function partitionIndexNames(c: Client, index: SqlText): Promise<PartitionIndexName[]> {
+  const r = await c.query<{ partition: string; name: string; schema: string }>(
+    `SELECT pc.relname AS partition, ic.relname AS name, n.nspname AS schema FROM pg_partition_tree($1::regclass) t
+       JOIN pg_class ic ON ic.oid = t.relid JOIN pg_namespace n ON n.oid = ic.relnamespace
+       JOIN pg_index i ON i.indexrelid = t.relid JOIN pg_class pc ON pc.oid = i.indrelid
+      WHERE t.level > 0 ORDER BY 3, 1`,
     [index],
   );
-  return r.rows.map((row) => [row.partition, row.name]);
+  return r.rows.map((row) => [row.partition, row.name, row.schema]);
 }
 
-/** A partition's index whose options or tablespace differ from its partitioned index's. */
+/** A partition's index whose options or tablespace differ from its partitioned index's (`schema` absent in what earlier versions stored). */
 export interface PartitionIndexStorage {
   index: string;
+  schema?: string;
   options: string[] | null;
   tablespace: string | null;
 }
@@ -78,10 +89,11 @@ export interface PartitionIndexStorage {
  */
 export async function partitionIndexStorage(c: Client, index: SqlText): Promise<PartitionIndexStorage[]> {
   const r = await c.query<PartitionIndexStorage>(
-    `SELECT ic.relname AS index, ic.reloptions AS options, ts.spcname AS tablespace
+    `SELECT ic.relname AS index, n.nspname AS schema, ic.reloptions AS options, ts.spcname AS tablespace
        FROM pg_partition_tree($1::regclass) t JOIN pg_class ic ON ic.oid = t.relid JOIN pg_class root ON root.oid = $1::regclass
+       JOIN pg_namespace n ON n.oid = ic.relnamespace
        LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
-      WHERE t.level > 0 AND (ic.reloptions IS DISTINCT FROM root.reloptions OR ic.reltablespace <> root.reltablespace) ORDER BY 1`,
+      WHERE t.level > 0 AND (ic.reloptions IS DISTINCT FROM root.reloptions OR ic.reltablespace <> root.reltablespace) ORDER BY 2, 1`,
     [index],
   );
   return r.rows;
@@ -94,7 +106,7 @@ export async function partitionIndexStorage(c: Client, index: SqlText): Promise<
  */
 async function restorePartitionIndexStorage(c: Client, schema: string, storage: PartitionIndexStorage[]): Promise<void> {
   for (const s of storage) {
-    const index = qualified(schema, s.index);
+    const index = qualified(s.schema ?? schema, s.index);
     const options = relOptionsList(s.options);
     if (options.length) await c.query(`ALTER INDEX ${index} SET (${options.join(', ')})`);
     if (s.tablespace !== null) await c.query(`ALTER INDEX ${index} SET TABLESPACE ${ident(s.tablespace)}`);
@@ -107,11 +119,12 @@ async function restorePartitionIndexStorage(c: Client, schema: string, storage: 
  * they had when it was taken off (those the ALTER left: offline, an index the ALTER rebuilds
  * gets names PostgreSQL generates anew, the others keep theirs).
  */
-async function renamePartitionIndexes(c: Client, schema: string, index: string, want: [string, string][]): Promise<void> {
-  const now = new Map(await partitionIndexNames(c, qualified(schema, index)));
-  await renamePairs(c, schema, want.flatMap(([partition, name]) => {
-    const current = now.get(partition);
-    return current !== undefined && current !== name ? [{ shadow_name: current, origin_name: name }] : [];
+async function renamePartitionIndexes(c: Client, schema: string, index: string, want: PartitionIndexName[]): Promise<void> {
+  const key = (s: string | undefined, partition: string): string => JSON.stringify([s ?? schema, partition]);
+  const now = new Map((await partitionIndexNames(c, qualified(schema, index))).map(([partition, name, s]) => [key(s, partition), name]));
+  await renamePairs(c, want.flatMap(([partition, name, s]) => {
+    const current = now.get(key(s, partition));
+    return current !== undefined && current !== name ? [{ schema: s ?? schema, shadow_name: current, origin_name: name }] : [];
   }));
 }
 
@@ -122,19 +135,19 @@ async function renamePartitionIndexes(c: Client, schema: string, index: string, 
 export async function finishPartitionedIndex(
   c: Client,
   schema: string,
-  idx: { name: string; partitionNames?: [string, string][]; partitionStorage?: PartitionIndexStorage[] },
+  idx: { name: string; partitionNames?: PartitionIndexName[]; partitionStorage?: PartitionIndexStorage[] },
 ): Promise<void> {
   if (idx.partitionNames) await renamePartitionIndexes(c, schema, idx.name, idx.partitionNames);
   if (idx.partitionStorage) await restorePartitionIndexStorage(c, schema, idx.partitionStorage);
 }
 
 /** Renames through temporary names: a generated name may be another index's final one. */
-async function renamePairs(c: Client, schema: string, pairs: { shadow_name: string; origin_name: string }[]): Promise<void> {
+async function renamePairs(c: Client, pairs: { schema: string; shadow_name: string; origin_name: string }[]): Promise<void> {
   for (const [i, p] of pairs.entries()) {
-    await c.query(`ALTER INDEX ${qualified(schema, p.shadow_name)} RENAME TO ${ident(`pgshift_ptmp_${i}`)}`);
+    await c.query(`ALTER INDEX ${qualified(p.schema, p.shadow_name)} RENAME TO ${ident(`pgshift_ptmp_${i}`)}`);
   }
   for (const [i, p] of pairs.entries()) {
-    await c.query(`ALTER INDEX ${qualified(schema, `pgshift_ptmp_${i}`)} RENAME TO ${ident(p.origin_name)}`);
+    await c.query(`ALTER INDEX ${qualified(p.schema, `pgshift_ptmp_${i}`)} RENAME TO ${ident(p.origin_name)}`);
   }
 }
 
@@ -145,6 +158,7 @@ export interface PartitionTrigger {
   enabled: string;
   comment: string | null;
   partition: string;
+  schema: string;
 }
 
 /** Read under search_path = pg_catalog by the caller, so the definitions name their objects fully. */

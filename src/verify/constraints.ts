@@ -1,4 +1,5 @@
 import type { Client } from '../db/session.js';
+import type { PartitionHomes } from '../plan/partition-homes.js';
 import { ident, qualified, trusted } from '../db/quote.js';
 import { loadParser } from '../plan/parse.js';
 import { parseSync } from 'libpg-query';
@@ -18,7 +19,7 @@ export interface ConstraintCheck {
  */
 export async function checkConstraints(
   c: Client,
-  shadow: { schema: string; table: string; oid: string; key: string[] },
+  shadow: { schema: string; table: string; oid: string; key: string[]; homes: PartitionHomes },
   deferred: DeferredConstraint[],
 ): Promise<ConstraintCheck[]> {
   const rel = qualified(shadow.schema, shadow.table);
@@ -36,7 +37,7 @@ export async function checkConstraints(
   for (const fk of deferred.filter((d) => d.type === 'f' && d.validate)) {
     const con = parseSync(`ALTER TABLE x ADD CONSTRAINT x ${fk.def}`).stmts[0].stmt.AlterTableStmt.cmds[0].AlterTableCmd.def.Constraint;
     const orphan = orphanCondition('s', { ...(await foreignKeyColumns(c, con)), matchFull: con.fk_matchtype === 'f' });
-    await count(`FOREIGN KEY ${fk.name}`, `SELECT count(*) AS n FROM ${fk.partition ? qualified(shadow.schema, fk.partition) : rel} s WHERE ${orphan}`);
+    await count(`FOREIGN KEY ${fk.name}`, `SELECT count(*) AS n FROM ${fk.partition ? shadow.homes.inMigration({ schema: fk.partitionSchema, name: fk.partition }) : rel} s WHERE ${orphan}`);
   }
   return out;
 }

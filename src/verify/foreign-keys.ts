@@ -1,4 +1,5 @@
 import { parseSync } from 'libpg-query';
+import type { PartitionHomes } from '../plan/partition-homes.js';
 import type { Client, Pool } from '../db/session.js';
 import { withTransaction } from '../db/session.js';
 import { ident, qualified, trusted } from '../db/quote.js';
@@ -45,7 +46,7 @@ export interface ForeignKeyProof {
 /** The deferred foreign keys that the old table's rows do not already prove. */
 export async function foreignKeysToProve(
   c: Client,
-  x: { originOid: string; shadowSchema: string; table: string; constraints: DeferredConstraint[]; retyped: string[]; validated: string[] },
+  x: { originOid: string; shadowSchema: string; homes: PartitionHomes; table: string; constraints: DeferredConstraint[]; retyped: string[]; validated: string[] },
 ): Promise<ForeignKeyProof[]> {
   await loadParser();
   const existing = new Map(
@@ -71,7 +72,7 @@ export async function foreignKeysToProve(
     if (implied) continue;
     const selfReference = fk.referenced === x.originOid;
     const cols = await foreignKeyColumns(c, con, selfReference ? qualified(x.shadowSchema, x.table) : undefined);
-    const relation = fk.partition ? { relation: qualified(x.shadowSchema, fk.partition) } : {};
+    const relation = fk.partition ? { relation: x.homes.inMigration({ schema: fk.partitionSchema, name: fk.partition }) } : {};
     out.push({ kind: 'f', name: fk.name, ...cols, selfReference, watch: qualified(x.shadowSchema, `fk_watch_${n}`), ...relation });
   }
   return out;

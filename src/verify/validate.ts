@@ -1,4 +1,5 @@
 import type { Client, Pool } from '../db/session.js';
+import type { PartitionHomes } from '../plan/partition-homes.js';
 import { checkout, withClient } from '../db/session.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { lockGaveUp } from '../cutover/blockers.js';
@@ -56,7 +57,7 @@ export interface ValidationInput {
   replayer: Replayer;
   retry: RetryPolicy;
   parallel: number;
-  constraintTarget: { schema: string; table: string; oid: string; key: string[] };
+  constraintTarget: { schema: string; table: string; oid: string; key: string[]; homes: PartitionHomes };
   deferred: DeferredConstraint[];
   /** the origin's OID, to name who holds its locks when the validation cannot take its own */
   originOid: string;

@@ -1,4 +1,5 @@
 import { withClient, withTransaction } from '../../db/session.js';
+import { partitionHomes } from '../../plan/partition-homes.js';
 import { ident, qualified } from '../../db/quote.js';
 import { withRetry } from '../../db/retry.js';
 import { tableFingerprint } from '../../catalog/table.js';
@@ -23,7 +24,10 @@ export function buildShadowAndChangelog(run: Run): Promise<ShadowTable> {
       const s = await buildShadow(c, { origin: plan.origin, flow: plan.flow, statements: plan.parsed.statements, schema: names.schema });
       await createChangelog(c, plan.origin, forwardCapture(names), id);
       await c.query(createCopyXactsSql(names));
-      await c.query(`INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name) VALUES ($1, 'schema', $2, $2)`, [id, names.schema]);
+      // The migration's schema, and those partitions of other schemas go through (plan/partition-homes.ts).
+      for (const schema of [names.schema, ...partitionHomes(names.schema, plan.origin).extra]) {
+        await c.query(`INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name) VALUES ($1, 'schema', $2, $2)`, [id, schema]);
+      }
       await c.query(`UPDATE pgshift.migrations SET resume_state = $2 WHERE id = $1`, [
         id,
         // The row identity the changelog is keyed by: a resume must find the same one.

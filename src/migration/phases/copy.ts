@@ -1,10 +1,10 @@
 import { withClient, type Client } from '../../db/session.js';
+import { partitionHomes } from '../../plan/partition-homes.js';
 import { sleep } from '../../db/retry.js';
 import { componentLog } from '../../log.js';
 import { createChunker } from '../../copy/chunker.js';
 import { copyRange, findBound } from '../../copy/copier.js';
 import { defaultLanes, finishLanes, planLanes, planPartitionLanes, readLanes, recordLaneChunk, worthLanes, type Lane } from '../../copy/lanes.js';
-import { qualified } from '../../db/quote.js';
 import pLimit from 'p-limit';
 import type { Tables } from '../../copy/sql.js';
 import { failpoint } from '../../failpoints.js';
@@ -43,7 +43,8 @@ export async function copyAll(run: Run, tables: Tables, start: string[] | null =
     if (recorded || start !== null) return { lanes: recorded, workers: chosen.lanes };
     log.info({ migration: run.id, maxParallel: chosen.lanes, why: chosen.why }, 'copy lanes');
     if (leaves.length) {
-      const partitions = leaves.map((p) => ({ source: qualified(origin.schema, p.name), target: qualified(run.names.schema, p.name) }));
+      const homes = partitionHomes(run.names.schema, origin);
+      const partitions = leaves.map((p) => ({ source: homes.live(p), target: homes.inMigration(p) }));
       return { lanes: await planPartitionLanes(c, partitions, run.names.schema), workers: chosen.lanes };
     }
     return { lanes: chosen.lanes > 1 ? await planLanes(c, tables, run.names.schema, chosen.lanes, origin.estimatedRows) : null, workers: chosen.lanes };

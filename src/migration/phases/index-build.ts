@@ -1,4 +1,5 @@
 import type { Client } from '../../db/session.js';
+import { partitionHomes } from '../../plan/partition-homes.js';
 import { withClient } from '../../db/session.js';
 import { ident, literal, qualified } from '../../db/quote.js';
 import { sleep } from '../../db/retry.js';
@@ -89,7 +90,10 @@ async function applicationWrote(c: Client, tables: Tables): Promise<boolean> {
 
 async function commentIndex(c: Client, run: Run, tables: Tables, idx: DeferredIndex): Promise<void> {
   for (const comment of idx.comments) {
-    const on = comment.on === 'INDEX' ? `INDEX ${qualified(run.names.schema, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${idx.partition ? qualified(run.names.schema, idx.partition) : tables.shadow}`;
+    const homes = partitionHomes(run.names.schema, run.plan.origin);
+    // A partition's own index is in its partition's schema (plan/partition-homes.ts), the others in the migration's.
+    const schema = homes.side(idx.partitionSchema ?? run.plan.origin.schema);
+    const on = comment.on === 'INDEX' ? `INDEX ${qualified(schema, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${idx.partition ? qualified(schema, idx.partition) : tables.shadow}`;
     await c.query(`COMMENT ON ${on} IS ${literal(comment.text)}`);
   }
 }

@@ -1,4 +1,5 @@
 import { withClient } from '../../db/session.js';
+import { partitionHomes } from '../../plan/partition-homes.js';
 import { componentLog } from '../../log.js';
 import { swapStatements } from '../../shadow/build.js';
 import { alterSides, hashableTypes } from '../../verify/alter-sides.js';
@@ -30,7 +31,7 @@ export async function validateShadow(run: Run, k: Captured): Promise<{ report: B
     replayer: k.replayer,
     retry: opts.retry,
     parallel: opts.checksumParallel,
-    constraintTarget: { schema: names.schema, table: plan.origin.name, oid: k.shadow.oid, key: k.mapping.shadowKey },
+    constraintTarget: { schema: names.schema, table: plan.origin.name, oid: k.shadow.oid, key: k.mapping.shadowKey, homes: partitionHomes(names.schema, plan.origin) },
     deferred: k.shadow.constraints,
     backlog: opts.cutoverBacklog,
     originOid: plan.origin.oid,
@@ -58,7 +59,7 @@ export async function proveConstraints(run: Run, k: Captured): Promise<CutoverIn
   const validatedByUser = swapStatements(plan.parsed.statements, origin.schema, origin.name).validate;
   const retyped = retypedColumns(plan.flow);
   const proofs = await withClient(pool, (c) =>
-    foreignKeysToProve(c, { originOid: origin.oid, shadowSchema: names.schema, table: origin.name, constraints: k.shadow.constraints, retyped, validated: validatedByUser }),
+    foreignKeysToProve(c, { originOid: origin.oid, shadowSchema: names.schema, homes: partitionHomes(names.schema, origin), table: origin.name, constraints: k.shadow.constraints, retyped, validated: validatedByUser }),
   );
   if (proofs.length === 0) return undefined;
   const shadow = await proveBeforeCutover(pool, {
