@@ -20,6 +20,8 @@ export interface PartitionHomes {
   extra: string[];
   /** [migration schema, user schema] of every schema partitions go through, for SQL matching the two trees */
   pairs: { side: string[]; user: string[] };
+  /** the migration schema holding what the shadow or one of its partitions has of its own (an index, stored with its partition's user schema) */
+  holding(x: { partitionSchema?: string | undefined }): string;
   /** a partition in the migration (the shadow's before the swap, the old one after) */
   inMigration(p: PartitionRef): SqlText;
   /** a partition where the application sees it */
@@ -42,6 +44,7 @@ export function partitionHomes(schema: string, table: { schema: string; partitio
     user: (s) => user.get(s) ?? s,
     extra: others.map((s) => side.get(s)!),
     pairs: { side: [...side.values()], user: [...side.keys()] },
+    holding: (x) => sideOf(x.partitionSchema ?? table.schema),
     inMigration: (p) => qualified(sideOf(p.schema ?? table.schema), p.name),
     live: (p) => qualified(p.schema ?? table.schema, p.name),
   };

@@ -87,8 +87,7 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
         await into.client.query(idx.create);
         await finishPartitionedIndex(into.client, schema, idx);
         for (const cm of idx.comments) {
-          const homes = partitionHomes(schema, origin);
-          const at = homes.side(idx.partitionSchema ?? origin.schema);
+          const at = partitionHomes(schema, origin).holding(idx);
           const on = cm.on === 'INDEX' ? `INDEX ${qualified(at, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${qualified(at, idx.partition ?? origin.name)}`;
           await into.client.query(`COMMENT ON ${on} IS ${literal(cm.text)}`);
         }

@@ -32,6 +32,7 @@ const log = componentLog('index-build');
  */
 export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables, replayer: Replayer): Promise<void> {
   const resolved: string[][] = [];
+  const homes = partitionHomes(run.names.schema, run.plan.origin);
   await withClient(run.pool, async (c) => {
     // At least 256MB for the sorts; a server configured for more keeps its own.
     await c.query(`SELECT set_config('maintenance_work_mem', '256MB', false) WHERE pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes('256MB')`);
@@ -41,7 +42,8 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
     }
     for (const idx of shadow.indexes) {
       // A resumed run finds the indexes built before the crash in place.
-      const exists = (await c.query(`SELECT to_regclass($1) IS NOT NULL AS e`, [qualified(run.names.schema, idx.name)])).rows[0].e;
+      // (A partition's own index is in its partition's migration schema: plan/partition-homes.ts.)
+      const exists = (await c.query(`SELECT to_regclass($1) IS NOT NULL AS e`, [qualified(homes.holding(idx), idx.name)])).rows[0].e;
       if (exists) {
         if (idx.unique && idx.columns && !idx.identity) resolved.push(idx.columns);
         await finishPartitionedIndex(c, run.names.schema, idx);
@@ -73,7 +75,7 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
       if (idx.unique && idx.columns && !idx.identity) resolved.push(idx.columns);
       // A partitioned index came with one index per partition, named by PostgreSQL: their names back.
       await finishPartitionedIndex(c, run.names.schema, idx);
-      await commentIndex(c, run, tables, idx);
+      await commentIndex(c, homes.holding(idx), tables, idx);
       await failpoint('mid-index', c);
     }
     await c.query('RESET maintenance_work_mem; RESET max_parallel_maintenance_workers');
@@ -88,11 +90,8 @@ async function applicationWrote(c: Client, tables: Tables): Promise<boolean> {
   return Number(r.rows[0].n) > 0;
 }
 
-async function commentIndex(c: Client, run: Run, tables: Tables, idx: DeferredIndex): Promise<void> {
+async function commentIndex(c: Client, schema: string, tables: Tables, idx: DeferredIndex): Promise<void> {
   for (const comment of idx.comments) {
-    const homes = partitionHomes(run.names.schema, run.plan.origin);
-    // A partition's own index is in its partition's schema (plan/partition-homes.ts), the others in the migration's.
-    const schema = homes.side(idx.partitionSchema ?? run.plan.origin.schema);
     const on = comment.on === 'INDEX' ? `INDEX ${qualified(schema, idx.name)}` : `CONSTRAINT ${ident(idx.name)} ON ${idx.partition ? qualified(schema, idx.partition) : tables.shadow}`;
     await c.query(`COMMENT ON ${on} IS ${literal(comment.text)}`);
   }
