@@ -636,6 +636,9 @@ function partitionedIndexRoute(named: Node, facts: TableFacts, used: Set<string>
   undo.push(`DROP INDEX IF EXISTS ${root}`);
   let part = 0;
   const existing: { sql: string; on: string }[] = [];
+  // PostgreSQL chooses a partition's index name among the names of the partition's schema.
+  const usedIn = new Map<string, Set<string>>([[facts.table.schema, used]]);
+  const usedOf = (schema: string): Set<string> => usedIn.get(schema) ?? usedIn.set(schema, new Set(facts.usedNamesIn?.[schema] ?? [])).get(schema)!;
   const visit = (parentOid: string, parentIndex: string): void => {
     for (const p of facts.partitions.filter((x) => x.parentOid === parentOid)) {
       const own = equivalent.get(p.oid);
@@ -643,8 +646,8 @@ function partitionedIndexRoute(named: Node, facts: TableFacts, used: Set<string>
         existing.push({ sql: `ALTER INDEX ${parentIndex} ATTACH PARTITION ${qualified(p.schema, own)}`, on: `${p.schema}.${p.name}` });
         continue;
       }
-      const name = chooseConstraintName(p.name, [addition], 'idx', used);
-      used.add(name);
+      const name = chooseConstraintName(p.name, [addition], 'idx', usedOf(p.schema));
+      usedOf(p.schema).add(name);
       const index = qualified(p.schema, name);
       const on = `${p.schema}.${p.name}`;
       if (p.partitioned) {

@@ -44,6 +44,8 @@ export interface TableFacts {
    * for an index or constraint of this table could collide with (those starting like the table)
    */
   usedNames: string[];
+  /** the same in each other schema a partition of the table lives in (names are unique within a schema) */
+  usedNamesIn?: Record<string, string[]>;
   /** the session's TimeZone is UTC: timestamp <-> timestamptz keeps its bytes (PostgreSQL 12+) */
   sessionUtc: boolean;
   typeChanges: TypeChangeFact[];
@@ -174,13 +176,16 @@ async function readCatalog(c: Client, oid: string): Promise<CatalogFacts> {
   // A generated name starts with the table's name (or a partition's, for the indexes built on
   // each), cut to no less than its first 16 characters.
   const owners = [{ schema: t.schema, name: t.name }, ...partitions];
-  const usedNames = (await c.query(
-    `SELECT relname::text AS name FROM pg_class c, unnest($1::text[], $2::text[]) o(s, t)
+  const used = (await c.query<{ schema: string; name: string }>(
+    `SELECT o.n AS schema, relname::text AS name FROM pg_class c, unnest($1::text[], $2::text[], $3::text[]) o(s, t, n)
       WHERE relnamespace = o.s::regnamespace AND starts_with(relname, left(o.t, 16))
-     UNION SELECT conname::text FROM pg_constraint, unnest($1::text[], $2::text[]) o(s, t)
+     UNION SELECT o.n, conname::text FROM pg_constraint, unnest($1::text[], $2::text[], $3::text[]) o(s, t, n)
       WHERE connamespace = o.s::regnamespace AND starts_with(conname, left(o.t, 16))`,
-    [owners.map((o) => ident(o.schema)), owners.map((o) => o.name)],
-  )).rows.map((r) => r.name as string);
+    [owners.map((o) => ident(o.schema)), owners.map((o) => o.name), owners.map((o) => o.schema)],
+  )).rows;
+  const usedNames = used.filter((r) => r.schema === t.schema).map((r) => r.name);
+  const usedNamesIn: Record<string, string[]> = {};
+  for (const r of used) if (r.schema !== t.schema) (usedNamesIn[r.schema] ??= []).push(r.name);
   const uniqueIndexes = await readUniqueIndexes(c, oid);
   const identity = chooseRowIdentity(uniqueIndexes);
   return {
@@ -203,6 +208,7 @@ async function readCatalog(c: Client, oid: string): Promise<CatalogFacts> {
     indexes: indexes.map((i) => ({ name: i.name, unique: i.unique, primary: i.primary, valid: i.valid, columns: i.columns, constraint: i.constraint, partitioned: i.partitioned })),
     partitions,
     usedNames,
+    usedNamesIn,
     sessionUtc: UTC_ZONES.has(String(t.tz).toLowerCase()),
   };
 }

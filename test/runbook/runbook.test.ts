@@ -187,10 +187,15 @@ describe('the runbook, run by hand', () => {
 });
 
 // A partitioned table (issue 15): the copy of the whole tree and the index route built partition
-// by partition, each run by hand as above, against the same ALTER offline.
+// by partition, each run by hand as above, against the same ALTER offline. One partition lives in
+// another schema under the name of one in the table's (arch.ev_2024 beside public.ev_2024, each
+// with an index ev_2024_note of its own): it goes through a migration schema of its own.
 const PARTITIONED = `
   CREATE TABLE ev (id int NOT NULL, at date NOT NULL, qty int, note text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
   CREATE TABLE ev_2024 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+  CREATE SCHEMA arch;
+  CREATE TABLE arch.ev_2024 PARTITION OF ev FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+  CREATE INDEX ev_2024_note ON arch.ev_2024 (note);
   CREATE TABLE ev_2025 PARTITION OF ev FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') PARTITION BY HASH (id);
   CREATE TABLE ev_2025_a PARTITION OF ev_2025 FOR VALUES WITH (MODULUS 2, REMAINDER 0);
   CREATE TABLE ev_2025_b PARTITION OF ev_2025 FOR VALUES WITH (MODULUS 2, REMAINDER 1);
@@ -199,16 +204,19 @@ const PARTITIONED = `
   CREATE INDEX ev_2024_note ON ev_2024 (note);
   ALTER TABLE ev_2024 ADD CONSTRAINT ev_2024_qty_check CHECK (qty >= 0);
   INSERT INTO ev SELECT g, date '2024-01-01' + (g % 800), g % 50, 'n' || g FROM generate_series(1, 3000) g;
+  INSERT INTO ev SELECT g, date '2023-01-01' + (g % 365), g % 50, 'a' || g FROM generate_series(200001, 200500) g;
   ANALYZE;
 `;
 const PARTITIONED_WRITES = [
   'UPDATE ev SET qty = qty + 1 WHERE id % 10 = 0',
   'DELETE FROM ev WHERE id % 97 = 0',
-  // key updates that move rows into another partition (2024 -> 2025, 2025 -> the default)
+  // key updates that move rows into another partition (2024 -> 2025, 2025 -> the default, 2023 in arch -> 2024)
   "UPDATE ev SET at = '2025-03-03' WHERE id BETWEEN 100 AND 110 AND at < '2025-01-01'",
   "UPDATE ev SET at = '2031-01-01' WHERE id BETWEEN 500 AND 505 AND at >= '2025-01-01' AND at < '2026-01-01'",
   "INSERT INTO ev SELECT 100000 + g, date '2025-06-01', 1, 'late' FROM generate_series(1, 20) g",
+  "UPDATE ev SET at = '2024-02-02' WHERE id BETWEEN 200300 AND 200305",
 ];
+const PARTITIONED_SCHEMAS = ['public', 'arch'];
 const PARTITIONED_TABLES: [string, string[]][] = [['public.ev', ['id', 'at']]];
 
 describe('the runbook of a partitioned table, run by hand', () => {
@@ -240,15 +248,15 @@ describe('the runbook of a partitioned table, run by hand', () => {
       });
       expect(wrote).toBe(true);
       await runScript(online.url, path.join(dir, 'cleanup.sql'));
-      expect(diffSnapshots(await snapshotCatalog(offline.pool, ['public']), await snapshotCatalog(online.pool, ['public']))).toEqual([]);
+      expect(diffSnapshots(await snapshotCatalog(offline.pool, PARTITIONED_SCHEMAS), await snapshotCatalog(online.pool, PARTITIONED_SCHEMAS))).toEqual([]);
       for (const [t, key] of PARTITIONED_TABLES) expect(await tableDigest(online.pool, t, { orderBy: key }), t).toEqual(await tableDigest(offline.pool, t, { orderBy: key }));
       expect(await leftovers(online)).toEqual([]);
 
-      const before = { catalog: await snapshotCatalog(aborted.pool, ['public']), rows: await tableDigest(aborted.pool, 'public.ev', { orderBy: ['id', 'at'] }) };
+      const before = { catalog: await snapshotCatalog(aborted.pool, PARTITIONED_SCHEMAS), rows: await tableDigest(aborted.pool, 'public.ev', { orderBy: ['id', 'at'] }) };
       const again = await runbookFor(aborted, alter, ['--copy-threshold', '0B']);
       await runScript(aborted.url, path.join(again, 'forward.sql'));
       await runScript(aborted.url, path.join(again, 'abort.sql'));
-      expect(diffSnapshots(before.catalog, await snapshotCatalog(aborted.pool, ['public']))).toEqual([]);
+      expect(diffSnapshots(before.catalog, await snapshotCatalog(aborted.pool, PARTITIONED_SCHEMAS))).toEqual([]);
       expect(await tableDigest(aborted.pool, 'public.ev', { orderBy: ['id', 'at'] })).toEqual(before.rows);
       expect(await leftovers(aborted)).toEqual([]);
     } finally {
@@ -263,7 +271,7 @@ describe('the runbook of a partitioned table, run by hand', () => {
     const db = await cloneDatabase(base, 'runbook_parted_route');
     const offline = await cloneDatabase(base, 'runbook_parted_route_off');
     try {
-      const before = await snapshotCatalog(db.pool, ['public']);
+      const before = await snapshotCatalog(db.pool, PARTITIONED_SCHEMAS);
       const dir = await runbookFor(db, alter);
       const forward = fs.readFileSync(path.join(dir, 'forward.sql'), 'utf8');
       expect(forward).toMatch(/strategy: online \(no copy\)/);
@@ -271,11 +279,11 @@ describe('the runbook of a partitioned table, run by hand', () => {
       expect(forward).toMatch(/CREATE INDEX CONCURRENTLY \S+ ON public\.ev_2025_b \(note, qty\);/);
       await runScript(db.url, path.join(dir, 'forward.sql'));
       await runScript(db.url, path.join(dir, 'abort.sql'));
-      expect(diffSnapshots(before, await snapshotCatalog(db.pool, ['public']))).toEqual([]);
+      expect(diffSnapshots(before, await snapshotCatalog(db.pool, PARTITIONED_SCHEMAS))).toEqual([]);
       await runScript(db.url, path.join(dir, 'forward.sql'));
       await runScript(db.url, path.join(dir, 'cleanup.sql'));
       await offline.query(alter);
-      expect(diffSnapshots(await snapshotCatalog(offline.pool, ['public']), await snapshotCatalog(db.pool, ['public']))).toEqual([]);
+      expect(diffSnapshots(await snapshotCatalog(offline.pool, PARTITIONED_SCHEMAS), await snapshotCatalog(db.pool, PARTITIONED_SCHEMAS))).toEqual([]);
       expect(await leftovers(db)).toEqual([]);
     } finally {
       await db.drop();
