@@ -18,6 +18,34 @@ function events(): string {
   `;
 }
 
+/** A range tree with partitions in two other schemas than its own, one named like a partition of its schema's. */
+function schemasTree(role: string): string {
+  return `
+      CREATE SCHEMA arch; CREATE SCHEMA hot;
+      CREATE TABLE ref (id int PRIMARY KEY);
+      INSERT INTO ref SELECT generate_series(0, 49);
+      CREATE TABLE m (id int NOT NULL, at date NOT NULL, v int, note text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+      CREATE INDEX m_v_idx ON m (v);
+      CREATE TABLE m_old PARTITION OF m FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+      CREATE TABLE arch.m_old PARTITION OF m FOR VALUES FROM ('2022-01-01') TO ('2023-01-01') WITH (fillfactor = 80);
+      CREATE TABLE hot.m_2024 PARTITION OF m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01') PARTITION BY RANGE (id);
+      CREATE TABLE hot.m_2024_low PARTITION OF hot.m_2024 FOR VALUES FROM (MINVALUE) TO (1500);
+      CREATE TABLE arch.m_2024_high PARTITION OF hot.m_2024 FOR VALUES FROM (1500) TO (MAXVALUE);
+      CREATE TABLE m_default PARTITION OF m DEFAULT;
+      CREATE INDEX m_old_note_idx ON public.m_old (note);
+      CREATE INDEX m_old_note_idx ON arch.m_old (note);
+      ALTER TABLE arch.m_old ADD CONSTRAINT m_old_v_check CHECK (v >= 0);
+      ALTER TABLE arch.m_old ADD CONSTRAINT m_old_ref FOREIGN KEY (v) REFERENCES ref (id);
+      ALTER TABLE arch.m_old ALTER COLUMN note SET STATISTICS 300;
+      CREATE STATISTICS arch.m_old_stats (ndistinct) ON v, note FROM arch.m_old;
+      COMMENT ON TABLE arch.m_old IS 'the archive of 2022';
+      GRANT SELECT ON hot.m_2024_low TO ${role};
+      CREATE TABLE m_log (id int, at date);
+      CREATE FUNCTION m_log_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO m_log VALUES (NEW.id, NEW.at); RETURN NULL; END $$;
+      CREATE TRIGGER m_old_log AFTER UPDATE ON arch.m_old FOR EACH ROW EXECUTE FUNCTION m_log_row();
+      INSERT INTO m SELECT i, date '2022-01-01' + (i % 1200), i % 50, 'n' || i FROM generate_series(1, 3000) i;`;
+}
+
 export const PARTITIONED_CASES: DiffCase[] = [
   {
     name: 'partitioned: instant changes on a range table with a sub-partitioned level and defaults',
@@ -186,34 +214,20 @@ export const PARTITIONED_CASES: DiffCase[] = [
     // names PostgreSQL generates in each schema are offline's.
     name: 'partitioned: a range tree with partitions in two other schemas, one named like a partition of the table\'s schema',
     schemas: ['public', 'arch', 'hot'],
-    setup: (role) => `
-      CREATE SCHEMA arch; CREATE SCHEMA hot;
-      CREATE TABLE ref (id int PRIMARY KEY);
-      INSERT INTO ref SELECT generate_series(0, 49);
-      CREATE TABLE m (id int NOT NULL, at date NOT NULL, v int, note text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
-      CREATE INDEX m_v_idx ON m (v);
-      CREATE TABLE m_old PARTITION OF m FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
-      CREATE TABLE arch.m_old PARTITION OF m FOR VALUES FROM ('2022-01-01') TO ('2023-01-01') WITH (fillfactor = 80);
-      CREATE TABLE hot.m_2024 PARTITION OF m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01') PARTITION BY RANGE (id);
-      CREATE TABLE hot.m_2024_low PARTITION OF hot.m_2024 FOR VALUES FROM (MINVALUE) TO (1500);
-      CREATE TABLE arch.m_2024_high PARTITION OF hot.m_2024 FOR VALUES FROM (1500) TO (MAXVALUE);
-      CREATE TABLE m_default PARTITION OF m DEFAULT;
-      CREATE INDEX m_old_note_idx ON public.m_old (note);
-      CREATE INDEX m_old_note_idx ON arch.m_old (note);
-      ALTER TABLE arch.m_old ADD CONSTRAINT m_old_v_check CHECK (v >= 0);
-      ALTER TABLE arch.m_old ADD CONSTRAINT m_old_ref FOREIGN KEY (v) REFERENCES ref (id);
-      ALTER TABLE arch.m_old ALTER COLUMN note SET STATISTICS 300;
-      CREATE STATISTICS arch.m_old_stats (ndistinct) ON v, note FROM arch.m_old;
-      COMMENT ON TABLE arch.m_old IS 'the archive of 2022';
-      GRANT SELECT ON hot.m_2024_low TO ${role};
-      CREATE TABLE m_log (id int, at date);
-      CREATE FUNCTION m_log_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO m_log VALUES (NEW.id, NEW.at); RETURN NULL; END $$;
-      CREATE TRIGGER m_old_log AFTER UPDATE ON arch.m_old FOR EACH ROW EXECUTE FUNCTION m_log_row();
-      INSERT INTO m SELECT i, date '2022-01-01' + (i % 1200), i % 50, 'n' || i FROM generate_series(1, 3000) i;`,
+    setup: (role) => schemasTree(role),
     alter: 'ALTER TABLE m ALTER COLUMN v TYPE bigint, ADD COLUMN flag boolean DEFAULT true; CREATE INDEX ON m (note)',
     after: `INSERT INTO m VALUES (100001, '2022-03-03', 1, 'a'), (100002, '2023-03-03', 2, 'b'), (100003, '2024-03-03', 3, 'c'), (1, '2030-01-01', 4, 'd');
       UPDATE m SET note = note || '!' WHERE at < '2023-01-01' AND id < 100;
       UPDATE m SET at = '2022-06-06' WHERE id BETWEEN 1600 AND 1610 AND at >= '2024-01-01';
       DELETE FROM ref WHERE id NOT IN (SELECT v FROM arch.m_old)`,
+  },
+  {
+    // The index route (no copy) on the same tree: each partition's index is named among its own
+    // schema's names, as offline (arch.m_old and public.m_old both get m_old_note_v_idx).
+    name: 'partitioned: CREATE INDEX on a tree with partitions in two other schemas, built partition by partition',
+    schemas: ['public', 'arch', 'hot'],
+    setup: (role) => schemasTree(role),
+    alter: 'CREATE INDEX ON m (note, v)',
+    strategy: 'online',
   },
 ];
