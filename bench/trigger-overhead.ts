@@ -7,7 +7,7 @@ import { startLoad } from './load.js';
 
 /**
  * The capture trigger's cost: the workload's maximum throughput (no pacing) without and with
- * pgshift's own capture trigger on the table, alternating twice, each for a few seconds.
+ * pgshift's own capture trigger on the table, in A B B A order twice, 3 s each, from a checkpoint each.
  */
 export async function measureTriggerOverhead(url: string, rows: number): Promise<{ withoutTps: number; withTps: number; overheadPct: number }> {
   const pool = createPool({ url, role: 'bench', lockTimeoutMs: 5000 });
@@ -25,21 +25,32 @@ export async function measureTriggerOverhead(url: string, rows: number): Promise
       await createChangelog(c, origin, forwardCapture(names), id);
     });
     const measure = async (): Promise<number> => {
+      // Each window starts from a checkpoint: a checkpoint's writes landing in one window only
+      // would be charged to whichever side ran then.
+      await pool.query('CHECKPOINT');
       const load = await startLoad(url, { workers: 4, firstNewId: rows + 1 + Math.floor(Math.random() * 1e9), maxId: rows });
-      await new Promise((r) => setTimeout(r, 4000));
+      await new Promise((r) => setTimeout(r, 3000));
       const s = await load.stop();
       return (s.latencies.length * 1000) / s.elapsedMs;
     };
     const without: number[] = [];
     const withTrigger: number[] = [];
-    for (let i = 0; i < 2; i++) {
-      without.push(await measure());
-      await withTransaction(pool, (c) => installTriggers(c, origin, forwardCapture(names), id));
-      withTrigger.push(await measure());
-      await withTransaction(pool, async (c) => {
+    const install = (): Promise<void> => withTransaction(pool, (c) => installTriggers(c, origin, forwardCapture(names), id));
+    const remove = (): Promise<void> =>
+      withTransaction(pool, async (c) => {
         for (const sql of dropTriggersSql(origin.schema, origin.name, names)) await c.query(sql);
         await c.query(`DELETE FROM pgshift.artifacts WHERE migration_id = $1`, [id]);
       });
+    // A B B A, twice: the table grows and its dead rows pile up under the load, so whichever side
+    // always ran second would pay for that drift; in this order a steady drift cancels out.
+    for (const side of ['without', 'with', 'with', 'without', 'without', 'with', 'with', 'without'] as const) {
+      if (side === 'with') {
+        await install();
+        withTrigger.push(await measure());
+        await remove();
+      } else {
+        without.push(await measure());
+      }
     }
     const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
     return { withoutTps: avg(without), withTps: avg(withTrigger), overheadPct: 100 * (1 - avg(withTrigger) / avg(without)) };
