@@ -9,6 +9,8 @@ SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name, c.relki
          THEN (SELECT coalesce(sum(GREATEST(l.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) t JOIN pg_class l ON l.oid = t.relid WHERE t.isleaf)
          ELSE GREATEST(c.reltuples, 0) END::int8::text AS estimated_rows,
        obj_description(c.oid, 'pg_class') AS comment,
+       (SELECT quote_ident(tn.nspname) || '.' || quote_ident(ty.typname) FROM pg_type ty JOIN pg_namespace tn ON tn.oid = ty.typnamespace
+         WHERE ty.oid = c.reloftype) AS of_type,
        -- partitions are pg_inherits rows too: only inheritance outside a partition tree counts
        EXISTS (SELECT FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid
                 WHERE (i.inhrelid = c.oid OR i.inhparent = c.oid) AND NOT ch.relispartition) AS has_inheritance,

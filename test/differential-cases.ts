@@ -584,6 +584,16 @@ export const CASES: DiffCase[] = [
     alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint, ADD COLUMN extra int',
   },
   {
+    // LIKE makes a plain table: the new table must be tied to the type again (reloftype).
+    name: 'typed table (OF a composite type) set unlogged, with a check added',
+    setup: () => `
+      CREATE TYPE item_row AS (id int, qty int, name text);
+      CREATE TABLE typed_items OF item_row (PRIMARY KEY (id), qty WITH OPTIONS NOT NULL);
+      INSERT INTO typed_items SELECT i, i % 97, 'n' || i FROM generate_series(1, ${N}) i;`,
+    alter: 'ALTER TABLE typed_items SET UNLOGGED, ADD CONSTRAINT typed_items_qty_check CHECK (qty >= 0)',
+    after: `INSERT INTO typed_items VALUES (${N + 1}, 5, 'after')`,
+  },
+  {
     name: 'enum and domain columns, text to enum USING',
     setup: () => `
       CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');

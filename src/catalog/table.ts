@@ -47,6 +47,8 @@ export interface TableInfo {
   replicaIdentity: string;
   estimatedRows: number;
   comment: string | null;
+  /** a typed table's composite type (CREATE TABLE ... OF type), qualified; null otherwise */
+  ofType: string | null;
   hasInheritance: boolean;
   isOwner: boolean;
   isSuperuser: boolean;
@@ -96,6 +98,7 @@ export async function describeTable(c: Client, oid: string): Promise<TableInfo> 
     replicaIdentity: t.replica_identity,
     estimatedRows: Math.max(0, Number(t.estimated_rows)),
     comment: t.comment,
+    ofType: t.of_type,
     hasInheritance: t.has_inheritance,
     isOwner: t.is_owner,
     isSuperuser: t.is_superuser,

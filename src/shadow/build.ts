@@ -98,6 +98,9 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   );
   const oid = await relationOid(c, shadow);
   const homes = partitionHomes(ctx.schema, origin);
+  // LIKE makes a plain table; a typed one is tied to its type again (its columns are the type's,
+  // so they match), and PostgreSQL then refuses on the shadow the column changes it refuses offline.
+  if (origin.ofType) await exec(`ALTER TABLE ${shadow} OF ${trusted(origin.ofType)}`);
   await restoreIndexNames(c, origin.oid, oid, ctx.schema);
   if (origin.partitionKey) {
     await buildPartitions(c, origin, ctx.schema);

@@ -41,6 +41,7 @@ export const RELATIONS_SQL = `
 SELECT n.nspname || '.' || c.relname AS key,
        c.relkind::text AS relkind,
        c.relpersistence::text AS persistence,
+       CASE WHEN c.reloftype <> 0 THEN format_type(c.reloftype, NULL) END AS of_type,
        ${sortedArray('c.reloptions')} AS reloptions,
        COALESCE(ts.spcname, '') AS tablespace,
        am.amname::text AS access_method,
