@@ -42,3 +42,11 @@ LEFT JOIN pg_trigger tg ON d.classid = 'pg_trigger'::regclass AND tg.oid = d.obj
 WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::oid
   AND d.deptype IN ('n', 'a')
   AND NOT (rc.oid IS NOT NULL AND rc.oid = $1::oid AND r.rulename = '_RETURN')
+-- Another table's foreign key into one of a partitioned table's partitions itself depends on the
+-- partition, not on the table: the swap re-points it with the rest (sql/dependents-defs.sql).
+UNION
+SELECT 'fk-in', con.conrelid::int8::text, cn.nspname || '.' || conrel.relname || ' (' || con.conname || ')', con.conname, 0
+FROM pg_constraint con JOIN pg_class conrel ON conrel.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = conrel.relnamespace
+WHERE con.contype = 'f' AND con.conparentid = 0
+  AND con.confrelid IN (SELECT t.relid FROM pg_partition_tree($1::oid::regclass) t WHERE t.level > 0)
+  AND con.conrelid NOT IN (SELECT t.relid FROM pg_partition_tree($1::oid::regclass) t)

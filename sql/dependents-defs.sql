@@ -21,7 +21,13 @@ UNION ALL
 SELECT 'fk-in', cn.nspname, con.conname, cr.relname, pg_get_constraintdef(con.oid), NULL,
        con.convalidated::text, obj_description(con.oid, 'pg_constraint')
 FROM pg_constraint con JOIN pg_class cr ON cr.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = cr.relnamespace
-WHERE con.contype = 'f' AND con.confrelid = $1::oid AND con.conrelid <> $1::oid AND con.conparentid = 0
+WHERE con.contype = 'f' AND con.conparentid = 0
+  AND ((con.confrelid = $1::oid AND con.conrelid <> $1::oid)
+  -- a foreign key of another table that references one of a partitioned table's partitions
+  -- itself (not the copies PostgreSQL keeps per partition of one into the table): re-pointed at
+  -- the new partition of the same name with the rest; the tree's own go with its constraints
+    OR (con.confrelid IN (SELECT t.relid FROM pg_partition_tree($1::oid::regclass) t WHERE t.level > 0)
+        AND con.conrelid NOT IN (SELECT t.relid FROM pg_partition_tree($1::oid::regclass) t)))
 UNION ALL
 SELECT 'statistics', sn.nspname, s.stxname, NULL, pg_get_statisticsobjdef(s.oid), s.stxstattarget::text, NULL,
        obj_description(s.oid, 'pg_statistic_ext')

@@ -183,9 +183,10 @@ const REFUSAL_SETUP = `
   CREATE TABLE parted (id int, at date, v int, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
   CREATE TABLE parted_2024 PARTITION OF parted FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
   INSERT INTO parted SELECT i, date '2024-01-01' + (i % 300), i FROM generate_series(1, 100) i;
-  CREATE TABLE parted2 (id int, at date, v int, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+  CREATE TABLE parted2 (id int, at date, v int, code text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
   CREATE TABLE parted2_a PARTITION OF parted2 FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
-  CREATE TABLE parted2_ref (id int, at date, FOREIGN KEY (id, at) REFERENCES parted2_a (id, at));
+  ALTER TABLE parted2_a ADD CONSTRAINT parted2_a_code_key UNIQUE (code);
+  CREATE TABLE parted2_ref (id int, at date, code text, FOREIGN KEY (id, at) REFERENCES parted2_a (id, at), FOREIGN KEY (code) REFERENCES parted2_a (code));
   CREATE TABLE viewed (id int PRIMARY KEY, shown text, hidden text);
   CREATE VIEW viewed_v AS SELECT id, shown FROM viewed;
   CREATE TABLE pubbed (id int PRIMARY KEY, v int, w int);
@@ -223,10 +224,11 @@ const REFUSALS: { name: string; statements: string; everyStrategy?: boolean; mes
   // Offline PostgreSQL refuses it too ("cannot alter inherited column"); the copy finds it by attaching its trial shadow.
   { name: 'a type change on a partition', statements: 'ALTER TABLE parted_2024 ALTER COLUMN v TYPE bigint', message: /is a partition of public\.parted, and offline PostgreSQL refuses what would make it unlike its parent: .*different type for column "v"/ },
 
+  // Offline PostgreSQL refuses it too: the ALTER reaches the partition, where the foreign key needs the column.
   {
-    name: 'a partitioned table one of whose partitions another table\'s foreign key references',
-    statements: 'ALTER TABLE parted2 ALTER COLUMN v TYPE bigint',
-    message: /foreign key parted2_ref_id_at_fkey of public\.parted2_ref references partition parted2_a itself, not the partitioned table; re-pointing it at the new partition is not built/,
+    name: 'dropping a column another table\'s foreign key into one partition references (the copy)',
+    statements: 'ALTER TABLE parted2 DROP COLUMN code, ALTER COLUMN v TYPE bigint',
+    message: /cannot drop column code of public\.parted2 because constraint parted2_ref_code_fkey on table parted2_ref depends on it/,
   },
   // Offline PostgreSQL refuses it too; the route stops at its first statement (ON ONLY), before any build.
   {

@@ -3,7 +3,7 @@ import type { Client } from '../db/session.js';
 /**
  * What a swap locks, and nothing more: the table being replaced (first: the application takes
  * it before what its writes cascade into), the incoming table, the tables whose foreign keys
- * into it are dropped and added again (ALTER TABLE ... DROP CONSTRAINT takes both ends ACCESS
+ * into it (or into one of its partitions itself) are dropped and added again (ALTER TABLE ... DROP CONSTRAINT takes both ends ACCESS
  * EXCLUSIVE), the parents of foreign keys taken off the outgoing table when it is kept, and the
  * parents of foreign keys added at the swap (SHARE ROW EXCLUSIVE). Views are not locked here:
  * LOCK TABLE on a view also locks every table the view reads; CREATE OR REPLACE VIEW takes the
@@ -21,7 +21,8 @@ export async function lockSetFor(
 ): Promise<LockSet> {
   const r = await c.query<{ oid: string; why: string }>(
     `SELECT DISTINCT conrelid::int8::text AS oid, 'child' AS why FROM pg_constraint
-      WHERE contype = 'f' AND confrelid = $1::oid AND conrelid NOT IN ($1::oid, $2::oid)
+      WHERE contype = 'f' AND conrelid NOT IN ($1::oid, $2::oid)
+        AND (confrelid = $1::oid OR (conparentid = 0 AND confrelid IN (SELECT relid FROM pg_partition_tree($1::oid::regclass) WHERE level > 0)))
      UNION
      SELECT DISTINCT confrelid::int8::text, 'parent' FROM pg_constraint
       WHERE contype = 'f' AND conrelid = $1::oid AND confrelid NOT IN ($1::oid, $2::oid)`,

@@ -1,6 +1,5 @@
 import type { Client } from '../db/session.js';
 import { ident, literal, qualified, trusted, type SqlText } from '../db/quote.js';
-import { UserError } from '../errors.js';
 import { sqlFile } from '../db/sql-files.js';
 import type { TableInfo } from '../catalog/table.js';
 import { copyAclStatements } from './acl.js';
@@ -17,21 +16,10 @@ import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js'
  * (shadow/partition-own.ts). Runs inside the shadow's build transaction, after the shadow's root exists.
  */
 export async function buildPartitions(c: Client, origin: TableInfo, schema: string): Promise<void> {
-  const into = (await c.query(
-    `SELECT con.conname AS name, n.nspname AS schema, r.relname AS child, p.relname AS partition
-       FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class p ON p.oid = t.relid
-       JOIN pg_constraint con ON con.confrelid = p.oid AND con.contype = 'f' AND con.conparentid = 0
-       JOIN pg_class r ON r.oid = con.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
-      WHERE t.level > 0 ORDER BY 1 LIMIT 1`,
-    [origin.oid],
-  )).rows[0];
-  if (into) {
-    // Foreign keys into the table are re-pointed under the cutover's locks; one into a partition
-    // would keep the old partition, and re-pointing those is not built.
-    throw new UserError(
-      `refused: ${origin.schema}.${origin.name}: foreign key ${into.name} of ${into.schema}.${into.child} references partition ${into.partition} itself, not the partitioned table; re-pointing it at the new partition is not built: drop it first and add it again after the change`,
-    );
-  }
+  // Other tables' foreign keys into a partition itself are re-pointed at the new partition of its
+  // name by the cutover with those into the table (sql/dependents-defs.sql, 'fk-in'); a
+  // partition's own into a sibling is one of its own (partition-own.ts), added at the swap, where
+  // the sibling's name means the new one.
   const homes = partitionHomes(schema, origin);
   for (const s of homes.extra) await c.query(`CREATE SCHEMA ${ident(s)}`);
   for (const p of origin.partitions) {
