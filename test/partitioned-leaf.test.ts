@@ -4,7 +4,7 @@ import { onlineAlter, alterOptions } from '../src/index.js';
 import { startWorkload, type Workload } from '../src/demo/workload.js';
 import { createTestDatabase, type TestDatabase } from './support/test-db.js';
 import { runCli } from './support/cli.js';
-import { partitionedDatabase, setUpPartitioned } from './support/partitioned.js';
+import { partitionedDatabase, referencingWriter, setUpPartitioned } from './support/partitioned.js';
 import { mirrorDifferences } from './support/mirror.js';
 
 /**
@@ -162,39 +162,19 @@ describe('a leaf of a partitioned table another table references', () => {
     const plan = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: change }));
     expect(plan.plan.join('\n')).toMatch(/cutover: foreign keys into the partitioned table acct_ref_acct on app\.acct_ref: dropped before DETACH/);
     const [lo, hi] = (await db.query(`SELECT min(id)::int AS lo, max(id)::int AS hi FROM ${leaf}`)).rows.map((r) => [r.lo, r.hi])[0]!;
-    // The referencing table's writer: each insert references a row of the leaf it locks first
-    // (FOR KEY SHARE, as the foreign key's check does), so a row the workload deletes or moves
-    // meanwhile is skipped or retried (40001), never an error of the migration's making.
-    const writer = new pg.Pool({ connectionString: db.url, max: 2 });
-    const errors: string[] = [];
-    let inserted = 0;
-    let stopping = false;
-    const write = async (): Promise<void> => {
-      while (!stopping) {
-        const from = lo + Math.floor(Math.random() * (hi - lo));
-        try {
-          const r = await writer.query(`INSERT INTO app.acct_ref (acct_id) SELECT id FROM (SELECT id FROM app.acct WHERE id >= $1 AND id <= $2 ORDER BY id LIMIT 1 FOR KEY SHARE) k`, [from, hi]);
-          inserted += r.rowCount ?? 0;
-        } catch (err) {
-          const code = (err as { code?: string }).code;
-          if (code !== '40001' && code !== '40P01') errors.push(String(err));
-        }
-      }
-    };
     const workload = await startWorkload({ url: appUrl, schema: 'app', table: 'acct', mirror: 'acct_mirror', workers: 3, initialRows: ROWS });
-    const writers = [write(), write()];
+    const writer = referencingWriter(db.url, { table: 'app.acct_ref', source: 'app.acct', lo, hi });
     let report;
     let during = 0;
+    let errors: string[] = [];
     try {
       await new Promise((r) => setTimeout(r, 300));
-      const before = inserted;
+      const before = writer.inserted();
       report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: change, execute: true, chunkTimeMs: 20, dropOld: true }));
-      during = inserted - before;
+      during = writer.inserted() - before;
       await new Promise((r) => setTimeout(r, 300));
     } finally {
-      stopping = true;
-      await Promise.all(writers);
-      await writer.end();
+      errors = await writer.stop();
       await stopClean(workload);
     }
     expect(errors).toEqual([]);
@@ -211,6 +191,41 @@ describe('a leaf of a partitioned table another table references', () => {
     expect((err as { code?: string }).code).toBe('23503');
     expect((await db.query(`SELECT reloptions, relispartition FROM pg_class WHERE oid = $1::regclass`, [leaf])).rows[0]).toEqual({ reloptions: ['fillfactor=75'], relispartition: true });
     expect(report.cutover!.holdMs).toBeLessThan(1000);
+  });
+  it('a leaf another table\'s foreign key references itself: re-pointed at the new leaf, and at the old one again by the revert; one into a sibling partition untouched', async () => {
+    await db.query(`CREATE TABLE app.leaf_in (id bigserial PRIMARY KEY, acct_id int NOT NULL,
+        CONSTRAINT leaf_in_acct FOREIGN KEY (acct_id) REFERENCES app.acct_p6 (id) ON DELETE CASCADE DEFERRABLE);
+      COMMENT ON CONSTRAINT leaf_in_acct ON app.leaf_in IS 'into the leaf';
+      INSERT INTO app.leaf_in (acct_id) SELECT id FROM app.acct_p6 WHERE id % 5 = 0;
+      CREATE TABLE app.sibling_in (id bigserial PRIMARY KEY, acct_id int NOT NULL, CONSTRAINT sibling_in_acct FOREIGN KEY (acct_id) REFERENCES app.acct_p7 (id));
+      INSERT INTO app.sibling_in (acct_id) SELECT id FROM app.acct_p7 WHERE id % 5 = 0;`);
+    const fk = async (name: string): Promise<Record<string, unknown>> => (await db.query(
+      `SELECT oid::int8::text AS oid, confrelid::int8::text AS ref, convalidated, pg_get_constraintdef(oid) AS def, obj_description(oid, 'pg_constraint') AS comment
+         FROM pg_constraint WHERE conname = $1`, [name])).rows[0];
+    const leafOid = async (): Promise<string> => (await db.query(`SELECT 'app.acct_p6'::regclass::oid::int8::text AS oid`)).rows[0].oid;
+    const [into, sibling, oldLeaf] = [await fk('leaf_in_acct'), await fk('sibling_in_acct'), await leafOid()];
+    expect(into).toMatchObject({ ref: oldLeaf, convalidated: true, comment: 'into the leaf' });
+    const change = 'ALTER TABLE app.acct_p6 SET (fillfactor = 60)';
+    const plan = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: change }));
+    expect(plan.plan.join('\n')).toMatch(/re-pointed at the swap: fk-in app\.leaf_in \(leaf_in_acct\)/);
+    expect(plan.plan.join('\n')).not.toMatch(/sibling_in/);
+    const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: change, execute: true, revertWindowMs: 3_600_000 }));
+    expect(report.status).toBe('done');
+    const newLeaf = await leafOid();
+    expect(newLeaf).not.toBe(oldLeaf);
+    // The same definition, comment and name, on the new leaf, validated after the commit.
+    expect(await fk('leaf_in_acct')).toEqual({ ...into, oid: expect.any(String), ref: newLeaf });
+    expect(await fk('sibling_in_acct')).toEqual(sibling);
+    expect((await db.query(`SELECT count(*)::int AS n FROM app.leaf_in r WHERE NOT EXISTS (SELECT FROM app.acct_p6 a WHERE a.id = r.acct_id)`)).rows[0].n).toBe(0);
+    expect(((await db.query(`INSERT INTO app.leaf_in (acct_id) VALUES (-424242)`).catch((e: unknown) => e)) as { code?: string }).code).toBe('23503');
+    const reverted = await runCli(['revert', String(report.migrationId), '--url', db.url]);
+    expect(reverted.status, reverted.stderr).toBe(0);
+    expect(await leafOid()).toBe(oldLeaf);
+    expect(await fk('leaf_in_acct')).toEqual({ ...into, oid: expect.any(String) });
+    expect(await fk('sibling_in_acct')).toEqual(sibling);
+    const cleaned = await runCli(['cleanup', String(report.migrationId), '--url', db.url]);
+    expect(cleaned.status, cleaned.stderr).toBe(0);
+    expect(await fk('leaf_in_acct')).toEqual({ ...into, oid: expect.any(String) });
   });
 });
 

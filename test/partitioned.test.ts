@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onlineAlter, alterOptions } from '../src/index.js';
 import { createTestDatabase, type TestDatabase } from './support/test-db.js';
 import { runCli } from './support/cli.js';
-import { migrateUnderLoad, partitionedDatabase } from './support/partitioned.js';
+import { migrateUnderLoad, partitionedDatabase, referencingWriter } from './support/partitioned.js';
 
 /**
  * No lost writes on a partitioned table (DESIGN.md section 5, issue 15): the mirrored workload
@@ -37,6 +37,55 @@ describe('concurrent writes on a partitioned table', () => {
     expect(types.rows[0].t).toBe('bigint');
     const leftovers = await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`);
     expect(leftovers.rows).toEqual([]);
+  });
+});
+
+describe('concurrent writes on a partitioned table and on a table whose foreign key references one partition itself', () => {
+  let db: TestDatabase;
+  let appUrl: string;
+  // A database of its own: the workload numbers the rows it inserts from the same start.
+  partitionedDatabase('part_fk', ROWS, (d, u) => {
+    db = d;
+    appUrl = u;
+  });
+
+  it('the referencing table written meanwhile: its foreign key re-pointed at the new partition in the cutover, NOT VALID, validated after; no write lost', async () => {
+    // Rows that the workload moves out of the partition (key updates) or deletes take theirs along.
+    await db.query(`CREATE TABLE app.acct_ref (id bigserial PRIMARY KEY, acct_id int NOT NULL,
+        CONSTRAINT acct_ref_p3 FOREIGN KEY (acct_id) REFERENCES app.acct_p3 (id) ON DELETE CASCADE ON UPDATE CASCADE);
+      INSERT INTO app.acct_ref (acct_id) SELECT id FROM app.acct_p3 WHERE id % 3 = 0`);
+    const def = (await db.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname = 'acct_ref_p3'`)).rows[0].def;
+    const oldPartition = (await db.query(`SELECT 'app.acct_p3'::regclass::oid::int8::text AS oid`)).rows[0].oid;
+    const change = 'ALTER TABLE app.acct ALTER COLUMN v TYPE bigint, ADD COLUMN extra int DEFAULT 7';
+    const plan = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: change }));
+    expect(plan.plan.join('\n')).toMatch(/re-pointed at the swap: fk-in app\.acct_ref \(acct_ref_p3\)/);
+    // The runbook's cutover locks the referencing table with the tree, and re-points the key.
+    const runbook = await runCli(['plan', change, '--strategy', 'copy', '--url', db.url]);
+    expect(runbook.status, runbook.stderr).toBe(0);
+    expect(runbook.stdout).toMatch(/LOCK TABLE "app"\."acct", [^\n]*app\.acct_ref[^\n]* IN ACCESS EXCLUSIVE MODE/);
+    expect(runbook.stdout).toMatch(/ALTER TABLE "app"\."acct_ref" DROP CONSTRAINT "acct_ref_p3"\n\s*ALTER TABLE "app"\."acct_ref" ADD CONSTRAINT "acct_ref_p3" FOREIGN KEY \(acct_id\) REFERENCES app\.acct_p3\(id\) [^\n]*NOT VALID/);
+    expect(runbook.stdout).toMatch(/ALTER TABLE "app"\."acct_ref" VALIDATE CONSTRAINT "acct_ref_p3"/);
+    const [lo, hi] = (await db.query(`SELECT min(id)::int AS lo, max(id)::int AS hi FROM app.acct_p3`)).rows.map((r) => [r.lo, r.hi])[0]!;
+    const writer = referencingWriter(db.url, { table: 'app.acct_ref', source: 'app.acct_p3', lo, hi });
+    let run;
+    let errors: string[] = [];
+    const before = writer.inserted();
+    try {
+      run = await migrateUnderLoad(db, appUrl, ROWS);
+    } finally {
+      errors = await writer.stop();
+    }
+    expect(errors).toEqual([]);
+    expect(run.status).toBe('done');
+    expect(run.stats.errors).toEqual([]);
+    expect(run.stats.failures).toBe(0);
+    expect(run.differences).toEqual([]);
+    expect(writer.inserted() - before, 'rows the referencing table got during the migration').toBeGreaterThan(20);
+    const fk = await db.query(`SELECT confrelid::int8::text AS ref, confrelid = 'app.acct_p3'::regclass AS new_partition, convalidated, pg_get_constraintdef(oid) AS def
+      FROM pg_constraint WHERE conname = 'acct_ref_p3'`);
+    expect(fk.rows).toEqual([{ ref: expect.not.stringMatching(`^${oldPartition}$`), new_partition: true, convalidated: true, def }]);
+    expect((await db.query(`SELECT count(*)::int AS n FROM app.acct_ref r WHERE NOT EXISTS (SELECT FROM app.acct_p3 a WHERE a.id = r.acct_id)`)).rows[0].n).toBe(0);
+    expect(((await db.query(`INSERT INTO app.acct_ref (acct_id) VALUES (-424242)`).catch((e: unknown) => e)) as { code?: string }).code).toBe('23503');
   });
 });
 
@@ -80,7 +129,7 @@ describe('a partitioned table changed meanwhile, reverted, validated', () => {
   });
 
 
-  it('swaps the old tree back with the writes made to the new one, rows moved between partitions included, a partition\'s own foreign key and index with it', async () => {
+  it('swaps the old tree back with the writes made to the new one, rows moved between partitions included, a partition\'s own foreign key and index with it, another table\'s foreign key into a partition re-pointed there and back', async () => {
     await db.query(`CREATE TABLE rv_ref (id int PRIMARY KEY);
       INSERT INTO rv_ref SELECT generate_series(1, 10);
       CREATE TABLE rv (id int PRIMARY KEY, v int, note text, ref int) PARTITION BY RANGE (id);
@@ -96,9 +145,18 @@ describe('a partitioned table changed meanwhile, reverted, validated', () => {
       CREATE TRIGGER rv_a_log AFTER INSERT OR UPDATE ON rv_a FOR EACH ROW EXECUTE FUNCTION rv_log_row();
       CREATE STATISTICS rv_b_stats (ndistinct) ON v, note FROM rv_b;
       CREATE STATISTICS rv_stats (ndistinct) ON v, note FROM rv;
-      CREATE PUBLICATION rv_pub FOR TABLE rv_b;`);
+      CREATE PUBLICATION rv_pub FOR TABLE rv_b;
+      CREATE TABLE rv_in (id int PRIMARY KEY, rv_id int REFERENCES rv_b (id));
+      INSERT INTO rv_in SELECT g, g FROM generate_series(1001, 2000, 10) g;`);
+    // Another table's foreign key into one partition itself: re-pointed at the new partition, and back.
+    const into = `SELECT confrelid::int8::text AS ref, convalidated AS valid FROM pg_constraint WHERE conname = 'rv_in_rv_id_fkey'`;
+    const partitionOid = `SELECT 'public.rv_b'::regclass::oid::int8::text AS ref, true AS valid`;
+    const oldB = (await db.query(partitionOid)).rows;
+    expect((await db.query(into)).rows).toEqual(oldB);
     const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE rv ALTER COLUMN v TYPE bigint', execute: true, revertWindowMs: 3_600_000 }));
     expect(report.status).toBe('done');
+    expect((await db.query(into)).rows).toEqual((await db.query(partitionOid)).rows);
+    expect((await db.query(into)).rows).not.toEqual(oldB);
     // The new partition has the foreign key (valid, enforced), the kept old one no longer holds rv_ref.
     const fks = `SELECT n.nspname = 'public' AS home, con.convalidated AS valid FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE con.conname = 'rv_a_ref_fkey'`;
@@ -129,6 +187,8 @@ describe('a partitioned table changed meanwhile, reverted, validated', () => {
     expect((await db.query(fks)).rows).toEqual([{ home: true, valid: true }]);
     await expect(db.query(`DELETE FROM rv_ref WHERE id = 10`)).rejects.toThrow(/violates foreign key constraint "rv_a_ref_fkey"/);
     expect((await db.query(`SELECT pg_get_indexdef('public.rv_a_note'::regclass) AS d`)).rows[0].d).toBe('CREATE INDEX rv_a_note ON public.rv_a USING btree (note)');
+    expect((await db.query(into)).rows).toEqual(oldB);
+    await expect(db.query(`DELETE FROM rv WHERE id = 1011`)).rejects.toThrow(/violates foreign key constraint "rv_in_rv_id_fkey"/);
   });
 
   it('a partition of the new table truncated during the revert window: the revert refuses, as for the table, and swaps nothing back', async () => {

@@ -189,7 +189,9 @@ describe('the runbook, run by hand', () => {
 // A partitioned table (issue 15): the copy of the whole tree and the index route built partition
 // by partition, each run by hand as above, against the same ALTER offline. One partition lives in
 // another schema under the name of one in the table's (arch.ev_2024 beside public.ev_2024, each
-// with an index ev_2024_note of its own): it goes through a migration schema of its own.
+// with an index ev_2024_note of its own): it goes through a migration schema of its own. Other
+// tables' foreign keys reference one partition itself (one of each schema): the scripts' swap
+// re-points them, abort.sql back.
 const PARTITIONED = `
   CREATE TABLE ev (id int NOT NULL, at date NOT NULL, qty int, note text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
   CREATE TABLE ev_2024 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
@@ -205,6 +207,10 @@ const PARTITIONED = `
   ALTER TABLE ev_2024 ADD CONSTRAINT ev_2024_qty_check CHECK (qty >= 0);
   INSERT INTO ev SELECT g, date '2024-01-01' + (g % 800), g % 50, 'n' || g FROM generate_series(1, 3000) g;
   INSERT INTO ev SELECT g, date '2023-01-01' + (g % 365), g % 50, 'a' || g FROM generate_series(200001, 200500) g;
+  CREATE TABLE ev_refs (id int PRIMARY KEY, ev_id int, at date, FOREIGN KEY (ev_id, at) REFERENCES ev_2024 (id, at) ON DELETE CASCADE ON UPDATE CASCADE);
+  INSERT INTO ev_refs SELECT id, id, at FROM ev_2024 WHERE id % 7 = 0;
+  CREATE TABLE arch_refs (id int PRIMARY KEY, ev_id int, at date, FOREIGN KEY (ev_id, at) REFERENCES arch.ev_2024 (id, at) ON DELETE CASCADE ON UPDATE CASCADE);
+  INSERT INTO arch_refs SELECT id, id, at FROM arch.ev_2024 WHERE id % 7 = 0;
   ANALYZE;
 `;
 const PARTITIONED_WRITES = [
@@ -217,7 +223,7 @@ const PARTITIONED_WRITES = [
   "UPDATE ev SET at = '2024-02-02' WHERE id BETWEEN 200300 AND 200305",
 ];
 const PARTITIONED_SCHEMAS = ['public', 'arch'];
-const PARTITIONED_TABLES: [string, string[]][] = [['public.ev', ['id', 'at']]];
+const PARTITIONED_TABLES: [string, string[]][] = [['public.ev', ['id', 'at']], ['public.ev_refs', ['id']], ['public.arch_refs', ['id']]];
 
 describe('the runbook of a partitioned table, run by hand', () => {
   let base: TestDatabase;

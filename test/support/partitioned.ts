@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { onlineAlter, alterOptions } from '../../src/index.js';
 import { startWorkload, type WorkloadStats } from '../../src/demo/workload.js';
 import { afterAll, beforeAll } from 'vitest';
@@ -82,4 +83,45 @@ export function partitionedDatabase(name: string, rows: number, use: (db: TestDa
     await db?.drop();
     await db?.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
   });
+}
+
+/** Writers of a referencing table, running until stopped: how many rows they inserted, and their errors. */
+export interface ReferencingWriter {
+  inserted(): number;
+  stop(): Promise<string[]>;
+}
+
+/**
+ * Two writers inserting into `table (acct_id)` rows that reference a row of `source` (the
+ * partitioned table or one partition) with a key in [lo, hi]: each insert takes that row FOR KEY
+ * SHARE first (as the foreign key's check does), so a row the workload deletes or moves meanwhile
+ * is skipped or retried (40001, 40P01), never an error of the migration's making.
+ */
+export function referencingWriter(url: string, x: { table: string; source: string; lo: number; hi: number }): ReferencingWriter {
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const errors: string[] = [];
+  let inserted = 0;
+  let stopping = false;
+  const write = async (): Promise<void> => {
+    while (!stopping) {
+      const from = x.lo + Math.floor(Math.random() * (x.hi - x.lo));
+      try {
+        const r = await pool.query(`INSERT INTO ${x.table} (acct_id) SELECT id FROM (SELECT id FROM ${x.source} WHERE id >= $1 AND id <= $2 ORDER BY id LIMIT 1 FOR KEY SHARE) k`, [from, x.hi]);
+        inserted += r.rowCount ?? 0;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code !== '40001' && code !== '40P01') errors.push(String(err));
+      }
+    }
+  };
+  const writers = [write(), write()];
+  return {
+    inserted: () => inserted,
+    stop: async () => {
+      stopping = true;
+      await Promise.all(writers);
+      await pool.end();
+      return errors;
+    },
+  };
 }
