@@ -44,8 +44,10 @@ export interface LeafPartition {
   bound: string;
   /** the parent's default partition (when it is not this one): ATTACH would read it under the lock */
   defaultPartition: { oid: string; schema: string; name: string; estimatedRows: number } | null;
-  /** foreign keys declared on the leaf (or below it) referencing its partitioned table, as "name on table" (null when none) */
+  /** foreign keys declared below the leaf (a sub-partitioned level's partitions) referencing its partitioned table, as "name on table" (null when none) */
   referencedBy: string | null;
+  /** the leaf's own foreign keys referencing its partitioned table (or an ancestor), by name */
+  ownKeysIntoTree: string[];
   /**
    * Before PostgreSQL 18: the tree's own foreign keys declared on a partitioned table of it that
    * reference the leaf's partitioned table (a self-referencing tree), as "name on table" (null
@@ -71,6 +73,7 @@ export async function readLeafPartition(c: Client, oid: string): Promise<LeafPar
     defaultPartition: r.default_oid ? { oid: r.default_oid, schema: r.default_schema, name: r.default_name, estimatedRows: Number(r.default_rows) } : null,
     referencedBy: r.referenced_by,
     treeKeysCheckedInLock: r.tree_keys_checked_in_lock,
+    ownKeysIntoTree: r.own_keys_into_tree ?? [],
     foreignKeysIn: r.foreign_keys_in,
   };
 }

@@ -35,11 +35,12 @@ export async function readDependentDefs(c: Client, tableOid: string, ownTriggers
 
 /**
  * Foreign keys into the leaf's partitioned table (or an ancestor), other tables' and the tree's
- * own (a self-referencing tree, declared outside the leaf), read under search_path = pg_catalog.
+ * own (a self-referencing tree; the leaf's own too, not those below it), read under search_path = pg_catalog.
  * The cutover drops them before DETACH (which would otherwise read every referencing row under
  * the lock for one that references the leaf's rows, and fail on one) and adds them again after
  * ATTACH, NOT VALID, validated after the commit (swap.ts), as the swap re-points foreign keys
- * into a tree; the tree's own is cloned onto every partition again, the new one included. The
+ * into a tree; the tree's own is cloned onto every partition again, the new one included, and
+ * the leaf's own, read while it was the old leaf's, goes on the new leaf of its name. The
  * new leaf holds the old one's rows, as the validation proved. Before PostgreSQL 18 one declared
  * on a partitioned table goes back valid (PostgreSQL checks it under the lock): preflight
  * refuses the tree's own there (plan/preflight.ts).

@@ -11,7 +11,7 @@ import { copyAclStatements } from './acl.js';
 import { autovacuumOff, relOptionsList, type ShadowHeap } from './reloptions.js';
 import { buildPartitions, partitionIndexNames, partitionIndexStorage, restorePartitionIndexNames, type PartitionIndexName, type PartitionIndexStorage } from './partitions.js';
 import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js';
-import { addBoundCheck, inheritedForeignKeys, probeAttach, treeKeyClones } from './leaf.js';
+import { addBoundCheck, inheritedForeignKeys, probeAttach, keysIntoTree } from './leaf.js';
 import { repeatPartitionColumnSettings, repeatPartitionOwnObjects } from './partition-own.js';
 
 /** An index dropped from the shadow after it was built empty, to be rebuilt after the copy. */
@@ -115,10 +115,10 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   // ADD COLUMN behave the same; the copy then gives all rows that one value, as offline.
   const sampled = addsColumnWithDefault(ctx.statements) && (await insertSampleRow(c, origin, shadow));
   for (const chk of notValidChecks) await exec(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(chk.name)} ${chk.def}`);
-  // A key of a self-referencing tree comes back on the tree, not on the new partition
-  // (shadow/leaf.ts): never on the shadow, whose key would lock the tree it references.
-  const treeKeys = origin.partitionOf ? await treeKeyClones(c, origin.oid) : [];
-  for (const fk of ctx.foreignKeys === false ? [] : (await c.query(sqlFile('fks-out.sql'), [origin.oid])).rows.filter((r) => !treeKeys.includes(r.name))) {
+  // A key into the leaf's own tree is carried around DETACH and ATTACH, never by the shadow,
+  // whose key would lock the tree it references (shadow/leaf.ts).
+  const intoTree = origin.partitionOf ? await keysIntoTree(c, origin.oid) : [];
+  for (const fk of ctx.foreignKeys === false ? [] : (await c.query(sqlFile('fks-out.sql'), [origin.oid])).rows.filter((r) => !intoTree.includes(r.name))) {
     await exec(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}`);
     if (fk.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${shadow} IS ${literal(fk.comment)}`);
   }
@@ -139,7 +139,7 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   if (origin.comment !== null) await exec(`COMMENT ON TABLE ${shadow} IS ${literal(origin.comment)}`);
 
   for (const sql of buildStatements(ctx.statements, ctx.schema)) await exec(sql);
-  const inherited = origin.partitionOf ? (await inheritedForeignKeys(c, origin.oid)).filter((n) => !treeKeys.includes(n)) : [];
+  const inherited = origin.partitionOf ? (await inheritedForeignKeys(c, origin.oid)).filter((n) => !intoTree.includes(n)) : [];
   if (origin.partitionOf) await probeAttach(c, origin, ctx.schema, shadow, ctx.foreignKeys === false ? [] : inherited);
   const onceDefaults = sampled ? await onceEvaluatedDefaults(c, oid, shadow, ctx.flow) : new Map<string, string | null>();
   if (sampled) await exec(`TRUNCATE ${shadow}`);

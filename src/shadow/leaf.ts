@@ -84,19 +84,26 @@ export async function probeAttach(c: Client, origin: TableInfo, schema: string, 
 
 /** The origin's foreign keys that its parent's cloned onto it (ATTACH must find them valid). */
 export async function inheritedForeignKeys(c: Client, originOid: string): Promise<string[]> {
-  const r = await c.query<{ n: string }>(`SELECT conname AS n FROM pg_constraint WHERE conrelid = $1::oid AND contype = 'f' AND conparentid <> 0 ORDER BY oid`, [originOid]);
+  // Not those PostgreSQL keeps under the leaf's own key into a partitioned table (their parent is the leaf's).
+  const r = await c.query<{ n: string }>(
+    `SELECT con.conname AS n FROM pg_constraint con JOIN pg_constraint p ON p.oid = con.conparentid
+      WHERE con.conrelid = $1::oid AND con.contype = 'f' AND p.conrelid <> con.conrelid ORDER BY con.oid`,
+    [originOid],
+  );
   return r.rows.map((row) => row.n);
 }
 
 /**
- * The origin's foreign keys cloned from a key of its tree that references the tree itself (a
- * self-referencing partitioned table). They are not the new partition's to carry: the cutover
- * takes the tree's key off before DETACH and adds it back on the tree after ATTACH (cutover/swap.ts),
- * and PostgreSQL clones it onto every partition then, the new one included.
+ * The origin's foreign keys into its own tree (referencing its partitioned table or an
+ * ancestor): cloned from a key of the tree (a self-referencing partitioned table) or its own.
+ * They are not the shadow's to carry: one on the shadow would lock the tree it references while
+ * the shadow is built and filled. The cutover takes each off where it is declared before DETACH
+ * and adds it back there after ATTACH (cutover/swap.ts): the tree's on the tree, which PostgreSQL
+ * clones onto every partition then, the new one included; the leaf's own on the new leaf.
  */
-export async function treeKeyClones(c: Client, originOid: string): Promise<string[]> {
+export async function keysIntoTree(c: Client, originOid: string): Promise<string[]> {
   const r = await c.query<{ n: string }>(
-    `SELECT conname AS n FROM pg_constraint WHERE conrelid = $1::oid AND contype = 'f' AND conparentid <> 0
+    `SELECT conname AS n FROM pg_constraint WHERE conrelid = $1::oid AND contype = 'f'
         AND confrelid IN (SELECT relid FROM pg_partition_ancestors($1::oid::regclass) WHERE relid <> $1::oid) ORDER BY oid`,
     [originOid],
   );
