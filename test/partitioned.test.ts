@@ -65,6 +65,7 @@ describe('concurrent writes on a partitioned table and on a table whose foreign 
     expect(runbook.stdout).toMatch(/LOCK TABLE "app"\."acct", [^\n]*app\.acct_ref[^\n]* IN ACCESS EXCLUSIVE MODE/);
     expect(runbook.stdout).toMatch(/ALTER TABLE "app"\."acct_ref" DROP CONSTRAINT "acct_ref_p3"\n\s*ALTER TABLE "app"\."acct_ref" ADD CONSTRAINT "acct_ref_p3" FOREIGN KEY \(acct_id\) REFERENCES app\.acct_p3\(id\) [^\n]*NOT VALID/);
     expect(runbook.stdout).toMatch(/ALTER TABLE "app"\."acct_ref" VALIDATE CONSTRAINT "acct_ref_p3"/);
+    expect(runbook.stdout).toMatch(/^ {2}foreign keys in: app\.acct_ref\.acct_ref_p3$/m);
     const [lo, hi] = (await db.query(`SELECT min(id)::int AS lo, max(id)::int AS hi FROM app.acct_p3`)).rows.map((r) => [r.lo, r.hi])[0]!;
     const writer = referencingWriter(db.url, { table: 'app.acct_ref', source: 'app.acct_p3', lo, hi });
     let run;

@@ -42,10 +42,14 @@ async function dependents(c: Client, oid: string, schema: string, name: string):
          FROM pg_constraint k JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace n ON n.oid = r.relnamespace
         WHERE k.conrelid = $1::oid AND k.contype = 'f' ORDER BY k.conname`,
     )).map((r) => ({ name: r.name!, references: r.references!, definition: r.definition! })),
+    // Also other tables' foreign keys into one of its partitions itself (the swap re-points them too).
     foreignKeysIn: (await rows(
       `SELECT k.conname AS name, ${relname} AS "from", pg_get_constraintdef(k.oid) AS definition
          FROM pg_constraint k JOIN pg_class r ON r.oid = k.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
-        WHERE k.confrelid = $1::oid AND k.conrelid <> $1::oid AND k.contype = 'f' AND k.conparentid = 0 ORDER BY 2, 1`,
+        WHERE k.contype = 'f' AND k.conparentid = 0
+          AND ((k.confrelid = $1::oid AND k.conrelid <> $1::oid)
+            OR (k.confrelid IN (SELECT relid FROM pg_partition_tree($1::oid::regclass) WHERE level > 0)
+                AND k.conrelid NOT IN (SELECT relid FROM pg_partition_tree($1::oid::regclass)))) ORDER BY 2, 1`,
     )).map((r) => ({ name: r.name!, from: r.from!, definition: r.definition! })),
     views: (await rows(
       `SELECT DISTINCT ${relname} AS name, r.relkind = 'm' AS materialized
