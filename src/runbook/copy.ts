@@ -12,9 +12,10 @@ import { captureFunctionSql, changelogSql, dropTriggersSql, triggersSql, type Ca
 import { chunkBoundSql, copyRangeSql, deleteShadowRowsSql, insertRowsSql, takeEntriesSql, type Tables } from '../copy/sql.js';
 import { alterSides, hashableTypes } from '../verify/alter-sides.js';
 import { pageRangeChecksumSql } from '../verify/side.js';
-import { addToPublicationSql, readDependentDefs, type DependentDef } from '../cutover/dependents.js';
-import { lockSetFor } from '../cutover/lock-set.js';
-import { exchangeTables, repointForeignKeysIn, swapTables } from '../cutover/swap.js';
+import { addToPublicationSql, foreignKeysIntoParent, readDependentDefs, type DependentDef } from '../cutover/dependents.js';
+import { leafLocks, lockSetFor } from '../cutover/lock-set.js';
+import { attachLeaf, defaultBoundCheck, inheritedForeignKeys, leafBoundCondition, treeKeyClones } from '../shadow/leaf.js';
+import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, repointForeignKeysIn, swapTables } from '../cutover/swap.js';
 import type { Plan } from '../migration/plan.js';
 import { deriveMapping, type RowMapping } from '../plan/mapping.js';
 import type { ArtifactNames } from '../plan/names.js';
@@ -66,12 +67,25 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
   if (plan.flow.renames.length && (bound.views.length || defs.some((d) => ['trigger', 'policy', 'statistics'].includes(d.kind)))) {
     return notWritten('the statements rename a column that views, triggers, policies or statistics of the table may name: their new definitions exist only once the rename is applied under the swap\'s lock; pgshift alter --execute does that');
   }
-  if (origin.partitionOf) {
-    return notWritten(`${origin.schema}.${origin.name} is a partition changed alone: its swap detaches it and attaches the new table with the parent's foreign keys validated on it beforehand, which the scripts do not do; pgshift alter --execute does`);
+  const leaf = origin.partitionOf;
+  const treeKeys = leaf ? await treeKeyClones(c, origin.oid) : [];
+  if (treeKeys.length) {
+    return notWritten(`${origin.schema}.${origin.name} is a partition of a self-referencing partitioned table (its foreign key ${treeKeys.join(', ')}): the scripts for that swap are not written; pgshift alter --execute does it`);
   }
   const searchPath = (await c.query(`SELECT current_setting('search_path') AS p`)).rows[0].p as string;
   const fingerprint = await tableFingerprint(c, origin.oid);
   const names = runbookNames(schema);
+  // A leaf's parent's default partition: proven free of the leaf's bound before the swap, as the run does (shadow/leaf.ts).
+  const d = leaf?.defaultPartition ?? null;
+  const defaultCheck = d === null ? null : {
+    on: qualified(d.schema, d.name),
+    name: defaultBoundCheck(names),
+    check: `NOT (${await rolledBack(c, async () => {
+      await c.query(`CREATE SCHEMA ${ident(schema)}`);
+      return leafBoundCondition(c, schema, origin);
+    })})`,
+  };
+  const oldLeafForeignKeys = leaf ? await inheritedForeignKeys(c, origin.oid) : [];
   try {
     return await rolledBack(c, async () => {
       const built = recordingClient(c, 'run');
@@ -94,7 +108,7 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
       }
       // Filled and indexed: the shadow's heaps get their own autovacuum settings back, as in the engine.
       for (const heap of shadow.heaps) await indexes.client.query(autovacuumBackSql(heap));
-      const ctx: Ctx = { plan, x, schema, table, names, shadow, mapping, defs, bound, originFks, fingerprint, searchPath };
+      const ctx: Ctx = { plan, x, schema, table, names, shadow, mapping, defs, bound, originFks, fingerprint, searchPath, defaultCheck, oldLeafForeignKeys };
       ctx.newIdentity = await identitySequences(c, shadow.oid);
       const swap = await recordSwap(c, ctx);
       const revert = await recordRevert(c, ctx);
@@ -130,6 +144,10 @@ interface Ctx {
   searchPath: string;
   /** the shadow's identity sequences by column (their names; they move with the table) */
   newIdentity?: Map<string, string>;
+  /** a leaf's parent's default partition and the CHECK that proves it holds no row of the leaf's bound */
+  defaultCheck: { on: string; name: string; check: string } | null;
+  /** a leaf's foreign keys cloned from its parent's: its own once detached, taken off the kept old leaf */
+  oldLeafForeignKeys: string[];
 }
 
 function notWritten(why: string): CopyRunbook {
@@ -340,18 +358,23 @@ const TRIGGER_KEYS = " - 'triggers' - 'partition triggers'";
 
 /** The lock set of the swap, by name (pgshift's lockSetFor: the table first, then the rest). */
 async function lockStatements(c: Client, ctx: Ctx): Promise<string[]> {
+  const o = ctx.plan.origin;
+  const leaf = o.partitionOf;
   const locks = await lockSetFor(c, {
-    outgoing: ctx.plan.origin.oid,
+    outgoing: o.oid,
     incoming: ctx.shadow.oid,
     dropsOutgoingForeignKeys: true,
     addedForeignKeyParents: ctx.shadow.constraints.flatMap((con) => (con.referenced ? [con.referenced] : [])),
+    ...(leaf ? { leaf: await leafLocks(c, o.oid, leaf.parentOid, leaf.defaultPartition?.oid ?? null) } : {}),
   });
   const namesOf = async (oids: string[]): Promise<string[]> =>
     (await c.query(`SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY ($1::oid[]) ORDER BY c.oid`, [oids])).rows.map((r) => r.name as string);
-  const exclusive = await namesOf(locks.exclusive.filter((o) => o !== locks.first));
+  const exclusive = await namesOf(locks.exclusive.filter((oid) => oid !== locks.first && oid !== o.oid));
   const share = await namesOf(locks.share);
+  // A leaf's parent first (the application reaches the leaf through it), then the leaf.
+  const first = leaf ? [qualified(leaf.parentSchema, leaf.parentName), ctx.table] : [ctx.table];
   return [
-    `LOCK TABLE ${[ctx.table, ...exclusive].join(', ')} IN ACCESS EXCLUSIVE MODE`,
+    `LOCK TABLE ${[...first, ...exclusive].join(', ')} IN ACCESS EXCLUSIVE MODE`,
     ...(share.length ? [`LOCK TABLE ${share.join(', ')} IN SHARE ROW EXCLUSIVE MODE`] : []),
   ];
 }
@@ -379,6 +402,9 @@ async function recordSwap(c: Client, ctx: Ctx): Promise<RecordedSwap> {
     return def ? qualified(ctx.schema, def.name) : undefined;
   };
   const statements = rec.statements.map((r) => identityFrom(r, oldSeq));
+  // The kept old leaf's foreign keys cloned from its parent's are its own once detached (the
+  // swap reads them before, here): they go too, as the run takes them off (cutover/swap.ts).
+  for (const fk of ctx.oldLeafForeignKeys) statements.push(`ALTER TABLE ${qualified(ctx.schema, plan.origin.name)} DROP CONSTRAINT IF EXISTS ${ident(fk)}`);
   const validate = [...result.validate, ...userValidate.map((v) => [ctx.table, v] as [string, string])].map(([t, con]) => `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(con)}`);
   return { locks: await lockStatements(c, ctx), statements, validate };
 }
@@ -409,6 +435,12 @@ async function recordRevert(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   });
   const q = (sql: string): Promise<unknown> => rec.client.query(sql);
   await q('SET LOCAL search_path = pg_catalog');
+  // A leaf: the new one leaves the parent first, other tables' foreign keys into the tree off
+  // meanwhile (DETACH would read their rows), as the run's swap back does (cutover/swap-back.ts).
+  const leaf = plan.origin.partitionOf;
+  const intoParent = leaf ? await foreignKeysIntoParent(rec.client, plan.origin.oid) : [];
+  await dropForeignKeysIn(rec.client, intoParent);
+  if (leaf) await q(`ALTER TABLE ${qualified(leaf.parentSchema, leaf.parentName)} DETACH PARTITION ${table}`);
   for (const con of ctx.shadow.constraints) if (con.type === 'f') await q(`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${ident(con.name)}`);
   for (const s of of('serial')) await q(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY NONE`);
   for (const p of of('publication')) await q(`ALTER PUBLICATION ${ident(p.name)} DROP TABLE ${table}`);
@@ -422,15 +454,23 @@ async function recordRevert(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   }
   const validate = await repointForeignKeysIn(rec.client, of('fk-in'));
   for (const fk of ctx.originFks) {
-    const valid = !/ NOT VALID$/.test(fk.def);
-    await q(`ALTER TABLE ${table} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${valid ? ' NOT VALID' : ''}`);
+    // A leaf's go back valid: ATTACH attaches only a valid one (its check reads the old leaf under the lock).
+    const later = !/ NOT VALID$/.test(fk.def) && !leaf;
+    await q(`ALTER TABLE ${table} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${later ? ' NOT VALID' : ''}`);
     if (fk.comment !== null) await q(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${table} IS ${literal(fk.comment)}`);
-    if (valid) validate.push([table, fk.name]);
+    if (later) validate.push([table, fk.name]);
+  }
+  if (leaf) {
+    await attachLeaf(rec.client, plan.origin, ctx.names, leaf.bound);
+    validate.push(...(await addForeignKeysIn(rec.client, intoParent)));
   }
   for (const v of ctx.bound.views) await q(`CREATE OR REPLACE VIEW ${v.name}${v.options?.length ? ` WITH (${v.options.join(', ')})` : ''} AS ${v.def}`);
   for (const s of of('statistics')) await q(`ALTER STATISTICS ${qualified(schema, s.name)} SET SCHEMA ${ident(s.schema!)}`);
   for (const p of of('publication')) await q(addToPublicationSql(p, table));
-  const locks = [`LOCK TABLE ${[table, qualified(schema, plan.origin.name), ...new Set(of('fk-in').map((f) => qualified(f.schema!, f.target!)))].join(', ')} IN ACCESS EXCLUSIVE MODE`];
+  const referencing = [...of('fk-in'), ...intoParent].map((f) => qualified(f.schema!, f.target!));
+  const d = leaf?.defaultPartition;
+  const first = leaf ? [qualified(leaf.parentSchema, leaf.parentName), table] : [table];
+  const locks = [`LOCK TABLE ${[...new Set([...first, qualified(schema, plan.origin.name), ...(d ? [qualified(d.schema, d.name)] : []), ...referencing])].join(', ')} IN ACCESS EXCLUSIVE MODE`];
   return { locks, statements: rec.sql(), validate: validate.map(([t, con]) => `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(con)}`) };
 }
 
@@ -494,6 +534,7 @@ function forwardScript(ctx: Ctx, shadowDdl: string[], keyDdl: string[], indexDdl
       title: 'replay again: what was written during the index builds (shortens the swap below)',
       statements: ['BEGIN ISOLATION LEVEL REPEATABLE READ', ...replay, 'COMMIT'],
     },
+    ...defaultPartitionSections(ctx),
     {
       title: 'the swap, in one transaction: lock, check, replay the rest, exchange the tables, re-point what depends on the table',
       notes: [
@@ -525,6 +566,29 @@ function forwardScript(ctx: Ctx, shadowDdl: string[], keyDdl: string[], indexDdl
   };
 }
 
+/**
+ * A leaf's parent's default partition gets CHECK (NOT (the leaf's bound)), NOT VALID then
+ * validated, as the run gives it (shadow/leaf.ts proveDefaultPartition): ATTACH in the swap then
+ * reads none of its rows, and the swap drops it; abort.sql drops it when the swap did not happen.
+ */
+function defaultPartitionSections(ctx: Ctx): Section[] {
+  const d = ctx.defaultCheck;
+  if (!d) return [];
+  const add = `ALTER TABLE ${d.on} ADD CONSTRAINT ${ident(d.name)} CHECK (${d.check}) NOT VALID`;
+  return [{
+    title: `the parent's default partition ${d.on}: a CHECK that it holds no row of the leaf's bound, so that ATTACH in the swap does not read it`,
+    notes: ['locks: ACCESS EXCLUSIVE on the default partition for a moment (NOT VALID), then SHARE UPDATE EXCLUSIVE while VALIDATE reads it (reads and writes go on); the swap drops it'],
+    statements: [
+      doBlock(`BEGIN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint WHERE conrelid = ${literal(d.on)}::regclass AND conname = ${literal(d.name)}) THEN
+    EXECUTE ${literal(add)};
+  END IF;
+END`),
+      `ALTER TABLE ${d.on} VALIDATE CONSTRAINT ${ident(d.name)}`,
+    ],
+  }];
+}
+
 /** The revert's transaction as statements, and as one DO block that runs it only when the swap has happened (abort). */
 function revertStatements(ctx: Ctx, revert: RecordedSwap): string[] {
   return [`SET LOCAL lock_timeout = '${ctx.x.lockTimeoutMs}ms'`, ...revert.locks, ...revert.statements];
@@ -542,7 +606,12 @@ function abortScript(ctx: Ctx, revert: RecordedSwap): RunbookScript {
     },
     {
       title: `the capture triggers on ${o.schema}.${o.name} (ACCESS EXCLUSIVE for milliseconds)`,
-      statements: ['BEGIN', ...dropTriggersSql(o.schema, o.name, cap, o.partitions), 'COMMIT'],
+      statements: [
+        'BEGIN',
+        ...dropTriggersSql(o.schema, o.name, cap, o.partitions),
+        ...(ctx.defaultCheck ? [`ALTER TABLE ${ctx.defaultCheck.on} DROP CONSTRAINT IF EXISTS ${ident(ctx.defaultCheck.name)}`] : []),
+        'COMMIT',
+      ],
     },
     { title: `what forward.sql created in ${ctx.schema}, object by object`, statements: dropSchemaStatements(ctx) },
   ];

@@ -132,20 +132,25 @@ export async function proveDefaultPartition(pool: Pool, retry: RetryPolicy, id: 
   if (!d) return;
   const name = defaultBoundCheck(names);
   const on = qualified(d.schema, d.name);
-  const qual = await withClient(pool, (c) =>
-    rolledBack(c, () =>
-      withQualifiedNames(c, async () => {
-        const key = (await c.query<{ k: string }>(`SELECT pg_get_partkeydef($1::oid) AS k`, [leaf.parentOid])).rows[0]!.k;
-        const bound = (await c.query<{ b: string }>(`SELECT pg_get_expr(relpartbound, oid) AS b FROM pg_class WHERE oid = $1::oid`, [origin.oid])).rows[0]!.b;
-        const scratch = qualified(names.schema, 'pgshift_bound_probe');
-        await c.query(`CREATE TABLE ${scratch} (LIKE ${qualified(leaf.parentSchema, leaf.parentName)}) PARTITION BY ${trusted(key)}`);
-        await c.query(`CREATE TABLE ${qualified(names.schema, 'pgshift_bound_leaf')} PARTITION OF ${scratch} ${trusted(bound)}`);
-        return (await c.query<{ q: string }>(`SELECT pg_get_partition_constraintdef($1::regclass) AS q`, [qualified(names.schema, 'pgshift_bound_leaf')])).rows[0]!.q;
-      }),
-    ),
-  );
+  const qual = await withClient(pool, (c) => rolledBack(c, () => leafBoundCondition(c, names.schema, origin)));
   await proveCheck(pool, retry, { on, oid: d.oid, name, check: `NOT (${qual})` }, (c) =>
     c.query(`INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name, on_table) VALUES ($1, 'constraint', $2, $3, $4) ON CONFLICT DO NOTHING`, [id, d.schema, name, d.name]));
+}
+
+/**
+ * The leaf's bound as a condition, without its ancestors': read off a partition of the same bound
+ * under a scratch table LIKE the parent, made in `schema`; the caller's transaction is rolled back.
+ */
+export async function leafBoundCondition(c: Client, schema: string, origin: TableInfo): Promise<string> {
+  const leaf = origin.partitionOf!;
+  return withQualifiedNames(c, async () => {
+    const key = (await c.query<{ k: string }>(`SELECT pg_get_partkeydef($1::oid) AS k`, [leaf.parentOid])).rows[0]!.k;
+    const bound = (await c.query<{ b: string }>(`SELECT pg_get_expr(relpartbound, oid) AS b FROM pg_class WHERE oid = $1::oid`, [origin.oid])).rows[0]!.b;
+    const scratch = qualified(schema, 'pgshift_bound_probe');
+    await c.query(`CREATE TABLE ${scratch} (LIKE ${qualified(leaf.parentSchema, leaf.parentName)}) PARTITION BY ${trusted(key)}`);
+    await c.query(`CREATE TABLE ${qualified(schema, 'pgshift_bound_leaf')} PARTITION OF ${scratch} ${trusted(bound)}`);
+    return (await c.query<{ q: string }>(`SELECT pg_get_partition_constraintdef($1::regclass) AS q`, [qualified(schema, 'pgshift_bound_leaf')])).rows[0]!.q;
+  });
 }
 
 /**
