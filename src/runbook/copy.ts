@@ -14,7 +14,7 @@ import { alterSides, hashableTypes } from '../verify/alter-sides.js';
 import { pageRangeChecksumSql } from '../verify/side.js';
 import { addToPublicationSql, foreignKeysIntoParent, readDependentDefs, type DependentDef } from '../cutover/dependents.js';
 import { leafLocks, lockSetFor } from '../cutover/lock-set.js';
-import { attachLeaf, defaultBoundCheck, inheritedForeignKeys, leafBoundCondition, treeKeyClones } from '../shadow/leaf.js';
+import { attachLeaf, defaultBoundCheck, inheritedForeignKeys, keysIntoTree, leafBoundCondition } from '../shadow/leaf.js';
 import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, repointForeignKeysIn, swapTables } from '../cutover/swap.js';
 import type { Plan } from '../migration/plan.js';
 import { deriveMapping, type RowMapping } from '../plan/mapping.js';
@@ -68,9 +68,9 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
     return notWritten('the statements rename a column that views, triggers, policies or statistics of the table may name: their new definitions exist only once the rename is applied under the swap\'s lock; pgshift alter --execute does that');
   }
   const leaf = origin.partitionOf;
-  const treeKeys = leaf ? await treeKeyClones(c, origin.oid) : [];
-  if (treeKeys.length) {
-    return notWritten(`${origin.schema}.${origin.name} is a partition of a self-referencing partitioned table (its foreign key ${treeKeys.join(', ')}): the scripts for that swap are not written; pgshift alter --execute does it`);
+  const intoTree = leaf ? await keysIntoTree(c, origin.oid) : [];
+  if (intoTree.length) {
+    return notWritten(`${origin.schema}.${origin.name} has foreign key ${intoTree.join(', ')} into its own partitioned table: the scripts do not take it off and put it back around DETACH and ATTACH; pgshift alter --execute does`);
   }
   const searchPath = (await c.query(`SELECT current_setting('search_path') AS p`)).rows[0].p as string;
   const fingerprint = await tableFingerprint(c, origin.oid);
