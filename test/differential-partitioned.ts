@@ -18,7 +18,7 @@ function events(): string {
   `;
 }
 
-/** A range tree with partitions in two other schemas than its own, one named like a partition of its schema's. */
+/** A range tree with partitions in two other schemas than its own, one named like a partition of its schema's, and another table's foreign key into that one. */
 function schemasTree(role: string): string {
   return `
       CREATE SCHEMA arch; CREATE SCHEMA hot;
@@ -43,7 +43,9 @@ function schemasTree(role: string): string {
       CREATE TABLE m_log (id int, at date);
       CREATE FUNCTION m_log_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO m_log VALUES (NEW.id, NEW.at); RETURN NULL; END $$;
       CREATE TRIGGER m_old_log AFTER UPDATE ON arch.m_old FOR EACH ROW EXECUTE FUNCTION m_log_row();
-      INSERT INTO m SELECT i, date '2022-01-01' + (i % 1200), i % 50, 'n' || i FROM generate_series(1, 3000) i;`;
+      INSERT INTO m SELECT i, date '2022-01-01' + (i % 1200), i % 50, 'n' || i FROM generate_series(1, 3000) i;
+      CREATE TABLE m_refs (id int PRIMARY KEY, m_id int, m_at date, FOREIGN KEY (m_id, m_at) REFERENCES arch.m_old (id, at));
+      INSERT INTO m_refs SELECT i, i, date '2022-01-01' + i FROM generate_series(1, 100) i;`;
 }
 
 export const PARTITIONED_CASES: DiffCase[] = [
