@@ -29,6 +29,8 @@ export interface DiffCase {
    * occur, and nothing else may differ.
    */
   differences?: RegExp[];
+  /** The `differences` occur only on servers below this major (a newer PostgreSQL leaves none). */
+  differencesBelow?: number;
   /**
    * On a server below this major the online run refuses the case (exit 2, nothing changed) with
    * this reason, argued in README's "Refused, and why"; the case then checks the refusal instead.
@@ -927,6 +929,7 @@ export const CASES: DiffCase[] = [
     // swap re-adds it NOT VALID and VALIDATEs it after the lock, which PostgreSQL 17 does for
     // the main constraint only (those per partition cannot be validated alone: each would check
     // every row against its one partition). They are enforced all the same (README).
+    differencesBelow: 18,
     differences: [
       /^constraints public\.order_lines\.order_lines_order_id_placed_fkey1? -> public\.orders_202[45]: definition: ".*" -> ".* NOT VALID"$/,
       /^constraints public\.order_lines\.order_lines_order_id_placed_fkey1? -> public\.orders_202[45]: validated: true -> false$/,
@@ -1031,6 +1034,7 @@ export const CASES: DiffCase[] = [
     // disputes' foreign key references the sub-partitioned payments_2025: PostgreSQL keeps a
     // constraint per partition below it, which the swap's NOT VALID gives them too and VALIDATE
     // after the lock, on PostgreSQL 17, leaves so (as for a foreign key into the table, README).
+    differencesBelow: 18,
     differences: [
       /^constraints public\.disputes\.disputes_payment_id_paid_fkey[12]? -> public\.payments_2025_[ab]: definition: ".*" -> ".* NOT VALID"$/,
       /^constraints public\.disputes\.disputes_payment_id_paid_fkey[12]? -> public\.payments_2025_[ab]: validated: true -> false$/,
