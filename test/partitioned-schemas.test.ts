@@ -145,6 +145,22 @@ describe('a partitioned table with partitions in other schemas than its own', ()
     });
   });
 
+  // A partition's own foreign key on a retyped column is proven on the shadow's partition of its
+  // name (README: Proof of new constraints), here in the migration schema of arch.
+  it('the comprehensive validation and the proof of a partition\'s own foreign key read each partition where it is, in every schema', async () => {
+    const db = await setUp();
+    await db.query(`CREATE TABLE app.acct_ref (id int PRIMARY KEY); INSERT INTO app.acct_ref SELECT generate_series(0, 99);
+      ALTER TABLE arch.acct_p1 ADD CONSTRAINT acct_p1_v_ref FOREIGN KEY (v) REFERENCES app.acct_ref (id);`);
+    const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: CHANGE, execute: true, dropOld: true, validation: 'comprehensive' }));
+    expect(report.status).toBe('done');
+    expect(report.validation?.passed).toBe(true);
+    expect(report.validation?.constraintChecks.map((k) => k.check)).toContain('FOREIGN KEY acct_p1_v_ref');
+    expect((await db.query(`SELECT convalidated AS v FROM pg_constraint WHERE conname = 'acct_p1_v_ref' AND conrelid = 'arch.acct_p1'::regclass`)).rows).toEqual([{ v: true }]);
+    await expect(db.query(`DELETE FROM app.acct_ref WHERE id = (SELECT v FROM arch.acct_p1 LIMIT 1)`)).rejects.toThrow(/violates foreign key constraint "acct_p1_v_ref"/);
+    expect(await pgshiftSchemas(db)).toEqual([]);
+    expect(await mirrorDifferences(db)).toEqual([]);
+  });
+
   it('a leaf in another schema than its parent, changed alone: swapped in by DETACH/ATTACH in its own schema', async () => {
     const db = await setUp();
     const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE arch.acct_p1 SET (fillfactor = 70), ALTER COLUMN note SET STORAGE EXTERNAL', execute: true, dropOld: true }));
