@@ -1,7 +1,9 @@
 -- One step of the search for what a swap must carry besides the table (catalog/bound-objects.ts):
 -- the objects with a normal dependency on the relations ($1), types ($2) or routines ($3) the
 -- swap replaces, with what deciding their fate needs. A view's or a materialized view's
--- dependency is recorded by its _RETURN rule: reported as the relation itself.
+-- dependency is recorded by its _RETURN rule: reported as the relation itself. A constraint
+-- trigger of another table declared FROM a relation depends on it automatically ('a': dropping
+-- the relation would drop the trigger silently).
 SELECT DISTINCT
   CASE
     WHEN d.classid = 'pg_rewrite'::regclass AND r.rulename = '_RETURN' THEN 'relation'
@@ -29,7 +31,7 @@ SELECT DISTINCT
     ELSE false
   END AS typed,
   EXISTS (SELECT FROM pg_depend e WHERE e.classid = d.classid AND e.objid = d.objid AND e.deptype = 'e') AS in_extension,
-  COALESCE(pol.polrelid, tg.tgrelid)::int8::text AS on_table,
+  COALESCE(pol.polrelid, tg.tgrelid, CASE WHEN r.rulename <> '_RETURN' THEN r.ev_class END)::int8::text AS on_table,
   pg_describe_object(d.classid, d.objid, d.objsubid) AS description,
   pg_describe_object(d.refclassid, d.refobjid, d.refobjsubid) AS on_description
 FROM pg_depend d
@@ -39,7 +41,7 @@ LEFT JOIN pg_class dc ON d.classid = 'pg_class'::regclass AND dc.oid = d.objid
 LEFT JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
 LEFT JOIN pg_policy pol ON d.classid = 'pg_policy'::regclass AND pol.oid = d.objid
 LEFT JOIN pg_trigger tg ON d.classid = 'pg_trigger'::regclass AND tg.oid = d.objid
-WHERE d.deptype = 'n'
+WHERE (d.deptype = 'n' OR (d.deptype = 'a' AND tg.tgconstrrelid = d.refobjid AND tg.tgrelid <> d.refobjid AND NOT tg.tgisinternal AND tg.tgparentid = 0))
   AND ((d.refclassid = 'pg_class'::regclass AND d.refobjid = ANY ($1::oid[]))
     OR (d.refclassid = 'pg_type'::regclass AND d.refobjid = ANY ($2::oid[]))
     OR (d.refclassid = 'pg_proc'::regclass AND d.refobjid = ANY ($3::oid[])))

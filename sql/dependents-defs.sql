@@ -7,6 +7,11 @@ FROM pg_trigger t
 -- a partition's triggers cloned from its parent's come back with ATTACH PARTITION
 WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND t.tgparentid = 0 AND t.tgname <> ALL ($2::text[])
 UNION ALL
+-- the table's own rules (not the _RETURN rule of a view): created on the new table from their
+-- text, dropped from the old one (cutover/swap.ts moveRules)
+SELECT 'rule', NULL, r.rulename, NULL, pg_get_ruledef(r.oid), NULL, r.ev_enabled::text, obj_description(r.oid, 'pg_rewrite')
+FROM pg_rewrite r WHERE r.ev_class = $1::oid AND r.rulename <> '_RETURN'
+UNION ALL
 SELECT 'policy', NULL, p.polname, NULL,
        concat_ws(' ',
          'AS', CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,

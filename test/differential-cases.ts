@@ -18,6 +18,8 @@ export interface DiffCase {
   manyValues?: { table: string; column: string }[];
   /** DML run on both sides after the change, before comparing (exercises triggers, FKs, sequences). */
   after?: string;
+  /** DML run on both sides after `after`, as the role setup may grant to (which owns nothing). */
+  afterAsRole?: string;
   /** The strategy `auto` must choose when every rewrite is above the copy threshold (default copy). */
   strategy?: 'instant' | 'online' | 'copy';
   /** Why the `--strategy copy` run of a case auto runs without a copy is left out (the copy refuses it). */
@@ -579,6 +581,65 @@ export const CASES: DiffCase[] = [
       ALTER TABLE items ENABLE REPLICA TRIGGER items_s;`,
     alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint',
     after: `INSERT INTO items (id, qty) VALUES (100001, 1); UPDATE items SET qty = 2 WHERE id = 1`,
+  },
+  {
+    // Offline ALTER keeps the table's rules (same OID); the swap creates them on the new table.
+    name: 'rules on the table (DO ALSO into an audit table, a conditional DO INSTEAD NOTHING, a disabled one), written through after the change',
+    setup: () => `${items()}
+      CREATE TABLE items_audit (id int, qty int);
+      CREATE RULE items_log AS ON INSERT TO items DO ALSO INSERT INTO items_audit VALUES (NEW.id, NEW.qty);
+      CREATE RULE items_keep_zero AS ON DELETE TO items WHERE OLD.qty = 0 DO INSTEAD NOTHING;
+      CREATE RULE items_upd AS ON UPDATE TO items DO ALSO INSERT INTO items_audit VALUES (NEW.id, -1);
+      ALTER TABLE items DISABLE RULE items_upd;
+      COMMENT ON RULE items_log ON items IS 'every insert is audited';`,
+    alter: 'ALTER TABLE items ALTER COLUMN price TYPE numeric(12, 2), ADD COLUMN extra int DEFAULT 3',
+    after: `INSERT INTO items (id, qty) VALUES (100001, 4); DELETE FROM items WHERE id <= 200; UPDATE items SET qty = qty + 1 WHERE id <= 300`,
+  },
+  {
+    // A rule of another table, and a view's INSTEAD rule, writing into the table, through a renamed column.
+    name: 'rules of another table and of a view that write into the table',
+    setup: () => `${items()}
+      CREATE TABLE orders (id int PRIMARY KEY, item int);
+      CREATE RULE orders_item AS ON INSERT TO orders DO ALSO INSERT INTO items (id, qty, note) VALUES (NEW.item, NEW.id, 'ordered');
+      CREATE VIEW items_entry AS SELECT id, qty FROM items;
+      CREATE RULE items_entry_ins AS ON INSERT TO items_entry DO INSTEAD INSERT INTO items (id, qty, note) VALUES (NEW.id, NEW.qty, 'via view');
+      COMMENT ON RULE orders_item ON orders IS 'an order adds its item';`,
+    alter: 'ALTER TABLE items ALTER COLUMN price TYPE numeric(12, 2), ADD COLUMN extra int; ALTER TABLE items RENAME COLUMN note TO remark',
+    after: `INSERT INTO orders VALUES (1, 100001); INSERT INTO items_entry VALUES (100002, 7)`,
+  },
+  {
+    // RLS on another table whose policies read the table; a role that does not own it reads and writes through them.
+    name: 'policies of another table that read the table, used by a non-owner role after the change',
+    setup: (role) => `${items()}
+      CREATE TABLE docs (id int PRIMARY KEY, owner int, body text);
+      INSERT INTO docs SELECT i, i, 'doc ' || i FROM generate_series(1, 200) i;
+      ALTER TABLE docs ENABLE ROW LEVEL SECURITY;
+      CREATE POLICY docs_read ON docs FOR SELECT TO ${role} USING (owner IN (SELECT id FROM items WHERE qty > 50));
+      CREATE POLICY docs_add ON docs FOR INSERT TO ${role} WITH CHECK (EXISTS (SELECT FROM items i WHERE i.id = owner));
+      COMMENT ON POLICY docs_read ON docs IS 'owners of busy items';
+      GRANT SELECT, INSERT ON docs TO ${role};
+      GRANT SELECT ON items TO ${role};
+      CREATE TABLE seen (id int);
+      GRANT INSERT ON seen TO ${role};`,
+    alter: 'ALTER TABLE items ALTER COLUMN price TYPE numeric(12, 2), ADD COLUMN extra int DEFAULT 1',
+    after: 'INSERT INTO items (id, qty) VALUES (100001, 90)',
+    afterAsRole: `INSERT INTO docs VALUES (5001, 100001, 'new'); INSERT INTO seen SELECT id FROM docs`,
+  },
+  {
+    // Offline the trigger keeps naming the table (same OID); the swap re-creates it FROM the new one.
+    name: 'constraint triggers of another table declared FROM the table',
+    setup: () => `${items()}
+      CREATE TABLE shipments (id int PRIMARY KEY, item int);
+      CREATE TABLE ship_log (what text);
+      CREATE FUNCTION ship_check() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO ship_log VALUES (TG_NAME || ':' || TG_ARGV[0] || ':' || TG_OP); RETURN NULL; END $$;
+      CREATE CONSTRAINT TRIGGER ship_ct AFTER INSERT OR UPDATE ON shipments FROM items DEFERRABLE INITIALLY DEFERRED
+        FOR EACH ROW WHEN (NEW.item > 0) EXECUTE FUNCTION ship_check('a');
+      CREATE CONSTRAINT TRIGGER ship_gone AFTER DELETE ON shipments FROM items FOR EACH ROW EXECUTE FUNCTION ship_check('b');
+      ALTER TABLE shipments DISABLE TRIGGER ship_gone;
+      COMMENT ON TRIGGER ship_ct ON shipments IS 'checked at commit';`,
+    alter: 'ALTER TABLE items ALTER COLUMN qty TYPE bigint',
+    after: `INSERT INTO shipments VALUES (1, 5), (2, 0); DELETE FROM shipments WHERE id = 2`,
   },
   {
     name: 'UNLOGGED table',

@@ -131,6 +131,11 @@ async function runCase(c: DiffCase, strategy: 'auto' | 'copy'): Promise<void> {
       await offline.query(c.after);
       await online.query(c.after);
     }
+    if (c.afterAsRole !== undefined) {
+      const asRole = `SET ROLE ${quotedRole}; ${c.afterAsRole}; RESET ROLE`;
+      await offline.query(asRole);
+      await online.query(asRole);
+    }
 
     const a: CatalogSnapshot = await snapshotCatalog(offline.pool, schemas);
     const b: CatalogSnapshot = await snapshotCatalog(online.pool, schemas);
@@ -192,8 +197,8 @@ const REFUSAL_SETUP = `
   CREATE TABLE pubbed (id int PRIMARY KEY, v int, w int);
   CREATE PUBLICATION pubbed_pub FOR TABLE pubbed (id, v) WHERE (v > 0);
   CREATE TABLE ruled (id int PRIMARY KEY, v int);
-  CREATE TABLE ruled_log (id int);
-  CREATE RULE ruled_log_insert AS ON INSERT TO ruled DO ALSO INSERT INTO ruled_log VALUES (NEW.id);
+  CREATE TABLE ruled_log (lid serial PRIMARY KEY, id int);
+  CREATE RULE ruled_log_insert AS ON INSERT TO ruled DO ALSO INSERT INTO ruled_log (id) VALUES (NEW.id);
   CREATE TABLE snapped (id int PRIMARY KEY, v int);
   CREATE MATERIALIZED VIEW snapped_mv AS SELECT s AS snap FROM snapped s;
   CREATE TABLE atomic (id int PRIMARY KEY, v int);
@@ -239,7 +244,17 @@ const REFUSALS: { name: string; statements: string; everyStrategy?: boolean; mes
   },
   { name: 'dropping a column used by a view', statements: 'ALTER TABLE viewed DROP COLUMN shown', everyStrategy: true },
   { name: 'a USING expression on the primary key', statements: 'ALTER TABLE items ALTER COLUMN id TYPE bigint USING id * 2' },
-  { name: 'a table with a rule', statements: 'ALTER TABLE ruled ALTER COLUMN v TYPE bigint' },
+  // Offline PostgreSQL refuses it too: the rule's action reads the column.
+  {
+    name: 'a type change of a column a rule of the table uses (the copy)',
+    statements: 'ALTER TABLE ruled ALTER COLUMN id TYPE bigint, ADD COLUMN w int',
+    message: /cannot alter the type of column id of public\.ruled because rule ruled_log_insert on table (public\.)?ruled uses it/,
+  },
+  {
+    name: 'dropping a column a rule of another table writes (the copy)',
+    statements: 'ALTER TABLE ruled_log DROP COLUMN id, ADD COLUMN w int DEFAULT 1',
+    message: /cannot drop column id of public\.ruled_log because rule ruled_log_insert on table (public\.)?ruled depends on it/,
+  },
   // Offline PostgreSQL refuses both: a publication's column list and row filter depend on their columns.
   { name: 'a type change of a column a publication filters on', statements: 'ALTER TABLE pubbed ALTER COLUMN v TYPE bigint', everyStrategy: true },
   {

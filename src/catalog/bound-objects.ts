@@ -17,13 +17,26 @@ import { withQualifiedNames } from '../db/search-path.js';
  * - recreate-routine: a function or procedure taking or returning a replaced row type: its
  *   signature names the type by OID and CREATE OR REPLACE cannot change a return type, so it is
  *   created anew with its owner, grants and comment, and the old one dropped.
+ * - rebind-rule: a rule of another relation (a table, or a view's INSERT/UPDATE/DELETE rule)
+ *   whose action or condition reads or writes it: CREATE OR REPLACE RULE with its own text
+ *   (same OID, enabled state and comment).
+ * - rebind-policy: a policy of another table whose expressions read it: ALTER POLICY with its
+ *   own USING and WITH CHECK text (same OID, roles and comment).
+ * - recreate-trigger: a constraint trigger of another table declared FROM it: PostgreSQL cannot
+ *   change a trigger's FROM table, so it is dropped and created again by its own definition,
+ *   with its enabled state and comment.
  */
-export type BoundAction = 'rebind-view' | 'recreate-view' | 'rebuild-matview' | 'rebind-routine' | 'recreate-routine';
+export type BoundAction = 'rebind-view' | 'recreate-view' | 'rebuild-matview' | 'rebind-routine' | 'recreate-routine' | 'rebind-rule' | 'rebind-policy' | 'recreate-trigger';
+
+/** The actions on another relation's rule, policy or trigger: they change that relation. */
+export const ON_ANOTHER_RELATION: ReadonlySet<BoundAction> = new Set(['rebind-rule', 'rebind-policy', 'recreate-trigger']);
 
 export interface BoundObject {
   action: BoundAction;
-  /** pg_class OID (views, materialized views) or pg_proc OID (routines) */
+  /** pg_class OID (views, materialized views), pg_proc OID (routines), or the rule's, policy's or trigger's own */
   oid: string;
+  /** a rule's, policy's or trigger's relation (OID), which the swap changes; else null */
+  relation: string | null;
   /** e.g. `materialized view public.m`, `function public.f(public.t)` */
   description: string;
   /** the longest chain of dependencies from the table: whatever an object depends on comes first */
@@ -70,7 +83,7 @@ export async function readBoundObjects(c: Client, tableOid: string): Promise<Bou
 }
 
 async function discover(c: Client, tableOid: string): Promise<BoundObjects> {
-  const found = new Map<string, { action: BoundAction; description: string; typed: boolean; deps: Set<string> }>();
+  const found = new Map<string, { action: BoundAction; description: string; typed: boolean; deps: Set<string>; relation: string | null }>();
   const refusals: string[] = [];
   const refuse = (why: string): void => {
     if (!refusals.includes(why)) refusals.push(why);
@@ -97,7 +110,13 @@ async function discover(c: Client, tableOid: string): Promise<BoundObjects> {
       if (action === null) continue;
       const prior = found.get(row.oid);
       const chosen = prior && (RECREATED.has(prior.action) || !RECREATED.has(action)) ? prior.action : action;
-      const entry = prior ?? { action: chosen, description: row.class === 'column' ? relationOf(row.description) : row.description, typed: false, deps: new Set<string>() };
+      const entry = prior ?? {
+        action: chosen,
+        description: row.class === 'column' ? relationOf(row.description) : row.description,
+        typed: false,
+        deps: new Set<string>(),
+        relation: ON_ANOTHER_RELATION.has(chosen) ? row.on_table : null,
+      };
       entry.action = chosen;
       entry.typed ||= row.typed;
       if (on !== tableOid) entry.deps.add(on);
@@ -139,6 +158,7 @@ async function discover(c: Client, tableOid: string): Promise<BoundObjects> {
     description: o.description,
     depth: depthOf(oid, new Set()),
     typed: o.typed,
+    relation: o.relation,
     dependsOn: [...o.deps].filter((d) => found.has(d)),
   }));
   objects.sort((a, b) => a.depth - b.depth || Number(a.oid) - Number(b.oid));
@@ -191,12 +211,16 @@ function classify(row: Row, via: 'table' | 'row type' | 'other', onTheTable: boo
     case 'type':
       refuse(`${what} is based on ${on}: PostgreSQL cannot change a domain's base type or a range's subtype, so the swap cannot re-point it`);
       return null;
+    case 'rule':
     case 'policy':
     case 'trigger':
-      // The table's own are created again on the new table from their text; the old table keeps
-      // its own, bound to its own row type. Bound to an object created anew, the old one's would
-      // keep that object from being dropped.
-      if (ofTheTable || (onTheTable && via === 'row type')) return null;
+      // The table's own are created again on the new table from their text (cutover/swap.ts); the
+      // old table keeps its own policies and triggers, bound to its own row type, and its rules
+      // are dropped. Another relation's, bound to the table itself, are re-bound by name to the
+      // new table. Bound to an object created anew, the old one's would keep that object from
+      // being dropped; through the row type, re-parsed on the new row type, it might no longer
+      // mean what it meant.
+      if (onTheTable ? via !== 'other' : via === 'table') return onTheTable ? null : REBIND[row.class];
       refuse(`${what} uses ${on}, which the swap creates anew; the ${row.class} would keep the old one (drop it, run the migration, create it again)`);
       return null;
     default:
@@ -205,6 +229,8 @@ function classify(row: Row, via: 'table' | 'row type' | 'other', onTheTable: boo
       return null;
   }
 }
+
+const REBIND: Record<'rule' | 'policy' | 'trigger', BoundAction> = { rule: 'rebind-rule', policy: 'rebind-policy', trigger: 'recreate-trigger' };
 
 /** `column x of view public.v` -> `view public.v` (a view's columns are the view's). */
 function relationOf(columnDescription: string): string {
@@ -220,8 +246,11 @@ async function ownershipRefusals(c: Client, objects: BoundObject[]): Promise<str
       WHERE c.oid = ANY ($1::oid[]) AND NOT pg_has_role(c.relowner, 'MEMBER')
      UNION ALL
      SELECT p.oid::int8::text, pg_get_userbyid(p.proowner) FROM pg_proc p
-      WHERE p.oid = ANY ($1::oid[]) AND NOT pg_has_role(p.proowner, 'MEMBER')`,
-    [objects.map((o) => o.oid)],
+      WHERE p.oid = ANY ($1::oid[]) AND NOT pg_has_role(p.proowner, 'MEMBER')
+     UNION ALL
+     SELECT o.oid, pg_get_userbyid(c.relowner) FROM unnest($2::text[], $3::oid[]) o(oid, rel) JOIN pg_class c ON c.oid = o.rel
+      WHERE NOT pg_has_role(c.relowner, 'MEMBER')`,
+    [objects.filter((o) => o.relation === null).map((o) => o.oid), ...unzipRelations(objects)],
   );
   return r.rows.map((row) => {
     const o = objects.find((x) => x.oid === row.oid)!;
@@ -229,8 +258,23 @@ async function ownershipRefusals(c: Client, objects: BoundObject[]): Promise<str
   });
 }
 
+/** [object OIDs, their relations' OIDs] of the rules, policies and triggers: their relations' owners act on them. */
+function unzipRelations(objects: BoundObject[]): [string[], string[]] {
+  const on = objects.filter((o) => o.relation !== null);
+  return [on.map((o) => o.oid), on.map((o) => o.relation!)];
+}
+
 export function verb(action: BoundAction): string {
-  return { 'rebind-view': 're-binds', 'recreate-view': 're-creates', 'rebuild-matview': 'rebuilds', 'rebind-routine': 're-binds', 'recreate-routine': 're-creates' }[action];
+  return {
+    'rebind-view': 're-binds',
+    'recreate-view': 're-creates',
+    'rebuild-matview': 'rebuilds',
+    'rebind-routine': 're-binds',
+    'recreate-routine': 're-creates',
+    'rebind-rule': 're-binds',
+    'rebind-policy': 're-binds',
+    'recreate-trigger': 're-creates',
+  }[action];
 }
 
 /** A view created anew takes its triggers and rules along only where the swap knows how. */

@@ -3,9 +3,10 @@ import { ident, literal, qualified, trusted } from '../db/quote.js';
 import { sqlFile } from '../db/sql-files.js';
 import { withQualifiedNames } from '../db/search-path.js';
 import { RuntimeError } from '../errors.js';
-import { readBoundObjects, type BoundObject } from '../catalog/bound-objects.js';
+import { ON_ANOTHER_RELATION, readBoundObjects, type BoundObject } from '../catalog/bound-objects.js';
 import { copyAclStatements } from '../shadow/acl.js';
 import { relOptionsList } from '../shadow/reloptions.js';
+import { enabledStateSql } from './enabled-state.js';
 import { asideName, dropOldMatview, exchangeMatview, finishMatviews, readMatviewDefs, type MatviewDef } from './matviews.js';
 
 interface ViewDef {
@@ -29,12 +30,27 @@ interface RoutineDef {
   comment: string | null;
 }
 
+/** A rule, policy or constraint trigger of another relation (sql/rebound-defs.sql). */
+interface ReboundDef {
+  oid: string;
+  kind: 'rule' | 'policy' | 'trigger';
+  name: string;
+  /** its relation, quoted and qualified */
+  relation: string;
+  def: string | null;
+  using_expr: string | null;
+  check_expr: string | null;
+  enabled: string | null;
+  comment: string | null;
+}
+
 /** What the swap carries besides the table, with the definitions read before the exchange. */
 export interface BoundDefs {
   objects: BoundObject[];
   views: Map<string, ViewDef>;
   routines: Map<string, RoutineDef>;
   matviews: Map<string, MatviewDef>;
+  rebound: Map<string, ReboundDef>;
 }
 
 /**
@@ -52,11 +68,13 @@ export async function readBoundDefs(c: Client, tableOid: string): Promise<BoundD
     const views = (await c.query<ViewDef>(sqlFile('view-defs.sql'), [oids('rebind-view', 'recreate-view')])).rows;
     const routines = (await c.query<RoutineDef>(sqlFile('routine-defs.sql'), [oids('rebind-routine', 'recreate-routine')])).rows;
     const matviews = await readMatviewDefs(c, oids('rebuild-matview'));
+    const rebound = (await c.query<ReboundDef>(sqlFile('rebound-defs.sql'), [oids('rebind-rule', 'rebind-policy', 'recreate-trigger')])).rows;
     return {
       objects: bound.objects,
       views: new Map(views.map((v) => [v.oid, v])),
       routines: new Map(routines.map((r) => [r.oid, r])),
       matviews: new Map(matviews.map((m) => [m.oid, m])),
+      rebound: new Map(rebound.map((r) => [r.oid, r])),
     };
   });
 }
@@ -87,7 +105,8 @@ export async function carryBound(c: Client, d: BoundDefs, migrationSchema: strin
     else if (o.action === 'rebind-routine') await c.query(trusted(d.routines.get(o.oid)!.def));
     else if (o.action === 'recreate-view') await recreateView(c, d.views.get(o.oid)!);
     else if (o.action === 'rebind-view') await replaceView(c, d.views.get(o.oid)!, 'CREATE OR REPLACE VIEW');
-    else await exchangeMatview(c, d.matviews.get(o.oid)!, migrationSchema);
+    else if (o.action === 'rebuild-matview') await exchangeMatview(c, d.matviews.get(o.oid)!, migrationSchema);
+    else await rebindOnRelation(c, d.rebound.get(o.oid)!);
   }
   for (const o of d.objects.slice().reverse()) {
     if (o.action === 'recreate-routine') {
@@ -152,4 +171,35 @@ async function recreateRoutine(c: Client, r: RoutineDef): Promise<void> {
     );
   }
   if (r.comment !== null) await c.query(`COMMENT ON ROUTINE ${routine} IS ${literal(r.comment)}`);
+}
+
+/** Only the other relations' rules, policies and constraint triggers of `d` (the runbook's revert.sql re-binds these alone). */
+export async function carryOnRelations(c: Client, d: BoundDefs): Promise<void> {
+  for (const o of d.objects) if (ON_ANOTHER_RELATION.has(o.action)) await rebindOnRelation(c, d.rebound.get(o.oid)!);
+}
+
+/**
+ * Another relation's rule, policy or constraint trigger, re-bound by name to the new table: a
+ * rule by CREATE OR REPLACE RULE with its own text, a policy by ALTER POLICY with its own
+ * expressions (both keep their OIDs, and so their comments, roles and enabled state); a
+ * constraint trigger, whose FROM table PostgreSQL cannot change, dropped and created again by its
+ * definition (timing, events, deferrable state, condition, function and arguments are in it),
+ * with its enabled state and comment. Each takes its relation's lock: ACCESS EXCLUSIVE (CREATE
+ * RULE, ALTER POLICY, DROP TRIGGER), a table's already in the cutover's lock set (lock-set.ts).
+ */
+async function rebindOnRelation(c: Client, r: ReboundDef): Promise<void> {
+  const on = trusted(r.relation);
+  if (r.kind === 'rule') {
+    await c.query(trusted(r.def!));
+  } else if (r.kind === 'policy') {
+    const using = r.using_expr !== null ? ` USING (${trusted(r.using_expr)})` : '';
+    const check = r.check_expr !== null ? ` WITH CHECK (${trusted(r.check_expr)})` : '';
+    await c.query(`ALTER POLICY ${ident(r.name)} ON ${on}${using}${check}`);
+  } else {
+    await c.query(`DROP TRIGGER ${ident(r.name)} ON ${on}`);
+    await c.query(trusted(r.def!));
+    const state = enabledStateSql('TRIGGER', on, r.name, r.enabled);
+    if (state) await c.query(state);
+    if (r.comment !== null) await c.query(`COMMENT ON TRIGGER ${ident(r.name)} ON ${on} IS ${literal(r.comment)}`);
+  }
 }

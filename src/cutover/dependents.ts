@@ -5,7 +5,7 @@ import { ident } from '../db/quote.js';
 
 /** One row of dependents-defs.sql: something to re-create or re-point at the new table. */
 export interface DependentDef {
-  kind: 'trigger' | 'policy' | 'fk-in' | 'statistics' | 'publication' | 'cluster' | 'replica-index' | 'serial' | 'identity';
+  kind: 'trigger' | 'rule' | 'policy' | 'fk-in' | 'statistics' | 'publication' | 'cluster' | 'replica-index' | 'serial' | 'identity';
   schema: string | null;
   name: string;
   target: string | null;

@@ -1,13 +1,17 @@
 import type { Client } from '../db/session.js';
+import { readBoundObjects } from '../catalog/bound-objects.js';
 
 /**
  * What a swap locks, and nothing more: the table being replaced (first: the application takes
  * it before what its writes cascade into), the incoming table, the tables whose foreign keys
  * into it (or into one of its partitions itself) are dropped and added again (ALTER TABLE ... DROP CONSTRAINT takes both ends ACCESS
  * EXCLUSIVE), the parents of foreign keys taken off the outgoing table when it is kept, and the
- * parents of foreign keys added at the swap (SHARE ROW EXCLUSIVE). Views are not locked here:
- * LOCK TABLE on a view also locks every table the view reads; CREATE OR REPLACE VIEW takes the
- * view's own lock when it re-binds it, under the same timeout and deadline.
+ * parents of foreign keys added at the swap (SHARE ROW EXCLUSIVE), and the tables whose rules,
+ * policies or constraint triggers bound to it are re-bound or re-created (CREATE OR REPLACE RULE,
+ * ALTER POLICY and DROP TRIGGER take their table ACCESS EXCLUSIVE). Views are not locked here:
+ * LOCK TABLE on a view also locks every table the view reads; CREATE OR REPLACE VIEW (or RULE,
+ * for a view's rule) takes the view's own lock when it re-binds it, under the same timeout and
+ * deadline.
  */
 export interface LockSet {
   first: string;
@@ -28,7 +32,7 @@ export async function lockSetFor(
       WHERE contype = 'f' AND conrelid = $1::oid AND confrelid NOT IN ($1::oid, $2::oid)`,
     [x.outgoing, x.incoming],
   );
-  const children = r.rows.filter((row) => row.why === 'child').map((row) => row.oid);
+  const children = [...r.rows.filter((row) => row.why === 'child').map((row) => row.oid), ...(await reboundTables(c, x.outgoing))];
   const parents = x.dropsOutgoingForeignKeys ? r.rows.filter((row) => row.why === 'parent').map((row) => row.oid) : [];
   if (x.leaf) {
     // The application reaches a partition through its partitioned table: that comes first.
@@ -39,6 +43,14 @@ export async function lockSetFor(
   const exclusive = [...new Set([x.incoming, ...children, ...parents])];
   const share = [...new Set(x.addedForeignKeyParents)].filter((o) => o !== x.outgoing && o !== x.incoming && !exclusive.includes(o));
   return { first: x.outgoing, exclusive, share };
+}
+
+/** The tables (not views) whose rules, policies or constraint triggers the swap re-binds (catalog/bound-objects.ts). */
+export async function reboundTables(c: Client, outgoing: string): Promise<string[]> {
+  const relations = (await readBoundObjects(c, outgoing)).objects.flatMap((o) => (o.relation !== null ? [o.relation] : []));
+  if (relations.length === 0) return [];
+  const r = await c.query<{ oid: string }>(`SELECT oid::int8::text AS oid FROM pg_class WHERE oid = ANY ($1::oid[]) AND relkind IN ('r', 'p')`, [relations]);
+  return r.rows.map((row) => row.oid);
 }
 
 /**

@@ -3,7 +3,7 @@ import { ident, qualified } from '../db/quote.js';
 import type { ArtifactNames } from '../plan/names.js';
 import { dropTriggersSql, reverseCapture } from '../capture/install.js';
 import { addToPublicationSql, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
-import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, foreignKeysCheckedInLock, ownForeignKeys, repointForeignKeysIn, type KeptTrigger, type OldForeignKey } from './swap.js';
+import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, foreignKeysCheckedInLock, moveRules, ownForeignKeys, repointForeignKeysIn, type KeptTrigger, type OldForeignKey } from './swap.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 import { attachLeaf, detachLeaf } from '../shadow/leaf.js';
 import type { TableInfo } from '../catalog/table.js';
@@ -110,6 +110,7 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   if (partitionBound !== null) await attachLeaf(c, x.leaf!, x.names, partitionBound);
   validate.push(...(await addForeignKeysIn(c, intoParent)));
   await carryBound(c, bound, x.names.schema);
+  await moveRules(c, of('rule'), { to: table, from: qualified(x.names.schema, x.name) });
   for (const t of x.oldTriggers) {
     const mode = { O: 'ENABLE', D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }[t.enabled] ?? 'ENABLE';
     await exec(`ALTER TABLE ${t.partition ? x.homes.live({ schema: t.partitionSchema, name: t.partition }) : table} ${mode} TRIGGER ${ident(t.name)}`);

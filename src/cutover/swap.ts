@@ -7,6 +7,7 @@ import type { DeferredConstraint } from '../shadow/build.js';
 import { dropTriggersSql, partitionTruncateTrigger } from '../capture/install.js';
 import { addToPublicationSql, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
+import { enabledStateSql } from './enabled-state.js';
 import { withQualifiedNames } from '../db/search-path.js';
 import { readPartitionTriggers, type PartitionTrigger } from '../shadow/partitions.js';
 import { attachLeaf, detachLeaf } from '../shadow/leaf.js';
@@ -213,10 +214,11 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   await carryBound(c, bound, names.schema);
   for (const t of of('trigger')) {
     await exec(t.def!);
-    const mode = { D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }[t.flag ?? 'O'];
-    if (mode) await exec(`ALTER TABLE ${table} ${mode} TRIGGER ${ident(t.name)}`);
+    const state = enabledStateSql('TRIGGER', table, t.name, t.flag);
+    if (state) await exec(state);
     if (t.comment !== null) await exec(`COMMENT ON TRIGGER ${ident(t.name)} ON ${table} IS ${literal(t.comment)}`);
   }
+  await moveRules(c, of('rule'), { to: table, from: oldTable });
   await createPartitionTriggers(c, partitionTriggers);
   for (const p of of('policy')) {
     await exec(`CREATE POLICY ${ident(p.name)} ON ${table} ${p.def}`);
@@ -291,13 +293,30 @@ export async function foreignKeysCheckedInLock(c: Client, table: string): Promis
   return r.rows[0]?.now ?? false;
 }
 
+/**
+ * The table's rules, read from the outgoing table, created on the incoming one (now of the
+ * table's name: the text names it so) with their firing state and comment, and dropped from the
+ * outgoing one. Not on the shadow while it is filled: a rule would rewrite the copy's and the
+ * replay's writes. Not left on a kept table: a revert window's reverse replay writes into it, and
+ * a rule would rewrite those writes (the swap back moves them back the same way).
+ */
+export async function moveRules(c: Client, rules: DependentDef[], x: { to: string; from: string }): Promise<void> {
+  for (const r of rules) {
+    await c.query(r.def!);
+    const state = enabledStateSql('RULE', x.to, r.name, r.flag);
+    if (state) await c.query(state);
+    if (r.comment !== null) await c.query(`COMMENT ON RULE ${ident(r.name)} ON ${x.to} IS ${literal(r.comment)}`);
+    await c.query(`DROP RULE ${ident(r.name)} ON ${x.from}`);
+  }
+}
+
 /** A partition's own triggers, again on the partition of its name now in the user's schema. */
 export async function createPartitionTriggers(c: Client, triggers: PartitionTrigger[]): Promise<void> {
   for (const t of triggers) {
     const on = qualified(t.schema, t.partition);
     await c.query(t.def);
-    const mode = { D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }[t.enabled];
-    if (mode) await c.query(`ALTER TABLE ${on} ${mode} TRIGGER ${ident(t.name)}`);
+    const state = enabledStateSql('TRIGGER', on, t.name, t.enabled);
+    if (state) await c.query(state);
     if (t.comment !== null) await c.query(`COMMENT ON TRIGGER ${ident(t.name)} ON ${on} IS ${literal(t.comment)}`);
   }
 }

@@ -42,7 +42,6 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
     const { reason, fix } = noRowIdentity(table.schema, table.name, table.uniqueIndexes);
     refuse(`${reason}; the copy and the replay address rows by one; ${fix}`);
   }
-  if (table.hasRules) refuse('has rules, which are not supported');
   const partitions = refusePartitionTree(table);
   if (partitions) refuse(partitions);
   if (table.rowSecurity && table.forceRowSecurity && !table.isSuperuser && !table.bypassRls) {
@@ -54,17 +53,12 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
   const bound = await inTransaction(c, () => preflightBound(c, table, statements));
 
   for (const d of dependents) {
-    if (d.kind === 'rule') refuse(`is used by rule ${d.description}, which is not supported`);
     if (d.kind === 'other') refuse(`has a dependent object that cannot be carried over: ${d.description}`);
   }
 
   const prepared = await preparedBlockers(c, dependents.flatMap((d) => (d.kind === 'fk-in' && d.relOid ? [d.relOid] : [])));
   if (prepared.length) {
     refuse(`is locked by ${prepared.map(describePrepared).join('; ')}: the migration's locks would wait for it forever`);
-  }
-  for (const d of dependents) {
-    if (d.kind === 'policy-in') refuse(`is read by policy ${d.description}, which the swap cannot re-point; drop it and create it again after the migration`);
-    if (d.kind === 'trigger-in') refuse(`is referenced by constraint trigger ${d.description}, which the swap cannot re-point`);
   }
 
   const attnums = (names: string[]): number[] =>
@@ -104,6 +98,9 @@ const BOUND_IN_PLAN: Record<BoundAction, string> = {
   'rebuild-matview': 'rebuilt and filled just before the cutover, swapped in with the table',
   'rebind-routine': 're-bound (CREATE OR REPLACE, same body)',
   'recreate-routine': 'created anew on the new row type',
+  'rebind-rule': 're-bound (CREATE OR REPLACE RULE, same text; its relation locked ACCESS EXCLUSIVE in the cutover)',
+  'rebind-policy': 're-bound (ALTER POLICY, same expressions; its table locked ACCESS EXCLUSIVE in the cutover)',
+  'recreate-trigger': 'dropped and created again FROM the new table (its table locked ACCESS EXCLUSIVE in the cutover)',
 };
 
 /**

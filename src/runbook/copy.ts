@@ -13,9 +13,10 @@ import { chunkBoundSql, copyRangeSql, deleteShadowRowsSql, insertRowsSql, takeEn
 import { alterSides, hashableTypes } from '../verify/alter-sides.js';
 import { pageRangeChecksumSql } from '../verify/side.js';
 import { addToPublicationSql, foreignKeysIntoParent, readDependentDefs, type DependentDef } from '../cutover/dependents.js';
-import { leafLocks, lockSetFor } from '../cutover/lock-set.js';
+import { leafLocks, lockSetFor, reboundTables } from '../cutover/lock-set.js';
+import { carryOnRelations, readBoundDefs, type BoundDefs } from '../cutover/bound-swap.js';
 import { attachLeaf, defaultBoundCheck, inheritedForeignKeys, keysIntoTree, leafBoundCondition } from '../shadow/leaf.js';
-import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, repointForeignKeysIn, swapTables } from '../cutover/swap.js';
+import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, moveRules, repointForeignKeysIn, swapTables } from '../cutover/swap.js';
 import type { Plan } from '../migration/plan.js';
 import { deriveMapping, type RowMapping } from '../plan/mapping.js';
 import type { ArtifactNames } from '../plan/names.js';
@@ -64,8 +65,11 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
     })),
   );
   const bound = await boundObjects(c, origin.oid);
-  if (plan.flow.renames.length && (bound.views.length || defs.some((d) => ['trigger', 'policy', 'statistics'].includes(d.kind)))) {
-    return notWritten('the statements rename a column that views, triggers, policies or statistics of the table may name: their new definitions exist only once the rename is applied under the swap\'s lock; pgshift alter --execute does that');
+  // Other relations' rules, policies and constraint triggers: revert.sql re-binds them to the old table by the same text.
+  const rebound = await rolledBack(c, () => readBoundDefs(c, origin.oid)).catch((err: unknown) => describeError(err));
+  if (typeof rebound === 'string') return notWritten(rebound);
+  if (plan.flow.renames.length && (bound.views.length || rebound.rebound.size || defs.some((d) => ['trigger', 'rule', 'policy', 'statistics'].includes(d.kind)))) {
+    return notWritten('the statements rename a column that views, rules, triggers, policies or statistics of the table (or other tables\' rules, policies and triggers) may name: their new definitions exist only once the rename is applied under the swap\'s lock; pgshift alter --execute does that');
   }
   const leaf = origin.partitionOf;
   const intoTree = leaf ? await keysIntoTree(c, origin.oid) : [];
@@ -108,7 +112,7 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
       }
       // Filled and indexed: the shadow's heaps get their own autovacuum settings back, as in the engine.
       for (const heap of shadow.heaps) await indexes.client.query(autovacuumBackSql(heap));
-      const ctx: Ctx = { plan, x, schema, table, names, shadow, mapping, defs, bound, originFks, fingerprint, searchPath, defaultCheck, oldLeafForeignKeys };
+      const ctx: Ctx = { plan, x, schema, table, names, shadow, mapping, defs, bound, rebound, originFks, fingerprint, searchPath, defaultCheck, oldLeafForeignKeys };
       ctx.newIdentity = await identitySequences(c, shadow.oid);
       const swap = await recordSwap(c, ctx);
       const revert = await recordRevert(c, ctx);
@@ -139,6 +143,7 @@ interface Ctx {
   mapping: RowMapping;
   defs: DependentDef[];
   bound: { views: { name: string; def: string; options: string[] | null }[]; other: string[] };
+  rebound: BoundDefs;
   originFks: { name: string; def: string; comment: string | null }[];
   fingerprint: string;
   searchPath: string;
@@ -183,7 +188,7 @@ async function boundObjects(c: Client, oid: string): Promise<Ctx['bound']> {
     const r = await c.query(
       `SELECT DISTINCT v.oid, format('%I.%I', n.nspname, v.relname) AS name, v.relkind::text AS kind,
               CASE WHEN v.relkind = 'v' THEN pg_get_viewdef(v.oid) END AS def, v.reloptions AS options
-         FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class JOIN pg_namespace n ON n.oid = v.relnamespace
+         FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid AND r.rulename = '_RETURN' JOIN pg_class v ON v.oid = r.ev_class JOIN pg_namespace n ON n.oid = v.relnamespace
         WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::oid AND v.oid <> $1::oid
         ORDER BY v.oid`,
       [oid],
@@ -465,12 +470,16 @@ async function recordRevert(c: Client, ctx: Ctx): Promise<RecordedSwap> {
     validate.push(...(await addForeignKeysIn(rec.client, intoParent)));
   }
   for (const v of ctx.bound.views) await q(`CREATE OR REPLACE VIEW ${v.name}${v.options?.length ? ` WITH (${v.options.join(', ')})` : ''} AS ${v.def}`);
+  await carryOnRelations(rec.client, ctx.rebound);
+  // The swap moved the table's rules to the new table: they come back by their text, which names the table.
+  await moveRules(rec.client, of('rule'), { to: table, from: qualified(schema, plan.origin.name) });
   for (const s of of('statistics')) await q(`ALTER STATISTICS ${qualified(schema, s.name)} SET SCHEMA ${ident(s.schema!)}`);
   for (const p of of('publication')) await q(addToPublicationSql(p, table));
   const referencing = [...of('fk-in'), ...intoParent].map((f) => qualified(f.schema!, f.target!));
+  const reboundNames = (await c.query<{ name: string }>(`SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY ($1::oid[])`, [await reboundTables(c, plan.origin.oid)])).rows.map((r) => r.name);
   const d = leaf?.defaultPartition;
   const first = leaf ? [qualified(leaf.parentSchema, leaf.parentName), table] : [table];
-  const locks = [`LOCK TABLE ${[...new Set([...first, qualified(schema, plan.origin.name), ...(d ? [qualified(d.schema, d.name)] : []), ...referencing])].join(', ')} IN ACCESS EXCLUSIVE MODE`];
+  const locks = [`LOCK TABLE ${[...new Set([...first, qualified(schema, plan.origin.name), ...(d ? [qualified(d.schema, d.name)] : []), ...referencing, ...reboundNames])].join(', ')} IN ACCESS EXCLUSIVE MODE`];
   return { locks, statements: rec.sql(), validate: validate.map(([t, con]) => `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(con)}`) };
 }
 
