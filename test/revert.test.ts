@@ -68,6 +68,51 @@ describe('revert window', () => {
     expect((await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'acct'::regclass AND tgname LIKE 'pgshift%'`)).rows[0].n).toBe(0);
   });
 
+  it('moves the table\'s rules and re-binds other relations\' rules, policies and constraint triggers at the swap and back at the revert', async () => {
+    await db.query(`
+      CREATE TABLE led (id int PRIMARY KEY, v int NOT NULL);
+      INSERT INTO led SELECT g, g FROM generate_series(1, 1000) g;
+      CREATE TABLE led_audit (id int, v int);
+      CREATE RULE led_log AS ON INSERT TO led DO ALSO INSERT INTO led_audit VALUES (NEW.id, NEW.v);
+      CREATE TABLE led_orders (id int PRIMARY KEY, item int);
+      CREATE RULE led_orders_item AS ON INSERT TO led_orders DO ALSO INSERT INTO led (id, v) VALUES (NEW.item, NEW.id);
+      CREATE TABLE led_docs (id int PRIMARY KEY, owner int);
+      ALTER TABLE led_docs ENABLE ROW LEVEL SECURITY;
+      CREATE POLICY led_docs_read ON led_docs USING (owner IN (SELECT id FROM led));
+      CREATE FUNCTION led_ct() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+      CREATE CONSTRAINT TRIGGER led_ship AFTER INSERT ON led_orders FROM led DEFERRABLE FOR EACH ROW EXECUTE FUNCTION led_ct();`);
+    const original = (await db.query(`SELECT 'led'::regclass::oid::int8::text AS o`)).rows[0].o;
+    // What the rules, the policy and the trigger are bound to, and the rules the table has.
+    const bound = async (): Promise<{ rules: string[]; to: string[] }> => ({
+      rules: (await db.query(`SELECT rulename AS r FROM pg_rewrite WHERE ev_class = 'led'::regclass ORDER BY 1`)).rows.map((r) => r.r),
+      to: (await db.query(`
+        SELECT DISTINCT o.what || ' -> ' || CASE WHEN d.refobjid = 'led'::regclass THEN 'led' ELSE d.refobjid::regclass::text END AS b
+          FROM (SELECT 'pg_rewrite'::regclass AS cls, oid, 'rule ' || rulename AS what FROM pg_rewrite WHERE rulename IN ('led_orders_item', 'led_log')
+                UNION ALL SELECT 'pg_policy'::regclass, oid, 'policy ' || polname FROM pg_policy WHERE polname = 'led_docs_read'
+                UNION ALL SELECT 'pg_trigger'::regclass, oid, 'trigger ' || tgname FROM pg_trigger WHERE tgname = 'led_ship') o
+          JOIN pg_depend d ON d.classid = o.cls AND d.objid = o.oid AND d.refclassid = 'pg_class'::regclass
+          JOIN pg_class c ON c.oid = d.refobjid WHERE c.relname = 'led' ORDER BY 1`)).rows.map((r) => r.b),
+    });
+    const expected = { rules: ['led_log'], to: ['policy led_docs_read -> led', 'rule led_log -> led', 'rule led_orders_item -> led', 'trigger led_ship -> led'] };
+    expect(await bound()).toEqual(expected);
+    const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE led ADD COLUMN extra int DEFAULT 1', execute: true, revertWindowMs: 3_600_000 }));
+    expect((await db.query(`SELECT 'led'::regclass::oid::int8::text AS o`)).rows[0].o).not.toBe(original);
+    // Bound to the new table only: the kept old table has no rule (the reverse replay writes into it).
+    expect(await bound()).toEqual(expected);
+    await db.query(`INSERT INTO led_orders VALUES (1, 5001); INSERT INTO led_docs VALUES (1, 5001)`);
+    expect((await db.query(`SELECT count(*)::int AS n FROM led_audit`)).rows[0].n).toBe(1);
+    expect((await db.query(`SELECT count(*)::int AS n FROM led_docs`)).rows[0].n).toBe(1);
+    const r = await runCli(['revert', String(report.migrationId), '--url', db.url]);
+    expect(r.status, r.stderr).toBe(0);
+    expect((await db.query(`SELECT 'led'::regclass::oid::int8::text AS o`)).rows[0].o).toBe(original);
+    expect(await bound()).toEqual(expected);
+    // The reverse replay wrote row 5001 into the old table without its rule firing again; the rule fires there now.
+    expect((await db.query(`SELECT count(*)::int AS n FROM led_audit`)).rows[0].n).toBe(1);
+    await db.query(`INSERT INTO led_orders VALUES (2, 5002)`);
+    expect((await db.query(`SELECT id FROM led_audit ORDER BY id`)).rows.map((x) => x.id)).toEqual([5001, 5002]);
+    expect((await db.query(`SELECT count(*)::int AS n FROM led WHERE id IN (5001, 5002)`)).rows[0].n).toBe(2);
+  });
+
   it('refuses, naming the keys, when the old table cannot hold a value written since the swap', async () => {
     await db.query(`CREATE TABLE wide (id int PRIMARY KEY, v int NOT NULL); INSERT INTO wide SELECT g, g FROM generate_series(1, 1000) g;`);
     const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE wide ALTER COLUMN v TYPE bigint', execute: true, revertWindowMs: 3_600_000 }));
