@@ -40,6 +40,13 @@ const SETUP = (r: string): string => `
   CREATE POLICY orders_positive ON orders USING (code > 0);
   CREATE PUBLICATION orders_pub FOR TABLE orders;
   CREATE STATISTICS orders_stats (dependencies) ON parent_id, code FROM orders;
+  CREATE TABLE orders_audit (code int);
+  CREATE RULE orders_log AS ON INSERT TO orders DO ALSO INSERT INTO orders_audit VALUES (NEW.code);
+  CREATE RULE lines_order AS ON UPDATE TO lines DO ALSO UPDATE orders SET note = 'line changed' WHERE id = NEW.order_id;
+  ALTER TABLE lines ENABLE ROW LEVEL SECURITY;
+  CREATE POLICY lines_of_orders ON lines USING (order_id IN (SELECT id FROM orders));
+  CREATE FUNCTION lines_ct() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+  CREATE CONSTRAINT TRIGGER lines_from_orders AFTER INSERT ON lines FROM orders FOR EACH ROW EXECUTE FUNCTION lines_ct();
   ANALYZE;
 `;
 
@@ -49,12 +56,13 @@ const WRITES = [
   'DELETE FROM orders WHERE id % 97 = 0 AND id > 200',
   "INSERT INTO orders (parent_id, qty, note, code) SELECT 1, 5, 'late', 100000 + g FROM generate_series(1, 50) g",
   'UPDATE orders SET id = id + 100000 WHERE id = 2500',
+  'UPDATE lines SET id = id WHERE id <= 3',
   'BEGIN; UPDATE orders SET code = -1 WHERE id = 300; UPDATE orders SET code = 300 WHERE id = 301; UPDATE orders SET code = 301 WHERE id = 300; COMMIT',
 ];
 
 const COPY_ALTER = 'ALTER TABLE orders ALTER COLUMN qty TYPE bigint, ADD CONSTRAINT orders_qty_nonneg CHECK (qty >= 0)';
 const ROUTE_ALTER = 'CREATE INDEX ON orders (note); ALTER TABLE orders ADD CONSTRAINT orders_code_positive CHECK (code > 0)';
-const TABLES: [string, string[]][] = [['public.orders', ['id']], ['public.lines', ['id']], ['public.parent', ['id']]];
+const TABLES: [string, string[]][] = [['public.orders', ['id']], ['public.lines', ['id']], ['public.parent', ['id']], ['public.orders_audit', ['code']]];
 
 /** Runs a script as psql would: statement by statement (the parser's boundaries), autocommit, stopping at the first error. */
 async function runScript(url: string, file: string, after?: (sql: string, c: pg.Client) => Promise<void>): Promise<void> {
