@@ -32,9 +32,19 @@ describe('throttling and lock safety', () => {
       m = await migration(table);
     }
     expect(m?.throttle_reason).toMatch(reason);
-    const before = (await migration(table))!.rows;
+    // A chunk another lane had begun before the throttle was seen still commits: wait until the
+    // count settles (bounded), then it must stay still.
+    let before = (await migration(table))!.rows;
+    for (let i = 0; i < 20; i++) {
+      await sleep(300);
+      const now = (await migration(table))!.rows;
+      if (now === before) break;
+      before = now;
+    }
     await sleep(1000);
-    expect((await migration(table))!.rows).toBe(before);
+    const after = (await migration(table))!;
+    expect(after.rows).toBe(before);
+    expect(after.phase, 'held in the copy, not finished').toBe('copy');
   };
 
   it('pause and unpause from another process, with status showing why', async () => {
