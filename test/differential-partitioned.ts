@@ -50,6 +50,18 @@ function schemasTree(role: string): string {
 
 export const PARTITIONED_CASES: DiffCase[] = [
   {
+    // Offline keeps both (same OIDs); the swap moves each to the new relation of its name.
+    name: 'partitioned: a rule on the partitioned table and one of a partition\'s own, written through after the change',
+    setup: () => `${events()}
+      CREATE TABLE events_audit (id int, tag text);
+      CREATE RULE events_log AS ON INSERT TO events DO ALSO INSERT INTO events_audit VALUES (NEW.id, 'tree');
+      CREATE RULE events_2024_log AS ON UPDATE TO events_2024 DO ALSO INSERT INTO events_audit VALUES (NEW.id, 'leaf');
+      ALTER TABLE events_2024 ENABLE ALWAYS RULE events_2024_log;
+      COMMENT ON RULE events_2024_log ON events_2024 IS 'updates of 2024 are audited';`,
+    alter: 'ALTER TABLE events ALTER COLUMN ref_id TYPE bigint',
+    after: `INSERT INTO events (id, at, kind) VALUES (100001, '2024-02-02', 1); UPDATE events_2024 SET note = 'u' WHERE id < 40`,
+  },
+  {
     name: 'partitioned: instant changes on a range table with a sub-partitioned level and defaults',
     setup: () => events(),
     alter: `ALTER TABLE events ADD COLUMN extra int DEFAULT 7, ALTER COLUMN kind SET DEFAULT 1, ALTER COLUMN note SET STATISTICS 200;

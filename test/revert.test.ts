@@ -113,6 +113,29 @@ describe('revert window', () => {
     expect((await db.query(`SELECT count(*)::int AS n FROM led WHERE id IN (5001, 5002)`)).rows[0].n).toBe(2);
   });
 
+  it('moves the rules of a partitioned table and of its partitions to the new tree and back', async () => {
+    await db.query(`
+      CREATE TABLE pr (id int, at date, v int, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+      CREATE TABLE pr_a PARTITION OF pr FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+      INSERT INTO pr SELECT g, '2024-03-01', g FROM generate_series(1, 500) g;
+      CREATE TABLE pr_audit (id int, tag text);
+      CREATE RULE pr_log AS ON INSERT TO pr DO ALSO INSERT INTO pr_audit VALUES (NEW.id, 'tree');
+      CREATE RULE pr_a_log AS ON UPDATE TO pr_a DO ALSO INSERT INTO pr_audit VALUES (NEW.id, 'leaf');`);
+    const rules = async (): Promise<string[]> =>
+      (await db.query(`SELECT ev_class::regclass::text || ':' || rulename AS r FROM pg_rewrite WHERE rulename LIKE 'pr%' ORDER BY 1`)).rows.map((r) => r.r);
+    expect(await rules()).toEqual(['pr:pr_log', 'pr_a:pr_a_log']);
+    const before = (await db.query(`SELECT 'pr_a'::regclass::oid::int8::text AS o`)).rows[0].o;
+    const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE pr ALTER COLUMN v TYPE bigint', execute: true, revertWindowMs: 3_600_000 }));
+    expect(await rules()).toEqual(['pr:pr_log', 'pr_a:pr_a_log']);
+    await db.query(`INSERT INTO pr VALUES (9001, '2024-04-01', 1); UPDATE pr_a SET v = v + 1 WHERE id = 1`);
+    const r = await runCli(['revert', String(report.migrationId), '--url', db.url]);
+    expect(r.status, r.stderr).toBe(0);
+    expect((await db.query(`SELECT 'pr_a'::regclass::oid::int8::text AS o`)).rows[0].o).toBe(before);
+    expect(await rules()).toEqual(['pr:pr_log', 'pr_a:pr_a_log']);
+    await db.query(`UPDATE pr_a SET v = v + 1 WHERE id = 2`);
+    expect((await db.query(`SELECT id, tag FROM pr_audit ORDER BY id, tag`)).rows).toEqual([{ id: 1, tag: 'leaf' }, { id: 2, tag: 'leaf' }, { id: 9001, tag: 'tree' }]);
+  });
+
   it('refuses, naming the keys, when the old table cannot hold a value written since the swap', async () => {
     await db.query(`CREATE TABLE wide (id int PRIMARY KEY, v int NOT NULL); INSERT INTO wide SELECT g, g FROM generate_series(1, 1000) g;`);
     const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE wide ALTER COLUMN v TYPE bigint', execute: true, revertWindowMs: 3_600_000 }));

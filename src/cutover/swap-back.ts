@@ -48,19 +48,20 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   const rc = reverseCapture(x.names);
   const defs = await readDependentDefs(c, x.newOid, [rc.captureTrigger, rc.truncateTrigger]);
   const bound = await readBoundDefs(c, x.newOid);
-  // A partition's own statistics objects and publication membership go back the same way (its
-  // replica identity and clustered mark never left the old partition).
+  // A partition's own statistics objects, publication membership and rules go back the same way
+  // (its replica identity and clustered mark never left the old partition).
   // The old partition of a new one: of its name, in the migration schema of its schema.
   const parts = (await c.query<{ name: string; schema: string; new_oid: string; old_oid: string | null }>(
     `SELECT n.relname AS name, nn.nspname AS schema, n.oid::int8::text AS new_oid,
             (SELECT o.oid::int8::text FROM pg_partition_tree($2::oid::regclass) ot JOIN pg_class o ON o.oid = ot.relid JOIN pg_namespace os ON os.oid = o.relnamespace
               WHERE ot.level > 0 AND o.relname = n.relname AND os.nspname = (SELECT m.s FROM unnest($3::text[], $4::text[]) m(s, u) WHERE m.u = nn.nspname)) AS old_oid
        FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class n ON n.oid = t.relid JOIN pg_namespace nn ON nn.oid = n.relnamespace
-      WHERE t.level > 0 AND (EXISTS (SELECT FROM pg_statistic_ext s WHERE s.stxrelid = n.oid) OR EXISTS (SELECT FROM pg_publication_rel pr WHERE pr.prrelid = n.oid))`,
+      WHERE t.level > 0 AND (EXISTS (SELECT FROM pg_statistic_ext s WHERE s.stxrelid = n.oid) OR EXISTS (SELECT FROM pg_publication_rel pr WHERE pr.prrelid = n.oid)
+         OR EXISTS (SELECT FROM pg_rewrite rw WHERE rw.ev_class = n.oid))`,
     [x.newOid, x.oldOid, x.homes.pairs.side, x.homes.pairs.user],
   )).rows;
   const partDefs: { schema: string; name: string; oldOid: string | null; defs: DependentDef[] }[] = [];
-  for (const p of parts) partDefs.push({ schema: p.schema, name: p.name, oldOid: p.old_oid, defs: (await readDependentDefs(c, p.new_oid, [])).filter((d) => d.kind === 'statistics' || d.kind === 'publication') });
+  for (const p of parts) partDefs.push({ schema: p.schema, name: p.name, oldOid: p.old_oid, defs: (await readDependentDefs(c, p.new_oid, [])).filter((d) => d.kind === 'statistics' || d.kind === 'publication' || d.kind === 'rule') });
   const intoParent = x.leaf ? await foreignKeysIntoParent(c, x.newOid) : [];
   for (const sql of x.unrenameNew) await exec(sql);
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
@@ -126,6 +127,7 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
       await exec(addToPublicationSql(pub, x.homes.live(p)));
     }
     if (p.oldOid !== null) await statisticsBackHome(c, p.oldOid, p.defs.filter((d) => d.kind === 'statistics'));
+    await moveRules(c, p.defs.filter((d) => d.kind === 'rule'), { to: x.homes.live(p), from: x.homes.inMigration(p) });
   }
   for (const [i, st] of newStats.entries()) await exec(`ALTER STATISTICS ${qualified(x.names.schema, `pgshift_stmp_${i}`)} RENAME TO ${ident(st.name)}`);
   return validate;

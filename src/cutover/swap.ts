@@ -77,13 +77,14 @@ async function readSwapDefs(c: Client, input: SwapInput) {
   const partitionTriggers = await withQualifiedNames(c, () =>
     readPartitionTriggers(c, origin.oid, origin.partitions.map((_, i) => partitionTruncateTrigger(names, i))));
   // What each partition has of its own that moves with the table, not with the relation:
-  // statistics objects, replica identity, the clustered mark, publication membership.
+  // statistics objects, replica identity, the clustered mark, publication membership, rules.
   // One look first: the cutover's lock is held while this runs, and most partitions have none.
   const partitionExtras: { schema: string; name: string; replicaIdentity: string; defs: DependentDef[] }[] = [];
   const having = origin.partitions.length === 0 ? [] : (await c.query<{ oid: string }>(
     `SELECT r.oid::int8::text AS oid FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class r ON r.oid = t.relid
       WHERE t.level > 0 AND (r.relreplident <> 'd' OR EXISTS (SELECT FROM pg_statistic_ext s WHERE s.stxrelid = r.oid)
-         OR EXISTS (SELECT FROM pg_publication_rel pr WHERE pr.prrelid = r.oid) OR EXISTS (SELECT FROM pg_index i WHERE i.indrelid = r.oid AND i.indisclustered))`,
+         OR EXISTS (SELECT FROM pg_publication_rel pr WHERE pr.prrelid = r.oid) OR EXISTS (SELECT FROM pg_index i WHERE i.indrelid = r.oid AND i.indisclustered)
+         OR EXISTS (SELECT FROM pg_rewrite rw WHERE rw.ev_class = r.oid))`,
     [origin.oid],
   )).rows.map((r) => r.oid);
   for (const [i, p] of origin.partitions.entries()) {
@@ -95,12 +96,13 @@ async function readSwapDefs(c: Client, input: SwapInput) {
   return { defs, bound, partitionTriggers, partitionExtras, intoParent };
 }
 
-const EXTRAS: DependentDef['kind'][] = ['statistics', 'replica-index', 'cluster', 'publication'];
+const EXTRAS: DependentDef['kind'][] = ['statistics', 'replica-index', 'cluster', 'publication', 'rule'];
 
 /**
- * A table's (or a partition's) statistics objects, replica identity, clustered mark and
- * publication membership, again on the relation of its name now in the user's schema: the old
- * one's statistics objects step aside into the migration's schema, the publications drop it.
+ * A table's (or a partition's) statistics objects, replica identity, clustered mark, publication
+ * membership and rules, again on the relation of its name now in the user's schema: the old
+ * one's statistics objects step aside into the migration's schema, the publications drop it, its
+ * rules move (moveRules).
  */
 async function carryExtras(c: Client, defs: DependentDef[], x: { table: string; oldTable: string; replicaIdentity: string; migrationSchema: string }): Promise<void> {
   const exec = async (sql: string): Promise<void> => {
@@ -121,6 +123,7 @@ async function carryExtras(c: Client, defs: DependentDef[], x: { table: string; 
     await exec(`ALTER PUBLICATION ${ident(pub.name)} DROP TABLE ${x.oldTable}`);
     await exec(addToPublicationSql(pub, x.table));
   }
+  await moveRules(c, of('rule'), { to: x.table, from: x.oldTable });
 }
 
 /**
@@ -218,7 +221,6 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
     if (state) await exec(state);
     if (t.comment !== null) await exec(`COMMENT ON TRIGGER ${ident(t.name)} ON ${table} IS ${literal(t.comment)}`);
   }
-  await moveRules(c, of('rule'), { to: table, from: oldTable });
   await createPartitionTriggers(c, partitionTriggers);
   for (const p of of('policy')) {
     await exec(`CREATE POLICY ${ident(p.name)} ON ${table} ${p.def}`);

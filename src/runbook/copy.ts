@@ -71,6 +71,11 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
   if (plan.flow.renames.length && (bound.views.length || rebound.rebound.size || defs.some((d) => ['trigger', 'rule', 'policy', 'statistics'].includes(d.kind)))) {
     return notWritten('the statements rename a column that views, rules, triggers, policies or statistics of the table (or other tables\' rules, policies and triggers) may name: their new definitions exist only once the rename is applied under the swap\'s lock; pgshift alter --execute does that');
   }
+  const ruled = (await c.query<{ name: string }>(
+    `SELECT DISTINCT r.ev_class::regclass::text AS name FROM pg_partition_tree($1::oid::regclass) t JOIN pg_rewrite r ON r.ev_class = t.relid WHERE t.level > 0`,
+    [origin.oid],
+  )).rows.map((r) => r.name);
+  if (ruled.length) return notWritten(`partition ${ruled.join(', ')} has rules of its own, which revert.sql does not move back to the old partition; pgshift alter --execute does`);
   const leaf = origin.partitionOf;
   const intoTree = leaf ? await keysIntoTree(c, origin.oid) : [];
   if (intoTree.length) {

@@ -8,8 +8,8 @@ import { runCli } from '../support/cli.js';
 /**
  * Other people's changes while a migration runs (issue 11, defects 4 and 6): whatever someone
  * else changes on the table is never undone by the swap (the migration stops, exit 1, with the
- * change in place and nothing of pgshift's left), what the swap cannot re-point is refused up
- * front, and prepared transactions holding locks are named with the statement that ends them.
+ * change in place and nothing of pgshift's left), and prepared transactions holding locks are
+ * named with the statement that ends them.
  */
 const FAST_GIVE_UP = { ...DEFAULTS.retry, attempts: 3, backoffMs: 10, maxBackoffMs: 50 };
 
