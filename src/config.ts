@@ -57,7 +57,7 @@ export interface AlterOptions {
   /** the options the operator gave (the CLI knows); a take-over checks these against the stored ones */
   explicit?: string[];
   /** awaited at the start of each phase; hooks and tests use it */
-  onPhase?: (phase: Phase, migration: { id: number; schema: string; table: string }) => Promise<void>;
+  onPhase?: (phase: Phase, migration: { id: number; schema: string; table: string; logSchema?: string }) => Promise<void>;
   /** a dry run: performance.now() when the command began (the CLI: 0, the process's start); what came before the plan's rehearsal counts in its estimate, since a run repeats it */
   startedAt?: number;
 }

@@ -163,7 +163,7 @@ describe('validation of an online ALTER', () => {
         strategy: 'copy', url: db.url, statements: `ALTER TABLE ${table} ALTER COLUMN v TYPE bigint`, execute: true,
         // Written after the copy, its changelog entry then removed: a change the capture never saw.
         onPhase: async (phase, m) => {
-          if (phase === 'checksum') await db.query(`${write(table)}; DELETE FROM "${m.schema}".changelog`);
+          if (phase === 'checksum') await db.query(`${write(table)}; DELETE FROM "${m.logSchema}".changelog`);
         },
       }),
     ).catch((e: unknown) => e);

@@ -44,7 +44,7 @@ describe('copy lanes', () => {
         strategy: 'copy', url: db.url, execute: true, chunkTimeMs: 20, dropOld: true, maxParallel: 2,
         statements: 'ALTER TABLE lanes_run ALTER COLUMN v TYPE bigint, ADD COLUMN flag boolean DEFAULT true',
         onPhase: async (phase, m) => {
-          if (phase === 'index') lanes = (await db.query(`SELECT lane, done FROM ${m.schema}.copy_lanes ORDER BY lane`)).rows;
+          if (phase === 'index') lanes = (await db.query(`SELECT lane, done FROM ${m.logSchema}.copy_lanes ORDER BY lane`)).rows;
         },
       }));
       expect(report.status).toBe('done');
@@ -66,7 +66,7 @@ describe('copy lanes', () => {
       const killed = await runCli(alter, { PGSHIFT_FAILPOINT: 'mid-copy' });
       expect(killed.signal, killed.stderr).toBe('SIGKILL');
       const m = (await db.query(`SELECT id::int, artifact_schema AS s FROM pgshift.migrations WHERE table_name = 'lanes_kill' AND outcome IS NULL`)).rows[0];
-      const lanes = (await db.query(`SELECT lane, done FROM ${m.s}.copy_lanes ORDER BY lane`)).rows;
+      const lanes = (await db.query(`SELECT lane, done FROM ${m.s}_log.copy_lanes ORDER BY lane`)).rows;
       expect(lanes).toEqual([{ lane: 0, done: false }, { lane: 1, done: false }]);
       const resumed = await runCli(['resume', String(m.id), '--url', db.url, '--chunk-time', '20ms', '--drop-old']);
       expect(resumed.status, resumed.stderr).toBe(0);

@@ -1134,6 +1134,36 @@ export const CASES: DiffCase[] = [
 `,
     alter: 'ALTER TABLE pe ALTER COLUMN b TYPE bigint',
   },
+  // Relations named like pgshift's own tables (changelog, copy_lanes, copy_xacts,
+  // reverse_changelog): those are in a schema of their own (pgshift_<id>_log), so the user's
+  // relations moved through the migration's schema take any name (README: Where things live).
+  {
+    name: 'a table named changelog with indexes named copy_xacts and reverse_changelog',
+    setup: () => `${items('changelog')}
+      CREATE INDEX copy_xacts ON changelog (qty);
+      CREATE UNIQUE INDEX reverse_changelog ON changelog (code);`,
+    alter: 'ALTER TABLE changelog ALTER COLUMN qty TYPE bigint, ADD COLUMN extra int DEFAULT 7',
+    after: `INSERT INTO changelog (id, qty, code) VALUES (${N + 1}, 1, 'new'); UPDATE changelog SET id = -id WHERE id % 100 = 0`,
+  },
+  {
+    name: 'a partitioned table with partitions named copy_lanes and changelog',
+    setup: () => `
+      CREATE TABLE ledger (id int, region text, v int, PRIMARY KEY (region, id)) PARTITION BY LIST (region);
+      CREATE TABLE copy_lanes PARTITION OF ledger FOR VALUES IN ('a', 'b');
+      CREATE TABLE changelog PARTITION OF ledger FOR VALUES IN ('c');
+      CREATE TABLE ledger_rest PARTITION OF ledger DEFAULT;
+      CREATE INDEX ledger_v ON ledger (v);
+      INSERT INTO ledger SELECT i, (ARRAY['a', 'b', 'c', 'd'])[1 + i % 4], i % 31 FROM generate_series(1, ${N}) i;`,
+    alter: 'ALTER TABLE ledger ALTER COLUMN v TYPE bigint',
+    after: `INSERT INTO ledger VALUES (${N + 1}, 'c', 1); UPDATE ledger SET region = 'a' WHERE region = 'c' AND id % 50 = 3`,
+  },
+  {
+    name: 'a materialized view named changelog over the table, with an index named copy_lanes',
+    setup: () => `${items()}
+      CREATE MATERIALIZED VIEW changelog AS SELECT qty, count(*) AS n, sum(price) AS total FROM items GROUP BY qty;
+      CREATE UNIQUE INDEX copy_lanes ON changelog (qty);`,
+    alter: 'ALTER TABLE items ALTER COLUMN code TYPE bigint USING code::bigint, ADD COLUMN extra int DEFAULT 7',
+  },
 ];
 
 CASES.push(...PARTITIONED_CASES);

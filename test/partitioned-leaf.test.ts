@@ -336,7 +336,7 @@ describe('a leaf of a self-referencing partitioned table (PostgreSQL 18)', () =>
       afterSwap.convalidated = k.rows[0].convalidated;
       afterSwap.partitionsWithKey = (await db.query(`SELECT count(*)::int AS n FROM pg_constraint c JOIN pg_partition_tree('app.acct') t ON t.relid = c.conrelid WHERE c.conname = 'acct_up' AND t.level = 1`)).rows[0].n;
       // The revert window: the writer and the workload write the new leaf, then it is swapped back.
-      const logged = async (): Promise<number> => (await db.query(`SELECT count(*)::int AS n FROM "pgshift_${report!.migrationId}".reverse_changelog`)).rows[0].n;
+      const logged = async (): Promise<number> => (await db.query(`SELECT count(*)::int AS n FROM "pgshift_${report!.migrationId}_log".reverse_changelog`)).rows[0].n;
       for (let i = 0; i < 100 && (window = await logged()) < 30; i++) await new Promise((r) => setTimeout(r, 100));
       reverted = await runCli(['revert', String(report.migrationId), '--url', db.url]);
       await new Promise((r) => setTimeout(r, 300));
@@ -443,7 +443,7 @@ describe('a leaf partition killed and resumed', () => {
       id = report.migrationId!;
       expect((await db.query(`SELECT reloptions FROM pg_class WHERE oid = $1::regclass`, [leaf])).rows[0].reloptions).toEqual(['fillfactor=70']);
       // The window: the workload writes the new leaf (inserts, updates, deletes, rows moving out of it).
-      const logged = async (): Promise<number> => (await db.query(`SELECT count(*)::int AS n FROM "pgshift_${id}".reverse_changelog`)).rows[0].n;
+      const logged = async (): Promise<number> => (await db.query(`SELECT count(*)::int AS n FROM "pgshift_${id}_log".reverse_changelog`)).rows[0].n;
       for (let i = 0; i < 100 && (window = await logged()) < 30; i++) await new Promise((r) => setTimeout(r, 100));
       reverted = await runCli(['revert', String(id), '--url', db.url]);
       await new Promise((r) => setTimeout(r, 300));

@@ -80,7 +80,7 @@ describe('a partitioned table with partitions in other schemas than its own', ()
         `SELECT n.nspname || '.' || c.relname AS p FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE $1 AND c.relispartition AND c.relkind = 'r' ORDER BY 1`,
         [`pgshift\\_${id}%`],
       )).rows.map((r) => r.p);
-      const logged = async (): Promise<number> => (await db.query(`SELECT count(*)::int AS n FROM "pgshift_${id}".reverse_changelog`)).rows[0].n;
+      const logged = async (): Promise<number> => (await db.query(`SELECT count(*)::int AS n FROM "pgshift_${id}_log".reverse_changelog`)).rows[0].n;
       for (let i = 0; i < 100 && (await logged()) < 30; i++) await new Promise((r) => setTimeout(r, 100));
       expect(await mirrorDifferences(db)).toEqual([]);
       reverted = await runCli(['revert', String(id), '--url', db.url]);

@@ -60,6 +60,6 @@ describe('state, notifications and hooks', () => {
     expect(fs.readFileSync(path.join(dir, 'failure.txt'), 'utf8')).toMatch(/before-cutover hook failed \(exit 3\)/);
     const type = await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'vetoed'::regclass AND attname = 'v'`);
     expect(type.rows[0].t).toBe('integer');
-    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname = (SELECT artifact_schema FROM pgshift.migrations WHERE table_name = 'vetoed')`)).rows).toEqual([]);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname IN (SELECT s FROM pgshift.migrations, unnest(ARRAY[artifact_schema, artifact_schema || '_log']) s WHERE table_name = 'vetoed')`)).rows).toEqual([]);
   });
 });

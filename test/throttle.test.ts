@@ -104,7 +104,7 @@ describe('throttling and lock safety', () => {
     expect((err as { exitCode?: number }).exitCode, String(err)).toBe(1);
     expect(String(err)).toMatch(/stopped safely: --critical-query returned 1/);
     expect(await tableDigest(db.pool, 'public.critical_t', { orderBy: ['id'] })).toEqual(before);
-    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname = (SELECT artifact_schema FROM pgshift.migrations WHERE table_name = 'critical_t')`)).rows).toEqual([]);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname IN (SELECT s FROM pgshift.migrations, unnest(ARRAY[artifact_schema, artifact_schema || '_log']) s WHERE table_name = 'critical_t')`)).rows).toEqual([]);
     expect((await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'critical_t'::regclass AND NOT tgisinternal`)).rows[0].n).toBe(0);
   });
 

@@ -4,7 +4,7 @@ import { sqlFile } from '../db/sql-files.js';
 import type { TableInfo } from '../catalog/table.js';
 import type { ArtifactNames } from '../plan/names.js';
 
-/** One capture: a changelog, its two functions and the two triggers that feed it. */
+/** One capture: a changelog, its two functions (both in `schema`, pgshift's own: plan/names.ts logSchema) and the two triggers that feed it. */
 export interface CaptureNames {
   schema: string;
   changelog: string;
@@ -16,7 +16,7 @@ export interface CaptureNames {
 
 export function forwardCapture(names: ArtifactNames): CaptureNames {
   return {
-    schema: names.schema, changelog: names.changelog, captureFunction: 'pgshift_capture', truncateFunction: 'pgshift_truncated',
+    schema: names.logSchema, changelog: names.changelog, captureFunction: 'pgshift_capture', truncateFunction: 'pgshift_truncated',
     captureTrigger: names.captureTrigger, truncateTrigger: names.truncateTrigger,
   };
 }
@@ -24,7 +24,7 @@ export function forwardCapture(names: ArtifactNames): CaptureNames {
 /** The revert window's capture, on the new table: the same, in the other direction. */
 export function reverseCapture(names: ArtifactNames): CaptureNames {
   return {
-    schema: names.schema, changelog: names.reverseChangelog, captureFunction: 'pgshift_reverse_capture', truncateFunction: 'pgshift_reverse_truncated',
+    schema: names.logSchema, changelog: names.reverseChangelog, captureFunction: 'pgshift_reverse_capture', truncateFunction: 'pgshift_reverse_truncated',
     captureTrigger: names.reverseTrigger, truncateTrigger: names.reverseTruncateTrigger,
   };
 }

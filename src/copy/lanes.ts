@@ -1,12 +1,12 @@
 import { inTransaction, type Client } from '../db/session.js';
-import { qualified } from '../db/quote.js';
 import { writeState } from '../state/store.js';
 import { laneSplitsSql, type Tables } from './sql.js';
 
 /**
  * Key lanes: the copy split into disjoint key ranges (low, high], each copied in key order by a
  * worker of its own and each with its own watermark, recorded in the chunk's transaction. The
- * lanes live in the migration's schema (cleanup and abort drop them with it). A lane's chunks
+ * lanes are a table of pgshift's own (`table`: plan/names.ts copyLanes, in the migration's log
+ * schema; cleanup and abort drop it with the schema). A lane's chunks
  * never leave it, so every key is still written once, by the chunk of its range: the argument
  * of the single copy, lane by lane.
  */
@@ -33,22 +33,21 @@ export function worthLanes(estimatedRows: number): boolean {
 }
 export const MAX_LANES = 4;
 
-const lanesTable = (schema: string): string => qualified(schema, 'copy_lanes'); // one of plan/names.ts KEPT_NAMES
 
 /**
  * The lanes of a migration whose copy began with lanes; null when it began as one copy. Read
  * holding the migration's advisory lock alone: a chunk of a killed process's lane that is still
  * running (it holds the lock shared) commits, or is gone, before its lane's watermark is read.
  */
-export async function readLanes(c: Client, schema: string, lockKey: [number, number]): Promise<Lane[] | null> {
-  const exists = (await c.query(`SELECT to_regclass($1) IS NOT NULL AS e`, [lanesTable(schema)])).rows[0].e;
+export async function readLanes(c: Client, table: string, lockKey: [number, number]): Promise<Lane[] | null> {
+  const exists = (await c.query(`SELECT to_regclass($1) IS NOT NULL AS e`, [table])).rows[0].e;
   if (!exists) return null;
   return inTransaction(c, async () => {
     await c.query(`SET LOCAL lock_timeout = '60s'`);
     await c.query('SELECT pg_advisory_xact_lock($1, $2)', lockKey);
     // source and target through jsonb: lanes recorded before partitions had lanes lack them.
     return (
-      await c.query(`SELECT lane, low, high, watermark, done, to_jsonb(l)->>'source' AS source, to_jsonb(l)->>'target' AS target FROM ${lanesTable(schema)} l ORDER BY lane`)
+      await c.query(`SELECT lane, low, high, watermark, done, to_jsonb(l)->>'source' AS source, to_jsonb(l)->>'target' AS target FROM ${table} l ORDER BY lane`)
     ).rows as Lane[];
   });
 }
@@ -58,7 +57,7 @@ export async function readLanes(c: Client, schema: string, lockKey: [number, num
  * the key) and records them; fewer when the table is small. One lane:
  * nothing recorded, the single copy runs.
  */
-export async function planLanes(c: Client, t: Tables, schema: string, n: number, estimatedRows: number): Promise<Lane[] | null> {
+export async function planLanes(c: Client, t: Tables, table: string, n: number, estimatedRows: number): Promise<Lane[] | null> {
   const count = Math.min(n, MAX_LANES, Math.floor(estimatedRows / MIN_ROWS_PER_LANE));
   if (count < 2) return null;
   // About 2,000 sampled keys per lane.
@@ -66,7 +65,7 @@ export async function planLanes(c: Client, t: Tables, schema: string, n: number,
   const splits = (await c.query({ text: laneSplitsSql(t, count, percent), rowMode: 'array' })).rows as string[][];
   if (splits.length === 0) return null;
   const lanes: Lane[] = [...splits, null].map((high, i) => ({ lane: i, low: i === 0 ? null : splits[i - 1]!, high, watermark: null, done: false, source: null, target: null }));
-  return recordLanes(c, schema, lanes);
+  return recordLanes(c, table, lanes);
 }
 
 /**
@@ -78,22 +77,22 @@ export async function planLanes(c: Client, t: Tables, schema: string, n: number,
  * partition's range (the move is logged under both keys and replayed, as any change after its
  * chunk).
  */
-export async function planPartitionLanes(c: Client, partitions: { source: string; target: string }[], schema: string): Promise<Lane[]> {
-  return recordLanes(c, schema, partitions.map((p, i) => ({ lane: i, low: null, high: null, watermark: null, done: false, ...p })));
+export async function planPartitionLanes(c: Client, partitions: { source: string; target: string }[], table: string): Promise<Lane[]> {
+  return recordLanes(c, table, partitions.map((p, i) => ({ lane: i, low: null, high: null, watermark: null, done: false, ...p })));
 }
 
 /** All the lanes or none: a resume must never find some of them. */
-async function recordLanes(c: Client, schema: string, lanes: Lane[]): Promise<Lane[]> {
+async function recordLanes(c: Client, table: string, lanes: Lane[]): Promise<Lane[]> {
   await inTransaction(c, async () => {
-    await c.query(`CREATE TABLE ${lanesTable(schema)} (lane int PRIMARY KEY, low text[], high text[], watermark text[], done boolean NOT NULL, source text, target text)`);
-    for (const l of lanes) await c.query(`INSERT INTO ${lanesTable(schema)} VALUES ($1, $2, $3, NULL, false, $4, $5)`, [l.lane, l.low, l.high, l.source, l.target]);
+    await c.query(`CREATE TABLE ${table} (lane int PRIMARY KEY, low text[], high text[], watermark text[], done boolean NOT NULL, source text, target text)`);
+    for (const l of lanes) await c.query(`INSERT INTO ${table} VALUES ($1, $2, $3, NULL, false, $4, $5)`, [l.lane, l.low, l.high, l.source, l.target]);
   });
   return lanes;
 }
 
 /** Records a lane's chunk in the chunk's transaction: its new watermark, whether the lane is done, the rows. */
-export async function recordLaneChunk(c: Client, schema: string, migrationId: number, lane: number, high: string[] | null, done: boolean, rows: number): Promise<void> {
-  await c.query(`UPDATE ${lanesTable(schema)} SET watermark = $2, done = $3 WHERE lane = $1`, [lane, high, done]);
+export async function recordLaneChunk(c: Client, table: string, migrationId: number, lane: number, high: string[] | null, done: boolean, rows: number): Promise<void> {
+  await c.query(`UPDATE ${table} SET watermark = $2, done = $3 WHERE lane = $1`, [lane, high, done]);
   await writeState(c, `UPDATE pgshift.migrations SET rows_copied = rows_copied + $2, updated_at = now() WHERE id = $1`, [migrationId, rows], { inTransaction: true });
 }
 

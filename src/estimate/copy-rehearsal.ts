@@ -7,7 +7,7 @@ import type { Plan } from '../migration/plan.js';
 import { buildShadow } from '../shadow/build.js';
 import { chunkBoundSql, copyRangeSql, type Tables } from '../copy/sql.js';
 import { createChangelog, forwardCapture } from '../capture/install.js';
-import { artifactNames } from '../plan/names.js';
+import { artifactNames, logSchemaOf } from '../plan/names.js';
 import { alterSides, hashableTypes } from '../verify/alter-sides.js';
 import { pageRangeChecksumSql } from '../verify/side.js';
 import type { ValidationLevel } from '../verify/validate.js';
@@ -41,7 +41,9 @@ export async function rehearseCopy(c: Client, plan: Plan, validation: Validation
   return rolledBack(c, async () => {
     const t0 = performance.now();
     const shadow = await buildShadow(c, { origin, flow, statements: withoutForeignKeys(plan.parsed.statements), schema, foreignKeys: false });
-    const names = { ...forwardCapture(artifactNames(0)), schema };
+    // pgshift's own tables in a schema of their own beside the shadow's, as a run has them (plan/names.ts logSchema).
+    const names = { ...forwardCapture(artifactNames(0)), schema: logSchemaOf(schema) };
+    await c.query(`CREATE SCHEMA ${ident(names.schema)}`);
     await createChangelog(c, origin, names, 0);
     const buildMs = performance.now() - t0;
     await dropForeignSequenceDefaults(c, shadow.oid, qualified(schema, origin.name));
@@ -50,7 +52,7 @@ export async function rehearseCopy(c: Client, plan: Plan, validation: Validation
     const tables: Tables = {
       origin: qualified(origin.schema, origin.name),
       shadow: qualified(schema, origin.name),
-      changelog: qualified(schema, names.changelog),
+      changelog: qualified(names.schema, names.changelog),
       mapping,
       shadowKeyTypes: mapping.shadowKey.map(typeOf),
     };

@@ -2,10 +2,9 @@ import type { Pool } from '../db/session.js';
 import { withClient } from '../db/session.js';
 import type { RetryPolicy } from '../db/retry.js';
 import { UserError } from '../errors.js';
-import { artifactNames } from '../plan/names.js';
 import { PHASES, type Phase } from '../state/phases.js';
 import { finishMigration } from '../state/store.js';
-import { dropArtifacts } from './artifacts.js';
+import { dropArtifacts, migrationNames } from './artifacts.js';
 import { takeOver } from './lifecycle.js';
 import { abortWithoutCopy, type Progress } from './without-copy.js';
 
@@ -45,7 +44,7 @@ export async function abortMigration(pool: Pool, idText: string, retry: RetryPol
   }
   const ownership = await takeOver(pool, id);
   try {
-    const dropped = await dropArtifacts(pool, artifactNames(id), retry, { triggers: true });
+    const dropped = await dropArtifacts(pool, await migrationNames(pool, id), retry, { triggers: true });
     await finishMigration(pool, id, 'aborted', 'aborted by pgshift abort');
     return dropped;
   } finally {

@@ -1,8 +1,8 @@
-import type { Pool } from '../db/session.js';
-import { withTransaction } from '../db/session.js';
+import type { Client, Pool } from '../db/session.js';
+import { withClient, withTransaction } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
-import type { ArtifactNames } from '../plan/names.js';
+import { artifactNames, type ArtifactNames } from '../plan/names.js';
 import { cancelAutovacuum } from '../cutover/blockers.js';
 
 /**
@@ -56,61 +56,46 @@ export async function dropArtifacts(
   }
   const droppedBefore = dropped.length;
   const inSchema: string[] = [];
+  // The migration's schema (user relations in transit, the kept old table) and pgshift's own
+  // tables' (the same schema for a migration of the legacy layout, plan/names.ts).
+  const own = names.logSchema !== names.schema;
   await withRetry(
     retry,
     (_a, lockTimeoutMs) =>
       withTransaction(pool, async (c) => {
         inSchema.length = 0;
         await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
-        const present = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [names.schema]);
-        if (present.rowCount === 0) return;
-        // Materialized views rebuilt for a cutover that did not happen read the shadow: first.
-        const matviews = await c.query<{ relname: string }>(
-          `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'm' ORDER BY c.oid DESC`,
-          [names.schema],
-        );
-        for (const m of matviews.rows) {
-          await c.query(`DROP MATERIALIZED VIEW IF EXISTS ${qualified(names.schema, m.relname)}`);
-          dropped.push(`materialized view ${names.schema}.${m.relname}`);
-        }
-        const tables = await c.query<{ relname: string; oid: string }>(
-          `SELECT c.relname, c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'u') AND NOT c.relispartition ORDER BY c.oid DESC`,
-          [names.schema],
-        );
         // An open revert window keeps its reverse changelog and functions (its triggers use them).
-        const kept = new Set([opts.keepOld, ...(opts.keepRevertWindow ? ['reverse_changelog'] : [])]);
-        // Partitions go with their partitioned table (a kept old tree keeps its partitions).
-        for (const t of tables.rows) {
-          if (kept.has(t.relname)) continue;
-          inSchema.push(t.oid);
-          await c.query(`DROP TABLE IF EXISTS ${qualified(names.schema, t.relname)}`);
-          dropped.push(`table ${names.schema}.${t.relname}`);
-        }
-        // Every function in the migration's own schema is pgshift's (capture, watchers, a
-        // backfill's move trigger), except an open revert window's reverse capture.
-        const functions = await c.query<{ proname: string }>(
-          `SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 ORDER BY p.oid DESC`,
-          [names.schema],
-        );
+        const keptInLog = opts.keepRevertWindow ? [names.reverseChangelog] : [];
         const keptFunctions = new Set(opts.keepRevertWindow ? ['pgshift_reverse_capture', 'pgshift_reverse_truncated'] : []);
-        for (const fn of functions.rows) {
-          if (!keptFunctions.has(fn.proname)) await c.query(`DROP FUNCTION IF EXISTS ${qualified(names.schema, fn.proname)}()`);
+        let oldKept = false;
+        for (const schema of own ? [names.schema, names.logSchema] : [names.schema]) {
+          const kept = new Set([...(schema === names.schema ? [opts.keepOld] : []), ...(schema === names.logSchema ? keptInLog : [])]);
+          const r = await dropInSchema(c, schema, kept, keptFunctions, dropped);
+          inSchema.push(...r.tables);
+          if (schema === names.schema) oldKept = r.keptTables.includes(opts.keepOld ?? '');
         }
-        if (opts.keepOld === undefined || !tables.rows.some((t) => t.relname === opts.keepOld)) {
+        if (own && !opts.keepRevertWindow) {
+          await c.query(`DROP SCHEMA IF EXISTS ${ident(names.logSchema)}`);
+          dropped.push(`schema ${names.logSchema}`);
+        }
+        if (!oldKept) {
           // The schemas partitions of other schemas than the table's went through
           // (plan/partition-homes.ts): empty once their tree is dropped above.
           const sides = await c.query<{ schema_name: string }>(
             `SELECT DISTINCT a.schema_name FROM pgshift.artifacts a JOIN pg_namespace n ON n.nspname = a.schema_name
-              WHERE a.migration_id = $1 AND a.kind = 'schema' AND a.schema_name <> $2 ORDER BY 1`,
-            [names.lockKey[1], names.schema],
+              WHERE a.migration_id = $1 AND a.kind = 'schema' AND a.schema_name <> ALL ($2::text[]) ORDER BY 1`,
+            [names.lockKey[1], [names.schema, names.logSchema]],
           );
           for (const s of sides.rows) {
             await c.query(`DROP SCHEMA IF EXISTS ${ident(s.schema_name)}`);
             dropped.push(`schema ${s.schema_name}`);
           }
-          await c.query(`DROP SCHEMA IF EXISTS ${ident(names.schema)}`);
-          dropped.push(`schema ${names.schema}`);
+          const present = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [names.schema]);
+          if (present.rowCount) {
+            await c.query(`DROP SCHEMA IF EXISTS ${ident(names.schema)}`);
+            dropped.push(`schema ${names.schema}`);
+          }
         }
       }),
     // A freshly filled shadow draws autovacuum, whose lock the drop would otherwise wait out.
@@ -120,4 +105,61 @@ export async function dropArtifacts(
     },
   );
   return dropped;
+}
+
+/**
+ * One of a migration's schemas emptied of what pgshift put there, but what `kept` names (tables)
+ * and `keptFunctions`: materialized views first (rebuilt for a cutover that did not happen, they
+ * read the shadow), then the tables (partitions go with their partitioned table), then every
+ * function (capture, watchers, a backfill's move trigger: a migration's schemas hold no
+ * function of the user's). Returns the tables' oids it dropped and the kept ones' names present.
+ */
+async function dropInSchema(c: Client, schema: string, kept: Set<string | undefined>, keptFunctions: Set<string>, dropped: string[]): Promise<{ tables: string[]; keptTables: string[] }> {
+  const present = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+  if (present.rowCount === 0) return { tables: [], keptTables: [] };
+  const matviews = await c.query<{ relname: string }>(
+    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'm' ORDER BY c.oid DESC`,
+    [schema],
+  );
+  for (const m of matviews.rows) {
+    await c.query(`DROP MATERIALIZED VIEW IF EXISTS ${qualified(schema, m.relname)}`);
+    dropped.push(`materialized view ${schema}.${m.relname}`);
+  }
+  const tables = await c.query<{ relname: string; oid: string }>(
+    `SELECT c.relname, c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'u') AND NOT c.relispartition ORDER BY c.oid DESC`,
+    [schema],
+  );
+  const gone: string[] = [];
+  for (const t of tables.rows) {
+    if (kept.has(t.relname)) continue;
+    gone.push(t.oid);
+    await c.query(`DROP TABLE IF EXISTS ${qualified(schema, t.relname)}`);
+    dropped.push(`table ${schema}.${t.relname}`);
+  }
+  const functions = await c.query<{ proname: string }>(
+    `SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 ORDER BY p.oid DESC`,
+    [schema],
+  );
+  for (const fn of functions.rows) {
+    if (!keptFunctions.has(fn.proname)) await c.query(`DROP FUNCTION IF EXISTS ${qualified(schema, fn.proname)}()`);
+  }
+  return { tables: gone, keptTables: tables.rows.filter((t) => kept.has(t.relname)).map((t) => t.relname) };
+}
+
+/**
+ * A migration's names as its schemas hold them (plan/names.ts): pgshift's own tables in a log
+ * schema of their own when the migration registered one, or, for one begun by an earlier pgshift
+ * (schemas registered, none of them its log schema), in the migration's schema (`legacy`). So
+ * resume, revert, abort and cleanup find them either way.
+ */
+export async function migrationNames(pool: Pool, id: number): Promise<ArtifactNames> {
+  const names = artifactNames(id);
+  const r = await withClient(pool, (c) =>
+    c.query<{ log: boolean; any: boolean }>(
+      `SELECT bool_or(schema_name = $2) IS TRUE AS log, count(*) > 0 AS any FROM pgshift.artifacts WHERE migration_id = $1 AND kind = 'schema'`,
+      [id, names.logSchema],
+    ),
+  );
+  return r.rows[0]!.any && !r.rows[0]!.log ? artifactNames(id, 'legacy') : names;
 }

@@ -2,10 +2,9 @@ import type { Pool } from '../db/session.js';
 import { withClient } from '../db/session.js';
 import type { RetryPolicy } from '../db/retry.js';
 import { UserError } from '../errors.js';
-import { artifactNames } from '../plan/names.js';
 import { PHASES, type Phase } from '../state/phases.js';
 import { finishMigration } from '../state/store.js';
-import { dropArtifacts } from './artifacts.js';
+import { dropArtifacts, migrationNames } from './artifacts.js';
 import { finishAfterSwap, takeOver } from './lifecycle.js';
 import type { Ownership } from '../state/ownership.js';
 import { abortWithoutCopy, type Progress } from './without-copy.js';
@@ -21,6 +20,8 @@ interface Leftover {
   host: string | null;
   has_schema: boolean;
   tables: string | null;
+  /** tables in its other registered schemas (pgshift's own tables', plan/names.ts logSchema), qualified */
+  own_tables: string | null;
   triggers: string | null;
   validate_list: [string, string][] | null;
   options: { dropOld?: boolean; revertWindowMs?: number; strategy?: string };
@@ -47,6 +48,9 @@ export async function cleanup(pool: Pool, target: { id?: string; all: boolean },
                 EXISTS (SELECT FROM pg_namespace WHERE nspname = m.artifact_schema) AS has_schema,
                 (SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                   WHERE n.nspname = m.artifact_schema AND c.relkind = 'r') AS tables,
+                (SELECT string_agg(format('%s.%s', n.nspname, c.relname), ', ' ORDER BY n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.relkind = 'r' AND NOT c.relispartition AND n.nspname <> m.artifact_schema
+                    AND n.nspname IN (SELECT a.schema_name FROM pgshift.artifacts a WHERE a.migration_id = m.id AND a.kind = 'schema')) AS own_tables,
                 (SELECT string_agg(a.name || ' on ' || a.schema_name || '.' || a.on_table, ', ' ORDER BY a.name) FROM pgshift.artifacts a
                   WHERE a.migration_id = m.id AND a.kind = 'trigger'
                     AND EXISTS (SELECT FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -76,7 +80,7 @@ export async function cleanup(pool: Pool, target: { id?: string; all: boolean },
       }
     }
     try {
-      const what = [...(m.triggers ? [`triggers ${m.triggers}`] : []), ...(m.tables ? [`tables ${m.tables} in pgshift_${m.id}`] : []), ...(m.has_schema ? [`schema pgshift_${m.id}`] : [])];
+      const what = [...(m.triggers ? [`triggers ${m.triggers}`] : []), ...(m.tables ? [`tables ${m.tables} in pgshift_${m.id}`] : []), ...(m.own_tables ? [`tables ${m.own_tables}`] : []), ...(m.has_schema ? [`schema pgshift_${m.id}`] : [])];
       if (unfinished) {
         const target = { oid: m.table_oid, schema: m.table_schema, name: m.table_name, estimatedRows: 0 };
         const done = await abortWithoutCopy(pool, { id: m.id, target, progress: m.progress ?? { units: [], done: 0 }, ownership: ownership! }, retry);
@@ -94,7 +98,7 @@ export async function cleanup(pool: Pool, target: { id?: string; all: boolean },
       const why = m.outcome === null ? `interrupted in phase ${m.phase}, its process is gone` : m.outcome;
       // An interrupted backfill's key-move trigger and job tables go too (the same command run again would have continued it).
       say(`${m.kind === 'backfill' ? 'backfill' : 'migration'} ${m.id} on ${m.table_schema}.${m.table_name} (${why}): dropping ${what.join('; ')}`);
-      await dropArtifacts(pool, artifactNames(m.id), retry, { triggers: true });
+      await dropArtifacts(pool, await migrationNames(pool, m.id), retry, { triggers: true });
       if (m.outcome === null) await finishMigration(pool, m.id, 'aborted', 'removed by pgshift cleanup');
       cleaned++;
     } finally {

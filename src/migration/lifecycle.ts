@@ -7,12 +7,11 @@ import { PgshiftError, RuntimeError, StoppedError, describeError } from '../erro
 import { componentLog } from '../log.js';
 import { qualified } from '../db/quote.js';
 import { tableFingerprint } from '../catalog/table.js';
-import { artifactNames } from '../plan/names.js';
 import { WORK_NAMESPACE } from '../db/advisory-locks.js';
 import { takeOwnership, type Ownership } from '../state/ownership.js';
 import { finishMigration, recordError, setPhase } from '../state/store.js';
 import { ValidationFailed } from '../verify/validate.js';
-import { dropArtifacts } from './artifacts.js';
+import { dropArtifacts, migrationNames } from './artifacts.js';
 import type { ExecutionReport } from './run-phases.js';
 import { hookState, type Run } from './run.js';
 import { validateConstraints } from './phases/finish.js';
@@ -137,7 +136,7 @@ export interface Interrupted {
  */
 export async function finishAfterSwap(pool: Pool, m: Interrupted, retry: RetryPolicy): Promise<string[]> {
   const validated = await validateConstraints(pool, retry, m.validate_list ?? []);
-  const names = artifactNames(m.id);
+  const names = await migrationNames(pool, m.id);
   await dropArtifacts(pool, names, retry, {
     triggers: false,
     keepOld: m.options.dropOld ? undefined : m.table_name,

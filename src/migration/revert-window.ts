@@ -3,8 +3,7 @@ import { partitionHomes } from '../plan/partition-homes.js';
 import { withClient } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
 import type { RetryPolicy } from '../db/retry.js';
-import { artifactNames } from '../plan/names.js';
-import { dropArtifacts } from './artifacts.js';
+import { dropArtifacts, migrationNames } from './artifacts.js';
 import { createChangelog, installTriggers, reverseCapture } from '../capture/install.js';
 import type { Tables } from '../copy/sql.js';
 import type { Run } from './run.js';
@@ -57,7 +56,7 @@ export async function openRevertWindow(c: Client, run: Run, tables: Tables, oldF
  */
 export async function closeRevertWindow(pool: Pool, id: number, retry: RetryPolicy, keepOld: boolean): Promise<string[]> {
   const table = (await withClient(pool, (c) => c.query(`SELECT table_name FROM pgshift.migrations WHERE id = $1`, [id]))).rows[0]?.table_name as string | undefined;
-  const dropped = await dropArtifacts(pool, artifactNames(id), retry, { triggers: true, keepOld: keepOld ? table : undefined });
+  const dropped = await dropArtifacts(pool, await migrationNames(pool, id), retry, { triggers: true, keepOld: keepOld ? table : undefined });
   await withClient(pool, (c) => c.query(`UPDATE pgshift.migrations SET revert_until = NULL WHERE id = $1`, [id]));
   return dropped;
 }

@@ -8,7 +8,8 @@ import { componentLog } from '../log.js';
 import { changedSince, describeTable } from '../catalog/table.js';
 import { parseAlter } from '../plan/parse.js';
 import { followColumns } from '../plan/columns.js';
-import { artifactNames, type ArtifactNames } from '../plan/names.js';
+import type { ArtifactNames } from '../plan/names.js';
+import { migrationNames } from './artifacts.js';
 import { takeOver } from './lifecycle.js';
 import { createReplayer } from '../capture/replayer.js';
 import type { Tables } from '../copy/sql.js';
@@ -54,7 +55,7 @@ export async function revertMigration(o: { url?: string; retry: RetryPolicy; dea
     if (m.outcome !== 'done' || !m.revert_state) throw new UserError(`migration ${id} has no revert window (it was not run with --revert-window, or it ended ${m.outcome ?? 'unfinished'})`);
     if (!m.open) throw new UserError(`the revert window of migration ${id} has closed; pgshift cleanup ${id} removes what it kept`);
     if (m.truncated) throw new UserError(`the new table was truncated during the revert window; reverting would not bring those rows back`);
-    const names = artifactNames(id);
+    const names = await migrationNames(pool, id);
     await bindMigration(pool, id);
     // Like a resume: one process at a time, and a killed revert's sessions go first.
     const ownership = await takeOver(pool, id);
@@ -72,7 +73,7 @@ export async function revertMigration(o: { url?: string; retry: RetryPolicy; dea
 }
 
 async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: number }, id: number, m: RevertRow, names: ArtifactNames): Promise<RevertReport> {
-  const { oldT, newT, tables, replayer } = await withClient(pool, (c) => reverseSetup(c, m, names.schema, names.lockKey));
+  const { oldT, newT, tables, replayer } = await withClient(pool, (c) => reverseSetup(c, m, names));
   // Each batch is its own transaction under the session's short lock_timeout: retried.
   await withClient(pool, (c) => drain((n) => withRetry(o.retry, () => replayChecked(c, tables, () => replayer.replayBatch(c, null, n))), { below: 1000 }), 'replay');
 
@@ -174,8 +175,9 @@ interface RevertRow {
 }
 
 /** The reverse direction as the replayer sees it: the new table is the origin, the old one the shadow. */
-async function reverseSetup(c: Client, m: Record<string, unknown> & { statements: string; table_schema: string; table_name: string }, schema: string, lockKey: [number, number]) {
-  const oldOid = (await c.query(`SELECT to_regclass($1)::oid::int8::text AS oid`, [qualified(schema, m.table_name)])).rows[0].oid;
+async function reverseSetup(c: Client, m: Record<string, unknown> & { statements: string; table_schema: string; table_name: string }, names: ArtifactNames) {
+  const { lockKey } = names;
+  const oldOid = (await c.query(`SELECT to_regclass($1)::oid::int8::text AS oid`, [qualified(names.schema, m.table_name)])).rows[0].oid;
   const newOid = (await c.query(`SELECT to_regclass($1)::oid::int8::text AS oid`, [qualified(m.table_schema, m.table_name)])).rows[0].oid;
   if (!oldOid || !newOid) throw new UserError(`the tables of migration ${m.id} are no longer where the revert window left them`);
   const oldT = await describeTable(c, oldOid);
@@ -210,7 +212,7 @@ async function reverseSetup(c: Client, m: Record<string, unknown> & { statements
   const tables: Tables = {
     origin: qualified(newT.schema, newT.name),
     shadow: qualified(oldT.schema, oldT.name),
-    changelog: qualified(schema, 'reverse_changelog'),
+    changelog: qualified(names.logSchema, names.reverseChangelog),
     mapping,
     shadowKeyTypes: oldT.key.map((k) => k.type),
   };

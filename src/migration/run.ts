@@ -37,9 +37,10 @@ export interface Run {
   laneLooks?: Promise<{ lanes: number; why: string }>;
 }
 
-export function newRun(pool: Pool, plan: Plan, opts: AlterOptions, id: number): Run {
+/** A run of migration `id`: a new one, or one taken over with the names its schemas hold (migration/artifacts.ts migrationNames). */
+export function newRun(pool: Pool, plan: Plan, opts: AlterOptions, id: number, names: ArtifactNames = artifactNames(id)): Run {
   return {
-    pool, plan, opts, id, names: artifactNames(id), triggersInstalled: false, swapped: false, throttler: noopThrottler,
+    pool, plan, opts, id, names, triggersInstalled: false, swapped: false, throttler: noopThrottler,
     hooks: createHooks({ cmd: opts.hookCmd, dir: opts.hooksDir }), rowsCopied: 0, startedAt: performance.now(), backlogSampledAt: 0,
   };
 }
@@ -70,7 +71,7 @@ export function phaseHelpers(run: Run): PhaseHelpers {
     enter: async (phase, message) => {
       await run.ownership?.assertHeld();
       await setPhase(run.pool, run.id, phase, message);
-      await run.opts.onPhase?.(phase, { id: run.id, schema: run.names.schema, table: run.plan.origin.name });
+      await run.opts.onPhase?.(phase, { id: run.id, schema: run.names.schema, table: run.plan.origin.name, logSchema: run.names.logSchema });
     },
     timed: async (fn) => {
       const t0 = performance.now();

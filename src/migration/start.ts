@@ -5,7 +5,6 @@ import { UserError } from '../errors.js';
 import { componentLog } from '../log.js';
 import type { AlterOptions } from '../config.js';
 import { readColumns } from '../catalog/table.js';
-import { artifactNames } from '../plan/names.js';
 import { PHASES, type Phase } from '../state/phases.js';
 import { ensureStateSchema, finishMigration, registerMigration } from '../state/store.js';
 import { takeOwnership } from '../state/ownership.js';
@@ -16,7 +15,7 @@ import { doneReport, planReport, type AlterReport } from './report.js';
 import { continueFrom, execute } from './run-phases.js';
 import { newRun, phaseHelpers } from './run.js';
 import { contextFor, createCopyXactsSql } from './phases/capture.js';
-import { dropArtifacts } from './artifacts.js';
+import { dropArtifacts, migrationNames } from './artifacts.js';
 import { finishAfterSwap, runOwned, takeOver } from './lifecycle.js';
 import { resumedOptions, storedOptions, type StoredOptions } from './stored-options.js';
 import { applyWithoutCopy, continueWithoutCopy, unitsOf, type Unit, type WithoutCopy } from './without-copy.js';
@@ -220,7 +219,7 @@ async function takeOverMigration(pool: Pool, given: AlterOptions, m: Stored): Pr
     if (plan.origin.oid !== m.table_oid) throw new UserError(`migration ${m.id} was for another table than ${plan.origin.schema}.${plan.origin.name}`);
     if (!m.resume_state?.fingerprint) {
       log.warn({ migration: m.id }, 'the migration was interrupted before its capture was in place; removing it and starting over');
-      await dropArtifacts(pool, artifactNames(m.id), opts.retry, { triggers: true });
+      await dropArtifacts(pool, await migrationNames(pool, m.id), opts.retry, { triggers: true });
       await finishMigration(pool, m.id, 'failed', 'interrupted before the capture was in place; started over');
       await ownership.release();
       handedOn = true;
@@ -232,11 +231,11 @@ async function takeOverMigration(pool: Pool, given: AlterOptions, m: Stored): Pr
         `migration ${m.id} cannot continue: its changelog is keyed by index ${keyedBy}, but the table's row identity is now ${plan.origin.identity?.name ?? 'none'} (its indexes were changed meanwhile); remove it with pgshift abort ${m.id}`,
       );
     }
-    const run = newRun(pool, plan, opts, m.id);
+    const names = await migrationNames(pool, m.id);
+    const run = newRun(pool, plan, opts, m.id, names);
     run.triggersInstalled = true;
     run.rowsCopied = Number(m.rows_copied);
     const state = m.resume_state;
-    const names = artifactNames(m.id);
     const shadow = await withClient(pool, async (c): Promise<ShadowTable> => {
       const oid = (await c.query(`SELECT to_regclass($1)::oid::int8::text AS oid`, [qualified(names.schema, m.table_name)])).rows[0].oid;
       if (!oid) throw new UserError(`migration ${m.id} cannot continue: its shadow table is gone; remove it with pgshift abort ${m.id}`);

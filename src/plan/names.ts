@@ -5,8 +5,19 @@ import { advisoryLocks } from '../db/advisory-locks.js';
  * the state table, cleanup and the tests agree on them.
  */
 export interface ArtifactNames {
+  /** the migration's schema: the shadow (under the table's name), its partitions and rebuilt materialized views, the old table after the swap */
   schema: string;
+  /**
+   * pgshift's own tables (changelog, reverse_changelog, copy_lanes, copy_xacts) and the capture
+   * functions: a schema of their own (`pgshift_<id>_log`), where nothing of the user's ever goes,
+   * so that no table, partition, materialized view or index of the user's moved through the
+   * migration's schema can meet them under one name. A migration begun by a pgshift from before
+   * it has them in the migration's schema itself (the `legacy` layout).
+   */
+  logSchema: string;
   changelog: string;
+  /** the copy's key lanes and their watermarks (copy/lanes.ts) */
+  copyLanes: string;
   /** the copy's chunk transactions (their ids: the shadow rows the copy wrote, verify/validate.ts) */
   copyXacts: string;
   captureTrigger: string;
@@ -24,13 +35,25 @@ export interface ArtifactNames {
 }
 
 
-/** Names of pgshift's own tables in a migration's schema: nothing of the user's that moves through it may take them. */
-export const KEPT_NAMES = ['changelog', 'reverse_changelog', 'copy_lanes', 'copy_xacts'];
+/** The schema of pgshift's own tables beside a migration's (or a runbook's, or a rehearsal's) schema. */
+export function logSchemaOf(schema: string): string {
+  return `${schema}_log`;
+}
 
-export function artifactNames(id: number): ArtifactNames {
+/**
+ * Where a migration keeps its own tables: `log` in a schema of their own (every migration begun
+ * since), `legacy` in the migration's schema beside the shadow (one begun by an earlier pgshift,
+ * still finishable, abortable and removable: migration/artifacts.ts migrationNames).
+ */
+export type ArtifactLayout = 'log' | 'legacy';
+
+export function artifactNames(id: number, layout: ArtifactLayout = 'log'): ArtifactNames {
+  const schema = `pgshift_${id}`;
   return {
-    schema: `pgshift_${id}`,
+    schema,
+    logSchema: layout === 'log' ? logSchemaOf(schema) : schema,
     changelog: 'changelog',
+    copyLanes: 'copy_lanes',
     copyXacts: 'copy_xacts',
     captureTrigger: `pgshift_capture_${id}`,
     truncateTrigger: `pgshift_truncate_${id}`,

@@ -12,7 +12,6 @@ import { readMatviewDefs } from '../cutover/matviews.js';
 import { retargetSchemas, schemaMoves } from '../cutover/retarget.js';
 import type { AlterStatement } from './parse.js';
 import { fillsEveryRow } from './subcommands.js';
-import { KEPT_NAMES } from './names.js';
 
 export interface PreflightFindings {
   /** the publications the new table must join */
@@ -36,7 +35,6 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
   // that the cutover swaps in by DETACH and ATTACH PARTITION (shadow/leaf.ts).
   const leaf = refuseLeaf(table) ?? refuseOwnKeyChange(table, statements);
   if (leaf) refuse(leaf);
-  if (KEPT_NAMES.includes(table.name)) refuse(`is named ${table.name}, a name the migration's schema keeps for pgshift's own table, where the new table is built under the table's name: rename it first`);
   if (table.hasInheritance) refuse('takes part in table inheritance, which is not supported');
   if (table.identity === null) {
     const { reason, fix } = noRowIdentity(table.schema, table.name, table.uniqueIndexes);
@@ -107,8 +105,9 @@ const BOUND_IN_PLAN: Record<BoundAction, string> = {
  * Views, materialized views and routines bound to the table (catalog/bound-objects.ts): what
  * the swap cannot carry is refused with its reason; a materialized view whose column stores the
  * table's rows makes offline PostgreSQL refuse what fills every row, so the copy does too; and
- * every rebuilt materialized view's definitions must be readable by pgshift's parser and fit in
- * the migration's schema beside pgshift's own tables.
+ * every rebuilt materialized view's definitions must be readable by pgshift's parser and its names
+ * fit in the migration's schema beside the new table (pgshift's own tables are in a schema of
+ * their own, plan/names.ts logSchema).
  */
 async function preflightBound(c: Client, table: TableInfo, statements: AlterStatement[]): Promise<BoundObjects> {
   const name = `${table.schema}.${table.name}`;
@@ -121,11 +120,11 @@ async function preflightBound(c: Client, table: TableInfo, statements: AlterStat
     throw new UserError(`refused: cannot alter table ${name} because a column of ${typed.description} uses its row type (offline PostgreSQL refuses it too)`);
   }
   const matviews = await readMatviewDefs(c, bound.objects.filter((o) => o.action === 'rebuild-matview').map((o) => o.oid));
-  const taken = new Set([table.name, ...KEPT_NAMES]);
+  const taken = new Set([table.name]);
   const moves = schemaMoves([table, ...matviews].map((r) => ({ schema: r.schema, name: r.name, to: 'pgshift' })));
   for (const m of matviews) {
     for (const n of [m.name, ...m.indexes.map((i) => i.name)]) {
-      if (taken.has(n)) throw new UserError(`refused: materialized view ${m.schema}.${m.name} is rebuilt in the migration's schema beside the new table and the changelog, where the name ${n} is taken; rename it first`);
+      if (taken.has(n)) throw new UserError(`refused: materialized view ${m.schema}.${m.name} is rebuilt in the migration's schema beside the new table, where the name ${n} is taken; rename it first`);
       taken.add(n);
     }
     for (const sql of [m.def, ...m.indexes.map((i) => i.def)]) {
@@ -161,14 +160,13 @@ export async function preflightEveryStrategy(c: Client, table: TableInfo): Promi
 
 /**
  * What the shadow tree cannot repeat, for a partitioned table (null when nothing). The partitions
- * of the table's schema go through the migration's schema, where pgshift's own tables take some
- * names; those of other schemas through schemas of their own, where nothing else is
- * (plan/partition-homes.ts).
+ * of the table's schema go through the migration's schema, those of other schemas through schemas
+ * of their own (plan/partition-homes.ts); pgshift's own tables are in none of them (plan/names.ts
+ * logSchema), so no partition's name is taken there.
  */
 function refusePartitionTree(table: TableInfo): string | null {
   for (const p of table.partitions) {
     if (p.relkind === 'f') return `has foreign table ${p.schema}.${p.name} as a partition, whose rows live on another server and cannot be copied`;
-    if (p.schema === table.schema && KEPT_NAMES.includes(p.name)) return `has a partition named ${p.name}, a name the migration's schema keeps for pgshift's own table; rename it first`;
     if (p.rowSecurity && p.forceRowSecurity && !table.isSuperuser && !table.bypassRls) {
       return `missing privilege: partition ${p.name} has FORCE ROW LEVEL SECURITY: the engine's role needs BYPASSRLS (or superuser) so that no policy hides rows from the validation, which reads each partition`;
     }
@@ -238,10 +236,11 @@ export function renamesApplyInOrder(originNames: string[], flow: ColumnFlow): bo
 /**
  * Whose schema this is: PostgreSQL's (pg_catalog, information_schema, pg_toast and the
  * per-session temporary-toast schemas), pgshift's (its state schema `pgshift`, each migration's
- * `pgshift_<id>`, a plan's trial `pgshift_plan_<pid>_<n>`), or the user's.
+ * `pgshift_<id>`, its own tables' `pgshift_<id>_log`, its partitions' `pgshift_<id>_<n>`, a
+ * plan's trial `pgshift_plan_<pid>_<n>`), or the user's.
  */
 export function schemaOwner(schema: string): 'system' | 'pgshift' | 'user' {
   if (schema === 'pg_catalog' || schema === 'information_schema' || schema === 'pg_toast' || /^pg_toast_temp_\d+$/.test(schema)) return 'system';
-  if (schema === 'pgshift' || /^pgshift_\d+$/.test(schema) || /^pgshift_plan_\d+_\d+$/.test(schema)) return 'pgshift';
+  if (schema === 'pgshift' || /^pgshift_\d+(_\d+|_log)?$/.test(schema) || /^pgshift_plan_\d+_\d+$/.test(schema)) return 'pgshift';
   return 'user';
 }

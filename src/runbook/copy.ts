@@ -1,6 +1,6 @@
 import type { Client } from '../db/session.js';
 import { partitionHomes } from '../plan/partition-homes.js';
-import { ident, identList, literal, qualified, trusted } from '../db/quote.js';
+import { ident, identList, literal, qualified, trusted, type SqlText } from '../db/quote.js';
 import { rolledBack } from '../db/rolled-back.js';
 import { sqlFile } from '../db/sql-files.js';
 import { withQualifiedNames } from '../db/search-path.js';
@@ -19,7 +19,7 @@ import { attachLeaf, defaultBoundCheck, inheritedForeignKeys, keysIntoTree, leaf
 import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, moveRules, repointForeignKeysIn, swapTables } from '../cutover/swap.js';
 import type { Plan } from '../migration/plan.js';
 import { deriveMapping, type RowMapping } from '../plan/mapping.js';
-import type { ArtifactNames } from '../plan/names.js';
+import { logSchemaOf, type ArtifactNames } from '../plan/names.js';
 import { buildShadow, swapStatements, type ShadowTable } from '../shadow/build.js';
 import type { PlanStep, Runbook, RunbookScript } from '../dry-run/model.js';
 import { inlineParams, recordingClient, substituteParams, type Recorded } from './recorder.js';
@@ -54,8 +54,9 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
   const origin = plan.origin;
   const table = qualified(origin.schema, origin.name);
   const schema = `pgshift_runbook_${origin.oid}`;
-  if ((await c.query('SELECT FROM pg_namespace WHERE nspname = $1', [schema])).rowCount) {
-    return notWritten(`schema ${schema} exists: a runbook of ${origin.schema}.${origin.name} was started and not finished; its abort.sql or cleanup.sql removes it`);
+  const left = (await c.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE nspname = ANY ($1::text[]) ORDER BY 1 LIMIT 1', [[schema, logSchemaOf(schema)]])).rows[0];
+  if (left) {
+    return notWritten(`schema ${left.nspname} exists: a runbook of ${origin.schema}.${origin.name} was started and not finished; its abort.sql or cleanup.sql removes it`);
   }
   // Definitions are read as the swap reads them: under search_path = pg_catalog (transaction-local), every name qualified.
   const { defs, originFks } = await rolledBack(c, () =>
@@ -127,7 +128,7 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
       return { steps, runbook: {
         scripts: [forward, abortScript(ctx, revert), revertScript(ctx, revert), cleanupScript(ctx)],
         notes: [
-          `everything the scripts create is in schema ${schema} (and the two capture triggers pgshift_runbook_capture and pgshift_runbook_truncate on ${origin.schema}.${origin.name}); abort.sql and cleanup.sql name each object, never a pattern`,
+          `everything the scripts create is in schemas ${schema} and ${names.logSchema} (and the two capture triggers pgshift_runbook_capture and pgshift_runbook_truncate on ${origin.schema}.${origin.name}); abort.sql and cleanup.sql name each object, never a pattern`,
           'revert.sql swaps the old table back while it is kept (until cleanup.sql): every write made to the new table since the swap is lost; abort.sql does the same when the swap has happened, then removes the rest',
           'the scripts do not compare the tables by checksum before the swap (pgshift alter --execute does); the swap stops if the table was truncated or changed since this runbook was written',
         ],
@@ -167,7 +168,9 @@ function notWritten(why: string): CopyRunbook {
 function runbookNames(schema: string): ArtifactNames {
   return {
     schema,
+    logSchema: logSchemaOf(schema),
     changelog: 'changelog',
+    copyLanes: 'copy_lanes',
     copyXacts: 'copy_xacts',
     captureTrigger: 'pgshift_runbook_capture',
     truncateTrigger: 'pgshift_runbook_truncate',
@@ -181,8 +184,12 @@ function runbookNames(schema: string): ArtifactNames {
   };
 }
 
+/** The runbook's own tables beside the changelog, in the log schema (nothing of the user's is there). */
+const truncatedTable = (ctx: Ctx): SqlText => qualified(ctx.names.logSchema, 'truncated');
+const onceDefaults = (ctx: Ctx): SqlText => qualified(ctx.names.logSchema, 'once_defaults');
+
 function capture(ctx: Ctx): CaptureNames {
-  return { schema: ctx.schema, changelog: 'changelog', captureFunction: 'pgshift_capture', truncateFunction: 'pgshift_truncated', captureTrigger: ctx.names.captureTrigger, truncateTrigger: ctx.names.truncateTrigger };
+  return { schema: ctx.names.logSchema, changelog: ctx.names.changelog, captureFunction: 'pgshift_capture', truncateFunction: 'pgshift_truncated', captureTrigger: ctx.names.captureTrigger, truncateTrigger: ctx.names.truncateTrigger };
 }
 
 /** Views bound to the table (re-bound by name), and the other objects bound to it (materialized views, routines of its row type), which the revert cannot carry back. */
@@ -233,7 +240,7 @@ function shadowStatements(recorded: Recorded[], ctx: Ctx): string[] {
   const once = [...ctx.shadow.onceDefaults.keys()];
   for (const r of recorded) {
     if (once.length && new RegExp(`^TRUNCATE ${escape(shadow)}$`).test(r.sql)) {
-      out.push(`CREATE TABLE ${qualified(ctx.schema, 'once_defaults')} AS SELECT ${identList(once)} FROM ${shadow} LIMIT 1`);
+      out.push(`CREATE TABLE ${onceDefaults(ctx)} AS SELECT ${identList(once)} FROM ${shadow} LIMIT 1`);
     }
     out.push(inlineParams(r.sql, r.params));
   }
@@ -250,7 +257,7 @@ function expressions(ctx: Ctx): string[] {
   return m.expressions.map((e, i) => {
     const constant = /^\$(\d+)::(.+)$/.exec(e);
     if (!constant) return e;
-    return `(SELECT ${ident(m.targets[i]!)} FROM ${qualified(ctx.schema, 'once_defaults')})::${constant[2]}`;
+    return `(SELECT ${ident(m.targets[i]!)} FROM ${onceDefaults(ctx)})::${constant[2]}`;
   });
 }
 
@@ -259,7 +266,7 @@ function tablesOf(ctx: Ctx): Tables {
   return {
     origin: ctx.table,
     shadow: qualified(ctx.schema, ctx.plan.origin.name),
-    changelog: qualified(ctx.schema, 'changelog'),
+    changelog: qualified(ctx.names.logSchema, ctx.names.changelog),
     mapping: { ...ctx.mapping, expressions: expressions(ctx), constants: [] },
     shadowKeyTypes: ctx.mapping.shadowKey.map(typeOf),
   };
@@ -516,11 +523,12 @@ function forwardScript(ctx: Ctx, shadowDdl: string[], keyDdl: string[], indexDdl
       notes: ['the same statements pgshift runs; indexes are built after the copy (the key first), foreign keys and NOT VALID checks attached at the swap', `locks: ACCESS SHARE on ${o.schema}.${o.name} (LIKE reads it); SHARE ROW EXCLUSIVE on the tables its foreign keys reference, for milliseconds`],
       statements: [
         'BEGIN',
+        `CREATE SCHEMA ${ident(ctx.names.logSchema)}`,
         ...shadowDdl,
         changelogSql(o, cap),
         captureFunctionSql(o, cap),
-        `CREATE TABLE ${qualified(ctx.schema, 'truncated')} (at timestamptz NOT NULL DEFAULT now())`,
-        sqlFile('runbook-truncated-function.sql', { schema: trusted(ident(ctx.schema)), truncate_fn: trusted(ident(cap.truncateFunction)), truncated: qualified(ctx.schema, 'truncated') }),
+        `CREATE TABLE ${truncatedTable(ctx)} (at timestamptz NOT NULL DEFAULT now())`,
+        sqlFile('runbook-truncated-function.sql', { schema: trusted(ident(cap.schema)), truncate_fn: trusted(ident(cap.truncateFunction)), truncated: truncatedTable(ctx) }),
         'COMMIT',
       ],
     },
@@ -559,7 +567,7 @@ function forwardScript(ctx: Ctx, shadowDdl: string[], keyDdl: string[], indexDdl
         'BEGIN',
         `SET LOCAL lock_timeout = '${ctx.x.lockTimeoutMs}ms'`,
         ...swap.locks,
-        guard(`EXISTS (SELECT FROM ${qualified(ctx.schema, 'truncated')})`, `${o.schema}.${o.name} was truncated during the copy: nothing is swapped; run abort.sql`),
+        guard(`EXISTS (SELECT FROM ${truncatedTable(ctx)})`, `${o.schema}.${o.name} was truncated during the copy: nothing is swapped; run abort.sql`),
         guard(`${fingerprintNow(ctx, true)} IS DISTINCT FROM ${fingerprintThen(ctx, true)}`, `${o.schema}.${o.name} was altered by someone else during the copy: nothing is swapped; run abort.sql`),
         ...replay,
         ...swap.statements,
@@ -643,12 +651,13 @@ function dropSchemaStatements(ctx: Ctx): string[] {
   return [
     'BEGIN',
     `DROP TABLE IF EXISTS ${qualified(s, ctx.plan.origin.name)}`,
-    `DROP TABLE IF EXISTS ${qualified(s, 'changelog')}`,
-    `DROP TABLE IF EXISTS ${qualified(s, 'truncated')}`,
-    `DROP TABLE IF EXISTS ${qualified(s, 'once_defaults')}`,
-    `DROP FUNCTION IF EXISTS ${qualified(s, cap.captureFunction)}()`,
-    `DROP FUNCTION IF EXISTS ${qualified(s, cap.truncateFunction)}()`,
+    `DROP TABLE IF EXISTS ${qualified(cap.schema, cap.changelog)}`,
+    `DROP TABLE IF EXISTS ${truncatedTable(ctx)}`,
+    `DROP TABLE IF EXISTS ${onceDefaults(ctx)}`,
+    `DROP FUNCTION IF EXISTS ${qualified(cap.schema, cap.captureFunction)}()`,
+    `DROP FUNCTION IF EXISTS ${qualified(cap.schema, cap.truncateFunction)}()`,
     ...partitionHomes(s, ctx.plan.origin).extra.map((e) => `DROP SCHEMA IF EXISTS ${ident(e)}`),
+    `DROP SCHEMA IF EXISTS ${ident(cap.schema)}`,
     `DROP SCHEMA IF EXISTS ${ident(s)}`,
     'COMMIT',
   ];
@@ -713,7 +722,7 @@ function cleanupScript(ctx: Ctx): RunbookScript {
 async function engineSteps(c: Client, ctx: Ctx, shadowDdl: string[], keyDdl: string[], indexDdl: string[], swap: RecordedSwap): Promise<PlanStep[]> {
   const o = ctx.plan.origin;
   const typeOf = (name: string): string => ctx.shadow.columns.find((col) => col.name === name)!.type;
-  const t: Tables = { origin: ctx.table, shadow: qualified(ctx.schema, o.name), changelog: qualified(ctx.schema, 'changelog'), mapping: ctx.mapping, shadowKeyTypes: ctx.mapping.shadowKey.map(typeOf) };
+  const t: Tables = { origin: ctx.table, shadow: qualified(ctx.schema, o.name), changelog: qualified(ctx.names.logSchema, ctx.names.changelog), mapping: ctx.mapping, shadowKeyTypes: ctx.mapping.shadowKey.map(typeOf) };
   const cap = capture(ctx);
   const sides = alterSides(t, ctx.shadow.columns, await hashableTypes(c, ctx.shadow.columns.map((col) => col.type)));
   const name = `${o.schema}.${o.name}`;

@@ -107,28 +107,19 @@ describe('bad input', () => {
     expect(await fingerprint()).toEqual(before);
   });
 
-  it('refuses a table in a schema pgshift owns', async () => {
-    await db.query(`CREATE SCHEMA pgshift_9999; CREATE TABLE pgshift_9999.changelog (id int PRIMARY KEY)`);
-    try {
-      const before = await fingerprint();
-      expectRefusal(await pgshift(['alter', 'ALTER TABLE pgshift_9999.changelog ADD COLUMN x int', '--url', db.url, '--execute']), /refused: pgshift_9999\.changelog is in pgshift_9999, a schema pgshift owns/);
-      expect(await fingerprint()).toEqual(before);
-    } finally {
-      await db.query(`DROP SCHEMA pgshift_9999 CASCADE`);
-    }
-  });
-
-  it.each(['changelog', 'copy_xacts'])('refuses to copy a table named %s, a name the migration schema keeps for its own table', async (name) => {
-    await db.query(`CREATE TABLE public.${name} (id int PRIMARY KEY, v int)`);
+  // pgshift's reserved names are its schemas' (a migration's, its own tables', its partitions'):
+  // a table of the user's may have any name, changelog and copy_lanes included (differential cases).
+  it.each(['pgshift_9999', 'pgshift_9999_log', 'pgshift_9999_1'])('refuses a table in %s, a schema name pgshift reserves', async (schema) => {
+    await db.query(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.changelog (id int PRIMARY KEY)`);
     try {
       const before = await fingerprint();
       expectRefusal(
-        await pgshift(['alter', `ALTER TABLE public.${name} ALTER COLUMN v TYPE bigint`, '--url', db.url, '--execute', '--strategy', 'copy']),
-        new RegExp(`refused: public\\.${name} is named ${name}, a name the migration's schema keeps for pgshift's own table`),
+        await pgshift(['alter', `ALTER TABLE ${schema}.changelog ADD COLUMN x int`, '--url', db.url, '--execute']),
+        new RegExp(`refused: ${schema}\\.changelog is in ${schema}, a schema pgshift owns`),
       );
       expect(await fingerprint()).toEqual(before);
     } finally {
-      await db.query(`DROP TABLE public.${name}`);
+      await db.query(`DROP SCHEMA ${schema} CASCADE`);
     }
   });
 

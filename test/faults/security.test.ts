@@ -106,7 +106,7 @@ describe('security', () => {
       const schema = (await db.query(`SELECT artifact_schema FROM pgshift.migrations WHERE id = $1`, [id])).rows[0].artifact_schema;
       expect(fns.length).toBeGreaterThanOrEqual(2);
       for (const f of fns) {
-        expect(f.nspname, `${f.nspname}.${f.proname}`).toBe(schema);
+        expect([schema, `${schema}_log`], `${f.nspname}.${f.proname}`).toContain(f.nspname);
         expect(f.proconfig, `${f.nspname}.${f.proname}`).toContain('search_path=pg_catalog, pg_temp');
         if (f.prosecdef) expect(f.returns, `${f.proname} is SECURITY DEFINER`).toBe('trigger');
         expect(f.owner).toBe(OWNER);

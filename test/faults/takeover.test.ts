@@ -37,7 +37,7 @@ describe('take-over after a crash', () => {
     const app = new pg.Client({ connectionString: db.url, application_name: 'the-application' });
     await app.connect();
     try {
-      // The application writes the new table; its reverse-capture trigger writes pgshift_<id>.reverse_changelog.
+      // The application writes the new table; its reverse-capture trigger writes pgshift_<id>_log.reverse_changelog.
       await app.query(`BEGIN; UPDATE rw SET v = v + 1 WHERE id = 1`);
       const resumed = await runCli(['resume', String(id), '--url', db.url]);
       expect(resumed.status, resumed.stderr).toBe(0);

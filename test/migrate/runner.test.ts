@@ -232,7 +232,7 @@ SELECT 1;
       expect(done).toMatchObject({ outcome: 'done', revert_until: null });
       expect((await db.query(`SELECT to_regclass($1) IS NOT NULL AS kept`, [`pgshift_${done.id}.orders`])).rows[0].kept).toBe(true);
       expect((await db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = $1::regnamespace`, [`pgshift_${done.id}`])).rows[0].n).toBeGreaterThan(0);
-      expect((await db.query(`SELECT to_regclass($1) AS t`, [`pgshift_${done.id}.reverse_changelog`])).rows[0].t).toBeNull();
+      expect((await db.query(`SELECT to_regclass($1) AS t`, [`pgshift_${done.id}_log.reverse_changelog`])).rows[0].t).toBeNull();
       expect(await reverseTriggers()).toBe(0);
     } finally {
       await db.drop();

@@ -56,7 +56,7 @@ export async function migrateUnderLoad(db: TestDatabase, appUrl: string, rows: n
       dropOld: true,
       onPhase: async (phase, m) => {
         if (phase !== 'index') return;
-        const r = await db.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE done)::int AS done, array_agg(source ORDER BY source) AS sources FROM "${m.schema}".copy_lanes`);
+        const r = await db.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE done)::int AS done, array_agg(source ORDER BY source) AS sources FROM "${m.logSchema}".copy_lanes`);
         lanes = r.rows[0];
       },
     }),

@@ -13,19 +13,22 @@ import type { ArtifactNames } from '../../plan/names.js';
 
 /** The copy's chunk transactions' ids (IF NOT EXISTS: a migration begun by an earlier pgshift has none). */
 export function createCopyXactsSql(names: ArtifactNames): string {
-  return `CREATE TABLE IF NOT EXISTS ${qualified(names.schema, names.copyXacts)} (xid xid NOT NULL)`;
+  return `CREATE TABLE IF NOT EXISTS ${qualified(names.logSchema, names.copyXacts)} (xid xid NOT NULL)`;
 }
 
-/** The shadow and the changelog, in one transaction (retried when a lock does not come). */
+/** The shadow and pgshift's own tables (in their own schema, plan/names.ts logSchema), in one transaction (retried when a lock does not come). */
 export function buildShadowAndChangelog(run: Run): Promise<ShadowTable> {
   const { plan, names, id } = run;
   return withRetry(run.opts.retry, () =>
     withTransaction(run.pool, async (c) => {
       const s = await buildShadow(c, { origin: plan.origin, flow: plan.flow, statements: plan.parsed.statements, schema: names.schema });
+      await c.query(`CREATE SCHEMA ${ident(names.logSchema)}`);
       await createChangelog(c, plan.origin, forwardCapture(names), id);
       await c.query(createCopyXactsSql(names));
-      // The migration's schema, and those partitions of other schemas go through (plan/partition-homes.ts).
-      for (const schema of [names.schema, ...partitionHomes(names.schema, plan.origin).extra]) {
+      // The migration's schema, its own tables' (registered: what tells a migration of this
+      // layout, migration/artifacts.ts migrationNames), and those partitions of other schemas go
+      // through (plan/partition-homes.ts).
+      for (const schema of [names.schema, names.logSchema, ...partitionHomes(names.schema, plan.origin).extra]) {
         await c.query(`INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name) VALUES ($1, 'schema', $2, $2)`, [id, schema]);
       }
       await c.query(`UPDATE pgshift.migrations SET resume_state = $2 WHERE id = $1`, [
@@ -83,8 +86,8 @@ export function contextFor(run: Run, shadow: ShadowTable): { tables: Tables; map
   const tables: Tables = {
     origin: qualified(origin.schema, origin.name),
     shadow: qualified(names.schema, origin.name),
-    changelog: qualified(names.schema, names.changelog),
-    copyXacts: qualified(names.schema, names.copyXacts),
+    changelog: qualified(names.logSchema, names.changelog),
+    copyXacts: qualified(names.logSchema, names.copyXacts),
     mapping,
     shadowKeyTypes: mapping.shadowKey.map(typeOf),
   };

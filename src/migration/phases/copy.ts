@@ -1,5 +1,6 @@
 import { withClient, type Client } from '../../db/session.js';
 import { partitionHomes } from '../../plan/partition-homes.js';
+import { qualified } from '../../db/quote.js';
 import { sleep } from '../../db/retry.js';
 import { componentLog } from '../../log.js';
 import { createChunker } from '../../copy/chunker.js';
@@ -21,6 +22,9 @@ interface Totals {
   started: number;
 }
 
+/** The copy's lanes, a table of pgshift's own (plan/names.ts). */
+const lanesTable = (run: Run): string => qualified(run.names.logSchema, run.names.copyLanes);
+
 /**
  * Keyset copy into the shadow without any index: one lane, or with `--max-parallel` above 1 and a
  * table large enough, several lanes of disjoint key ranges copied at once (copy/lanes.ts); a
@@ -39,15 +43,15 @@ export async function copyAll(run: Run, tables: Tables, start: string[] | null =
     const chosen = !worthLanes(origin.estimatedRows)
       ? { lanes: 1, why: 'a small table' }
       : run.opts.maxParallel !== undefined ? { lanes: run.opts.maxParallel, why: '--max-parallel' } : await (run.laneLooks ?? defaultLanes(c));
-    const recorded = await readLanes(c, run.names.schema, run.names.lockKey);
+    const recorded = await readLanes(c, lanesTable(run), run.names.lockKey);
     if (recorded || start !== null) return { lanes: recorded, workers: chosen.lanes };
     log.info({ migration: run.id, maxParallel: chosen.lanes, why: chosen.why }, 'copy lanes');
     if (leaves.length) {
       const homes = partitionHomes(run.names.schema, origin);
       const partitions = leaves.map((p) => ({ source: homes.live(p), target: homes.inMigration(p) }));
-      return { lanes: await planPartitionLanes(c, partitions, run.names.schema), workers: chosen.lanes };
+      return { lanes: await planPartitionLanes(c, partitions, lanesTable(run)), workers: chosen.lanes };
     }
-    return { lanes: chosen.lanes > 1 ? await planLanes(c, tables, run.names.schema, chosen.lanes, origin.estimatedRows) : null, workers: chosen.lanes };
+    return { lanes: chosen.lanes > 1 ? await planLanes(c, tables, lanesTable(run), chosen.lanes, origin.estimatedRows) : null, workers: chosen.lanes };
   }, 'copy');
   if (!lanes) {
     await copyLane(run, tables, totals, start, null);
@@ -107,7 +111,7 @@ async function copyLane(run: Run, whole: Tables, totals: Totals, from: string[] 
         const last = found === null;
         const high = found ?? laneHigh;
         const chunk = lane
-          ? await copyRange(c, tables, low, high, run.id, run.names.lockKey, (cc: Client, n: number) => recordLaneChunk(cc, run.names.schema, run.id, lane.lane, high, last, n), true)
+          ? await copyRange(c, tables, low, high, run.id, run.names.lockKey, (cc: Client, n: number) => recordLaneChunk(cc, lanesTable(run), run.id, lane.lane, high, last, n), true)
           : await copyRange(c, tables, low, high, run.id, run.names.lockKey);
         totals.chunks++;
         totals.rows += chunk.rows;

@@ -127,7 +127,7 @@ describe('sustained maximum write load for a whole migration', () => {
           execute: true,
           dropOld: true,
           onPhase: async (phase, m) => {
-            schema = m.schema;
+            schema = m.logSchema ?? null;
             mark(phase);
           },
         }),
