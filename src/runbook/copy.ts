@@ -31,8 +31,8 @@ import { doBlock, guard, scriptText, sessionSettings, type Section } from './scr
  * the capture's changelog, function and triggers; the copy in keyset chunks, each its own
  * transaction (a DO block that commits per chunk); the replay of the captured keys; the index
  * builds; the swap as swapTables sends it (recorded without running: it would lock the table).
- * What differs from a run, and why: no pgshift state (the schema pgshift_runbook_<oid> holds
- * everything, named in the scripts, never found by pattern); the replay runs after the copy, not
+ * What differs from a run, and why: no pgshift state (the schemas pgshift_runbook_<oid> and its
+ * _log hold everything, named in the scripts, never found by pattern); the replay runs after the copy, not
  * between chunks (so it needs no watermark), taking every entry at once; no checksum validation
  * (the swap checks the table was neither truncated nor changed since this was written).
  */
