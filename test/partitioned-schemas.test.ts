@@ -123,7 +123,7 @@ describe('a partitioned table with partitions in other schemas than its own', ()
       expect(killed.signal, killed.stderr).toBe('SIGKILL');
       const id = (await db.query(`SELECT id::int FROM pgshift.migrations WHERE table_name = 'acct' AND outcome IS NULL`)).rows[0]?.id;
       expect(id, 'an unfinished migration is recorded').toBeGreaterThan(0);
-      expect(await pgshiftSchemas(db)).toEqual([`pgshift_${id}`, `pgshift_${id}_1`, `pgshift_${id}_2`]);
+      expect(await pgshiftSchemas(db)).toEqual([`pgshift_${id}`, `pgshift_${id}_1`, `pgshift_${id}_2`, `pgshift_${id}_log`]);
       expect(await tree(db)).toEqual(PARTITIONS(failpoint === 'after-cutover' ? 'bigint' : 'integer'));
       // A resume runs under the workload; an abort after it (once, on a loaded machine, a workload
       // transaction met a deadlock while the abort ran here; not reproduced in isolation).
