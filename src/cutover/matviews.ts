@@ -93,7 +93,7 @@ export async function prebuildMatviews(p: Prebuild): Promise<number> {
         [p.migrationSchema, matviews.flatMap((m) => [m.name, ...m.indexes.map((i) => i.name)])],
       );
       if (taken.rows.length) {
-        throw new RuntimeError(`cannot rebuild the materialized views in ${p.migrationSchema}: ${taken.rows.map((r) => r.relname).join(', ')} is taken there by pgshift's own objects; nothing was swapped`);
+        throw new RuntimeError(`cannot rebuild the materialized views in ${p.migrationSchema}: ${taken.rows.map((r) => r.relname).join(', ')} is taken there by the new table's own relations (an index of it or of a partition); nothing was swapped`);
       }
     });
     await withRetry(p.retry, () => inTransaction(c, async () => {

@@ -120,11 +120,12 @@ async function preflightBound(c: Client, table: TableInfo, statements: AlterStat
     throw new UserError(`refused: cannot alter table ${name} because a column of ${typed.description} uses its row type (offline PostgreSQL refuses it too)`);
   }
   const matviews = await readMatviewDefs(c, bound.objects.filter((o) => o.action === 'rebuild-matview').map((o) => o.oid));
-  const taken = new Set([table.name]);
+  // The new table and its partitions of the table's schema are built there under their own names.
+  const taken = new Set([table.name, ...table.partitions.filter((p) => p.schema === table.schema).map((p) => p.name)]);
   const moves = schemaMoves([table, ...matviews].map((r) => ({ schema: r.schema, name: r.name, to: 'pgshift' })));
   for (const m of matviews) {
     for (const n of [m.name, ...m.indexes.map((i) => i.name)]) {
-      if (taken.has(n)) throw new UserError(`refused: materialized view ${m.schema}.${m.name} is rebuilt in the migration's schema beside the new table, where the name ${n} is taken; rename it first`);
+      if (taken.has(n)) throw new UserError(`refused: materialized view ${m.schema}.${m.name} is rebuilt in the migration's schema beside the new table, where the name ${n} is taken; rename the materialized view or its index first`);
       taken.add(n);
     }
     for (const sql of [m.def, ...m.indexes.map((i) => i.def)]) {
