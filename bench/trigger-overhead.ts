@@ -21,7 +21,7 @@ export async function measureTriggerOverhead(url: string, rows: number): Promise
     });
     const names = artifactNames(id);
     await withTransaction(pool, async (c) => {
-      await c.query(`CREATE SCHEMA ${names.schema}`);
+      await c.query(`CREATE SCHEMA ${names.schema}; CREATE SCHEMA ${names.logSchema}`);
       await createChangelog(c, origin, forwardCapture(names), id);
     });
     const measure = async (): Promise<number> => {
