@@ -22,18 +22,10 @@ export interface RetryPolicy {
   maxBackoffMs: number;
 }
 
-/**
- * The longest lock wait is half of PostgreSQL's default deadlock_timeout (1 s). In a lock cycle
- * with an application transaction, each side's deadlock check runs once it has waited
- * deadlock_timeout, and the side that runs it is the one cancelled: pgshift's wait must always
- * time out first, or the application's transaction is the one that fails (seen once, at 1 s
- * against 1 s, when `abort` took the triggers off a tree's partitions under writes moving rows
- * between them).
- */
 export const DEFAULT_RETRY: RetryPolicy = {
   attempts: 30,
   lockTimeoutMs: 100,
-  maxLockTimeoutMs: 500,
+  maxLockTimeoutMs: 1000,
   backoffMs: 50,
   maxBackoffMs: 2000,
 };

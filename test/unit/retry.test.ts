@@ -10,7 +10,7 @@ const pgError = (code: string): { code: string; message: string } => ({ code, me
 
 describe('lockTimeoutFor', () => {
   it('doubles per attempt and stops at the cap', () => {
-    expect([0, 1, 2, 3, 4, 5, 20].map((a) => lockTimeoutFor(DEFAULT_RETRY, a))).toEqual([100, 200, 400, 500, 500, 500, 500]);
+    expect([0, 1, 2, 3, 4, 5, 20].map((a) => lockTimeoutFor(DEFAULT_RETRY, a))).toEqual([100, 200, 400, 800, 1000, 1000, 1000]);
     expect([0, 1, 2, 3].map((a) => lockTimeoutFor(FAST, a))).toEqual([10, 20, 40, 50]);
   });
 });
