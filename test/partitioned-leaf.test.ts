@@ -1,10 +1,10 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { onlineAlter, alterOptions } from '../src/index.js';
 import { startWorkload, type Workload } from '../src/demo/workload.js';
-import { createTestDatabase, type TestDatabase } from './support/test-db.js';
+import type { TestDatabase } from './support/test-db.js';
 import { runCli } from './support/cli.js';
-import { partitionedDatabase, referencingWriter, setUpPartitioned } from './support/partitioned.js';
+import { partitionedDatabase, partitionedDatabasePerTest, referencingWriter } from './support/partitioned.js';
 import { mirrorDifferences } from './support/mirror.js';
 
 /**
@@ -375,20 +375,11 @@ describe('a leaf of a self-referencing partitioned table (PostgreSQL 18)', () =>
 });
 
 describe('a leaf partition killed and resumed', () => {
-  const dbs: TestDatabase[] = [];
-  const roles: string[] = [];
-  afterAll(async () => {
-    for (const db of dbs) await db.drop();
-    for (const role of roles) await dbs[0]?.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
-  });
+  const partitioned = partitionedDatabasePerTest('leaf_crash', 40_000, 4);
 
   /** A database each (the workload numbers the rows it inserts from the same start), with a default partition. */
   async function setUp(): Promise<TestDatabase> {
-    const db = await createTestDatabase('leaf_crash');
-    dbs.push(db);
-    const role = `app_${Math.random().toString(36).slice(2, 8)}`;
-    roles.push(role);
-    await setUpPartitioned(db, role, 40_000, 4);
+    const db = await partitioned();
     // Below MINVALUE nothing goes: the ranges cover every id, the default stays empty, as they are meant to.
     await db.query(`ALTER TABLE app.acct DETACH PARTITION app.acct_p0; ALTER TABLE app.acct ATTACH PARTITION app.acct_p0 FOR VALUES FROM (1) TO (13335);
       CREATE TABLE app.acct_rest PARTITION OF app.acct DEFAULT; INSERT INTO app.acct_rest VALUES (-5, -5, 1, 'below'); INSERT INTO app.acct_mirror VALUES (-5, -5, 1, 'below')`);

@@ -1,9 +1,9 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { onlineAlter, alterOptions } from '../src/index.js';
 import { startWorkload } from '../src/demo/workload.js';
-import { createTestDatabase, type TestDatabase } from './support/test-db.js';
+import type { TestDatabase } from './support/test-db.js';
 import { runCli } from './support/cli.js';
-import { setUpPartitioned } from './support/partitioned.js';
+import { partitionedDatabasePerTest } from './support/partitioned.js';
 import { mirrorDifferences } from './support/mirror.js';
 
 /**
@@ -40,20 +40,11 @@ const PARTITIONS = (type: string): string[] =>
   ['app.acct_new', 'app.acct_p0', 'app.acct_p1', 'app.acct_p4', 'arch.acct_p1', 'hot.acct_p2'].map((p) => `${p}:${type}`);
 
 describe('a partitioned table with partitions in other schemas than its own', () => {
-  const dbs: TestDatabase[] = [];
-  const roles: string[] = [];
-  afterAll(async () => {
-    for (const db of dbs) await db.drop();
-    for (const role of roles) await dbs[0]?.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
-  });
+  const partitioned = partitionedDatabasePerTest('part_schemas', ROWS, 6);
 
   /** A database each (the workload numbers the rows it inserts from the same start). */
   async function setUp(): Promise<TestDatabase> {
-    const db = await createTestDatabase('part_schemas');
-    dbs.push(db);
-    const role = `app_${Math.random().toString(36).slice(2, 8)}`;
-    roles.push(role);
-    await setUpPartitioned(db, role, ROWS, 6);
+    const db = await partitioned();
     // acct_p1 to arch, acct_p2 to hot, and acct_p3 takes the name acct_p1 in app.
     await db.query(`CREATE SCHEMA arch; CREATE SCHEMA hot;
       ALTER TABLE app.acct_p1 SET SCHEMA arch; ALTER TABLE app.acct_p2 SET SCHEMA hot; ALTER TABLE app.acct_p3 RENAME TO acct_p1;

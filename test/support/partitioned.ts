@@ -12,6 +12,27 @@ import { fillWithMirrorAndAppRole, mirrorDifferences } from './mirror.js';
  * each key update moves a row from one partition to another (DELETE there, INSERT here). `u`
  * is not UNIQUE: a unique index on a partitioned table must include the partition key.
  */
+/**
+ * A partitioned database per call (setUpPartitioned, each with its own application role), for a
+ * describe whose tests each need a fresh one: all are dropped, with their roles, after it.
+ */
+export function partitionedDatabasePerTest(prefix: string, rows: number, partitions: number): () => Promise<TestDatabase> {
+  const dbs: TestDatabase[] = [];
+  const roles: string[] = [];
+  afterAll(async () => {
+    for (const db of dbs) await db.drop();
+    for (const role of roles) await dbs[0]?.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+  });
+  return async () => {
+    const db = await createTestDatabase(prefix);
+    dbs.push(db);
+    const role = `app_${Math.random().toString(36).slice(2, 8)}`;
+    roles.push(role);
+    await setUpPartitioned(db, role, rows, partitions);
+    return db;
+  };
+}
+
 export async function setUpPartitioned(db: TestDatabase, role: string, rows: number, partitions: number): Promise<string> {
   const ranges = partitions - 1;
   const width = Math.ceil(rows / ranges);
