@@ -13,7 +13,11 @@ SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name, c.relki
          WHERE ty.oid = c.reloftype) AS of_type,
        -- partitions are pg_inherits rows too: only inheritance outside a partition tree counts
        EXISTS (SELECT FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid
-                WHERE (i.inhrelid = c.oid OR i.inhparent = c.oid) AND NOT ch.relispartition) AS has_inheritance,
+                WHERE i.inhparent = c.oid AND NOT ch.relispartition) AS has_inheritance_children,
+       -- a legacy inheritance child's parents, in inhseqno order (the order of its INHERITS list)
+       ARRAY(SELECT json_build_object('oid', i.inhparent::int8::text, 'schema', pn.nspname, 'name', p.relname)
+               FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
+              WHERE i.inhrelid = c.oid AND NOT c.relispartition ORDER BY i.inhseqno) AS inherits_from,
        pg_has_role(c.relowner, 'USAGE') AS is_owner,
        (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS is_superuser,
        (SELECT rolbypassrls FROM pg_roles WHERE rolname = current_user) AS bypass_rls

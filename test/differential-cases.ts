@@ -41,6 +41,7 @@ export interface DiffCase {
 }
 
 import { PARTITIONED_CASES } from './differential-partitioned.js';
+import { INHERIT_CASES } from './differential-inherit.js';
 
 const N = 2000;
 
@@ -1167,3 +1168,4 @@ export const CASES: DiffCase[] = [
 ];
 
 CASES.push(...PARTITIONED_CASES);
+CASES.push(...INHERIT_CASES);

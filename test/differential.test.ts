@@ -205,6 +205,8 @@ const REFUSAL_SETUP = `
   CREATE FUNCTION atomic_count() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(v) FROM atomic; END;
   CREATE TABLE parent_t (id int PRIMARY KEY, v int);
   CREATE TABLE child_t (extra int) INHERITS (parent_t);
+  CREATE TABLE kid_t (extra int) INHERITS (parent_t);
+  ALTER TABLE kid_t ADD PRIMARY KEY (id);
   CREATE TABLE typed (id int PRIMARY KEY, v int);
   CREATE TABLE typed_holder (id int PRIMARY KEY, snap typed[]);
   CREATE TABLE domained (id int PRIMARY KEY, v int);
@@ -285,7 +287,14 @@ const REFUSALS: { name: string; statements: string; everyStrategy?: boolean; mes
     statements: 'ALTER TABLE atomic DROP COLUMN v',
     message: /cannot drop column v of public\.atomic because function (public\.)?atomic_count\(\) depends on it/,
   },
-  { name: 'a table with inheritance children', statements: 'ALTER TABLE parent_t ADD COLUMN x int' },
+  {
+    name: 'a table with inheritance children',
+    statements: 'ALTER TABLE parent_t ADD COLUMN x int, ALTER COLUMN v TYPE bigint',
+    message: /public\.parent_t has inheritance children \(INHERITS\): offline the change recurses to every child, so the swap would have to copy and move the whole inheritance tree/,
+  },
+  // Offline PostgreSQL refuses it too; the trial shadow, inheriting a stand-in of the parent, refuses it the same way.
+  { name: 'a type change of an inherited column of an inheritance child', statements: 'ALTER TABLE kid_t ALTER COLUMN v TYPE bigint', message: /cannot alter inherited column "v"/ },
+  { name: 'dropping an inherited column of an inheritance child', statements: 'ALTER TABLE kid_t DROP COLUMN v, ADD COLUMN w int', message: /cannot drop inherited column "v"/ },
   { name: 'dropping the primary key', statements: 'ALTER TABLE items DROP CONSTRAINT items_pkey' },
   { name: 'a change of the key column set', statements: 'ALTER TABLE other DROP CONSTRAINT other_pkey, ADD PRIMARY KEY (id, v)' },
   { name: 'dropping a key column', statements: 'ALTER TABLE other DROP COLUMN id' },

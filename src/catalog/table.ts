@@ -24,6 +24,12 @@ export interface Column {
   acl: string[] | null;
 }
 
+export interface InheritParent {
+  oid: string;
+  schema: string;
+  name: string;
+}
+
 export interface KeyColumn {
   name: string;
   type: string;
@@ -49,7 +55,10 @@ export interface TableInfo {
   comment: string | null;
   /** a typed table's composite type (CREATE TABLE ... OF type), qualified; null otherwise */
   ofType: string | null;
-  hasInheritance: boolean;
+  /** legacy inheritance children (tables that INHERIT this one; partitions do not count) */
+  hasInheritanceChildren: boolean;
+  /** a legacy inheritance child's parents, in the order of its INHERITS list (shadow/inherit.ts) */
+  inheritsFrom: InheritParent[];
   isOwner: boolean;
   isSuperuser: boolean;
   bypassRls: boolean;
@@ -99,7 +108,8 @@ export async function describeTable(c: Client, oid: string): Promise<TableInfo> 
     estimatedRows: Math.max(0, Number(t.estimated_rows)),
     comment: t.comment,
     ofType: t.of_type,
-    hasInheritance: t.has_inheritance,
+    hasInheritanceChildren: t.has_inheritance_children,
+    inheritsFrom: t.inherits_from,
     isOwner: t.is_owner,
     isSuperuser: t.is_superuser,
     bypassRls: t.bypass_rls,

@@ -11,12 +11,16 @@ import { readBoundObjects } from '../catalog/bound-objects.js';
  * ALTER POLICY and DROP TRIGGER take their table ACCESS EXCLUSIVE). Views are not locked here:
  * LOCK TABLE on a view also locks every table the view reads; CREATE OR REPLACE VIEW (or RULE,
  * for a view's rule) takes the view's own lock when it re-binds it, under the same timeout and
- * deadline.
+ * deadline. An inheritance child's parents are taken SHARE UPDATE EXCLUSIVE, what ALTER TABLE ...
+ * INHERIT takes (shadow/inherit.ts): after the child, which the application's writes through a
+ * parent reach after the parent (ROW EXCLUSIVE, which SHARE UPDATE EXCLUSIVE lets through).
  */
 export interface LockSet {
   first: string;
   exclusive: string[];
   share: string[];
+  /** SHARE UPDATE EXCLUSIVE (absent in lock sets from before it) */
+  shareUpdate?: string[];
 }
 
 export async function lockSetFor(
@@ -32,17 +36,22 @@ export async function lockSetFor(
       WHERE contype = 'f' AND conrelid = $1::oid AND confrelid NOT IN ($1::oid, $2::oid)`,
     [x.outgoing, x.incoming],
   );
+  const inheritParents = (await c.query<{ oid: string }>(
+    `SELECT i.inhparent::int8::text AS oid FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhrelid = $1::oid AND NOT c.relispartition ORDER BY i.inhseqno`,
+    [x.outgoing],
+  )).rows.map((row) => row.oid);
   const children = [...r.rows.filter((row) => row.why === 'child').map((row) => row.oid), ...(await reboundTables(c, x.outgoing))];
   const parents = x.dropsOutgoingForeignKeys ? r.rows.filter((row) => row.why === 'parent').map((row) => row.oid) : [];
   if (x.leaf) {
     // The application reaches a partition through its partitioned table: that comes first.
     const exclusive = [...new Set([x.outgoing, x.incoming, ...children, ...x.leaf.exclusive])].filter((o) => o !== x.leaf!.parent);
     const share = [...new Set(x.addedForeignKeyParents)].filter((o) => o !== x.leaf!.parent && !exclusive.includes(o));
-    return { first: x.leaf.parent, exclusive, share };
+    return { first: x.leaf.parent, exclusive, share, shareUpdate: [] };
   }
   const exclusive = [...new Set([x.incoming, ...children, ...parents])];
   const share = [...new Set(x.addedForeignKeyParents)].filter((o) => o !== x.outgoing && o !== x.incoming && !exclusive.includes(o));
-  return { first: x.outgoing, exclusive, share };
+  const shareUpdate = inheritParents.filter((o) => !exclusive.includes(o) && !share.includes(o));
+  return { first: x.outgoing, exclusive, share, shareUpdate };
 }
 
 /** The tables (not views) whose rules, policies or constraint triggers the swap re-binds (catalog/bound-objects.ts). */

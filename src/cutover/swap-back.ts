@@ -6,6 +6,7 @@ import { addToPublicationSql, foreignKeysIntoParent, readDependentDefs, type Dep
 import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, foreignKeysCheckedInLock, moveRules, ownForeignKeys, repointForeignKeysIn, type KeptTrigger, type OldForeignKey } from './swap.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 import { attachLeaf, detachLeaf } from '../shadow/leaf.js';
+import { exchangeParents } from '../shadow/inherit.js';
 import type { TableInfo } from '../catalog/table.js';
 import type { PartitionHomes } from '../plan/partition-homes.js';
 
@@ -89,6 +90,7 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   }
 
   await exchangeTables(c, { userSchema: x.userSchema, name: x.name, names: x.names, homes: x.homes, incomingOid: x.oldOid });
+  await exchangeParents(c, x.oldOid, x.newOid);
 
   for (const s of of('serial')) {
     const col = x.oldColumnName(s.target!);

@@ -11,6 +11,7 @@ import { enabledStateSql } from './enabled-state.js';
 import { withQualifiedNames } from '../db/search-path.js';
 import { readPartitionTriggers, type PartitionTrigger } from '../shadow/partitions.js';
 import { attachLeaf, detachLeaf } from '../shadow/leaf.js';
+import { exchangeParents } from '../shadow/inherit.js';
 import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js';
 
 export interface SwapInput {
@@ -176,6 +177,8 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   await dropForeignKeysIn(c, intoParent);
   const partitionBound = origin.partitionOf ? await detachLeaf(c, origin) : null;
   await exchangeTables(c, { userSchema: origin.schema, name: origin.name, names, homes, incomingOid: input.shadowOid });
+  // An inheritance child: the new table takes the real parents, the old one the stand-ins (shadow/inherit.ts).
+  await exchangeParents(c, input.shadowOid, origin.oid);
   const oldTable = qualified(names.schema, origin.name);
   const oldForeignKeys: OldForeignKey[] = [];
   if (input.retainOld) {

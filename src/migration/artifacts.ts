@@ -125,14 +125,22 @@ async function dropInSchema(c: Client, schema: string, kept: Set<string | undefi
     await c.query(`DROP MATERIALIZED VIEW IF EXISTS ${qualified(schema, m.relname)}`);
     dropped.push(`materialized view ${schema}.${m.relname}`);
   }
+  // An inheritance child's stand-in parents (shadow/inherit.ts) after the tables that inherit
+  // them, and kept with a kept table that does.
   const tables = await c.query<{ relname: string; oid: string }>(
     `SELECT c.relname, c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'u') AND NOT c.relispartition ORDER BY c.oid DESC`,
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'u') AND NOT c.relispartition
+      ORDER BY EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = c.oid), c.oid DESC`,
     [schema],
   );
   const gone: string[] = [];
+  const keptParents = new Set((await c.query<{ relname: string }>(
+    `SELECT p.relname FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_class ch ON ch.oid = i.inhrelid JOIN pg_namespace n ON n.oid = ch.relnamespace
+      WHERE n.nspname = $1 AND ch.relname = ANY ($2::text[]) AND p.relnamespace = ch.relnamespace`,
+    [schema, [...kept].filter((k): k is string => k !== undefined)],
+  )).rows.map((r) => r.relname));
   for (const t of tables.rows) {
-    if (kept.has(t.relname)) continue;
+    if (kept.has(t.relname) || keptParents.has(t.relname)) continue;
     gone.push(t.oid);
     await c.query(`DROP TABLE IF EXISTS ${qualified(schema, t.relname)}`);
     dropped.push(`table ${schema}.${t.relname}`);

@@ -12,6 +12,7 @@ import { autovacuumOff, relOptionsList, type ShadowHeap } from './reloptions.js'
 import { buildPartitions, partitionIndexNames, partitionIndexStorage, restorePartitionIndexNames, type PartitionIndexName, type PartitionIndexStorage } from './partitions.js';
 import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js';
 import { addBoundCheck, inheritedForeignKeys, probeAttach, keysIntoTree } from './leaf.js';
+import { createInheritingShadow } from './inherit.js';
 import { repeatPartitionColumnSettings, repeatPartitionOwnObjects } from './partition-own.js';
 
 /** An index dropped from the shadow after it was built empty, to be rebuilt after the copy. */
@@ -91,11 +92,15 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   await exec(`CREATE SCHEMA ${ident(ctx.schema)}`);
   // A leaf's identity column is its parent's (PostgreSQL 17+): LIKE would give it a sequence of
   // its own, which ATTACH refuses; attached, the new table takes the parent's again.
-  await exec(
-    `CREATE ${origin.persistence === 'u' ? 'UNLOGGED ' : ''}TABLE ${shadow} (LIKE ${source} INCLUDING ALL EXCLUDING STATISTICS${origin.partitionOf ? ' EXCLUDING IDENTITY' : ''})` +
-      (origin.partitionKey ? ` PARTITION BY ${trusted(origin.partitionKey)}` : '') +
-      (origin.tablespace ? ` TABLESPACE ${ident(origin.tablespace)}` : ''),
-  );
+  // An inheritance child's shadow inherits stand-ins of its parents (shadow/inherit.ts).
+  if (origin.inheritsFrom.length) await createInheritingShadow(c, origin, ctx.schema, shadow);
+  else {
+    await exec(
+      `CREATE ${origin.persistence === 'u' ? 'UNLOGGED ' : ''}TABLE ${shadow} (LIKE ${source} INCLUDING ALL EXCLUDING STATISTICS${origin.partitionOf ? ' EXCLUDING IDENTITY' : ''})` +
+        (origin.partitionKey ? ` PARTITION BY ${trusted(origin.partitionKey)}` : '') +
+        (origin.tablespace ? ` TABLESPACE ${ident(origin.tablespace)}` : ''),
+    );
+  }
   const oid = await relationOid(c, shadow);
   const homes = partitionHomes(ctx.schema, origin);
   // LIKE makes a plain table; a typed one is tied to its type again (its columns are the type's,

@@ -87,7 +87,10 @@ SELECT n.nspname || '.' || c.relname || '.' || a.attname AS key,
        NULLIF(a.attstattarget::int, -1) AS stattarget,
        ${sortedArray('a.attoptions')} AS options,
        ${acl('a.attacl', 'c.relowner', null)} AS acl,
-       col_description(a.attrelid, a.attnum) AS comment
+       col_description(a.attrelid, a.attnum) AS comment,
+       -- inheritance: declared by the table itself, and from how many parents
+       a.attislocal AS local,
+       a.attinhcount::int AS inherited_count
   FROM pg_attribute a
   JOIN pg_class c ON c.oid = a.attrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -111,6 +114,7 @@ SELECT rn.nspname || '.' || r.relname || '.' || con.conname
        con.condeferrable AS deferrable,
        con.condeferred AS deferred,
        con.conislocal AS local,
+       con.coninhcount::int AS inherited_count,
        obj_description(con.oid, 'pg_constraint') AS comment
   FROM pg_constraint con
   JOIN pg_class r ON r.oid = con.conrelid

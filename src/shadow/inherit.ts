@@ -1,0 +1,170 @@
+import type { Client } from '../db/session.js';
+import { ident, literal, qualified, trusted, type SqlText } from '../db/quote.js';
+import { withQualifiedNames } from '../db/search-path.js';
+import { UserError } from '../errors.js';
+import type { TableInfo } from '../catalog/table.js';
+import { parseAlter } from '../plan/parse.js';
+import { buildStatements } from './build.js';
+
+/**
+ * A legacy inheritance child (a table with INHERITS parents and no children of its own) is
+ * copied into a shadow that inherits a stand-in per real parent, never the real parent itself:
+ * a shadow under the real parent would show its rows in the parent's queries twice during the
+ * copy. A stand-in is an empty table in the migration's schema, LIKE its parent (columns, types,
+ * collations, defaults, generated expressions, storage, and the inheritable CHECK and NOT NULL
+ * constraints), never written.
+ *
+ * The shadow must carry the child's catalog exactly: a column it has only from its parents is
+ * attislocal = false (a later ALTER TABLE parent DROP COLUMN drops it from the child too), one
+ * it declares too is attislocal = true with attinhcount >= 1, and likewise conislocal /
+ * coninhcount for CHECK constraints. Only CREATE TABLE ... INHERITS makes a column or a
+ * constraint inherited and not local (ALTER TABLE ... INHERIT leaves what the table declared
+ * local; only ATTACH PARTITION clears attislocal): the shadow is created INHERITS the stand-ins,
+ * declaring only the child's local columns. In the cutover (exchangeParents) the new table
+ * INHERITs the real parents (inhcount 2) and NO INHERITs the stand-ins (back to 1: attislocal
+ * stays false), and the old table the other way round, so that a revert gives it back exactly.
+ *
+ * CREATE TABLE ... INHERITS puts the inherited columns first; a child whose own columns come
+ * before a column its parent got later (ALTER TABLE parent ADD COLUMN after the child was made)
+ * cannot be built in that order: refused, with the reason.
+ */
+
+/** The stand-in of the n-th parent (1-based, INHERITS order) in the migration's schema. */
+export function standInName(n: number): string {
+  return `pgshift_parent_${n}`;
+}
+
+/**
+ * Creates the shadow of an inheritance child in `schema` (named like the origin): the stand-ins,
+ * the child's own columns through a scratch table LIKE the origin less its inherited-only
+ * columns (defaults, identity, generated expressions, storage, compression, comments come along),
+ * then the inherited-only columns' own settings, the child's own CHECK constraints, and its
+ * indexes under their names.
+ */
+export async function createInheritingShadow(c: Client, origin: TableInfo, schema: string, shadow: SqlText): Promise<void> {
+  // Expressions (defaults, checks, index definitions) are read and written schema-qualified.
+  await withQualifiedNames(c, () => createQualified(c, origin, schema, shadow));
+}
+
+async function createQualified(c: Client, origin: TableInfo, schema: string, shadow: SqlText): Promise<void> {
+  const name = `${origin.schema}.${origin.name}`;
+  const exec = async (sql: string): Promise<void> => {
+    await c.query(sql);
+  };
+  const standIns: SqlText[] = [];
+  for (const [i, p] of origin.inheritsFrom.entries()) {
+    const standIn = qualified(schema, standInName(i + 1));
+    await exec(
+      `CREATE TABLE ${standIn} (LIKE ${qualified(p.schema, p.name)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)`,
+    );
+    standIns.push(standIn);
+  }
+  const cols = (await c.query<{ name: string; local: boolean; inherited: number; def: string | null; not_null: boolean; storage: string; compression: string; comment: string | null }>(
+    `SELECT a.attname AS name, a.attislocal AS local, a.attinhcount AS inherited, pg_get_expr(d.adbin, d.adrelid) AS def,
+            a.attnotnull AS not_null, a.attstorage::text AS storage, a.attcompression::text AS compression, col_description(a.attrelid, a.attnum) AS comment
+       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+    [origin.oid],
+  )).rows;
+  const scratch = qualified(schema, 'pgshift_own_columns');
+  const features = 'INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS';
+  await exec(`CREATE TABLE ${scratch} (LIKE ${qualified(origin.schema, origin.name)} ${features})`);
+  for (const col of cols.filter((x) => !x.local)) await exec(`ALTER TABLE ${scratch} DROP COLUMN ${ident(col.name)}`);
+  await exec(
+    `CREATE ${origin.persistence === 'u' ? 'UNLOGGED ' : ''}TABLE ${shadow} (LIKE ${scratch} ${features}) INHERITS (${standIns.join(', ')})` +
+      (origin.tablespace ? ` TABLESPACE ${ident(origin.tablespace)}` : ''),
+  );
+  await exec(`DROP TABLE ${scratch}`);
+
+  const made = (await c.query<{ name: string; local: boolean; inherited: number; def: string | null; not_null: boolean; storage: string; compression: string }>(
+    `SELECT a.attname AS name, a.attislocal AS local, a.attinhcount AS inherited, pg_get_expr(d.adbin, d.adrelid) AS def,
+            a.attnotnull AS not_null, a.attstorage::text AS storage, a.attcompression::text AS compression
+       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+    [shadow],
+  )).rows;
+  const order = (rows: { name: string; local: boolean; inherited: number }[]): string => rows.map((r) => `${r.name}:${r.local}:${r.inherited}`).join(',');
+  if (order(made) !== order(cols)) {
+    throw new UserError(
+      `refused: ${name} is an inheritance child whose columns are not in the order CREATE TABLE ... INHERITS gives (its parents' columns first, then its own): a column was added to a parent after the table's own columns, and the copy cannot rebuild that order (${cols.map((x) => x.name).join(', ')})`,
+    );
+  }
+  // What the child changed on a column it has only from its parents.
+  for (const [i, col] of cols.entries()) {
+    if (col.local) continue;
+    const now = made[i]!;
+    const column = `${shadow} ALTER COLUMN ${ident(col.name)}`;
+    if (col.def !== now.def) await exec(col.def === null ? `ALTER TABLE ${column} DROP DEFAULT` : `ALTER TABLE ${column} SET DEFAULT ${trusted(col.def)}`);
+    if (col.not_null && !now.not_null) await exec(`ALTER TABLE ${column} SET NOT NULL`);
+    if (col.storage !== now.storage) await exec(`ALTER TABLE ${column} SET STORAGE ${trusted(STORAGE[col.storage] ?? 'EXTENDED')}`);
+    if (col.compression !== now.compression) await exec(`ALTER TABLE ${column} SET COMPRESSION ${trusted(col.compression === '' ? 'default' : COMPRESSION[col.compression] ?? 'default')}`);
+    if (col.comment !== null) await exec(`COMMENT ON COLUMN ${shadow}.${ident(col.name)} IS ${literal(col.comment)}`);
+  }
+  {
+    // The child's own CHECK constraints (one it also inherits is merged and stays local); NOT
+    // VALID ones are put back later, as for any table (shadow/build.ts).
+    const checks = (await c.query<{ name: string; def: string }>(
+      `SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint
+        WHERE conrelid = $1::oid AND contype = 'c' AND conislocal AND convalidated ORDER BY oid`,
+      [origin.oid],
+    )).rows;
+    for (const k of checks) await exec(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(k.name)} ${trusted(k.def)}`);
+    // Indexes are never inherited: the child's own, under their names, constraints as constraints.
+    const indexes = (await c.query<{ index: string; def: string; con: string | null; con_def: string | null; comment: string | null; con_comment: string | null }>(
+      `SELECT ic.relname AS index, pg_get_indexdef(i.indexrelid) AS def, con.conname AS con, pg_get_constraintdef(con.oid) AS con_def,
+              obj_description(i.indexrelid, 'pg_class') AS comment, obj_description(con.oid, 'pg_constraint') AS con_comment
+         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+         LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+        WHERE i.indrelid = $1::oid ORDER BY i.indexrelid`,
+      [origin.oid],
+    )).rows;
+    for (const x of indexes) {
+      if (x.con !== null) {
+        await exec(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(x.con)} ${trusted(x.con_def!)}`);
+        if (x.con_comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(x.con)} ON ${shadow} IS ${literal(x.con_comment)}`);
+      } else {
+        for (const sql of buildStatements((await parseAlter(x.def)).statements, schema)) await exec(sql);
+      }
+      if (x.comment !== null) await exec(`COMMENT ON INDEX ${qualified(schema, x.index)} IS ${literal(x.comment)}`);
+    }
+  }
+}
+
+const STORAGE: Record<string, string> = { p: 'PLAIN', e: 'EXTERNAL', m: 'MAIN', x: 'EXTENDED' };
+const COMPRESSION: Record<string, string> = { p: 'pglz', l: 'lz4' };
+
+/** A table's parents in INHERITS order, qualified. */
+async function parentsOf(c: Client, oid: string): Promise<SqlText[]> {
+  const r = await c.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, p.relname AS name FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace
+      WHERE i.inhrelid = $1::oid ORDER BY i.inhseqno`,
+    [oid],
+  );
+  return r.rows.map((p) => qualified(p.schema, p.name));
+}
+
+/**
+ * Inside a swap (and a swap back), once the tables changed places: each takes the other's
+ * parents, in their order, INHERIT first (the column and constraint counts go to 2) and NO
+ * INHERIT of its own after (back to 1, so what was inherited and not local stays so). The real
+ * parents end on the table of the user's name, the stand-ins on the one in the migration's
+ * schema. INHERIT takes the parent SHARE UPDATE EXCLUSIVE (in the cutover's lock set:
+ * cutover/lock-set.ts), NO INHERIT ACCESS SHARE. Nothing for tables without parents.
+ */
+export async function exchangeParents(c: Client, aOid: string, bOid: string): Promise<void> {
+  const [a, b] = [await parentsOf(c, aOid), await parentsOf(c, bOid)];
+  if (a.length === 0 && b.length === 0) return;
+  const [aName, bName] = [await relationName(c, aOid), await relationName(c, bOid)];
+  for (const p of b) await c.query(`ALTER TABLE ${aName} INHERIT ${p}`);
+  for (const p of a) await c.query(`ALTER TABLE ${aName} NO INHERIT ${p}`);
+  for (const p of a) await c.query(`ALTER TABLE ${bName} INHERIT ${p}`);
+  for (const p of b) await c.query(`ALTER TABLE ${bName} NO INHERIT ${p}`);
+}
+
+async function relationName(c: Client, oid: string): Promise<SqlText> {
+  const r = await c.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid`,
+    [oid],
+  );
+  return qualified(r.rows[0]!.schema, r.rows[0]!.name);
+}

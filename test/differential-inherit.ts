@@ -1,0 +1,69 @@
+// Differential cases on legacy inheritance children (issue 15, shadow/inherit.ts): a table with
+// INHERITS parents and no children of its own, copied online with stand-ins for its parents and
+// given the real parents in the cutover. The catalog comparison covers attislocal/attinhcount,
+// conislocal/coninhcount and pg_inherits (test/support/catalog-queries.ts); the parents' rows
+// are compared too (a parent's own rows, and through it none of the shadow's).
+import type { DiffCase } from './differential-cases.js';
+
+/** One parent with an inherited CHECK and default; a child declaring one inherited column again, a column of its own, a key. */
+function widgets(): string {
+  return `
+    CREATE TABLE things (id int NOT NULL, label text DEFAULT 'thing', kind int, CONSTRAINT things_kind_check CHECK (kind >= 0));
+    CREATE TABLE widgets (label text DEFAULT 'widget', weight numeric(8, 2) NOT NULL DEFAULT 1, note text,
+                          CONSTRAINT widgets_weight_check CHECK (weight > 0)) INHERITS (things);
+    ALTER TABLE widgets ADD PRIMARY KEY (id);
+    CREATE INDEX widgets_note_idx ON widgets (note);
+    COMMENT ON INDEX widgets_note_idx IS 'notes';
+    COMMENT ON COLUMN widgets.kind IS 'inherited kind';
+    ALTER TABLE widgets ALTER COLUMN kind SET DEFAULT 3;
+    INSERT INTO widgets (id, label, kind, weight, note) SELECT i, 'w' || i, i % 5, i / 3.0 + 1, 'n' || i FROM generate_series(1, 2000) i;
+    INSERT INTO things (id, label, kind) SELECT -i, 'plain', 1 FROM generate_series(1, 20) i;
+  `;
+}
+
+export const INHERIT_CASES: DiffCase[] = [
+  {
+    name: 'inheritance child: add a column with a default',
+    strategy: 'instant',
+    setup: widgets,
+    alter: 'ALTER TABLE widgets ADD COLUMN extra int DEFAULT 7',
+    after: `ALTER TABLE things DROP COLUMN kind; INSERT INTO widgets (id, weight) VALUES (100000, 2)`,
+  },
+  {
+    name: 'inheritance child: retype a column of its own',
+    setup: widgets,
+    alter: 'ALTER TABLE widgets ALTER COLUMN note TYPE varchar(40), ALTER COLUMN weight TYPE numeric(12, 3)',
+    // Offline: dropping the parent's column drops the child's too (it is inherited only).
+    after: `ALTER TABLE things DROP COLUMN kind`,
+  },
+  {
+    name: 'inheritance child of two parents (a column both give, merged)',
+    setup: () => `
+      CREATE TABLE named (id int NOT NULL, name text COLLATE "C", CONSTRAINT named_name_check CHECK (name <> ''));
+      CREATE TABLE stamped (id int NOT NULL, at timestamptz DEFAULT '2024-01-01', by_user text, CONSTRAINT stamped_local_check CHECK (by_user <> 'x') NO INHERIT);
+      CREATE TABLE docs (body text, CONSTRAINT docs_body_check CHECK (length(body) < 1000)) INHERITS (named, stamped);
+      ALTER TABLE docs ADD PRIMARY KEY (id);
+      INSERT INTO docs (id, name, by_user, body) SELECT i, 'd' || i, 'u' || (i % 7), repeat('b', i % 50) FROM generate_series(1, 1500) i;
+      INSERT INTO stamped (id, by_user) VALUES (-1, 'own');
+    `,
+    alter: 'ALTER TABLE docs ALTER COLUMN body TYPE varchar(2000), ADD COLUMN rev int NOT NULL DEFAULT 1',
+    after: `ALTER TABLE stamped DROP COLUMN by_user; INSERT INTO docs (id, name, body) VALUES (9999, 'late', 'x')`,
+  },
+  {
+    name: 'inheritance child of a parent in another schema',
+    strategy: 'instant',
+    schemas: ['public', 'base'],
+    setup: (role) => `
+      CREATE SCHEMA base;
+      CREATE TABLE base.items (id int NOT NULL, qty int NOT NULL DEFAULT 0, CONSTRAINT items_qty_check CHECK (qty >= 0));
+      CREATE TABLE public.items (sku text NOT NULL, price numeric(10, 2)) INHERITS (base.items);
+      ALTER TABLE public.items ADD PRIMARY KEY (id);
+      CREATE UNIQUE INDEX items_sku_key ON public.items (sku);
+      GRANT SELECT ON public.items TO ${role};
+      INSERT INTO public.items (id, qty, sku, price) SELECT i, i % 9, 's' || i, i / 4.0 FROM generate_series(1, 2000) i;
+      INSERT INTO base.items (id, qty) VALUES (-5, 5);
+    `,
+    alter: 'ALTER TABLE public.items ALTER COLUMN price TYPE numeric(14, 2), ADD COLUMN color text',
+    after: `ALTER TABLE base.items ADD COLUMN later int DEFAULT 1`,
+  },
+];
