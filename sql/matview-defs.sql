@@ -1,7 +1,7 @@
 -- Materialized views ($1) as a rebuild needs them, read under search_path = pg_catalog so that
 -- every name in the definitions is schema-qualified: the query, where and how it is stored,
 -- its columns' settings, its indexes and extended statistics (ACLs are copied by acl-items.sql).
-SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name,
+SELECT c.oid::int8::text AS oid, n.nspname AS schema, n.oid::int8::text AS schema_oid, c.relname AS name,
        pg_get_viewdef(c.oid) AS def, c.relispopulated AS populated,
        c.reloptions, ts.spcname AS tablespace, am.amname AS access_method,
        pg_get_userbyid(c.relowner) AS owner, obj_description(c.oid, 'pg_class') AS comment,
@@ -27,6 +27,7 @@ SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name,
        COALESCE((SELECT json_agg(json_build_object(
                   'oid', s.oid::int8::text,
                   'schema', sn.nspname,
+                  'schemaOid', sn.oid::int8::text,
                   'name', s.stxname,
                   'def', pg_get_statisticsobjdef(s.oid),
                   'statTarget', NULLIF(s.stxstattarget::int, -1),

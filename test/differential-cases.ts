@@ -1165,6 +1165,77 @@ export const CASES: DiffCase[] = [
       CREATE UNIQUE INDEX copy_lanes ON changelog (qty);`,
     alter: 'ALTER TABLE items ALTER COLUMN code TYPE bigint USING code::bigint, ADD COLUMN extra int DEFAULT 7',
   },
+  // Rebuilt materialized views go through a migration schema of their own schema's
+  // (plan/matview-homes.ts): names that meet only across schemas meet nowhere.
+  {
+    name: 'a materialized view named like the table, in another schema',
+    schemas: ['public', 'rep'],
+    setup: () => `${items()}
+      CREATE INDEX items_qty_idx ON items (qty);
+      CREATE SCHEMA rep;
+      CREATE MATERIALIZED VIEW rep.items AS SELECT qty, count(*) AS n, sum(price) AS total FROM public.items GROUP BY qty;
+      CREATE UNIQUE INDEX items_by_qty ON rep.items (qty);
+      COMMENT ON MATERIALIZED VIEW rep.items IS 'per quantity, elsewhere';`,
+    alter: 'ALTER TABLE items ALTER COLUMN code TYPE bigint USING code::bigint, ADD COLUMN extra int DEFAULT 7',
+  },
+  {
+    name: 'two materialized views of one name from two schemas over the table (statistics of one name from two schemas, one reading the other)',
+    schemas: ['public', 'a', 'b'],
+    setup: () => `${items()}
+      CREATE SCHEMA a;
+      CREATE SCHEMA b;
+      CREATE MATERIALIZED VIEW a.totals AS SELECT qty, count(*) AS n, sum(price) AS total FROM public.items GROUP BY qty;
+      CREATE MATERIALIZED VIEW b.totals AS SELECT qty % 7 AS q, count(*) AS n FROM public.items GROUP BY 1;
+      CREATE UNIQUE INDEX totals_a_qty ON a.totals (qty);
+      CREATE UNIQUE INDEX totals_b_q ON b.totals (q);
+      CREATE STATISTICS a.totals_st (ndistinct) ON qty, n FROM a.totals;
+      CREATE STATISTICS b.totals_st (ndistinct) ON q, n FROM b.totals;
+      CREATE STATISTICS a.totals_a_st (dependencies) ON qty, total FROM a.totals;
+      CREATE STATISTICS b.totals_a_st (ndistinct) ON n, total FROM a.totals;
+      CREATE MATERIALIZED VIEW b.grand AS SELECT sum(n) AS n, sum(total) AS total FROM a.totals;`,
+    alter: 'ALTER TABLE items ALTER COLUMN code TYPE bigint USING code::bigint, ADD COLUMN extra int DEFAULT 7',
+  },
+  {
+    name: 'an index of a materialized view named like another materialized view\'s index, in another schema',
+    schemas: ['public', 'rep'],
+    setup: () => `${items()}
+      CREATE MATERIALIZED VIEW item_totals AS SELECT qty, count(*) AS n FROM items GROUP BY qty;
+      CREATE UNIQUE INDEX totals_qty_idx ON item_totals (qty);
+      CREATE SCHEMA rep;
+      CREATE MATERIALIZED VIEW rep.item_counts AS SELECT qty, count(*) AS n, sum(price) AS total FROM public.items GROUP BY qty;
+      CREATE UNIQUE INDEX totals_qty_idx ON rep.item_counts (qty);`,
+    alter: 'ALTER TABLE items ALTER COLUMN code TYPE bigint USING code::bigint, ADD COLUMN extra int DEFAULT 7',
+  },
+  {
+    name: 'indexes of a materialized view named like the table\'s, in another schema (and like the one the ALTER adds)',
+    schemas: ['public', 'rep'],
+    setup: () => `${items()}
+      CREATE INDEX items_qty_idx ON items (qty);
+      CREATE SCHEMA rep;
+      CREATE MATERIALIZED VIEW rep.item_rows AS SELECT id, qty, code FROM public.items;
+      CREATE UNIQUE INDEX items_pkey ON rep.item_rows (id);
+      CREATE INDEX items_qty_idx ON rep.item_rows (qty);
+      CREATE UNIQUE INDEX items_code_key ON rep.item_rows (code);`,
+    alter: 'ALTER TABLE items ADD CONSTRAINT items_code_key UNIQUE (code), ALTER COLUMN price TYPE numeric(12, 2)',
+  },
+  {
+    name: 'partitioned: materialized views named like the table and its partitions of other schemas, with indexes named like the partitions\'',
+    schemas: ['public', 'arch'],
+    setup: () => `
+      CREATE SCHEMA arch;
+      CREATE TABLE ledger (id int, region text, v int, w int, PRIMARY KEY (region, id)) PARTITION BY LIST (region);
+      CREATE TABLE ledger_a PARTITION OF ledger FOR VALUES IN ('a', 'b');
+      CREATE TABLE arch.ledger_b PARTITION OF ledger FOR VALUES IN ('c', 'd');
+      INSERT INTO ledger SELECT i, (ARRAY['a', 'b', 'c', 'd'])[1 + i % 4], i % 31, i FROM generate_series(1, ${N}) i;
+      CREATE MATERIALIZED VIEW ledger_b AS SELECT region, count(*) AS n FROM ledger GROUP BY region;
+      CREATE UNIQUE INDEX ledger_b_pkey ON ledger_b (region);
+      CREATE MATERIALIZED VIEW arch.ledger AS SELECT v, count(*) AS n FROM public.ledger GROUP BY v;
+      CREATE UNIQUE INDEX ledger_pkey ON arch.ledger (v);
+      CREATE MATERIALIZED VIEW arch.ledger_a AS SELECT id, region FROM public.ledger WHERE region = 'a';
+      CREATE UNIQUE INDEX ledger_a_pkey ON arch.ledger_a (region, id);`,
+    alter: 'ALTER TABLE ledger ALTER COLUMN w TYPE bigint, ADD COLUMN extra int DEFAULT 7',
+    after: `INSERT INTO ledger VALUES (${N + 1}, 'c', 1, 1)`,
+  },
 ];
 
 CASES.push(...PARTITIONED_CASES);

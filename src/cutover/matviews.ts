@@ -1,7 +1,7 @@
 import type { Client, Pool } from '../db/session.js';
 import { inTransaction, withClient } from '../db/session.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
-import { ident, literal, qualified, trusted } from '../db/quote.js';
+import { ident, literal, qualified, trusted, type SqlText } from '../db/quote.js';
 import { sqlFile } from '../db/sql-files.js';
 import { withQualifiedNames } from '../db/search-path.js';
 import { RuntimeError } from '../errors.js';
@@ -10,6 +10,7 @@ import { readBoundObjects } from '../catalog/bound-objects.js';
 import { drain } from '../capture/drain.js';
 import { copyAclStatements } from '../shadow/acl.js';
 import { relOptionsList } from '../shadow/reloptions.js';
+import { matviewHome } from '../plan/matview-homes.js';
 import { retargetSchemas, schemaMoves } from './retarget.js';
 
 const log = componentLog('matviews');
@@ -30,6 +31,8 @@ const log = componentLog('matviews');
 export interface MatviewDef {
   oid: string;
   schema: string;
+  /** its schema's OID, which names the migration schema it is rebuilt in (plan/matview-homes.ts) */
+  schema_oid: string;
   name: string;
   def: string;
   populated: boolean;
@@ -40,7 +43,7 @@ export interface MatviewDef {
   comment: string | null;
   columns: { name: string; storage: string | null; compression: string | null; statTarget: number | null; options: string[] | null; comment: string | null }[];
   indexes: { oid: string; name: string; def: string; tablespace: string | null; clustered: boolean; comment: string | null }[];
-  statistics: { oid: string; schema: string; name: string; def: string; statTarget: number | null; comment: string | null }[];
+  statistics: { oid: string; schema: string; schemaOid: string; name: string; def: string; statTarget: number | null; comment: string | null }[];
 }
 
 /** Inside a transaction (the search_path that qualifies every name is set for it alone). */
@@ -55,7 +58,7 @@ export interface Prebuild {
   migrationId: number;
   /** the table being replaced, whose materialized views are rebuilt */
   outgoing: { oid: string; schema: string; name: string };
-  /** the migration's schema, where the incoming table (same name) and the rebuilds live */
+  /** the migration's schema, where the incoming table (same name) lives; the rebuilds live in homes of their own (plan/matview-homes.ts) */
   migrationSchema: string;
   /** RENAME COLUMN statements giving the incoming table the outgoing one's column names, and back */
   renameIncoming: string[];
@@ -67,11 +70,12 @@ export interface Prebuild {
 }
 
 /**
- * Builds every materialized view over the outgoing table again in the migration's schema, under
- * its own name, against the incoming table: indexes, storage, column settings, owner, grants,
- * comments and extended statistics as the old one has them, filled (REFRESH, as its owner, under
- * row security as a REFRESH runs) as of one consistent snapshot unless the old one is not
- * populated. Returns how many it built. A rebuild left by an earlier attempt is replaced.
+ * Builds every materialized view over the outgoing table again in the migration schema of its
+ * own schema (plan/matview-homes.ts, created and registered when missing), under its own name,
+ * against the incoming table: indexes, storage, column settings, owner, grants, comments and
+ * extended statistics as the old one has them, filled (REFRESH, as its owner, under row security
+ * as a REFRESH runs) as of one consistent snapshot unless the old one is not populated. Returns
+ * how many it built. Rebuilds left by an earlier attempt are dropped first.
  */
 export async function prebuildMatviews(p: Prebuild): Promise<number> {
   // In a transaction: the definitions are read with search_path = pg_catalog set for it alone.
@@ -81,20 +85,22 @@ export async function prebuildMatviews(p: Prebuild): Promise<number> {
     return readMatviewDefs(c, bound.objects.filter((o) => o.action === 'rebuild-matview').map((o) => o.oid));
   }), 'prebuild');
   if (matviews.length === 0) return 0;
-  const moves = schemaMoves([p.outgoing, ...matviews].map((r) => ({ schema: r.schema, name: r.name, to: p.migrationSchema })));
-  const builds = await Promise.all(matviews.map((m) => buildStatements(m, p.migrationSchema, moves)));
+  const home = (schemaOid: string): string => matviewHome(p.migrationSchema, schemaOid);
+  const moves = schemaMoves([
+    { schema: p.outgoing.schema, name: p.outgoing.name, to: p.migrationSchema },
+    ...matviews.map((m) => ({ schema: m.schema, name: m.name, to: home(m.schema_oid) })),
+  ]);
+  const builds = await Promise.all(matviews.map((m) => buildStatements(m, home, moves)));
+  const homes = [...new Set(matviews.flatMap((m) => [m.schema_oid, ...m.statistics.map((st) => st.schemaOid)]))].map(home);
   const t0 = performance.now();
   await withClient(p.pool, async (c) => {
     await inTransaction(c, async () => {
       await c.query(`SELECT set_config('search_path', 'pg_catalog', true)`);
-      for (const m of matviews.slice().reverse()) await c.query(`DROP MATERIALIZED VIEW IF EXISTS ${qualified(p.migrationSchema, m.name)}`);
-      const taken = await c.query<{ relname: string }>(
-        `SELECT c.relname FROM pg_class c WHERE c.relnamespace = to_regnamespace($1) AND c.relname = ANY ($2::text[])`,
-        [p.migrationSchema, matviews.flatMap((m) => [m.name, ...m.indexes.map((i) => i.name)])],
-      );
-      if (taken.rows.length) {
-        throw new RuntimeError(`cannot rebuild the materialized views in ${p.migrationSchema}: ${taken.rows.map((r) => r.relname).join(', ')} is taken there by the new table's own relations (an index of it or of a partition); nothing was swapped`);
+      for (const h of homes) {
+        await c.query(`CREATE SCHEMA IF NOT EXISTS ${ident(h)}`);
+        await c.query(`INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name) VALUES ($1, 'schema', $2, $2) ON CONFLICT DO NOTHING`, [p.migrationId, h]);
       }
+      await dropRebuilds(c, p.migrationId);
     });
     await withRetry(p.retry, () => inTransaction(c, async () => {
       // SET takes no snapshot: the transaction's is taken by the first replay statement.
@@ -104,22 +110,39 @@ export async function prebuildMatviews(p: Prebuild): Promise<number> {
       const replayed = await drain((n) => p.replay(c, n), { below: 1, batch: 50_000 });
       for (const sql of p.renameIncoming) await c.query(sql);
       for (const b of builds) for (const sql of b.create) await c.query(sql);
-      for (const b of builds) for (const sql of await copyAclStatements(c, b.matview.oid, qualified(p.migrationSchema, b.matview.name))) await c.query(sql);
+      for (const b of builds) for (const sql of await copyAclStatements(c, b.matview.oid, b.target)) await c.query(sql);
       for (const sql of p.unrenameIncoming) await c.query(sql);
       // A REFRESH runs the query as the owner, under the owner's row security: as the user's own would.
       await c.query(`SELECT set_config('row_security', 'on', true)`);
-      for (const b of builds) if (b.matview.populated) await c.query(`REFRESH MATERIALIZED VIEW ${qualified(p.migrationSchema, b.matview.name)}`);
+      for (const b of builds) if (b.matview.populated) await c.query(`REFRESH MATERIALIZED VIEW ${b.target}`);
       await c.query(`SELECT set_config('row_security', 'off', true)`);
       log.info({ migration: p.migrationId, matviews: matviews.length, replayed: replayed.entries }, 'materialized views rebuilt');
     }, { isolation: 'repeatable read' }));
-    for (const m of matviews) if (m.populated) await c.query(`ANALYZE ${qualified(p.migrationSchema, m.name)}`);
+    for (const b of builds) if (b.matview.populated) await c.query(`ANALYZE ${b.target}`);
   }, 'prebuild');
   log.info({ migration: p.migrationId, ms: Math.round(performance.now() - t0) }, 'materialized views ready for the cutover');
   return matviews.length;
 }
 
-/** The statements that create one rebuild (empty) with everything but its ACL and its rows. */
-async function buildStatements(m: MatviewDef, schema: string, moves: ReturnType<typeof schemaMoves>): Promise<{ matview: MatviewDef; create: string[] }> {
+/**
+ * Every materialized view in the migration's schemas (pgshift.artifacts): none is the user's,
+ * each a rebuild for a cutover that has not taken it (those it took are in their user schemas).
+ * Dropped last-created first, so that one reading another goes before it. Returns what it dropped.
+ */
+export async function dropRebuilds(c: Client, migrationId: number): Promise<string[]> {
+  const r = await c.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'm' AND n.nspname IN (SELECT a.schema_name FROM pgshift.artifacts a WHERE a.migration_id = $1 AND a.kind = 'schema')
+      ORDER BY c.oid DESC`,
+    [migrationId],
+  );
+  for (const m of r.rows) await c.query(`DROP MATERIALIZED VIEW IF EXISTS ${qualified(m.schema, m.name)}`);
+  return r.rows.map((m) => `materialized view ${m.schema}.${m.name}`);
+}
+
+/** The statements that create one rebuild (empty) in its home with everything but its ACL and its rows. */
+async function buildStatements(m: MatviewDef, home: (schemaOid: string) => string, moves: ReturnType<typeof schemaMoves>): Promise<{ matview: MatviewDef; target: SqlText; create: string[] }> {
+  const schema = home(m.schema_oid);
   const target = qualified(schema, m.name);
   const query = await retarget(m.def, moves, `materialized view ${m.schema}.${m.name}`);
   const opts = relOptionsList(m.reloptions);
@@ -142,16 +165,17 @@ async function buildStatements(m: MatviewDef, schema: string, moves: ReturnType<
     if (idx.comment !== null) create.push(`COMMENT ON INDEX ${index} IS ${literal(idx.comment)}`);
   }
   for (const st of m.statistics) {
-    // Created in the migration's schema under its own name; moved home once the old one is gone.
-    const stats = schemaMoves([{ schema: st.schema, name: st.name, to: schema }, { schema: m.schema, name: m.name, to: schema }]);
+    // Created in the home of its own schema under its own name; moved there once the old one is gone.
+    const stats = schemaMoves([{ schema: st.schema, name: st.name, to: home(st.schemaOid) }, { schema: m.schema, name: m.name, to: schema }]);
+    const statistics = qualified(home(st.schemaOid), st.name);
     create.push(await retarget(st.def, stats, `statistics ${st.name}`, [{ offset: 'CREATE STATISTICS '.length }]));
-    if (st.statTarget !== null) create.push(`ALTER STATISTICS ${qualified(schema, st.name)} SET STATISTICS ${Number(st.statTarget)}`);
-    if (st.comment !== null) create.push(`COMMENT ON STATISTICS ${qualified(schema, st.name)} IS ${literal(st.comment)}`);
+    if (st.statTarget !== null) create.push(`ALTER STATISTICS ${statistics} SET STATISTICS ${Number(st.statTarget)}`);
+    if (st.comment !== null) create.push(`COMMENT ON STATISTICS ${statistics} IS ${literal(st.comment)}`);
   }
   create.push(`ALTER MATERIALIZED VIEW ${target} OWNER TO ${ident(m.owner)}`);
   if (m.comment !== null) create.push(`COMMENT ON MATERIALIZED VIEW ${target} IS ${literal(m.comment)}`);
   for (const col of m.columns) if (col.comment !== null) create.push(`COMMENT ON COLUMN ${target}.${ident(col.name)} IS ${literal(col.comment)}`);
-  return { matview: m, create };
+  return { matview: m, target, create };
 }
 
 /** pg_get_viewdef ends its query with a semicolon, which CREATE ... AS <query> WITH NO DATA cannot take. */
@@ -170,17 +194,18 @@ async function retarget(sql: string, moves: ReturnType<typeof schemaMoves>, what
 
 /**
  * Inside the cutover, with the tables exchanged: the old materialized view steps aside (renamed,
- * with its indexes, to pgshift_old_<oid>) and its rebuild moves in under its name. The old one
- * is dropped (dropOldMatview) once what read it reads the rebuild.
+ * with its indexes, to pgshift_old_<oid>) and its rebuild moves in from its home under its name,
+ * its indexes with it. The old one is dropped (dropOldMatview) once what read it reads the rebuild.
  */
 export async function exchangeMatview(c: Client, m: MatviewDef, migrationSchema: string): Promise<void> {
-  const rebuilt = await c.query(`SELECT FROM pg_class WHERE relnamespace = to_regnamespace($1) AND relname = $2 AND relkind = 'm'`, [migrationSchema, m.name]);
+  const home = matviewHome(migrationSchema, m.schema_oid);
+  const rebuilt = await c.query(`SELECT FROM pg_class WHERE relnamespace = to_regnamespace($1) AND relname = $2 AND relkind = 'm'`, [home, m.name]);
   if (rebuilt.rows.length === 0) {
     throw new RuntimeError(`materialized view ${m.schema}.${m.name} was not rebuilt before the cutover (created during the migration?); nothing was swapped`);
   }
   await c.query(`ALTER MATERIALIZED VIEW ${qualified(m.schema, m.name)} RENAME TO ${ident(asideName(m.oid))}`);
   for (const idx of m.indexes) await c.query(`ALTER INDEX ${qualified(m.schema, idx.name)} RENAME TO ${ident(asideName(idx.oid))}`);
-  await c.query(`ALTER MATERIALIZED VIEW ${qualified(migrationSchema, m.name)} SET SCHEMA ${ident(m.schema)}`);
+  await c.query(`ALTER MATERIALIZED VIEW ${qualified(home, m.name)} SET SCHEMA ${ident(m.schema)}`);
 }
 
 /** Nothing reads the old one any more: dropping one that something still reads fails, and the cutover with it. */
@@ -195,7 +220,7 @@ export async function dropOldMatview(c: Client, m: MatviewDef): Promise<void> {
  */
 export async function finishMatviews(c: Client, matviews: MatviewDef[], migrationSchema: string): Promise<void> {
   for (const m of matviews) {
-    for (const st of m.statistics) await c.query(`ALTER STATISTICS ${qualified(migrationSchema, st.name)} SET SCHEMA ${ident(st.schema)}`);
+    for (const st of m.statistics) await c.query(`ALTER STATISTICS ${qualified(matviewHome(migrationSchema, st.schemaOid), st.name)} SET SCHEMA ${ident(st.schema)}`);
     const now = await withQualifiedNames(c, async () => (await c.query<{ def: string }>(`SELECT pg_get_viewdef(to_regclass($1)) AS def`, [qualified(m.schema, m.name)])).rows[0]!.def);
     if (now !== m.def) {
       throw new RuntimeError(`materialized view ${m.schema}.${m.name} as rebuilt before the cutover does not match its definition any more (changed during the migration?); nothing was swapped`);

@@ -4,6 +4,7 @@ import { ident, qualified } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { artifactNames, type ArtifactNames } from '../plan/names.js';
 import { cancelAutovacuum } from '../cutover/blockers.js';
+import { dropRebuilds } from '../cutover/matviews.js';
 
 /**
  * Removes what a migration created, object by object and never with CASCADE: if something of
@@ -69,6 +70,9 @@ export async function dropArtifacts(
         const keptInLog = opts.keepRevertWindow ? [names.reverseChangelog] : [];
         const keptFunctions = new Set(opts.keepRevertWindow ? ['pgshift_reverse_capture', 'pgshift_reverse_truncated'] : []);
         let oldKept = false;
+        // Rebuilt materialized views a cutover did not take, in their homes (plan/matview-homes.ts)
+        // or, from an earlier pgshift, in the migration's schema: first, as they read the tables.
+        dropped.push(...(await dropRebuilds(c, names.lockKey[1])));
         for (const schema of own ? [names.schema, names.logSchema] : [names.schema]) {
           const kept = new Set([...(schema === names.schema ? [opts.keepOld] : []), ...(schema === names.logSchema ? keptInLog : [])]);
           const r = await dropInSchema(c, schema, kept, keptFunctions, dropped);
@@ -81,7 +85,8 @@ export async function dropArtifacts(
         }
         if (!oldKept) {
           // The schemas partitions of other schemas than the table's went through
-          // (plan/partition-homes.ts): empty once their tree is dropped above.
+          // (plan/partition-homes.ts), empty once their tree is dropped above, and the rebuilt
+          // materialized views' homes (plan/matview-homes.ts).
           const sides = await c.query<{ schema_name: string }>(
             `SELECT DISTINCT a.schema_name FROM pgshift.artifacts a JOIN pg_namespace n ON n.nspname = a.schema_name
               WHERE a.migration_id = $1 AND a.kind = 'schema' AND a.schema_name <> ALL ($2::text[]) ORDER BY 1`,

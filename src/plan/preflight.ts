@@ -109,9 +109,9 @@ const BOUND_IN_PLAN: Record<BoundAction, string> = {
  * Views, materialized views and routines bound to the table (catalog/bound-objects.ts): what
  * the swap cannot carry is refused with its reason; a materialized view whose column stores the
  * table's rows makes offline PostgreSQL refuse what fills every row, so the copy does too; and
- * every rebuilt materialized view's definitions must be readable by pgshift's parser and its names
- * fit in the migration's schema beside the new table (pgshift's own tables are in a schema of
- * their own, plan/names.ts logSchema).
+ * every rebuilt materialized view's definitions must be readable by pgshift's parser. Their
+ * names meet nothing: each is rebuilt in a migration schema of its own schema's
+ * (plan/matview-homes.ts).
  */
 async function preflightBound(c: Client, table: TableInfo, statements: AlterStatement[]): Promise<BoundObjects> {
   const name = `${table.schema}.${table.name}`;
@@ -124,14 +124,8 @@ async function preflightBound(c: Client, table: TableInfo, statements: AlterStat
     throw new UserError(`refused: cannot alter table ${name} because a column of ${typed.description} uses its row type (offline PostgreSQL refuses it too)`);
   }
   const matviews = await readMatviewDefs(c, bound.objects.filter((o) => o.action === 'rebuild-matview').map((o) => o.oid));
-  // The new table and its partitions of the table's schema are built there under their own names.
-  const taken = new Set([table.name, ...table.partitions.filter((p) => p.schema === table.schema).map((p) => p.name)]);
   const moves = schemaMoves([table, ...matviews].map((r) => ({ schema: r.schema, name: r.name, to: 'pgshift' })));
   for (const m of matviews) {
-    for (const n of [m.name, ...m.indexes.map((i) => i.name)]) {
-      if (taken.has(n)) throw new UserError(`refused: materialized view ${m.schema}.${m.name} is rebuilt in the migration's schema beside the new table, where the name ${n} is taken; rename the materialized view or its index first`);
-      taken.add(n);
-    }
     for (const sql of [m.def, ...m.indexes.map((i) => i.def)]) {
       await retargetSchemas(sql, moves).catch((err: unknown) => {
         throw new UserError(`refused: the definition of materialized view ${m.schema}.${m.name} cannot be read by pgshift's parser (PostgreSQL 17's): ${(err as Error).message.split('\n')[0]}`);
@@ -241,11 +235,12 @@ export function renamesApplyInOrder(originNames: string[], flow: ColumnFlow): bo
 /**
  * Whose schema this is: PostgreSQL's (pg_catalog, information_schema, pg_toast and the
  * per-session temporary-toast schemas), pgshift's (its state schema `pgshift`, each migration's
- * `pgshift_<id>`, its own tables' `pgshift_<id>_log`, its partitions' `pgshift_<id>_<n>`, a
- * plan's trial `pgshift_plan_<pid>_<n>`), or the user's.
+ * `pgshift_<id>`, its own tables' `pgshift_<id>_log`, its partitions' `pgshift_<id>_<n>`, its
+ * rebuilt materialized views' `pgshift_<id>_m<oid>`, a plan's trial `pgshift_plan_<pid>_<n>`), or
+ * the user's.
  */
 export function schemaOwner(schema: string): 'system' | 'pgshift' | 'user' {
   if (schema === 'pg_catalog' || schema === 'information_schema' || schema === 'pg_toast' || /^pg_toast_temp_\d+$/.test(schema)) return 'system';
-  if (schema === 'pgshift' || /^pgshift_\d+(_\d+|_log)?$/.test(schema) || /^pgshift_plan_\d+_\d+$/.test(schema)) return 'pgshift';
+  if (schema === 'pgshift' || /^pgshift_\d+(_\d+|_m\d+|_log)?$/.test(schema) || /^pgshift_plan_\d+_\d+$/.test(schema)) return 'pgshift';
   return 'user';
 }
