@@ -10,6 +10,7 @@ import { DEFAULT_RETRY } from '../src/db/retry.js';
 import { startWorkload } from '../src/demo/workload.js';
 import { createTestDatabase, type TestDatabase } from './support/test-db.js';
 import { mirrorDifferences } from './support/mirror.js';
+import { runCli } from './support/cli.js';
 
 const ROWS = 60_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -31,6 +32,24 @@ const SETUP = `
   CREATE FUNCTION app.acct_count() RETURNS bigint LANGUAGE sql STABLE BEGIN ATOMIC SELECT count(*) FROM app.acct; END;
   CREATE VIEW app.acct_rows AS SELECT a AS row, a.id FROM app.acct a;
 `;
+
+/**
+ * Materialized views in another schema whose names meet the table's and the first schema's
+ * (plan/matview-homes.ts): one named like the table with an index named like its primary key,
+ * one named like a matview of app with an index named like that one's.
+ */
+const ELSEWHERE = `
+  CREATE SCHEMA rep;
+  CREATE MATERIALIZED VIEW rep.acct AS SELECT v % 7 AS bucket, count(*) AS n FROM app.acct GROUP BY 1;
+  CREATE UNIQUE INDEX acct_pkey ON rep.acct (bucket);
+  CREATE MATERIALIZED VIEW rep.acct_buckets AS SELECT v % 3 AS bucket, count(*) AS n FROM app.acct GROUP BY 1;
+  CREATE UNIQUE INDEX acct_buckets_bucket_idx ON rep.acct_buckets (bucket);
+`;
+
+/** The schemas of a migration (its own, its log's, its partitions' and matviews' homes) still there. */
+async function migrationSchemas(db: TestDatabase): Promise<string[]> {
+  return (await db.query(`SELECT nspname::text AS n FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%' ORDER BY 1`)).rows.map((r: { n: string }) => r.n);
+}
 
 /** Where a relation's or a routine's dependencies on tables point: the tables' names. */
 async function readsFrom(db: TestDatabase, what: 'relation' | 'routine', name: string): Promise<string[]> {
@@ -159,8 +178,38 @@ describe('objects bound to the table, live', () => {
     expect(await shadowMb()).toBeCloseTo(without + mv, 0);
   });
 
+  it('killed in the cutover with rebuilds in their homes: abort removes them; resumed, the cutover takes them', async () => {
+    await db.query(`DROP SCHEMA IF EXISTS rep CASCADE; DROP SCHEMA app CASCADE; ${SETUP} ${ELSEWHERE}`);
+    const alter = ['alter', '--strategy', 'copy', 'ALTER TABLE app.acct ADD COLUMN extra int DEFAULT 7', '--execute', '--drop-old', '--url', db.url];
+    const unfinished = async (): Promise<number> => (await db.query(`SELECT id::int FROM pgshift.migrations WHERE table_name = 'acct' AND outcome IS NULL`)).rows[0]?.id;
+    const rebuilds = async (): Promise<string[]> =>
+      (await db.query(`SELECT regexp_replace(n.nspname, '_m[0-9]+$', '_m') || '.' || c.relname AS r FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                        WHERE c.relkind = 'm' AND n.nspname ~ '^pgshift_[0-9]+_m[0-9]+$' ORDER BY 1`)).rows.map((r: { r: string }) => r.r.replace(/^pgshift_\d+/, 'pgshift_<id>'));
+    const built = ['pgshift_<id>_m.acct', 'pgshift_<id>_m.acct_buckets', 'pgshift_<id>_m.acct_buckets', 'pgshift_<id>_m.acct_copy'];
+
+    const killed = await runCli(alter, { PGSHIFT_FAILPOINT: 'in-cutover' });
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    expect(await rebuilds()).toEqual(built);
+    const aborted = await runCli(['abort', String(await unfinished()), '--url', db.url]);
+    expect(aborted.status, aborted.stderr).toBe(0);
+    expect(await migrationSchemas(db)).toEqual([]);
+    expect(await readsFrom(db, 'relation', 'rep.acct')).toEqual(['app.acct']);
+
+    expect((await runCli(alter, { PGSHIFT_FAILPOINT: 'in-cutover' })).signal).toBe('SIGKILL');
+    expect(await rebuilds()).toEqual(built);
+    const resumed = await runCli(['resume', String(await unfinished()), '--url', db.url, '--drop-old']);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(await migrationSchemas(db)).toEqual([]);
+    for (const m of ['rep.acct', 'rep.acct_buckets', 'app.acct_buckets']) {
+      expect(await readsFrom(db, 'relation', m), m).toEqual(['app.acct']);
+    }
+    const indexes = await db.query(`SELECT indexrelid::regclass::text AS i FROM pg_index WHERE indrelid IN ('rep.acct'::regclass, 'rep.acct_buckets'::regclass) ORDER BY 1`);
+    expect(indexes.rows.map((r: { i: string }) => r.i)).toEqual(['rep.acct_buckets_bucket_idx', 'rep.acct_pkey']);
+    expect((await db.query(`SELECT sum(n)::int AS n FROM rep.acct`)).rows[0].n).toBe(ROWS);
+  });
+
   it('a revert rebuilds and re-binds them on the old table again', async () => {
-    await db.query(`DROP SCHEMA app CASCADE; ${SETUP}`);
+    await db.query(`DROP SCHEMA IF EXISTS rep CASCADE; DROP SCHEMA app CASCADE; ${SETUP} ${ELSEWHERE}`);
     const report = await onlineAlter(
       alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE app.acct ADD COLUMN extra int DEFAULT 7; ALTER TABLE app.acct RENAME COLUMN note TO label', execute: true, revertWindowMs: 3_600_000 }),
     );
@@ -186,5 +235,12 @@ describe('objects bound to the table, live', () => {
       [`pgshift_${report.migrationId}`],
     );
     expect(bound.rows[0].n).toBe(0);
+    // The matviews of the other schema went through their home both ways, and cleanup removes every schema of the migration.
+    expect(await readsFrom(db, 'relation', 'rep.acct')).toEqual(['app.acct']);
+    expect((await db.query(`SELECT sum(n)::int AS n FROM rep.acct`)).rows[0].n).toBe(ROWS);
+    expect((await db.query(`SELECT to_regclass('rep.acct_pkey') IS NOT NULL AS i`)).rows[0].i).toBe(true);
+    const cleaned = await runCli(['cleanup', String(report.migrationId), '--url', db.url]);
+    expect(cleaned.status, cleaned.stderr).toBe(0);
+    expect(await migrationSchemas(db)).toEqual([]);
   });
 });
