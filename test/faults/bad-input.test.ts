@@ -107,9 +107,9 @@ describe('bad input', () => {
     expect(await fingerprint()).toEqual(before);
   });
 
-  // pgshift's reserved names are its schemas' (a migration's, its own tables', its partitions'):
+  // pgshift's reserved names are its schemas' (a migration's, its own tables', its partitions', its rebuilt matviews'):
   // a table of the user's may have any name, changelog and copy_lanes included (differential cases).
-  it.each(['pgshift_9999', 'pgshift_9999_log', 'pgshift_9999_1'])('refuses a table in %s, a schema name pgshift reserves', async (schema) => {
+  it.each(['pgshift_9999', 'pgshift_9999_log', 'pgshift_9999_1', 'pgshift_9999_m2200'])('refuses a table in %s, a schema name pgshift reserves', async (schema) => {
     await db.query(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.changelog (id int PRIMARY KEY)`);
     try {
       const before = await fingerprint();
