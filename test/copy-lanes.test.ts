@@ -77,24 +77,28 @@ describe('copy lanes', () => {
     await expectMirrored('lanes_kill');
   });
 
-  it('the shadow fills with autovacuum off and gets back the settings the ALTER gives it', async () => {
+  it('the shadow fills with autovacuum off and gets back the settings the ALTER gives it in the cutover', async () => {
     await db.query(`CREATE TABLE av (id int PRIMARY KEY, v int, note text) WITH (autovacuum_vacuum_scale_factor = 0.05, toast.autovacuum_enabled = false);
       INSERT INTO av SELECT g, g, 'n' || g FROM generate_series(1, 20000) g;`);
     const options = async (relation: string): Promise<string[]> =>
       (await db.query(`SELECT coalesce(c.reloptions, '{}') || coalesce(t.reloptions, '{}') AS o FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = $1::regclass`, [relation])).rows[0].o;
     let during: string[] = [];
+    let beforeSwap: string[] = [];
     const report = await onlineAlter(
       alterOptions({
         strategy: 'copy', url: db.url, execute: true, dropOld: true,
         statements: 'ALTER TABLE av ALTER COLUMN v TYPE bigint, SET (autovacuum_enabled = true)',
         onPhase: async (phase, m) => {
           if (phase === 'copy') during = await options(`"${m.schema}"."${m.table}"`);
+          if (phase === 'cutover') beforeSwap = await options(`"${m.schema}"."${m.table}"`);
         },
       }),
     );
     expect(report.status).toBe('done');
     expect(during).toEqual(expect.arrayContaining(['autovacuum_enabled=false', 'autovacuum_vacuum_scale_factor=0.05']));
     expect(during.filter((o) => o === 'autovacuum_enabled=false')).toHaveLength(2); // the heap's and its TOAST table's
+    // Kept off until the cutover gives them back under its lock: no vacuum of the fresh heap in its way.
+    expect(beforeSwap.filter((o) => o === 'autovacuum_enabled=false')).toHaveLength(2);
     expect((await options('av')).sort()).toEqual(['autovacuum_enabled=false', 'autovacuum_enabled=true', 'autovacuum_vacuum_scale_factor=0.05']);
   });
 

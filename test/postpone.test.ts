@@ -61,7 +61,10 @@ describe('postponed cutover', () => {
     // take any time to get there, and a time already past would mean tomorrow.
     const opts = alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE timed ALTER COLUMN v TYPE bigint', execute: true, cutoverAt: '00:00' });
     let t0 = Date.now();
-    opts.onPhase = async (phase) => {
+    let shadowOptions: string[] | null = null;
+    opts.onPhase = async (phase, m) => {
+      // A shadow that waits for its cutover gets its own autovacuum settings back before the swap.
+      if (phase === 'cutover') shadowOptions = (await db.query(`SELECT coalesce(reloptions, '{}') AS o FROM pg_class WHERE oid = $1::regclass`, [`"${m.schema}"."${m.table}"`])).rows[0].o;
       if (phase !== 'ready') return;
       opts.cutoverAt = (await db.query(`SELECT to_char(localtime + interval '2 seconds', 'HH24:MI:SS') AS t`)).rows[0].t as string;
       t0 = Date.now();
@@ -69,6 +72,7 @@ describe('postponed cutover', () => {
     const report = await onlineAlter(opts);
     expect(report.status).toBe('done');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+    expect(shadowOptions).toEqual([]);
     expect(await typeOf('timed')).toBe('bigint');
     const events = await db.query(`SELECT e.phase FROM pgshift.events e JOIN pgshift.migrations m ON m.id = e.migration_id WHERE m.table_name = 'timed' ORDER BY e.at`);
     expect(events.rows.map((r) => r.phase)).toContain('ready');

@@ -28,6 +28,8 @@ export interface SwapInput {
   swapStatements: string[];
   /** the old table stays (in the migration's schema): take its foreign keys off */
   retainOld: boolean;
+  /** the shadow's heaps' own autovacuum settings again (shadow/reloptions.ts), by their names before the exchange */
+  autovacuumBack: string[];
 }
 
 export interface SwapResult {
@@ -176,6 +178,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   // tree after ATTACH, is cloned onto the new partition then.
   await dropForeignKeysIn(c, intoParent);
   const partitionBound = origin.partitionOf ? await detachLeaf(c, origin) : null;
+  for (const sql of input.autovacuumBack) await exec(sql);
   await exchangeTables(c, { userSchema: origin.schema, name: origin.name, names, homes, incomingOid: input.shadowOid });
   // An inheritance child: the new table takes the real parents, the old one the stand-ins (shadow/inherit.ts).
   await exchangeParents(c, input.shadowOid, origin.oid);

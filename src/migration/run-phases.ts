@@ -70,9 +70,10 @@ async function runPhases(run: Run, k: Captured, start: { phase: Phase; low: stri
   // shadow alone, waits for it (ANALYZE of 1,000,000 rows took 0.27 s, now beside the validation).
   const analyzed = withClient(run.pool, async (c) => {
     await c.query(`ANALYZE ${tables.shadow}`);
-    // Filled and indexed: the shadow's own autovacuum settings again (none recorded: built before
-    // pgshift turned them off).
-    for (const heap of k.shadow.heaps) await c.query(autovacuumBackSql(heap));
+    // A shadow that waits for a postponed cutover takes replayed writes for as long as it waits
+    // and gets its own autovacuum settings back now; otherwise the cutover gives them back under
+    // its lock (cutover/swap.ts), so that no vacuum of the fresh heap holds a lock it needs.
+    if (waitsForCutover(run)) for (const heap of k.shadow.heaps) await c.query(autovacuumBackSql(heap));
   }, 'index');
   const [{ validation, sides, catchUpMs, checksumMs }] = await settledTogether(beforeCutover(run, k), analyzed);
   // After ANALYZE: a proof may put a trigger on the shadow (a new foreign key to the table itself).
@@ -105,7 +106,7 @@ async function beforeCutover(run: Run, k: Captured) {
   const { opts } = run;
   const { tables, replayer, enter, timed } = k;
   await failpoint('after-index');
-  if (opts.postponeCutover || opts.cutoverAt) {
+  if (waitsForCutover(run)) {
     await enter('ready', opts.cutoverAt ? `ready; cutover at ${opts.cutoverAt}` : 'ready; waiting for pgshift cutover');
     await waitForCutover(run, replayer, tables);
   }
@@ -120,6 +121,11 @@ async function beforeCutover(run: Run, k: Captured) {
   const { level, passed, rowsOrigin, rowsShadow, chunks, mismatchedChunks, writesHeldMs, ms } = validation;
   progress.emit({ type: 'validation', id: run.id, level, passed, rowsOrigin, rowsShadow, chunks, mismatchedChunks, writesHeldMs, ms });
   return { validation, sides, catchUpMs, checksumMs };
+}
+
+/** The run stops at `ready` until the operator's cutover or its time. */
+function waitsForCutover(run: Run): boolean {
+  return Boolean(run.opts.postponeCutover || run.opts.cutoverAt);
 }
 
 /**

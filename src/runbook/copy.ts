@@ -116,7 +116,8 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
           await into.client.query(`COMMENT ON ${on} IS ${literal(cm.text)}`);
         }
       }
-      // Filled and indexed: the shadow's heaps get their own autovacuum settings back, as in the engine.
+      // Filled and indexed: the shadow's heaps get their own autovacuum settings back, as a run that
+      // waits for a postponed cutover does (the swap may run much later, after replayed writes).
       for (const heap of shadow.heaps) await indexes.client.query(autovacuumBackSql(heap));
       const ctx: Ctx = { plan, x, schema, table, names, shadow, mapping, defs, bound, rebound, originFks, fingerprint, searchPath, defaultCheck, oldLeafForeignKeys };
       ctx.newIdentity = await identitySequences(c, shadow.oid);
@@ -411,6 +412,8 @@ async function recordSwap(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   const result = await swapTables(rec.client, {
     origin: plan.origin, names: ctx.names, shadowOid: ctx.shadow.oid, newColumnName, renameOrigin: [], unrenameOrigin: [],
     constraints: ctx.shadow.constraints, swapStatements: swap, retainOld: true,
+    // A runbook's swap runs whenever the DBA runs it: the heaps got their settings back after the builds.
+    autovacuumBack: [],
   });
   // The identity sequence's state is read when the swap runs, not when this was written: from the old table's sequence, moved beside it.
   const oldSeq = (col: string): string | undefined => {

@@ -15,10 +15,12 @@ export function relOptionsList(options: string[] | null, prefix?: string): strin
  * The shadow's heaps are filled with autovacuum off: a table filling with rows draws autovacuum
  * (its insert threshold is reached within the first chunk), which competes with the copy for the
  * cores and holds a lock the index builds then wait for (measured on 1,000,000 rows: a vacuum
- * started as the copy ended, and the first build waited for its lock_timeout to cancel it). Once
- * the indexes are built the shadow's own settings come back, as the ALTER left them (a shadow
- * waiting for its cutover takes replayed writes and needs vacuuming like any table); PostgreSQL
- * vacuums the new table after the swap, as after pg_repack's.
+ * started as the copy ended, and the first build waited for its lock_timeout to cancel it). The
+ * shadow's own settings come back, as the ALTER left them, inside the cutover under its lock
+ * (given back after ANALYZE, a vacuum of the million fresh rows started at once and made the
+ * cutover's first attempt wait for its lock_timeout), or before a postponed cutover's wait (a
+ * shadow waiting for its cutover takes replayed writes and needs vacuuming like any table);
+ * PostgreSQL vacuums the new table after the swap, as after pg_repack's.
  */
 const AUTOVACUUM_SWITCHES = ['autovacuum_enabled', 'toast.autovacuum_enabled'];
 

@@ -1,6 +1,7 @@
 import { withClient } from '../../db/session.js';
 import { ident, qualified } from '../../db/quote.js';
 import { swapStatements, type ShadowTable } from '../../shadow/build.js';
+import { autovacuumBackSql } from '../../shadow/reloptions.js';
 import { renamesApplyInOrder } from '../../plan/preflight.js';
 import type { Replayer } from '../../capture/replayer.js';
 import { cutover, type CutoverInput, type CutoverResult } from '../../cutover/cutover.js';
@@ -53,6 +54,9 @@ export async function cutoverInput(
     constraints,
     swapStatements: swap,
     retainOld: !opts.dropOld,
+    // Filled and indexed, the shadow was kept from autovacuum until now (a vacuum of the fresh heap
+    // would hold a lock the cutover needs; seen: one attempt lost to its lock_timeout).
+    autovacuumBack: ctx.shadow.heaps.map(autovacuumBackSql),
     pool: run.pool,
     locks,
     blockers: { mode: opts.throttle.blockers, graceMs: opts.throttle.blockerGraceMs },
