@@ -39,6 +39,21 @@ async function workloadTable(schema: string, rows: number, keyed: string): Promi
 }
 
 describe('reading the unique indexes', () => {
+  it('the row identity is built first after the copy, before any other index (the replay needs it)', async () => {
+    await db.query(`CREATE TABLE build_order (id int PRIMARY KEY, a int NOT NULL, b int);
+      CREATE UNIQUE INDEX build_order_a_key ON build_order (a); CREATE INDEX build_order_b_idx ON build_order (b);
+      INSERT INTO build_order SELECT g, g, g FROM generate_series(1, 1000) g;`);
+    let order: { name: string; identity: boolean }[] = [];
+    const report = await onlineAlter(alterOptions({
+      strategy: 'copy', url: db.url, execute: true, dropOld: true, statements: 'ALTER TABLE build_order ALTER COLUMN b TYPE bigint',
+      onPhase: async (phase, m) => {
+        if (phase === 'copy') order = (await db.query(`SELECT resume_state->'indexes' AS i FROM pgshift.migrations WHERE id = $1`, [m.id])).rows[0].i;
+      },
+    }));
+    expect(report.status).toBe('done');
+    expect(order.map((i) => [i.name, Boolean(i.identity)])).toEqual([['build_order_pkey', true], ['build_order_a_key', false], ['build_order_b_idx', false]]);
+  });
+
   it('tells each one that cannot be the row identity, and why', async () => {
     await db.query(`
       CREATE TABLE kinds (a int NOT NULL, b text NOT NULL, c int, d int NOT NULL, e int NOT NULL, f text COLLATE "C" NOT NULL, g int NOT NULL);
