@@ -11,16 +11,17 @@ import { readBoundObjects } from '../catalog/bound-objects.js';
  * ALTER POLICY and DROP TRIGGER take their table ACCESS EXCLUSIVE). Views are not locked here:
  * LOCK TABLE on a view also locks every table the view reads; CREATE OR REPLACE VIEW (or RULE,
  * for a view's rule) takes the view's own lock when it re-binds it, under the same timeout and
- * deadline. An inheritance child's parents are taken SHARE UPDATE EXCLUSIVE, what ALTER TABLE ...
- * INHERIT takes (shadow/inherit.ts): after the child, which the application's writes through a
- * parent reach after the parent (ROW EXCLUSIVE, which SHARE UPDATE EXCLUSIVE lets through).
+ * deadline. An inheritance child's parents (shadow/inherit.ts) are taken ACCESS EXCLUSIVE, and
+ * first, as a leaf's partitioned table: a statement through a parent lists the parent's children
+ * when it locks the parent, then waits for each child's lock without looking again, so one that
+ * waited out the swap behind a weaker lock on the parent would write the old table, now out of
+ * the tree (measured: two of a mirror's updates through the parent lost under SHARE UPDATE
+ * EXCLUSIVE, which ALTER TABLE ... INHERIT itself takes).
  */
 export interface LockSet {
   first: string;
   exclusive: string[];
   share: string[];
-  /** SHARE UPDATE EXCLUSIVE (absent in lock sets from before it) */
-  shareUpdate?: string[];
 }
 
 export async function lockSetFor(
@@ -46,12 +47,16 @@ export async function lockSetFor(
     // The application reaches a partition through its partitioned table: that comes first.
     const exclusive = [...new Set([x.outgoing, x.incoming, ...children, ...x.leaf.exclusive])].filter((o) => o !== x.leaf!.parent);
     const share = [...new Set(x.addedForeignKeyParents)].filter((o) => o !== x.leaf!.parent && !exclusive.includes(o));
-    return { first: x.leaf.parent, exclusive, share, shareUpdate: [] };
+    return { first: x.leaf.parent, exclusive, share };
   }
   const exclusive = [...new Set([x.incoming, ...children, ...parents])];
   const share = [...new Set(x.addedForeignKeyParents)].filter((o) => o !== x.outgoing && o !== x.incoming && !exclusive.includes(o));
-  const shareUpdate = inheritParents.filter((o) => !exclusive.includes(o) && !share.includes(o));
-  return { first: x.outgoing, exclusive, share, shareUpdate };
+  if (inheritParents.length) {
+    // The application reaches a child through its parents: they come first.
+    const all = [...new Set([...inheritParents, x.outgoing, ...exclusive])];
+    return { first: all[0]!, exclusive: all.slice(1), share: share.filter((o) => !all.includes(o)) };
+  }
+  return { first: x.outgoing, exclusive, share };
 }
 
 /** The tables (not views) whose rules, policies or constraint triggers the swap re-binds (catalog/bound-objects.ts). */

@@ -1,0 +1,164 @@
+// A legacy inheritance child copied online (shadow/inherit.ts): writes through its parent and
+// to it during the migration, the parent's queries never showing the shadow's rows, the result
+// equal to a mirror; a revert window swapped back; a kill -9 resumed.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alterOptions, onlineAlter } from '../src/index.js';
+import { onFailpoint } from '../src/failpoints.js';
+import { startWorkload } from '../src/demo/workload.js';
+import { createTestDatabase, type TestDatabase } from './support/test-db.js';
+import { runCli } from './support/cli.js';
+
+const ROWS = 20_000;
+
+describe('inheritance child', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('inherit');
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  /** A parent with rows of its own and a child of (id, v) inherited, (u, note) its own: the workload's columns; its mirror. */
+  async function child(t: string): Promise<void> {
+    await db.query(`
+      CREATE TABLE ${t}_base (id int NOT NULL, v int NOT NULL, CONSTRAINT ${t}_base_v_check CHECK (v > -1000000));
+      CREATE TABLE ${t} (u int NOT NULL UNIQUE, note text) INHERITS (${t}_base);
+      ALTER TABLE ${t} ADD PRIMARY KEY (id);
+      CREATE TABLE ${t}_mirror (id int, u int, v int, note text); CREATE INDEX ON ${t}_mirror (id);
+      INSERT INTO ${t} (id, u, v, note) SELECT g, g, g, 'n' || g FROM generate_series(1, ${ROWS}) g;
+      INSERT INTO ${t}_mirror SELECT id, u, v, note FROM ${t};
+      INSERT INTO ${t}_base SELECT -g, g FROM generate_series(1, 50) g;
+      ANALYZE ${t};`);
+  }
+
+  /** Updates through the parent (they reach the child's rows), each mirrored in the same transaction. */
+  function throughParent(t: string): { stop: () => Promise<number> } {
+    let running = true;
+    let n = 0;
+    const done = (async () => {
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        while (running) {
+          const id = 1 + Math.floor(Math.random() * ROWS);
+          await c.query('BEGIN');
+          await c.query(`UPDATE ${t}_base SET v = v + 1 WHERE id = $1`, [id]);
+          await c.query(`UPDATE ${t}_mirror SET v = v + 1 WHERE id = $1`, [id]);
+          await c.query('COMMIT');
+          n++;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      } finally {
+        await c.end();
+      }
+    })();
+    return { stop: async () => { running = false; await done; return n; } };
+  }
+
+  const mirrorDiff = async (t: string): Promise<number> =>
+    (await db.query(`SELECT count(*)::int AS n FROM ((SELECT id, u, v, note FROM ${t} EXCEPT ALL SELECT * FROM ${t}_mirror)
+      UNION ALL (SELECT * FROM ${t}_mirror EXCEPT ALL SELECT id, u, v, note FROM ${t})) d`)).rows[0].n;
+
+  /** The child's columns and checks as inheritance sees them, and its parents. */
+  const inheritance = async (t: string): Promise<unknown> => ({
+    columns: (await db.query(`SELECT attname, attislocal, attinhcount FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, [t])).rows,
+    checks: (await db.query(`SELECT conname, conislocal, coninhcount FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'c' ORDER BY 1`, [t])).rows,
+    parents: (await db.query(`SELECT inhparent::regclass::text AS p FROM pg_inherits WHERE inhrelid = $1::regclass ORDER BY inhseqno`, [t])).rows,
+  });
+
+  it('under writes through the parent and to the child: the parent never shows the shadow\'s rows, the table equals its mirror', async () => {
+    const t = 'kid';
+    await child(t);
+    const before = await inheritance(t);
+    // Mid-copy, with shadow rows committed: one snapshot counts the parent, its own rows and the child's.
+    const seen: { parent: number; own: number; child: number; shadow: number }[] = [];
+    onFailpoint('mid-copy', async () => {
+      const r = await db.query(`SELECT (SELECT count(*) FROM ${t}_base)::int AS parent, (SELECT count(*) FROM ONLY ${t}_base)::int AS own, (SELECT count(*) FROM ONLY ${t})::int AS child,
+        (SELECT sum((xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text::int)
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE 'pgshift\\_%' AND c.relname = '${t}')::int AS shadow`);
+      seen.push(r.rows[0]);
+    });
+    const workload = await startWorkload({ url: db.url, schema: 'public', table: t, mirror: `${t}_mirror`, workers: 2, initialRows: ROWS, ratePerSecond: 200 });
+    const parent = throughParent(t);
+    let updates = 0;
+    try {
+      const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: `ALTER TABLE ${t} ALTER COLUMN note TYPE varchar(64), ADD COLUMN flag boolean DEFAULT true`, execute: true, dropOld: true, chunkTimeMs: 20 }));
+      expect(report.status).toBe('done');
+    } finally {
+      onFailpoint('mid-copy', null);
+      updates = await parent.stop();
+      const stats = await workload.stop();
+      expect(stats.errors).toEqual([]);
+    }
+    expect(updates).toBeGreaterThan(0);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const s of seen) {
+      expect(s.shadow, 'the shadow had rows when the parent was counted').toBeGreaterThan(0);
+      expect(s.parent, 'the parent counts its own rows and the child\'s, none of the shadow\'s').toBe(s.own + s.child);
+    }
+    expect(await mirrorDiff(t)).toBe(0);
+    const after = (await inheritance(t)) as { columns: unknown[] };
+    expect(after).toEqual({
+      ...(before as object),
+      columns: [...(before as { columns: unknown[] }).columns, { attname: 'flag', attislocal: true, attinhcount: 0 }],
+    });
+    expect((await db.query(`SELECT count(*)::int AS n FROM ${t}_base`)).rows[0].n).toBe(50 + (await db.query(`SELECT count(*)::int AS n FROM ${t}`)).rows[0].n);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+  });
+
+  it('a revert window swaps the old child back under its parent, with the writes made since the swap', async () => {
+    const t = 'rkid';
+    await child(t);
+    const before = await inheritance(t);
+    const original = (await db.query(`SELECT $1::regclass::oid::int8::text AS o`, [t])).rows[0].o;
+    const workload = await startWorkload({ url: db.url, schema: 'public', table: t, mirror: `${t}_mirror`, workers: 2, initialRows: ROWS, ratePerSecond: 200 });
+    const parent = throughParent(t);
+    let id = 0;
+    try {
+      const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: `ALTER TABLE ${t} ALTER COLUMN u TYPE bigint`, execute: true, revertWindowMs: 3_600_000 }));
+      id = report.migrationId ?? 0;
+      // The kept old table left the parent; the new one took its place.
+      expect((await db.query(`SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = $1::regclass`, [`${t}_base`])).rows[0].n).toBe(1);
+      await new Promise((r) => setTimeout(r, 800));
+      const r = await runCli(['revert', String(id), '--url', db.url]);
+      expect(r.status, r.stderr).toBe(0);
+    } finally {
+      await parent.stop();
+      const stats = await workload.stop();
+      expect(stats.errors).toEqual([]);
+    }
+    expect((await db.query(`SELECT $1::regclass::oid::int8::text AS o`, [t])).rows[0].o).toBe(original);
+    expect(await inheritance(t)).toEqual(before);
+    expect(await mirrorDiff(t)).toBe(0);
+    expect((await db.query(`SELECT count(*)::int AS n FROM ${t}_base`)).rows[0].n).toBe(50 + (await db.query(`SELECT count(*)::int AS n FROM ${t}`)).rows[0].n);
+    const cleaned = await runCli(['cleanup', String(id), '--url', db.url]);
+    expect(cleaned.status, cleaned.stderr).toBe(0);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+  });
+
+  it.each(['mid-copy', 'in-cutover'])('killed at %s, resume finishes with the child under its parent and equal to its mirror', async (point) => {
+    const t = `ckid_${point.replace(/-/g, '_')}`;
+    await child(t);
+    const before = await inheritance(t);
+    const workload = await startWorkload({ url: db.url, schema: 'public', table: t, mirror: `${t}_mirror`, workers: 2, initialRows: ROWS, ratePerSecond: 200 });
+    try {
+      const alter = ['alter', '--strategy', 'copy', `ALTER TABLE ${t} ALTER COLUMN u TYPE bigint, ALTER COLUMN note TYPE varchar(64)`, '--execute', '--chunk-time', '20ms', '--drop-old', '--url', db.url];
+      const killed = await runCli(alter, { PGSHIFT_FAILPOINT: point });
+      expect(killed.signal, killed.stderr).toBe('SIGKILL');
+      const id = (await db.query(`SELECT id::int FROM pgshift.migrations WHERE table_name = $1 AND outcome IS NULL`, [t])).rows[0]?.id;
+      expect(id, 'an unfinished migration is recorded').toBeGreaterThan(0);
+      // Meanwhile the parent still has the old child alone (the shadow inherits a stand-in).
+      expect((await db.query(`SELECT inhrelid::regclass::text AS c FROM pg_inherits WHERE inhparent = $1::regclass`, [`${t}_base`])).rows).toEqual([{ c: t }]);
+      const resumed = await runCli(['resume', String(id), '--url', db.url, '--chunk-time', '20ms', '--drop-old']);
+      expect(resumed.status, resumed.stderr).toBe(0);
+    } finally {
+      const stats = await workload.stop();
+      expect(stats.errors).toEqual([]);
+    }
+    expect(await mirrorDiff(t)).toBe(0);
+    expect(await inheritance(t)).toEqual(before);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+  });
+});
