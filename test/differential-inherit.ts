@@ -66,4 +66,24 @@ export const INHERIT_CASES: DiffCase[] = [
     alter: 'ALTER TABLE public.items ALTER COLUMN price TYPE numeric(14, 2), ADD COLUMN color text',
     after: `ALTER TABLE base.items ADD COLUMN later int DEFAULT 1`,
   },
+  {
+    name: 'inheritance child whose own columns come before columns its parent got later',
+    setup: () => `
+      CREATE TABLE gadgets_base (id int NOT NULL, label text DEFAULT 'g');
+      CREATE TABLE gadgets (own text DEFAULT 'o', shared int, CONSTRAINT gadgets_own_check CHECK (own <> '')) INHERITS (gadgets_base);
+      ALTER TABLE gadgets ADD PRIMARY KEY (id);
+      INSERT INTO gadgets (id, label, own, shared) SELECT i, 'g' || i, 'o' || i, i % 4 FROM generate_series(1, 1500) i;
+      ALTER TABLE gadgets_base ADD COLUMN late int NOT NULL DEFAULT 5, ADD CONSTRAINT gadgets_base_late_check CHECK (late > 0);
+      ALTER TABLE gadgets_base ADD COLUMN shared int;
+      ALTER TABLE gadgets ADD COLUMN own2 varchar(10) COLLATE "C";
+      ALTER TABLE gadgets_base ADD COLUMN later numeric(8, 2) GENERATED ALWAYS AS (id * 2) STORED;
+      ALTER TABLE gadgets ALTER COLUMN late SET DEFAULT 6;
+      COMMENT ON COLUMN gadgets.own2 IS 'own, added late';
+      UPDATE gadgets SET own2 = 'x' || (id % 9), late = id % 7 + 1;
+      INSERT INTO gadgets_base (id) VALUES (-1);
+    `,
+    alter: 'ALTER TABLE gadgets ALTER COLUMN own TYPE varchar(50), ADD COLUMN extra int DEFAULT 2',
+    // Offline: the parent's late column leaves the child with it; the merged one stays, local.
+    after: `ALTER TABLE gadgets_base DROP COLUMN late; ALTER TABLE gadgets_base DROP COLUMN shared; INSERT INTO gadgets (id, own) VALUES (99999, 'z')`,
+  },
 ];

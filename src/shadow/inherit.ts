@@ -26,7 +26,10 @@ import { buildStatements } from './build.js';
  *
  * CREATE TABLE ... INHERITS puts the inherited columns first; a child whose own columns come
  * before a column its parent got later (ALTER TABLE parent ADD COLUMN after the child was made)
- * cannot be built in that order: refused, with the reason.
+ * is rebuilt as it grew: what CREATE can place first, then the rest column by column in attnum
+ * order (tailColumns): one of its own by ALTER TABLE shadow ADD COLUMN, one from a parent by ADD
+ * COLUMN on the parent's stand-in (which recurses and appends it inherited only), one both by
+ * the shadow's first and the stand-in's after (which merges: local, inherited once more).
  */
 
 /** The stand-in of the n-th parent (1-based, INHERITS order) in the migration's schema. */
@@ -59,39 +62,60 @@ async function createQualified(c: Client, origin: TableInfo, schema: string, sha
     );
     standIns.push(standIn);
   }
-  const cols = (await c.query<{ name: string; local: boolean; inherited: number; def: string | null; not_null: boolean; storage: string; compression: string; comment: string | null }>(
-    `SELECT a.attname AS name, a.attislocal AS local, a.attinhcount AS inherited, pg_get_expr(d.adbin, d.adrelid) AS def,
-            a.attnotnull AS not_null, a.attstorage::text AS storage, a.attcompression::text AS compression, col_description(a.attrelid, a.attnum) AS comment
-       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-      WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
-    [origin.oid],
-  )).rows;
+  const cols = await columnsOf(c, origin.oid);
+  // Columns past the order CREATE TABLE ... INHERITS gives (parents' columns first, then the
+  // child's own) come after it, one by one in attnum order (tailColumns).
+  const tail = tailColumns(cols);
+  const late = new Set(tail.map((x) => x.name));
+  const parentColumns = await Promise.all(origin.inheritsFrom.map((p) => columnsOf(c, p.oid)));
+  for (const [i, standIn] of standIns.entries()) {
+    for (const col of parentColumns[i]!) if (late.has(col.name)) await exec(`ALTER TABLE ${standIn} DROP COLUMN ${ident(col.name)}`);
+  }
   const scratch = qualified(schema, 'pgshift_own_columns');
   const features = 'INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS';
   await exec(`CREATE TABLE ${scratch} (LIKE ${qualified(origin.schema, origin.name)} ${features})`);
-  for (const col of cols.filter((x) => !x.local)) await exec(`ALTER TABLE ${scratch} DROP COLUMN ${ident(col.name)}`);
+  // Generated columns first, then the rest from the end: what depends on a column goes before it.
+  const dropped = cols.filter((x) => !x.local || late.has(x.name)).reverse().sort((a, b) => Number(b.generated === 's') - Number(a.generated === 's'));
+  for (const col of dropped) await exec(`ALTER TABLE ${scratch} DROP COLUMN ${ident(col.name)}`);
   await exec(
     `CREATE ${origin.persistence === 'u' ? 'UNLOGGED ' : ''}TABLE ${shadow} (LIKE ${scratch} ${features}) INHERITS (${standIns.join(', ')})` +
       (origin.tablespace ? ` TABLESPACE ${ident(origin.tablespace)}` : ''),
   );
   await exec(`DROP TABLE ${scratch}`);
+  for (const col of tail) {
+    // A column of its own goes on the shadow first, so that a parent's of the same name merges
+    // into it (local, inherited once more); one from a parent goes on that parent's stand-in,
+    // which appends it to the shadow as inherited only.
+    if (col.local) {
+      if (col.identity !== '') throw new UserError(`refused: ${name} has an identity column (${col.name}) after a column its parent got later, and the copy cannot rebuild that order with the identity`);
+      await exec(`ALTER TABLE ${shadow} ADD COLUMN ${columnDefinition(col)}`);
+    }
+    for (const [i, standIn] of standIns.entries()) {
+      const from = parentColumns[i]!.find((x) => x.name === col.name);
+      if (from) await exec(`ALTER TABLE ${standIn} ADD COLUMN ${columnDefinition(from)}`);
+    }
+  }
+  // The parents' inheritable checks on a column the stand-in lost above, back once it has them all.
+  for (const [i, p] of origin.inheritsFrom.entries()) {
+    const lost = (await c.query<{ name: string; def: string }>(
+      `SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint k
+        WHERE conrelid = $1::oid AND contype = 'c' AND NOT connoinherit
+          AND NOT EXISTS (SELECT FROM pg_constraint s WHERE s.conrelid = $2::regclass AND s.conname = k.conname) ORDER BY oid`,
+      [p.oid, standIns[i]],
+    )).rows;
+    for (const k of lost) await exec(`ALTER TABLE ${standIns[i]} ADD CONSTRAINT ${ident(k.name)} ${trusted(k.def)}`);
+  }
 
-  const made = (await c.query<{ name: string; local: boolean; inherited: number; def: string | null; not_null: boolean; storage: string; compression: string }>(
-    `SELECT a.attname AS name, a.attislocal AS local, a.attinhcount AS inherited, pg_get_expr(d.adbin, d.adrelid) AS def,
-            a.attnotnull AS not_null, a.attstorage::text AS storage, a.attcompression::text AS compression
-       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-      WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
-    [shadow],
-  )).rows;
+  const made = await columnsOf(c, shadow);
   const order = (rows: { name: string; local: boolean; inherited: number }[]): string => rows.map((r) => `${r.name}:${r.local}:${r.inherited}`).join(',');
   if (order(made) !== order(cols)) {
     throw new UserError(
-      `refused: ${name} is an inheritance child whose columns are not in the order CREATE TABLE ... INHERITS gives (its parents' columns first, then its own): a column was added to a parent after the table's own columns, and the copy cannot rebuild that order (${cols.map((x) => x.name).join(', ')})`,
+      `refused: ${name} is an inheritance child whose columns cannot be rebuilt in their order with the same local and inherited flags (${cols.map((x) => x.name).join(', ')}): its parents' columns are in another order than theirs`,
     );
   }
   // What the child changed on a column it has only from its parents.
   for (const [i, col] of cols.entries()) {
-    if (col.local) continue;
+    if (col.local && !late.has(col.name)) continue;
     const now = made[i]!;
     const column = `${shadow} ALTER COLUMN ${ident(col.name)}`;
     if (col.def !== now.def) await exec(col.def === null ? `ALTER TABLE ${column} DROP DEFAULT` : `ALTER TABLE ${column} SET DEFAULT ${trusted(col.def)}`);
@@ -128,6 +152,59 @@ async function createQualified(c: Client, origin: TableInfo, schema: string, sha
       if (x.comment !== null) await exec(`COMMENT ON INDEX ${qualified(schema, x.index)} IS ${literal(x.comment)}`);
     }
   }
+}
+
+/** A column as pg_attribute has it, with what rebuilding it on the shadow or a stand-in needs. */
+interface ColumnState {
+  name: string;
+  local: boolean;
+  inherited: number;
+  type: string;
+  collation: string | null;
+  def: string | null;
+  generated: string;
+  identity: string;
+  not_null: boolean;
+  storage: string;
+  compression: string;
+  comment: string | null;
+}
+
+/** A relation's columns in attnum order (expressions as the caller's search_path prints them). */
+async function columnsOf(c: Client, relation: string): Promise<ColumnState[]> {
+  return (await c.query<ColumnState>(
+    `SELECT a.attname AS name, a.attislocal AS local, a.attinhcount AS inherited, format_type(a.atttypid, a.atttypmod) AS type,
+            CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END AS collation,
+            pg_get_expr(d.adbin, d.adrelid) AS def, a.attgenerated::text AS generated, a.attidentity::text AS identity,
+            a.attnotnull AS not_null, a.attstorage::text AS storage, a.attcompression::text AS compression, col_description(a.attrelid, a.attnum) AS comment
+       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       LEFT JOIN pg_collation co ON co.oid = a.attcollation LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+      WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+    [relation],
+  )).rows;
+}
+
+/**
+ * The columns CREATE TABLE ... INHERITS cannot place: it puts the parents' columns first and the
+ * child's own after, so everything from the first inherited column that follows a column of the
+ * child's own alone (a column a parent got after the child was made, and whatever came later) is
+ * added afterwards, in attnum order: empty for a child in CREATE's order.
+ */
+export function tailColumns<T extends { local: boolean; inherited: number }>(cols: T[]): T[] {
+  const ownSeen = cols.findIndex((x) => x.inherited === 0);
+  if (ownSeen < 0) return [];
+  const late = cols.findIndex((x, i) => i > ownSeen && x.inherited > 0);
+  return late < 0 ? [] : cols.slice(late);
+}
+
+/** ADD COLUMN's definition of a column: type, collation, generated expression or default, NOT NULL (the rest follows as ALTER COLUMN). */
+function columnDefinition(col: ColumnState): string {
+  return [
+    `${ident(col.name)} ${trusted(col.type)}`,
+    col.collation ? ` COLLATE ${trusted(col.collation)}` : '',
+    col.def !== null ? (col.generated === 's' ? ` GENERATED ALWAYS AS (${trusted(col.def)}) STORED` : ` DEFAULT ${trusted(col.def)}`) : '',
+    col.not_null ? ' NOT NULL' : '',
+  ].join('');
 }
 
 const STORAGE: Record<string, string> = { p: 'PLAIN', e: 'EXTERNAL', m: 'MAIN', x: 'EXTENDED' };
