@@ -164,7 +164,7 @@ describe('objects bound to the table, live', () => {
     expect(report.plan.join('\n')).toMatch(/materialized view app\.acct_copy: rebuilt and filled just before the cutover/);
   });
 
-  it('the disk estimate counts the materialized views rebuilt beside the shadow', async () => {
+  it('the disk estimate counts the materialized views rebuilt for the swap', async () => {
     await db.query(`CREATE TABLE sized (id int PRIMARY KEY, pad text); INSERT INTO sized SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g; ANALYZE sized`);
     const shadowMb = async (): Promise<number> => {
       const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE sized ADD COLUMN extra int' }));

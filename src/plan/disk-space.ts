@@ -31,8 +31,8 @@ import { readBoundObjects } from '../catalog/bound-objects.js';
  *   at once is capped near 2 x max_wal_size + wal_keep_size; a slot or archive_mode keeps it all.
  * - the changelog (keys only) and estimation error: a 10% margin on the shadow and its indexes.
  * - a take-over: what the interrupted migration's shadow already holds is taken off.
- * - materialized views over the table: rebuilt beside the shadow before the cutover
- *   (cutover/matviews.ts), so their pg_table_size counts with the shadow's heap and their
+ * - materialized views over the table: rebuilt before the cutover (in homes of their own,
+ *   plan/matview-homes.ts), so their pg_table_size counts with the shadow's heap and their
  *   indexes with its indexes.
  *
  * Where the free space comes from, in this order:
