@@ -37,6 +37,13 @@ SELECT jsonb_strip_nulls(jsonb_build_object(
   (SELECT concat_ws(':', i.inhparent, pg_get_expr(c.relpartbound, c.oid), pt.partdefid)
      FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid JOIN pg_partitioned_table pt ON pt.partrelid = i.inhparent
     WHERE c.oid = $1::oid AND c.relispartition))),
+  -- a legacy inheritance child's parents in order, and what of its columns and constraints is
+  -- local or inherited (the shadow's stand-ins were made from them: shadow/inherit.ts); null,
+  -- so left out, for a table without parents
+  'inheritance', (SELECT md5(concat_ws('|', string_agg(i.inhparent::text, ',' ORDER BY i.inhseqno),
+      (SELECT string_agg(concat_ws(':', a.attname, a.attislocal, a.attinhcount), ',' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped),
+      (SELECT string_agg(concat_ws(':', con.conname, con.conislocal, con.coninhcount), ',' ORDER BY con.conname) FROM pg_constraint con WHERE con.conrelid = $1::oid)))
+     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhrelid = $1::oid AND NOT c.relispartition HAVING count(*) > 0),
   -- what the partitions have beyond their bounds (indexes, constraints, policies, row level
   -- security, column settings), which the shadow tree repeated, and their triggers (the swap
   -- carries them); only for a partitioned table, whose fingerprint alone has these keys

@@ -161,4 +161,21 @@ describe('inheritance child', () => {
     expect(await inheritance(t)).toEqual(before);
     expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
   });
+
+  it('stops before the swap when the child leaves its parent during the migration (exit 1, the table untouched)', async () => {
+    const t = 'gone';
+    await child(t);
+    onFailpoint('after-copy', async () => {
+      await db.query(`ALTER TABLE ${t} NO INHERIT ${t}_base`);
+    });
+    try {
+      const err = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: `ALTER TABLE ${t} ALTER COLUMN note TYPE varchar(64)`, execute: true, dropOld: true })).catch((e: unknown) => e);
+      expect((err as { exitCode?: number }).exitCode, String(err)).toBe(1);
+      expect(String(err)).toMatch(/its inheritance changed/);
+    } finally {
+      onFailpoint('after-copy', null);
+    }
+    expect((await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'note'`, [t])).rows[0].t).toBe('text');
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = $1::regclass`, [`${t}_base`])).rows[0].n).toBe(0);
+  });
 });

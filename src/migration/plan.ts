@@ -93,8 +93,19 @@ export function describePlan(plan: Plan): string[] {
   if (plan.trial.constraints.length) lines.push(`  constraints attached at the swap: ${plan.trial.constraints.map((i) => i.name).join(', ')}`);
   for (const r of plan.findings.rewired) lines.push(`  re-pointed at the swap: ${r}`);
   lines.push(...describeLeafCutover(plan));
+  lines.push(...describeInheritCutover(plan));
   lines.push(describeDisk(plan.disk));
   return lines;
+}
+
+/** An inheritance child's cutover holds its parents: the plan says so (shadow/inherit.ts, cutover/lock-set.ts). */
+function describeInheritCutover(plan: Plan): string[] {
+  const parents = plan.origin.inheritsFrom.map((p) => qualified(p.schema, p.name));
+  if (parents.length === 0) return [];
+  return [
+    `  shadow: inherits an empty stand-in of ${parents.join(', ')} during the copy (never the real parent${parents.length > 1 ? 's' : ''}: ${parents.length > 1 ? 'their' : 'its'} queries never see the shadow's rows)`,
+    `  cutover: holds ACCESS EXCLUSIVE on parent${parents.length > 1 ? 's' : ''} ${parents.join(', ')} (every query through ${parents.length > 1 ? 'them' : 'it'} waits for the cutover's milliseconds): the new table INHERITs ${parents.length > 1 ? 'them' : 'it'}, the old one leaves`,
+  ];
 }
 
 /** A leaf's cutover holds its partitioned table: the plan says so (shadow/leaf.ts). */
