@@ -65,9 +65,9 @@ async function createQualified(c: Client, origin: TableInfo, schema: string, sha
   const cols = await columnsOf(c, origin.oid);
   // Columns past the order CREATE TABLE ... INHERITS gives (parents' columns first, then the
   // child's own) come after it, one by one in attnum order (tailColumns).
-  const tail = tailColumns(cols);
-  const late = new Set(tail.map((x) => x.name));
   const parentColumns = await Promise.all(origin.inheritsFrom.map((p) => columnsOf(c, p.oid)));
+  const tail = tailColumns(cols, parentColumns.map((p) => p.map((x) => x.name)));
+  const late = new Set(tail.map((x) => x.name));
   for (const [i, standIn] of standIns.entries()) {
     for (const col of parentColumns[i]!) if (late.has(col.name)) await exec(`ALTER TABLE ${standIn} DROP COLUMN ${ident(col.name)}`);
   }
@@ -87,8 +87,8 @@ async function createQualified(c: Client, origin: TableInfo, schema: string, sha
     // into it (local, inherited once more); one from a parent goes on that parent's stand-in,
     // which appends it to the shadow as inherited only.
     if (col.local) {
-      if (col.identity !== '') throw new UserError(`refused: ${name} has an identity column (${col.name}) after a column its parent got later, and the copy cannot rebuild that order with the identity`);
       await exec(`ALTER TABLE ${shadow} ADD COLUMN ${columnDefinition(col)}`);
+      if (col.identity !== '') await exec(`ALTER TABLE ${shadow} ALTER COLUMN ${ident(col.name)} ${await identityDefinition(c, origin.oid, col)}`);
     }
     for (const [i, standIn] of standIns.entries()) {
       const from = parentColumns[i]!.find((x) => x.name === col.name);
@@ -110,7 +110,7 @@ async function createQualified(c: Client, origin: TableInfo, schema: string, sha
   const order = (rows: { name: string; local: boolean; inherited: number }[]): string => rows.map((r) => `${r.name}:${r.local}:${r.inherited}`).join(',');
   if (order(made) !== order(cols)) {
     throw new UserError(
-      `refused: ${name} is an inheritance child whose columns cannot be rebuilt in their order with the same local and inherited flags (${cols.map((x) => x.name).join(', ')}): its parents' columns are in another order than theirs`,
+      `refused: ${name} is an inheritance child whose columns the copy did not rebuild in their order with the same local and inherited flags (${cols.map((x) => x.name).join(', ')})`,
     );
   }
   // What the child changed on a column it has only from its parents.
@@ -185,16 +185,33 @@ async function columnsOf(c: Client, relation: string): Promise<ColumnState[]> {
 }
 
 /**
- * The columns CREATE TABLE ... INHERITS cannot place: it puts the parents' columns first and the
- * child's own after, so everything from the first inherited column that follows a column of the
- * child's own alone (a column a parent got after the child was made, and whatever came later) is
- * added afterwards, in attnum order: empty for a child in CREATE's order.
+ * The columns CREATE TABLE ... INHERITS cannot place, given the parents' columns (names in
+ * attnum order, INHERITS order): CREATE puts the parents' columns first, in that order, merged
+ * by name, and the child's own after. The longest start of the child's columns that CREATE
+ * gives when given only those is built by it; the rest (a column a parent got after the child
+ * was made, and whatever came later) is added afterwards, in attnum order. Empty for a child in
+ * CREATE's order.
  */
-export function tailColumns<T extends { local: boolean; inherited: number }>(cols: T[]): T[] {
-  const ownSeen = cols.findIndex((x) => x.inherited === 0);
-  if (ownSeen < 0) return [];
-  const late = cols.findIndex((x, i) => i > ownSeen && x.inherited > 0);
-  return late < 0 ? [] : cols.slice(late);
+export function tailColumns<T extends { name: string; inherited: number }>(cols: T[], parents: string[][]): T[] {
+  for (let k = cols.length; k > 0; k--) {
+    const start = cols.slice(0, k);
+    const names = new Set(start.map((x) => x.name));
+    const created = [...new Set(parents.flat().filter((n) => names.has(n))), ...start.filter((x) => x.inherited === 0).map((x) => x.name)];
+    if (created.join('\0') === start.map((x) => x.name).join('\0')) return cols.slice(k);
+  }
+  return cols;
+}
+
+/** ALTER COLUMN's ADD GENERATED ... AS IDENTITY of an identity column, with its sequence's options (not AS, which it refuses: the sequence's type follows in build.ts restoreWhatLikeMisses). */
+async function identityDefinition(c: Client, originOid: string, col: ColumnState): Promise<string> {
+  const q = (await c.query<{ inc: string; min: string; max: string; start: string; cache: string; cycle: boolean }>(
+    `SELECT s.seqincrement::text AS inc, s.seqmin::text AS min, s.seqmax::text AS max,
+            s.seqstart::text AS start, s.seqcache::text AS cache, s.seqcycle AS cycle
+       FROM pg_sequence s WHERE s.seqrelid = pg_get_serial_sequence($1::oid::regclass::text, $2)::regclass`,
+    [originOid, col.name],
+  )).rows[0]!;
+  const n = (v: string): string => trusted(String(BigInt(v)));
+  return `ADD GENERATED ${col.identity === 'a' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY (INCREMENT BY ${n(q.inc)} MINVALUE ${n(q.min)} MAXVALUE ${n(q.max)} START WITH ${n(q.start)} CACHE ${n(q.cache)}${q.cycle ? ' CYCLE' : ' NO CYCLE'})`;
 }
 
 /** ADD COLUMN's definition of a column: type, collation, generated expression or default, NOT NULL (the rest follows as ALTER COLUMN). */
