@@ -227,11 +227,15 @@ function columnDefinition(col: ColumnState): string {
 const STORAGE: Record<string, string> = { p: 'PLAIN', e: 'EXTERNAL', m: 'MAIN', x: 'EXTENDED' };
 const COMPRESSION: Record<string, string> = { p: 'pglz', l: 'lz4' };
 
-/** A table's parents in INHERITS order, qualified. */
+/**
+ * A table's INHERITS parents in their order, qualified; not a partitioned table it is a partition
+ * of (a leaf's parent is DETACHed and ATTACHed by the swap: shadow/leaf.ts; a runbook records
+ * the swap without running the DETACH, so the leaf is still a partition when this reads).
+ */
 async function parentsOf(c: Client, oid: string): Promise<SqlText[]> {
   const r = await c.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, p.relname AS name FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace
-      WHERE i.inhrelid = $1::oid ORDER BY i.inhseqno`,
+      WHERE i.inhrelid = $1::oid AND p.relkind <> 'p' ORDER BY i.inhseqno`,
     [oid],
   );
   return r.rows.map((p) => qualified(p.schema, p.name));
