@@ -1,12 +1,15 @@
 -- A digest of a database's user schemas (columns with their types, NOT NULL and defaults;
 -- constraints; indexes), so that `pgshift migrate status --targets` can tell targets whose schema
--- differs from the rest (drift). pgshift's own schemas (state, and pgshift_<id> artifacts) and the
--- system's are left out. Column order is left out too: a column dropped and added again sits at
+-- differs from the rest (drift). pgshift's own schemas (state; a migration's pgshift_<id>, its own
+-- tables' pgshift_<id>_log, its partitions' pgshift_<id>_<n> and rebuilt materialized views'
+-- pgshift_<id>_m<oid>; a plan's trial pgshift_plan_<pid>_<n>: plan/preflight.ts schemaOwner) and
+-- the system's are left out. Column order is left out too: a column dropped and added again sits at
 -- another attnum than on a target that never had it, with the same schema as far as queries see.
 WITH user_ns AS (
   SELECT oid, nspname FROM pg_namespace
    WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\_toast%'
-     AND nspname NOT LIKE 'pg\_temp%' AND nspname <> 'pgshift' AND nspname !~ '^pgshift_[0-9]+$'
+     AND nspname NOT LIKE 'pg\_temp%' AND nspname <> 'pgshift'
+     AND nspname !~ '^pgshift_[0-9]+(_[0-9]+|_m[0-9]+|_log)?$' AND nspname !~ '^pgshift_plan_[0-9]+_[0-9]+$'
 ), parts AS (
   SELECT format('column %I.%I.%I %s%s default %s', n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
                 CASE WHEN a.attnotnull THEN ' not null' ELSE '' END, coalesce(pg_get_expr(d.adbin, d.adrelid), '-')) AS part
