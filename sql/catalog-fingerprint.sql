@@ -19,7 +19,10 @@ SELECT jsonb_strip_nulls(jsonb_build_object(
      FROM pg_index WHERE indrelid = $1::oid), '')),
   'triggers', md5(coalesce(
   (SELECT string_agg(concat_ws(':', tgname, tgenabled, pg_get_triggerdef(oid)), ',' ORDER BY tgname)
-     FROM pg_trigger WHERE tgrelid = $1::oid AND NOT tgisinternal), '')),
+     FROM pg_trigger WHERE tgrelid = $1::oid AND NOT tgisinternal
+      -- not a clone of a trigger pgshift put on an ancestor (a foreign key proof's watch on the
+      -- partitioned table a leaf's key references, verify/foreign-keys.ts): its function is pgshift's
+      AND NOT (tgparentid <> 0 AND tgfoid IN (SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname LIKE 'pgshift\_%'))), '')),
   'policies', md5(coalesce(
   (SELECT string_agg(concat_ws(':', polname, polcmd, polpermissive, polroles::text, pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)), ',' ORDER BY polname)
      FROM pg_policy WHERE polrelid = $1::oid), '')),
@@ -57,7 +60,8 @@ SELECT jsonb_strip_nulls(jsonb_build_object(
     WHERE t.level > 0 AND (SELECT relkind FROM pg_class WHERE oid = $1::oid) = 'p'),
   'partition triggers', (SELECT md5(coalesce(string_agg(concat_ws(':', c.relname, tg.tgname, tg.tgenabled, pg_get_triggerdef(tg.oid)), ',' ORDER BY c.oid, tg.tgname), ''))
      FROM pg_partition_tree($1::oid::regclass) t JOIN pg_class c ON c.oid = t.relid JOIN pg_trigger tg ON tg.tgrelid = c.oid
-    WHERE t.level > 0 AND NOT tg.tgisinternal AND (SELECT relkind FROM pg_class WHERE oid = $1::oid) = 'p'),
+    WHERE t.level > 0 AND NOT tg.tgisinternal AND (SELECT relkind FROM pg_class WHERE oid = $1::oid) = 'p'
+      AND NOT (tg.tgparentid <> 0 AND tg.tgfoid IN (SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname LIKE 'pgshift\_%'))),
   'table', md5(coalesce(
   (SELECT concat_ws(':', c.relname, c.relnamespace, c.relowner, c.relacl::text, c.reloptions::text, t.reloptions::text,
                     c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.relpersistence, c.reltablespace,

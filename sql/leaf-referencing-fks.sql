@@ -1,7 +1,7 @@
 -- The foreign keys that reference a leaf's partitioned table or one of its ancestors: other
 -- tables', and the tree's own (a self-referencing tree: declared on the partitioned table, on a
--- level of it, on another partition or on the leaf itself; not those declared below the leaf,
--- which the leaf route refuses), each one's own constraint, not the copies PostgreSQL keeps per
+-- level of it, on another partition, on the leaf itself or on a partition below it), each one's
+-- own constraint, not the copies PostgreSQL keeps per
 -- referenced partition or clones onto each partition; in the shape of dependents-defs.sql's
 -- 'fk-in' rows; read under search_path = pg_catalog so the definitions name every table with
 -- its schema.
@@ -10,5 +10,4 @@ SELECT 'fk-in' AS kind, cn.nspname AS schema, con.conname AS name, cr.relname AS
 FROM pg_constraint con JOIN pg_class cr ON cr.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = cr.relnamespace
 WHERE con.contype = 'f' AND con.conparentid = 0
   AND con.confrelid IN (SELECT a.relid FROM pg_partition_ancestors($1::oid::regclass) a WHERE a.relid <> $1::oid)
-  AND con.conrelid NOT IN (SELECT t.relid FROM pg_partition_tree($1::oid::regclass) t WHERE t.relid <> $1::oid)
 ORDER BY con.oid

@@ -1,10 +1,10 @@
 -- A partition changed alone (a leaf): its direct parent, its bound, a default partition beside it
 -- that ATTACH would read, and the foreign keys that reference the partitioned table or one of its
--- ancestors: those declared below the leaf (a sub-partitioned level's partitions: refused); the
--- leaf's own (carried around DETACH and ATTACH, not by the shadow); before PostgreSQL 18, those
--- declared on a partitioned table of the tree itself (a self-referencing tree), which only a check
--- of the whole tree under the lock could put back (refused); and all but the first, as the
--- cutover drops and adds them again.
+-- ancestors: those declared below the leaf (a sub-partitioned level's partitions); the leaf's own
+-- (both carried around DETACH and ATTACH, not by the shadow); before PostgreSQL 18, those declared
+-- on a partitioned table of the tree itself (a self-referencing tree), which only a check of the
+-- whole tree under the lock could put back (refused); and all of them, as the cutover drops and
+-- adds them again.
 SELECT p.oid::int8::text AS parent_oid, pn.nspname AS parent_schema, p.relname AS parent_name,
        pg_get_expr(c.relpartbound, c.oid) AS bound,
        d.oid::int8::text AS default_oid, dn.nspname AS default_schema, d.relname AS default_name,
@@ -13,7 +13,7 @@ SELECT p.oid::int8::text AS parent_oid, pn.nspname AS parent_schema, p.relname A
           FROM pg_constraint r
          WHERE r.contype = 'f' AND r.conparentid = 0
            AND r.confrelid IN (SELECT a.relid FROM pg_partition_ancestors(c.oid) a WHERE a.relid <> c.oid)
-           AND r.conrelid IN (SELECT t.relid FROM pg_partition_tree(c.oid) t WHERE t.relid <> c.oid)) AS referenced_by,
+           AND r.conrelid IN (SELECT t.relid FROM pg_partition_tree(c.oid) t WHERE t.relid <> c.oid)) AS keys_below,
        ARRAY(SELECT r.conname::text
           FROM pg_constraint r
          WHERE r.contype = 'f' AND r.conparentid = 0 AND r.conrelid = c.oid
@@ -29,7 +29,6 @@ SELECT p.oid::int8::text AS parent_oid, pn.nspname AS parent_schema, p.relname A
           FROM pg_constraint r
          WHERE r.contype = 'f' AND r.conparentid = 0
            AND r.confrelid IN (SELECT a.relid FROM pg_partition_ancestors(c.oid) a WHERE a.relid <> c.oid)
-           AND r.conrelid NOT IN (SELECT t.relid FROM pg_partition_tree(c.oid) t WHERE t.relid <> c.oid)
          ORDER BY r.conname) AS foreign_keys_in
 FROM pg_class c
 JOIN pg_inherits i ON i.inhrelid = c.oid

@@ -7,7 +7,9 @@
 -- Read under search_path = pg_catalog, so the definitions name their objects fully. An index's
 -- `def` is its definition after `CREATE [UNIQUE] INDEX name ON [ONLY] partition ` (the caller puts
 -- the shadow's partition there), `parsed` false when the definition does not start so; a
--- constraint's is pg_get_constraintdef.
+-- constraint's is pg_get_constraintdef. Not a foreign key into the tree above the table (a
+-- sub-partitioned leaf's partition's, referencing the leaf's partitioned table): the cutover takes
+-- it off before DETACH and puts it back after ATTACH (cutover/swap.ts), as the leaf's own.
 SELECT 'index' AS kind, c.relname AS partition, n.nspname AS partition_schema, ic.relname AS name, i.indisunique AS is_unique, NULL AS type, true AS validated,
        substr(d.def, length(d.prefix) + 1) AS def, starts_with(d.def, d.prefix) AS parsed,
        obj_description(i.indexrelid, 'pg_class') AS comment, 1 AS ord, i.indexrelid AS oid
@@ -31,4 +33,5 @@ JOIN pg_class c ON c.oid = t.relid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_constraint con ON con.conrelid = c.oid
 WHERE t.level > 0 AND con.conislocal AND con.conparentid = 0 AND con.contype IN ('c', 'u', 'p', 'x', 'f')
+  AND NOT (con.contype = 'f' AND con.confrelid IN (SELECT a.relid FROM pg_partition_ancestors($1::oid::regclass) a WHERE a.relid <> $1::oid))
 ORDER BY ord, partition_schema, partition, oid

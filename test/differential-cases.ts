@@ -33,6 +33,8 @@ export interface DiffCase {
   differences?: RegExp[];
   /** The `differences` occur only on servers below this major (a newer PostgreSQL leaves none). */
   differencesBelow?: number;
+  /** The `differences` occur only through the copy (the `--strategy copy` run of a case auto runs without one). */
+  differencesThroughCopy?: boolean;
   /**
    * On a server below this major the online run refuses the case (exit 2, nothing changed) with
    * this reason, argued in README's "Refused, and why"; the case then checks the refusal instead.

@@ -44,8 +44,12 @@ export interface LeafPartition {
   bound: string;
   /** the parent's default partition (when it is not this one): ATTACH would read it under the lock */
   defaultPartition: { oid: string; schema: string; name: string; estimatedRows: number } | null;
-  /** foreign keys declared below the leaf (a sub-partitioned level's partitions) referencing its partitioned table, as "name on table" (null when none) */
-  referencedBy: string | null;
+  /**
+   * Foreign keys declared below the leaf (a sub-partitioned level's partitions) referencing its
+   * partitioned table or an ancestor, as "name on table" (null when none): carried around DETACH
+   * and ATTACH as the leaf's own are.
+   */
+  keysBelow: string | null;
   /** the leaf's own foreign keys referencing its partitioned table (or an ancestor), by name */
   ownKeysIntoTree: string[];
   /**
@@ -54,7 +58,7 @@ export interface LeafPartition {
    * when none or on 18): PostgreSQL puts one back only valid, checking every row of the tree.
    */
   treeKeysCheckedInLock: string | null;
-  /** foreign keys into the partitioned table or an ancestor, other tables' and the tree's own, as "name on table" */
+  /** foreign keys into the partitioned table or an ancestor, other tables' and the tree's own (those below the leaf too), as "name on table" */
   foreignKeysIn: string[];
 }
 
@@ -71,7 +75,7 @@ export async function readLeafPartition(c: Client, oid: string): Promise<LeafPar
     parentName: r.parent_name,
     bound: r.bound,
     defaultPartition: r.default_oid ? { oid: r.default_oid, schema: r.default_schema, name: r.default_name, estimatedRows: Number(r.default_rows) } : null,
-    referencedBy: r.referenced_by,
+    keysBelow: r.keys_below,
     treeKeysCheckedInLock: r.tree_keys_checked_in_lock,
     ownKeysIntoTree: r.own_keys_into_tree ?? [],
     foreignKeysIn: r.foreign_keys_in,

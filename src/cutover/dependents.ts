@@ -35,18 +35,29 @@ export async function readDependentDefs(c: Client, tableOid: string, ownTriggers
 
 /**
  * Foreign keys into the leaf's partitioned table (or an ancestor), other tables' and the tree's
- * own (a self-referencing tree; the leaf's own too, not those below it), read under search_path = pg_catalog.
+ * own (a self-referencing tree; the leaf's own and its partitions' too), read under search_path = pg_catalog.
  * The cutover drops them before DETACH (which would otherwise read every referencing row under
  * the lock for one that references the leaf's rows, and fail on one) and adds them again after
  * ATTACH, NOT VALID, validated after the commit (swap.ts), as the swap re-points foreign keys
  * into a tree; the tree's own is cloned onto every partition again, the new one included, and
- * the leaf's own, read while it was the old leaf's, goes on the new leaf of its name. The
+ * the leaf's own, read while it was the old leaf's, goes on the new leaf of its name (one of a
+ * partition below the leaf on the new partition of its name). The
  * new leaf holds the old one's rows, as the validation proved. Before PostgreSQL 18 one declared
  * on a partitioned table goes back valid (PostgreSQL checks it under the lock): preflight
  * refuses the tree's own there (plan/preflight.ts).
  */
 export async function foreignKeysIntoParent(c: Client, originOid: string): Promise<DependentDef[]> {
   return withQualifiedNames(c, async () => (await c.query<DependentDef>(sqlFile('leaf-referencing-fks.sql'), [originOid])).rows);
+}
+
+/**
+ * Of foreign keys read by foreignKeysIntoParent, those declared on the leaf itself or on a
+ * partition below it (a sub-partitioned leaf's): the ones that move with the leaf rather than
+ * stay where they are.
+ */
+export function declaredInTree(fks: DependentDef[], leaf: { schema: string; name: string; partitions: { schema: string; name: string }[] }): DependentDef[] {
+  const mine = [leaf, ...leaf.partitions];
+  return fks.filter((fk) => mine.some((t) => t.schema === fk.schema && t.name === fk.target));
 }
 
 /** `ALTER PUBLICATION ... ADD TABLE` of the table, with the column list and row filter it had. */

@@ -2,7 +2,7 @@ import type { Client } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
 import type { ArtifactNames } from '../plan/names.js';
 import { dropTriggersSql, reverseCapture } from '../capture/install.js';
-import { addToPublicationSql, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
+import { addToPublicationSql, declaredInTree, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
 import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, foreignKeysCheckedInLock, moveRules, ownForeignKeys, repointForeignKeysIn, type KeptTrigger, type OldForeignKey } from './swap.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 import { attachLeaf, detachLeaf } from '../shadow/leaf.js';
@@ -30,6 +30,12 @@ export interface SwapBackInput {
   oldTriggers: KeptTrigger[];
   /** the new table as described when it is a partition (a leaf changed alone), else null */
   leaf: TableInfo | null;
+  /**
+   * A leaf's foreign keys into its tree (its own and its partitions') as the old leaf had them
+   * before the change (cutover/swap.ts); absent for a swap made before they were kept: then the new
+   * leaf's go back as they are (no change could name them then).
+   */
+  leafKeys?: DependentDef[];
 }
 
 /**
@@ -111,7 +117,9 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
     if (later) validate.push([on, fk.name]);
   }
   if (partitionBound !== null) await attachLeaf(c, x.leaf!, x.names, partitionBound);
-  validate.push(...(await addForeignKeysIn(c, intoParent)));
+  // The new leaf's own keys into the tree stay off it (it is the kept table now); the old leaf's, as they were, go back.
+  const mine = x.leaf && x.leafKeys ? declaredInTree(intoParent, x.leaf) : [];
+  validate.push(...(await addForeignKeysIn(c, [...intoParent.filter((fk) => !mine.includes(fk)), ...(x.leaf ? (x.leafKeys ?? []) : [])])));
   await carryBound(c, bound, x.names.schema);
   await moveRules(c, of('rule'), { to: table, from: qualified(x.names.schema, x.name) });
   for (const t of x.oldTriggers) {

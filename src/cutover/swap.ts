@@ -5,7 +5,7 @@ import type { TableInfo } from '../catalog/table.js';
 import type { ArtifactNames } from '../plan/names.js';
 import type { DeferredConstraint } from '../shadow/build.js';
 import { dropTriggersSql, partitionTruncateTrigger } from '../capture/install.js';
-import { addToPublicationSql, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
+import { addToPublicationSql, declaredInTree, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 import { enabledStateSql } from './enabled-state.js';
 import { withQualifiedNames } from '../db/search-path.js';
@@ -26,6 +26,8 @@ export interface SwapInput {
   constraints: DeferredConstraint[];
   /** the user's subcommands that take effect on the new table, already targeted at it */
   swapStatements: string[];
+  /** a leaf's: the user's statements that name its own foreign key into its tree, targeted at the old leaf (plan/leaf-key-changes.ts) */
+  leafKeyChanges: string[];
   /** the old table stays (in the migration's schema): take its foreign keys off */
   retainOld: boolean;
   /** the shadow's heaps' own autovacuum settings again (shadow/reloptions.ts), by their names before the exchange */
@@ -37,6 +39,8 @@ export interface SwapResult {
   validate: [string, string][];
   /** the kept old table's foreign keys, taken off it (a revert puts them back) */
   oldForeignKeys: OldForeignKey[];
+  /** a leaf's foreign keys into its tree, its own and its partitions', as they were before the change (a revert puts them back) */
+  leafKeys: DependentDef[];
 }
 
 /**
@@ -152,11 +156,17 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   };
   await exec(`SET LOCAL search_path = pg_catalog`);
 
+  // A change that names the leaf's own key into its tree is applied to the old leaf's here, in the
+  // swap's transaction, so that the definitions read below are the key as the change leaves it
+  // (plan/leaf-key-changes.ts); what it was is kept for a revert.
+  const keysBefore = origin.partitionOf && input.leafKeyChanges.length ? await foreignKeysIntoParent(c, origin.oid) : null;
+  for (const sql of input.leafKeyChanges) await exec(sql);
   // Dependents are read with the user's renames applied to the origin, so PostgreSQL itself
   // rewrites view, policy and trigger definitions for the new column names, as offline.
   for (const sql of input.renameOrigin) await exec(sql);
   const { defs, bound, partitionTriggers, partitionExtras, intoParent } = await readSwapDefs(c, input);
   for (const sql of input.unrenameOrigin) await exec(sql);
+  const leafKeys = origin.partitionOf ? declaredInTree(keysBefore ?? intoParent, origin) : [];
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
 
   const table = qualified(origin.schema, origin.name);
@@ -239,7 +249,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
     await carryExtras(c, p.defs, { table: homes.live(p), oldTable: homes.inMigration(p), replicaIdentity: p.replicaIdentity, migrationSchema: homes.side(p.schema) });
   }
   for (const sql of input.swapStatements) await exec(sql);
-  return { validate, oldForeignKeys };
+  return { validate, oldForeignKeys, leafKeys };
 }
 
 /**

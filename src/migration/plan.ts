@@ -12,6 +12,7 @@ import { refuseUndoneChecks } from '../plan/undone-checks.js';
 import { deriveMapping, type RowMapping } from '../plan/mapping.js';
 import { preflight, type PreflightFindings } from '../plan/preflight.js';
 import { buildShadow, swapStatements, type ShadowTable } from '../shadow/build.js';
+import { leafKeyChangeSql, splitLeafKeyChanges } from '../plan/leaf-key-changes.js';
 import { ident } from '../db/quote.js';
 import { parseTransforms, type Transform } from '../plan/transforms.js';
 import { checkDiskSpace, describeDisk, type DiskCheck } from '../plan/disk-space.js';
@@ -124,6 +125,10 @@ function describeLeafCutover(plan: Plan): string[] {
   }
   if (leaf.foreignKeysIn.length) {
     lines.push(`  cutover: foreign keys into the partitioned table ${leaf.foreignKeysIn.join(', ')}: dropped before DETACH (which would read every referencing row under the lock), added again NOT VALID after ATTACH, validated after the commit (a read that blocks no write)`);
+  }
+  const keyChanges = leafKeyChangeSql(splitLeafKeyChanges(plan.parsed.statements, leaf.ownKeysIntoTree).onLeaf, o.schema, o.name);
+  if (keyChanges.length) {
+    lines.push(`  cutover: applies ${keyChanges.join('; ')} to the old leaf's key in its transaction, before the key is carried to the new leaf (the change commits with the swap or not at all)`);
   }
   if (leaf.defaultPartition) {
     const d = leaf.defaultPartition;

@@ -8,6 +8,7 @@ import { createChangelog, installTriggers, reverseCapture } from '../capture/ins
 import type { Tables } from '../copy/sql.js';
 import type { Run } from './run.js';
 import type { KeptTrigger, OldForeignKey } from '../cutover/swap.js';
+import type { DependentDef } from '../cutover/dependents.js';
 
 /**
  * Opens the revert window inside the cutover transaction, right after the swap: the new table
@@ -16,7 +17,7 @@ import type { KeptTrigger, OldForeignKey } from '../cutover/swap.js';
  * user triggers, its partitions' own too; its foreign keys were already taken off) is disabled,
  * its states recorded.
  */
-export async function openRevertWindow(c: Client, run: Run, tables: Tables, oldForeignKeys: OldForeignKey[]): Promise<void> {
+export async function openRevertWindow(c: Client, run: Run, tables: Tables, swapped: { oldForeignKeys: OldForeignKey[]; leafKeys: DependentDef[] }): Promise<void> {
   const { plan, names, id } = run;
   const origin = plan.origin;
   const newTable = {
@@ -45,7 +46,7 @@ export async function openRevertWindow(c: Client, run: Run, tables: Tables, oldF
   for (const t of triggers) if (t.partition) await c.query(`ALTER TABLE ${homes.inMigration({ schema: t.partitionSchema, name: t.partition })} DISABLE TRIGGER ${ident(t.name)}`);
   await c.query(
     `UPDATE pgshift.migrations SET revert_state = $2, revert_until = now() + make_interval(secs => $3 / 1000.0) WHERE id = $1`,
-    [id, JSON.stringify({ oldForeignKeys, triggers }), run.opts.revertWindowMs],
+    [id, JSON.stringify({ oldForeignKeys: swapped.oldForeignKeys, leafKeys: swapped.leafKeys, triggers }), run.opts.revertWindowMs],
   );
 }
 

@@ -17,6 +17,7 @@ import type { RowMapping } from '../plan/mapping.js';
 import { swapBack } from '../cutover/swap-back.js';
 import { lockedSwap } from '../cutover/locked-swap.js';
 import type { KeptTrigger, OldForeignKey } from '../cutover/swap.js';
+import type { DependentDef } from '../cutover/dependents.js';
 import { leafLocks, lockSetFor } from '../cutover/lock-set.js';
 import { proveDefaultPartition, proveKeptLeafBound } from '../shadow/leaf.js';
 import { columnRenames, prebuildMatviews } from '../cutover/matviews.js';
@@ -141,6 +142,7 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
           partitions: newT.partitions,
           homes: partitionHomes(names.schema, newT),
           oldTriggers: m.revert_state.triggers,
+          ...(m.revert_state.leafKeys ? { leafKeys: m.revert_state.leafKeys } : {}),
           leaf: leaf ? newT : null,
         });
         await lc.query(`UPDATE pgshift.migrations SET outcome = 'reverted', revert_until = NULL, updated_at = now(), finished_at = now() WHERE id = $1`, [id]);
@@ -170,7 +172,7 @@ interface RevertRow {
   statements: string;
   table_schema: string;
   table_name: string;
-  revert_state: { oldForeignKeys: OldForeignKey[]; triggers: KeptTrigger[]; fingerprint?: string };
+  revert_state: { oldForeignKeys: OldForeignKey[]; triggers: KeptTrigger[]; fingerprint?: string; leafKeys?: DependentDef[] };
   [k: string]: unknown;
 }
 

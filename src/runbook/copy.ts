@@ -85,6 +85,9 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
   if (intoTree.length) {
     return notWritten(`${origin.schema}.${origin.name} has foreign key ${intoTree.join(', ')} into its own partitioned table: the scripts do not take it off and put it back around DETACH and ATTACH; pgshift alter --execute does`);
   }
+  if (leaf?.keysBelow) {
+    return notWritten(`a partition of ${origin.schema}.${origin.name} has foreign key ${leaf.keysBelow} into its partitioned table: the scripts do not take it off and put it back around DETACH and ATTACH; pgshift alter --execute does`);
+  }
   const searchPath = (await c.query(`SELECT current_setting('search_path') AS p`)).rows[0].p as string;
   const fingerprint = await tableFingerprint(c, origin.oid);
   const names = runbookNames(schema);
@@ -414,7 +417,8 @@ async function recordSwap(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   const { swap, validate: userValidate } = swapStatements(plan.parsed.statements, plan.origin.schema, plan.origin.name);
   const result = await swapTables(rec.client, {
     origin: plan.origin, names: ctx.names, shadowOid: ctx.shadow.oid, newColumnName, renameOrigin: [], unrenameOrigin: [],
-    constraints: ctx.shadow.constraints, swapStatements: swap, retainOld: true,
+    // Not written for a leaf with a key into its tree (above): no statement can name one.
+    constraints: ctx.shadow.constraints, swapStatements: swap, leafKeyChanges: [], retainOld: true,
     // A runbook's swap runs whenever the DBA runs it: the heaps got their settings back after the builds.
     autovacuumBack: [],
   });

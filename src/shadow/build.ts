@@ -14,6 +14,7 @@ import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js'
 import { addBoundCheck, inheritedForeignKeys, probeAttach, keysIntoTree } from './leaf.js';
 import { createInheritingShadow } from './inherit.js';
 import { repeatPartitionColumnSettings, repeatPartitionOwnObjects } from './partition-own.js';
+import { splitLeafKeyChanges } from '../plan/leaf-key-changes.js';
 
 /** An index dropped from the shadow after it was built empty, to be rebuilt after the copy. */
 export interface DeferredIndex {
@@ -143,7 +144,8 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   for (const stmt of await copyAclStatements(c, origin.oid, shadow)) await exec(stmt);
   if (origin.comment !== null) await exec(`COMMENT ON TABLE ${shadow} IS ${literal(origin.comment)}`);
 
-  for (const sql of buildStatements(ctx.statements, ctx.schema)) await exec(sql);
+  // What names a key into the leaf's own tree the cutover applies to the old leaf's (plan/leaf-key-changes.ts).
+  for (const sql of buildStatements(splitLeafKeyChanges(ctx.statements, origin.partitionOf?.ownKeysIntoTree ?? []).shadow, ctx.schema)) await exec(sql);
   const inherited = origin.partitionOf ? (await inheritedForeignKeys(c, origin.oid)).filter((n) => !intoTree.includes(n)) : [];
   if (origin.partitionOf) await probeAttach(c, origin, ctx.schema, shadow, ctx.foreignKeys === false ? [] : inherited);
   const onceDefaults = sampled ? await onceEvaluatedDefaults(c, oid, shadow, ctx.flow) : new Map<string, string | null>();

@@ -7,6 +7,9 @@ import { withQualifiedNames } from '../db/search-path.js';
 import { RuntimeError, UserError, describeError } from '../errors.js';
 import type { TableInfo } from '../catalog/table.js';
 import type { ArtifactNames } from '../plan/names.js';
+import type { AlterStatement } from '../plan/parse.js';
+import { renamedKeys } from '../plan/leaf-key-changes.js';
+import type { DeferredConstraint } from './build.js';
 
 /**
  * A partition changed alone (a leaf) is copied as a plain table (one partitioned itself, as a
@@ -108,6 +111,28 @@ export async function keysIntoTree(c: Client, originOid: string): Promise<string
     [originOid],
   );
   return r.rows.map((row) => row.n);
+}
+
+/**
+ * The leaf's own foreign keys into its tree that the change VALIDATEs (named as the statements
+ * leave them), NOT VALID on the old leaf, in the shape of the shadow's deferred constraints: the
+ * proof before the swap (verify/foreign-keys.ts) finds a row that offline's VALIDATE would fail
+ * on before anything is swapped; the cutover adds the key back NOT VALID and the VALIDATE runs
+ * after it, as the user's always does.
+ */
+export async function leafKeysValidated(c: Client, origin: TableInfo, statements: AlterStatement[], validated: string[]): Promise<DeferredConstraint[]> {
+  const own = origin.partitionOf?.ownKeysIntoTree ?? [];
+  if (own.length === 0 || validated.length === 0) return [];
+  const renamed = renamedKeys(statements, own);
+  const keys = await withQualifiedNames(c, async () =>
+    (await c.query<{ name: string; def: string; referenced: string }>(
+      `SELECT conname AS name, pg_get_constraintdef(oid) AS def, confrelid::int8::text AS referenced FROM pg_constraint
+        WHERE conrelid = $1::oid AND contype = 'f' AND NOT convalidated AND conname = ANY ($2::text[]) ORDER BY oid`,
+      [origin.oid, own],
+    )).rows);
+  return keys
+    .map((k) => ({ name: renamed.get(k.name) ?? k.name, type: 'f' as const, def: k.def, validate: false, comment: null, referenced: k.referenced }))
+    .filter((k) => validated.includes(k.name));
 }
 
 /** The helper CHECK on the parent's default partition: `NOT (the leaf's bound)`. */

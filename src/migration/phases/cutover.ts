@@ -14,6 +14,7 @@ import { openRevertWindow } from '../revert-window.js';
 import { catchUp } from './catch-up.js';
 import type { Captured } from './capture.js';
 import { narrowingMayMerge } from '../../plan/mapping.js';
+import { leafKeyChangeSql, splitLeafKeyChanges } from '../../plan/leaf-key-changes.js';
 
 const log = componentLog('cutover');
 
@@ -53,6 +54,7 @@ export async function cutoverInput(
     unrenameOrigin: renameable ? plan.flow.renames.slice().reverse().map((r) => rename(r.to, r.from)) : [],
     constraints,
     swapStatements: swap,
+    leafKeyChanges: leafKeyChangeSql(splitLeafKeyChanges(plan.parsed.statements, leaf?.ownKeysIntoTree ?? []).onLeaf, origin.schema, origin.name),
     retainOld: !opts.dropOld,
     // Filled and indexed, the shadow was kept from autovacuum until now (a vacuum of the fresh heap
     // would hold a lock the cutover needs; seen: one attempt lost to its lock_timeout).
@@ -92,7 +94,7 @@ export async function swap(run: Run, k: Captured, sides: { origin: Side; shadow:
   const userValidate = validate.map((v) => [k.tables.origin, v] as [string, string]);
   input.onSwapped = async (c, swapped) => {
     await c.query(`UPDATE pgshift.migrations SET phase = 'validate', validate_list = $2 WHERE id = $1`, [id, JSON.stringify([...swapped.validate, ...userValidate])]);
-    if (opts.revertWindowMs) await openRevertWindow(c, run, k.tables, swapped.oldForeignKeys);
+    if (opts.revertWindowMs) await openRevertWindow(c, run, k.tables, swapped);
     await failpoint('in-cutover', c);
   };
   await catchUp(run, k.replayer, k.tables);

@@ -13,6 +13,7 @@ import { stopIfTruncated } from './checks.js';
 import { changedSince } from '../../catalog/table.js';
 import { stopIfPartitionsChanged } from '../../catalog/partitions.js';
 import { retypedColumns } from '../../plan/columns.js';
+import { leafKeysValidated } from '../../shadow/leaf.js';
 
 const log = componentLog('validate');
 
@@ -58,9 +59,12 @@ export async function proveConstraints(run: Run, k: Captured): Promise<CutoverIn
   const origin = plan.origin;
   const validatedByUser = swapStatements(plan.parsed.statements, origin.schema, origin.name).validate;
   const retyped = retypedColumns(plan.flow);
-  const proofs = await withClient(pool, (c) =>
-    foreignKeysToProve(c, { originOid: origin.oid, shadowSchema: names.schema, homes: partitionHomes(names.schema, origin), table: origin.name, constraints: k.shadow.constraints, retyped, validated: validatedByUser }),
-  );
+  const proofs = await withClient(pool, async (c) => {
+    // A leaf's own key into its tree is not the shadow's (shadow/leaf.ts): one the statements VALIDATE is proven too.
+    const leafKeys = await leafKeysValidated(c, origin, plan.parsed.statements, validatedByUser);
+    const constraints = [...k.shadow.constraints, ...leafKeys];
+    return foreignKeysToProve(c, { originOid: origin.oid, shadowSchema: names.schema, homes: partitionHomes(names.schema, origin), table: origin.name, constraints, retyped, validated: validatedByUser });
+  });
   if (proofs.length === 0) return undefined;
   const shadow = await proveBeforeCutover(pool, {
     migrationId: id, shadowSchema: names.schema, shadow: k.tables.shadow, key: k.mapping.shadowKey, keyTypes: k.tables.shadowKeyTypes, proofs, retry: opts.retry,
