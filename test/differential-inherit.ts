@@ -21,6 +21,27 @@ function widgets(): string {
   `;
 }
 
+/**
+ * A parent with two children, one of them in another schema; a grandchild that has a second
+ * parent outside the tree. Every relation has rows of its own (keys overlap across relations: a
+ * parent's key does not reach its children).
+ */
+function vehicles(): string {
+  return `
+    CREATE SCHEMA other;
+    CREATE TABLE vehicles (id int PRIMARY KEY, make text NOT NULL DEFAULT 'x', year int, CONSTRAINT vehicles_year_check CHECK (year > 1900));
+    CREATE TABLE cars (doors int DEFAULT 4) INHERITS (vehicles);
+    ALTER TABLE cars ADD PRIMARY KEY (id);
+    CREATE TABLE other.trucks (load numeric(8, 2), CONSTRAINT trucks_load_check CHECK (load >= 0)) INHERITS (vehicles);
+    CREATE TABLE tagged (tag text DEFAULT 't');
+    CREATE TABLE vans (seats int) INHERITS (cars, tagged);
+    INSERT INTO vehicles (id, make, year) SELECT i, 'v' || i, 1990 + i % 30 FROM generate_series(1, 300) i;
+    INSERT INTO cars (id, make, year, doors) SELECT i, 'c' || i, 2000 + i % 20, 2 + i % 3 FROM generate_series(1, 400) i;
+    INSERT INTO other.trucks (id, make, year, load) SELECT i, 't' || i, 2010, i / 2.0 FROM generate_series(1, 200) i;
+    INSERT INTO vans (id, make, year, doors, tag, seats) SELECT i, 'n' || i, 2015, 4, 'g' || i, 7 FROM generate_series(1, 150) i;
+  `;
+}
+
 export const INHERIT_CASES: DiffCase[] = [
   {
     name: 'inheritance child: add a column with a default',
@@ -101,5 +122,42 @@ export const INHERIT_CASES: DiffCase[] = [
     alter: 'ALTER TABLE tagged_notes ALTER COLUMN own TYPE bigint',
     // x stays, inherited from notes only; the identity goes on from where it was.
     after: `ALTER TABLE tags DROP COLUMN x; INSERT INTO tagged_notes (id) VALUES (-7)`,
+  },
+  // A parent (issue 15): what needs no copy runs on it as offline, recursing to the children;
+  // the copy refuses it (README, Refused, and why).
+  {
+    name: 'inheritance parent (two children, one in another schema, a grandchild with a second parent): add a column, set a default',
+    strategy: 'instant',
+    copyRefused: 'the copy refuses a table with inheritance children',
+    schemas: ['public', 'other'],
+    setup: vehicles,
+    alter: `ALTER TABLE vehicles ADD COLUMN color text DEFAULT 'white', ALTER COLUMN make SET DEFAULT 'y'`,
+    after: `INSERT INTO vehicles (id) VALUES (-100); INSERT INTO vans (id, seats) VALUES (-101, 2); ALTER TABLE vehicles DROP COLUMN year`,
+  },
+  {
+    name: 'inheritance parent: rename a column',
+    strategy: 'instant',
+    copyRefused: 'the copy refuses a table with inheritance children',
+    schemas: ['public', 'other'],
+    setup: vehicles,
+    alter: 'ALTER TABLE vehicles RENAME COLUMN year TO built',
+    after: `INSERT INTO cars (id, built) VALUES (-100, 2001)`,
+  },
+  {
+    name: 'inheritance parent: ALTER TABLE ONLY drops a column the children keep as their own',
+    strategy: 'instant',
+    copyRefused: 'the copy refuses a table with inheritance children',
+    schemas: ['public', 'other'],
+    setup: vehicles,
+    alter: 'ALTER TABLE ONLY vehicles DROP COLUMN year',
+    after: `INSERT INTO vans (id, year, seats) VALUES (-100, 2001, 3)`,
+  },
+  {
+    name: 'inheritance parent: a CHECK and a NOT NULL reach every child',
+    strategy: 'online',
+    copyRefused: 'the copy refuses a table with inheritance children',
+    schemas: ['public', 'other'],
+    setup: vehicles,
+    alter: 'ALTER TABLE vehicles ADD CONSTRAINT vehicles_id_check CHECK (id > 0), ALTER COLUMN year SET NOT NULL',
   },
 ];

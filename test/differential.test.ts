@@ -293,6 +293,9 @@ const REFUSALS: { name: string; statements: string; everyStrategy?: boolean; mes
     statements: 'ALTER TABLE parent_t ADD COLUMN x int, ALTER COLUMN v TYPE bigint',
     message: /public\.parent_t has inheritance children \(INHERITS\): offline the change recurses to every child, so the swap would have to copy and move the whole inheritance tree/,
   },
+  // A parent's change that needs no copy runs as offline, recursing; so does what offline refuses there.
+  { name: 'ALTER TABLE ONLY on a parent adding a column its children lack', statements: 'ALTER TABLE ONLY parent_t ADD COLUMN z int', everyStrategy: true, message: /column must be added to child tables too/ },
+  { name: 'ALTER TABLE ONLY on a parent retyping a column its children have', statements: 'ALTER TABLE ONLY parent_t ALTER COLUMN v TYPE bigint', everyStrategy: true, message: /must be changed in child tables too/ },
   // Offline PostgreSQL refuses it too; the trial shadow, inheriting a stand-in of the parent, refuses it the same way.
   { name: 'a type change of an inherited column of an inheritance child', statements: 'ALTER TABLE kid_t ALTER COLUMN v TYPE bigint', message: /cannot alter inherited column "v"/ },
   { name: 'dropping an inherited column of an inheritance child', statements: 'ALTER TABLE kid_t DROP COLUMN v, ADD COLUMN w int', message: /cannot drop inherited column "v"/ },

@@ -179,3 +179,34 @@ describe('inheritance child', () => {
     expect((await db.query(`SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = $1::regclass`, [`${t}_base`])).rows[0].n).toBe(0);
   });
 });
+
+describe('inheritance parent', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('inherit_parent');
+    await db.query(`
+      CREATE TABLE bad_p (id int PRIMARY KEY, v int);
+      CREATE TABLE bad_c () INHERITS (bad_p);
+      INSERT INTO bad_p VALUES (1, 5);
+      INSERT INTO bad_c VALUES (1, -5), (2, NULL);`);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  // Offline, a CHECK or a NOT NULL added to a parent checks its children's rows too and fails on them.
+  for (const [what, statements, message] of [
+    ['a CHECK', 'ALTER TABLE bad_p ADD CONSTRAINT bad_p_v_check CHECK (v > 0)', /check constraint "bad_p_v_check" is violated by some row/],
+    ['a NOT NULL', 'ALTER TABLE bad_p ALTER COLUMN v SET NOT NULL', /column v contains null values/],
+  ] as const) {
+    it(`${what} on the parent that a child's row breaks fails as offline (exit 1), nothing added to either`, async () => {
+      const err = await onlineAlter(alterOptions({ url: db.url, statements, execute: true })).catch((e: unknown) => e);
+      expect((err as { exitCode?: number }).exitCode, String(err)).toBe(1);
+      expect(String(err)).toMatch(message);
+      const left = await db.query(`SELECT conrelid::regclass::text AS t, conname FROM pg_constraint WHERE conrelid IN ('bad_p'::regclass, 'bad_c'::regclass) AND contype <> 'p'`);
+      expect(left.rows).toEqual([]);
+      const notNull = await db.query(`SELECT attrelid::regclass::text AS t FROM pg_attribute WHERE attrelid IN ('bad_p'::regclass, 'bad_c'::regclass) AND attname = 'v' AND attnotnull`);
+      expect(notNull.rows).toEqual([]);
+    });
+  }
+});

@@ -36,9 +36,10 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
   const leaf = refuseLeaf(table);
   if (leaf) refuse(leaf);
   // A child alone is copied with stand-ins for its parents (shadow/inherit.ts); a parent is not:
-  // offline, its ALTER recurses to every child, so the swap would have to copy and move the tree.
+  // offline, its ALTER recurses to every child, so the swap would have to copy and move the tree,
+  // each relation captured and replayed on its own (README, Refused, and why).
   if (table.hasInheritanceChildren) {
-    refuse('has inheritance children (INHERITS): offline the change recurses to every child, so the swap would have to copy and move the whole inheritance tree, which pgshift does not build; change it offline in a window, or move the children out (ALTER TABLE child NO INHERIT) first');
+    refuse('has inheritance children (INHERITS): offline the change recurses to every child, so the swap would have to copy and move the whole inheritance tree, which pgshift does not build (a capture and a changelog per relation: a trigger on the parent does not see its children\'s rows, nor does its key reach them); run this change offline in a window (what needs no copy runs on a parent online, under --strategy auto)');
   }
   if (table.identity === null) {
     const { reason, fix } = noRowIdentity(table.schema, table.name, table.uniqueIndexes);
