@@ -171,10 +171,10 @@ describe('a leaf partition alone through the online copy', () => {
     const cleaned = await runCli(['cleanup', String(report.migrationId), '--url', db.url]);
     expect(cleaned.status, cleaned.stderr).toBe(0);
 
-    // A change that drops it: applied to the old leaf's key in the cutover, the new leaf comes
+    // A change that drops it: run on the new leaf's key in the cutover, the new leaf ends
     // without it; a revert puts it back on the old leaf as it was, with its comment, validated.
     const planned = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE app.net_2 DROP CONSTRAINT net_2_up, SET (fillfactor = 70)' }));
-    expect(planned.plan.join('\n')).toMatch(/cutover: applies ALTER TABLE app\.net_2 DROP CONSTRAINT net_2_up( RESTRICT)? to the old leaf's key in its transaction/);
+    expect(planned.plan.join('\n')).toMatch(/cutover: runs ALTER TABLE app\.net_2 DROP CONSTRAINT net_2_up( RESTRICT)? on the new leaf's key in its transaction/);
     const dropped = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: 'ALTER TABLE app.net_2 DROP CONSTRAINT net_2_up, SET (fillfactor = 70)', execute: true, revertWindowMs: 3_600_000 }));
     expect(dropped.status).toBe('done');
     expect(await key(), 'dropped, as offline').toEqual([]);

@@ -26,7 +26,7 @@ export interface SwapInput {
   constraints: DeferredConstraint[];
   /** the user's subcommands that take effect on the new table, already targeted at it */
   swapStatements: string[];
-  /** a leaf's: the user's statements that name its own foreign key into its tree, targeted at the old leaf (plan/leaf-key-changes.ts) */
+  /** a leaf's: the user's statements that name its own foreign key into its tree, targeted at the leaf's name (plan/leaf-key-changes.ts) */
   leafKeyChanges: string[];
   /** the old table stays (in the migration's schema): take its foreign keys off */
   retainOld: boolean;
@@ -156,17 +156,13 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   };
   await exec(`SET LOCAL search_path = pg_catalog`);
 
-  // A change that names the leaf's own key into its tree is applied to the old leaf's here, in the
-  // swap's transaction, so that the definitions read below are the key as the change leaves it
-  // (plan/leaf-key-changes.ts); what it was is kept for a revert.
-  const keysBefore = origin.partitionOf && input.leafKeyChanges.length ? await foreignKeysIntoParent(c, origin.oid) : null;
-  for (const sql of input.leafKeyChanges) await exec(sql);
   // Dependents are read with the user's renames applied to the origin, so PostgreSQL itself
   // rewrites view, policy and trigger definitions for the new column names, as offline.
   for (const sql of input.renameOrigin) await exec(sql);
   const { defs, bound, partitionTriggers, partitionExtras, intoParent } = await readSwapDefs(c, input);
   for (const sql of input.unrenameOrigin) await exec(sql);
-  const leafKeys = origin.partitionOf ? declaredInTree(keysBefore ?? intoParent, origin) : [];
+  // The leaf's keys into its tree as they are, before the change: a revert puts them back so.
+  const leafKeys = origin.partitionOf ? declaredInTree(intoParent, origin) : [];
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
 
   const table = qualified(origin.schema, origin.name);
@@ -227,7 +223,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
     if (con.validate && !now) validate.push([on, con.name]);
   }
   if (partitionBound !== null) await attachLeaf(c, origin, names, partitionBound);
-  validate.push(...(await addForeignKeysIn(c, intoParent)));
+  validate.push(...(await applyLeafKeyChanges(c, await addForeignKeysIn(c, intoParent), input.leafKeyChanges)));
   // Views, materialized views and routines bound to the table, before its triggers and policies
   // are created again (their text may call a routine created anew).
   await carryBound(c, bound, names.schema);
@@ -250,6 +246,28 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   }
   for (const sql of input.swapStatements) await exec(sql);
   return { validate, oldForeignKeys, leafKeys };
+}
+
+/**
+ * A change that names the leaf's own key into its tree (plan/leaf-key-changes.ts), run on the new
+ * leaf right after the key is added back there as it was: PostgreSQL applies it to the same key
+ * as offline (a renamed key keeps the names of the constraints PostgreSQL keeps under it, as
+ * offline's does), in the swap's transaction. The keys to validate after the commit are followed
+ * by OID through it: renamed, or gone.
+ */
+async function applyLeafKeyChanges(c: Client, added: [string, string][], statements: string[]): Promise<[string, string][]> {
+  if (statements.length === 0) return added;
+  const oids: (string | undefined)[] = [];
+  for (const [t, name] of added) {
+    oids.push((await c.query<{ oid: string }>(`SELECT oid::int8::text AS oid FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2 AND conparentid = 0`, [t, name])).rows[0]?.oid);
+  }
+  for (const sql of statements) await c.query(sql);
+  const out: [string, string][] = [];
+  for (const [i, [t]] of added.entries()) {
+    const now = oids[i] === undefined ? undefined : (await c.query<{ name: string }>(`SELECT conname AS name FROM pg_constraint WHERE oid = $1::oid`, [oids[i]])).rows[0]?.name;
+    if (now !== undefined) out.push([t, now]);
+  }
+  return out;
 }
 
 /**

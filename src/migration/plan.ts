@@ -128,7 +128,7 @@ function describeLeafCutover(plan: Plan): string[] {
   }
   const keyChanges = leafKeyChangeSql(splitLeafKeyChanges(plan.parsed.statements, leaf.ownKeysIntoTree).onLeaf, o.schema, o.name);
   if (keyChanges.length) {
-    lines.push(`  cutover: applies ${keyChanges.join('; ')} to the old leaf's key in its transaction, before the key is carried to the new leaf (the change commits with the swap or not at all)`);
+    lines.push(`  cutover: runs ${keyChanges.join('; ')} on the new leaf's key in its transaction, right after the key is added back as it was (the change commits with the swap or not at all)`);
   }
   if (leaf.defaultPartition) {
     const d = leaf.defaultPartition;

@@ -4,15 +4,15 @@ import { deparseStatement, type AlterStatement, type Node } from './parse.js';
  * A leaf's own foreign keys into its tree are not the shadow's (shadow/leaf.ts keysIntoTree):
  * the cutover takes them off the old leaf before DETACH and adds them again by their definitions
  * on the new leaf after ATTACH (cutover/swap.ts). A change that names one (DROP, RENAME or ALTER
- * CONSTRAINT of it) is therefore applied to the old leaf's key inside the cutover, just before
- * those definitions are read, in the same transaction: the key goes over as the change leaves
- * it, and the change commits with the swap or not at all, as offline. PostgreSQL itself applies
- * the statements, in the user's order, so their meaning (and their errors) are offline's. A
- * VALIDATE of one is not moved: it runs after the swap like any (the key is added back NOT
- * VALID), proven on the shadow before it (migration/phases/validate.ts).
+ * CONSTRAINT of it) is therefore run on the new leaf's key inside the cutover, right after it is
+ * added back as it was, in the same transaction: the key ends as the change leaves it, and the
+ * change commits with the swap or not at all, as offline. PostgreSQL itself applies the
+ * statements, in the user's order, to the same key as offline, so their meaning (and their
+ * errors) are offline's. A VALIDATE of one is not moved: it runs after the swap like any (the key
+ * is added back NOT VALID), proven on the shadow before it (migration/phases/validate.ts).
  *
  * Splits the statements: what the shadow runs (everything else), and what the cutover runs on
- * the old leaf. A name a RENAME CONSTRAINT gives one of the keys names it too in later statements.
+ * the new leaf. A name a RENAME CONSTRAINT gives one of the keys names it too in later statements.
  */
 export function splitLeafKeyChanges(statements: AlterStatement[], keys: string[]): { shadow: AlterStatement[]; onLeaf: AlterStatement[] } {
   const names = new Set(keys);
