@@ -96,7 +96,7 @@ export const INHERIT_CASES: DiffCase[] = [
       INSERT INTO gadgets (id, label, own, shared) SELECT i, 'g' || i, 'o' || i, i % 4 FROM generate_series(1, 1500) i;
       ALTER TABLE gadgets_base ADD COLUMN late int NOT NULL DEFAULT 5, ADD CONSTRAINT gadgets_base_late_check CHECK (late > 0);
       ALTER TABLE gadgets_base ADD COLUMN shared int;
-      ALTER TABLE gadgets ADD COLUMN own2 varchar(10) COLLATE "C";
+      ALTER TABLE gadgets ADD COLUMN own2 varchar(10) COLLATE "C" CONSTRAINT gadgets_own2_present NOT NULL DEFAULT '-';
       ALTER TABLE gadgets_base ADD COLUMN later numeric(8, 2) GENERATED ALWAYS AS (id * 2) STORED;
       ALTER TABLE gadgets ALTER COLUMN late SET DEFAULT 6;
       COMMENT ON COLUMN gadgets.own2 IS 'own, added late';
@@ -104,8 +104,8 @@ export const INHERIT_CASES: DiffCase[] = [
       INSERT INTO gadgets_base (id) VALUES (-1);
     `,
     alter: 'ALTER TABLE gadgets ALTER COLUMN own TYPE varchar(50), ADD COLUMN extra int DEFAULT 2',
-    // Offline: the parent's late column leaves the child with it; the merged one stays, local.
-    after: `ALTER TABLE gadgets_base DROP COLUMN late; ALTER TABLE gadgets_base DROP COLUMN shared; INSERT INTO gadgets (id, own) VALUES (99999, 'z')`,
+    // Offline: the parent's generated column leaves the child with it; the merged one stays, local.
+    after: `ALTER TABLE gadgets_base DROP COLUMN later; ALTER TABLE gadgets_base DROP COLUMN shared; INSERT INTO gadgets (id, own) VALUES (99999, 'z')`,
   },
   {
     name: 'inheritance child of two parents, one giving later a column the other gave first, with an identity of its own added last',

@@ -165,6 +165,8 @@ interface ColumnState {
   generated: string;
   identity: string;
   not_null: boolean;
+  /** PostgreSQL 18+: the name of its NOT NULL constraint (null before 18, or without one) */
+  not_null_name: string | null;
   storage: string;
   compression: string;
   comment: string | null;
@@ -176,7 +178,8 @@ async function columnsOf(c: Client, relation: string): Promise<ColumnState[]> {
     `SELECT a.attname AS name, a.attislocal AS local, a.attinhcount AS inherited, format_type(a.atttypid, a.atttypmod) AS type,
             CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END AS collation,
             pg_get_expr(d.adbin, d.adrelid) AS def, a.attgenerated::text AS generated, a.attidentity::text AS identity,
-            a.attnotnull AS not_null, a.attstorage::text AS storage, a.attcompression::text AS compression, col_description(a.attrelid, a.attnum) AS comment
+            a.attnotnull AS not_null, (SELECT k.conname FROM pg_constraint k WHERE k.conrelid = a.attrelid AND k.contype = 'n' AND k.conkey = ARRAY[a.attnum]) AS not_null_name,
+            a.attstorage::text AS storage, a.attcompression::text AS compression, col_description(a.attrelid, a.attnum) AS comment
        FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
        LEFT JOIN pg_collation co ON co.oid = a.attcollation LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
       WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
@@ -214,13 +217,17 @@ async function identityDefinition(c: Client, originOid: string, col: ColumnState
   return `ADD GENERATED ${col.identity === 'a' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY (INCREMENT BY ${n(q.inc)} MINVALUE ${n(q.min)} MAXVALUE ${n(q.max)} START WITH ${n(q.start)} CACHE ${n(q.cache)}${q.cycle ? ' CYCLE' : ' NO CYCLE'})`;
 }
 
-/** ADD COLUMN's definition of a column: type, collation, generated expression or default, NOT NULL (the rest follows as ALTER COLUMN). */
+/**
+ * ADD COLUMN's definition of a column: type, collation, generated expression or default, NOT
+ * NULL under its name (PostgreSQL 18 names it; on a stand-in, after the stand-in's own name
+ * otherwise, and the child inherits that name), the rest follows as ALTER COLUMN.
+ */
 function columnDefinition(col: ColumnState): string {
   return [
     `${ident(col.name)} ${trusted(col.type)}`,
     col.collation ? ` COLLATE ${trusted(col.collation)}` : '',
     col.def !== null ? (col.generated === 's' ? ` GENERATED ALWAYS AS (${trusted(col.def)}) STORED` : ` DEFAULT ${trusted(col.def)}`) : '',
-    col.not_null ? ' NOT NULL' : '',
+    col.not_null ? `${col.not_null_name !== null ? ` CONSTRAINT ${ident(col.not_null_name)}` : ''} NOT NULL` : '',
   ].join('');
 }
 
