@@ -248,6 +248,43 @@ describe('a leaf partition alone through the online copy', () => {
   });
 });
 
+describe('a leaf whose partitioned level below has a foreign key into the tree', () => {
+  const setUp = partitionedDatabasePerTest('leaf_deep', 100, 2);
+
+  it('refused before PostgreSQL 18 (the key goes back only valid, a check of that level under the lock), exit 2; carried on 18, NOT VALID and validated after', async () => {
+    const db = await setUp();
+    // deep_2 is changed alone; deep_2_x, partitioned below it, declares a key into the tree.
+    await db.query(`CREATE TABLE app.deep (id int, a int, b int, up int, upa int, upb int, PRIMARY KEY (id, a, b)) PARTITION BY LIST (a);
+      CREATE TABLE app.deep_1 PARTITION OF app.deep FOR VALUES IN (1);
+      CREATE TABLE app.deep_2 PARTITION OF app.deep FOR VALUES IN (2) PARTITION BY LIST (b);
+      CREATE TABLE app.deep_2_x PARTITION OF app.deep_2 FOR VALUES IN (0) PARTITION BY RANGE (id);
+      CREATE TABLE app.deep_2_x_lo PARTITION OF app.deep_2_x FOR VALUES FROM (MINVALUE) TO (1000);
+      CREATE TABLE app.deep_2_x_hi PARTITION OF app.deep_2_x FOR VALUES FROM (1000) TO (MAXVALUE);
+      CREATE TABLE app.deep_2_y PARTITION OF app.deep_2 DEFAULT;
+      INSERT INTO app.deep SELECT i, i % 2 + 1, i % 3, up, up % 2 + 1, up % 3 FROM generate_series(1, 3000) i,
+        LATERAL (SELECT CASE WHEN i > 10 AND i % 6 = 3 THEN i - 1 - (i % 5) END AS up) u;
+      ALTER TABLE app.deep_2_x ADD CONSTRAINT deep_2_x_up FOREIGN KEY (up, upa, upb) REFERENCES app.deep;`);
+    const change = 'ALTER TABLE app.deep_2 ALTER COLUMN up SET STATISTICS 40';
+    if ((await serverMajor(db)) < 18) {
+      const err = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: change, execute: true })).catch((e: unknown) => e);
+      expect((err as { exitCode?: number }).exitCode, String(err)).toBe(2);
+      expect(String(err)).toMatch(/which its own tree's foreign key deep_2_x_up on app\.deep_2_x references: .* before PostgreSQL 18 a foreign key on a partitioned table goes back only valid, so PostgreSQL would check every row of the partitioned table that declares it/);
+      return;
+    }
+    const key = async (): Promise<unknown[]> => (await db.query(`SELECT conrelid::regclass::text AS t, convalidated, pg_get_constraintdef(oid) AS def
+      FROM pg_constraint WHERE conname = 'deep_2_x_up'`)).rows;
+    const before = await key();
+    const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: change, execute: true, dropOld: true }));
+    expect(report.status).toBe('done');
+    expect(await key()).toEqual(before);
+    // Cloned again onto both partitions below it, valid.
+    expect((await db.query(`SELECT conrelid::regclass::text AS t, convalidated AS v FROM pg_constraint WHERE conparentid = (SELECT oid FROM pg_constraint WHERE conname = 'deep_2_x_up' AND conrelid = 'app.deep_2_x'::regclass) AND conrelid <> 'app.deep_2_x'::regclass ORDER BY 1`)).rows)
+      .toEqual([{ t: 'app.deep_2_x_hi', v: true }, { t: 'app.deep_2_x_lo', v: true }]);
+    const orphan = await db.query(`INSERT INTO app.deep VALUES (90001, 2, 0, 424242, 1, 0)`).catch((e: unknown) => e);
+    expect((orphan as { code?: string }).code).toBe('23503');
+  });
+});
+
 describe('a leaf of a partitioned table another table references', () => {
   let db: TestDatabase;
   let appUrl: string;
