@@ -202,6 +202,24 @@ describe('a leaf partition alone through the online copy', () => {
     expect((await db.query(`SELECT convalidated FROM pg_constraint WHERE conname = 'net_2_up' AND conrelid = 'app.net_2'::regclass`)).rows).toEqual([{ convalidated: false }]);
   });
 
+  it('a change naming the leaf\'s own key that PostgreSQL refuses (a RENAME to a name taken) fails in the cutover as offline fails, exit 1, nothing swapped', async () => {
+    await db.query(`CREATE TABLE app.mesh (id int, k int, up int, upk int, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
+      CREATE TABLE app.mesh_1 PARTITION OF app.mesh FOR VALUES IN (1);
+      CREATE TABLE app.mesh_2 PARTITION OF app.mesh FOR VALUES IN (2);
+      INSERT INTO app.mesh SELECT i, i % 2 + 1, NULLIF(i - 1, 0), (i - 1) % 2 + 1 FROM generate_series(1, 500) i;
+      ALTER TABLE app.mesh_2 ADD CONSTRAINT mesh_2_up FOREIGN KEY (up, upk) REFERENCES app.mesh;`);
+    const change = 'ALTER TABLE app.mesh_2 SET (fillfactor = 70); ALTER TABLE app.mesh_2 RENAME CONSTRAINT mesh_2_up TO mesh_2_pkey';
+    const offline = await db.query(`BEGIN; ${change}; ROLLBACK`).catch((e: unknown) => e);
+    await db.query('ROLLBACK');
+    expect(String(offline)).toMatch(/constraint "mesh_2_pkey" for relation "mesh_2" already exists/);
+    const failed = await runCli(['alter', change, '--strategy', 'copy', '--execute', '--url', db.url]);
+    expect(failed.status, failed.stderr).toBe(1);
+    expect(failed.stderr).toMatch(/constraint "mesh_2_pkey" for relation "mesh_2" already exists/);
+    expect(failed.stderr).not.toMatch(/\n\s+at /);
+    expect((await db.query(`SELECT reloptions, relispartition AS p FROM pg_class WHERE oid = 'app.mesh_2'::regclass`)).rows[0]).toEqual({ reloptions: null, p: true });
+    expect((await db.query(`SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'app.mesh_2'::regclass AND contype = 'f' AND conparentid = 0`)).rows).toEqual([{ conname: 'mesh_2_up', convalidated: true }]);
+  });
+
   it('a sub-partitioned leaf whose partition has a foreign key into the tree, on every major: off the old partition before DETACH, back NOT VALID on the new one after ATTACH, validated after; the same way back in a revert', async () => {
     // web_2 is a tree of its own; web_2_a's rows reference rows of web_1, web_2_a and web_2_b.
     await db.query(`CREATE TABLE app.web (id int, g int, h int, up int, upg int, uph int, PRIMARY KEY (id, g, h)) PARTITION BY LIST (g);
