@@ -23,6 +23,8 @@ SELECT DISTINCT
     WHEN d.classid = 'pg_class'::regclass AND dc.oid = $1::oid THEN 'own'
     -- a partition: the shadow tree repeats it (shadow/partitions.ts)
     WHEN d.classid = 'pg_class'::regclass AND dc.relispartition THEN 'own'
+    -- a legacy inheritance child: moved to the new table in the swap (shadow/parent.ts)
+    WHEN d.classid = 'pg_class'::regclass AND EXISTS (SELECT FROM pg_inherits i WHERE i.inhrelid = dc.oid AND i.inhparent = $1::oid) THEN 'own'
     ELSE 'other'
   END AS kind,
   COALESCE(rc.oid, dc.oid, con.conrelid)::int8::text AS rel_oid,

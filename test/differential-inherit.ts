@@ -29,13 +29,13 @@ function widgets(): string {
 function vehicles(): string {
   return `
     CREATE SCHEMA other;
-    CREATE TABLE vehicles (id int PRIMARY KEY, make text NOT NULL DEFAULT 'x', year int, CONSTRAINT vehicles_year_check CHECK (year > 1900));
+    CREATE TABLE vehicles (id int PRIMARY KEY, make text NOT NULL DEFAULT 'x', year int, note text, CONSTRAINT vehicles_year_check CHECK (year > 1900));
     CREATE TABLE cars (doors int DEFAULT 4) INHERITS (vehicles);
     ALTER TABLE cars ADD PRIMARY KEY (id);
     CREATE TABLE other.trucks (load numeric(8, 2), CONSTRAINT trucks_load_check CHECK (load >= 0)) INHERITS (vehicles);
     CREATE TABLE tagged (tag text DEFAULT 't');
     CREATE TABLE vans (seats int) INHERITS (cars, tagged);
-    INSERT INTO vehicles (id, make, year) SELECT i, 'v' || i, 1990 + i % 30 FROM generate_series(1, 300) i;
+    INSERT INTO vehicles (id, make, year, note) SELECT i, 'v' || i, 1990 + i % 30, 'n' || i FROM generate_series(1, 300) i;
     INSERT INTO cars (id, make, year, doors) SELECT i, 'c' || i, 2000 + i % 20, 2 + i % 3 FROM generate_series(1, 400) i;
     INSERT INTO other.trucks (id, make, year, load) SELECT i, 't' || i, 2010, i / 2.0 FROM generate_series(1, 200) i;
     INSERT INTO vans (id, make, year, doors, tag, seats) SELECT i, 'n' || i, 2015, 4, 'g' || i, 7 FROM generate_series(1, 150) i;
@@ -159,5 +159,20 @@ export const INHERIT_CASES: DiffCase[] = [
     schemas: ['public', 'other'],
     setup: vehicles,
     alter: 'ALTER TABLE vehicles ADD CONSTRAINT vehicles_id_check CHECK (id > 0), ALTER COLUMN year SET NOT NULL',
+  },
+  // A parent copied alone (shadow/parent.ts): a rewrite that does not reach the children.
+  {
+    name: 'inheritance parent copied alone (SET UNLOGGED does not reach its children), the children moved to the new table',
+    schemas: ['public', 'other'],
+    setup: vehicles,
+    alter: 'ALTER TABLE vehicles SET UNLOGGED',
+    after: `INSERT INTO vehicles (id) VALUES (-100); INSERT INTO vans (id, seats) VALUES (-101, 2); UPDATE vehicles SET year = year + 1 WHERE id % 10 = 0; ALTER TABLE vehicles DROP COLUMN year`,
+  },
+  {
+    name: 'inheritance parent copied alone: ALTER TABLE ONLY drops a column (the children keep it as their own) and rewrites the parent',
+    schemas: ['public', 'other'],
+    setup: vehicles,
+    alter: 'ALTER TABLE ONLY vehicles DROP COLUMN note, SET ACCESS METHOD heap',
+    after: `INSERT INTO cars (id, note) VALUES (-100, 'kept'); ALTER TABLE vehicles DROP COLUMN year`,
   },
 ];

@@ -1,4 +1,4 @@
-import { ident, identList } from '../db/quote.js';
+import { ident, identList, qualified } from '../db/quote.js';
 import { nthKeySql } from '../db/nth-key.js';
 import type { RowMapping } from '../plan/mapping.js';
 
@@ -9,6 +9,11 @@ import type { RowMapping } from '../plan/mapping.js';
  */
 export interface Tables {
   origin: string;
+  /**
+   * The origin as the copy and the replay read its rows, when that is not `origin`: ONLY the
+   * table, for one with inheritance children, whose rows are theirs (shadow/parent.ts)
+   */
+  originRows?: string;
   shadow: string;
   changelog: string;
   mapping: RowMapping;
@@ -16,6 +21,16 @@ export interface Tables {
   shadowKeyTypes: string[];
   /** where each copy chunk records its transaction's id (verify/validate.ts); none for a rehearsal */
   copyXacts?: string;
+}
+
+/** Tables.originRows of a table: ONLY it when it has inheritance children (shadow/parent.ts), else nothing. */
+export function rowsOfParent(table: { schema: string; name: string; hasInheritanceChildren: boolean }): Pick<Tables, 'originRows'> {
+  return table.hasInheritanceChildren ? { originRows: `ONLY ${qualified(table.schema, table.name)}` } : {};
+}
+
+/** The origin's rows as a FROM item (ONLY a parent: Tables.originRows). */
+export function originRows(t: Pick<Tables, 'origin' | 'originRows'>): string {
+  return t.originRows ?? t.origin;
 }
 
 const tuple = (items: string[]): string => (items.length === 1 ? items[0]! : `(${items.join(', ')})`);
@@ -50,7 +65,7 @@ export function chunkBoundSql(t: Tables, hasLow: boolean, hasHigh = false): stri
   }
   const where = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
   const n = `$${next}`;
-  return nthKeySql(t.origin, originKey, where, n);
+  return nthKeySql(originRows(t), originKey, where, n);
 }
 
 /**
@@ -66,7 +81,7 @@ export function laneSplitsSql(t: Tables, lanes: number, percent: number): string
     `SELECT ${originKey.map((k, i) => `${k}::text AS k${i}`).join(', ')} FROM (` +
     `SELECT DISTINCT ON (tile) tile, ${originKey.join(', ')} FROM (` +
     `SELECT ${originKey.join(', ')}, ntile(${Math.trunc(lanes)}) OVER (ORDER BY ${originKey.join(', ')}) AS tile` +
-    ` FROM ${t.origin} TABLESAMPLE SYSTEM (${Number(percent.toPrecision(6))})) s` +
+    ` FROM ${originRows(t)} TABLESAMPLE SYSTEM (${Number(percent.toPrecision(6))})) s` +
     ` ORDER BY tile, ${originKey.map((k) => `${k} DESC`).join(', ')}) x WHERE tile < ${Math.trunc(lanes)} ORDER BY tile`
   );
 }
@@ -88,7 +103,7 @@ export function copyRangeSql(t: Tables, hasLow: boolean, hasHigh: boolean): stri
   }
   if (hasHigh) conditions.push(`${tuple(originKey)} <= ${tuple(params(next, types))}`);
   const where = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
-  return `${insertHead(t)} SELECT ${m.expressions.join(', ')} FROM ${t.origin}${where} ORDER BY ${originKey.join(', ')}`;
+  return `${insertHead(t)} SELECT ${m.expressions.join(', ')} FROM ${originRows(t)}${where} ORDER BY ${originKey.join(', ')}`;
 }
 
 /**
@@ -133,7 +148,7 @@ export function uniqueConflictsSql(t: Tables, uniqueColumns: string[]): string |
   if (exprs.some((e) => e === null || /^\$\d+::/.test(e))) return null;
   const sk = m.shadowKey.map((k) => `s.${ident(k)}`);
   const ok = m.originKey.map((k) => ident(k.name));
-  const incoming = `FROM ${t.origin} WHERE ${tuple(ok)} IN (${keysFromArrays(m.originKey.map((k) => k.type), 1)})`;
+  const incoming = `FROM ${originRows(t)} WHERE ${tuple(ok)} IN (${keysFromArrays(m.originKey.map((k) => k.type), 1)})`;
   // One probe of the shadow's unique index per incoming value (= ANY of an array): as a join,
   // the planner hashed the batch and scanned the whole shadow, 1.5 s a batch on 1,000,000 rows,
   // a replay slower than the sustained-load test's writes. Other columns of the index: IN.
@@ -151,7 +166,7 @@ export function insertRowsSql(t: Tables): string {
   const m = t.mapping;
   const ok = m.originKey.map((k) => ident(k.name));
   const base = m.constants.length + 1;
-  return `${insertHead(t)} SELECT ${m.expressions.join(', ')} FROM ${t.origin} WHERE ${tuple(ok)} IN (${keysFromArrays(m.originKey.map((k) => k.type), base)})`;
+  return `${insertHead(t)} SELECT ${m.expressions.join(', ')} FROM ${originRows(t)} WHERE ${tuple(ok)} IN (${keysFromArrays(m.originKey.map((k) => k.type), base)})`;
 }
 
 /**
@@ -172,7 +187,7 @@ export function insertPreservedRowsSql(t: Tables, preservedTypes: string[]): str
   const on = tuple(m.originKey.map((k) => `${t.origin}.${ident(k.name)}`));
   return (
     `${insertHead(t, m.preserved)} SELECT ${m.expressions.join(', ')}, ${valCols.map((v, i) => `p.${v}::${preservedTypes[i]}`).join(', ')}` +
-    ` FROM ${t.origin} JOIN unnest(${arrays.join(', ')}) AS p(${[...keyCols, ...valCols].join(', ')})` +
+    ` FROM ${originRows(t)} JOIN unnest(${arrays.join(', ')}) AS p(${[...keyCols, ...valCols].join(', ')})` +
     ` ON ${on} = ${tuple(keyCols.map((k) => `p.${k}`))}`
   );
 }

@@ -41,7 +41,13 @@ export async function lockSetFor(
     `SELECT i.inhparent::int8::text AS oid FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhrelid = $1::oid AND NOT c.relispartition ORDER BY i.inhseqno`,
     [x.outgoing],
   )).rows.map((row) => row.oid);
-  const children = [...r.rows.filter((row) => row.why === 'child').map((row) => row.oid), ...(await reboundTables(c, x.outgoing))];
+  // A parent's legacy inheritance children move to the incoming table (shadow/parent.ts: INHERIT
+  // takes the child ACCESS EXCLUSIVE); after the parent, as a statement through it locks them.
+  const inheritChildren = (await c.query<{ oid: string }>(
+    `SELECT i.inhrelid::int8::text AS oid FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::oid AND NOT c.relispartition ORDER BY i.inhrelid`,
+    [x.outgoing],
+  )).rows.map((row) => row.oid);
+  const children = [...inheritChildren, ...r.rows.filter((row) => row.why === 'child').map((row) => row.oid), ...(await reboundTables(c, x.outgoing))];
   const parents = x.dropsOutgoingForeignKeys ? r.rows.filter((row) => row.why === 'parent').map((row) => row.oid) : [];
   if (x.leaf) {
     // The application reaches a partition through its partitioned table: that comes first.

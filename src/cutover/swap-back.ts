@@ -7,6 +7,7 @@ import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, foreignKeysChecked
 import { carryBound, readBoundDefs } from './bound-swap.js';
 import { attachLeaf, detachLeaf } from '../shadow/leaf.js';
 import { exchangeParents } from '../shadow/inherit.js';
+import { moveChildren } from '../shadow/parent.js';
 import type { TableInfo } from '../catalog/table.js';
 import type { PartitionHomes } from '../plan/partition-homes.js';
 
@@ -97,6 +98,7 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
 
   await exchangeTables(c, { userSchema: x.userSchema, name: x.name, names: x.names, homes: x.homes, incomingOid: x.oldOid });
   await exchangeParents(c, x.oldOid, x.newOid);
+  await moveChildren(c, x.newOid, x.oldOid);
 
   for (const s of of('serial')) {
     const col = x.oldColumnName(s.target!);

@@ -12,6 +12,7 @@ import { withQualifiedNames } from '../db/search-path.js';
 import { readPartitionTriggers, type PartitionTrigger } from '../shadow/partitions.js';
 import { attachLeaf, detachLeaf } from '../shadow/leaf.js';
 import { exchangeParents } from '../shadow/inherit.js';
+import { moveChildren } from '../shadow/parent.js';
 import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js';
 
 export interface SwapInput {
@@ -188,6 +189,8 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   await exchangeTables(c, { userSchema: origin.schema, name: origin.name, names, homes, incomingOid: input.shadowOid });
   // An inheritance child: the new table takes the real parents, the old one the stand-ins (shadow/inherit.ts).
   await exchangeParents(c, input.shadowOid, origin.oid);
+  // A parent: its children move to the new table (shadow/parent.ts).
+  await moveChildren(c, origin.oid, input.shadowOid);
   const oldTable = qualified(names.schema, origin.name);
   const oldForeignKeys: OldForeignKey[] = [];
   if (input.retainOld) {

@@ -5,7 +5,7 @@ import { deriveMapping } from '../plan/mapping.js';
 import type { AlterStatement, Node } from '../plan/parse.js';
 import type { Plan } from '../migration/plan.js';
 import { buildShadow } from '../shadow/build.js';
-import { chunkBoundSql, copyRangeSql, type Tables } from '../copy/sql.js';
+import { chunkBoundSql, copyRangeSql, originRows, rowsOfParent, type Tables } from '../copy/sql.js';
 import { createChangelog, forwardCapture } from '../capture/install.js';
 import { artifactNames, logSchemaOf } from '../plan/names.js';
 import { alterSides, hashableTypes } from '../verify/alter-sides.js';
@@ -51,6 +51,7 @@ export async function rehearseCopy(c: Client, plan: Plan, validation: Validation
     const typeOf = (name: string): string => shadow.columns.find((col) => col.name === name)!.type;
     const tables: Tables = {
       origin: qualified(origin.schema, origin.name),
+      ...rowsOfParent(origin),
       shadow: qualified(schema, origin.name),
       changelog: qualified(names.schema, names.changelog),
       mapping,
@@ -89,7 +90,7 @@ export async function rehearseCopy(c: Client, plan: Plan, validation: Validation
     // a rehearsal cannot know); comprehensive fingerprints every row.
     const validateMs =
       validation !== 'comprehensive'
-        ? (await timed(c, `SELECT count(*) FROM ${tables.origin} WHERE ctid >= $1::tid AND ctid < $2::tid`, upTo)) + (await timed(c, `SELECT count(*) FROM ${tables.shadow}`))
+        ? (await timed(c, `SELECT count(*) FROM ${originRows(tables)} WHERE ctid >= $1::tid AND ctid < $2::tid`, upTo)) + (await timed(c, `SELECT count(*) FROM ${tables.shadow}`))
         : (await timed(c, pageRangeChecksumSql(sides.origin, true), [...sides.origin.params, ...upTo])) + (await timed(c, pageRangeChecksumSql(sides.shadow, false), [...sides.shadow.params, '(0,0)']));
 
     return { scale: scaleOf(rows, tableRows, whole), buildMs, chunks, copyMs, indexes, analyzeMs, validateMs };

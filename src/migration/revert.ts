@@ -12,7 +12,7 @@ import type { ArtifactNames } from '../plan/names.js';
 import { migrationNames } from './artifacts.js';
 import { takeOver } from './lifecycle.js';
 import { createReplayer } from '../capture/replayer.js';
-import type { Tables } from '../copy/sql.js';
+import { rowsOfParent, type Tables } from '../copy/sql.js';
 import type { RowMapping } from '../plan/mapping.js';
 import { swapBack } from '../cutover/swap-back.js';
 import { lockedSwap } from '../cutover/locked-swap.js';
@@ -213,6 +213,8 @@ async function reverseSetup(c: Client, m: Record<string, unknown> & { statements
   };
   const tables: Tables = {
     origin: qualified(newT.schema, newT.name),
+    // A parent's rows only: its children moved to it in the swap (shadow/parent.ts).
+    ...rowsOfParent(newT),
     shadow: qualified(oldT.schema, oldT.name),
     changelog: qualified(names.logSchema, names.reverseChangelog),
     mapping,

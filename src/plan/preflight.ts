@@ -12,6 +12,7 @@ import { readMatviewDefs } from '../cutover/matviews.js';
 import { retargetSchemas, schemaMoves } from '../cutover/retarget.js';
 import type { AlterStatement } from './parse.js';
 import { fillsEveryRow } from './subcommands.js';
+import { parentRefusal } from '../shadow/parent.js';
 
 export interface PreflightFindings {
   /** the publications the new table must join */
@@ -35,11 +36,12 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
   // that the cutover swaps in by DETACH and ATTACH PARTITION (shadow/leaf.ts).
   const leaf = refuseLeaf(table);
   if (leaf) refuse(leaf);
-  // A child alone is copied with stand-ins for its parents (shadow/inherit.ts); a parent is not:
-  // offline, its ALTER recurses to every child, so the swap would have to copy and move the tree,
-  // each relation captured and replayed on its own (README, Refused, and why).
+  // A child alone is copied with stand-ins for its parents (shadow/inherit.ts); a parent alone
+  // when the change does not reach its children (shadow/parent.ts: the build's probe child
+  // refuses one that does).
   if (table.hasInheritanceChildren) {
-    refuse('has inheritance children (INHERITS): offline the change recurses to every child, so the swap would have to copy and move the whole inheritance tree, which pgshift does not build (a capture and a changelog per relation: a trigger on the parent does not see its children\'s rows, nor does its key reach them); run this change offline in a window (what needs no copy runs on a parent online, under --strategy auto)');
+    const why = await parentRefusal(c, table, statements);
+    if (why) refuse(why);
   }
   if (table.identity === null) {
     const { reason, fix } = noRowIdentity(table.schema, table.name, table.uniqueIndexes);

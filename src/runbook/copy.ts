@@ -80,6 +80,9 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
   if (origin.inheritsFrom.length) {
     return notWritten(`${origin.schema}.${origin.name} is an inheritance child: the scripts do not yet carry the stand-ins of its parents and their exchange in the swap (shadow/inherit.ts); pgshift alter --execute does`);
   }
+  if (origin.hasInheritanceChildren) {
+    return notWritten(`${origin.schema}.${origin.name} has inheritance children: the scripts do not read ONLY it nor move its children to the new table in the swap (shadow/parent.ts); pgshift alter --execute does`);
+  }
   const leaf = origin.partitionOf;
   const intoTree = leaf ? await keysIntoTree(c, origin.oid) : [];
   if (intoTree.length) {

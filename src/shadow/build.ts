@@ -13,6 +13,7 @@ import { buildPartitions, partitionIndexNames, partitionIndexStorage, restorePar
 import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js';
 import { addBoundCheck, inheritedForeignKeys, probeAttach, keysIntoTree } from './leaf.js';
 import { createInheritingShadow } from './inherit.js';
+import { withProbeChild } from './parent.js';
 import { repeatPartitionColumnSettings, repeatPartitionOwnObjects } from './partition-own.js';
 import { splitLeafKeyChanges } from '../plan/leaf-key-changes.js';
 
@@ -145,7 +146,11 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   if (origin.comment !== null) await exec(`COMMENT ON TABLE ${shadow} IS ${literal(origin.comment)}`);
 
   // What names a key into the leaf's own tree the cutover applies to the old leaf's (plan/leaf-key-changes.ts).
-  for (const sql of buildStatements(splitLeafKeyChanges(ctx.statements, origin.partitionOf?.ownKeysIntoTree ?? []).shadow, ctx.schema)) await exec(sql);
+  const apply = async (): Promise<void> => {
+    for (const sql of buildStatements(splitLeafKeyChanges(ctx.statements, origin.partitionOf?.ownKeysIntoTree ?? []).shadow, ctx.schema)) await exec(sql);
+  };
+  // A parent's shadow gets the change with a child in place, as offline (shadow/parent.ts).
+  await (origin.hasInheritanceChildren ? withProbeChild(c, origin, ctx.schema, shadow, apply) : apply());
   const inherited = origin.partitionOf ? (await inheritedForeignKeys(c, origin.oid)).filter((n) => !intoTree.includes(n)) : [];
   if (origin.partitionOf) await probeAttach(c, origin, ctx.schema, shadow, ctx.foreignKeys === false ? [] : inherited);
   const onceDefaults = sampled ? await onceEvaluatedDefaults(c, oid, shadow, ctx.flow) : new Map<string, string | null>();

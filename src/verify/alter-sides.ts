@@ -1,5 +1,5 @@
 import { ident } from '../db/quote.js';
-import type { Tables } from '../copy/sql.js';
+import { originRows, type Tables } from '../copy/sql.js';
 import type { Column } from '../catalog/table.js';
 import type { Client } from '../db/session.js';
 import { HASHABLE_TYPES_SQL, type Side } from './side.js';
@@ -23,7 +23,7 @@ export function alterSides(t: Tables, shadowColumns: Column[], hashable: Map<str
   const binary = m.targets.map((name) => hashable.get(typeOf(name)) === true);
   return {
     origin: {
-      relation: t.origin,
+      relation: originRows(t),
       keys: m.originKey.map((k) => ident(k.name)),
       keyTypes: m.originKey.map((k) => k.type),
       values: m.targets.map((name, i) => `CAST(${m.expressions[i]} AS ${typeOf(name)})`),

@@ -7,7 +7,7 @@ import { deriveMapping, type RowMapping } from '../../plan/mapping.js';
 import { buildShadow, type ShadowTable } from '../../shadow/build.js';
 import { createChangelog, forwardCapture, installTriggers } from '../../capture/install.js';
 import { createReplayer, type Replayer } from '../../capture/replayer.js';
-import type { Tables } from '../../copy/sql.js';
+import { rowsOfParent, type Tables } from '../../copy/sql.js';
 import type { PhaseHelpers, Run } from '../run.js';
 import type { ArtifactNames } from '../../plan/names.js';
 
@@ -85,6 +85,8 @@ export function contextFor(run: Run, shadow: ShadowTable): { tables: Tables; map
   const typeOf = (name: string): string => shadow.columns.find((c) => c.name === name)!.type;
   const tables: Tables = {
     origin: qualified(origin.schema, origin.name),
+    // A parent's rows only: its children's are theirs, and stay where they are (shadow/parent.ts).
+    ...rowsOfParent(origin),
     shadow: qualified(names.schema, origin.name),
     changelog: qualified(names.logSchema, names.changelog),
     copyXacts: qualified(names.logSchema, names.copyXacts),

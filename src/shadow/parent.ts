@@ -1,0 +1,115 @@
+import type { Client } from '../db/session.js';
+import { qualified, type SqlText } from '../db/quote.js';
+import { UserError } from '../errors.js';
+import type { TableInfo } from '../catalog/table.js';
+import type { AlterStatement } from '../plan/parse.js';
+import { placementOf } from '../plan/subcommands.js';
+
+/**
+ * A table with legacy inheritance children (a parent) is copied alone when the change does not
+ * reach its children: a rewrite PostgreSQL never recurses (SET LOGGED / UNLOGGED, SET ACCESS
+ * METHOD, SET TABLESPACE), or one written ALTER TABLE ONLY. The copy, the replay and the
+ * validation read ONLY the parent (its children's rows are theirs: copy/sql.ts originRows), its
+ * capture sees its own rows only (a row trigger on a parent does not fire for its children's),
+ * and the cutover moves the children from the old table to the new one: INHERIT the new before
+ * NO INHERIT the old (moveChildren), so what they have only from the parent stays so
+ * (attislocal = false, attinhcount back to 1), and a column the change dropped ONLY from the
+ * parent becomes theirs, as offline. A change that reaches the children would need the whole
+ * tree copied (a capture and a changelog per relation): refused (README, Refused, and why).
+ */
+
+/** Why a parent's change cannot be copied (a reason for `refused: <table> ...`), or null when it can. */
+export async function parentRefusal(c: Client, table: TableInfo, statements: AlterStatement[]): Promise<string | null> {
+  if (table.inheritsFrom.length) return 'is both an inheritance parent and an inheritance child, which pgshift does not copy';
+  const later = await c.query<{ name: string }>(
+    `SELECT quote_ident(n.nspname) || '.' || quote_ident(ch.relname) AS name FROM pg_inherits i
+       JOIN pg_class ch ON ch.oid = i.inhrelid JOIN pg_namespace n ON n.oid = ch.relnamespace
+      WHERE i.inhparent = $1::oid AND NOT ch.relispartition
+        AND EXISTS (SELECT FROM pg_inherits o WHERE o.inhrelid = i.inhrelid AND o.inhseqno > i.inhseqno) ORDER BY 1`,
+    [table.oid],
+  );
+  if (later.rows.length) {
+    return `has an inheritance child with another parent after it (${later.rows.map((r) => r.name).join(', ')}): moving it to the new table would change the order of its parents`;
+  }
+  const atSwap = statements.some((s) => s.kind === 'alter' && s.cmds.some((cmd) => placementOf(cmd) !== 'build'));
+  if (atSwap) return 'has inheritance children (INHERITS), and a subcommand applied at the swap (a foreign key, a VALIDATE) would reach them there';
+  return null;
+}
+
+/**
+ * A column and constraint fingerprint of a relation (what an ALTER recursing into a child would
+ * change), without what is local or inherited: ALTER TABLE ONLY ... DROP COLUMN (or CONSTRAINT)
+ * leaves the children theirs, and moving them to the new table does the same (NO INHERIT makes
+ * what they no longer inherit their own).
+ */
+async function fingerprint(c: Client, relation: SqlText): Promise<string> {
+  const r = await c.query<{ f: string }>(
+    `SELECT concat_ws(' | ',
+        (SELECT string_agg(concat_ws(':', attname, format_type(atttypid, atttypmod), attnotnull, attstorage, attcompression, attstattarget, attoptions::text,
+                                     attcollation, attgenerated, pg_get_expr(d.adbin, d.adrelid)), ',' ORDER BY attnum)
+           FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+          WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped),
+        (SELECT string_agg(concat_ws(':', conname, contype, pg_get_constraintdef(oid), convalidated), ',' ORDER BY conname)
+           FROM pg_constraint WHERE conrelid = $1::regclass)) AS f`,
+    [relation],
+  );
+  return r.rows[0]!.f;
+}
+
+/**
+ * Runs the user's statements on the shadow of a parent (`apply`) with an empty child of it in
+ * place, then takes the child away: offline, the parent has children, so PostgreSQL refuses with
+ * its own words what it refuses there (ALTER TABLE ONLY ... ADD COLUMN: "column must be added to
+ * child tables too"), and a change that reached the child is one that would reach the real
+ * children: refused, as the tree is not copied.
+ */
+export async function withProbeChild(c: Client, origin: TableInfo, schema: string, shadow: SqlText, apply: () => Promise<void>): Promise<void> {
+  const probe = qualified(schema, 'pgshift_probe_child');
+  await c.query(`CREATE TABLE ${probe} () INHERITS (${shadow})`);
+  const before = await fingerprint(c, probe);
+  await apply();
+  if ((await fingerprint(c, probe)) !== before) {
+    throw new UserError(
+      `refused: ${origin.schema}.${origin.name} has inheritance children (INHERITS), and the change reaches them (offline it recurses to every child): the swap would have to copy and move the whole inheritance tree, which pgshift does not build (a capture and a changelog per relation: a trigger on the parent does not see its children's rows, nor does its key reach them); run it offline in a window, or write it ALTER TABLE ONLY where PostgreSQL allows that`,
+    );
+  }
+  // Offline, ALTER TABLE ONLY ... DROP COLUMN leaves the children's copy of a CHECK on that
+  // column counted as inherited from the parent that no longer has it; moving them to the new
+  // table makes it their own instead (NO INHERIT).
+  const orphaned = await c.query<{ name: string }>(
+    `SELECT k.conname AS name FROM pg_constraint k WHERE k.conrelid = $1::regclass AND k.coninhcount > 0
+        AND NOT EXISTS (SELECT FROM pg_constraint p WHERE p.conrelid = $2::regclass AND p.conname = k.conname) ORDER BY 1`,
+    [probe, shadow],
+  );
+  if (orphaned.rows.length) {
+    throw new UserError(
+      `refused: ${origin.schema}.${origin.name} has inheritance children, and offline the change leaves their copy of ${orphaned.rows.map((r) => r.name).join(', ')} counted as inherited from it though it no longer has it, which moving them to the new table cannot give (they would own it); run it offline in a window`,
+    );
+  }
+  await c.query(`DROP TABLE ${probe}`);
+}
+
+/**
+ * Inside a swap (and a swap back), once the tables changed places: every legacy inheritance
+ * child of `fromOid` (the outgoing table) moves to `toOid`, INHERIT first (counts 2), NO INHERIT
+ * after (back to 1: what was inherited only stays so). The children are in the cutover's lock
+ * set (cutover/lock-set.ts). Nothing for a table without children.
+ */
+export async function moveChildren(c: Client, fromOid: string, toOid: string): Promise<void> {
+  const name = async (oid: string): Promise<SqlText> => {
+    const r = await c.query<{ s: string; n: string }>(`SELECT n.nspname AS s, c.relname AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid`, [oid]);
+    return qualified(r.rows[0]!.s, r.rows[0]!.n);
+  };
+  const children = await c.query<{ oid: string }>(
+    `SELECT i.inhrelid::int8::text AS oid FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid
+      WHERE i.inhparent = $1::oid AND NOT ch.relispartition ORDER BY i.inhrelid`,
+    [fromOid],
+  );
+  if (children.rows.length === 0) return;
+  const [from, to] = [await name(fromOid), await name(toOid)];
+  for (const x of children.rows) {
+    const child = await name(x.oid);
+    await c.query(`ALTER TABLE ${child} INHERIT ${to}`);
+    await c.query(`ALTER TABLE ${child} NO INHERIT ${from}`);
+  }
+}
