@@ -352,4 +352,49 @@ describe('inheritance parent copied alone (shadow/parent.ts)', () => {
     expect(await childParentOid(t)).toBe(await parentOid(t));
     expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
   });
+
+  it('a table that is a child and a parent: copied alone, its parent exchanged for a stand-in and its child moved in one cutover, and back by a revert', async () => {
+    const t = 'pm';
+    await db.query(`
+      CREATE TABLE ${t}_top (id int NOT NULL, v int NOT NULL);
+      CREATE TABLE ${t} (u int NOT NULL UNIQUE, note text) INHERITS (${t}_top);
+      ALTER TABLE ${t} ADD PRIMARY KEY (id);
+      CREATE TABLE ${t}_c (extra int) INHERITS (${t});
+      CREATE TABLE ${t}_mirror (id int, u int, v int, note text); CREATE INDEX ON ${t}_mirror (id);
+      INSERT INTO ${t} (id, u, v, note) SELECT g, g, g, 'n' || g FROM generate_series(1, ${ROWS}) g;
+      INSERT INTO ${t}_mirror SELECT id, u, v, note FROM ONLY ${t};
+      INSERT INTO ${t}_c SELECT -g, g, g, 'c' || g, g FROM generate_series(1, 500) g;
+      CREATE TABLE ${t}_c_mirror AS SELECT * FROM ${t}_c;
+      ANALYZE ${t};`);
+    const before = await inheritance(t);
+    const original = await parentOid(t);
+    const parents = async (): Promise<unknown> => (await db.query(`SELECT inhparent::regclass::text AS p FROM pg_inherits WHERE inhrelid = $1::regclass`, [t])).rows;
+    const workload = await startWorkload({ url: db.url, schema: 'public', table: t, mirror: `${t}_mirror`, workers: 2, initialRows: ROWS, ratePerSecond: 200 });
+    const child = toChild(t);
+    let id = 0;
+    try {
+      const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: `ALTER TABLE ${t} SET UNLOGGED`, execute: true, revertWindowMs: 3_600_000 }));
+      id = report.migrationId ?? 0;
+      expect(await parents()).toEqual([{ p: `${t}_top` }]);
+      expect(await childParentOid(t)).toBe(await parentOid(t));
+      expect(await parentOid(t)).not.toBe(original);
+      const counts = (await db.query(`SELECT (SELECT count(*) FROM ${t}_top)::int AS top, (SELECT count(*) FROM ${t})::int AS t`)).rows[0];
+      expect(counts.top, 'the top counts the new table and its child once (one snapshot)').toBe(counts.t);
+      await new Promise((r) => setTimeout(r, 500));
+      const r = await runCli(['revert', String(id), '--url', db.url]);
+      expect(r.status, r.stderr).toBe(0);
+    } finally {
+      await child.stop();
+      const stats = await workload.stop();
+      expect(stats.errors).toEqual([]);
+    }
+    expect(await parentOid(t)).toBe(original);
+    expect(await parents()).toEqual([{ p: `${t}_top` }]);
+    expect(await childParentOid(t)).toBe(original);
+    expect(await inheritance(t)).toEqual(before);
+    expect(await differ(t)).toEqual({ parent: 0, child: 0 });
+    const cleaned = await runCli(['cleanup', String(id), '--url', db.url]);
+    expect(cleaned.status, cleaned.stderr).toBe(0);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+  });
 });

@@ -20,7 +20,6 @@ import { placementOf } from '../plan/subcommands.js';
 
 /** Why a parent's change cannot be copied (a reason for `refused: <table> ...`), or null when it can. */
 export async function parentRefusal(c: Client, table: TableInfo, statements: AlterStatement[]): Promise<string | null> {
-  if (table.inheritsFrom.length) return 'is both an inheritance parent and an inheritance child, which pgshift does not copy';
   const later = await c.query<{ name: string }>(
     `SELECT quote_ident(n.nspname) || '.' || quote_ident(ch.relname) AS name FROM pg_inherits i
        JOIN pg_class ch ON ch.oid = i.inhrelid JOIN pg_namespace n ON n.oid = ch.relnamespace
