@@ -172,7 +172,7 @@ export const INHERIT_CASES: DiffCase[] = [
     name: 'inheritance parent copied alone: ALTER TABLE ONLY drops a column (the children keep it as their own) and rewrites the parent',
     schemas: ['public', 'other'],
     setup: vehicles,
-    alter: 'ALTER TABLE ONLY vehicles DROP COLUMN note, SET ACCESS METHOD heap',
+    alter: 'ALTER TABLE ONLY vehicles DROP COLUMN note, SET UNLOGGED',
     after: `INSERT INTO cars (id, note) VALUES (-100, 'kept'); ALTER TABLE vehicles DROP COLUMN year`,
   },
   {
