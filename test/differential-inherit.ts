@@ -162,10 +162,10 @@ export const INHERIT_CASES: DiffCase[] = [
   },
   // A parent copied alone (shadow/parent.ts): a rewrite that does not reach the children.
   {
-    name: 'inheritance parent copied alone (SET UNLOGGED does not reach its children), the children moved to the new table',
+    name: 'inheritance parent copied alone (SET UNLOGGED, REPLICA IDENTITY, ROW LEVEL SECURITY do not reach its children), the children moved to the new table',
     schemas: ['public', 'other'],
     setup: vehicles,
-    alter: 'ALTER TABLE vehicles SET UNLOGGED',
+    alter: 'ALTER TABLE vehicles SET UNLOGGED, REPLICA IDENTITY FULL, ENABLE ROW LEVEL SECURITY',
     after: `INSERT INTO vehicles (id) VALUES (-100); INSERT INTO vans (id, seats) VALUES (-101, 2); UPDATE vehicles SET year = year + 1 WHERE id % 10 = 0; ALTER TABLE vehicles DROP COLUMN year`,
   },
   {
