@@ -14,6 +14,10 @@ SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name, c.relki
        -- partitions are pg_inherits rows too: only inheritance outside a partition tree counts
        EXISTS (SELECT FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid
                 WHERE i.inhparent = c.oid AND NOT ch.relispartition) AS has_inheritance_children,
+       -- a parent's legacy inheritance children (shadow/parent.ts), by name
+       ARRAY(SELECT json_build_object('oid', i.inhrelid::int8::text, 'schema', chn.nspname, 'name', ch.relname)
+               FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid JOIN pg_namespace chn ON chn.oid = ch.relnamespace
+              WHERE i.inhparent = c.oid AND NOT ch.relispartition ORDER BY chn.nspname, ch.relname) AS inheritance_children,
        -- a legacy inheritance child's parents, in inhseqno order (the order of its INHERITS list)
        ARRAY(SELECT json_build_object('oid', i.inhparent::int8::text, 'schema', pn.nspname, 'name', p.relname)
                FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace

@@ -24,6 +24,7 @@ export interface Column {
   acl: string[] | null;
 }
 
+/** A table in a legacy inheritance relation (a parent, or a child). */
 export interface InheritParent {
   oid: string;
   schema: string;
@@ -57,6 +58,8 @@ export interface TableInfo {
   ofType: string | null;
   /** legacy inheritance children (tables that INHERIT this one; partitions do not count) */
   hasInheritanceChildren: boolean;
+  /** those children, by name (shadow/parent.ts: the cutover moves them to the new table) */
+  inheritanceChildren: InheritParent[];
   /** a legacy inheritance child's parents, in the order of its INHERITS list (shadow/inherit.ts) */
   inheritsFrom: InheritParent[];
   isOwner: boolean;
@@ -109,6 +112,7 @@ export async function describeTable(c: Client, oid: string): Promise<TableInfo> 
     comment: t.comment,
     ofType: t.of_type,
     hasInheritanceChildren: t.has_inheritance_children,
+    inheritanceChildren: t.inheritance_children,
     inheritsFrom: t.inherits_from,
     isOwner: t.is_owner,
     isSuperuser: t.is_superuser,

@@ -95,6 +95,7 @@ export function describePlan(plan: Plan): string[] {
   for (const r of plan.findings.rewired) lines.push(`  re-pointed at the swap: ${r}`);
   lines.push(...describeLeafCutover(plan));
   lines.push(...describeInheritCutover(plan));
+  lines.push(...describeParentCutover(plan));
   lines.push(describeDisk(plan.disk));
   return lines;
 }
@@ -106,6 +107,17 @@ function describeInheritCutover(plan: Plan): string[] {
   return [
     `  shadow: inherits an empty stand-in of ${parents.join(', ')} during the copy (never the real parent${parents.length > 1 ? 's' : ''}: ${parents.length > 1 ? 'their' : 'its'} queries never see the shadow's rows)`,
     `  cutover: holds ACCESS EXCLUSIVE on parent${parents.length > 1 ? 's' : ''} ${parents.join(', ')} (every query through ${parents.length > 1 ? 'them' : 'it'} waits for the cutover's milliseconds): the new table INHERITs ${parents.length > 1 ? 'them' : 'it'}, the old one leaves`,
+  ];
+}
+
+/** A parent copied alone reads ONLY itself, and its cutover holds and moves its children: the plan says so (shadow/parent.ts). */
+function describeParentCutover(plan: Plan): string[] {
+  const children = plan.origin.inheritanceChildren.map((p) => qualified(p.schema, p.name));
+  if (children.length === 0) return [];
+  const them = children.length > 1 ? 'them' : 'it';
+  return [
+    `  copy: reads ONLY ${qualified(plan.origin.schema, plan.origin.name)}: the rows of its inheritance child${children.length > 1 ? 'ren' : ''} ${children.join(', ')} stay where they are (the change does not reach ${them})`,
+    `  cutover: holds ACCESS EXCLUSIVE on ${children.join(', ')} after the table and moves ${them} to the new table (INHERIT the new, NO INHERIT the old)`,
   ];
 }
 
