@@ -30,6 +30,15 @@ export async function parentRefusal(c: Client, table: TableInfo, statements: Alt
   if (later.rows.length) {
     return `has an inheritance child with another parent after it (${later.rows.map((r) => r.name).join(', ')}): moving it to the new table would change the order of its parents`;
   }
+  const notOwned = await c.query<{ name: string }>(
+    `SELECT quote_ident(n.nspname) || '.' || quote_ident(ch.relname) AS name FROM pg_inherits i
+       JOIN pg_class ch ON ch.oid = i.inhrelid JOIN pg_namespace n ON n.oid = ch.relnamespace
+      WHERE i.inhparent = $1::oid AND NOT ch.relispartition AND NOT pg_has_role(ch.relowner, 'USAGE') ORDER BY 1`,
+    [table.oid],
+  );
+  if (notOwned.rows.length && !table.isSuperuser) {
+    return `needs its inheritance children moved to the new table in the cutover (ALTER TABLE ... INHERIT, which only their owner may run): missing privilege: ownership of ${notOwned.rows.map((r) => r.name).join(', ')}`;
+  }
   // What applies at the swap (owner, triggers' state, row security, replica identity, CLUSTER ON)
   // never recurses to legacy children (measured on 17); VALIDATE CONSTRAINT does.
   const validates = statements.some((s) => s.kind === 'alter' && s.cmds.some((cmd) => placementOf(cmd) === 'validate'));

@@ -166,4 +166,16 @@ describe('security', () => {
     expect(await snapshotCatalog(db.pool, ['app'])).toEqual(before);
     expect((await db.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname LIKE 'pgshift%'`)).rows[0].n).toBe(schemas);
   });
+
+  it('refuses copying a parent alone when the owner does not own its inheritance child (the cutover moves it), with exit 2, naming the missing privilege', async () => {
+    await db.query(`CREATE TABLE app.stock (id int PRIMARY KEY, v int); ALTER TABLE app.stock OWNER TO ${q(OWNER)};
+      CREATE TABLE app.stock_c () INHERITS (app.stock); ALTER TABLE app.stock_c OWNER TO ${q(APP)}`);
+    const before = await snapshotCatalog(db.pool, ['app']);
+    const r = await runCli(['alter', '--strategy', 'copy', 'ALTER TABLE app.stock SET UNLOGGED', '--url', urlAs(db, OWNER), '--execute'], ENV);
+    expect(r.status, r.stderr).toBe(2);
+    const lines = r.stderr.split('\n').filter(Boolean);
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/^pgshift: refused: app\.stock needs its inheritance children moved .*: missing privilege: ownership of app\.stock_c$/);
+    expect(await snapshotCatalog(db.pool, ['app'])).toEqual(before);
+  });
 });
