@@ -13,6 +13,7 @@ import { cancelAutovacuum } from '../../cutover/blockers.js';
 import { failpoint } from '../../failpoints.js';
 import type { Run } from '../run.js';
 import { finishPartitionedIndex } from '../../shadow/partitions.js';
+import { defaultLanes, worthLanes } from '../../copy/lanes.js';
 
 const log = componentLog('index-build');
 
@@ -20,35 +21,34 @@ const log = componentLog('index-build');
  * The shadow's indexes are built once it is full: one sorted build is far cheaper than
  * maintaining them row by row (bench:indexes). The row identity comes first: nothing was
  * replayed before it exists, so it meets no pending duplicate (a duplicate is the change merging
- * two keys: the migration fails, before the swap, as offline would). One at a time: PostgreSQL already builds a
- * large btree with parallel workers, and two builds on one table measured no faster idle (on
- * PostgreSQL 15 under other load: 3.6 s against 4.2 s for the key and three indexes of
- * 1,000,000 rows, within that machine's noise). While
- * the application writes, without parallel workers: a build on every core raised the
- * benchmark's application p99 from 3 to 12-50 ms (one stall of 130 ms), a serial build left it
- * at 3 ms and took about 30% longer. A unique index may meet a duplicate that exists only
- * because a change is still pending in the changelog: replay (resolving conflicts on the
- * unique indexes already built), then retry.
+ * two keys: the migration fails, before the swap, as offline would).
+ *
+ * While the application writes: one at a time, without parallel workers (a build on every core
+ * raised the benchmark's application p99 from 3 to 12-50 ms, one stall of 130 ms; a serial build
+ * left it at 3 ms and took about 30% longer). Otherwise the identity and the plain indexes go
+ * through one pool of build sessions, as many as the copy's lanes (`--max-parallel`, else
+ * max_parallel_maintenance_workers: copy/lanes.ts), each build without parallel workers when
+ * there are several sessions, PostgreSQL's own workers when there is one: a parallel btree build
+ * merges and writes its index in its leader alone, leaving the other cores idle for that part,
+ * where two builds at once keep both busy. (Non-concurrent builds of one table take SHARE, which
+ * does not conflict with itself.) A unique index other than the identity is built after them, one
+ * at a time: it may meet a duplicate that exists only because a change is still pending in the
+ * changelog, so its build replays first (a write the other builds' SHARE lock would hold up),
+ * resolving conflicts on the unique indexes already built, and retries.
  */
 export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables, replayer: Replayer): Promise<void> {
   const resolved: string[][] = [];
   const homes = partitionHomes(run.names.schema, run.plan.origin);
-  await withClient(run.pool, async (c) => {
-    // At least 256MB for the sorts; a server configured for more keeps its own.
-    await c.query(`SELECT set_config('maintenance_work_mem', '256MB', false) WHERE pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes('256MB')`);
-    if (await applicationWrote(c, tables)) {
-      log.info({ migration: run.id }, 'the application is writing: building indexes without parallel workers');
-      await c.query('SET max_parallel_maintenance_workers = 0');
-    }
-    for (const idx of shadow.indexes) {
-      // A resumed run finds the indexes built before the crash in place.
-      // (A partition's own index is in its partition's migration schema: plan/partition-homes.ts.)
-      const exists = (await c.query(`SELECT to_regclass($1) IS NOT NULL AS e`, [qualified(homes.holding(idx), idx.name)])).rows[0].e;
-      if (exists) {
-        if (idx.unique && idx.columns && !idx.identity) resolved.push(idx.columns);
-        await finishPartitionedIndex(c, run.names.schema, idx);
-        continue;
-      }
+  const writing = await withClient(run.pool, (c) => applicationWrote(c, tables), 'index');
+  const sessions = writing ? 1 : await buildSessions(run);
+  if (writing) log.info({ migration: run.id }, 'the application is writing: building indexes one at a time without parallel workers');
+
+  /** One index on session c: skipped when a resumed run finds it built, retried as said above. */
+  const buildOne = async (c: Client, idx: DeferredIndex): Promise<void> => {
+    // A resumed run finds the indexes built before the crash in place.
+    // (A partition's own index is in its partition's migration schema: plan/partition-homes.ts.)
+    const exists = (await c.query(`SELECT to_regclass($1) IS NOT NULL AS e`, [qualified(homes.holding(idx), idx.name)])).rows[0].e;
+    if (!exists) {
       for (let attempt = 0; ; attempt++) {
         replayer.enableUniqueResolution(resolved);
         // A unique index meets fewer pending duplicates with a short backlog; a plain one needs none,
@@ -72,16 +72,48 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
           await sleep(50 * (attempt + 1));
         }
       }
-      if (idx.unique && idx.columns && !idx.identity) resolved.push(idx.columns);
-      // A partitioned index came with one index per partition, named by PostgreSQL: their names back.
-      await finishPartitionedIndex(c, run.names.schema, idx);
+    }
+    if (idx.unique && idx.columns && !idx.identity) resolved.push(idx.columns);
+    // A partitioned index came with one index per partition, named by PostgreSQL: their names back.
+    await finishPartitionedIndex(c, run.names.schema, idx);
+    if (!exists) {
       await commentIndex(c, homes.holding(idx), tables, idx);
       await failpoint('mid-index', c);
     }
-    await c.query('RESET maintenance_work_mem; RESET max_parallel_maintenance_workers');
-  }, 'index');
+  };
+  /** A build session: at least 256MB for the sorts (a server configured for more keeps its own). */
+  const inSession = (work: (c: Client) => Promise<void>): Promise<void> =>
+    withClient(run.pool, async (c) => {
+      await c.query(`SELECT set_config('maintenance_work_mem', '256MB', false) WHERE pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes('256MB')`);
+      if (writing || sessions > 1) await c.query('SET max_parallel_maintenance_workers = 0');
+      try {
+        await work(c);
+      } finally {
+        await c.query('RESET maintenance_work_mem; RESET max_parallel_maintenance_workers');
+      }
+    }, 'index');
+
+  const replaying = shadow.indexes.filter((i) => i.unique && !i.identity);
+  const first = shadow.indexes.filter((i) => !replaying.includes(i));
+  const queue = [...first];
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(sessions, first.length)) }, () =>
+    inSession(async (c) => {
+      for (let idx = queue.shift(); idx; idx = queue.shift()) await buildOne(c, idx);
+    })));
+  if (replaying.length) {
+    await inSession(async (c) => {
+      for (const idx of replaying) await buildOne(c, idx);
+    });
+  }
   // From now on the replay resolves conflicts on every unique index.
   replayer.enableUniqueResolution(resolved);
+}
+
+/** As many build sessions as the copy's lanes: `--max-parallel`, else the default's choice (copy/lanes.ts); one for a small table. */
+async function buildSessions(run: Run): Promise<number> {
+  if (!worthLanes(run.plan.origin.estimatedRows)) return 1;
+  if (run.opts.maxParallel !== undefined) return run.opts.maxParallel;
+  return (await (run.laneLooks ?? withClient(run.pool, (c) => defaultLanes(c), 'index'))).lanes;
 }
 
 /** Whether the application wrote to the table since the capture began (its triggers logged rows). */
