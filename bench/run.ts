@@ -101,6 +101,7 @@ try {
     s.basic_build_s = d.build / 1000;
     s.basic_index_s = d.index / 1000;
     s.basic_settle_s = (d.catchUp + d.checksum) / 1000;
+    s.cutover_retries_idle = idle.cutover!.attempts - 1;
     s.basic_cutover_and_after_s = (d.total - d.build - d.copy - d.index - d.catchUp - d.checksum) / 1000;
     const thorough = await onCopy('online-thorough', async (_c, url) => online(url, 'thorough'));
     s.online_thorough_s = thorough.wallS;
@@ -161,6 +162,8 @@ try {
     lost_writes: samples.reduce((n, x) => n + x.lost_writes!, 0),
     cutover_lock_wait_ms: med('cutover_lock_wait_ms'),
     cutover_hold_ms: med('cutover_hold_ms'),
+    // Attempts beyond the first lock attempt, summed over the rounds (idle and under load).
+    cutover_retries: samples.reduce((n, x) => n + x.cutover_retries_idle! + x.cutover_retries!, 0),
     trigger_overhead_pct: trigger.overheadPct,
     max_tps_without_trigger: trigger.withoutTps,
     max_tps_with_trigger: trigger.withTps,
@@ -254,6 +257,7 @@ async function underLoad(url: string): Promise<Sample> {
     lost_writes: lost,
     cutover_lock_wait_ms: report.cutover!.lockWaitMs,
     cutover_hold_ms: report.cutover!.holdMs,
+    cutover_retries: report.cutover!.attempts - 1,
   };
 }
 
