@@ -81,11 +81,17 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
       await failpoint('mid-index', c);
     }
   };
-  /** A build session: at least 256MB for the sorts (a server configured for more keeps its own). */
-  const inSession = (work: (c: Client) => Promise<void>): Promise<void> =>
+  /**
+   * A build session: at least 256MB for the sorts in all (a server configured for more keeps its
+   * own), shared by the sessions building at once, as a parallel build shares it among its workers.
+   */
+  const inSession = (work: (c: Client) => Promise<void>, share: number): Promise<void> =>
     withClient(run.pool, async (c) => {
-      await c.query(`SELECT set_config('maintenance_work_mem', '256MB', false) WHERE pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes('256MB')`);
-      if (writing || sessions > 1) await c.query('SET max_parallel_maintenance_workers = 0');
+      await c.query(
+        `SELECT set_config('maintenance_work_mem', (greatest(pg_size_bytes(current_setting('maintenance_work_mem')), pg_size_bytes('256MB')) / $1::int / 1024)::text || 'kB', false)`,
+        [share],
+      );
+      if (writing || share > 1) await c.query('SET max_parallel_maintenance_workers = 0');
       try {
         await work(c);
       } finally {
@@ -96,14 +102,15 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
   const replaying = shadow.indexes.filter((i) => i.unique && !i.identity);
   const first = shadow.indexes.filter((i) => !replaying.includes(i));
   const queue = [...first];
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(sessions, first.length)) }, () =>
+  const width = Math.max(1, Math.min(sessions, first.length));
+  await Promise.all(Array.from({ length: width }, () =>
     inSession(async (c) => {
       for (let idx = queue.shift(); idx; idx = queue.shift()) await buildOne(c, idx);
-    })));
+    }, width)));
   if (replaying.length) {
     await inSession(async (c) => {
       for (const idx of replaying) await buildOne(c, idx);
-    });
+    }, 1);
   }
   // From now on the replay resolves conflicts on every unique index.
   replayer.enableUniqueResolution(resolved);
