@@ -78,7 +78,7 @@ export async function rehearseCopy(c: Client, plan: Plan, validation: Validation
     const copyMs = performance.now() - c0;
 
     const indexes: { name: string; ms: number }[] = [];
-    for (const idx of shadow.indexes) indexes.push({ name: idx.name, ms: await timed(c, idx.create) });
+    for (const idx of shadow.indexes) indexes.push({ name: idx.name, ms: (await timed(c, idx.create)) + (idx.attach ? await timed(c, idx.attach) : 0) });
     const analyzeMs = await timed(c, `ANALYZE ${tables.shadow}`);
 
     // The validation reads each side by page ranges (verify/compare.ts): here the shadow's sample,

@@ -118,6 +118,7 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
       for (const idx of shadow.indexes) {
         const into = idx.identity ? key : indexes;
         await into.client.query(idx.create);
+        if (idx.attach) await into.client.query(idx.attach);
         await finishPartitionedIndex(into.client, schema, idx);
         for (const cm of idx.comments) {
           const at = partitionHomes(schema, origin).holding(idx);

@@ -22,6 +22,14 @@ export interface DeferredIndex {
   name: string;
   /** CREATE INDEX ... or ALTER TABLE ... ADD CONSTRAINT ..., against the shadow */
   create: string;
+  /**
+   * The row identity's PRIMARY KEY or UNIQUE constraint put on the index `create` built (ADD
+   * CONSTRAINT ... USING INDEX), run once the other builds are done: ALTER TABLE ... ADD PRIMARY
+   * KEY takes ACCESS EXCLUSIVE, which would keep every other build waiting; CREATE UNIQUE INDEX
+   * takes SHARE, which builds beside them. Absent for every other index (and in what earlier
+   * versions stored: their `create` is the ALTER TABLE).
+   */
+  attach?: string;
   comments: { on: 'INDEX' | 'CONSTRAINT'; text: string }[];
   unique: boolean;
   /** key columns when the index is on plain columns (used to resolve unique conflicts in replay) */
@@ -74,6 +82,21 @@ export interface BuildContext {
    * referenced table SHARE ROW EXCLUSIVE until the transaction ends; the copy runs without them anyway)
    */
   foreignKeys?: boolean;
+}
+
+/**
+ * A table's row identity built as its index alone, then made its constraint (DeferredIndex
+ * `attach`): the index as pg_get_indexdef gives it (INCLUDE, WITH, TABLESPACE), the constraint's
+ * kind and deferrability from pg_get_constraintdef. Null when the definition says something else.
+ */
+function usingIndex(table: SqlText, r: { name: string; index_def: string; constraint_name: string; constraint_def: string }): { create: string; attach: string } | null {
+  const kind = /^(PRIMARY KEY|UNIQUE) \(/.exec(r.constraint_def)?.[1];
+  if (!kind || !/^CREATE UNIQUE INDEX /.test(r.index_def)) return null;
+  const timing = / (DEFERRABLE( INITIALLY DEFERRED)?)$/.exec(r.constraint_def)?.[1];
+  return {
+    create: trusted(r.index_def),
+    attach: `ALTER TABLE ${table} ADD CONSTRAINT ${ident(r.constraint_name)} ${kind} USING INDEX ${ident(r.name)}${timing ? ` ${timing}` : ''}`,
+  };
 }
 
 /**
@@ -357,9 +380,10 @@ async function detachIndexes(c: Client, oid: string, schema: string, homes: Part
     const table = r.partition !== null ? qualified(r.partition_schema, r.partition) : shadow;
     if (r.constraint_name) {
       await c.query(`ALTER TABLE ${table} DROP CONSTRAINT ${ident(r.constraint_name)}`);
+      const split = r.is_identity && r.partition === null && partitionNames.length === 0 ? usingIndex(table, r) : null;
       out.push({
         name: r.name,
-        create: `ALTER TABLE ${table} ADD CONSTRAINT ${ident(r.constraint_name)} ${r.constraint_def}`,
+        ...(split ?? { create: `ALTER TABLE ${table} ADD CONSTRAINT ${ident(r.constraint_name)} ${r.constraint_def}` }),
         comments: [
           ...(r.constraint_comment !== null ? [{ on: 'CONSTRAINT' as const, text: r.constraint_comment }] : []),
           ...(r.index_comment !== null ? [{ on: 'INDEX' as const, text: r.index_comment }] : []),

@@ -76,10 +76,19 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
     if (idx.unique && idx.columns && !idx.identity) resolved.push(idx.columns);
     // A partitioned index came with one index per partition, named by PostgreSQL: their names back.
     await finishPartitionedIndex(c, run.names.schema, idx);
-    if (!exists) {
-      await commentIndex(c, homes.holding(idx), tables, idx);
-      await failpoint('mid-index', c);
-    }
+    // The identity's constraint, when built as its index alone, is put on it once the builds beside it are done.
+    if (!exists && !idx.attach) await finished(c, idx);
+  };
+  const finished = async (c: Client, idx: DeferredIndex): Promise<void> => {
+    await commentIndex(c, homes.holding(idx), tables, idx);
+    await failpoint('mid-index', c);
+  };
+  /** The identity's constraint on its index (a resumed run may find it there already). */
+  const attachOne = async (c: Client, idx: DeferredIndex): Promise<void> => {
+    const attached = (await c.query(`SELECT EXISTS (SELECT FROM pg_constraint WHERE conindid = to_regclass($1)) AS a`, [qualified(homes.holding(idx), idx.name)])).rows[0].a;
+    if (attached) return;
+    await c.query(idx.attach!);
+    await finished(c, idx);
   };
   /**
    * A build session: at least 256MB for the sorts in all (a server configured for more keeps its
@@ -99,19 +108,26 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
       }
     }, 'index');
 
-  const replaying = shadow.indexes.filter((i) => i.unique && !i.identity);
-  const first = shadow.indexes.filter((i) => !replaying.includes(i));
-  const queue = [...first];
-  const width = Math.max(1, Math.min(sessions, first.length));
+  // Side by side: what CREATE INDEX builds (SHARE) and needs no replay first: the identity and the
+  // plain indexes. An ALTER TABLE ... ADD CONSTRAINT (ACCESS EXCLUSIVE) would wait for the others:
+  // the identity in that form (a partitioned table's, or stored by an earlier version) goes alone
+  // first, the other constraints' indexes (exclusion constraints) and the unique ones after.
+  const beside = (i: DeferredIndex): boolean => i.create.startsWith('CREATE ') && (i.identity === true || !i.unique);
+  const identityAlone = shadow.indexes.filter((i) => i.identity && !beside(i));
+  const pooled = shadow.indexes.filter(beside);
+  const after = shadow.indexes.filter((i) => !identityAlone.includes(i) && !pooled.includes(i));
+  const serially = (list: DeferredIndex[]) => (c: Client) => list.reduce((p, idx) => p.then(() => buildOne(c, idx)), Promise.resolve());
+  if (identityAlone.length) await inSession(serially(identityAlone), 1);
+  const queue = [...pooled];
+  const width = Math.max(1, Math.min(sessions, pooled.length));
   await Promise.all(Array.from({ length: width }, () =>
     inSession(async (c) => {
       for (let idx = queue.shift(); idx; idx = queue.shift()) await buildOne(c, idx);
     }, width)));
-  if (replaying.length) {
-    await inSession(async (c) => {
-      for (const idx of replaying) await buildOne(c, idx);
-    }, 1);
-  }
+  await inSession(async (c) => {
+    for (const idx of pooled) if (idx.attach) await attachOne(c, idx);
+    await serially(after)(c);
+  }, 1);
   // From now on the replay resolves conflicts on every unique index.
   replayer.enableUniqueResolution(resolved);
 }
