@@ -79,6 +79,7 @@ export async function validateBeforeCutover(v: ValidationInput): Promise<BeforeC
   const lockClient = await checkout(v.pool, 'validate');
   const holder = await checkout(v.pool, 'validate');
   let lockReleased = false;
+  let compared = false;
   try {
     // Drained first without the lock (to a short backlog: writes go on), so the drain under it
     // replays only the last moments' writes.
@@ -109,10 +110,13 @@ export async function validateBeforeCutover(v: ValidationInput): Promise<BeforeC
     const constraintChecks = v.level === 'comprehensive' ? await checkConstraints(holder, v.constraintTarget, v.deferred) : [];
     const passed = report.mismatchedChunks === 0 && report.rowsOrigin === report.rowsShadow && constraintChecks.every((c) => c.violations === 0);
     await holder.query('COMMIT');
+    compared = true;
     return { level: v.level, writesHeldMs, ...report, constraintChecks, ms: performance.now() - t0, passed };
   } finally {
     if (!lockReleased) await lockClient.query('ROLLBACK').catch(() => undefined);
-    await holder.query('ROLLBACK').catch(() => undefined);
+    // Only when something failed: a ROLLBACK after the COMMIT put "there is no transaction in
+    // progress" in the server's log at every migration.
+    if (!compared) await holder.query('ROLLBACK').catch(() => undefined);
     lockClient.release();
     holder.release();
   }
