@@ -40,9 +40,7 @@ export async function copyAll(run: Run, tables: Tables, start: string[] | null =
   const leaves = origin.partitions.filter((p) => p.isLeaf);
   const { lanes, workers } = await withClient(run.pool, async (c) => {
     // How many lanes run at once: what was chosen (a take-over chooses again).
-    const chosen = !worthLanes(origin.estimatedRows)
-      ? { lanes: 1, why: 'a small table' }
-      : run.opts.maxParallel !== undefined ? { lanes: run.opts.maxParallel, why: '--max-parallel' } : await (run.laneLooks ?? defaultLanes(c));
+    const chosen = await chooseLanes(run, c);
     const recorded = await readLanes(c, lanesTable(run), run.names.lockKey);
     if (recorded || start !== null) return { lanes: recorded, workers: chosen.lanes };
     log.info({ migration: run.id, maxParallel: chosen.lanes, why: chosen.why }, 'copy lanes');
@@ -64,6 +62,16 @@ export async function copyAll(run: Run, tables: Tables, start: string[] | null =
   await Promise.all(left.map((l) => pool(() => copyLane(run, tables, totals, l.watermark ?? l.low, l))));
   await withClient(run.pool, (c) => finishLanes(c, run.id), 'copy');
   return { rows: totals.rows, chunks: totals.chunks };
+}
+
+/**
+ * How many sessions work at once, for the copy's lanes and the index builds side by side: one
+ * for a small table, else `--max-parallel`, else the default's looks (copy/lanes.ts).
+ */
+export async function chooseLanes(run: Run, c: Client): Promise<{ lanes: number; why: string }> {
+  if (!worthLanes(run.plan.origin.estimatedRows)) return { lanes: 1, why: 'a small table' };
+  if (run.opts.maxParallel !== undefined) return { lanes: run.opts.maxParallel, why: '--max-parallel' };
+  return run.laneLooks ?? defaultLanes(c);
 }
 
 /**

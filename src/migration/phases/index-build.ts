@@ -13,7 +13,7 @@ import { cancelAutovacuum } from '../../cutover/blockers.js';
 import { failpoint } from '../../failpoints.js';
 import type { Run } from '../run.js';
 import { finishPartitionedIndex } from '../../shadow/partitions.js';
-import { defaultLanes, worthLanes } from '../../copy/lanes.js';
+import { chooseLanes } from './copy.js';
 
 const log = componentLog('index-build');
 
@@ -40,7 +40,7 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
   const resolved: string[][] = [];
   const homes = partitionHomes(run.names.schema, run.plan.origin);
   const writing = await withClient(run.pool, (c) => applicationWrote(c, tables), 'index');
-  const sessions = writing ? 1 : await buildSessions(run);
+  const sessions = writing ? 1 : (await withClient(run.pool, (c) => chooseLanes(run, c), 'index')).lanes;
   if (writing) log.info({ migration: run.id }, 'the application is writing: building indexes one at a time without parallel workers');
 
   /** One index on session c: skipped when a resumed run finds it built, retried as said above. */
@@ -116,7 +116,9 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
   const identityAlone = shadow.indexes.filter((i) => i.identity && !beside(i));
   const pooled = shadow.indexes.filter(beside);
   const after = shadow.indexes.filter((i) => !identityAlone.includes(i) && !pooled.includes(i));
-  const serially = (list: DeferredIndex[]) => (c: Client) => list.reduce((p, idx) => p.then(() => buildOne(c, idx)), Promise.resolve());
+  const serially = (list: DeferredIndex[]) => async (c: Client) => {
+    for (const idx of list) await buildOne(c, idx);
+  };
   if (identityAlone.length) await inSession(serially(identityAlone), 1);
   const queue = [...pooled];
   const width = Math.max(1, Math.min(sessions, pooled.length));
@@ -130,13 +132,6 @@ export async function buildIndexes(run: Run, shadow: ShadowTable, tables: Tables
   }, 1);
   // From now on the replay resolves conflicts on every unique index.
   replayer.enableUniqueResolution(resolved);
-}
-
-/** As many build sessions as the copy's lanes: `--max-parallel`, else the default's choice (copy/lanes.ts); one for a small table. */
-async function buildSessions(run: Run): Promise<number> {
-  if (!worthLanes(run.plan.origin.estimatedRows)) return 1;
-  if (run.opts.maxParallel !== undefined) return run.opts.maxParallel;
-  return (await (run.laneLooks ?? withClient(run.pool, (c) => defaultLanes(c), 'index'))).lanes;
 }
 
 /** Whether the application wrote to the table since the capture began (its triggers logged rows). */
