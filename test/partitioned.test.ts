@@ -211,6 +211,27 @@ describe('a partitioned table changed meanwhile, reverted, validated', () => {
   });
 
 
+  it('a tree with a foreign partition: the copy refuses it with PostgreSQL\'s reason (no unique index can span it), a change needing no copy runs as offline', async () => {
+    // A wrapper without handlers: its table takes DDL and is never read here.
+    await db.query(`CREATE FOREIGN DATA WRAPPER ft_none; CREATE SERVER ft_srv FOREIGN DATA WRAPPER ft_none;
+      CREATE TABLE ft (id int NOT NULL, v int) PARTITION BY RANGE (id);
+      CREATE TABLE ft_a PARTITION OF ft FOR VALUES FROM (1) TO (1001);
+      CREATE FOREIGN TABLE ft_b PARTITION OF ft FOR VALUES FROM (1001) TO (2001) SERVER ft_srv;
+      INSERT INTO ft_a SELECT g, g FROM generate_series(1, 1000) g;`);
+    await expect(db.query(`ALTER TABLE ft ADD PRIMARY KEY (id)`)).rejects.toThrow(/cannot create unique index on partitioned table "ft"/);
+    const copy = await runCli(['alter', 'ALTER TABLE ft ALTER COLUMN v TYPE bigint', '--url', db.url, '--strategy', 'copy', '--execute']);
+    expect(copy.status, copy.stderr).toBe(2);
+    expect(copy.stderr.trim().split('\n')).toHaveLength(1);
+    expect(copy.stderr).toMatch(/refused: public\.ft has foreign table public\.ft_b as a partition, and PostgreSQL allows no unique index on a partitioned table with a foreign partition, so it has no row identity; .*; run the ALTER offline/);
+    const typeOf = `SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'ft_a'::regclass AND attname = 'v'`;
+    expect((await db.query(typeOf)).rows[0].t).toBe('integer');
+    const direct = await runCli(['alter', 'ALTER TABLE ft ADD COLUMN note text', '--url', db.url, '--execute']);
+    expect(direct.status, direct.stderr).toBe(0);
+    const cols = await db.query(`SELECT attrelid::regclass::text AS rel FROM pg_attribute WHERE attname = 'note' AND attrelid IN ('ft'::regclass, 'ft_a'::regclass, 'ft_b'::regclass) ORDER BY 1`);
+    expect(cols.rows.map((r) => r.rel)).toEqual(['ft', 'ft_a', 'ft_b']);
+  });
+
+
   it('fingerprints each partition and finds a row corrupted in one shadow partition, before the cutover', async () => {
     await db.query(`CREATE TABLE pv (id int PRIMARY KEY, v int NOT NULL) PARTITION BY HASH (id);
       CREATE TABLE pv_0 PARTITION OF pv FOR VALUES WITH (MODULUS 2, REMAINDER 0);

@@ -105,9 +105,18 @@ export function identityColumn(i: UniqueIndex | null, column: string): string {
 /**
  * Why a table has no row identity, and the one-line fix. Unique indexes that fail only because
  * a column is nullable are named, and the fix makes the first of them usable; otherwise the fix
- * adds a primary key. Both fixes run without a copy (pgshift's own routes).
+ * adds a primary key. Both fixes run without a copy (pgshift's own routes). A partitioned table
+ * with a foreign table as a partition can have no unique index at all (PostgreSQL: "cannot
+ * create unique index on partitioned table ... contains partitions that are foreign tables"):
+ * no fix keeps that partition, and the reason says so.
  */
-export function noRowIdentity(schema: string, table: string, indexes: UniqueIndex[]): { reason: string; fix: string } {
+export function noRowIdentity(schema: string, table: string, indexes: UniqueIndex[], foreignPartition?: { schema: string; name: string }): { reason: string; fix: string } {
+  if (foreignPartition) {
+    return {
+      reason: `has foreign table ${foreignPartition.schema}.${foreignPartition.name} as a partition, and PostgreSQL allows no unique index on a partitioned table with a foreign partition, so it has no row identity`,
+      fix: 'run the ALTER offline (under --strategy auto a change that needs no copy runs on the table as PostgreSQL allows it)',
+    };
+  }
   const nearMisses = indexes
     .filter((i) => !i.primary && unusableBecause(i).every((w) => w.startsWith('has nullable column')))
     .sort((a, b) => nullableColumns(a).length - nullableColumns(b).length || a.columns.length - b.columns.length);

@@ -44,7 +44,7 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
     if (why) refuse(why);
   }
   if (table.identity === null) {
-    const { reason, fix } = noRowIdentity(table.schema, table.name, table.uniqueIndexes);
+    const { reason, fix } = noRowIdentity(table.schema, table.name, table.uniqueIndexes, table.partitions.find((p) => p.relkind === 'f'));
     refuse(`${reason}; the copy and the replay address rows by one; ${fix}`);
   }
   const partitions = refusePartitionTree(table);
@@ -168,7 +168,6 @@ export async function preflightEveryStrategy(c: Client, table: TableInfo): Promi
  */
 function refusePartitionTree(table: TableInfo): string | null {
   for (const p of table.partitions) {
-    if (p.relkind === 'f') return `has foreign table ${p.schema}.${p.name} as a partition, whose rows live on another server and cannot be copied`;
     if (p.rowSecurity && p.forceRowSecurity && !table.isSuperuser && !table.bypassRls) {
       return `missing privilege: partition ${p.name} has FORCE ROW LEVEL SECURITY: the engine's role needs BYPASSRLS (or superuser) so that no policy hides rows from the validation, which reads each partition`;
     }

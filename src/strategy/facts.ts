@@ -63,6 +63,8 @@ export interface Partition {
   name: string;
   /** itself partitioned (a sub-partitioned level), else a leaf that holds rows */
   partitioned: boolean;
+  /** a foreign table (its rows on another server; the tree then has no unique index) */
+  foreign: boolean;
   parentOid: string;
   constraintNames: string[];
 }
@@ -146,12 +148,12 @@ async function readCatalog(c: Client, oid: string): Promise<CatalogFacts> {
   )).rows[0];
   if (!t) throw new Error(`table ${oid} vanished`);
   const partitions: Partition[] = t.relkind !== 'p' ? [] : (await c.query(
-    `SELECT p.relid::oid::text AS oid, n.nspname AS schema, r.relname AS name, r.relkind = 'p' AS partitioned, p.parentrelid::oid::text AS parent_oid,
+    `SELECT p.relid::oid::text AS oid, n.nspname AS schema, r.relname AS name, r.relkind = 'p' AS partitioned, r.relkind = 'f' AS foreign, p.parentrelid::oid::text AS parent_oid,
             array(SELECT conname::text FROM pg_constraint WHERE conrelid = p.relid ORDER BY 1) AS constraint_names
        FROM pg_partition_tree($1::oid) p JOIN pg_class r ON r.oid = p.relid JOIN pg_namespace n ON n.oid = r.relnamespace
       WHERE p.level > 0 ORDER BY p.level, n.nspname, r.relname`,
     [oid],
-  )).rows.map((r) => ({ oid: r.oid, schema: r.schema, name: r.name, partitioned: r.partitioned, parentOid: r.parent_oid, constraintNames: r.constraint_names }));
+  )).rows.map((r) => ({ oid: r.oid, schema: r.schema, name: r.name, partitioned: r.partitioned, foreign: r.foreign, parentOid: r.parent_oid, constraintNames: r.constraint_names }));
   const columns = (await c.query(
     `SELECT attname AS name, attnum, atttypid::int AS type_oid, atttypmod AS typmod, format_type(atttypid, atttypmod) AS type, attnotnull AS not_null
        FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
@@ -202,7 +204,7 @@ async function readCatalog(c: Client, oid: string): Promise<CatalogFacts> {
       estimatedRows: Math.max(0, Number(t.rows)),
     },
     key: identity ? { index: identity.name, columns: identity.columns.map((k) => k.name) } : null,
-    ...(identity ? {} : { keyless: noRowIdentity(t.schema, t.name, uniqueIndexes) }),
+    ...(identity ? {} : { keyless: noRowIdentity(t.schema, t.name, uniqueIndexes, partitions.find((p) => p.foreign)) }),
     columns: columns.map((a) => ({ name: a.name, attnum: a.attnum, typeOid: a.type_oid, typmod: a.typmod, type: a.type, notNull: a.not_null })),
     constraints: constraints.map((k) => ({ name: k.name, type: k.type, validated: k.validated, columns: k.columns, definition: k.definition })),
     indexes: indexes.map((i) => ({ name: i.name, unique: i.unique, primary: i.primary, valid: i.valid, columns: i.columns, constraint: i.constraint, partitioned: i.partitioned })),
