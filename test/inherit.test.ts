@@ -353,6 +353,49 @@ describe('inheritance parent copied alone (shadow/parent.ts)', () => {
     expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
   });
 
+  it('a child with another parent after the table: moved with its parents in their order, writes through either parent and to it equal to the mirror, and back by a revert', async () => {
+    const t = 'pq';
+    await db.query(`
+      CREATE TABLE ${t} (id int PRIMARY KEY, u int NOT NULL UNIQUE, v int NOT NULL, note text, CONSTRAINT ${t}_v_check CHECK (v > -1000000));
+      CREATE TABLE ${t}_q (id int NOT NULL, v int NOT NULL, tag text DEFAULT 'q', CONSTRAINT ${t}_q_tag_check CHECK (tag <> ''));
+      CREATE TABLE ${t}_c (extra int) INHERITS (${t}, ${t}_q);
+      CREATE TABLE ${t}_mirror (id int, u int, v int, note text); CREATE INDEX ON ${t}_mirror (id);
+      INSERT INTO ${t} (id, u, v, note) SELECT g, g, g, 'n' || g FROM generate_series(1, ${ROWS}) g;
+      INSERT INTO ${t}_mirror SELECT id, u, v, note FROM ONLY ${t};
+      INSERT INTO ${t}_c SELECT -g, g, g, 'c' || g, 'q' || g, g FROM generate_series(1, 500) g;
+      CREATE TABLE ${t}_c_mirror AS SELECT * FROM ${t}_c;
+      ANALYZE ${t};`);
+    const before = await inheritance(t);
+    expect((before as { parents: unknown }).parents).toEqual([{ p: t }, { p: `${t}_q` }]);
+    const original = await parentOid(t);
+    const workload = await startWorkload({ url: db.url, schema: 'public', table: t, mirror: `${t}_mirror`, workers: 2, initialRows: ROWS, ratePerSecond: 200 });
+    // The child's rows updated a third through the table, a third through the other parent, a third directly.
+    const child = mirroredUpdates(db, (n) => ({ table: [t, `${t}_q`, `${t}_c`][n % 3]!, mirror: `${t}_c_mirror`, id: -1 - Math.floor(Math.random() * 500) }));
+    let id = 0;
+    let updates = 0;
+    try {
+      const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: `ALTER TABLE ${t} SET UNLOGGED`, execute: true, revertWindowMs: 3_600_000 }));
+      id = report.migrationId ?? 0;
+      expect(await inheritance(t), 'the child under the new table, then the other parent, counts as before').toEqual(before);
+      expect(await parentOid(t)).not.toBe(original);
+      expect((await db.query(`SELECT count(*)::int AS n FROM pg_inherits WHERE inhrelid = $1::regclass AND inhparent = $2::regclass`, [`${t}_c`, t])).rows[0].n).toBe(1);
+      await new Promise((r) => setTimeout(r, 800));
+      const r = await runCli(['revert', String(id), '--url', db.url]);
+      expect(r.status, r.stderr).toBe(0);
+    } finally {
+      updates = await child.stop();
+      const stats = await workload.stop();
+      expect(stats.errors).toEqual([]);
+    }
+    expect(updates).toBeGreaterThan(0);
+    expect(await parentOid(t)).toBe(original);
+    expect(await inheritance(t)).toEqual(before);
+    expect(await differ(t)).toEqual({ parent: 0, child: 0 });
+    const cleaned = await runCli(['cleanup', String(id), '--url', db.url]);
+    expect(cleaned.status, cleaned.stderr).toBe(0);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+  });
+
   it('a table that is a child and a parent: copied alone, its parent exchanged for a stand-in and its child moved in one cutover, and back by a revert', async () => {
     const t = 'pm';
     await db.query(`

@@ -1,5 +1,6 @@
 import type { Client } from '../db/session.js';
 import { readBoundObjects } from '../catalog/bound-objects.js';
+import { laterParents } from '../shadow/parent.js';
 
 /**
  * What a swap locks, and nothing more: the table being replaced (first: the application takes
@@ -22,6 +23,13 @@ export interface LockSet {
   first: string;
   exclusive: string[];
   share: string[];
+  /**
+   * SHARE UPDATE EXCLUSIVE, after the rest: the other parents a moved child has after the table
+   * (shadow/parent.ts moveChildren: INHERIT takes them so). The child itself stays the same
+   * relation under them, so a statement through one that waited out the swap for the child's
+   * lock writes the right table, and SHARE UPDATE EXCLUSIVE lets their reads and writes go on.
+   */
+  shareUpdate: string[];
 }
 
 export async function lockSetFor(
@@ -47,22 +55,23 @@ export async function lockSetFor(
     `SELECT i.inhrelid::int8::text AS oid FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::oid AND NOT c.relispartition ORDER BY i.inhrelid`,
     [x.outgoing],
   )).rows.map((row) => row.oid);
+  const shareUpdate = (await laterParents(c, x.outgoing)).filter((o) => o !== x.incoming);
   const children = [...inheritChildren, ...r.rows.filter((row) => row.why === 'child').map((row) => row.oid), ...(await reboundTables(c, x.outgoing))];
   const parents = x.dropsOutgoingForeignKeys ? r.rows.filter((row) => row.why === 'parent').map((row) => row.oid) : [];
   if (x.leaf) {
     // The application reaches a partition through its partitioned table: that comes first.
     const exclusive = [...new Set([x.outgoing, x.incoming, ...children, ...x.leaf.exclusive])].filter((o) => o !== x.leaf!.parent);
     const share = [...new Set(x.addedForeignKeyParents)].filter((o) => o !== x.leaf!.parent && !exclusive.includes(o));
-    return { first: x.leaf.parent, exclusive, share };
+    return { first: x.leaf.parent, exclusive, share, shareUpdate };
   }
   const exclusive = [...new Set([x.incoming, ...children, ...parents])];
   const share = [...new Set(x.addedForeignKeyParents)].filter((o) => o !== x.outgoing && o !== x.incoming && !exclusive.includes(o));
   if (inheritParents.length) {
     // The application reaches a child through its parents: they come first.
     const all = [...new Set([...inheritParents, x.outgoing, ...exclusive])];
-    return { first: all[0]!, exclusive: all.slice(1), share: share.filter((o) => !all.includes(o)) };
+    return { first: all[0]!, exclusive: all.slice(1), share: share.filter((o) => !all.includes(o)), shareUpdate: shareUpdate.filter((o) => !all.includes(o)) };
   }
-  return { first: x.outgoing, exclusive, share };
+  return { first: x.outgoing, exclusive, share, shareUpdate: shareUpdate.filter((o) => o !== x.outgoing && !exclusive.includes(o)) };
 }
 
 /** The tables (not views) whose rules, policies or constraint triggers the swap re-binds (catalog/bound-objects.ts). */

@@ -40,7 +40,7 @@ export interface LockedSwapResult<T> {
  * when asked; when the attempts run out, the error names who held the locks.
  */
 export async function lockedSwap<T>(c: Client, spec: LockedSwapSpec<T>): Promise<LockedSwapResult<T>> {
-  const all = [spec.locks.first, ...spec.locks.exclusive, ...spec.locks.share];
+  const all = [spec.locks.first, ...spec.locks.exclusive, ...spec.locks.share, ...spec.locks.shareUpdate];
   let attempts = 0;
   return withRetry(
     spec.retry,
@@ -58,6 +58,8 @@ export async function lockedSwap<T>(c: Client, spec: LockedSwapSpec<T>): Promise
           await dc.query(`LOCK TABLE ${names.join(', ')} IN ACCESS EXCLUSIVE MODE`);
           const share = spec.locks.share.filter((o) => o !== spec.locks.first && !spec.locks.exclusive.includes(o));
           if (share.length) await dc.query(`LOCK TABLE ${(await namesByOid(dc, share)).join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
+          const shareUpdate = spec.locks.shareUpdate.filter((o) => o !== spec.locks.first && !spec.locks.exclusive.includes(o) && !share.includes(o));
+          if (shareUpdate.length) await dc.query(`LOCK TABLE ${(await namesByOid(dc, shareUpdate)).join(', ')} IN SHARE UPDATE EXCLUSIVE MODE`);
           const t1 = performance.now();
           const result = await spec.body(dc);
           return { result, attempts, lockWaitMs: t1 - t0, holdMs: performance.now() - t1 };

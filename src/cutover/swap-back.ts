@@ -98,7 +98,7 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
 
   await exchangeTables(c, { userSchema: x.userSchema, name: x.name, names: x.names, homes: x.homes, incomingOid: x.oldOid });
   await exchangeParents(c, x.oldOid, x.newOid);
-  await moveChildren(c, x.newOid, x.oldOid);
+  await moveChildren(c, x.newOid, x.oldOid, x.names.schema);
 
   for (const s of of('serial')) {
     const col = x.oldColumnName(s.target!);

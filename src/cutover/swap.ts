@@ -190,7 +190,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   // An inheritance child: the new table takes the real parents, the old one the stand-ins (shadow/inherit.ts).
   await exchangeParents(c, input.shadowOid, origin.oid);
   // A parent: its children move to the new table (shadow/parent.ts).
-  await moveChildren(c, origin.oid, input.shadowOid);
+  await moveChildren(c, origin.oid, input.shadowOid, names.schema);
   const oldTable = qualified(names.schema, origin.name);
   const oldForeignKeys: OldForeignKey[] = [];
   if (input.retainOld) {

@@ -38,6 +38,15 @@ export function standInName(n: number): string {
 }
 
 /**
+ * A stand-in of `parent`: an empty table LIKE it (columns, types, collations, defaults, generated
+ * expressions, storage, compression, its CHECK and NOT NULL constraints), which a table may
+ * INHERIT in the parent's place: what it has from the parent it then has from the stand-in too.
+ */
+export function createStandInSql(standIn: SqlText, parent: SqlText): string {
+  return `CREATE TABLE ${standIn} (LIKE ${parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)`;
+}
+
+/**
  * Creates the shadow of an inheritance child in `schema` (named like the origin): the stand-ins,
  * the child's own columns through a scratch table LIKE the origin less its inherited-only
  * columns (defaults, identity, generated expressions, storage, compression, comments come along),
@@ -57,9 +66,7 @@ async function createQualified(c: Client, origin: TableInfo, schema: string, sha
   const standIns: SqlText[] = [];
   for (const [i, p] of origin.inheritsFrom.entries()) {
     const standIn = qualified(schema, standInName(i + 1));
-    await exec(
-      `CREATE TABLE ${standIn} (LIKE ${qualified(p.schema, p.name)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)`,
-    );
+    await exec(createStandInSql(standIn, qualified(p.schema, p.name)));
     standIns.push(standIn);
   }
   const cols = await columnsOf(c, origin.oid);
@@ -266,7 +273,8 @@ export async function exchangeParents(c: Client, aOid: string, bOid: string): Pr
   for (const p of b) await c.query(`ALTER TABLE ${bName} NO INHERIT ${p}`);
 }
 
-async function relationName(c: Client, oid: string): Promise<SqlText> {
+/** A relation's qualified name by its OID. */
+export async function relationName(c: Client, oid: string): Promise<SqlText> {
   const r = await c.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid`,
     [oid],

@@ -3,6 +3,7 @@ import { qualified, type SqlText } from '../db/quote.js';
 import { UserError } from '../errors.js';
 import type { TableInfo } from '../catalog/table.js';
 import type { AlterStatement } from '../plan/parse.js';
+import { createStandInSql, relationName } from './inherit.js';
 import { placementOf } from '../plan/subcommands.js';
 
 /**
@@ -20,16 +21,6 @@ import { placementOf } from '../plan/subcommands.js';
 
 /** Why a parent's change cannot be copied (a reason for `refused: <table> ...`), or null when it can. */
 export async function parentRefusal(c: Client, table: TableInfo, statements: AlterStatement[]): Promise<string | null> {
-  const later = await c.query<{ name: string }>(
-    `SELECT quote_ident(n.nspname) || '.' || quote_ident(ch.relname) AS name FROM pg_inherits i
-       JOIN pg_class ch ON ch.oid = i.inhrelid JOIN pg_namespace n ON n.oid = ch.relnamespace
-      WHERE i.inhparent = $1::oid AND NOT ch.relispartition
-        AND EXISTS (SELECT FROM pg_inherits o WHERE o.inhrelid = i.inhrelid AND o.inhseqno > i.inhseqno) ORDER BY 1`,
-    [table.oid],
-  );
-  if (later.rows.length) {
-    return `has an inheritance child with another parent after it (${later.rows.map((r) => r.name).join(', ')}): moving it to the new table would change the order of its parents`;
-  }
   const notOwned = await c.query<{ name: string }>(
     `SELECT quote_ident(n.nspname) || '.' || quote_ident(ch.relname) AS name FROM pg_inherits i
        JOIN pg_class ch ON ch.oid = i.inhrelid JOIN pg_namespace n ON n.oid = ch.relnamespace
@@ -102,24 +93,60 @@ export async function withProbeChild(c: Client, origin: TableInfo, schema: strin
 /**
  * Inside a swap (and a swap back), once the tables changed places: every legacy inheritance
  * child of `fromOid` (the outgoing table) moves to `toOid`, INHERIT first (counts 2), NO INHERIT
- * after (back to 1: what was inherited only stays so). The children are in the cutover's lock
- * set (cutover/lock-set.ts). Nothing for a table without children.
+ * after (back to 1: what was inherited only stays so). INHERIT appends the new table to the
+ * child's parents; a child with other parents after the outgoing table gets them back after it,
+ * each through a stand-in (shadow/inherit.ts) in `schema`: INHERIT the stand-in, NO INHERIT the
+ * parent, INHERIT it again, NO INHERIT the stand-in, so that what the child has from that parent
+ * never drops to no parent (NO INHERIT would make it the child's own) and its parents end in the
+ * order they had (pg_inherits order; inhseqno values higher than offline's). The stand-ins are
+ * dropped before the transaction ends. The children are in the cutover's lock set, those later
+ * parents too (INHERIT takes them SHARE UPDATE EXCLUSIVE: cutover/lock-set.ts). Nothing for a
+ * table without children.
  */
-export async function moveChildren(c: Client, fromOid: string, toOid: string): Promise<void> {
-  const name = async (oid: string): Promise<SqlText> => {
-    const r = await c.query<{ s: string; n: string }>(`SELECT n.nspname AS s, c.relname AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid`, [oid]);
-    return qualified(r.rows[0]!.s, r.rows[0]!.n);
-  };
-  const children = await c.query<{ oid: string }>(
-    `SELECT i.inhrelid::int8::text AS oid FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid
+export async function moveChildren(c: Client, fromOid: string, toOid: string, schema: string): Promise<void> {
+  const children = await c.query<{ oid: string; later: string[] }>(
+    `SELECT i.inhrelid::int8::text AS oid,
+            ARRAY(SELECT o.inhparent::int8::text FROM pg_inherits o WHERE o.inhrelid = i.inhrelid AND o.inhseqno > i.inhseqno ORDER BY o.inhseqno) AS later
+       FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid
       WHERE i.inhparent = $1::oid AND NOT ch.relispartition ORDER BY i.inhrelid`,
     [fromOid],
   );
   if (children.rows.length === 0) return;
-  const [from, to] = [await name(fromOid), await name(toOid)];
+  const [from, to] = [await relationName(c, fromOid), await relationName(c, toOid)];
+  const standIns = new Map<string, SqlText>();
   for (const x of children.rows) {
-    const child = await name(x.oid);
+    const child = await relationName(c, x.oid);
     await c.query(`ALTER TABLE ${child} INHERIT ${to}`);
     await c.query(`ALTER TABLE ${child} NO INHERIT ${from}`);
+    for (const oid of x.later) {
+      const parent = await relationName(c, oid);
+      let standIn = standIns.get(oid);
+      if (!standIn) {
+        standIn = qualified(schema, laterStandInName(standIns.size + 1));
+        await c.query(createStandInSql(standIn, parent));
+        standIns.set(oid, standIn);
+      }
+      await c.query(`ALTER TABLE ${child} INHERIT ${standIn}`);
+      await c.query(`ALTER TABLE ${child} NO INHERIT ${parent}`);
+      await c.query(`ALTER TABLE ${child} INHERIT ${parent}`);
+      await c.query(`ALTER TABLE ${child} NO INHERIT ${standIn}`);
+    }
   }
+  for (const standIn of standIns.values()) await c.query(`DROP TABLE ${standIn}`);
+}
+
+/** The stand-in of the n-th parent that moved children have after the moving table (moveChildren). */
+function laterStandInName(n: number): string {
+  return `pgshift_later_parent_${n}`;
+}
+
+/** The parents other than `oid` that its legacy inheritance children have after it (moveChildren puts them back in order). */
+export async function laterParents(c: Client, oid: string): Promise<string[]> {
+  const r = await c.query<{ oid: string }>(
+    `SELECT DISTINCT o.inhparent::int8::text AS oid FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid
+       JOIN pg_inherits o ON o.inhrelid = i.inhrelid AND o.inhseqno > i.inhseqno
+      WHERE i.inhparent = $1::oid AND NOT ch.relispartition ORDER BY 1`,
+    [oid],
+  );
+  return r.rows.map((row) => row.oid);
 }
