@@ -205,6 +205,15 @@ export const INHERIT_CASES: DiffCase[] = [
     after: `INSERT INTO vans (id, doors, seats) VALUES (-100, 3, 9); UPDATE vehicles SET year = year + 1 WHERE id % 7 = 0; ALTER TABLE vehicles DROP COLUMN note`,
   },
   {
+    name: 'inheritance parent copied alone with NOT VALID checks (its children\'s copies stay inherited), one of them VALIDATEd (its children\'s copies too, at every level)',
+    schemas: ['public', 'other'],
+    setup: () => `${vehicles()}
+      ALTER TABLE vehicles ADD CONSTRAINT vehicles_make_check CHECK (make <> '') NOT VALID, ADD CONSTRAINT vehicles_id_check CHECK (id > -100000) NOT VALID;
+      COMMENT ON CONSTRAINT vehicles_make_check ON vehicles IS 'not empty';`,
+    alter: 'ALTER TABLE vehicles SET UNLOGGED, VALIDATE CONSTRAINT vehicles_make_check',
+    after: `INSERT INTO vans (id, seats) VALUES (-101, 2); ALTER TABLE vehicles DROP CONSTRAINT vehicles_id_check`,
+  },
+  {
     name: 'inheritance parent copied alone whose children have other parents after it (their parents kept in order, a column given by two)',
     setup: severalParents,
     alter: 'ALTER TABLE named SET UNLOGGED',

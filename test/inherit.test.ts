@@ -353,6 +353,34 @@ describe('inheritance parent copied alone (shadow/parent.ts)', () => {
     expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
   });
 
+  it('a VALIDATE CONSTRAINT that a grandchild\'s row breaks fails before the swap, as offline fails (exit 1, PostgreSQL\'s words), every copy still NOT VALID', async () => {
+    const t = 'pv';
+    await db.query(`
+      CREATE TABLE ${t} (id int PRIMARY KEY, v int);
+      CREATE TABLE ${t}_c (extra int) INHERITS (${t});
+      CREATE TABLE ${t}_g () INHERITS (${t}_c);
+      INSERT INTO ${t} SELECT g, g FROM generate_series(1, 1000) g;
+      INSERT INTO ${t}_c SELECT -g, g, g FROM generate_series(1, 100) g;
+      INSERT INTO ${t}_g VALUES (-1000, -5, 1);
+      ALTER TABLE ${t} ADD CONSTRAINT ${t}_v_check CHECK (v > 0) NOT VALID;`);
+    const statements = `ALTER TABLE ${t} SET UNLOGGED, VALIDATE CONSTRAINT ${t}_v_check`;
+    const offline = await db.query(`BEGIN; ${statements}`).catch((e: unknown) => e);
+    await db.query('ROLLBACK');
+    expect(String(offline)).toMatch(new RegExp(`check constraint "${t}_v_check" of relation "${t}_g" is violated by some row`));
+    const state = async (): Promise<unknown> => ({
+      checks: (await db.query(`SELECT conrelid::regclass::text AS t, convalidated, conislocal, coninhcount FROM pg_constraint WHERE conname = $1 ORDER BY 1`, [`${t}_v_check`])).rows,
+      parent: await parentOid(t),
+      persistence: (await db.query(`SELECT relpersistence AS p FROM pg_class WHERE oid = $1::regclass`, [t])).rows[0].p,
+      children: (await db.query(`SELECT inhrelid::regclass::text AS c, inhparent::int8::text AS p FROM pg_inherits WHERE inhrelid IN ($1::regclass, $2::regclass) ORDER BY 1`, [`${t}_c`, `${t}_g`])).rows,
+    });
+    const before = await state();
+    const err = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements, execute: true, dropOld: true })).catch((e: unknown) => e);
+    expect((err as { exitCode?: number }).exitCode, String(err)).toBe(1);
+    expect(String(err)).toMatch(new RegExp(`check constraint "${t}_v_check" of relation "${t}_g" is violated by some row.*nothing was swapped`));
+    expect(await state()).toEqual(before);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+  });
+
   it('a child with another parent after the table: moved with its parents in their order, writes through either parent and to it equal to the mirror, and back by a revert', async () => {
     const t = 'pq';
     await db.query(`

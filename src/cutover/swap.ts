@@ -189,7 +189,11 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   await exchangeTables(c, { userSchema: origin.schema, name: origin.name, names, homes, incomingOid: input.shadowOid });
   // An inheritance child: the new table takes the real parents, the old one the stand-ins (shadow/inherit.ts).
   await exchangeParents(c, input.shadowOid, origin.oid);
-  // A parent: its children move to the new table (shadow/parent.ts).
+  // A parent: its NOT VALID checks go on the new table before its children move to it (shadow/parent.ts),
+  // so that their copies merge into them and stay inherited (INHERIT), as offline; added after,
+  // they would meet copies NO INHERIT of the old table made the children's own.
+  const beforeChildren = (con: DeferredConstraint): boolean => origin.hasInheritanceChildren && con.type === 'c' && !con.partition;
+  for (const con of input.constraints.filter(beforeChildren)) await addDeferred(c, table, con, false);
   await moveChildren(c, origin.oid, input.shadowOid, names.schema);
   const oldTable = qualified(names.schema, origin.name);
   const oldForeignKeys: OldForeignKey[] = [];
@@ -216,13 +220,12 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
 
   const validate = await repointForeignKeysIn(c, of('fk-in'));
   const checkedNow = await foreignKeysCheckedInLock(c, table);
-  for (const con of input.constraints) {
+  for (const con of input.constraints.filter((k) => !beforeChildren(k))) {
     // A partition's own goes on the partition of its name (a leaf: NOT VALID on every version);
     // a leaf's foreign key cloned from its parent's valid: ATTACH attaches it only so (shadow/leaf.ts).
     const on = con.partition ? homes.live({ schema: con.partitionSchema, name: con.partition }) : table;
     const now = con.type === 'f' && con.validate && (con.inherited === true || (con.partition ? await foreignKeysCheckedInLock(c, on) : checkedNow));
-    await exec(`ALTER TABLE ${on} ADD CONSTRAINT ${ident(con.name)} ${now ? con.def.replace(/ NOT VALID$/, '') : con.def}`);
-    if (con.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(con.name)} ON ${on} IS ${literal(con.comment)}`);
+    await addDeferred(c, on, con, now);
     if (con.validate && !now) validate.push([on, con.name]);
   }
   if (partitionBound !== null) await attachLeaf(c, origin, names, partitionBound);
@@ -317,6 +320,12 @@ async function exchangeRelation(
   await exec(`ALTER TABLE ${qualified(sideSchema, names.swapTable)} SET SCHEMA ${ident(x.userSchema)}`);
   await exec(`ALTER TABLE ${qualified(x.userSchema, names.swapTable)} RENAME TO ${ident(x.name)}`);
   for (const [i, r] of owned.entries()) await exec(`ALTER ${kind(r)} ${qualified(x.userSchema, names.swapRelation(i))} RENAME TO ${ident(r.name)}`);
+}
+
+/** A constraint the shadow was built without, on `on` (valid already when `now`), with its comment. */
+async function addDeferred(c: Client, on: string, con: DeferredConstraint, now: boolean): Promise<void> {
+  await c.query(`ALTER TABLE ${on} ADD CONSTRAINT ${ident(con.name)} ${now ? con.def.replace(/ NOT VALID$/, '') : con.def}`);
+  if (con.comment !== null) await c.query(`COMMENT ON CONSTRAINT ${ident(con.name)} ON ${on} IS ${literal(con.comment)}`);
 }
 
 /**

@@ -144,7 +144,10 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   // row ("missing value"), but only when the table has rows. One sample row makes the shadow's
   // ADD COLUMN behave the same; the copy then gives all rows that one value, as offline.
   const sampled = addsColumnWithDefault(ctx.statements) && (await insertSampleRow(c, origin, shadow));
-  for (const chk of notValidChecks) await exec(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(chk.name)} ${chk.def}`);
+  for (const chk of notValidChecks) {
+    await exec(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(chk.name)} ${chk.def}`);
+    if (chk.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(chk.name)} ON ${shadow} IS ${literal(chk.comment)}`);
+  }
   // A key into the leaf's own tree is carried around DETACH and ATTACH, never by the shadow,
   // whose key would lock the tree it references (shadow/leaf.ts).
   const intoTree = origin.partitionOf ? await keysIntoTree(c, origin.oid) : [];
@@ -278,9 +281,9 @@ async function restoreWhatLikeMisses(c: Client, originOid: string, shadowOid: st
  * A CHECK that is NOT VALID on the origin may be violated by old rows: take whatever LIKE made
  * of it off the shadow, to be put back NOT VALID.
  */
-async function dropNotValidChecks(c: Client, originOid: string, shadowOid: string, shadow: SqlText): Promise<{ name: string; def: string }[]> {
+async function dropNotValidChecks(c: Client, originOid: string, shadowOid: string, shadow: SqlText): Promise<{ name: string; def: string; comment: string | null }[]> {
   const r = await c.query(
-    `SELECT o.conname AS name, pg_get_constraintdef(o.oid) AS def, s.oid IS NOT NULL AS on_shadow
+    `SELECT o.conname AS name, pg_get_constraintdef(o.oid) AS def, obj_description(o.oid, 'pg_constraint') AS comment, s.oid IS NOT NULL AS on_shadow
        FROM pg_constraint o LEFT JOIN pg_constraint s ON s.conrelid = $2::oid AND s.conname = o.conname
       WHERE o.conrelid = $1::oid AND o.contype = 'c' AND NOT o.convalidated`,
     [originOid, shadowOid],

@@ -1,6 +1,7 @@
-import type { Client } from '../db/session.js';
-import { qualified, type SqlText } from '../db/quote.js';
-import { UserError } from '../errors.js';
+import { withTransaction, type Client, type Pool } from '../db/session.js';
+import { ident, qualified, trusted, type SqlText } from '../db/quote.js';
+import { withRetry, type RetryPolicy } from '../db/retry.js';
+import { RuntimeError, UserError, describeError, sqlState } from '../errors.js';
 import type { TableInfo } from '../catalog/table.js';
 import type { AlterStatement } from '../plan/parse.js';
 import { createStandInSql, relationName } from './inherit.js';
@@ -31,10 +32,56 @@ export async function parentRefusal(c: Client, table: TableInfo, statements: Alt
     return `needs its inheritance children moved to the new table in the cutover (ALTER TABLE ... INHERIT, which only their owner may run): missing privilege: ownership of ${notOwned.rows.map((r) => r.name).join(', ')}`;
   }
   // What applies at the swap (owner, triggers' state, row security, replica identity, CLUSTER ON)
-  // never recurses to legacy children (measured on 17); VALIDATE CONSTRAINT does.
-  const validates = statements.some((s) => s.kind === 'alter' && s.cmds.some((cmd) => placementOf(cmd) === 'validate'));
-  if (validates) return 'has inheritance children (INHERITS), and VALIDATE CONSTRAINT reaches them (offline it validates theirs too), which pgshift does not build for a table copied alone';
+  // never recurses to legacy children (measured on 17). VALIDATE CONSTRAINT of a CHECK does: its
+  // children's copies are validated before the swap (validateChildrenFirst); written ONLY, offline
+  // refuses it.
+  const only = await validatedChecks(c, table.oid, statements.filter((s) => s.kind === 'alter' && s.node.relation?.inh !== true));
+  if (only.length) return `has inheritance children (INHERITS), and ALTER TABLE ONLY ... VALIDATE CONSTRAINT ${only.join(', ')}: constraint must be validated on child tables too (offline PostgreSQL refuses it too)`;
   return null;
+}
+
+/** The inheritable CHECKs of `oid` (its children have copies of them) that the statements VALIDATE. */
+async function validatedChecks(c: Client, oid: string, statements: AlterStatement[]): Promise<string[]> {
+  const names = statements.flatMap((s) => (s.kind === 'alter' ? s.cmds.filter((cmd) => placementOf(cmd) === 'validate').map((cmd) => cmd.name as string) : []));
+  if (names.length === 0) return [];
+  const r = await c.query<{ name: string }>(
+    `SELECT conname AS name FROM pg_constraint WHERE conrelid = $1::oid AND contype = 'c' AND NOT connoinherit AND conname = ANY ($2::text[]) ORDER BY 1`,
+    [oid, names],
+  );
+  return r.rows.map((row) => row.name);
+}
+
+/**
+ * Before the swap of a parent copied alone whose statements VALIDATE a CHECK: offline, VALIDATE
+ * CONSTRAINT validates the children's copies too, and fails on a child's row that breaks it. The
+ * children's copies are validated here, in one transaction (ALTER TABLE child VALIDATE CONSTRAINT,
+ * which reaches the child's own children: SHARE UPDATE EXCLUSIVE, writes go on), so such a row
+ * fails the migration before anything is swapped, with PostgreSQL's words, and a failure leaves
+ * every copy as it was. The parent's own rows are proven in the shadow (verify/foreign-keys.ts) and
+ * its copy validated after the swap, which finds the children's valid. A copy made valid here stays
+ * so if the migration stops later, or is reverted (PostgreSQL cannot make a constraint not valid
+ * again; its rows hold).
+ */
+export async function validateChildrenFirst(pool: Pool, retry: RetryPolicy, table: TableInfo, statements: AlterStatement[]): Promise<void> {
+  if (!table.hasInheritanceChildren) return;
+  await withRetry(retry, (_a, lockTimeoutMs) =>
+    withTransaction(pool, async (c) => {
+      const checks = await validatedChecks(c, table.oid, statements);
+      if (checks.length === 0) return;
+      await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+      const copies = await c.query<{ child: string; name: string }>(
+        `SELECT quote_ident(n.nspname) || '.' || quote_ident(ch.relname) AS child, k.conname AS name
+           FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid JOIN pg_namespace n ON n.oid = ch.relnamespace
+           JOIN pg_constraint k ON k.conrelid = ch.oid AND k.contype = 'c' AND k.conname = ANY ($2::text[])
+          WHERE i.inhparent = $1::oid AND NOT ch.relispartition ORDER BY i.inhrelid, k.conname`,
+        [table.oid, checks],
+      );
+      for (const x of copies.rows) await c.query(`ALTER TABLE ${trusted(x.child)} VALIDATE CONSTRAINT ${ident(x.name)}`);
+    }),
+  ).catch((err: unknown) => {
+    if (sqlState(err) !== '23514') throw err;
+    throw new RuntimeError(`${describeError(err)}: offline, VALIDATE CONSTRAINT on ${table.schema}.${table.name} fails the same way (it validates its children's copies too); nothing was swapped`);
+  });
 }
 
 /**

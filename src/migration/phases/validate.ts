@@ -14,6 +14,7 @@ import { changedSince } from '../../catalog/table.js';
 import { stopIfPartitionsChanged } from '../../catalog/partitions.js';
 import { retypedColumns } from '../../plan/columns.js';
 import { leafKeysValidated } from '../../shadow/leaf.js';
+import { validateChildrenFirst } from '../../shadow/parent.js';
 
 const log = componentLog('validate');
 
@@ -52,12 +53,15 @@ export async function validateShadow(run: Run, k: Captured): Promise<{ report: B
 /**
  * Constraints the new table gets that the old rows did not prove (added foreign keys, ones on
  * retyped columns, NOT VALID ones the statements VALIDATE): proven before the swap, never after
- * (verify/foreign-keys.ts). Returns what the cutover checks again under its locks.
+ * (verify/foreign-keys.ts); a parent's children's copies of a CHECK it VALIDATEs validated
+ * (shadow/parent.ts). Returns what the cutover checks again under its locks.
  */
 export async function proveConstraints(run: Run, k: Captured): Promise<CutoverInput['proofs']> {
   const { pool, plan, opts, id, names } = run;
   const origin = plan.origin;
   const validatedByUser = swapStatements(plan.parsed.statements, origin.schema, origin.name).validate;
+  // A parent copied alone: its children's copies of a CHECK it VALIDATEs first, as offline reaches them.
+  await validateChildrenFirst(pool, opts.retry, origin, plan.parsed.statements);
   const retyped = retypedColumns(plan.flow);
   const proofs = await withClient(pool, async (c) => {
     // A leaf's own key into its tree is not the shadow's (shadow/leaf.ts): one the statements VALIDATE is proven too.
