@@ -64,7 +64,61 @@ function severalParents(): string {
   `;
 }
 
+/**
+ * A tree copied with its parent (shadow/tree.ts): two children, one in another schema declaring
+ * an inherited column again (merged, local), a grandchild with a second parent outside the tree
+ * (after its parent in it) and a unique index of its own; every relation keyed, rows of its own.
+ */
+function fleet(): string {
+  return `
+    CREATE SCHEMA other;
+    CREATE TABLE vehicles (id int PRIMARY KEY, make text NOT NULL DEFAULT 'x', year int, note text, CONSTRAINT vehicles_year_check CHECK (year > 1900));
+    CREATE TABLE cars (doors int DEFAULT 4, CONSTRAINT cars_doors_check CHECK (doors > 0)) INHERITS (vehicles);
+    ALTER TABLE cars ADD PRIMARY KEY (id);
+    CREATE INDEX cars_make_idx ON cars (make);
+    COMMENT ON TABLE cars IS 'cars';
+    CREATE TABLE other.trucks (load numeric(8, 2), year int NOT NULL) INHERITS (vehicles);
+    ALTER TABLE other.trucks ADD PRIMARY KEY (id);
+    CREATE TABLE tagged (tag text DEFAULT 't');
+    CREATE TABLE vans (seats int) INHERITS (cars, tagged);
+    ALTER TABLE vans ADD PRIMARY KEY (id);
+    CREATE UNIQUE INDEX vans_tag_key ON vans (tag);
+    INSERT INTO vehicles (id, make, year, note) SELECT i, 'v' || i, 1990 + i % 30, 'n' || i FROM generate_series(1, 300) i;
+    INSERT INTO cars (id, make, year, doors) SELECT 1000 + i, 'c' || i, 2000 + i % 20, 2 + i % 3 FROM generate_series(1, 400) i;
+    INSERT INTO other.trucks (id, make, year, load) SELECT 2000 + i, 't' || i, 2010, i / 2.0 FROM generate_series(1, 200) i;
+    INSERT INTO vans (id, make, year, doors, tag, seats) SELECT 3000 + i, 'n' || i, 2015, 4, 'g' || i, 7 FROM generate_series(1, 150) i;
+    INSERT INTO tagged (tag) VALUES ('own');
+  `;
+}
+
+const FLEET_TOKENS = { 'public.vehicles': ['token'], 'public.cars': ['token'], 'other.trucks': ['token'], 'public.vans': ['token'] };
+
 export const INHERIT_CASES: DiffCase[] = [
+  // A tree copied with its parent (shadow/tree.ts): the change reaches every relation.
+  {
+    name: 'inheritance tree copied with its parent: a type change reaching two children (one in another schema) and a grandchild with a second parent outside the tree',
+    schemas: ['public', 'other'],
+    setup: fleet,
+    alter: 'ALTER TABLE vehicles ALTER COLUMN year TYPE bigint, ALTER COLUMN make TYPE varchar(40)',
+    // Offline: inherited-only columns stay so (a parent's DROP COLUMN reaches them), the merged one stays.
+    after: `INSERT INTO vehicles (id, year) VALUES (-100, 3000000000); INSERT INTO vans (id, seats, tag) VALUES (-101, 2, 'late'); UPDATE cars SET year = year + 1 WHERE id % 10 = 0; ALTER TABLE vehicles DROP COLUMN note; ALTER TABLE vehicles DROP COLUMN year`,
+  },
+  {
+    name: 'inheritance tree copied with its parent: a column added with a volatile default',
+    schemas: ['public', 'other'],
+    setup: fleet,
+    alter: 'ALTER TABLE vehicles ADD COLUMN token double precision DEFAULT random()',
+    nullnessOnly: FLEET_TOKENS,
+    manyValues: [{ table: 'public.cars', column: 'token' }, { table: 'other.trucks', column: 'token' }],
+    after: `INSERT INTO cars (id, doors) VALUES (-100, 3); INSERT INTO vans (id, tag) VALUES (-101, 'late')`,
+  },
+  {
+    name: 'inheritance tree copied with the middle table: its parent exchanged for a stand-in, its child (with a parent outside the tree) copied with it',
+    schemas: ['public', 'other'],
+    setup: fleet,
+    alter: 'ALTER TABLE cars ALTER COLUMN doors TYPE bigint',
+    after: `INSERT INTO vans (id, doors, seats) VALUES (-100, 3, 9); UPDATE vehicles SET year = year + 1 WHERE id % 7 = 0; ALTER TABLE vehicles DROP COLUMN note`,
+  },
   {
     name: 'inheritance child: add a column with a default',
     strategy: 'instant',

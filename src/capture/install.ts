@@ -115,7 +115,7 @@ export function triggersSql(origin: Pick<Keyed, 'schema' | 'name' | 'partitions'
 }
 
 /** Removes the capture triggers (and the partitions' truncate triggers); used by the swap and by cleanup. */
-export function dropTriggersSql(schema: string, table: string, names: ArtifactNames | CaptureNames, partitions: { schema: string; name: string }[] = []): string[] {
+export function dropTriggersSql(schema: string, table: string, names: Pick<CaptureNames, 'captureTrigger' | 'truncateTrigger'>, partitions: { schema: string; name: string }[] = []): string[] {
   return [
     ...[names.captureTrigger, names.truncateTrigger].map((t) => `DROP TRIGGER IF EXISTS ${ident(t)} ON ${qualified(schema, table)}`),
     ...partitions.map((p, i) => `DROP TRIGGER IF EXISTS ${ident(partitionTruncateTrigger(names, i))} ON ${qualified(p.schema, p.name)}`),

@@ -15,6 +15,8 @@ export interface Tables {
    */
   originRows?: string;
   shadow: string;
+  /** the shadow as the replay and the validation read its rows, when that is not `shadow`: ONLY a tree's shadow (shadow/tree.ts), whose children are relations of their own */
+  shadowRows?: string;
   changelog: string;
   mapping: RowMapping;
   /** the shadow's key column types, in key order */
@@ -31,6 +33,11 @@ export function rowsOfParent(table: { schema: string; name: string; hasInheritan
 /** The origin's rows as a FROM item (ONLY a parent: Tables.originRows). */
 export function originRows(t: Pick<Tables, 'origin' | 'originRows'>): string {
   return t.originRows ?? t.origin;
+}
+
+/** The shadow's rows as a FROM item (ONLY a tree's: Tables.shadowRows). */
+export function shadowRows(t: Pick<Tables, 'shadow' | 'shadowRows'>): string {
+  return t.shadowRows ?? t.shadow;
 }
 
 const tuple = (items: string[]): string => (items.length === 1 ? items[0]! : `(${items.join(', ')})`);
@@ -130,7 +137,7 @@ function keysFromArrays(types: string[], from: number): string {
 export function deleteShadowRowsSql(t: Tables): string {
   const sk = t.mapping.shadowKey.map(ident);
   const ret = [...sk.map((k) => `${k}::text`), ...t.mapping.preserved.map((p) => `${ident(p)}::text`)];
-  return `DELETE FROM ${t.shadow} WHERE ${tuple(sk)} IN (${keysFromArrays(t.shadowKeyTypes, 1)}) RETURNING ${ret.join(', ')}`;
+  return `DELETE FROM ${shadowRows(t)} WHERE ${tuple(sk)} IN (${keysFromArrays(t.shadowKeyTypes, 1)}) RETURNING ${ret.join(', ')}`;
 }
 
 /**
@@ -156,7 +163,7 @@ export function uniqueConflictsSql(t: Tables, uniqueColumns: string[]): string |
   const rest = uniqueColumns.length > 1 ? ` AND ${tuple(uniqueColumns.map((c) => `s.${ident(c)}`))} IN (SELECT ${exprs.join(', ')} ${incoming})` : '';
   const ret = [...sk.map((k) => `${k}::text`), ...m.preserved.map((p) => `s.${ident(p)}::text`)];
   return (
-    `DELETE FROM ${t.shadow} s WHERE ${probe}${rest}` +
+    `DELETE FROM ${shadowRows(t)} s WHERE ${probe}${rest}` +
     ` AND ${tuple(sk)} NOT IN (${keysFromArrays(t.shadowKeyTypes, 1)}) RETURNING ${ret.join(', ')}`
   );
 }

@@ -30,7 +30,7 @@ export interface CutoverInput extends SwapInput {
   /** runs inside the cutover transaction right after the swap (to record it atomically) */
   onSwapped?: (c: Client, result: SwapResult) => Promise<void>;
   /** the bounded comparison after the final replay; with keepOnFailure a failure is only reported */
-  inLockCheck: { origin: Side; shadow: Side; estimatedRows: number; budgetMs: number; keepOnFailure: boolean; exactCounts: boolean };
+  inLockCheck: { origin: Side; shadow: Side; estimatedRows: number; budgetMs: number; keepOnFailure: boolean; exactCounts: boolean; relations?: { origin: Side; shadow: Side; estimatedRows: number }[] };
   /** constraints the new table gets that the old rows did not prove: checked again on what changed */
   proofs?: { proofs: ForeignKeyProof[]; shadow: { relation: string; key: string[]; recheck: string } };
 }
@@ -78,7 +78,12 @@ export async function cutover(session: Client, input: CutoverInput): Promise<Cut
       const finalEntries = (await drain((n) => input.replayer.replayInTransaction(lc, null, n), { below: 1, batch: 50_000 })).entries;
       if (input.proofs) await proveInCutover(lc, input.proofs.proofs, input.proofs.shadow);
       const k = input.inLockCheck;
-      const check = await checkInLock(lc, k.origin, k.shadow, { ...k, deadlineMs: input.deadlineMs });
+      let check = await checkInLock(lc, k.origin, k.shadow, { ...k, deadlineMs: input.deadlineMs });
+      // A tree's relations, each as the table (shadow/tree.ts).
+      for (const r of k.relations ?? []) {
+        if (!check.passed) break;
+        check = await checkInLock(lc, r.origin, r.shadow, { ...k, estimatedRows: r.estimatedRows, exactCounts: false, deadlineMs: input.deadlineMs });
+      }
       if (check.keysMerged) {
         // Offline the same ALTER fails on the duplicate key; never swapped, whatever --rollback says.
         throw new RuntimeError(`the narrowing key change maps two keys to one: the new table has fewer rows than the old one (${JSON.stringify(check.counts)}); nothing was swapped`);

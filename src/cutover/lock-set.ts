@@ -34,7 +34,7 @@ export interface LockSet {
 
 export async function lockSetFor(
   c: Client,
-  x: { outgoing: string; incoming: string; dropsOutgoingForeignKeys: boolean; addedForeignKeyParents: string[]; leaf?: LeafLocks },
+  x: { outgoing: string; incoming: string; dropsOutgoingForeignKeys: boolean; addedForeignKeyParents: string[]; leaf?: LeafLocks; tree?: string[] },
 ): Promise<LockSet> {
   const r = await c.query<{ oid: string; why: string }>(
     `SELECT DISTINCT conrelid::int8::text AS oid, 'child' AS why FROM pg_constraint
@@ -56,7 +56,8 @@ export async function lockSetFor(
     [x.outgoing],
   )).rows.map((row) => row.oid);
   const shareUpdate = (await laterParents(c, x.outgoing)).filter((o) => o !== x.incoming);
-  const children = [...inheritChildren, ...r.rows.filter((row) => row.why === 'child').map((row) => row.oid), ...(await reboundTables(c, x.outgoing))];
+  // A tree copied with its parent (shadow/tree.ts): every relation and its shadow, after the parent.
+  const children = [...inheritChildren, ...(x.tree ?? []), ...r.rows.filter((row) => row.why === 'child').map((row) => row.oid), ...(await reboundTables(c, x.outgoing))];
   const parents = x.dropsOutgoingForeignKeys ? r.rows.filter((row) => row.why === 'parent').map((row) => row.oid) : [];
   if (x.leaf) {
     // The application reaches a partition through its partitioned table: that comes first.

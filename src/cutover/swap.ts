@@ -4,7 +4,7 @@ import { sqlFile } from '../db/sql-files.js';
 import type { TableInfo } from '../catalog/table.js';
 import type { ArtifactNames } from '../plan/names.js';
 import type { DeferredConstraint } from '../shadow/build.js';
-import { dropTriggersSql, partitionTruncateTrigger } from '../capture/install.js';
+import { dropTriggersSql, partitionTruncateTrigger, type CaptureNames } from '../capture/install.js';
 import { addToPublicationSql, declaredInTree, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 import { enabledStateSql } from './enabled-state.js';
@@ -33,6 +33,18 @@ export interface SwapInput {
   retainOld: boolean;
   /** the shadow's heaps' own autovacuum settings again (shadow/reloptions.ts), by their names before the exchange */
   autovacuumBack: string[];
+  /** a tree's relations besides the table, each with its shadow (shadow/tree.ts): exchanged with it */
+  tree?: TreeSwap[];
+}
+
+/** A relation of a tree copied with its parent (shadow/tree.ts) and its shadow. */
+export interface TreeSwap {
+  oid: string;
+  schema: string;
+  name: string;
+  shadowOid: string;
+  /** its capture's triggers (migration/phases/tree.ts treeCapture) */
+  capture: Pick<CaptureNames, 'captureTrigger' | 'truncateTrigger'>;
 }
 
 export interface SwapResult {
@@ -167,9 +179,11 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
 
   const table = qualified(origin.schema, origin.name);
-  const homes = partitionHomes(names.schema, origin);
+  // A tree's relations go through the migration schemas of theirs, as partitions do (shadow/tree.ts).
+  const homes = input.tree ? partitionHomes(names.schema, { schema: origin.schema, partitions: input.tree }) : partitionHomes(names.schema, origin);
 
   for (const sql of dropTriggersSql(origin.schema, origin.name, names, origin.partitions)) await exec(sql);
+  for (const t of input.tree ?? []) for (const sql of dropTriggersSql(t.schema, t.name, t.capture)) await exec(sql);
   // Serial sequences stay with the table that keeps using them: detach before the move.
   for (const s of of('serial')) await exec(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY NONE`);
   const identityState = new Map<string, { last_value: string; is_called: boolean }>();
@@ -186,15 +200,22 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   await dropForeignKeysIn(c, intoParent);
   const partitionBound = origin.partitionOf ? await detachLeaf(c, origin) : null;
   for (const sql of input.autovacuumBack) await exec(sql);
-  await exchangeTables(c, { userSchema: origin.schema, name: origin.name, names, homes, incomingOid: input.shadowOid });
+  await exchangeTables(c, { userSchema: origin.schema, name: origin.name, names, homes, incomingOid: input.shadowOid, tree: input.tree });
   // An inheritance child: the new table takes the real parents, the old one the stand-ins (shadow/inherit.ts).
   await exchangeParents(c, input.shadowOid, origin.oid);
-  // A parent: its NOT VALID checks go on the new table before its children move to it (shadow/parent.ts),
+  // A parent copied alone: its NOT VALID checks go on the new table before its children move to it (shadow/parent.ts),
   // so that their copies merge into them and stay inherited (INHERIT), as offline; added after,
   // they would meet copies NO INHERIT of the old table made the children's own.
-  const beforeChildren = (con: DeferredConstraint): boolean => origin.hasInheritanceChildren && con.type === 'c' && !con.partition;
-  for (const con of input.constraints.filter(beforeChildren)) await addDeferred(c, table, con, false);
-  await moveChildren(c, origin.oid, input.shadowOid, names.schema);
+  const beforeChildren = (con: DeferredConstraint): boolean => !input.tree && origin.hasInheritanceChildren && con.type === 'c' && !con.partition;
+  if (input.tree) {
+    // A tree: each relation's shadow takes its parents outside the tree from its stand-ins; those
+    // inside are the shadow tree's own, and the old tree keeps its own (shadow/tree.ts).
+    const inTree = new Set([origin.oid, input.shadowOid, ...input.tree.flatMap((t) => [t.oid, t.shadowOid])]);
+    for (const t of input.tree) await exchangeParents(c, t.shadowOid, t.oid, inTree);
+  } else {
+    for (const con of input.constraints.filter(beforeChildren)) await addDeferred(c, table, con, false);
+    await moveChildren(c, origin.oid, input.shadowOid, names.schema);
+  }
   const oldTable = qualified(names.schema, origin.name);
   const oldForeignKeys: OldForeignKey[] = [];
   if (input.retainOld) {
@@ -284,11 +305,12 @@ async function applyLeafKeyChanges(c: Client, added: [string, string][], stateme
  * relations of their own (SET SCHEMA moves the root alone): each changes places with the
  * outgoing partition of its name and user schema the same way, through the migration schema of
  * that user schema (plan/partition-homes.ts), all in the caller's transaction, so the whole tree
- * swaps at once. Used by the swap and by the revert.
+ * swaps at once; so do a legacy inheritance tree's relations (`tree`, shadow/tree.ts). Used by the
+ * swap and by the revert.
  */
 export async function exchangeTables(
   c: Client,
-  x: { userSchema: string; name: string; names: ArtifactNames; homes: PartitionHomes; incomingOid: string },
+  x: { userSchema: string; name: string; names: ArtifactNames; homes: PartitionHomes; incomingOid: string; tree?: TreeSwap[] | undefined },
 ): Promise<void> {
   // Read before anything moves: afterwards the names mean other relations.
   const partitions = (await c.query<{ oid: string; name: string; schema: string }>(
@@ -301,6 +323,10 @@ export async function exchangeTables(
   for (const p of partitions) {
     const userSchema = x.homes.user(p.schema);
     await exchangeRelation(c, { names: x.names, userSchema, sideSchema: x.homes.side(userSchema), name: p.name, incomingOid: p.oid });
+  }
+  // A tree's relations (shadow/tree.ts) the same way: relations of their own, each under its name.
+  for (const t of x.tree ?? []) {
+    await exchangeRelation(c, { names: x.names, userSchema: t.schema, sideSchema: x.homes.side(t.schema), name: t.name, incomingOid: t.shadowOid });
   }
 }
 

@@ -40,7 +40,7 @@ export async function rehearseCopy(c: Client, plan: Plan, validation: Validation
   const tableRows = await rowsNow(c, origin);
   return rolledBack(c, async () => {
     const t0 = performance.now();
-    const shadow = await buildShadow(c, { origin, flow, statements: withoutForeignKeys(plan.parsed.statements), schema, foreignKeys: false });
+    const shadow = await buildShadow(c, { origin, flow, statements: withoutForeignKeys(plan.parsed.statements), schema, foreignKeys: false, tree: plan.tree });
     // pgshift's own tables in a schema of their own beside the shadow's, as a run has them (plan/names.ts logSchema).
     const names = { ...forwardCapture(artifactNames(0)), schema: logSchemaOf(schema) };
     await c.query(`CREATE SCHEMA ${ident(names.schema)}`);
@@ -53,6 +53,8 @@ export async function rehearseCopy(c: Client, plan: Plan, validation: Validation
       origin: qualified(origin.schema, origin.name),
       ...rowsOfParent(origin),
       shadow: qualified(schema, origin.name),
+      // A tree's (shadow/tree.ts): the parent's rows are rehearsed, ONLY it.
+      ...(plan.tree.length ? { shadowRows: `ONLY ${qualified(schema, origin.name)}` } : {}),
       changelog: qualified(names.schema, names.changelog),
       mapping,
       shadowKeyTypes: mapping.shadowKey.map(typeOf),

@@ -73,6 +73,8 @@ export async function dropArtifacts(
         // Rebuilt materialized views a cutover did not take, in their homes (plan/matview-homes.ts)
         // or, from an earlier pgshift, in the migration's schema: first, as they read the tables.
         dropped.push(...(await dropRebuilds(c, names.lockKey[1])));
+        // A tree's relations in the migration's schemas of other schemas (shadow/tree.ts), unless the old tree is kept.
+        if (!opts.keepOld) inSchema.push(...(await dropTreeRelations(c, names, dropped)));
         for (const schema of own ? [names.schema, names.logSchema] : [names.schema]) {
           const kept = new Set([...(schema === names.schema ? [opts.keepOld] : []), ...(schema === names.logSchema ? keptInLog : [])]);
           const r = await dropInSchema(c, schema, kept, keptFunctions, dropped);
@@ -144,8 +146,15 @@ async function dropInSchema(c: Client, schema: string, kept: Set<string | undefi
       WHERE n.nspname = $1 AND ch.relname = ANY ($2::text[]) AND p.relnamespace = ch.relnamespace`,
     [schema, [...kept].filter((k): k is string => k !== undefined)],
   )).rows.map((r) => r.relname));
+  // A kept old table's inheritance children in this schema (a tree's, shadow/tree.ts) stay with it.
+  const keptChildren = new Set((await c.query<{ relname: string }>(
+    `WITH RECURSIVE k(oid) AS (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = ANY ($2::text[])
+                               UNION SELECT i.inhrelid FROM k JOIN pg_inherits i ON i.inhparent = k.oid)
+     SELECT c.relname FROM k JOIN pg_class c ON c.oid = k.oid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1`,
+    [schema, [...kept].filter((k): k is string => k !== undefined)],
+  )).rows.map((r) => r.relname));
   for (const t of tables.rows) {
-    if (kept.has(t.relname) || keptParents.has(t.relname)) continue;
+    if (kept.has(t.relname) || keptParents.has(t.relname) || keptChildren.has(t.relname)) continue;
     gone.push(t.oid);
     await c.query(`DROP TABLE IF EXISTS ${qualified(schema, t.relname)}`);
     dropped.push(`table ${schema}.${t.relname}`);
@@ -158,6 +167,35 @@ async function dropInSchema(c: Client, schema: string, kept: Set<string | undefi
     if (!keptFunctions.has(fn.proname)) await c.query(`DROP FUNCTION IF EXISTS ${qualified(schema, fn.proname)}()`);
   }
   return { tables: gone, keptTables: tables.rows.filter((t) => kept.has(t.relname)).map((t) => t.relname) };
+}
+
+/**
+ * A tree's relations (shadow/tree.ts) where the per-schema drop cannot reach them in order: every
+ * plain table in the migration's schemas of other schemas (the shadows or old relations of a
+ * tree's relations there, their stand-ins), and one in the migration's schema whose parent is in
+ * one of its schemas (an old relation, a stand-in); leaves first, as DROP TABLE refuses a table
+ * with children. Returns their oids.
+ */
+async function dropTreeRelations(c: Client, names: ArtifactNames, dropped: string[]): Promise<string[]> {
+  const gone: string[] = [];
+  for (;;) {
+    const r = await c.query<{ schema: string; name: string; oid: string }>(
+      `WITH s AS (SELECT DISTINCT schema_name FROM pgshift.artifacts WHERE migration_id = $1 AND kind = 'schema' AND schema_name <> $2)
+       SELECT n.nspname AS schema, c.relname AS name, c.oid::int8::text AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname IN (SELECT schema_name FROM s) AND c.relkind = 'r' AND NOT c.relispartition
+          AND NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = c.oid)
+          AND (n.nspname <> $3 OR EXISTS (SELECT FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
+                                           WHERE i.inhrelid = c.oid AND pn.nspname IN (SELECT schema_name FROM s)))
+        ORDER BY 1, 2`,
+      [names.lockKey[1], names.logSchema, names.schema],
+    );
+    if (r.rows.length === 0) return gone;
+    for (const t of r.rows) {
+      await c.query(`DROP TABLE IF EXISTS ${qualified(t.schema, t.name)}`);
+      dropped.push(`table ${t.schema}.${t.name}`);
+      gone.push(t.oid);
+    }
+  }
 }
 
 /**

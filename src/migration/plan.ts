@@ -12,6 +12,8 @@ import { refuseUndoneChecks } from '../plan/undone-checks.js';
 import { deriveMapping, type RowMapping } from '../plan/mapping.js';
 import { preflight, type PreflightFindings } from '../plan/preflight.js';
 import { buildShadow, swapStatements, type ShadowTable } from '../shadow/build.js';
+import { ReachesChildren, parentRefusal } from '../shadow/parent.js';
+import { describeTree, refuseTree } from '../shadow/tree.js';
 import { leafKeyChangeSql, splitLeafKeyChanges } from '../plan/leaf-key-changes.js';
 import { ident } from '../db/quote.js';
 import { parseTransforms, type Transform } from '../plan/transforms.js';
@@ -21,6 +23,8 @@ import { checkDiskSpace, describeDisk, type DiskCheck } from '../plan/disk-space
 export interface Plan {
   parsed: ParsedAlter;
   origin: TableInfo;
+  /** a parent's descendants when the change reaches them: the tree copied with it (shadow/tree.ts); empty otherwise */
+  tree: TableInfo[];
   flow: ColumnFlow;
   findings: PreflightFindings;
   trial: ShadowTable;
@@ -47,24 +51,38 @@ export async function makePlan(c: Client, sql: string, retry: RetryPolicy, trans
   const findings = await preflight(c, origin, dependents, flow, parsed.statements);
   swapStatements(parsed.statements, origin.schema, origin.name); // refuses unsupported subcommands
   const schema = `pgshift_plan_${process.pid}_${Date.now() % 100000}`;
-  const trial = await withRetry(retry, () =>
-    rolledBack(c, async () => {
-      try {
-        return await buildShadow(c, { origin, flow, statements: parsed.statements, schema });
-      } catch (err) {
-        if (err instanceof UserError || sqlState(err) === '55P03' || sqlState(err) === '40P01') throw err;
-        throw new UserError(`refused: PostgreSQL rejects the change: ${describeError(err)}`, { cause: err });
-      }
-    }),
-  ).catch((err) => {
+  const trialOf = (tree: TableInfo[]): Promise<ShadowTable> =>
+    withRetry(retry, () =>
+      rolledBack(c, async () => {
+        try {
+          return await buildShadow(c, { origin, flow, statements: parsed.statements, schema, tree });
+        } catch (err) {
+          if (err instanceof UserError || sqlState(err) === '55P03' || sqlState(err) === '40P01') throw err;
+          throw new UserError(`refused: PostgreSQL rejects the change: ${describeError(err)}`, { cause: err });
+        }
+      }),
+    );
+  // A parent is copied alone when the change does not reach its children (shadow/parent.ts), with
+  // its whole tree when it does (shadow/tree.ts).
+  let tree: TableInfo[] = [];
+  const trial = await trialOf([]).catch(async (err: unknown) => {
+    if (!(err instanceof ReachesChildren)) throw err;
+    tree = await describeTree(c, origin);
+    await refuseTree(c, origin, tree);
+    return trialOf(tree);
+  }).catch((err) => {
     if (err instanceof UserError) throw err;
     throw new UserError(`refused: could not check the change against a trial shadow: ${describeError(err)}`, { cause: err });
   });
+  if (origin.hasInheritanceChildren && tree.length === 0) {
+    const why = await parentRefusal(c, origin, parsed.statements);
+    if (why) throw new UserError(`refused: ${origin.schema}.${origin.name} ${why}`);
+  }
   const mapping = deriveMapping(flow, trial.columns, trial.onceDefaults, origin.key, ident, transforms, origin.identity);
   // Every ALTER through the engine copies the table: a copy that will not fit is refused here.
   // (Its size functions take the table's ACCESS SHARE lock, which waits behind a queued DDL.)
   const disk = await withRetry(retry, () => checkDiskSpace(c, { origin, flow, trial }, diskFreeBytes));
-  return { parsed, origin, flow, findings, trial, mapping, transforms, statements: parsed.statements.map(deparseStatement), disk };
+  return { parsed, origin, tree, flow, findings, trial, mapping, transforms, statements: parsed.statements.map(deparseStatement), disk };
 }
 
 export function describePlan(plan: Plan): string[] {
@@ -113,6 +131,13 @@ function describeInheritCutover(plan: Plan): string[] {
 /** A parent copied alone reads ONLY itself, and its cutover holds and moves its children: the plan says so (shadow/parent.ts). */
 function describeParentCutover(plan: Plan): string[] {
   const children = plan.origin.inheritanceChildren.map((p) => qualified(p.schema, p.name));
+  if (plan.tree.length) {
+    const all = plan.tree.map((t) => qualified(t.schema, t.name));
+    return [
+      `  tree: the change reaches the inheritance children: copied with ${all.join(', ')}, each read ONLY, with its own capture trigger, changelog, copy lane, replay and validation (by ${plan.tree.map((t) => t.key.map((k) => k.name).join(', ')).join('; ')})`,
+      `  cutover: holds ACCESS EXCLUSIVE on ${qualified(plan.origin.schema, plan.origin.name)}, then ${all.join(', ')}, and exchanges every relation of the tree for its shadow (the old tree steps aside whole)`,
+    ];
+  }
   if (children.length === 0) return [];
   const them = children.length > 1 ? 'them' : 'it';
   return [

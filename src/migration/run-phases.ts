@@ -6,7 +6,7 @@ import { throttlerFor } from '../throttle/from-options.js';
 import type { CutoverResult } from '../cutover/cutover.js';
 import type { BeforeCutoverReport } from '../verify/validate.js';
 import { hookState, phaseHelpers, type Run } from './run.js';
-import { buildShadowAndChangelog, contextFor, installCapture, type Captured } from './phases/capture.js';
+import { buildShadowAndChangelog, captureContext, installCapture, type Captured } from './phases/capture.js';
 import { copyAll, lookForLanes } from './phases/copy.js';
 import { buildIndexes } from './phases/index-build.js';
 import { waitForCutover } from './phases/ready.js';
@@ -35,7 +35,7 @@ export async function execute(run: Run): Promise<ExecutionReport> {
   await enter('capture', 'installing capture triggers');
   const { fingerprint, since } = await installCapture(run);
   await failpoint('after-capture');
-  return continueFrom(run, { ...contextFor(run, shadow), shadow, fingerprint, since, buildMs, enter, timed }, { phase: 'copy', low: null });
+  return continueFrom(run, { ...(await captureContext(run, shadow)), shadow, fingerprint, since, buildMs, enter, timed }, { phase: 'copy', low: null });
 }
 
 /** The phases from `start` on (a new migration starts at the copy; a take-over where it stopped), throttled. */

@@ -11,6 +11,7 @@ import { artifactNames } from '../plan/names.js';
 import { noopThrottler } from '../throttle/throttler.js';
 import { setPhase } from '../state/store.js';
 import type { Phase } from '../state/phases.js';
+import type { Tables } from '../copy/sql.js';
 
 /** One migration being executed: what every phase reads, and what cleanup must know. */
 export interface Run {
@@ -35,6 +36,8 @@ export interface Run {
   backlogSampledAt: number;
   /** the copy lanes' default, looked for while the shadow is built (phases/copy.ts) */
   laneLooks?: Promise<{ lanes: number; why: string }>;
+  /** a tree's relations' tables, the parent's first (shadow/tree.ts): the copy's lanes, one each */
+  relations?: Tables[];
 }
 
 /** A run of migration `id`: a new one, or one taken over with the names its schemas hold (migration/artifacts.ts migrationNames). */

@@ -14,7 +14,7 @@ import { makePlan, type Plan } from './plan.js';
 import { doneReport, planReport, type AlterReport } from './report.js';
 import { continueFrom, execute } from './run-phases.js';
 import { newRun, phaseHelpers } from './run.js';
-import { contextFor, createCopyXactsSql } from './phases/capture.js';
+import { captureContext, createCopyXactsSql } from './phases/capture.js';
 import { dropArtifacts, migrationNames } from './artifacts.js';
 import { finishAfterSwap, runOwned, takeOver } from './lifecycle.js';
 import { resumedOptions, storedOptions, type StoredOptions } from './stored-options.js';
@@ -64,6 +64,10 @@ export async function onlineAlter(given: AlterOptions): Promise<AlterReport> {
     const revertNotes = report.plan.filter((l) => l.startsWith('  revert:')).map((l) => l.trim());
     report.plan = [...lines, ...report.plan];
     if (!opts.execute) return { ...report, document: await alterDryRun(pool, decided, plan, opts, revertNotes) };
+    if (plan.tree.length && opts.revertWindowMs !== undefined) {
+      // The swap back of a tree (a reverse capture per relation, every relation exchanged back) is not built (shadow/tree.ts).
+      throw new UserError(`refused: --revert-window: ${plan.origin.schema}.${plan.origin.name} is copied with its inheritance tree, whose swap back pgshift does not build yet; run without --revert-window`);
+    }
     await ensureStateSchema(pool);
     const interrupted = await interruptedMigration(pool, plan.origin.oid, plan.statements);
     if (interrupted !== null) return await takeOverMigration(pool, { ...opts, statements: named }, await load(pool, interrupted));
@@ -242,7 +246,7 @@ async function takeOverMigration(pool: Pool, given: AlterOptions, m: Stored): Pr
       await c.query(createCopyXactsSql(names));
       return { oid, columns: await readColumns(c, oid), indexes: state.indexes, constraints: state.constraints, onceDefaults: new Map(state.onceDefaults), heaps: state.heaps ?? [] };
     });
-    const ctx = contextFor(run, shadow);
+    const ctx = await captureContext(run, shadow);
     const start: { phase: Phase; low: string[] | null } =
       m.phase === 'copy' || m.phase === 'capture' ? { phase: 'copy', low: m.watermark } : { phase: m.phase, low: null };
     handedOn = true;

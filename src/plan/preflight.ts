@@ -12,7 +12,6 @@ import { readMatviewDefs } from '../cutover/matviews.js';
 import { retargetSchemas, schemaMoves } from '../cutover/retarget.js';
 import type { AlterStatement } from './parse.js';
 import { fillsEveryRow } from './subcommands.js';
-import { parentRefusal } from '../shadow/parent.js';
 
 export interface PreflightFindings {
   /** the publications the new table must join */
@@ -37,12 +36,8 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
   const leaf = refuseLeaf(table);
   if (leaf) refuse(leaf);
   // A child alone is copied with stand-ins for its parents (shadow/inherit.ts); a parent alone
-  // when the change does not reach its children (shadow/parent.ts: the build's probe child
-  // refuses one that does).
-  if (table.hasInheritanceChildren) {
-    const why = await parentRefusal(c, table, statements);
-    if (why) refuse(why);
-  }
+  // when the change does not reach its children (shadow/parent.ts), with its tree when it does
+  // (shadow/tree.ts): which, the plan's trial shadow tells (migration/plan.ts).
   if (table.identity === null) {
     const { reason, fix } = noRowIdentity(table.schema, table.name, table.uniqueIndexes, table.partitions.find((p) => p.relkind === 'f'));
     refuse(`${reason}; the copy and the replay address rows by one; ${fix}`);

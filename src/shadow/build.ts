@@ -14,6 +14,7 @@ import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js'
 import { addBoundCheck, inheritedForeignKeys, probeAttach, keysIntoTree } from './leaf.js';
 import { createInheritingShadow } from './inherit.js';
 import { withProbeChild } from './parent.js';
+import { buildTreeShadows } from './tree.js';
 import { repeatPartitionColumnSettings, repeatPartitionOwnObjects } from './partition-own.js';
 import { splitLeafKeyChanges } from '../plan/leaf-key-changes.js';
 
@@ -82,6 +83,8 @@ export interface BuildContext {
    * referenced table SHARE ROW EXCLUSIVE until the transaction ends; the copy runs without them anyway)
    */
   foreignKeys?: boolean;
+  /** a parent's descendants, copied with it when the change reaches them (shadow/tree.ts) */
+  tree?: TableInfo[];
 }
 
 /**
@@ -175,8 +178,10 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   const apply = async (): Promise<void> => {
     for (const sql of buildStatements(splitLeafKeyChanges(ctx.statements, origin.partitionOf?.ownKeysIntoTree ?? []).shadow, ctx.schema)) await exec(sql);
   };
-  // A parent's shadow gets the change with a child in place, as offline (shadow/parent.ts).
-  await (origin.hasInheritanceChildren ? withProbeChild(c, origin, ctx.schema, shadow, apply) : apply());
+  // A parent's shadow gets the change with its shadow tree under it (shadow/tree.ts), or, copied
+  // alone, with a child in place, as offline (shadow/parent.ts).
+  if (ctx.tree?.length) await buildTreeShadows(c, origin, ctx.tree, ctx.schema);
+  await (origin.hasInheritanceChildren && !ctx.tree?.length ? withProbeChild(c, origin, ctx.schema, shadow, apply) : apply());
   const inherited = origin.partitionOf ? (await inheritedForeignKeys(c, origin.oid)).filter((n) => !intoTree.includes(n)) : [];
   if (origin.partitionOf) await probeAttach(c, origin, ctx.schema, shadow, ctx.foreignKeys === false ? [] : inherited);
   const onceDefaults = sampled ? await onceEvaluatedDefaults(c, oid, shadow, ctx.flow) : new Map<string, string | null>();

@@ -32,9 +32,9 @@ import { buildStatements } from './build.js';
  * the shadow's first and the stand-in's after (which merges: local, inherited once more).
  */
 
-/** The stand-in of the n-th parent (1-based, INHERITS order) in the migration's schema. */
-export function standInName(n: number): string {
-  return `pgshift_parent_${n}`;
+/** The stand-in of the n-th parent (1-based, INHERITS order) in the migration's schema (`of`: a tree's descendant's, shadow/tree.ts). */
+export function standInName(n: number, of = ''): string {
+  return `pgshift_parent_${of}${n}`;
 }
 
 /**
@@ -53,19 +53,19 @@ export function createStandInSql(standIn: SqlText, parent: SqlText): string {
  * then the inherited-only columns' own settings, the child's own CHECK constraints, and its
  * indexes under their names.
  */
-export async function createInheritingShadow(c: Client, origin: TableInfo, schema: string, shadow: SqlText): Promise<void> {
+export async function createInheritingShadow(c: Client, origin: TableInfo, schema: string, shadow: SqlText, standIns: string = ''): Promise<void> {
   // Expressions (defaults, checks, index definitions) are read and written schema-qualified.
-  await withQualifiedNames(c, () => createQualified(c, origin, schema, shadow));
+  await withQualifiedNames(c, () => createQualified(c, origin, schema, shadow, standIns));
 }
 
-async function createQualified(c: Client, origin: TableInfo, schema: string, shadow: SqlText): Promise<void> {
+async function createQualified(c: Client, origin: TableInfo, schema: string, shadow: SqlText, of: string): Promise<void> {
   const name = `${origin.schema}.${origin.name}`;
   const exec = async (sql: string): Promise<void> => {
     await c.query(sql);
   };
   const standIns: SqlText[] = [];
   for (const [i, p] of origin.inheritsFrom.entries()) {
-    const standIn = qualified(schema, standInName(i + 1));
+    const standIn = qualified(schema, standInName(i + 1, of));
     await exec(createStandInSql(standIn, qualified(p.schema, p.name)));
     standIns.push(standIn);
   }
@@ -246,13 +246,13 @@ const COMPRESSION: Record<string, string> = { p: 'pglz', l: 'lz4' };
  * of (a leaf's parent is DETACHed and ATTACHed by the swap: shadow/leaf.ts; a runbook records
  * the swap without running the DETACH, so the leaf is still a partition when this reads).
  */
-async function parentsOf(c: Client, oid: string): Promise<SqlText[]> {
-  const r = await c.query<{ schema: string; name: string }>(
-    `SELECT n.nspname AS schema, p.relname AS name FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace
+async function parentsOf(c: Client, oid: string, skip: ReadonlySet<string>): Promise<SqlText[]> {
+  const r = await c.query<{ oid: string; schema: string; name: string }>(
+    `SELECT p.oid::int8::text AS oid, n.nspname AS schema, p.relname AS name FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace
       WHERE i.inhrelid = $1::oid AND p.relkind <> 'p' ORDER BY i.inhseqno`,
     [oid],
   );
-  return r.rows.map((p) => qualified(p.schema, p.name));
+  return r.rows.filter((p) => !skip.has(p.oid)).map((p) => qualified(p.schema, p.name));
 }
 
 /**
@@ -261,10 +261,11 @@ async function parentsOf(c: Client, oid: string): Promise<SqlText[]> {
  * INHERIT of its own after (back to 1, so what was inherited and not local stays so). The real
  * parents end on the table of the user's name, the stand-ins on the one in the migration's
  * schema. INHERIT takes the parent SHARE UPDATE EXCLUSIVE (in the cutover's lock set:
- * cutover/lock-set.ts), NO INHERIT ACCESS SHARE. Nothing for tables without parents.
+ * cutover/lock-set.ts), NO INHERIT ACCESS SHARE. Nothing for tables without parents. `inTree`:
+ * a tree's relations and their shadows (shadow/tree.ts), parents that stay as they are.
  */
-export async function exchangeParents(c: Client, aOid: string, bOid: string): Promise<void> {
-  const [a, b] = [await parentsOf(c, aOid), await parentsOf(c, bOid)];
+export async function exchangeParents(c: Client, aOid: string, bOid: string, inTree: ReadonlySet<string> = new Set()): Promise<void> {
+  const [a, b] = [await parentsOf(c, aOid, inTree), await parentsOf(c, bOid, inTree)];
   if (a.length === 0 && b.length === 0) return;
   const [aName, bName] = [await relationName(c, aOid), await relationName(c, bOid)];
   for (const p of b) await c.query(`ALTER TABLE ${aName} INHERIT ${p}`);

@@ -104,23 +104,26 @@ async function fingerprint(c: Client, relation: SqlText): Promise<string> {
   return r.rows[0]!.f;
 }
 
+/** The change reaches a parent's children: the plan copies the whole tree instead (shadow/tree.ts). */
+export class ReachesChildren extends UserError {
+  constructor(origin: TableInfo) {
+    super(`refused: ${origin.schema}.${origin.name} has inheritance children (INHERITS), and the change reaches them (offline it recurses to every child): it is copied with its whole tree`);
+  }
+}
+
 /**
  * Runs the user's statements on the shadow of a parent (`apply`) with an empty child of it in
  * place, then takes the child away: offline, the parent has children, so PostgreSQL refuses with
  * its own words what it refuses there (ALTER TABLE ONLY ... ADD COLUMN: "column must be added to
  * child tables too"), and a change that reached the child is one that would reach the real
- * children: refused, as the tree is not copied.
+ * children: the plan copies the whole tree instead (ReachesChildren, shadow/tree.ts).
  */
 export async function withProbeChild(c: Client, origin: TableInfo, schema: string, shadow: SqlText, apply: () => Promise<void>): Promise<void> {
   const probe = qualified(schema, 'pgshift_probe_child');
   await c.query(`CREATE TABLE ${probe} () INHERITS (${shadow})`);
   const before = await fingerprint(c, probe);
   await apply();
-  if ((await fingerprint(c, probe)) !== before) {
-    throw new UserError(
-      `refused: ${origin.schema}.${origin.name} has inheritance children (INHERITS), and the change reaches them (offline it recurses to every child): the swap would have to copy and move the whole inheritance tree, which pgshift does not build (a capture and a changelog per relation: a trigger on the parent does not see its children's rows, nor does its key reach them); run it offline in a window, or write it ALTER TABLE ONLY where PostgreSQL allows that`,
-    );
-  }
+  if ((await fingerprint(c, probe)) !== before) throw new ReachesChildren(origin);
   // Offline, ALTER TABLE ONLY ... DROP COLUMN leaves the children's copy of a CHECK on that
   // column counted as inherited from the parent that no longer has it; moving them to the new
   // table makes it their own instead (NO INHERIT).

@@ -1,5 +1,5 @@
 import { ident } from '../db/quote.js';
-import { originRows, type Tables } from '../copy/sql.js';
+import { originRows, shadowRows, type Tables } from '../copy/sql.js';
 import type { Column } from '../catalog/table.js';
 import type { Client } from '../db/session.js';
 import { HASHABLE_TYPES_SQL, type Side } from './side.js';
@@ -32,7 +32,7 @@ export function alterSides(t: Tables, shadowColumns: Column[], hashable: Map<str
       params: m.constants,
     },
     shadow: {
-      relation: t.shadow,
+      relation: shadowRows(t),
       keys: m.shadowKey.map(ident),
       keyTypes: t.shadowKeyTypes,
       values: m.targets.map(ident),

@@ -10,6 +10,8 @@ import { createReplayer, type Replayer } from '../../capture/replayer.js';
 import { rowsOfParent, type Tables } from '../../copy/sql.js';
 import type { PhaseHelpers, Run } from '../run.js';
 import type { ArtifactNames } from '../../plan/names.js';
+import { treeHomes } from '../../shadow/tree.js';
+import { treeCapture, treeRelations, treeReplayer, type TreeRelation } from './tree.js';
 
 /** The copy's chunk transactions' ids (IF NOT EXISTS: a migration begun by an earlier pgshift has none). */
 export function createCopyXactsSql(names: ArtifactNames): string {
@@ -21,14 +23,16 @@ export function buildShadowAndChangelog(run: Run): Promise<ShadowTable> {
   const { plan, names, id } = run;
   return withRetry(run.opts.retry, () =>
     withTransaction(run.pool, async (c) => {
-      const s = await buildShadow(c, { origin: plan.origin, flow: plan.flow, statements: plan.parsed.statements, schema: names.schema });
+      const s = await buildShadow(c, { origin: plan.origin, flow: plan.flow, statements: plan.parsed.statements, schema: names.schema, tree: plan.tree });
       await c.query(`CREATE SCHEMA ${ident(names.logSchema)}`);
       await createChangelog(c, plan.origin, forwardCapture(names), id);
+      // A tree's relations: a changelog each (shadow/tree.ts).
+      for (const [i, t] of plan.tree.entries()) await createChangelog(c, t, treeCapture(names, i + 1), id);
       await c.query(createCopyXactsSql(names));
       // The migration's schema, its own tables' (registered: what tells a migration of this
       // layout, migration/artifacts.ts migrationNames), and those partitions of other schemas go
       // through (plan/partition-homes.ts).
-      for (const schema of [names.schema, names.logSchema, ...partitionHomes(names.schema, plan.origin).extra]) {
+      for (const schema of [names.schema, names.logSchema, ...partitionHomes(names.schema, plan.origin).extra, ...treeHomes(names.schema, plan.origin, plan.tree).extra]) {
         await c.query(`INSERT INTO pgshift.artifacts (migration_id, kind, schema_name, name) VALUES ($1, 'schema', $2, $2)`, [id, schema]);
       }
       await c.query(`UPDATE pgshift.migrations SET resume_state = $2 WHERE id = $1`, [
@@ -55,6 +59,7 @@ export async function installCapture(run: Run): Promise<{ fingerprint: string; s
     withTransaction(pool, async (c) => {
       await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
       await installTriggers(c, plan.origin, forwardCapture(names), id);
+      for (const [i, t] of plan.tree.entries()) await installTriggers(c, t, treeCapture(names, i + 1), id);
     }),
   );
   run.triggersInstalled = true;
@@ -72,9 +77,20 @@ export interface Captured extends PhaseHelpers {
   replayer: Replayer;
   mapping: RowMapping;
   fingerprint: string;
+  /** a tree's relations besides the parent (shadow/tree.ts), and the parent's own replayer (`replayer` replays them all) */
+  tree?: { relations: TreeRelation[]; parent: Replayer };
   /** the oldest transaction running before the capture existed (xid8); absent for a migration begun before it was recorded */
   since?: string;
   buildMs: number;
+}
+
+/** What contextFor gives, and a tree's relations (shadow/tree.ts), read from the shadow tree as built. */
+export async function captureContext(run: Run, shadow: ShadowTable): Promise<Pick<Captured, 'tables' | 'mapping' | 'replayer' | 'tree'>> {
+  const k = contextFor(run, shadow);
+  if (run.plan.tree.length === 0) return k;
+  const relations = await withClient(run.pool, (c) => treeRelations(run, c, shadow));
+  run.relations = [k.tables, ...relations.map((r) => r.tables)];
+  return { ...k, replayer: treeReplayer(k.replayer, relations), tree: { relations, parent: k.replayer } };
 }
 
 /** The shadow-derived pieces every later phase uses: tables, mapping, replayer. */
@@ -88,6 +104,8 @@ export function contextFor(run: Run, shadow: ShadowTable): { tables: Tables; map
     // A parent's rows only: its children's are theirs, and stay where they are (shadow/parent.ts).
     ...rowsOfParent(origin),
     shadow: qualified(names.schema, origin.name),
+    // A tree's shadow: its own rows only, its children's are theirs (shadow/tree.ts).
+    ...(plan.tree.length ? { shadowRows: `ONLY ${qualified(names.schema, origin.name)}` } : {}),
     changelog: qualified(names.logSchema, names.changelog),
     copyXacts: qualified(names.logSchema, names.copyXacts),
     mapping,

@@ -44,6 +44,8 @@ export async function copyAll(run: Run, tables: Tables, start: string[] | null =
     const recorded = await readLanes(c, lanesTable(run), run.names.lockKey);
     if (recorded || start !== null) return { lanes: recorded, workers: chosen.lanes };
     log.info({ migration: run.id, maxParallel: chosen.lanes, why: chosen.why }, 'copy lanes');
+    // A tree's lanes: one per relation, each with its own tables (shadow/tree.ts).
+    if (run.relations) return { lanes: await planPartitionLanes(c, run.relations.map((t) => ({ source: t.origin, target: t.shadow })), lanesTable(run)), workers: chosen.lanes };
     if (leaves.length) {
       const homes = partitionHomes(run.names.schema, origin);
       const partitions = leaves.map((p) => ({ source: homes.live(p), target: homes.inMigration(p) }));
@@ -56,7 +58,7 @@ export async function copyAll(run: Run, tables: Tables, start: string[] | null =
     return { rows: totals.rows, chunks: totals.chunks };
   }
   const left = lanes.filter((l) => !l.done);
-  log.info({ migration: run.id, lanes: lanes.length, left: left.length, workers }, leaves.length ? 'copying partition by partition' : 'copying in key lanes');
+  log.info({ migration: run.id, lanes: lanes.length, left: left.length, workers }, run.relations ? 'copying relation by relation' : leaves.length ? 'copying partition by partition' : 'copying in key lanes');
   // One pool of workers, whatever the lanes are: key ranges of one table, or partitions.
   const pool = pLimit(Math.max(1, workers));
   await Promise.all(left.map((l) => pool(() => copyLane(run, tables, totals, l.watermark ?? l.low, l))));
@@ -90,8 +92,9 @@ export function lookForLanes(run: Run): void {
  * chunk's bound looked up on a second connection while the current chunk is inserted.
  */
 async function copyLane(run: Run, whole: Tables, totals: Totals, from: string[] | null, lane: Lane | null): Promise<void> {
-  // A partition's lane reads its partition and writes the shadow's of the same name.
-  const tables = lane?.source && lane.target ? { ...whole, origin: lane.source, shadow: lane.target } : whole;
+  // A partition's lane reads its partition and writes the shadow's of the same name; a tree's
+  // relation's, its own tables.
+  const tables = lane?.source && lane.target ? run.relations?.find((t) => t.shadow === lane.target) ?? { ...whole, origin: lane.source, shadow: lane.target } : whole;
   const chunker = createChunker({ targetMs: run.opts.chunkTimeMs, initial: 5000, min: 500, max: 200_000, maxStep: 2 });
   const laneHigh = lane?.high ?? null;
   await withClient(run.pool, (c) =>

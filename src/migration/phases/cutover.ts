@@ -13,6 +13,7 @@ import { failpoint } from '../../failpoints.js';
 import { openRevertWindow } from '../revert-window.js';
 import { catchUp } from './catch-up.js';
 import type { Captured } from './capture.js';
+import { treeCapture, type TreeRelation } from './tree.js';
 import { narrowingMayMerge } from '../../plan/mapping.js';
 import { leafKeyChangeSql, splitLeafKeyChanges } from '../../plan/leaf-key-changes.js';
 
@@ -21,7 +22,7 @@ const log = componentLog('cutover');
 /** Everything the cutover transaction needs, and the constraints to validate after it. */
 export async function cutoverInput(
   run: Run,
-  ctx: { shadow: ShadowTable; replayer: Replayer; fingerprint: string; sides: { origin: Side; shadow: Side }; copiedRows: number },
+  ctx: { shadow: ShadowTable; replayer: Replayer; fingerprint: string; sides: { origin: Side; shadow: Side }; copiedRows: number; tree?: TreeRelation[] | undefined },
 ): Promise<{ input: CutoverInput; validate: string[] }> {
   const { plan, opts, names, id } = run;
   const origin = plan.origin;
@@ -32,6 +33,7 @@ export async function cutoverInput(
   const { swap, validate } = swapStatements(plan.parsed.statements, origin.schema, origin.name);
   const constraints = ctx.shadow.constraints;
   const leaf = origin.partitionOf;
+  const tree = ctx.tree ?? [];
   const locks = await withClient(run.pool, async (c) =>
     lockSetFor(c, {
       outgoing: origin.oid,
@@ -40,6 +42,7 @@ export async function cutoverInput(
       dropsOutgoingForeignKeys: !opts.dropOld,
       addedForeignKeyParents: constraints.flatMap((con) => (con.referenced ? [con.referenced] : [])),
       ...(leaf ? { leaf: await leafLocks(c, origin.oid, leaf.parentOid, leaf.defaultPartition?.oid ?? null) } : {}),
+      ...(tree.length ? { tree: tree.flatMap((r) => [r.table.oid, r.shadowOid]) } : {}),
     }),
   );
   const input: CutoverInput = {
@@ -59,6 +62,7 @@ export async function cutoverInput(
     // Filled and indexed, the shadow was kept from autovacuum until now (a vacuum of the fresh heap
     // would hold a lock the cutover needs; seen: one attempt lost to its lock_timeout).
     autovacuumBack: ctx.shadow.heaps.map(autovacuumBackSql),
+    ...(tree.length ? { tree: tree.map((r, i) => ({ oid: r.table.oid, schema: r.table.schema, name: r.table.name, shadowOid: r.shadowOid, capture: treeCapture(names, i + 1) })) } : {}),
     pool: run.pool,
     locks,
     blockers: { mode: opts.throttle.blockers, graceMs: opts.throttle.blockerGraceMs },
@@ -72,6 +76,8 @@ export async function cutoverInput(
       keepOnFailure: opts.rollback === 'none',
       // Linear in the table, under the lock: only where a narrowing can merge keys without an error.
       exactCounts: plan.mapping.narrowedKey.some(narrowingMayMerge),
+      // A tree's relations, as the validation compared them (shadow/tree.ts).
+      ...(tree.length ? { relations: tree.map((r) => ({ ...r.sides!, estimatedRows: r.table.estimatedRows })) } : {}),
     },
   };
   return { input, validate };
@@ -88,7 +94,7 @@ export function renameColumnSql(schema: string, table: string, from: string, to:
  */
 export async function swap(run: Run, k: Captured, sides: { origin: Side; shadow: Side }, copiedRows: number, proofs: CutoverInput['proofs']): Promise<{ result: CutoverResult; userValidate: [string, string][] }> {
   const { pool, opts, id } = run;
-  const { input, validate } = await cutoverInput(run, { shadow: k.shadow, replayer: k.replayer, fingerprint: k.fingerprint, sides, copiedRows });
+  const { input, validate } = await cutoverInput(run, { shadow: k.shadow, replayer: k.replayer, fingerprint: k.fingerprint, sides, copiedRows, tree: k.tree?.relations });
   input.proofs = proofs;
   input.assertOwned = async () => run.ownership?.assertHeld();
   const userValidate = validate.map((v) => [k.tables.origin, v] as [string, string]);

@@ -15,6 +15,11 @@ import { stopIfPartitionsChanged } from '../../catalog/partitions.js';
 import { retypedColumns } from '../../plan/columns.js';
 import { leafKeysValidated } from '../../shadow/leaf.js';
 import { validateChildrenFirst } from '../../shadow/parent.js';
+import { treeHomes } from '../../shadow/tree.js';
+import type { Tables } from '../../copy/sql.js';
+import type { Column } from '../../catalog/table.js';
+import type { Replayer } from '../../capture/replayer.js';
+import type { DeferredConstraint } from '../../shadow/build.js';
 
 const log = componentLog('validate');
 
@@ -22,24 +27,42 @@ const log = componentLog('validate');
 export async function validateShadow(run: Run, k: Captured): Promise<{ report: BeforeCutoverReport; sides: { origin: Side; shadow: Side } }> {
   const { pool, opts, id, names, plan } = run;
   if (plan.origin.partitionKey || plan.origin.partitionOf) await withClient(pool, async (c) => stopIfPartitionsChanged(await changedSince(c, plan.origin.oid, k.fingerprint)));
-  const hashable = await withClient(pool, (c) => hashableTypes(c, k.shadow.columns.map((col) => col.type)));
-  const sides = alterSides(k.tables, k.shadow.columns, hashable);
-  const report = await validateBeforeCutover({
-    pool,
-    level: opts.validation,
-    origin: sides.origin,
-    shadow: sides.shadow,
-    columns: sides.columns,
-    replayer: k.replayer,
-    retry: opts.retry,
-    parallel: opts.checksumParallel,
-    constraintTarget: { schema: names.schema, table: plan.origin.name, oid: k.shadow.oid, key: k.mapping.shadowKey, homes: partitionHomes(names.schema, plan.origin) },
-    deferred: k.shadow.constraints,
-    backlog: opts.cutoverBacklog,
-    originOid: plan.origin.oid,
-    changedSince: k.since,
-    copyXacts: k.tables.copyXacts,
+  const one = async (x: { tables: Tables; columns: Column[]; replayer: Replayer; schema: string; table: string; shadowOid: string; deferred: DeferredConstraint[]; originOid: string }) => {
+    const hashable = await withClient(pool, (c) => hashableTypes(c, x.columns.map((col) => col.type)));
+    const sides = alterSides(x.tables, x.columns, hashable);
+    const report = await validateBeforeCutover({
+      pool,
+      level: opts.validation,
+      origin: sides.origin,
+      shadow: sides.shadow,
+      columns: sides.columns,
+      replayer: x.replayer,
+      retry: opts.retry,
+      parallel: opts.checksumParallel,
+      constraintTarget: { schema: x.schema, table: x.table, oid: x.shadowOid, key: x.tables.mapping.shadowKey, homes: partitionHomes(names.schema, plan.origin) },
+      deferred: x.deferred,
+      backlog: opts.cutoverBacklog,
+      originOid: x.originOid,
+      changedSince: k.since,
+      copyXacts: x.tables.copyXacts,
+    });
+    return { report, sides };
+  };
+  const { report: parentReport, sides } = await one({
+    tables: k.tables, columns: k.shadow.columns, replayer: k.tree?.parent ?? k.replayer, schema: names.schema, table: plan.origin.name,
+    shadowOid: k.shadow.oid, deferred: k.shadow.constraints, originOid: plan.origin.oid,
   });
+  // A tree's relations one by one, each at its own consistent point, holding its own writes
+  // while its own changelog drains (shadow/tree.ts); the cutover checks them again under its locks.
+  let report = parentReport;
+  const homes = treeHomes(names.schema, plan.origin, plan.tree);
+  for (const r of k.tree?.relations ?? []) {
+    const v = await one({
+      tables: r.tables, columns: r.columns, replayer: r.replayer, schema: homes.side(r.table.schema), table: r.table.name, shadowOid: r.shadowOid, deferred: [], originOid: r.table.oid,
+    });
+    r.sides = v.sides;
+    report = addReport(report, v.report);
+  }
   run.validation = report;
   log.info({ migration: id, level: report.level, passed: report.passed, writesHeldMs: Math.round(report.writesHeldMs), ms: Math.round(report.ms) }, 'validated');
   if (!report.passed) {
@@ -75,6 +98,26 @@ export async function proveConstraints(run: Run, k: Captured): Promise<CutoverIn
     record: (recheck) => k.replayer.recordKeysIn(recheck),
   });
   return { proofs, shadow };
+}
+
+/** Two relations' reports as one (a tree's: its relations' counts added up). */
+function addReport(a: BeforeCutoverReport, b: BeforeCutoverReport): BeforeCutoverReport {
+  return {
+    ...a,
+    writesHeldMs: a.writesHeldMs + b.writesHeldMs,
+    rowsOrigin: a.rowsOrigin + b.rowsOrigin,
+    rowsShadow: a.rowsShadow + b.rowsShadow,
+    chunks: a.chunks + b.chunks,
+    mismatchedChunks: a.mismatchedChunks + b.mismatchedChunks,
+    differences: [...a.differences, ...b.differences],
+    differenceCount: a.differenceCount + b.differenceCount,
+    constraintChecks: [...a.constraintChecks, ...b.constraintChecks],
+    ms: a.ms + b.ms,
+    passed: a.passed && b.passed,
+    ...(a.rowsLookedUp || b.rowsLookedUp
+      ? { rowsLookedUp: { origin: (a.rowsLookedUp?.origin ?? 0) + (b.rowsLookedUp?.origin ?? 0), shadow: (a.rowsLookedUp?.shadow ?? 0) + (b.rowsLookedUp?.shadow ?? 0) } }
+      : {}),
+  };
 }
 
 function describeFailure(v: BeforeCutoverReport): string {

@@ -1,0 +1,136 @@
+import type { Client } from '../db/session.js';
+import { ident, literal, qualified, type SqlText } from '../db/quote.js';
+import { UserError } from '../errors.js';
+import { describeTable, readDependents, type TableInfo } from '../catalog/table.js';
+import { noRowIdentity } from '../catalog/row-identity.js';
+import { readDependentDefs } from '../cutover/dependents.js';
+import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js';
+import { copyAclStatements } from './acl.js';
+import { relOptionsList } from './reloptions.js';
+import { createInheritingShadow, standInName } from './inherit.js';
+
+/**
+ * A parent whose change reaches its legacy inheritance children (a type change, a column added
+ * with a volatile default: what PostgreSQL recurses and the classifier sends to the copy) is
+ * copied with its whole tree: R0 = the parent, read ONLY, and R1..Rn = its descendants at every
+ * level, in any schema, each read ONLY. A row trigger on a parent does not fire for its
+ * children's rows, and the parent's key does not reach them, so each relation has its own
+ * capture trigger and changelog, its own row identity, its own copy lane, replayer, validation
+ * and counts (migration/phases/tree.ts); the cutover exchanges every relation by name
+ * (cutover/swap.ts), the shadow tree taking the tree's place and the old tree, still whole,
+ * stepping aside into the migration's schemas (plan/partition-homes.ts, as a partitioned table's
+ * partitions do).
+ *
+ * The shadow tree: the parent's shadow built as any table's; each descendant's as an inheritance
+ * child's (shadow/inherit.ts: CREATE TABLE ... INHERITS stand-ins, so its columns' order,
+ * attislocal/attinhcount and its CHECKs' conislocal/coninhcount are the descendant's), then its
+ * stand-ins of parents inside the tree exchanged for those parents' shadows (INHERIT the shadow,
+ * NO INHERIT the stand-in: counts 2, then back to 1). The user's ALTER then runs on the parent's
+ * shadow and PostgreSQL recurses it into the shadow tree exactly as offline, refusing what it
+ * refuses there in its own words. Stand-ins of parents outside the tree stay until the cutover,
+ * which exchanges them for the real parents (shadow/inherit.ts exchangeParents). INHERIT appends
+ * to pg_inherits: a descendant whose parent outside the tree comes before one inside it would
+ * end with its parents in another order, and is refused.
+ */
+
+/** The descendants of a legacy inheritance parent (no partitions), each after all its parents in the tree. */
+export async function describeTree(c: Client, origin: TableInfo): Promise<TableInfo[]> {
+  const r = await c.query<{ oid: string }>(
+    `WITH RECURSIVE d(oid, depth) AS (
+       SELECT i.inhrelid, 1 FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid WHERE i.inhparent = $1::oid AND NOT ch.relispartition
+       UNION ALL
+       SELECT i.inhrelid, d.depth + 1 FROM d JOIN pg_inherits i ON i.inhparent = d.oid JOIN pg_class ch ON ch.oid = i.inhrelid WHERE NOT ch.relispartition)
+     SELECT oid::int8::text AS oid FROM d GROUP BY oid ORDER BY max(depth), oid`,
+    [origin.oid],
+  );
+  const out: TableInfo[] = [];
+  for (const row of r.rows) out.push(await describeTable(c, row.oid));
+  return out;
+}
+
+/**
+ * Where the tree's relations live during the migration: a descendant's shadow under its own name
+ * in the migration schema of its schema, where the old one steps aside at the swap.
+ */
+export function treeHomes(schema: string, origin: TableInfo, tree: readonly TableInfo[]): PartitionHomes {
+  return partitionHomes(schema, { schema: origin.schema, partitions: tree });
+}
+
+/** Why the tree cannot be copied (a reason for `refused: <table> ...`), or null when it can. */
+export async function treeRefusal(c: Client, origin: TableInfo, tree: TableInfo[]): Promise<string | null> {
+  const inTree = new Set([origin.oid, ...tree.map((t) => t.oid)]);
+  const named = (t: { schema: string; name: string }): string => `${t.schema}.${t.name}`;
+  const copied = 'has inheritance children the change reaches, copied with it as one tree';
+  for (const t of tree) {
+    if (t.identity === null) {
+      const { reason, fix } = noRowIdentity(t.schema, t.name, t.uniqueIndexes);
+      return `${copied}, each relation replayed by a row identity of its own: ${named(t)} ${reason}; ${fix}`;
+    }
+    const parents = t.inheritsFrom.map((p) => inTree.has(p.oid));
+    if (parents.some((inside, i) => !inside && parents.slice(i + 1).some(Boolean))) {
+      return `${copied}: ${named(t)} has a parent outside the tree before one inside it (${t.inheritsFrom.map(named).join(', ')}), which the cutover's INHERIT (it appends) would put after`;
+    }
+    if (!t.isOwner && !origin.isSuperuser) return `${copied}: missing privilege: ownership of ${named(t)} (the cutover renames and re-parents it)`;
+    const why = await unsupported(c, t);
+    if (why) return `${copied}: ${named(t)} ${why}, which the tree's cutover does not carry yet; run the ALTER offline in a window`;
+  }
+  return null;
+}
+
+/** What a descendant has that the tree's cutover would have to re-create or re-point (not built). */
+async function unsupported(c: Client, t: TableInfo): Promise<string | null> {
+  const outside = (await readDependents(c, t.oid)).filter((d) => d.kind !== 'own');
+  if (outside.length) return `has ${[...new Set(outside.map((d) => `${d.kind === 'other' ? '' : `${d.kind} `}${d.description}`))].join(', ')}`;
+  const defs = (await readDependentDefs(c, t.oid, [])).filter((d) => d.kind !== 'cluster');
+  if (defs.length) return `has ${defs.map((d) => `${d.kind} ${d.name}`).join(', ')}`;
+  const own = await c.query<{ name: string }>(
+    `SELECT conname AS name FROM pg_constraint WHERE conrelid = $1::oid AND (contype = 'f' OR NOT convalidated) ORDER BY 1`,
+    [t.oid],
+  );
+  if (own.rows.length) return `has foreign key or NOT VALID constraint ${own.rows.map((r) => r.name).join(', ')}`;
+  if (t.rowSecurity || t.forceRowSecurity) return 'has row level security';
+  if (t.replicaIdentity !== 'd') return 'has a replica identity of its own';
+  return null;
+}
+
+/**
+ * Builds the descendants' shadows inside the shadow's build transaction, once the parent's shadow
+ * exists and before the user's statements run on it: each as an inheritance child's, its
+ * stand-ins of parents inside the tree exchanged for their shadows, then its options, owner,
+ * grants and comment.
+ */
+export async function buildTreeShadows(c: Client, origin: TableInfo, tree: TableInfo[], schema: string): Promise<void> {
+  const homes = treeHomes(schema, origin, tree);
+  for (const s of homes.extra) await c.query(`CREATE SCHEMA ${ident(s)}`);
+  const shadowOf = new Map<string, SqlText>([[origin.oid, qualified(schema, origin.name)], ...tree.map((t): [string, SqlText] => [t.oid, homes.inMigration(t)])]);
+  for (const [n, t] of tree.entries()) {
+    const side = homes.side(t.schema);
+    const shadow = shadowOf.get(t.oid)!;
+    // Stand-ins of its own, by name: the n-th descendant's are pgshift_parent_<n>_<k>.
+    await createInheritingShadow(c, t, side, shadow, `${n + 1}_`);
+    for (const [k, p] of t.inheritsFrom.entries()) {
+      const parentShadow = shadowOf.get(p.oid);
+      if (parentShadow === undefined) continue;
+      const standIn = qualified(side, standInName(k + 1, `${n + 1}_`));
+      await c.query(`ALTER TABLE ${shadow} INHERIT ${parentShadow}`);
+      await c.query(`ALTER TABLE ${shadow} NO INHERIT ${standIn}`);
+      await c.query(`DROP TABLE ${standIn}`);
+    }
+    const options = relOptionsList(t.reloptions).concat(relOptionsList(t.toastReloptions, 'toast'));
+    if (options.length) await c.query(`ALTER TABLE ${shadow} SET (${options.join(', ')})`);
+    for (const col of t.columns) {
+      if (col.statTarget !== null && col.statTarget >= 0) await c.query(`ALTER TABLE ${shadow} ALTER COLUMN ${ident(col.name)} SET STATISTICS ${Number(col.statTarget)}`);
+      const colOptions = relOptionsList(col.options);
+      if (colOptions.length) await c.query(`ALTER TABLE ${shadow} ALTER COLUMN ${ident(col.name)} SET (${colOptions.join(', ')})`);
+    }
+    await c.query(`ALTER TABLE ${shadow} OWNER TO ${ident(t.owner)}`);
+    for (const stmt of await copyAclStatements(c, t.oid, shadow)) await c.query(stmt);
+    if (t.comment !== null) await c.query(`COMMENT ON TABLE ${shadow} IS ${literal(t.comment)}`);
+  }
+}
+
+/** A tree that cannot be copied: refused with the reason. */
+export async function refuseTree(c: Client, origin: TableInfo, tree: TableInfo[]): Promise<void> {
+  const why = await treeRefusal(c, origin, tree);
+  if (why) throw new UserError(`refused: ${origin.schema}.${origin.name} ${why}`);
+}
