@@ -1,0 +1,246 @@
+// A legacy inheritance tree copied with its parent (shadow/tree.ts): a change that reaches the
+// children, under writes to every relation (the parent's and the grandchild's by the mirrored
+// workload, the child's half through the parent), each relation equal to its mirror after; a
+// kill -9 mid-copy and in the cutover, resumed; abort and cleanup leaving nothing.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alterOptions, onlineAlter } from '../src/index.js';
+import { onFailpoint } from '../src/failpoints.js';
+import { startWorkload } from '../src/demo/workload.js';
+import { createTestDatabase, type TestDatabase } from './support/test-db.js';
+import { runCli } from './support/cli.js';
+
+const ROWS = 20_000;
+
+describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('inherit_tree');
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  /**
+   * t (the workload's columns, keys 1..ROWS), its child t_c (keys -1..-500, a column of its own)
+   * and a grandchild in another schema, s_<t>.t_d (keys -1001..-1300, a column of its own): each
+   * keyed, each with a mirror. The children's keys are apart from the parent's: the workload's
+   * writes through the parent (UPDATE ... WHERE id = $1) reach every relation of the tree.
+   */
+  async function tree(t: string): Promise<void> {
+    await db.query(`
+      CREATE TABLE ${t} (id int PRIMARY KEY, u int NOT NULL UNIQUE, v int NOT NULL, note text, CONSTRAINT ${t}_v_check CHECK (v > -1000000));
+      CREATE TABLE ${t}_c (extra int) INHERITS (${t});
+      ALTER TABLE ${t}_c ADD PRIMARY KEY (id);
+      CREATE SCHEMA s_${t};
+      CREATE TABLE s_${t}.${t}_d (w text DEFAULT 'd') INHERITS (${t}_c);
+      ALTER TABLE s_${t}.${t}_d ADD PRIMARY KEY (id);
+      CREATE TABLE ${t}_mirror (id int, u int, v int, note text); CREATE INDEX ON ${t}_mirror (id);
+      INSERT INTO ${t} (id, u, v, note) SELECT g, g, g, 'n' || g FROM generate_series(1, ${ROWS}) g;
+      INSERT INTO ${t}_mirror SELECT id, u, v, note FROM ONLY ${t};
+      INSERT INTO ${t}_c SELECT -g, g, g, 'c' || g, g FROM generate_series(1, 500) g;
+      CREATE TABLE ${t}_c_mirror AS SELECT * FROM ONLY ${t}_c;
+      INSERT INTO s_${t}.${t}_d SELECT -1000 - g, g, g, 'd' || g, g, 'w' || g FROM generate_series(1, 300) g;
+      CREATE TABLE s_${t}.${t}_d_mirror AS SELECT * FROM s_${t}.${t}_d;
+      ANALYZE ${t}; ANALYZE ${t}_c; ANALYZE s_${t}.${t}_d;`);
+  }
+
+  /**
+   * The mirrored workload on the parent; and, on one more session, writes of the child's and the
+   * grandchild's rows, each mirrored in its transaction: updates (half through the parent),
+   * inserts, deletes (half through the parent).
+   */
+  async function writes(t: string): Promise<{ stop: () => Promise<{ errors: string[]; childWrites: number }> }> {
+    const parent = await startWorkload({ url: db.url, schema: 'public', table: t, mirror: `${t}_mirror`, workers: 2, initialRows: ROWS, ratePerSecond: 150 });
+    const live: Record<string, number[]> = { c: Array.from({ length: 500 }, (_, i) => -1 - i), d: Array.from({ length: 300 }, (_, i) => -1001 - i) };
+    const rel = { c: { table: `${t}_c`, mirror: `${t}_c_mirror` }, d: { table: `s_${t}.${t}_d`, mirror: `s_${t}.${t}_d_mirror` } };
+    let running = true;
+    let n = 0;
+    let next = -100_000;
+    const children = (async () => {
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        while (running) {
+          const which = n % 3 === 0 ? 'd' : 'c';
+          const r = rel[which];
+          const ids = live[which]!;
+          const through = n % 2 ? t : r.table;
+          await c.query('BEGIN');
+          if (n % 7 === 3) {
+            const id = next--;
+            const values = which === 'c' ? '($1, $1, 0, \'new\', 1)' : '($1, $1, 0, \'new\', 1, \'w\')';
+            await c.query(`INSERT INTO ${r.table} VALUES ${values}`, [id]);
+            await c.query(`INSERT INTO ${r.mirror} VALUES ${values}`, [id]);
+            ids.push(id);
+          } else if (n % 11 === 5 && ids.length > 10) {
+            const id = ids.splice(Math.floor(Math.random() * ids.length), 1)[0]!;
+            await c.query(`DELETE FROM ${through} WHERE id = $1`, [id]);
+            await c.query(`DELETE FROM ${r.mirror} WHERE id = $1`, [id]);
+          } else {
+            const id = ids[Math.floor(Math.random() * ids.length)]!;
+            await c.query(`UPDATE ${through} SET v = v + 1 WHERE id = $1`, [id]);
+            await c.query(`UPDATE ${r.mirror} SET v = v + 1 WHERE id = $1`, [id]);
+          }
+          await c.query('COMMIT');
+          n++;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      } finally {
+        await c.end();
+      }
+    })();
+    return {
+      stop: async () => {
+        running = false;
+        const failed = await children.then(() => [], (err: unknown) => [String(err)]);
+        const a = await parent.stop();
+        return { errors: [...a.errors, ...failed], childWrites: n };
+      },
+    };
+  }
+
+  /** Rows that differ from the mirrors, per relation (each read ONLY). */
+  const differ = async (t: string): Promise<{ parent: number; child: number; grandchild: number }> => {
+    const diff = async (a: string, b: string): Promise<number> =>
+      (await db.query(`SELECT count(*)::int AS n FROM ((${a} EXCEPT ALL ${b}) UNION ALL (${b} EXCEPT ALL ${a})) d`)).rows[0].n;
+    return {
+      parent: await diff(`SELECT id, u, v, note FROM ONLY ${t}`, `SELECT * FROM ${t}_mirror`),
+      child: await diff(`SELECT id, u, v, note, extra FROM ONLY ${t}_c`, `SELECT * FROM ${t}_c_mirror`),
+      grandchild: await diff(`SELECT id, u, v, note, extra, w FROM s_${t}.${t}_d`, `SELECT * FROM s_${t}.${t}_d_mirror`),
+    };
+  };
+
+  /** Each relation's columns and checks as inheritance sees them (with their types), and its parents by name. */
+  const inheritance = async (t: string): Promise<unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const r of [t, `${t}_c`, `s_${t}.${t}_d`]) {
+      out[r] = {
+        columns: (await db.query(`SELECT attname, format_type(atttypid, atttypmod) AS type, attislocal, attinhcount FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, [r])).rows,
+        checks: (await db.query(`SELECT conname, conislocal, coninhcount FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'c' ORDER BY 1`, [r])).rows,
+        parents: (await db.query(`SELECT inhparent::regclass::text AS p FROM pg_inherits WHERE inhrelid = $1::regclass ORDER BY inhseqno`, [r])).rows,
+      };
+    }
+    return out;
+  };
+
+  /** What the change gives the tree: `v` bigint and `note` varchar(64) in every relation. */
+  const changed = (before: unknown): unknown => {
+    const out: Record<string, unknown> = {};
+    for (const [r, x] of Object.entries(before as Record<string, { columns: { attname: string; type: string }[] }>)) {
+      out[r] = { ...x, columns: x.columns.map((c) => ({ ...c, type: c.attname === 'v' ? 'bigint' : c.attname === 'note' ? 'character varying(64)' : c.type })) };
+    }
+    return out;
+  };
+
+  const schemasLeft = async (): Promise<unknown[]> => (await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows;
+  const triggersLeft = async (t: string): Promise<unknown[]> =>
+    (await db.query(`SELECT tgname FROM pg_trigger WHERE tgrelid IN ($1::regclass, $2::regclass, $3::regclass) AND tgname LIKE 'pgshift%'`, [t, `${t}_c`, `s_${t}.${t}_d`])).rows;
+  const statements = (t: string): string => `ALTER TABLE ${t} ALTER COLUMN v TYPE bigint, ALTER COLUMN note TYPE varchar(64)`;
+
+  it('under writes to every relation (the child\'s half through the parent): the parent counts no shadow row mid-copy, every relation equals its mirror, the tree as offline', async () => {
+    const t = 'ta';
+    await tree(t);
+    const before = await inheritance(t);
+    const seen: { parent: number; own: number; child: number; shadow: number }[] = [];
+    onFailpoint('mid-copy', async () => {
+      const r = await db.query(`SELECT (SELECT count(*) FROM ${t})::int AS parent, (SELECT count(*) FROM ONLY ${t})::int AS own, (SELECT count(*) FROM ${t}_c)::int AS child,
+        (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE 'pgshift\\_%' AND c.relname = '${t}')::int AS shadow`);
+      seen.push(r.rows[0]);
+    });
+    const w = await writes(t);
+    let stats = { errors: [] as string[], childWrites: 0 };
+    try {
+      const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: statements(t), execute: true, dropOld: true, chunkTimeMs: 20 }));
+      expect(report.status).toBe('done');
+    } finally {
+      onFailpoint('mid-copy', null);
+      stats = await w.stop();
+    }
+    expect(stats.errors).toEqual([]);
+    expect(stats.childWrites).toBeGreaterThan(0);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const s of seen) {
+      expect(s.shadow, 'the shadow tree existed').toBe(1);
+      expect(s.parent, 'the parent counts its own rows and its tree\'s, none of the shadows\'').toBe(s.own + s.child);
+    }
+    expect(await differ(t)).toEqual({ parent: 0, child: 0, grandchild: 0 });
+    expect(await inheritance(t)).toEqual(changed(before));
+    expect(await triggersLeft(t)).toEqual([]);
+    expect(await schemasLeft()).toEqual([]);
+  });
+
+  it.each(['mid-copy', 'in-cutover'])('killed at %s under the same writes, resume finishes with every relation equal to its mirror', async (point) => {
+    const t = `tk_${point.replace(/-/g, '_')}`;
+    await tree(t);
+    const before = await inheritance(t);
+    const w = await writes(t);
+    let stats = { errors: [] as string[], childWrites: 0 };
+    try {
+      const alter = ['alter', '--strategy', 'copy', statements(t), '--execute', '--chunk-time', '20ms', '--drop-old', '--url', db.url];
+      const killed = await runCli(alter, { PGSHIFT_FAILPOINT: point });
+      expect(killed.signal, killed.stderr).toBe('SIGKILL');
+      const id = (await db.query(`SELECT id::int FROM pgshift.migrations WHERE table_name = $1 AND outcome IS NULL`, [t])).rows[0]?.id;
+      expect(id, 'an unfinished migration is recorded').toBeGreaterThan(0);
+      expect(await inheritance(t), 'the tree untouched meanwhile').toEqual(before);
+      const resumed = await runCli(['resume', String(id), '--url', db.url, '--chunk-time', '20ms', '--drop-old']);
+      expect(resumed.status, resumed.stderr).toBe(0);
+    } finally {
+      stats = await w.stop();
+    }
+    expect(stats.errors).toEqual([]);
+    expect(await differ(t)).toEqual({ parent: 0, child: 0, grandchild: 0 });
+    expect(await inheritance(t)).toEqual(changed(before));
+    expect(await triggersLeft(t)).toEqual([]);
+    expect(await schemasLeft()).toEqual([]);
+  });
+
+  it('abort of a migration killed mid-copy leaves nothing: no trigger on any relation, no schema, the tree as it was', async () => {
+    const t = 'tb';
+    await tree(t);
+    const before = await inheritance(t);
+    const killed = await runCli(['alter', '--strategy', 'copy', statements(t), '--execute', '--chunk-time', '20ms', '--url', db.url], { PGSHIFT_FAILPOINT: 'mid-copy' });
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    const id = (await db.query(`SELECT id::int FROM pgshift.migrations WHERE table_name = $1 AND outcome IS NULL`, [t])).rows[0]?.id;
+    expect((await triggersLeft(t)).length, 'each relation had its capture').toBe(6);
+    const aborted = await runCli(['abort', String(id), '--url', db.url]);
+    expect(aborted.status, aborted.stderr).toBe(0);
+    expect(await inheritance(t)).toEqual(before);
+    expect(await triggersLeft(t)).toEqual([]);
+    expect(await schemasLeft()).toEqual([]);
+  });
+
+  it('keeps the old tree whole until cleanup, which drops it (leaves first) and every schema', async () => {
+    const t = 'tc';
+    await tree(t);
+    const before = await inheritance(t);
+    const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: statements(t), execute: true }));
+    expect(report.status).toBe('done');
+    const id = report.migrationId!;
+    // The old tree, still a tree, in the migration's schemas.
+    const old = (await db.query(`SELECT c.relnamespace::regnamespace::text AS s, c.relname AS c, p.relnamespace::regnamespace::text AS ps, p.relname AS p
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+      WHERE c.relnamespace::regnamespace::text LIKE 'pgshift\\_%' ORDER BY 1, 2`)).rows;
+    expect(old).toEqual([
+      { s: `pgshift_${id}`, c: `${t}_c`, ps: `pgshift_${id}`, p: t },
+      { s: `pgshift_${id}_1`, c: `${t}_d`, ps: `pgshift_${id}`, p: `${t}_c` },
+    ]);
+    expect(await inheritance(t)).toEqual(changed(before));
+    const cleaned = await runCli(['cleanup', String(id), '--url', db.url]);
+    expect(cleaned.status, cleaned.stderr).toBe(0);
+    expect(await schemasLeft()).toEqual([]);
+    expect(await differ(t)).toEqual({ parent: 0, child: 0, grandchild: 0 });
+  });
+
+  it('refuses --revert-window with one line (exit 2), nothing changed', async () => {
+    const t = 'tr';
+    await tree(t);
+    const before = await inheritance(t);
+    const r = await runCli(['alter', '--strategy', 'copy', statements(t), '--execute', '--revert-window', '1h', '--url', db.url]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/--revert-window: public\.tr is copied with its inheritance tree, whose swap back pgshift does not build yet/);
+    expect(await inheritance(t)).toEqual(before);
+    expect(await schemasLeft()).toEqual([]);
+  });
+});
