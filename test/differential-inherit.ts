@@ -252,6 +252,14 @@ export const INHERIT_CASES: DiffCase[] = [
     after: `INSERT INTO cars (id, note) VALUES (-100, 'kept'); ALTER TABLE vehicles DROP COLUMN year`,
   },
   {
+    name: 'inheritance parent copied alone: ONLY drops a CHECK, then a column another CHECK covers (offline leaves the children that one counted inherited from no parent)',
+    schemas: ['public', 'other'],
+    setup: () => `${vehicles()}
+      ALTER TABLE vehicles ADD CONSTRAINT vehicles_make_check CHECK (make <> '' AND year > 0);`,
+    alter: 'ALTER TABLE ONLY vehicles DROP CONSTRAINT vehicles_year_check, DROP COLUMN year, SET UNLOGGED',
+    after: `INSERT INTO cars (id, year) VALUES (-100, 2001); INSERT INTO vans (id, year, seats) VALUES (-101, 2002, 3); ALTER TABLE vehicles DROP COLUMN note`,
+  },
+  {
     name: 'inheritance parent that is a child too, copied alone: its stand-in parent and its children moved in one cutover',
     schemas: ['public', 'other'],
     setup: vehicles,

@@ -353,6 +353,18 @@ describe('inheritance parent copied alone (shadow/parent.ts)', () => {
     expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
   });
 
+  it('refuses a revert window for ALTER TABLE ONLY ... DROP COLUMN on the parent (exit 2, nothing changed): moving the children back could not make the column inherited only again', async () => {
+    const t = 'pd';
+    await tree(t);
+    const before = await inheritance(t);
+    const err = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: `ALTER TABLE ONLY ${t} DROP COLUMN note, SET UNLOGGED`, execute: true, revertWindowMs: 3_600_000 })).catch((e: unknown) => e);
+    expect((err as { exitCode?: number }).exitCode, String(err)).toBe(2);
+    expect(String(err)).toMatch(/--revert-window: ALTER TABLE ONLY \.\.\. DROP on a parent makes what its children had from it their own/);
+    expect(await inheritance(t)).toEqual(before);
+    expect((await db.query(`SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'note' AND NOT attisdropped`, [t])).rows[0].n).toBe(1);
+    expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+  });
+
   it('a VALIDATE CONSTRAINT that a grandchild\'s row breaks fails before the swap, as offline fails (exit 1, PostgreSQL\'s words), every copy still NOT VALID', async () => {
     const t = 'pv';
     await db.query(`

@@ -35,6 +35,8 @@ export interface SwapInput {
   autovacuumBack: string[];
   /** a tree's relations besides the table, each with its shadow (shadow/tree.ts): exchanged with it */
   tree?: TreeSwap[];
+  /** a parent copied alone: the user's ONLY drops, on the old table's stand-in its children inherit meanwhile (shadow/parent.ts oldParentDrops) */
+  parentDrops?: string[];
 }
 
 /** A relation of a tree copied with its parent (shadow/tree.ts) and its shadow. */
@@ -214,7 +216,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
     for (const t of input.tree) await exchangeParents(c, t.shadowOid, t.oid, inTree);
   } else {
     for (const con of input.constraints.filter(beforeChildren)) await addDeferred(c, table, con, false);
-    await moveChildren(c, origin.oid, input.shadowOid, names.schema);
+    await moveChildren(c, origin.oid, input.shadowOid, names.schema, input.parentDrops);
   }
   const oldTable = qualified(names.schema, origin.name);
   const oldForeignKeys: OldForeignKey[] = [];

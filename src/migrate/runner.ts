@@ -16,6 +16,7 @@ import { HOLDS, type Decision, type Hold, type LockLevel } from '../strategy/cla
 import { estimateChange, type Estimate } from '../estimate/estimate.js';
 import type { DiskLine } from '../dry-run/model.js';
 import { parseAlter, deparseExpression, type Node } from '../plan/parse.js';
+import { onlyDrops } from '../shadow/parent.js';
 import { MissingRelation, resolveTarget } from '../plan/target.js';
 import { runBackfill } from '../backfill/backfill.js';
 import { compareVersions, readMigrations, type Layout, type MigrationFile, type Section, type Statement } from './files.js';
@@ -497,6 +498,8 @@ async function online(p: Pool, o: MigrateOptions, f: MigrationFile, statements: 
       // A copy with statements after it in its file keeps a revert window until the file is done,
       // so that --rollback automatic can swap the old table back if a later statement fails.
       const windowed = record && o.rollback !== 'none' && i < statements.length - 1 && !convertsByUsing(st.node)
+        // ALTER TABLE ONLY ... DROP: on a parent, a revert could not give its children back what it made theirs (migration/report.ts).
+        && onlyDrops((await parseAlter(st.sql)).statements).length === 0
         && (await withClient(p, (c) => routeOf(c, o, st, false))).strategy === 'copy';
       const report = await onlineAlter(alterOptions({
         url: o.url, statements: st.sql, execute: true, retry, strategy: windowed ? 'copy' : st.directives.strategy ?? o.strategy,

@@ -1,4 +1,5 @@
 import { UserError } from '../errors.js';
+import { onlyDrops } from '../shadow/parent.js';
 import type { AlterOptions } from '../config.js';
 import type { BeforeCutoverReport, InLockReport } from '../verify/validate.js';
 import { describePlan, type Plan } from './plan.js';
@@ -62,6 +63,11 @@ function revertability(plan: Plan, opts: Pick<AlterOptions, 'dropOld'>): string[
     if (s.kind === 'origin' && s.using) throw new UserError(`refused: --revert-window: column ${name} is converted by a USING expression, which has no inverse`);
   }
   if (plan.transforms.length) throw new UserError('refused: --revert-window: a --transform has no inverse');
+  if (plan.origin.hasInheritanceChildren && onlyDrops(plan.parsed.statements).length) {
+    throw new UserError(
+      'refused: --revert-window: ALTER TABLE ONLY ... DROP on a parent makes what its children had from it their own, which moving them back cannot undo (INHERIT never makes a column or a CHECK inherited only again)',
+    );
+  }
   const lines: string[] = [];
   for (const d of plan.flow.dropped) {
     const col = plan.origin.columns.find((c) => c.name === d);

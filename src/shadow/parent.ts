@@ -3,7 +3,7 @@ import { ident, qualified, trusted, type SqlText } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { RuntimeError, UserError, describeError, sqlState } from '../errors.js';
 import type { TableInfo } from '../catalog/table.js';
-import type { AlterStatement } from '../plan/parse.js';
+import { deparseStatement, type AlterStatement, type Node } from '../plan/parse.js';
 import { createStandInSql, relationName } from './inherit.js';
 import { placementOf } from '../plan/subcommands.js';
 
@@ -124,19 +124,6 @@ export async function withProbeChild(c: Client, origin: TableInfo, schema: strin
   const before = await fingerprint(c, probe);
   await apply();
   if ((await fingerprint(c, probe)) !== before) throw new ReachesChildren(origin);
-  // Offline, ALTER TABLE ONLY ... DROP COLUMN leaves the children's copy of a CHECK on that
-  // column counted as inherited from the parent that no longer has it; moving them to the new
-  // table makes it their own instead (NO INHERIT).
-  const orphaned = await c.query<{ name: string }>(
-    `SELECT k.conname AS name FROM pg_constraint k WHERE k.conrelid = $1::regclass AND k.coninhcount > 0
-        AND NOT EXISTS (SELECT FROM pg_constraint p WHERE p.conrelid = $2::regclass AND p.conname = k.conname) ORDER BY 1`,
-    [probe, shadow],
-  );
-  if (orphaned.rows.length) {
-    throw new UserError(
-      `refused: ${origin.schema}.${origin.name} has inheritance children, and offline the change leaves their copy of ${orphaned.rows.map((r) => r.name).join(', ')} counted as inherited from it though it no longer has it, which moving them to the new table cannot give (they would own it); run it offline in a window`,
-    );
-  }
   await c.query(`DROP TABLE ${probe}`);
 }
 
@@ -148,12 +135,19 @@ export async function withProbeChild(c: Client, origin: TableInfo, schema: strin
  * each through a stand-in (shadow/inherit.ts) in `schema`: INHERIT the stand-in, NO INHERIT the
  * parent, INHERIT it again, NO INHERIT the stand-in, so that what the child has from that parent
  * never drops to no parent (NO INHERIT would make it the child's own) and its parents end in the
- * order they had (pg_inherits order; inhseqno values higher than offline's). The stand-ins are
- * dropped before the transaction ends. The children are in the cutover's lock set, those later
- * parents too (INHERIT takes them SHARE UPDATE EXCLUSIVE: cutover/lock-set.ts). Nothing for a
- * table without children.
+ * order they had (pg_inherits order; inhseqno values higher than offline's).
+ *
+ * `drops` (oldParentDrops: the user's ALTER TABLE ONLY ... DROP COLUMN / DROP CONSTRAINT) run on
+ * a stand-in of the outgoing table that the children inherit meanwhile: they do to the children
+ * what they did offline, PostgreSQL's own way, which moving alone cannot: a CHECK the dropped
+ * column took with it stays counted inherited on the children (coninhcount 1, conislocal false,
+ * with no parent having it), where NO INHERIT would make it theirs.
+ *
+ * The stand-ins are dropped before the transaction ends. The children are in the cutover's lock
+ * set, the later parents too (INHERIT takes them SHARE UPDATE EXCLUSIVE: cutover/lock-set.ts).
+ * Nothing for a table without children.
  */
-export async function moveChildren(c: Client, fromOid: string, toOid: string, schema: string): Promise<void> {
+export async function moveChildren(c: Client, fromOid: string, toOid: string, schema: string, drops: string[] = []): Promise<void> {
   const children = await c.query<{ oid: string; later: string[] }>(
     `SELECT i.inhrelid::int8::text AS oid,
             ARRAY(SELECT o.inhparent::int8::text FROM pg_inherits o WHERE o.inhrelid = i.inhrelid AND o.inhseqno > i.inhseqno ORDER BY o.inhseqno) AS later
@@ -163,11 +157,25 @@ export async function moveChildren(c: Client, fromOid: string, toOid: string, sc
   );
   if (children.rows.length === 0) return;
   const [from, to] = [await relationName(c, fromOid), await relationName(c, toOid)];
-  const standIns = new Map<string, SqlText>();
-  for (const x of children.rows) {
-    const child = await relationName(c, x.oid);
+  const names = new Map<string, SqlText>();
+  for (const x of children.rows) names.set(x.oid, await relationName(c, x.oid));
+  const oldParent = qualified(schema, OLD_PARENT);
+  if (drops.length) {
+    await c.query(createStandInSql(oldParent, from));
+    for (const child of names.values()) await c.query(`ALTER TABLE ${child} INHERIT ${oldParent}`);
+  }
+  for (const child of names.values()) {
     await c.query(`ALTER TABLE ${child} INHERIT ${to}`);
     await c.query(`ALTER TABLE ${child} NO INHERIT ${from}`);
+  }
+  if (drops.length) {
+    for (const sql of drops) await c.query(sql);
+    for (const child of names.values()) await c.query(`ALTER TABLE ${child} NO INHERIT ${oldParent}`);
+    await c.query(`DROP TABLE ${oldParent}`);
+  }
+  const standIns = new Map<string, SqlText>();
+  for (const x of children.rows) {
+    const child = names.get(x.oid)!;
     for (const oid of x.later) {
       const parent = await relationName(c, oid);
       let standIn = standIns.get(oid);
@@ -183,6 +191,33 @@ export async function moveChildren(c: Client, fromOid: string, toOid: string, sc
     }
   }
   for (const standIn of standIns.values()) await c.query(`DROP TABLE ${standIn}`);
+}
+
+/** The stand-in of the outgoing table that its children inherit while the user's ONLY drops run on it (moveChildren). */
+const OLD_PARENT = 'pgshift_old_parent';
+
+/** The user's subcommands written ALTER TABLE ONLY that drop a column or a constraint, in their order. */
+export function onlyDrops(statements: AlterStatement[]): { statement: AlterStatement; cmd: Node }[] {
+  return statements.flatMap((statement) =>
+    statement.kind === 'alter' && statement.node.relation?.inh !== true
+      ? statement.cmds.filter((cmd) => cmd.subtype === 'AT_DropColumn' || cmd.subtype === 'AT_DropConstraint').map((cmd) => ({ statement, cmd }))
+      : [],
+  );
+}
+
+/**
+ * For a parent copied alone: the user's ALTER TABLE ONLY ... DROP COLUMN and DROP CONSTRAINT, one
+ * statement each, in their order, on the stand-in of the old table that moveChildren makes in
+ * `schema` (IF EXISTS for a constraint: the stand-in has only the CHECK and NOT NULL ones, which
+ * are all that reach children).
+ */
+export function oldParentDrops(statements: AlterStatement[], schema: string): string[] {
+  return onlyDrops(statements).map(({ statement, cmd }) => {
+    const node = structuredClone(statement.node);
+    node.relation = { ...node.relation, schemaname: schema, relname: OLD_PARENT };
+    node.cmds = [{ AlterTableCmd: cmd.subtype === 'AT_DropConstraint' ? { ...cmd, missing_ok: true } : cmd }];
+    return deparseStatement({ kind: 'alter', node, cmds: node.cmds });
+  });
 }
 
 /** The stand-in of the n-th parent that moved children have after the moving table (moveChildren). */

@@ -16,6 +16,7 @@ import type { Captured } from './capture.js';
 import { treeCapture, type TreeRelation } from './tree.js';
 import { narrowingMayMerge } from '../../plan/mapping.js';
 import { leafKeyChangeSql, splitLeafKeyChanges } from '../../plan/leaf-key-changes.js';
+import { oldParentDrops } from '../../shadow/parent.js';
 
 const log = componentLog('cutover');
 
@@ -62,7 +63,7 @@ export async function cutoverInput(
     // Filled and indexed, the shadow was kept from autovacuum until now (a vacuum of the fresh heap
     // would hold a lock the cutover needs; seen: one attempt lost to its lock_timeout).
     autovacuumBack: ctx.shadow.heaps.map(autovacuumBackSql),
-    ...(tree.length ? { tree: tree.map((r, i) => ({ oid: r.table.oid, schema: r.table.schema, name: r.table.name, shadowOid: r.shadowOid, capture: treeCapture(names, i + 1) })) } : {}),
+    ...(tree.length ? { tree: tree.map((r, i) => ({ oid: r.table.oid, schema: r.table.schema, name: r.table.name, shadowOid: r.shadowOid, capture: treeCapture(names, i + 1) })) } : { parentDrops: origin.hasInheritanceChildren ? oldParentDrops(plan.parsed.statements, names.schema) : [] }),
     pool: run.pool,
     locks,
     blockers: { mode: opts.throttle.blockers, graceMs: opts.throttle.blockerGraceMs },
