@@ -232,6 +232,25 @@ describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
     expect(await differ(t)).toEqual({ parent: 0, child: 0, grandchild: 0 });
   });
 
+  it('stops before the swap when a child joins the tree during the migration (exit 1, nothing swapped, nothing left)', async () => {
+    const t = 'tj';
+    await tree(t);
+    const before = await inheritance(t);
+    onFailpoint('after-copy', async () => {
+      await db.query(`CREATE TABLE ${t}_late (x int) INHERITS (${t})`);
+    });
+    try {
+      const err = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: statements(t), execute: true, dropOld: true })).catch((e: unknown) => e);
+      expect((err as { exitCode?: number }).exitCode, String(err)).toBe(1);
+      expect(String(err)).toMatch(/altered by someone else during the migration \(its inheritance tree changed/);
+    } finally {
+      onFailpoint('after-copy', null);
+    }
+    expect(await inheritance(t)).toEqual(before);
+    expect(await triggersLeft(t)).toEqual([]);
+    expect(await schemasLeft()).toEqual([]);
+  });
+
   it('refuses --revert-window with one line (exit 2), nothing changed', async () => {
     const t = 'tr';
     await tree(t);

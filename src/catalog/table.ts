@@ -169,17 +169,23 @@ export async function readDependents(c: Client, oid: string): Promise<Dependent[
  * A fingerprint of the table's shape. Taken when the migration starts and checked again under
  * the cutover lock: DDL by someone else in between means the shadow is stale.
  */
-export async function tableFingerprint(c: Client, oid: string): Promise<string> {
+export async function tableFingerprint(c: Client, oid: string, withTree = false): Promise<string> {
   const r = await c.query<{ fp: string }>(sqlFile('catalog-fingerprint.sql'), [oid]);
-  return r.rows[0]!.fp;
+  if (!withTree) return r.rows[0]!.fp;
+  // A parent copied with its tree (shadow/tree.ts): its descendants too, under a key of their own.
+  const tree = await c.query<{ fp: string }>(sqlFile('tree-fingerprint.sql'), [oid]);
+  return JSON.stringify({ ...JSON.parse(r.rows[0]!.fp), [TREE_KEY]: tree.rows[0]!.fp });
 }
+
+/** The fingerprint's key of a tree copied with its parent: its descendants (sql/tree-fingerprint.sql). */
+const TREE_KEY = 'inheritance tree';
 
 /**
  * What changed on the table since `before` was taken, by kind ("columns, table": grants and
  * options count under 'table'), or null when nothing did.
  */
 export async function changedSince(c: Client, oid: string, before: string): Promise<string | null> {
-  const after = await tableFingerprint(c, oid);
+  const after = await tableFingerprint(c, oid, TREE_KEY in (JSON.parse(before) as Record<string, string>));
   if (after === before) return null;
   const a = JSON.parse(before) as Record<string, string>;
   const b = JSON.parse(after) as Record<string, string>;

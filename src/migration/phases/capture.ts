@@ -64,7 +64,7 @@ export async function installCapture(run: Run): Promise<{ fingerprint: string; s
   );
   run.triggersInstalled = true;
   return withClient(pool, async (c) => {
-    const fp = await tableFingerprint(c, plan.origin.oid);
+    const fp = await tableFingerprint(c, plan.origin.oid, plan.tree.length > 0);
     await c.query(`UPDATE pgshift.migrations SET resume_state = resume_state || jsonb_build_object('fingerprint', $2::text, 'since', $3::text) WHERE id = $1`, [id, fp, since]);
     return { fingerprint: fp, since };
   });
