@@ -54,12 +54,7 @@ export async function lockedSwap<T>(c: Client, spec: LockedSwapSpec<T>): Promise
             [`${lockTimeoutMs}ms`, `${spec.deadlineMs}ms`],
           );
           const t0 = performance.now();
-          const names = await namesByOid(dc, [spec.locks.first, ...spec.locks.exclusive.filter((o) => o !== spec.locks.first)]);
-          await dc.query(`LOCK TABLE ${names.join(', ')} IN ACCESS EXCLUSIVE MODE`);
-          const share = spec.locks.share.filter((o) => o !== spec.locks.first && !spec.locks.exclusive.includes(o));
-          if (share.length) await dc.query(`LOCK TABLE ${(await namesByOid(dc, share)).join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
-          const shareUpdate = spec.locks.shareUpdate.filter((o) => o !== spec.locks.first && !spec.locks.exclusive.includes(o) && !share.includes(o));
-          if (shareUpdate.length) await dc.query(`LOCK TABLE ${(await namesByOid(dc, shareUpdate)).join(', ')} IN SHARE UPDATE EXCLUSIVE MODE`);
+          for (const sql of await lockStatements(dc, spec.locks)) await dc.query(sql);
           const t1 = performance.now();
           const result = await spec.body(dc);
           return { result, attempts, lockWaitMs: t1 - t0, holdMs: performance.now() - t1 };
@@ -73,6 +68,20 @@ export async function lockedSwap<T>(c: Client, spec: LockedSwapSpec<T>): Promise
       if (spec.blockers.mode !== 'wait') await removeBlockers(spec.pool, all, spec.blockers.mode, spec.blockers.graceMs);
     },
   ).catch((err: unknown) => lockGaveUp(spec.pool, all, `the ${spec.label} could not take its locks in ${attempts} attempts`, err));
+}
+
+/**
+ * The LOCK TABLE statements of a lock set, as the cutover runs them (and a runbook writes them:
+ * runbook/copy.ts): ACCESS EXCLUSIVE on the first relation, then the rest in OID order; SHARE ROW
+ * EXCLUSIVE, then SHARE UPDATE EXCLUSIVE, on what only needs those.
+ */
+export async function lockStatements(c: Client, locks: LockSet): Promise<string[]> {
+  const out = [`LOCK TABLE ${(await namesByOid(c, [locks.first, ...locks.exclusive.filter((o) => o !== locks.first)])).join(', ')} IN ACCESS EXCLUSIVE MODE`];
+  const share = locks.share.filter((o) => o !== locks.first && !locks.exclusive.includes(o));
+  if (share.length) out.push(`LOCK TABLE ${(await namesByOid(c, share)).join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
+  const shareUpdate = locks.shareUpdate.filter((o) => o !== locks.first && !locks.exclusive.includes(o) && !share.includes(o));
+  if (shareUpdate.length) out.push(`LOCK TABLE ${(await namesByOid(c, shareUpdate)).join(', ')} IN SHARE UPDATE EXCLUSIVE MODE`);
+  return out;
 }
 
 /** Relation names (quoted, qualified), the first one first, the rest in OID order. */

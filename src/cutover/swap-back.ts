@@ -3,11 +3,9 @@ import { ident, qualified } from '../db/quote.js';
 import type { ArtifactNames } from '../plan/names.js';
 import { dropTriggersSql, reverseCapture } from '../capture/install.js';
 import { addToPublicationSql, declaredInTree, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
-import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, foreignKeysCheckedInLock, moveRules, ownForeignKeys, repointForeignKeysIn, type KeptTrigger, type OldForeignKey } from './swap.js';
+import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, foreignKeysCheckedInLock, moveRules, ownForeignKeys, repointForeignKeysIn, swapInheritance, type KeptTrigger, type OldForeignKey } from './swap.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 import { attachLeaf, detachLeaf } from '../shadow/leaf.js';
-import { exchangeParents } from '../shadow/inherit.js';
-import { moveChildren } from '../shadow/parent.js';
 import type { TableInfo } from '../catalog/table.js';
 import type { PartitionHomes } from '../plan/partition-homes.js';
 
@@ -97,8 +95,7 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   }
 
   await exchangeTables(c, { userSchema: x.userSchema, name: x.name, names: x.names, homes: x.homes, incomingOid: x.oldOid });
-  await exchangeParents(c, x.oldOid, x.newOid);
-  await moveChildren(c, x.newOid, x.oldOid, x.names.schema);
+  await swapInheritance(c, { table, oldTable: qualified(x.names.schema, x.name), schema: x.names.schema, incomingOid: x.oldOid, outgoingOid: x.newOid });
 
   for (const s of of('serial')) {
     const col = x.oldColumnName(s.target!);

@@ -1,5 +1,5 @@
 import type { Client } from '../db/session.js';
-import { ident, literal, qualified } from '../db/quote.js';
+import { ident, literal, qualified, type SqlText } from '../db/quote.js';
 import { sqlFile } from '../db/sql-files.js';
 import type { TableInfo } from '../catalog/table.js';
 import type { ArtifactNames } from '../plan/names.js';
@@ -11,8 +11,8 @@ import { enabledStateSql } from './enabled-state.js';
 import { withQualifiedNames } from '../db/search-path.js';
 import { readPartitionTriggers, type PartitionTrigger } from '../shadow/partitions.js';
 import { attachLeaf, detachLeaf } from '../shadow/leaf.js';
-import { exchangeParents } from '../shadow/inherit.js';
-import { moveChildren } from '../shadow/parent.js';
+import { exchangeParents, parentsOf } from '../shadow/inherit.js';
+import { childrenOf, moveChildren } from '../shadow/parent.js';
 import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js';
 
 export interface SwapInput {
@@ -203,8 +203,10 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   const partitionBound = origin.partitionOf ? await detachLeaf(c, origin) : null;
   for (const sql of input.autovacuumBack) await exec(sql);
   await exchangeTables(c, { userSchema: origin.schema, name: origin.name, names, homes, incomingOid: input.shadowOid, tree: input.tree });
+  const oldTable = qualified(names.schema, origin.name);
+  const inheritance = { table, oldTable, schema: names.schema, incomingOid: input.shadowOid, outgoingOid: origin.oid };
   // An inheritance child: the new table takes the real parents, the old one the stand-ins (shadow/inherit.ts).
-  await exchangeParents(c, input.shadowOid, origin.oid);
+  await swapParents(c, inheritance);
   // A parent copied alone: its NOT VALID checks go on the new table before its children move to it (shadow/parent.ts),
   // so that their copies merge into them and stay inherited (INHERIT), as offline; added after,
   // they would meet copies NO INHERIT of the old table made the children's own.
@@ -213,12 +215,17 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
     // A tree: each relation's shadow takes its parents outside the tree from its stand-ins; those
     // inside are the shadow tree's own, and the old tree keeps its own (shadow/tree.ts).
     const inTree = new Set([origin.oid, input.shadowOid, ...input.tree.flatMap((t) => [t.oid, t.shadowOid])]);
-    for (const t of input.tree) await exchangeParents(c, t.shadowOid, t.oid, inTree);
+    for (const t of input.tree) {
+      await exchangeParents(
+        c,
+        { name: qualified(t.schema, t.name), parents: await parentsOf(c, t.shadowOid, inTree) },
+        { name: qualified(homes.side(t.schema), t.name), parents: await parentsOf(c, t.oid, inTree) },
+      );
+    }
   } else {
     for (const con of input.constraints.filter(beforeChildren)) await addDeferred(c, table, con, false);
-    await moveChildren(c, origin.oid, input.shadowOid, names.schema, input.parentDrops);
+    await swapChildren(c, inheritance, input.parentDrops);
   }
-  const oldTable = qualified(names.schema, origin.name);
   const oldForeignKeys: OldForeignKey[] = [];
   if (input.retainOld) {
     // A kept old table must not hold its parents: their deletes would check it (and fail or
@@ -297,6 +304,37 @@ async function applyLeafKeyChanges(c: Client, added: [string, string][], stateme
     if (now !== undefined) out.push([t, now]);
   }
   return out;
+}
+
+/**
+ * Legacy inheritance in a swap (and a swap back), once the tables changed places (`table` is the
+ * user's name, now the incoming table's; `oldTable` the outgoing one's in the migration's
+ * schema, `schema`): an inheritance child's parents are exchanged, the new table taking the real
+ * ones and the old one the stand-ins (swapParents, shadow/inherit.ts); a parent's children move
+ * to the new table (swapChildren, shadow/parent.ts). Who has which parents and children is read
+ * by OID, the statements name the tables: a runbook records its swap and its swap back before
+ * either has happened, the same call (runbook/copy.ts).
+ */
+export interface InheritanceSwap {
+  table: SqlText;
+  oldTable: SqlText;
+  schema: string;
+  incomingOid: string;
+  outgoingOid: string;
+}
+
+export async function swapInheritance(c: Client, x: InheritanceSwap): Promise<void> {
+  await swapParents(c, x);
+  await swapChildren(c, x);
+}
+
+export async function swapParents(c: Client, x: InheritanceSwap): Promise<void> {
+  await exchangeParents(c, { name: x.table, parents: await parentsOf(c, x.incomingOid) }, { name: x.oldTable, parents: await parentsOf(c, x.outgoingOid) });
+}
+
+/** `drops`: a parent's ONLY drops, run as its children move (shadow/parent.ts moveChildren). */
+export async function swapChildren(c: Client, x: InheritanceSwap, drops: string[] = []): Promise<void> {
+  await moveChildren(c, await childrenOf(c, x.outgoingOid), { from: x.oldTable, to: x.table, schema: x.schema, drops });
 }
 
 /**

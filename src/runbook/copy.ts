@@ -9,18 +9,21 @@ import { tableFingerprint } from '../catalog/table.js';
 import { finishPartitionedIndex } from '../shadow/partitions.js';
 import { autovacuumBackSql } from '../shadow/reloptions.js';
 import { captureFunctionSql, changelogSql, dropTriggersSql, triggersSql, type CaptureNames } from '../capture/install.js';
-import { chunkBoundSql, copyRangeSql, deleteShadowRowsSql, insertRowsSql, takeEntriesSql, type Tables } from '../copy/sql.js';
+import { chunkBoundSql, copyRangeSql, deleteShadowRowsSql, insertRowsSql, originRows, rowsOfParent, takeEntriesSql, type Tables } from '../copy/sql.js';
 import { alterSides, hashableTypes } from '../verify/alter-sides.js';
 import { pageRangeChecksumSql } from '../verify/side.js';
 import { addToPublicationSql, foreignKeysIntoParent, readDependentDefs, type DependentDef } from '../cutover/dependents.js';
-import { leafLocks, lockSetFor, reboundTables } from '../cutover/lock-set.js';
+import { leafLocks, lockSetFor } from '../cutover/lock-set.js';
+import { lockStatements } from '../cutover/locked-swap.js';
 import { carryOnRelations, readBoundDefs, type BoundDefs } from '../cutover/bound-swap.js';
 import { attachLeaf, defaultBoundCheck, inheritedForeignKeys, keysIntoTree, leafBoundCondition } from '../shadow/leaf.js';
-import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, moveRules, repointForeignKeysIn, swapTables } from '../cutover/swap.js';
+import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, moveRules, repointForeignKeysIn, swapInheritance, swapTables } from '../cutover/swap.js';
 import type { Plan } from '../migration/plan.js';
 import { deriveMapping, type RowMapping } from '../plan/mapping.js';
 import { logSchemaOf, type ArtifactNames } from '../plan/names.js';
 import { buildShadow, swapStatements, type ShadowTable } from '../shadow/build.js';
+import { standInName } from '../shadow/inherit.js';
+import { validateChildrenSql } from '../shadow/parent.js';
 import type { PlanStep, Runbook, RunbookScript } from '../dry-run/model.js';
 import { inlineParams, recordingClient, substituteParams, type Recorded } from './recorder.js';
 import { doBlock, guard, scriptText, sessionSettings, type Section } from './script.js';
@@ -77,9 +80,6 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
     [origin.oid],
   )).rows.map((r) => r.name);
   if (ruled.length) return notWritten(`partition ${ruled.join(', ')} has rules of its own, which revert.sql does not move back to the old partition; pgshift alter --execute does`);
-  if (origin.inheritsFrom.length) {
-    return notWritten(`${origin.schema}.${origin.name} is an inheritance child: the scripts do not yet carry the stand-ins of its parents and their exchange in the swap (shadow/inherit.ts); pgshift alter --execute does`);
-  }
   if (origin.hasInheritanceChildren) {
     return notWritten(`${origin.schema}.${origin.name} has inheritance children: the scripts do not read ONLY it nor move its children to the new table in the swap (shadow/parent.ts); pgshift alter --execute does`);
   }
@@ -105,6 +105,7 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
     })})`,
   };
   const oldLeafForeignKeys = leaf ? await inheritedForeignKeys(c, origin.oid) : [];
+  const validateChildren = await validateChildrenSql(c, origin, plan.parsed.statements);
   try {
     return await rolledBack(c, async () => {
       const built = recordingClient(c, 'run');
@@ -129,7 +130,7 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
       // Filled and indexed: the shadow's heaps get their own autovacuum settings back, as a run that
       // waits for a postponed cutover does (the swap may run much later, after replayed writes).
       for (const heap of shadow.heaps) await indexes.client.query(autovacuumBackSql(heap));
-      const ctx: Ctx = { plan, x, schema, table, names, shadow, mapping, defs, bound, rebound, originFks, fingerprint, searchPath, defaultCheck, oldLeafForeignKeys };
+      const ctx: Ctx = { plan, x, schema, table, names, shadow, mapping, defs, bound, rebound, originFks, fingerprint, searchPath, defaultCheck, oldLeafForeignKeys, validateChildren };
       ctx.newIdentity = await identitySequences(c, shadow.oid);
       const swap = await recordSwap(c, ctx);
       const revert = await recordRevert(c, ctx);
@@ -170,6 +171,8 @@ interface Ctx {
   defaultCheck: { on: string; name: string; check: string } | null;
   /** a leaf's foreign keys cloned from its parent's: its own once detached, taken off the kept old leaf */
   oldLeafForeignKeys: string[];
+  /** a parent's: its children's copies of a CHECK the statements VALIDATE, validated before the swap (shadow/parent.ts) */
+  validateChildren: string[];
 }
 
 function notWritten(why: string): CopyRunbook {
@@ -276,6 +279,7 @@ function tablesOf(ctx: Ctx): Tables {
   const typeOf = (name: string): string => ctx.shadow.columns.find((col) => col.name === name)!.type;
   return {
     origin: ctx.table,
+    ...rowsOfParent(ctx.plan.origin),
     shadow: qualified(ctx.schema, ctx.plan.origin.name),
     changelog: qualified(ctx.names.logSchema, ctx.names.changelog),
     mapping: { ...ctx.mapping, expressions: expressions(ctx), constants: [] },
@@ -301,7 +305,7 @@ function copyBlock(ctx: Ctx): string {
   const chunk = (hasLow: boolean, hasHigh: boolean): string =>
     substituteParams(copyRangeSql(t, hasLow, hasHigh), (n) => (hasLow ? (n <= key.length ? lo[n - 1]! : hi[n - 1 - key.length]!) : hi[n - 1]!));
   const bound = (hasLow: boolean): string =>
-    `SELECT ${keys.join(', ')} INTO ${hi.join(', ')} FROM ${ctx.table}${hasLow ? ` WHERE ${tuple(keys)} > ${tuple(lo)}` : ''} ORDER BY ${keys.join(', ')} OFFSET ${ctx.x.chunkRows - 1} LIMIT 1`;
+    `SELECT ${keys.join(', ')} INTO ${hi.join(', ')} FROM ${originRows(t)}${hasLow ? ` WHERE ${tuple(keys)} > ${tuple(lo)}` : ''} ORDER BY ${keys.join(', ')} OFFSET ${ctx.x.chunkRows - 1} LIMIT 1`;
   return doBlock(
     [
       'DECLARE',
@@ -356,11 +360,11 @@ function replayStatements(ctx: Ctx): string[] {
     out.push(
       `CREATE TEMP TABLE pgshift_saved ON COMMIT DROP AS SELECT ${[...sk, ...m.preserved.map(ident)].join(', ')} FROM ${t.shadow} WHERE ${tuple(sk)} IN (SELECT ${ok.join(', ')} FROM ${batch})`,
       `DELETE FROM ${t.shadow} WHERE ${tuple(sk)} IN (SELECT ${ok.join(', ')} FROM ${batch})`,
-      `${head(m.preserved)} SELECT ${select}, ${m.preserved.map((p) => `p.${ident(p)}`).join(', ')} FROM ${ctx.table} JOIN ${saved} p ON ${tuple(ok.map((k) => `${ctx.table}.${k}`))} = ${tuple(sk.map((k) => `p.${k}`))}`,
-      `${head()} SELECT ${select} FROM ${ctx.table} WHERE ${inBatch} AND ${tuple(ok)} NOT IN (SELECT ${sk.join(', ')} FROM ${saved})`,
+      `${head(m.preserved)} SELECT ${select}, ${m.preserved.map((p) => `p.${ident(p)}`).join(', ')} FROM ${originRows(t)} JOIN ${saved} p ON ${tuple(ok.map((k) => `${ctx.table}.${k}`))} = ${tuple(sk.map((k) => `p.${k}`))}`,
+      `${head()} SELECT ${select} FROM ${originRows(t)} WHERE ${inBatch} AND ${tuple(ok)} NOT IN (SELECT ${sk.join(', ')} FROM ${saved})`,
     );
   } else {
-    out.push(`DELETE FROM ${t.shadow} WHERE ${tuple(sk)} IN (SELECT ${ok.join(', ')} FROM ${batch})`, `${head()} SELECT ${select} FROM ${ctx.table} WHERE ${inBatch}`);
+    out.push(`DELETE FROM ${t.shadow} WHERE ${tuple(sk)} IN (SELECT ${ok.join(', ')} FROM ${batch})`, `${head()} SELECT ${select} FROM ${originRows(t)} WHERE ${inBatch}`);
   }
   out.push(`SELECT count(*) AS keys_replayed FROM ${batch}`);
   return out;
@@ -384,27 +388,24 @@ function fingerprintThen(ctx: Ctx, withoutTriggers: boolean): string {
 /** The fingerprint's parts that the runbook's own capture triggers change (the root's, the partitions'). */
 const TRIGGER_KEYS = " - 'triggers' - 'partition triggers'";
 
-/** The lock set of the swap, by name (pgshift's lockSetFor: the table first, then the rest). */
-async function lockStatements(c: Client, ctx: Ctx): Promise<string[]> {
+/**
+ * The lock set of the swap (pgshift's lockSetFor, the table being replaced as the outgoing one) as
+ * the cutover takes it (lockStatements: the first relation first, the table or an inheritance
+ * child's first parent or a leaf's partitioned table, then the rest in OID order). Read before
+ * the swap, the same set names the swap back's: the table of the user's name and the one in the
+ * runbook's schema, their parents and children, what references them (cutover/swap-back.ts
+ * takes lockSetFor of the new table, as outgoing).
+ */
+async function lockStatementsOf(c: Client, ctx: Ctx): Promise<string[]> {
   const o = ctx.plan.origin;
   const leaf = o.partitionOf;
-  const locks = await lockSetFor(c, {
+  return lockStatements(c, await lockSetFor(c, {
     outgoing: o.oid,
     incoming: ctx.shadow.oid,
     dropsOutgoingForeignKeys: true,
     addedForeignKeyParents: ctx.shadow.constraints.flatMap((con) => (con.referenced ? [con.referenced] : [])),
     ...(leaf ? { leaf: await leafLocks(c, o.oid, leaf.parentOid, leaf.defaultPartition?.oid ?? null) } : {}),
-  });
-  const namesOf = async (oids: string[]): Promise<string[]> =>
-    (await c.query(`SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY ($1::oid[]) ORDER BY c.oid`, [oids])).rows.map((r) => r.name as string);
-  const exclusive = await namesOf(locks.exclusive.filter((oid) => oid !== locks.first && oid !== o.oid));
-  const share = await namesOf(locks.share);
-  // A leaf's parent first (the application reaches the leaf through it), then the leaf.
-  const first = leaf ? [qualified(leaf.parentSchema, leaf.parentName), ctx.table] : [ctx.table];
-  return [
-    `LOCK TABLE ${[...first, ...exclusive].join(', ')} IN ACCESS EXCLUSIVE MODE`,
-    ...(share.length ? [`LOCK TABLE ${share.join(', ')} IN SHARE ROW EXCLUSIVE MODE`] : []),
-  ];
+  }));
 }
 
 interface RecordedSwap {
@@ -437,7 +438,7 @@ async function recordSwap(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   // swap reads them before, here): they go too, as the run takes them off (cutover/swap.ts).
   for (const fk of ctx.oldLeafForeignKeys) statements.push(`ALTER TABLE ${qualified(ctx.schema, plan.origin.name)} DROP CONSTRAINT IF EXISTS ${ident(fk)}`);
   const validate = [...result.validate, ...userValidate.map((v) => [ctx.table, v] as [string, string])].map(([t, con]) => `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(con)}`);
-  return { locks: await lockStatements(c, ctx), statements, validate };
+  return { locks: await lockStatementsOf(c, ctx), statements, validate };
 }
 
 /** A recorded setval(pg_get_serial_sequence(table, column), value, called) made to copy the state of `source(column)` at run time. */
@@ -477,6 +478,9 @@ async function recordRevert(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   for (const p of of('publication')) await q(`ALTER PUBLICATION ${ident(p.name)} DROP TABLE ${table}`);
   for (const s of of('statistics')) await q(`DROP STATISTICS IF EXISTS ${qualified(s.schema!, s.name)}`);
   await exchangeTables(rec.client, { userSchema: plan.origin.schema, name: plan.origin.name, names: ctx.names, homes: partitionHomes(schema, plan.origin), incomingOid: plan.origin.oid });
+  // Read now, before the swap, the parents and children are where the swap back finds them on the
+  // other table of the same name: the swap's own call gives the swap back's statements.
+  await swapInheritance(rec.client, { table: qualified(plan.origin.schema, plan.origin.name), oldTable: qualified(schema, plan.origin.name), schema, incomingOid: ctx.shadow.oid, outgoingOid: plan.origin.oid });
   for (const s of of('serial')) await q(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY ${table}.${ident(s.target!)}`);
   const newCol = (o: string): string | undefined => [...plan.flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === o)?.[0];
   for (const s of of('identity')) {
@@ -501,11 +505,7 @@ async function recordRevert(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   await moveRules(rec.client, of('rule'), { to: table, from: qualified(schema, plan.origin.name) });
   for (const s of of('statistics')) await q(`ALTER STATISTICS ${qualified(schema, s.name)} SET SCHEMA ${ident(s.schema!)}`);
   for (const p of of('publication')) await q(addToPublicationSql(p, table));
-  const referencing = [...of('fk-in'), ...intoParent].map((f) => qualified(f.schema!, f.target!));
-  const reboundNames = (await c.query<{ name: string }>(`SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY ($1::oid[])`, [await reboundTables(c, plan.origin.oid)])).rows.map((r) => r.name);
-  const d = leaf?.defaultPartition;
-  const first = leaf ? [qualified(leaf.parentSchema, leaf.parentName), table] : [table];
-  const locks = [`LOCK TABLE ${[...new Set([...first, qualified(schema, plan.origin.name), ...(d ? [qualified(d.schema, d.name)] : []), ...referencing, ...reboundNames])].join(', ')} IN ACCESS EXCLUSIVE MODE`];
+  const locks = await lockStatementsOf(c, ctx);
   return { locks, statements: rec.sql(), validate: validate.map(([t, con]) => `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(con)}`) };
 }
 
@@ -553,7 +553,11 @@ function forwardScript(ctx: Ctx, shadowDdl: string[], keyDdl: string[], indexDdl
     },
     {
       title: `the copy: ${ctx.x.chunkRows} rows a chunk in key order, each chunk its own transaction`,
-      notes: ['locks: ACCESS SHARE on the table per chunk (reads and writes go on); no row locks', 'the INSERT ... SELECT is the copier\'s own chunk statement, into the shadow without indexes; then the shadow\'s key, which the replay finds rows by'],
+      notes: [
+        'locks: ACCESS SHARE on the table per chunk (reads and writes go on); no row locks',
+        'the INSERT ... SELECT is the copier\'s own chunk statement, into the shadow without indexes; then the shadow\'s key, which the replay finds rows by',
+        ...(o.hasInheritanceChildren ? ['the copy and the replays read ONLY the table: its inheritance children\'s rows stay theirs'] : []),
+      ],
       statements: [copyBlock(ctx), "SET maintenance_work_mem = '256MB'", ...keyDdl, 'RESET maintenance_work_mem'],
     },
     {
@@ -571,10 +575,16 @@ function forwardScript(ctx: Ctx, shadowDdl: string[], keyDdl: string[], indexDdl
       statements: ['BEGIN ISOLATION LEVEL REPEATABLE READ', ...replay, 'COMMIT'],
     },
     ...defaultPartitionSections(ctx),
+    ...(ctx.validateChildren.length ? [{
+      title: 'the children\'s copies of the CHECK the statements VALIDATE, validated before the swap (offline, VALIDATE CONSTRAINT validates them too)',
+      notes: ['locks: SHARE UPDATE EXCLUSIVE on each child while it is read (reads and writes go on); a child\'s row that breaks the CHECK stops here, before anything is swapped, as offline fails: then run abort.sql'],
+      statements: ['BEGIN', `SET LOCAL lock_timeout = '${ctx.x.lockTimeoutMs}ms'`, ...ctx.validateChildren, 'COMMIT'],
+    }] : []),
     {
       title: 'the swap, in one transaction: lock, check, replay the rest, exchange the tables, re-point what depends on the table',
       notes: [
         `locks: ACCESS EXCLUSIVE on ${o.schema}.${o.name} and the tables re-pointed, for the final replay and the renames (milliseconds when the replay above ran just before)`,
+        ...inheritanceNotes(o),
         'on a lock timeout: ROLLBACK; and run this section again',
       ],
       statements: [
@@ -600,6 +610,16 @@ function forwardScript(ctx: Ctx, shadowDdl: string[], keyDdl: string[], indexDdl
     purpose: 'the change, as pgshift runs it: shadow, capture, chunked copy, replay, indexes, swap',
     sql: scriptText(header(ctx, 'forward', []), sections),
   };
+}
+
+/** What the swap does with legacy inheritance, said where it happens (shadow/inherit.ts, shadow/parent.ts). */
+function inheritanceNotes(o: Plan['origin']): string[] {
+  const parents = o.inheritsFrom.map((p) => `${p.schema}.${p.name}`);
+  const children = o.inheritanceChildren.map((p) => `${p.schema}.${p.name}`);
+  return [
+    ...(parents.length ? [`an inheritance child: its parents ${parents.join(', ')} are locked first (a query through a parent reaches the table); the new table INHERITs them and leaves the empty stand-ins the shadow inherited during the copy, the old table the other way round`] : []),
+    ...(children.length ? [`an inheritance parent: its children ${children.join(', ')} are locked after it and move to the new table (INHERIT the new, NO INHERIT the old)`] : []),
+  ];
 }
 
 /**
@@ -665,6 +685,8 @@ function dropSchemaStatements(ctx: Ctx): string[] {
   return [
     'BEGIN',
     `DROP TABLE IF EXISTS ${qualified(s, ctx.plan.origin.name)}`,
+    // An inheritance child's stand-ins, once no table inherits them (shadow/inherit.ts).
+    ...ctx.plan.origin.inheritsFrom.map((_, i) => `DROP TABLE IF EXISTS ${qualified(s, standInName(i + 1))}`),
     `DROP TABLE IF EXISTS ${qualified(cap.schema, cap.changelog)}`,
     `DROP TABLE IF EXISTS ${truncatedTable(ctx)}`,
     `DROP TABLE IF EXISTS ${onceDefaults(ctx)}`,
@@ -736,7 +758,7 @@ function cleanupScript(ctx: Ctx): RunbookScript {
 async function engineSteps(c: Client, ctx: Ctx, shadowDdl: string[], keyDdl: string[], indexDdl: string[], swap: RecordedSwap): Promise<PlanStep[]> {
   const o = ctx.plan.origin;
   const typeOf = (name: string): string => ctx.shadow.columns.find((col) => col.name === name)!.type;
-  const t: Tables = { origin: ctx.table, shadow: qualified(ctx.schema, o.name), changelog: qualified(ctx.names.logSchema, ctx.names.changelog), mapping: ctx.mapping, shadowKeyTypes: ctx.mapping.shadowKey.map(typeOf) };
+  const t: Tables = { origin: ctx.table, ...rowsOfParent(o), shadow: qualified(ctx.schema, o.name), changelog: qualified(ctx.names.logSchema, ctx.names.changelog), mapping: ctx.mapping, shadowKeyTypes: ctx.mapping.shadowKey.map(typeOf) };
   const cap = capture(ctx);
   const sides = alterSides(t, ctx.shadow.columns, await hashableTypes(c, ctx.shadow.columns.map((col) => col.type)));
   const name = `${o.schema}.${o.name}`;
@@ -747,6 +769,7 @@ async function engineSteps(c: Client, ctx: Ctx, shadowDdl: string[], keyDdl: str
     { name: 'build the shadow\'s key, then its other indexes, then ANALYZE', sql: [...keyDdl, ...indexDdl, `ANALYZE ${t.shadow}`], lock: 'SHARE', on: `${ctx.schema}.${o.name}`, hold: 'the builds; nothing the application uses is locked' },
     { name: 'replay the captured keys (once the key is built, before each unique index, then until the backlog is small)', sql: [takeEntriesSql(t, false), deleteShadowRowsSql(t), insertRowsSql(t)], lock: 'ROW EXCLUSIVE', on: `${ctx.schema}.${o.name}`, hold: 'one batch; the table is only read' },
     { name: 'validate: both tables\' checksums at one snapshot', sql: [`LOCK TABLE ${ctx.table} IN SHARE MODE`, pageRangeChecksumSql(sides.origin, true), pageRangeChecksumSql(sides.shadow, true)], lock: 'SHARE', on: name, hold: 'milliseconds: writes wait while the last changes are replayed and a snapshot is exported; the checksums then read under it' },
+    ...(ctx.validateChildren.length ? [{ name: 'validate the children\'s copies of the CHECK the statements VALIDATE, in one transaction (offline reaches them too)', sql: ctx.validateChildren, lock: 'SHARE UPDATE EXCLUSIVE', on: o.inheritanceChildren.map((ch) => `${ch.schema}.${ch.name}`).join(', '), hold: 'the scans (reads and writes go on)' }] : []),
     { name: 'cutover: lock, replay the rest, swap, re-point what depends on the table', sql: [...swap.locks, ...swap.statements], lock: 'ACCESS EXCLUSIVE', on: name, hold: 'milliseconds: the final replay and the renames, under a deadline; retried with backoff when a lock does not come' },
     { name: 'after the swap: validate the constraints re-added NOT VALID; the capture goes, the old table stays until pgshift cleanup', sql: swap.validate, lock: 'SHARE UPDATE EXCLUSIVE', on: name, hold: 'the scan (reads and writes go on)' },
   ];

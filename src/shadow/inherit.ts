@@ -244,9 +244,10 @@ const COMPRESSION: Record<string, string> = { p: 'pglz', l: 'lz4' };
 /**
  * A table's INHERITS parents in their order, qualified; not a partitioned table it is a partition
  * of (a leaf's parent is DETACHed and ATTACHed by the swap: shadow/leaf.ts; a runbook records
- * the swap without running the DETACH, so the leaf is still a partition when this reads).
+ * the swap without running the DETACH, so the leaf is still a partition when this reads); none
+ * in `skip` (a tree's relations and their shadows, shadow/tree.ts: parents that stay as they are).
  */
-async function parentsOf(c: Client, oid: string, skip: ReadonlySet<string>): Promise<SqlText[]> {
+export async function parentsOf(c: Client, oid: string, skip: ReadonlySet<string> = new Set()): Promise<SqlText[]> {
   const r = await c.query<{ oid: string; schema: string; name: string }>(
     `SELECT p.oid::int8::text AS oid, n.nspname AS schema, p.relname AS name FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace
       WHERE i.inhrelid = $1::oid AND p.relkind <> 'p' ORDER BY i.inhseqno`,
@@ -255,30 +256,25 @@ async function parentsOf(c: Client, oid: string, skip: ReadonlySet<string>): Pro
   return r.rows.filter((p) => !skip.has(p.oid)).map((p) => qualified(p.schema, p.name));
 }
 
+/** A table in a swap: its name once the tables changed places, and its parents before the exchange (parentsOf). */
+export interface Inheriting {
+  name: SqlText;
+  parents: SqlText[];
+}
+
 /**
  * Inside a swap (and a swap back), once the tables changed places: each takes the other's
  * parents, in their order, INHERIT first (the column and constraint counts go to 2) and NO
  * INHERIT of its own after (back to 1, so what was inherited and not local stays so). The real
  * parents end on the table of the user's name, the stand-ins on the one in the migration's
  * schema. INHERIT takes the parent SHARE UPDATE EXCLUSIVE (in the cutover's lock set:
- * cutover/lock-set.ts), NO INHERIT ACCESS SHARE. Nothing for tables without parents. `inTree`:
- * a tree's relations and their shadows (shadow/tree.ts), parents that stay as they are.
+ * cutover/lock-set.ts), NO INHERIT ACCESS SHARE. Nothing for tables without parents. The
+ * statements name the tables, never read them by OID: a runbook records them before the
+ * exchange has happened (runbook/copy.ts).
  */
-export async function exchangeParents(c: Client, aOid: string, bOid: string, inTree: ReadonlySet<string> = new Set()): Promise<void> {
-  const [a, b] = [await parentsOf(c, aOid, inTree), await parentsOf(c, bOid, inTree)];
-  if (a.length === 0 && b.length === 0) return;
-  const [aName, bName] = [await relationName(c, aOid), await relationName(c, bOid)];
-  for (const p of b) await c.query(`ALTER TABLE ${aName} INHERIT ${p}`);
-  for (const p of a) await c.query(`ALTER TABLE ${aName} NO INHERIT ${p}`);
-  for (const p of a) await c.query(`ALTER TABLE ${bName} INHERIT ${p}`);
-  for (const p of b) await c.query(`ALTER TABLE ${bName} NO INHERIT ${p}`);
-}
-
-/** A relation's qualified name by its OID. */
-export async function relationName(c: Client, oid: string): Promise<SqlText> {
-  const r = await c.query<{ schema: string; name: string }>(
-    `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid`,
-    [oid],
-  );
-  return qualified(r.rows[0]!.schema, r.rows[0]!.name);
+export async function exchangeParents(c: Client, a: Inheriting, b: Inheriting): Promise<void> {
+  for (const p of b.parents) await c.query(`ALTER TABLE ${a.name} INHERIT ${p}`);
+  for (const p of a.parents) await c.query(`ALTER TABLE ${a.name} NO INHERIT ${p}`);
+  for (const p of a.parents) await c.query(`ALTER TABLE ${b.name} INHERIT ${p}`);
+  for (const p of b.parents) await c.query(`ALTER TABLE ${b.name} NO INHERIT ${p}`);
 }

@@ -4,7 +4,7 @@ import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { RuntimeError, UserError, describeError, sqlState } from '../errors.js';
 import type { TableInfo } from '../catalog/table.js';
 import { deparseStatement, type AlterStatement, type Node } from '../plan/parse.js';
-import { createStandInSql, relationName } from './inherit.js';
+import { createStandInSql } from './inherit.js';
 import { placementOf } from '../plan/subcommands.js';
 
 /**
@@ -66,22 +66,30 @@ export async function validateChildrenFirst(pool: Pool, retry: RetryPolicy, tabl
   if (!table.hasInheritanceChildren) return;
   await withRetry(retry, (_a, lockTimeoutMs) =>
     withTransaction(pool, async (c) => {
-      const checks = await validatedChecks(c, table.oid, statements);
-      if (checks.length === 0) return;
+      const validate = await validateChildrenSql(c, table, statements);
+      if (validate.length === 0) return;
       await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
-      const copies = await c.query<{ child: string; name: string }>(
-        `SELECT quote_ident(n.nspname) || '.' || quote_ident(ch.relname) AS child, k.conname AS name
-           FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid JOIN pg_namespace n ON n.oid = ch.relnamespace
-           JOIN pg_constraint k ON k.conrelid = ch.oid AND k.contype = 'c' AND k.conname = ANY ($2::text[])
-          WHERE i.inhparent = $1::oid AND NOT ch.relispartition ORDER BY i.inhrelid, k.conname`,
-        [table.oid, checks],
-      );
-      for (const x of copies.rows) await c.query(`ALTER TABLE ${trusted(x.child)} VALIDATE CONSTRAINT ${ident(x.name)}`);
+      for (const sql of validate) await c.query(sql);
     }),
   ).catch((err: unknown) => {
     if (sqlState(err) !== '23514') throw err;
     throw new RuntimeError(`${describeError(err)}: offline, VALIDATE CONSTRAINT on ${table.schema}.${table.name} fails the same way (it validates its children's copies too); nothing was swapped`);
   });
+}
+
+/** validateChildrenFirst's statements (none when the statements VALIDATE no CHECK the children have): a runbook writes them too (runbook/copy.ts). */
+export async function validateChildrenSql(c: Client, table: TableInfo, statements: AlterStatement[]): Promise<string[]> {
+  if (!table.hasInheritanceChildren) return [];
+  const checks = await validatedChecks(c, table.oid, statements);
+  if (checks.length === 0) return [];
+  const copies = await c.query<{ child: string; name: string }>(
+    `SELECT quote_ident(n.nspname) || '.' || quote_ident(ch.relname) AS child, k.conname AS name
+       FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid JOIN pg_namespace n ON n.oid = ch.relnamespace
+       JOIN pg_constraint k ON k.conrelid = ch.oid AND k.contype = 'c' AND k.conname = ANY ($2::text[])
+      WHERE i.inhparent = $1::oid AND NOT ch.relispartition ORDER BY i.inhrelid, k.conname`,
+    [table.oid, checks],
+  );
+  return copies.rows.map((x) => `ALTER TABLE ${trusted(x.child)} VALIDATE CONSTRAINT ${ident(x.name)}`);
 }
 
 /**
@@ -127,15 +135,38 @@ export async function withProbeChild(c: Client, origin: TableInfo, schema: strin
   await c.query(`DROP TABLE ${probe}`);
 }
 
+/** A legacy inheritance child of a table, and the parents it has after that table (pg_inherits order). */
+export interface InheritanceChild {
+  name: SqlText;
+  later: { oid: string; name: SqlText }[];
+}
+
+/** A table's legacy inheritance children (not its partitions), in OID order (moveChildren). */
+export async function childrenOf(c: Client, oid: string): Promise<InheritanceChild[]> {
+  const r = await c.query<{ schema: string; name: string; later: string[]; later_schemas: string[]; later_names: string[] }>(
+    `SELECT n.nspname AS schema, ch.relname AS name,
+            ARRAY(SELECT o.inhparent::int8::text FROM pg_inherits o WHERE o.inhrelid = i.inhrelid AND o.inhseqno > i.inhseqno ORDER BY o.inhseqno) AS later,
+            ARRAY(SELECT pn.nspname::text FROM pg_inherits o JOIN pg_class p ON p.oid = o.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
+                   WHERE o.inhrelid = i.inhrelid AND o.inhseqno > i.inhseqno ORDER BY o.inhseqno) AS later_schemas,
+            ARRAY(SELECT p.relname::text FROM pg_inherits o JOIN pg_class p ON p.oid = o.inhparent
+                   WHERE o.inhrelid = i.inhrelid AND o.inhseqno > i.inhseqno ORDER BY o.inhseqno) AS later_names
+       FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid JOIN pg_namespace n ON n.oid = ch.relnamespace
+      WHERE i.inhparent = $1::oid AND NOT ch.relispartition ORDER BY i.inhrelid`,
+    [oid],
+  );
+  return r.rows.map((x) => ({ name: qualified(x.schema, x.name), later: x.later.map((o, i) => ({ oid: o, name: qualified(x.later_schemas[i]!, x.later_names[i]!) })) }));
+}
+
 /**
  * Inside a swap (and a swap back), once the tables changed places: every legacy inheritance
- * child of `fromOid` (the outgoing table) moves to `toOid`, INHERIT first (counts 2), NO INHERIT
- * after (back to 1: what was inherited only stays so). INHERIT appends the new table to the
- * child's parents; a child with other parents after the outgoing table gets them back after it,
- * each through a stand-in (shadow/inherit.ts) in `schema`: INHERIT the stand-in, NO INHERIT the
- * parent, INHERIT it again, NO INHERIT the stand-in, so that what the child has from that parent
- * never drops to no parent (NO INHERIT would make it the child's own) and its parents end in the
- * order they had (pg_inherits order; inhseqno values higher than offline's).
+ * child of the outgoing table (`children`, read before: childrenOf) moves from it (now `from`)
+ * to the incoming one (now `to`), INHERIT first (counts 2), NO INHERIT after (back to 1: what
+ * was inherited only stays so). INHERIT appends the new table to the child's parents; a child
+ * with other parents after the outgoing table gets them back after it, each through a stand-in
+ * (shadow/inherit.ts) in `schema`: INHERIT the stand-in, NO INHERIT the parent, INHERIT it again,
+ * NO INHERIT the stand-in, so that what the child has from that parent never drops to no parent
+ * (NO INHERIT would make it the child's own) and its parents end in the order they had
+ * (pg_inherits order; inhseqno values higher than offline's).
  *
  * `drops` (oldParentDrops: the user's ALTER TABLE ONLY ... DROP COLUMN / DROP CONSTRAINT) run on
  * a stand-in of the outgoing table that the children inherit meanwhile: they do to the children
@@ -145,49 +176,39 @@ export async function withProbeChild(c: Client, origin: TableInfo, schema: strin
  *
  * The stand-ins are dropped before the transaction ends. The children are in the cutover's lock
  * set, the later parents too (INHERIT takes them SHARE UPDATE EXCLUSIVE: cutover/lock-set.ts).
- * Nothing for a table without children.
+ * Nothing for a table without children. The statements name the tables, never read them by
+ * OID: a runbook records them before the exchange has happened (runbook/copy.ts).
  */
-export async function moveChildren(c: Client, fromOid: string, toOid: string, schema: string, drops: string[] = []): Promise<void> {
-  const children = await c.query<{ oid: string; later: string[] }>(
-    `SELECT i.inhrelid::int8::text AS oid,
-            ARRAY(SELECT o.inhparent::int8::text FROM pg_inherits o WHERE o.inhrelid = i.inhrelid AND o.inhseqno > i.inhseqno ORDER BY o.inhseqno) AS later
-       FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid
-      WHERE i.inhparent = $1::oid AND NOT ch.relispartition ORDER BY i.inhrelid`,
-    [fromOid],
-  );
-  if (children.rows.length === 0) return;
-  const [from, to] = [await relationName(c, fromOid), await relationName(c, toOid)];
-  const names = new Map<string, SqlText>();
-  for (const x of children.rows) names.set(x.oid, await relationName(c, x.oid));
-  const oldParent = qualified(schema, OLD_PARENT);
+export async function moveChildren(c: Client, children: InheritanceChild[], x: { from: SqlText; to: SqlText; schema: string; drops?: string[] }): Promise<void> {
+  if (children.length === 0) return;
+  const drops = x.drops ?? [];
+  const oldParent = qualified(x.schema, OLD_PARENT);
   if (drops.length) {
-    await c.query(createStandInSql(oldParent, from));
-    for (const child of names.values()) await c.query(`ALTER TABLE ${child} INHERIT ${oldParent}`);
+    await c.query(createStandInSql(oldParent, x.from));
+    for (const child of children) await c.query(`ALTER TABLE ${child.name} INHERIT ${oldParent}`);
   }
-  for (const child of names.values()) {
-    await c.query(`ALTER TABLE ${child} INHERIT ${to}`);
-    await c.query(`ALTER TABLE ${child} NO INHERIT ${from}`);
+  for (const child of children) {
+    await c.query(`ALTER TABLE ${child.name} INHERIT ${x.to}`);
+    await c.query(`ALTER TABLE ${child.name} NO INHERIT ${x.from}`);
   }
   if (drops.length) {
     for (const sql of drops) await c.query(sql);
-    for (const child of names.values()) await c.query(`ALTER TABLE ${child} NO INHERIT ${oldParent}`);
+    for (const child of children) await c.query(`ALTER TABLE ${child.name} NO INHERIT ${oldParent}`);
     await c.query(`DROP TABLE ${oldParent}`);
   }
   const standIns = new Map<string, SqlText>();
-  for (const x of children.rows) {
-    const child = names.get(x.oid)!;
-    for (const oid of x.later) {
-      const parent = await relationName(c, oid);
-      let standIn = standIns.get(oid);
+  for (const child of children) {
+    for (const parent of child.later) {
+      let standIn = standIns.get(parent.oid);
       if (!standIn) {
-        standIn = qualified(schema, laterStandInName(standIns.size + 1));
-        await c.query(createStandInSql(standIn, parent));
-        standIns.set(oid, standIn);
+        standIn = qualified(x.schema, laterStandInName(standIns.size + 1));
+        await c.query(createStandInSql(standIn, parent.name));
+        standIns.set(parent.oid, standIn);
       }
-      await c.query(`ALTER TABLE ${child} INHERIT ${standIn}`);
-      await c.query(`ALTER TABLE ${child} NO INHERIT ${parent}`);
-      await c.query(`ALTER TABLE ${child} INHERIT ${parent}`);
-      await c.query(`ALTER TABLE ${child} NO INHERIT ${standIn}`);
+      await c.query(`ALTER TABLE ${child.name} INHERIT ${standIn}`);
+      await c.query(`ALTER TABLE ${child.name} NO INHERIT ${parent.name}`);
+      await c.query(`ALTER TABLE ${child.name} INHERIT ${parent.name}`);
+      await c.query(`ALTER TABLE ${child.name} NO INHERIT ${standIn}`);
     }
   }
   for (const standIn of standIns.values()) await c.query(`DROP TABLE ${standIn}`);
