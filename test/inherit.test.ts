@@ -240,6 +240,20 @@ describe('inheritance parent copied alone (shadow/parent.ts)', () => {
       ANALYZE ${t};`);
   }
 
+  /** As tree(), the child with another parent after the table (`<t>_q`), which gives two of its columns too. */
+  async function laterParentTree(t: string): Promise<void> {
+    await db.query(`
+      CREATE TABLE ${t} (id int PRIMARY KEY, u int NOT NULL UNIQUE, v int NOT NULL, note text, CONSTRAINT ${t}_v_check CHECK (v > -1000000));
+      CREATE TABLE ${t}_q (id int NOT NULL, v int NOT NULL, tag text DEFAULT 'q', CONSTRAINT ${t}_q_tag_check CHECK (tag <> ''));
+      CREATE TABLE ${t}_c (extra int) INHERITS (${t}, ${t}_q);
+      CREATE TABLE ${t}_mirror (id int, u int, v int, note text); CREATE INDEX ON ${t}_mirror (id);
+      INSERT INTO ${t} (id, u, v, note) SELECT g, g, g, 'n' || g FROM generate_series(1, ${ROWS}) g;
+      INSERT INTO ${t}_mirror SELECT id, u, v, note FROM ONLY ${t};
+      INSERT INTO ${t}_c SELECT -g, g, g, 'c' || g, 'q' || g, g FROM generate_series(1, 500) g;
+      CREATE TABLE ${t}_c_mirror AS SELECT * FROM ${t}_c;
+      ANALYZE ${t};`);
+  }
+
   /** Updates of the child's rows, half through the parent, each mirrored in the same transaction. */
   const toChild = (t: string): { stop: () => Promise<number> } =>
     mirroredUpdates(db, (n) => ({ table: n % 2 ? t : `${t}_c`, mirror: `${t}_c_mirror`, id: -1 - Math.floor(Math.random() * 500) }));
@@ -395,16 +409,7 @@ describe('inheritance parent copied alone (shadow/parent.ts)', () => {
 
   it('a child with another parent after the table: moved with its parents in their order, writes through either parent and to it equal to the mirror, and back by a revert', async () => {
     const t = 'pq';
-    await db.query(`
-      CREATE TABLE ${t} (id int PRIMARY KEY, u int NOT NULL UNIQUE, v int NOT NULL, note text, CONSTRAINT ${t}_v_check CHECK (v > -1000000));
-      CREATE TABLE ${t}_q (id int NOT NULL, v int NOT NULL, tag text DEFAULT 'q', CONSTRAINT ${t}_q_tag_check CHECK (tag <> ''));
-      CREATE TABLE ${t}_c (extra int) INHERITS (${t}, ${t}_q);
-      CREATE TABLE ${t}_mirror (id int, u int, v int, note text); CREATE INDEX ON ${t}_mirror (id);
-      INSERT INTO ${t} (id, u, v, note) SELECT g, g, g, 'n' || g FROM generate_series(1, ${ROWS}) g;
-      INSERT INTO ${t}_mirror SELECT id, u, v, note FROM ONLY ${t};
-      INSERT INTO ${t}_c SELECT -g, g, g, 'c' || g, 'q' || g, g FROM generate_series(1, 500) g;
-      CREATE TABLE ${t}_c_mirror AS SELECT * FROM ${t}_c;
-      ANALYZE ${t};`);
+    await laterParentTree(t);
     const before = await inheritance(t);
     expect((before as { parents: unknown }).parents).toEqual([{ p: t }, { p: `${t}_q` }]);
     const original = await parentOid(t);
@@ -434,6 +439,31 @@ describe('inheritance parent copied alone (shadow/parent.ts)', () => {
     const cleaned = await runCli(['cleanup', String(id), '--url', db.url]);
     expect(cleaned.status, cleaned.stderr).toBe(0);
     expect((await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows).toEqual([]);
+  });
+
+  it('--terminate-blockers ends a transaction that blocks the cutover, not one that only writes to a later parent of a child (which SHARE UPDATE EXCLUSIVE does not wait for)', async () => {
+    const t = 'pb';
+    await laterParentTree(t);
+    const session = async (sql: string): Promise<pg.Client> => {
+      const s = new pg.Client({ connectionString: db.url });
+      s.on('error', () => undefined);
+      await s.connect();
+      await s.query('BEGIN');
+      await s.query(sql);
+      return s;
+    };
+    const blocking = await session(`SELECT count(*) FROM ONLY ${t}`);
+    const writing = await session(`INSERT INTO ${t}_q (id, v) VALUES (-100000, 1)`);
+    try {
+      const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: `ALTER TABLE ${t} SET UNLOGGED`, execute: true, dropOld: true, throttle: { blockers: 'terminate', blockerGraceMs: 300 } }));
+      expect(report.status).toBe('done');
+      expect(await blocking.query('SELECT 1').then(() => null, (e: unknown) => e), 'the blocker was terminated').not.toBeNull();
+      await writing.query('COMMIT');
+    } finally {
+      await blocking.end().catch(() => undefined);
+      await writing.end().catch(() => undefined);
+    }
+    expect((await db.query(`SELECT count(*)::int AS n FROM ONLY ${t}_q WHERE id = -100000`)).rows[0].n, 'the writer to the later parent committed').toBe(1);
   });
 
   it('a table that is a child and a parent: copied alone, its parent exchanged for a stand-in and its child moved in one cutover, and back by a revert', async () => {

@@ -20,16 +20,20 @@ export interface Blocker {
  * application's ordinary traffic and are left alone. Cancelling stops a running statement but
  * releases nothing held by a session idle in a transaction; only terminating does.
  */
-export async function removeBlockers(pool: Pool, relationOids: string[], mode: 'cancel' | 'terminate', graceMs: number): Promise<Blocker[]> {
+export async function removeBlockers(pool: Pool, relationOids: string[], mode: 'cancel' | 'terminate', graceMs: number, shareUpdateOids: string[] = []): Promise<Blocker[]> {
   return withClient(pool, async (c) => {
+    // A relation the cutover takes only SHARE UPDATE EXCLUSIVE (`shareUpdateOids`) is blocked by
+    // no reader or writer: only a lock of that mode or stronger counts there.
     const r = await c.query(
       `SELECT DISTINCT a.pid, a.state, a.xact_start::text AS xact_start, a.query_start::text AS query_start
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.granted AND l.relation = ANY ($1::oid[]) AND a.pid <> pg_backend_pid()
+        WHERE l.granted AND a.pid <> pg_backend_pid()
+          AND (l.relation = ANY ($1::oid[])
+               OR (l.relation = ANY ($3::oid[]) AND l.mode NOT IN ('AccessShareLock', 'RowShareLock', 'RowExclusiveLock')))
           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
           AND a.application_name NOT LIKE 'pgshift%'
           AND a.xact_start < now() - make_interval(secs => $2 / 1000.0)`,
-      [relationOids, graceMs],
+      [relationOids, graceMs, shareUpdateOids],
     );
     const out: Blocker[] = [];
     for (const b of r.rows) {

@@ -41,6 +41,7 @@ export interface LockedSwapResult<T> {
  */
 export async function lockedSwap<T>(c: Client, spec: LockedSwapSpec<T>): Promise<LockedSwapResult<T>> {
   const all = [spec.locks.first, ...spec.locks.exclusive, ...spec.locks.share, ...spec.locks.shareUpdate];
+  const { shareUpdate } = weakerModes(spec.locks);
   let attempts = 0;
   return withRetry(
     spec.retry,
@@ -65,7 +66,9 @@ export async function lockedSwap<T>(c: Client, spec: LockedSwapSpec<T>): Promise
       const holders = await describeBlockers(spec.pool, all);
       log.warn({ migration: spec.migrationId, attempt, pauseMs, reason: describeError(err), holders }, `${spec.label} attempt failed; retrying`);
       await cancelAutovacuum(spec.pool, all);
-      if (spec.blockers.mode !== 'wait') await removeBlockers(spec.pool, all, spec.blockers.mode, spec.blockers.graceMs);
+      if (spec.blockers.mode !== 'wait') {
+        await removeBlockers(spec.pool, all.filter((o) => !shareUpdate.includes(o)), spec.blockers.mode, spec.blockers.graceMs, shareUpdate);
+      }
     },
   ).catch((err: unknown) => lockGaveUp(spec.pool, all, `the ${spec.label} could not take its locks in ${attempts} attempts`, err));
 }
@@ -77,11 +80,16 @@ export async function lockedSwap<T>(c: Client, spec: LockedSwapSpec<T>): Promise
  */
 export async function lockStatements(c: Client, locks: LockSet): Promise<string[]> {
   const out = [`LOCK TABLE ${(await namesByOid(c, [locks.first, ...locks.exclusive.filter((o) => o !== locks.first)])).join(', ')} IN ACCESS EXCLUSIVE MODE`];
-  const share = locks.share.filter((o) => o !== locks.first && !locks.exclusive.includes(o));
+  const { share, shareUpdate } = weakerModes(locks);
   if (share.length) out.push(`LOCK TABLE ${(await namesByOid(c, share)).join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
-  const shareUpdate = locks.shareUpdate.filter((o) => o !== locks.first && !locks.exclusive.includes(o) && !share.includes(o));
   if (shareUpdate.length) out.push(`LOCK TABLE ${(await namesByOid(c, shareUpdate)).join(', ')} IN SHARE UPDATE EXCLUSIVE MODE`);
   return out;
+}
+
+/** What a lock set takes SHARE ROW EXCLUSIVE, and SHARE UPDATE EXCLUSIVE, that it does not take stronger already. */
+function weakerModes(locks: LockSet): { share: string[]; shareUpdate: string[] } {
+  const share = locks.share.filter((o) => o !== locks.first && !locks.exclusive.includes(o));
+  return { share, shareUpdate: locks.shareUpdate.filter((o) => o !== locks.first && !locks.exclusive.includes(o) && !share.includes(o)) };
 }
 
 /** Relation names (quoted, qualified), the first one first, the rest in OID order. */
