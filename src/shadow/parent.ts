@@ -15,9 +15,11 @@ import { placementOf } from '../plan/subcommands.js';
  * capture sees its own rows only (a row trigger on a parent does not fire for its children's),
  * and the cutover moves the children from the old table to the new one: INHERIT the new before
  * NO INHERIT the old (moveChildren), so what they have only from the parent stays so
- * (attislocal = false, attinhcount back to 1), and a column the change dropped ONLY from the
- * parent becomes theirs, as offline. A change that reaches the children would need the whole
- * tree copied (a capture and a changelog per relation): refused (README, Refused, and why).
+ * (attislocal = false, attinhcount back to 1); the user's ONLY drops run meanwhile on a stand-in
+ * of the old table the children inherit, so they do to the children what they do offline; other
+ * parents a child has after it are put back after the new table, in order; a CHECK the change
+ * VALIDATEs is validated on the children first (validateChildrenFirst). A change that reaches
+ * the children is copied with the whole tree instead (shadow/tree.ts).
  */
 
 /** Why a parent's change cannot be copied (a reason for `refused: <table> ...`), or null when it can. */
