@@ -69,7 +69,7 @@ function severalParents(): string {
  * an inherited column again (merged, local), a grandchild with a second parent outside the tree
  * (after its parent in it) and a unique index of its own; every relation keyed, rows of its own.
  */
-function fleet(): string {
+function fleetOf(outsideFirst: boolean): string {
   return `
     CREATE SCHEMA other;
     CREATE TABLE vehicles (id int PRIMARY KEY, make text NOT NULL DEFAULT 'x', year int, note text, CONSTRAINT vehicles_year_check CHECK (year > 1900));
@@ -80,7 +80,7 @@ function fleet(): string {
     CREATE TABLE other.trucks (load numeric(8, 2), year int NOT NULL) INHERITS (vehicles);
     ALTER TABLE other.trucks ADD PRIMARY KEY (id);
     CREATE TABLE tagged (tag text DEFAULT 't');
-    CREATE TABLE vans (seats int) INHERITS (cars, tagged);
+    CREATE TABLE vans (seats int) INHERITS (${outsideFirst ? 'tagged, cars' : 'cars, tagged'});
     ALTER TABLE vans ADD PRIMARY KEY (id);
     CREATE UNIQUE INDEX vans_tag_key ON vans (tag);
     INSERT INTO vehicles (id, make, year, note) SELECT i, 'v' || i, 1990 + i % 30, 'n' || i FROM generate_series(1, 300) i;
@@ -90,6 +90,8 @@ function fleet(): string {
     INSERT INTO tagged (tag) VALUES ('own');
   `;
 }
+
+const fleet = (): string => fleetOf(false);
 
 const FLEET_TOKENS = { 'public.vehicles': ['token'], 'public.cars': ['token'], 'other.trucks': ['token'], 'public.vans': ['token'] };
 
@@ -111,6 +113,13 @@ export const INHERIT_CASES: DiffCase[] = [
     nullnessOnly: FLEET_TOKENS,
     manyValues: [{ table: 'public.cars', column: 'token' }, { table: 'other.trucks', column: 'token' }],
     after: `INSERT INTO cars (id, doors) VALUES (-100, 3); INSERT INTO vans (id, tag) VALUES (-101, 'late')`,
+  },
+  {
+    name: 'inheritance tree copied with its parent: a grandchild whose parent outside the tree comes first, its parents put back in their order in the cutover',
+    schemas: ['public', 'other'],
+    setup: () => fleetOf(true),
+    alter: 'ALTER TABLE vehicles ALTER COLUMN year TYPE bigint',
+    after: `INSERT INTO vans (id, seats, tag) VALUES (-101, 2, 'late'); UPDATE tagged SET tag = tag || 'x'; ALTER TABLE tagged ADD COLUMN extra int DEFAULT 1; ALTER TABLE vehicles DROP COLUMN note`,
   },
   {
     name: 'inheritance tree copied with the middle table: its parent exchanged for a stand-in, its child (with a parent outside the tree) copied with it',

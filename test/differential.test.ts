@@ -210,10 +210,6 @@ const REFUSAL_SETUP = `
   CREATE TABLE chk_p (id int PRIMARY KEY, v int, CONSTRAINT chk_p_v_check CHECK (v > 0));
   CREATE TABLE chk_c () INHERITS (chk_p);
   ALTER TABLE kid_t ADD PRIMARY KEY (id);
-  CREATE TABLE op (id int PRIMARY KEY, v int);
-  CREATE TABLE oq (w int);
-  CREATE TABLE oc () INHERITS (oq, op);
-  ALTER TABLE oc ADD PRIMARY KEY (id);
   CREATE TABLE vp (id int PRIMARY KEY, v int);
   CREATE TABLE vc () INHERITS (vp);
   ALTER TABLE vc ADD PRIMARY KEY (id);
@@ -307,7 +303,6 @@ const REFUSALS: { name: string; statements: string; everyStrategy?: boolean; mes
     statements: 'ALTER TABLE parent_t ADD COLUMN x int, ALTER COLUMN v TYPE bigint',
     message: /public\.parent_t has inheritance children the change reaches, copied with it as one tree, each relation replayed by a row identity of its own: public\.child_t has no primary key and no unique index over NOT NULL columns; fix: add a primary key first/,
   },
-  { name: 'a tree copied with its parent, a child of which has a parent outside the tree before it', statements: 'ALTER TABLE op ALTER COLUMN v TYPE bigint', message: /public\.op has inheritance children the change reaches, copied with it as one tree: public\.oc has a parent outside the tree before one inside it \(public\.oq, public\.op\)/ },
   { name: 'a tree copied with its parent, a child of which has a view', statements: 'ALTER TABLE vp ALTER COLUMN v TYPE bigint', message: /public\.vp has inheritance children the change reaches, copied with it as one tree: public\.vc has view public\.vc_v, which the tree's cutover does not carry yet/ },
   // Offline PostgreSQL refuses it in a child; the shadow tree refuses it the same way.
   { name: 'a tree copied with its parent, a child of which has the added column with another type', statements: 'ALTER TABLE gp ADD COLUMN w text DEFAULT random()::text', message: /child table "gc" has different type for column "w"/ },

@@ -23,8 +23,8 @@ describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
 
   /**
    * t (the workload's columns, keys 1..ROWS), its child t_c (keys -1..-500, a column of its own)
-   * and a grandchild in another schema, s_<t>.t_d (keys -1001..-1300, a column of its own): each
-   * keyed, each with a mirror. The children's keys are apart from the parent's: the workload's
+   * and a grandchild in another schema, s_<t>.t_d (keys -1001..-1300, a column of its own), whose
+   * first parent, s_<t>.t_tag, is outside the tree: each keyed, each with a mirror. The children's keys are apart from the parent's: the workload's
    * writes through the parent (UPDATE ... WHERE id = $1) reach every relation of the tree.
    */
   async function tree(t: string): Promise<void> {
@@ -33,22 +33,24 @@ describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
       CREATE TABLE ${t}_c (extra int) INHERITS (${t});
       ALTER TABLE ${t}_c ADD PRIMARY KEY (id);
       CREATE SCHEMA s_${t};
-      CREATE TABLE s_${t}.${t}_d (w text DEFAULT 'd') INHERITS (${t}_c);
+      CREATE TABLE s_${t}.${t}_tag (id int NOT NULL, tag text DEFAULT 'g', CONSTRAINT ${t}_tag_check CHECK (tag <> ''));
+      INSERT INTO s_${t}.${t}_tag SELECT 5000 + g, 'own' FROM generate_series(1, 10) g;
+      CREATE TABLE s_${t}.${t}_d (w text DEFAULT 'd') INHERITS (s_${t}.${t}_tag, ${t}_c);
       ALTER TABLE s_${t}.${t}_d ADD PRIMARY KEY (id);
       CREATE TABLE ${t}_mirror (id int, u int, v int, note text); CREATE INDEX ON ${t}_mirror (id);
       INSERT INTO ${t} (id, u, v, note) SELECT g, g, g, 'n' || g FROM generate_series(1, ${ROWS}) g;
       INSERT INTO ${t}_mirror SELECT id, u, v, note FROM ONLY ${t};
       INSERT INTO ${t}_c SELECT -g, g, g, 'c' || g, g FROM generate_series(1, 500) g;
       CREATE TABLE ${t}_c_mirror AS SELECT * FROM ONLY ${t}_c;
-      INSERT INTO s_${t}.${t}_d SELECT -1000 - g, g, g, 'd' || g, g, 'w' || g FROM generate_series(1, 300) g;
+      INSERT INTO s_${t}.${t}_d (id, tag, u, v, note, extra, w) SELECT -1000 - g, 't' || g, g, g, 'd' || g, g, 'w' || g FROM generate_series(1, 300) g;
       CREATE TABLE s_${t}.${t}_d_mirror AS SELECT * FROM s_${t}.${t}_d;
       ANALYZE ${t}; ANALYZE ${t}_c; ANALYZE s_${t}.${t}_d;`);
   }
 
   /**
    * The mirrored workload on the parent; and, on one more session, writes of the child's and the
-   * grandchild's rows, each mirrored in its transaction: updates (half through the parent),
-   * inserts, deletes (half through the parent).
+   * grandchild's rows, each mirrored in its transaction: updates (half through the parent, some of
+   * the grandchild's through its parent outside the tree), inserts, deletes (half through the parent).
    */
   async function writes(t: string): Promise<{ stop: () => Promise<{ errors: string[]; childWrites: number }> }> {
     const parent = await startWorkload({ url: db.url, schema: 'public', table: t, mirror: `${t}_mirror`, workers: 2, initialRows: ROWS, ratePerSecond: 150 });
@@ -69,14 +71,19 @@ describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
           await c.query('BEGIN');
           if (n % 7 === 3) {
             const id = next--;
-            const values = which === 'c' ? '($1, $1, 0, \'new\', 1)' : '($1, $1, 0, \'new\', 1, \'w\')';
-            await c.query(`INSERT INTO ${r.table} VALUES ${values}`, [id]);
-            await c.query(`INSERT INTO ${r.mirror} VALUES ${values}`, [id]);
+            const values = which === 'c' ? '(id, u, v, note, extra) VALUES ($1, $1, 0, \'new\', 1)' : '(id, tag, u, v, note, extra, w) VALUES ($1, \'n\', $1, 0, \'new\', 1, \'w\')';
+            await c.query(`INSERT INTO ${r.table} ${values}`, [id]);
+            await c.query(`INSERT INTO ${r.mirror} ${values}`, [id]);
             ids.push(id);
           } else if (n % 11 === 5 && ids.length > 10) {
             const id = ids.splice(Math.floor(Math.random() * ids.length), 1)[0]!;
             await c.query(`DELETE FROM ${through} WHERE id = $1`, [id]);
             await c.query(`DELETE FROM ${r.mirror} WHERE id = $1`, [id]);
+          } else if (which === 'd' && n % 4 === 0) {
+            // Through the grandchild's parent outside the tree.
+            const id = ids[Math.floor(Math.random() * ids.length)]!;
+            await c.query(`UPDATE s_${t}.${t}_tag SET tag = tag || 'x' WHERE id = $1`, [id]);
+            await c.query(`UPDATE ${r.mirror} SET tag = tag || 'x' WHERE id = $1`, [id]);
           } else {
             const id = ids[Math.floor(Math.random() * ids.length)]!;
             await c.query(`UPDATE ${through} SET v = v + 1 WHERE id = $1`, [id]);
@@ -107,7 +114,7 @@ describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
     return {
       parent: await diff(`SELECT id, u, v, note FROM ONLY ${t}`, `SELECT * FROM ${t}_mirror`),
       child: await diff(`SELECT id, u, v, note, extra FROM ONLY ${t}_c`, `SELECT * FROM ${t}_c_mirror`),
-      grandchild: await diff(`SELECT id, u, v, note, extra, w FROM s_${t}.${t}_d`, `SELECT * FROM s_${t}.${t}_d_mirror`),
+      grandchild: await diff(`SELECT id, tag, u, v, note, extra, w FROM s_${t}.${t}_d`, `SELECT * FROM s_${t}.${t}_d_mirror`),
     };
   };
 
@@ -220,10 +227,12 @@ describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
     // The old tree, still a tree, in the migration's schemas.
     const old = (await db.query(`SELECT c.relnamespace::regnamespace::text AS s, c.relname AS c, p.relnamespace::regnamespace::text AS ps, p.relname AS p
       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
-      WHERE c.relnamespace::regnamespace::text LIKE 'pgshift\\_%' ORDER BY 1, 2`)).rows;
+      WHERE c.relnamespace::regnamespace::text LIKE 'pgshift\\_%' ORDER BY 1, 2, i.inhseqno`)).rows;
+    // (the old grandchild inherits the stand-in of its parent outside the tree, which the new one took)
     expect(old).toEqual([
       { s: `pgshift_${id}`, c: `${t}_c`, ps: `pgshift_${id}`, p: t },
       { s: `pgshift_${id}_1`, c: `${t}_d`, ps: `pgshift_${id}`, p: `${t}_c` },
+      { s: `pgshift_${id}_1`, c: `${t}_d`, ps: `pgshift_${id}_1`, p: 'pgshift_parent_2_1' },
     ]);
     expect(await inheritance(t)).toEqual(changed(before));
     const cleaned = await runCli(['cleanup', String(id), '--url', db.url]);

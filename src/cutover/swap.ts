@@ -12,6 +12,7 @@ import { withQualifiedNames } from '../db/search-path.js';
 import { readPartitionTriggers, type PartitionTrigger } from '../shadow/partitions.js';
 import { attachLeaf, detachLeaf } from '../shadow/leaf.js';
 import { exchangeParents, parentsOf } from '../shadow/inherit.js';
+import { orderParents } from '../shadow/tree.js';
 import { childrenOf, moveChildren } from '../shadow/parent.js';
 import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js';
 
@@ -45,6 +46,8 @@ export interface TreeSwap {
   schema: string;
   name: string;
   shadowOid: string;
+  /** its parents in their order (qualified), as the relation has them and the new one must */
+  parents: SqlText[];
   /** its capture's triggers (migration/phases/tree.ts treeCapture) */
   capture: Pick<CaptureNames, 'captureTrigger' | 'truncateTrigger'>;
 }
@@ -221,6 +224,8 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
         { name: qualified(t.schema, t.name), parents: await parentsOf(c, t.shadowOid, inTree) },
         { name: qualified(homes.side(t.schema), t.name), parents: await parentsOf(c, t.oid, inTree) },
       );
+      // A parent outside the tree before one in it: appended after by INHERIT, put back in order.
+      await orderParents(c, qualified(t.schema, t.name), t.parents, names.schema);
     }
   } else {
     for (const con of input.constraints.filter(beforeChildren)) await addDeferred(c, table, con, false);

@@ -7,7 +7,7 @@ import { readDependentDefs } from '../cutover/dependents.js';
 import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js';
 import { copyAclStatements } from './acl.js';
 import { relOptionsList } from './reloptions.js';
-import { createInheritingShadow, standInName } from './inherit.js';
+import { createInheritingShadow, createStandInSql, standInName } from './inherit.js';
 
 /**
  * A parent whose change reaches its legacy inheritance children (a type change, a column added
@@ -29,8 +29,8 @@ import { createInheritingShadow, standInName } from './inherit.js';
  * shadow and PostgreSQL recurses it into the shadow tree exactly as offline, refusing what it
  * refuses there in its own words. Stand-ins of parents outside the tree stay until the cutover,
  * which exchanges them for the real parents (shadow/inherit.ts exchangeParents). INHERIT appends
- * to pg_inherits: a descendant whose parent outside the tree comes before one inside it would
- * end with its parents in another order, and is refused.
+ * to pg_inherits: a descendant whose parent outside the tree comes before one inside it then has
+ * them in another order, which the cutover puts back (orderParents).
  */
 
 /** The descendants of a legacy inheritance parent (no partitions), each after all its parents in the tree. */
@@ -58,17 +58,12 @@ export function treeHomes(schema: string, origin: TableInfo, tree: readonly Tabl
 
 /** Why the tree cannot be copied (a reason for `refused: <table> ...`), or null when it can. */
 export async function treeRefusal(c: Client, origin: TableInfo, tree: TableInfo[]): Promise<string | null> {
-  const inTree = new Set([origin.oid, ...tree.map((t) => t.oid)]);
   const named = (t: { schema: string; name: string }): string => `${t.schema}.${t.name}`;
   const copied = 'has inheritance children the change reaches, copied with it as one tree';
   for (const t of tree) {
     if (t.identity === null) {
       const { reason, fix } = noRowIdentity(t.schema, t.name, t.uniqueIndexes);
       return `${copied}, each relation replayed by a row identity of its own: ${named(t)} ${reason}; ${fix}`;
-    }
-    const parents = t.inheritsFrom.map((p) => inTree.has(p.oid));
-    if (parents.some((inside, i) => !inside && parents.slice(i + 1).some(Boolean))) {
-      return `${copied}: ${named(t)} has a parent outside the tree before one inside it (${t.inheritsFrom.map(named).join(', ')}), which the cutover's INHERIT (it appends) would put after`;
     }
     if (!t.isOwner && !origin.isSuperuser) return `${copied}: missing privilege: ownership of ${named(t)} (the cutover renames and re-parents it)`;
     const why = await unsupported(c, t);
@@ -137,4 +132,30 @@ export async function buildTreeShadows(c: Client, origin: TableInfo, tree: Table
 export async function refuseTree(c: Client, origin: TableInfo, tree: TableInfo[]): Promise<void> {
   const why = await treeRefusal(c, origin, tree);
   if (why) throw new UserError(`refused: ${origin.schema}.${origin.name} ${why}`);
+}
+
+/**
+ * Inside the cutover, once a tree's relations changed places: a relation's parents put back in
+ * `order` (qualified names, as the relation had them), from the first one out of place on, each
+ * taken off and appended again (INHERIT appends) through a stand-in LIKE it that the relation
+ * inherits meanwhile, so that what it has from that parent never drops to no parent (NO INHERIT
+ * would make it local). Nothing when the order is already right.
+ */
+export async function orderParents(c: Client, relation: SqlText, order: SqlText[], schema: string): Promise<void> {
+  const now = (await c.query<{ p: string }>(
+    `SELECT quote_ident(n.nspname) || '.' || quote_ident(p.relname) AS p FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+       JOIN pg_namespace n ON n.oid = p.relnamespace WHERE i.inhrelid = $1::regclass ORDER BY i.inhseqno`,
+    [relation],
+  )).rows.map((r) => r.p);
+  const from = order.findIndex((p, i) => now[i] !== p);
+  if (from < 0) return;
+  const standIn = qualified(schema, 'pgshift_order_parent');
+  for (const parent of order.slice(from)) {
+    await c.query(createStandInSql(standIn, parent));
+    await c.query(`ALTER TABLE ${relation} INHERIT ${standIn}`);
+    await c.query(`ALTER TABLE ${relation} NO INHERIT ${parent}`);
+    await c.query(`ALTER TABLE ${relation} INHERIT ${parent}`);
+    await c.query(`ALTER TABLE ${relation} NO INHERIT ${standIn}`);
+    await c.query(`DROP TABLE ${standIn}`);
+  }
 }

@@ -43,7 +43,9 @@ export async function cutoverInput(
       dropsOutgoingForeignKeys: !opts.dropOld,
       addedForeignKeyParents: constraints.flatMap((con) => (con.referenced ? [con.referenced] : [])),
       ...(leaf ? { leaf: await leafLocks(c, origin.oid, leaf.parentOid, leaf.defaultPartition?.oid ?? null) } : {}),
-      ...(tree.length ? { tree: tree.flatMap((r) => [r.table.oid, r.shadowOid]) } : {}),
+      // A tree: every relation, its shadow, and its parents outside the tree (a statement through
+      // one lists its children when it locks it, as through the table: cutover/lock-set.ts).
+      ...(tree.length ? { tree: [...new Set(tree.flatMap((r) => [r.table.oid, r.shadowOid, ...r.table.inheritsFrom.map((p) => p.oid)]))].filter((o) => o !== origin.oid) } : {}),
     }),
   );
   const input: CutoverInput = {
@@ -63,7 +65,10 @@ export async function cutoverInput(
     // Filled and indexed, the shadow was kept from autovacuum until now (a vacuum of the fresh heap
     // would hold a lock the cutover needs; seen: one attempt lost to its lock_timeout).
     autovacuumBack: ctx.shadow.heaps.map(autovacuumBackSql),
-    ...(tree.length ? { tree: tree.map((r, i) => ({ oid: r.table.oid, schema: r.table.schema, name: r.table.name, shadowOid: r.shadowOid, capture: treeCapture(names, i + 1) })) } : { parentDrops: origin.hasInheritanceChildren ? oldParentDrops(plan.parsed.statements, names.schema) : [] }),
+    ...(tree.length ? { tree: tree.map((r, i) => ({
+      oid: r.table.oid, schema: r.table.schema, name: r.table.name, shadowOid: r.shadowOid, capture: treeCapture(names, i + 1),
+      parents: r.table.inheritsFrom.map((p) => qualified(p.schema, p.name)),
+    })) } : { parentDrops: origin.hasInheritanceChildren ? oldParentDrops(plan.parsed.statements, names.schema) : [] }),
     pool: run.pool,
     locks,
     blockers: { mode: opts.throttle.blockers, graceMs: opts.throttle.blockerGraceMs },
