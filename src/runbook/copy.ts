@@ -23,7 +23,7 @@ import { deriveMapping, type RowMapping } from '../plan/mapping.js';
 import { logSchemaOf, type ArtifactNames } from '../plan/names.js';
 import { buildShadow, swapStatements, type ShadowTable } from '../shadow/build.js';
 import { standInName } from '../shadow/inherit.js';
-import { validateChildrenSql } from '../shadow/parent.js';
+import { oldParentDrops, validateChildrenSql } from '../shadow/parent.js';
 import type { PlanStep, Runbook, RunbookScript } from '../dry-run/model.js';
 import { inlineParams, recordingClient, substituteParams, type Recorded } from './recorder.js';
 import { doBlock, guard, scriptText, sessionSettings, type Section } from './script.js';
@@ -80,8 +80,8 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
     [origin.oid],
   )).rows.map((r) => r.name);
   if (ruled.length) return notWritten(`partition ${ruled.join(', ')} has rules of its own, which revert.sql does not move back to the old partition; pgshift alter --execute does`);
-  if (origin.hasInheritanceChildren) {
-    return notWritten(`${origin.schema}.${origin.name} has inheritance children: the scripts do not read ONLY it nor move its children to the new table in the swap (shadow/parent.ts); pgshift alter --execute does`);
+  if (plan.tree.length) {
+    return notWritten(`the change reaches the inheritance children of ${origin.schema}.${origin.name}: the scripts do not copy the whole tree (a capture, a changelog and a copy per relation: shadow/tree.ts); pgshift alter --execute does`);
   }
   const leaf = origin.partitionOf;
   const intoTree = leaf ? await keysIntoTree(c, origin.oid) : [];
@@ -424,6 +424,8 @@ async function recordSwap(c: Client, ctx: Ctx): Promise<RecordedSwap> {
     origin: plan.origin, names: ctx.names, shadowOid: ctx.shadow.oid, newColumnName, renameOrigin: [], unrenameOrigin: [],
     // Not written for a leaf with a key into its tree (above): no statement can name one.
     constraints: ctx.shadow.constraints, swapStatements: swap, leafKeyChanges: [], retainOld: true,
+    // A parent's ONLY drops, run on the old table's stand-in while its children move, as the run's (shadow/parent.ts).
+    parentDrops: plan.origin.hasInheritanceChildren ? oldParentDrops(plan.parsed.statements, ctx.schema) : [],
     // A runbook's swap runs whenever the DBA runs it: the heaps got their settings back after the builds.
     autovacuumBack: [],
   });
@@ -727,6 +729,9 @@ function revertScript(ctx: Ctx, revert: RecordedSwap): RunbookScript {
     sql: scriptText(
       header(ctx, 'revert', [
         'LOSES DATA: the old table has not been kept in step since the swap; every row inserted, updated or deleted in the new table since then is as it was at the swap.',
+        ...(o.hasInheritanceChildren && oldParentDrops(ctx.plan.parsed.statements, ctx.schema).length
+          ? ['A column the statements drop ONLY from the table stays its children\'s own after this (attislocal; no statement makes it inherited only again): pgshift refuses a revert window for such a change.']
+          : []),
         'After it, abort.sql removes the new table and the rest.',
       ]),
       sections,
