@@ -136,6 +136,15 @@ export const INHERIT_CASES: DiffCase[] = [
     after: `ALTER TABLE things DROP COLUMN kind; INSERT INTO widgets (id, weight) VALUES (100000, 2)`,
   },
   {
+    name: 'inheritance child of a parent with NOT VALID checks that rows of the child break (its copies stay inherited and not valid)',
+    setup: () => `${widgets()}
+      INSERT INTO widgets (id, label, kind, weight) VALUES (-50, 'old', 1, 1);
+      ALTER TABLE things ADD CONSTRAINT things_id_check CHECK (id > 0) NOT VALID, ADD CONSTRAINT things_label_check CHECK (label <> 'old') NOT VALID;
+      COMMENT ON CONSTRAINT things_id_check ON things IS 'positive';`,
+    alter: 'ALTER TABLE widgets ALTER COLUMN note TYPE varchar(40)',
+    after: `INSERT INTO widgets (id, weight) VALUES (100001, 2); ALTER TABLE things DROP CONSTRAINT things_label_check`,
+  },
+  {
     name: 'inheritance child: retype a column of its own',
     setup: widgets,
     alter: 'ALTER TABLE widgets ALTER COLUMN note TYPE varchar(40), ALTER COLUMN weight TYPE numeric(12, 3)',
@@ -283,6 +292,15 @@ export const INHERIT_CASES: DiffCase[] = [
       COMMENT ON CONSTRAINT vehicles_make_check ON vehicles IS 'not empty';`,
     alter: 'ALTER TABLE vehicles SET UNLOGGED, VALIDATE CONSTRAINT vehicles_make_check',
     after: `INSERT INTO vans (id, seats) VALUES (-101, 2); ALTER TABLE vehicles DROP CONSTRAINT vehicles_id_check`,
+  },
+  {
+    name: 'inheritance parent that is a child too, copied alone, under a NOT VALID check of its parent that a row breaks',
+    schemas: ['public', 'other'],
+    setup: () => `${vehicles()}
+      INSERT INTO cars (id, make, year) VALUES (-5, '', 2000);
+      ALTER TABLE vehicles ADD CONSTRAINT vehicles_make_check CHECK (make <> '') NOT VALID;`,
+    alter: 'ALTER TABLE cars SET UNLOGGED',
+    after: `INSERT INTO vans (id, seats) VALUES (-101, 2); ALTER TABLE vehicles DROP CONSTRAINT vehicles_make_check`,
   },
   {
     name: 'inheritance parent copied alone whose children have other parents after it (their parents kept in order, a column given by two)',

@@ -290,7 +290,9 @@ async function dropNotValidChecks(c: Client, originOid: string, shadowOid: strin
   const r = await c.query(
     `SELECT o.conname AS name, pg_get_constraintdef(o.oid) AS def, obj_description(o.oid, 'pg_constraint') AS comment, s.oid IS NOT NULL AS on_shadow
        FROM pg_constraint o LEFT JOIN pg_constraint s ON s.conrelid = $2::oid AND s.conname = o.conname
-      WHERE o.conrelid = $1::oid AND o.contype = 'c' AND NOT o.convalidated`,
+      WHERE o.conrelid = $1::oid AND o.contype = 'c' AND NOT o.convalidated
+        -- one a legacy inheritance child has only from its parents comes with them (shadow/inherit.ts exchangeParents)
+        AND (o.conislocal OR NOT EXISTS (SELECT FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE i.inhrelid = o.conrelid AND p.relkind <> 'p'))`,
     [originOid, shadowOid],
   );
   for (const chk of r.rows) {

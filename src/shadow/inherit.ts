@@ -67,6 +67,9 @@ async function createQualified(c: Client, origin: TableInfo, schema: string, sha
   for (const [i, p] of origin.inheritsFrom.entries()) {
     const standIn = qualified(schema, standInName(i + 1, of));
     await exec(createStandInSql(standIn, qualified(p.schema, p.name)));
+    // The parent's NOT VALID checks stay off the stand-in, and so off the shadow, while it is
+    // filled (old rows may break them); they go on the stand-in in the cutover (exchangeParents).
+    for (const k of await notValidChecks(c, qualified(p.schema, p.name), standIn)) if (k.there) await exec(`ALTER TABLE ${standIn} DROP CONSTRAINT ${ident(k.name)}`);
     standIns.push(standIn);
   }
   const cols = await columnsOf(c, origin.oid);
@@ -106,7 +109,7 @@ async function createQualified(c: Client, origin: TableInfo, schema: string, sha
   for (const [i, p] of origin.inheritsFrom.entries()) {
     const lost = (await c.query<{ name: string; def: string }>(
       `SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint k
-        WHERE conrelid = $1::oid AND contype = 'c' AND NOT connoinherit
+        WHERE conrelid = $1::oid AND contype = 'c' AND NOT connoinherit AND convalidated
           AND NOT EXISTS (SELECT FROM pg_constraint s WHERE s.conrelid = $2::regclass AND s.conname = k.conname) ORDER BY oid`,
       [p.oid, standIns[i]],
     )).rows;
@@ -273,8 +276,25 @@ export interface Inheriting {
  * exchange has happened (runbook/copy.ts).
  */
 export async function exchangeParents(c: Client, a: Inheriting, b: Inheriting): Promise<void> {
+  // A parent's NOT VALID checks, kept off the stand-ins while the shadow was filled, go on them
+  // NOT VALID (no scan), reaching the new table inherited, as the child has them.
+  for (const [i, standIn] of a.parents.entries()) {
+    const parent = b.parents[i];
+    if (!parent) continue;
+    for (const k of await notValidChecks(c, parent, standIn)) if (!k.there) await c.query(`ALTER TABLE ${standIn} ADD CONSTRAINT ${ident(k.name)} ${trusted(k.def)}`);
+  }
   for (const p of b.parents) await c.query(`ALTER TABLE ${a.name} INHERIT ${p}`);
   for (const p of a.parents) await c.query(`ALTER TABLE ${a.name} NO INHERIT ${p}`);
   for (const p of a.parents) await c.query(`ALTER TABLE ${b.name} INHERIT ${p}`);
   for (const p of b.parents) await c.query(`ALTER TABLE ${b.name} NO INHERIT ${p}`);
+}
+
+/** A parent's inheritable NOT VALID checks, and whether `standIn` has one of that name (`there`). */
+async function notValidChecks(c: Client, parent: SqlText, standIn: SqlText): Promise<{ name: string; def: string; there: boolean }[]> {
+  return (await c.query<{ name: string; def: string; there: boolean }>(
+    `SELECT conname AS name, pg_get_constraintdef(oid) AS def,
+            EXISTS (SELECT FROM pg_constraint s WHERE s.conrelid = to_regclass($2) AND s.conname = k.conname AND s.contype = 'c') AS there
+       FROM pg_constraint k WHERE conrelid = $1::regclass AND contype = 'c' AND NOT connoinherit AND NOT convalidated ORDER BY oid`,
+    [parent, standIn],
+  )).rows;
 }
