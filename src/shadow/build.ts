@@ -191,7 +191,7 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   // Definitions kept for later are read with every name schema-qualified.
   const constraints = (await withQualifiedNames(c, () => detachConstraints(c, oid, homes, shadow)))
     .map((k) => (inherited.includes(k.name) && k.type === 'f' ? { ...k, inherited: true } : k));
-  const indexes = await withQualifiedNames(c, () => detachIndexes(c, oid, ctx.schema, homes, shadow, ctx.flow.identityIndex));
+  const indexes = await withQualifiedNames(c, () => detachIndexes(c, oid, ctx.schema, homes, shadow, ctx.flow.identityIndex, origin.inheritsFrom.length > 0));
   return { oid, columns: await readColumns(c, oid), indexes, constraints, onceDefaults, heaps };
 }
 
@@ -373,7 +373,7 @@ async function detachConstraints(c: Client, oid: string, homes: PartitionHomes, 
  * snapshot, nothing replayed before the key exists), so its build cannot meet a duplicate unless
  * the change itself maps two keys to one, which fails it before the swap, as offline fails.
  */
-async function detachIndexes(c: Client, oid: string, schema: string, homes: PartitionHomes, shadow: SqlText, identityIndex: string | null): Promise<DeferredIndex[]> {
+async function detachIndexes(c: Client, oid: string, schema: string, homes: PartitionHomes, shadow: SqlText, identityIndex: string | null, inheritanceChild: boolean): Promise<DeferredIndex[]> {
   if (identityIndex !== null) {
     const kept = await c.query(`SELECT FROM pg_index WHERE indexrelid = to_regclass($1) AND indisunique`, [qualified(schema, identityIndex)]);
     if (kept.rowCount === 0) throw new UserError(`refused: the change removes unique index ${identityIndex}, the row identity of the online copy (the table has no primary key)`);
@@ -390,7 +390,10 @@ async function detachIndexes(c: Client, oid: string, schema: string, homes: Part
     const table = r.partition !== null ? qualified(r.partition_schema, r.partition) : shadow;
     if (r.constraint_name) {
       await c.query(`ALTER TABLE ${table} DROP CONSTRAINT ${ident(r.constraint_name)}`);
-      const split = r.is_identity && r.partition === null && partitionNames.length === 0 ? usingIndex(table, r) : null;
+      // Not a legacy inheritance child's: on 18, ADD CONSTRAINT ... USING INDEX makes the NOT NULL
+      // constraints its key columns have from its parents its own (conislocal), ADD PRIMARY KEY
+      // leaves them inherited (measured on 18.4), and nothing puts them back.
+      const split = r.is_identity && r.partition === null && partitionNames.length === 0 && !inheritanceChild ? usingIndex(table, r) : null;
       out.push({
         name: r.name,
         ...(split ?? { create: `ALTER TABLE ${table} ADD CONSTRAINT ${ident(r.constraint_name)} ${r.constraint_def}` }),
