@@ -122,6 +122,20 @@ export const INHERIT_CASES: DiffCase[] = [
     after: `INSERT INTO vans (id, seats, tag) VALUES (-101, 2, 'late'); UPDATE tagged SET tag = tag || 'x'; ALTER TABLE tagged ADD COLUMN extra int DEFAULT 1; ALTER TABLE vehicles DROP COLUMN note`,
   },
   {
+    name: 'inheritance tree copied with its parent: the children\'s own triggers (one disabled, one with a comment) and clustered index carried to the new relations',
+    schemas: ['public', 'other'],
+    setup: () => `${fleet()}
+      CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := coalesce(NEW.note, TG_TABLE_NAME); RETURN NEW; END $$;
+      CREATE TRIGGER cars_stamp BEFORE INSERT ON cars FOR EACH ROW EXECUTE FUNCTION stamp();
+      COMMENT ON TRIGGER cars_stamp ON cars IS 'stamps';
+      CREATE TRIGGER trucks_stamp BEFORE INSERT ON other.trucks FOR EACH ROW EXECUTE FUNCTION stamp();
+      CREATE TRIGGER vans_stamp BEFORE INSERT ON vans FOR EACH ROW EXECUTE FUNCTION stamp();
+      ALTER TABLE vans DISABLE TRIGGER vans_stamp;
+      ALTER TABLE cars CLUSTER ON cars_make_idx;`,
+    alter: 'ALTER TABLE vehicles ALTER COLUMN note TYPE varchar(100)',
+    after: `INSERT INTO cars (id) VALUES (-100); INSERT INTO other.trucks (id, year) VALUES (-101, 2000); INSERT INTO vans (id, tag) VALUES (-102, 'z')`,
+  },
+  {
     name: 'inheritance tree copied with the middle table: its parent exchanged for a stand-in, its child (with a parent outside the tree) copied with it',
     schemas: ['public', 'other'],
     setup: fleet,

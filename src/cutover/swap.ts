@@ -118,7 +118,14 @@ async function readSwapDefs(c: Client, input: SwapInput) {
     partitionExtras.push({ schema: p.schema, name: p.name, replicaIdentity: p.replicaIdentity, defs: own });
   }
   const intoParent = origin.partitionOf ? await foreignKeysIntoParent(c, origin.oid) : [];
-  return { defs, bound, partitionTriggers, partitionExtras, intoParent };
+  // A tree's relations' own triggers and clustered index mark (shadow/tree.ts: what else they
+  // have is refused), again on the relation of their name.
+  const treeOwn: { schema: string; name: string; defs: DependentDef[] }[] = [];
+  for (const t of input.tree ?? []) {
+    const own = (await readDependentDefs(c, t.oid, [t.capture.captureTrigger, t.capture.truncateTrigger])).filter((d) => d.kind === 'trigger' || d.kind === 'cluster');
+    if (own.length) treeOwn.push({ schema: t.schema, name: t.name, defs: own });
+  }
+  return { defs, bound, partitionTriggers, partitionExtras, intoParent, treeOwn };
 }
 
 const EXTRAS: DependentDef['kind'][] = ['statistics', 'replica-index', 'cluster', 'publication', 'rule'];
@@ -177,7 +184,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   // Dependents are read with the user's renames applied to the origin, so PostgreSQL itself
   // rewrites view, policy and trigger definitions for the new column names, as offline.
   for (const sql of input.renameOrigin) await exec(sql);
-  const { defs, bound, partitionTriggers, partitionExtras, intoParent } = await readSwapDefs(c, input);
+  const { defs, bound, partitionTriggers, partitionExtras, intoParent, treeOwn } = await readSwapDefs(c, input);
   for (const sql of input.unrenameOrigin) await exec(sql);
   // The leaf's keys into its tree as they are, before the change: a revert puts them back so.
   const leafKeys = origin.partitionOf ? declaredInTree(intoParent, origin) : [];
@@ -268,11 +275,10 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   // Views, materialized views and routines bound to the table, before its triggers and policies
   // are created again (their text may call a routine created anew).
   await carryBound(c, bound, names.schema);
-  for (const t of of('trigger')) {
-    await exec(t.def!);
-    const state = enabledStateSql('TRIGGER', table, t.name, t.flag);
-    if (state) await exec(state);
-    if (t.comment !== null) await exec(`COMMENT ON TRIGGER ${ident(t.name)} ON ${table} IS ${literal(t.comment)}`);
+  await createTriggers(c, table, of('trigger'));
+  for (const t of treeOwn) {
+    await createTriggers(c, qualified(t.schema, t.name), t.defs.filter((d) => d.kind === 'trigger'));
+    await carryExtras(c, t.defs.filter((d) => d.kind === 'cluster'), { table: qualified(t.schema, t.name), oldTable: homes.inMigration(t), replicaIdentity: 'd', migrationSchema: homes.side(t.schema) });
   }
   await createPartitionTriggers(c, partitionTriggers);
   for (const p of of('policy')) {
@@ -426,6 +432,16 @@ export async function moveRules(c: Client, rules: DependentDef[], x: { to: strin
     if (state) await c.query(state);
     if (r.comment !== null) await c.query(`COMMENT ON RULE ${ident(r.name)} ON ${x.to} IS ${literal(r.comment)}`);
     await c.query(`DROP RULE ${ident(r.name)} ON ${x.from}`);
+  }
+}
+
+/** A table's triggers (read from the outgoing one: the text names the table), again on the incoming one of its name, with their state and comment. */
+async function createTriggers(c: Client, table: SqlText, triggers: DependentDef[]): Promise<void> {
+  for (const t of triggers) {
+    await c.query(t.def!);
+    const state = enabledStateSql('TRIGGER', table, t.name, t.flag);
+    if (state) await c.query(state);
+    if (t.comment !== null) await c.query(`COMMENT ON TRIGGER ${ident(t.name)} ON ${table} IS ${literal(t.comment)}`);
   }
 }
 

@@ -72,15 +72,13 @@ export async function treeRefusal(c: Client, origin: TableInfo, tree: TableInfo[
   return null;
 }
 
-/** The names of a tree's relations' capture triggers (plan/names.ts, migration/phases/tree.ts treeCapture). */
-const CAPTURE_TRIGGER = /^pgshift_(capture|truncate)_\d+_r\d+$/;
-
 /** What a descendant has that the tree's cutover would have to re-create or re-point (not built). */
 async function unsupported(c: Client, t: TableInfo): Promise<string | null> {
   const outside = (await readDependents(c, t.oid)).filter((d) => d.kind !== 'own');
   if (outside.length) return `has ${[...new Set(outside.map((d) => `${d.kind === 'other' ? '' : `${d.kind} `}${d.description}`))].join(', ')}`;
   // A migration's own capture triggers on it (a take-over plans again with them in place) are not the user's.
-  const defs = (await readDependentDefs(c, t.oid, [])).filter((d) => d.kind !== 'cluster' && !(d.kind === 'trigger' && CAPTURE_TRIGGER.test(d.name)));
+  // Its own triggers are created again on the new relation in the cutover (cutover/swap.ts).
+  const defs = (await readDependentDefs(c, t.oid, [])).filter((d) => d.kind !== 'cluster' && d.kind !== 'trigger');
   if (defs.length) return `has ${defs.map((d) => `${d.kind} ${d.name}`).join(', ')}`;
   const own = await c.query<{ name: string }>(
     `SELECT conname AS name FROM pg_constraint WHERE conrelid = $1::oid AND (contype = 'f' OR NOT convalidated) ORDER BY 1`,
