@@ -136,6 +136,24 @@ export const INHERIT_CASES: DiffCase[] = [
     after: `INSERT INTO cars (id) VALUES (-100); INSERT INTO other.trucks (id, year) VALUES (-101, 2000); INSERT INTO vans (id, tag) VALUES (-102, 'z')`,
   },
   {
+    name: 'inheritance tree copied with its parent: the children\'s own policies and row security, statistics object, replica identities, publication and rule carried to the new relations',
+    schemas: ['public', 'other'],
+    setup: (role) => `${fleet()}
+      CREATE POLICY cars_recent ON cars FOR SELECT TO ${role} USING (doors > 2);
+      COMMENT ON POLICY cars_recent ON cars IS 'recent cars';
+      ALTER TABLE cars ENABLE ROW LEVEL SECURITY;
+      GRANT SELECT ON cars TO ${role};
+      CREATE STATISTICS cars_stats (dependencies) ON make, doors FROM cars;
+      ALTER TABLE other.trucks REPLICA IDENTITY FULL;
+      ALTER TABLE vans REPLICA IDENTITY USING INDEX vans_pkey;
+      CREATE PUBLICATION fleet_vans FOR TABLE vans;
+      CREATE TABLE truck_log (id int, at int);
+      CREATE RULE trucks_log AS ON INSERT TO other.trucks DO ALSO INSERT INTO truck_log VALUES (NEW.id, 1);`,
+    alter: 'ALTER TABLE vehicles ALTER COLUMN year TYPE bigint',
+    after: `INSERT INTO cars (id, year) VALUES (-100, 2010), (-99, 2001); INSERT INTO other.trucks (id, year) VALUES (-98, 2002)`,
+    afterAsRole: `CREATE TEMP TABLE seen AS SELECT count(*) AS n FROM cars`,
+  },
+  {
     name: 'inheritance tree copied with the middle table: its parent exchanged for a stand-in, its child (with a parent outside the tree) copied with it',
     schemas: ['public', 'other'],
     setup: fleet,

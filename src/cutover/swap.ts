@@ -5,7 +5,7 @@ import type { TableInfo } from '../catalog/table.js';
 import type { ArtifactNames } from '../plan/names.js';
 import type { DeferredConstraint } from '../shadow/build.js';
 import { dropTriggersSql, partitionTruncateTrigger, type CaptureNames } from '../capture/install.js';
-import { addToPublicationSql, declaredInTree, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
+import { addToPublicationSql, declaredInTree, foreignKeysIntoParent, readDependentDefs, TREE_OWN, type DependentDef } from './dependents.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 import { enabledStateSql } from './enabled-state.js';
 import { withQualifiedNames } from '../db/search-path.js';
@@ -118,17 +118,22 @@ async function readSwapDefs(c: Client, input: SwapInput) {
     partitionExtras.push({ schema: p.schema, name: p.name, replicaIdentity: p.replicaIdentity, defs: own });
   }
   const intoParent = origin.partitionOf ? await foreignKeysIntoParent(c, origin.oid) : [];
-  // A tree's relations' own triggers and clustered index mark (shadow/tree.ts: what else they
-  // have is refused), again on the relation of their name.
-  const treeOwn: { schema: string; name: string; defs: DependentDef[] }[] = [];
+  // What a tree's relations have of their own (shadow/tree.ts: what else is refused), again on
+  // the relation of their name: triggers, policies and row security, and the extras.
+  const treeOwn: { schema: string; name: string; defs: DependentDef[]; security: boolean; force: boolean; replicaIdentity: string }[] = [];
   for (const t of input.tree ?? []) {
-    const own = (await readDependentDefs(c, t.oid, [t.capture.captureTrigger, t.capture.truncateTrigger])).filter((d) => d.kind === 'trigger' || d.kind === 'cluster');
-    if (own.length) treeOwn.push({ schema: t.schema, name: t.name, defs: own });
+    const defs = (await readDependentDefs(c, t.oid, [t.capture.captureTrigger, t.capture.truncateTrigger])).filter((d) => TREE_OWN.includes(d.kind));
+    const r = (await c.query<{ security: boolean; force: boolean; replica_identity: string }>(
+      `SELECT relrowsecurity AS security, relforcerowsecurity AS force, relreplident::text AS replica_identity FROM pg_class WHERE oid = $1::oid`,
+      [t.oid],
+    )).rows[0]!;
+    treeOwn.push({ schema: t.schema, name: t.name, defs, security: r.security, force: r.force, replicaIdentity: r.replica_identity });
   }
   return { defs, bound, partitionTriggers, partitionExtras, intoParent, treeOwn };
 }
 
 const EXTRAS: DependentDef['kind'][] = ['statistics', 'replica-index', 'cluster', 'publication', 'rule'];
+
 
 /**
  * A table's (or a partition's) statistics objects, replica identity, clustered mark, publication
@@ -277,16 +282,13 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   await carryBound(c, bound, names.schema);
   await createTriggers(c, table, of('trigger'));
   for (const t of treeOwn) {
-    await createTriggers(c, qualified(t.schema, t.name), t.defs.filter((d) => d.kind === 'trigger'));
-    await carryExtras(c, t.defs.filter((d) => d.kind === 'cluster'), { table: qualified(t.schema, t.name), oldTable: homes.inMigration(t), replicaIdentity: 'd', migrationSchema: homes.side(t.schema) });
+    const on = qualified(t.schema, t.name);
+    await createTriggers(c, on, t.defs.filter((d) => d.kind === 'trigger'));
+    await createPolicies(c, on, t.defs.filter((d) => d.kind === 'policy'), t);
+    await carryExtras(c, t.defs, { table: on, oldTable: homes.inMigration(t), replicaIdentity: t.replicaIdentity, migrationSchema: homes.side(t.schema) });
   }
   await createPartitionTriggers(c, partitionTriggers);
-  for (const p of of('policy')) {
-    await exec(`CREATE POLICY ${ident(p.name)} ON ${table} ${p.def}`);
-    if (p.comment !== null) await exec(`COMMENT ON POLICY ${ident(p.name)} ON ${table} IS ${literal(p.comment)}`);
-  }
-  if (origin.rowSecurity) await exec(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`);
-  if (origin.forceRowSecurity) await exec(`ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`);
+  await createPolicies(c, table, of('policy'), { security: origin.rowSecurity, force: origin.forceRowSecurity });
   await carryExtras(c, defs, { table, oldTable, replicaIdentity: origin.replicaIdentity, migrationSchema: names.schema });
   for (const p of partitionExtras) {
     await carryExtras(c, p.defs, { table: homes.live(p), oldTable: homes.inMigration(p), replicaIdentity: p.replicaIdentity, migrationSchema: homes.side(p.schema) });
@@ -433,6 +435,16 @@ export async function moveRules(c: Client, rules: DependentDef[], x: { to: strin
     if (r.comment !== null) await c.query(`COMMENT ON RULE ${ident(r.name)} ON ${x.to} IS ${literal(r.comment)}`);
     await c.query(`DROP RULE ${ident(r.name)} ON ${x.from}`);
   }
+}
+
+/** A table's policies (read from the outgoing one), on the incoming one, with their comments, and its row security flags. */
+async function createPolicies(c: Client, table: SqlText, policies: DependentDef[], rls: { security: boolean; force: boolean }): Promise<void> {
+  for (const p of policies) {
+    await c.query(`CREATE POLICY ${ident(p.name)} ON ${table} ${p.def}`);
+    if (p.comment !== null) await c.query(`COMMENT ON POLICY ${ident(p.name)} ON ${table} IS ${literal(p.comment)}`);
+  }
+  if (rls.security) await c.query(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`);
+  if (rls.force) await c.query(`ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`);
 }
 
 /** A table's triggers (read from the outgoing one: the text names the table), again on the incoming one of its name, with their state and comment. */

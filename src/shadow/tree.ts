@@ -3,7 +3,7 @@ import { ident, literal, qualified, type SqlText } from '../db/quote.js';
 import { UserError } from '../errors.js';
 import { describeTable, readDependents, type TableInfo } from '../catalog/table.js';
 import { noRowIdentity } from '../catalog/row-identity.js';
-import { readDependentDefs } from '../cutover/dependents.js';
+import { readDependentDefs, TREE_OWN } from '../cutover/dependents.js';
 import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js';
 import { copyAclStatements } from './acl.js';
 import { relOptionsList } from './reloptions.js';
@@ -66,6 +66,9 @@ export async function treeRefusal(c: Client, origin: TableInfo, tree: TableInfo[
       return `${copied}, each relation replayed by a row identity of its own: ${named(t)} ${reason}; ${fix}`;
     }
     if (!t.isOwner && !origin.isSuperuser) return `${copied}: missing privilege: ownership of ${named(t)} (the cutover renames and re-parents it)`;
+    if (t.forceRowSecurity && !t.isSuperuser && !t.bypassRls) {
+      return `${copied}: missing privilege: ${named(t)} has FORCE ROW LEVEL SECURITY: the engine's role needs BYPASSRLS (or superuser) so that no policy hides rows from the copy`;
+    }
     const why = await unsupported(c, t);
     if (why) return `${copied}: ${named(t)} ${why}, which the tree's cutover does not carry yet; run the ALTER offline in a window`;
   }
@@ -74,19 +77,18 @@ export async function treeRefusal(c: Client, origin: TableInfo, tree: TableInfo[
 
 /** What a descendant has that the tree's cutover would have to re-create or re-point (not built). */
 async function unsupported(c: Client, t: TableInfo): Promise<string | null> {
-  const outside = (await readDependents(c, t.oid)).filter((d) => d.kind !== 'own');
+  // (its own rules move with the rest it has of its own, below)
+  const outside = (await readDependents(c, t.oid)).filter((d) => d.kind !== 'own' && !(d.kind === 'rule' && d.relOid === t.oid));
   if (outside.length) return `has ${[...new Set(outside.map((d) => `${d.kind === 'other' ? '' : `${d.kind} `}${d.description}`))].join(', ')}`;
   // A migration's own capture triggers on it (a take-over plans again with them in place) are not the user's.
-  // Its own triggers are created again on the new relation in the cutover (cutover/swap.ts).
-  const defs = (await readDependentDefs(c, t.oid, [])).filter((d) => d.kind !== 'cluster' && d.kind !== 'trigger');
+  // What it has of its own is created again on the new relation in the cutover (cutover/swap.ts TREE_OWN).
+  const defs = (await readDependentDefs(c, t.oid, [])).filter((d) => !TREE_OWN.includes(d.kind));
   if (defs.length) return `has ${defs.map((d) => `${d.kind} ${d.name}`).join(', ')}`;
   const own = await c.query<{ name: string }>(
     `SELECT conname AS name FROM pg_constraint WHERE conrelid = $1::oid AND (contype = 'f' OR NOT convalidated) ORDER BY 1`,
     [t.oid],
   );
   if (own.rows.length) return `has foreign key or NOT VALID constraint ${own.rows.map((r) => r.name).join(', ')}`;
-  if (t.rowSecurity || t.forceRowSecurity) return 'has row level security';
-  if (t.replicaIdentity !== 'd') return 'has a replica identity of its own';
   return null;
 }
 
