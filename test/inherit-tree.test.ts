@@ -260,6 +260,19 @@ describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
     expect(await schemasLeft()).toEqual([]);
   });
 
+  it('a dry run says the tree is copied relation by relation and what the cutover holds, and changes nothing', async () => {
+    const t = 'td';
+    await tree(t);
+    const before = await inheritance(t);
+    const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: statements(t), execute: false }));
+    expect(report.status).toBe('planned');
+    const plan = report.plan.join('\n');
+    expect(plan).toContain(`tree: the change reaches the inheritance children: copied with "public"."${t}_c" (key id), "s_${t}"."${t}_d" (key id), each read ONLY`);
+    expect(plan).toContain(`cutover: holds ACCESS EXCLUSIVE on "public"."${t}", then "public"."${t}_c", "s_${t}"."${t}_d" and their parents outside the tree "s_${t}"."${t}_tag"`);
+    expect(await inheritance(t)).toEqual(before);
+    expect(await schemasLeft()).toEqual([]);
+  });
+
   it('refuses --revert-window with one line (exit 2), nothing changed', async () => {
     const t = 'tr';
     await tree(t);

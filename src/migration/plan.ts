@@ -133,9 +133,11 @@ function describeParentCutover(plan: Plan): string[] {
   const children = plan.origin.inheritanceChildren.map((p) => qualified(p.schema, p.name));
   if (plan.tree.length) {
     const all = plan.tree.map((t) => qualified(t.schema, t.name));
+    const inTree = new Set([plan.origin.oid, ...plan.tree.map((t) => t.oid)]);
+    const outside = [...new Set(plan.tree.flatMap((t) => t.inheritsFrom.filter((p) => !inTree.has(p.oid)).map((p) => qualified(p.schema, p.name))))];
     return [
-      `  tree: the change reaches the inheritance children: copied with ${all.join(', ')}, each read ONLY, with its own capture trigger, changelog, copy lane, replay and validation (by ${plan.tree.map((t) => t.key.map((k) => k.name).join(', ')).join('; ')})`,
-      `  cutover: holds ACCESS EXCLUSIVE on ${qualified(plan.origin.schema, plan.origin.name)}, then ${all.join(', ')}, and exchanges every relation of the tree for its shadow (the old tree steps aside whole)`,
+      `  tree: the change reaches the inheritance children: copied with ${plan.tree.map((t, i) => `${all[i]} (key ${t.key.map((k) => k.name).join(', ')})`).join(', ')}, each read ONLY, with its own capture trigger, changelog, copy lane, replay and validation`,
+      `  cutover: holds ACCESS EXCLUSIVE on ${qualified(plan.origin.schema, plan.origin.name)}, then ${all.join(', ')}${outside.length ? ` and their parents outside the tree ${outside.join(', ')}` : ''}, and exchanges every relation of the tree for its shadow (the old tree steps aside whole)`,
     ];
   }
   if (children.length === 0) return [];
