@@ -48,7 +48,7 @@ export interface TreeSwap {
   shadowOid: string;
   /** its parents in their order (qualified), as the relation has them and the new one must */
   parents: SqlText[];
-  /** its capture's triggers (migration/phases/tree.ts treeCapture) */
+  /** its capture's triggers (migration/tree-relations.ts treeCapture) */
   capture: Pick<CaptureNames, 'captureTrigger' | 'truncateTrigger'>;
 }
 

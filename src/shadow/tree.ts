@@ -16,7 +16,7 @@ import { createInheritingShadow, createStandInSql, standInName } from './inherit
  * level, in any schema, each read ONLY. A row trigger on a parent does not fire for its
  * children's rows, and the parent's key does not reach them, so each relation has its own
  * capture trigger and changelog, its own row identity, its own copy lane, replayer, validation
- * and counts (migration/phases/tree.ts); the cutover exchanges every relation by name
+ * and counts (migration/tree-relations.ts); the cutover exchanges every relation by name
  * (cutover/swap.ts), the shadow tree taking the tree's place and the old tree, still whole,
  * stepping aside into the migration's schemas (plan/partition-homes.ts, as a partitioned table's
  * partitions do).

@@ -11,7 +11,7 @@ import { rowsOfParent, type Tables } from '../../copy/sql.js';
 import type { PhaseHelpers, Run } from '../run.js';
 import type { ArtifactNames } from '../../plan/names.js';
 import { treeHomes } from '../../shadow/tree.js';
-import { treeCapture, treeRelations, treeReplayer, type TreeRelation } from './tree.js';
+import { treeCapture, treeRelations, treeReplayer, type TreeRelation } from '../tree-relations.js';
 
 /** The copy's chunk transactions' ids (IF NOT EXISTS: a migration begun by an earlier pgshift has none). */
 export function createCopyXactsSql(names: ArtifactNames): string {

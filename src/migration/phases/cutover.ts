@@ -13,7 +13,7 @@ import { failpoint } from '../../failpoints.js';
 import { openRevertWindow } from '../revert-window.js';
 import { catchUp } from './catch-up.js';
 import type { Captured } from './capture.js';
-import { treeCapture, type TreeRelation } from './tree.js';
+import { treeCapture, type TreeRelation } from '../tree-relations.js';
 import { narrowingMayMerge } from '../../plan/mapping.js';
 import { leafKeyChangeSql, splitLeafKeyChanges } from '../../plan/leaf-key-changes.js';
 import { oldParentDrops } from '../../shadow/parent.js';

@@ -1,16 +1,16 @@
-import type { Client } from '../../db/session.js';
-import { ident, qualified } from '../../db/quote.js';
-import { readColumns, type Column, type TableInfo } from '../../catalog/table.js';
-import { followColumns } from '../../plan/columns.js';
-import { deriveMapping } from '../../plan/mapping.js';
-import type { ArtifactNames } from '../../plan/names.js';
-import { createReplayer, type Replayer } from '../../capture/replayer.js';
-import type { CaptureNames } from '../../capture/install.js';
-import type { Tables } from '../../copy/sql.js';
-import type { ShadowTable } from '../../shadow/build.js';
-import { treeHomes } from '../../shadow/tree.js';
-import type { Run } from '../run.js';
-import type { Side } from '../../verify/side.js';
+import type { Client } from '../db/session.js';
+import { ident, qualified } from '../db/quote.js';
+import { readColumns, type Column, type TableInfo } from '../catalog/table.js';
+import { followColumns } from '../plan/columns.js';
+import { deriveMapping } from '../plan/mapping.js';
+import type { ArtifactNames } from '../plan/names.js';
+import { createReplayer, type Replayer } from '../capture/replayer.js';
+import type { CaptureNames } from '../capture/install.js';
+import type { Tables } from '../copy/sql.js';
+import type { ShadowTable } from '../shadow/build.js';
+import { treeHomes } from '../shadow/tree.js';
+import type { Run } from './run.js';
+import type { Side } from '../verify/side.js';
 
 /**
  * One relation of a parent's tree copied with it (shadow/tree.ts), besides the parent: its own
