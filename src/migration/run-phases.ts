@@ -70,6 +70,8 @@ async function runPhases(run: Run, k: Captured, start: { phase: Phase; low: stri
   // shadow alone, waits for it (ANALYZE of 1,000,000 rows took 0.27 s, now beside the validation).
   const analyzed = withClient(run.pool, async (c) => {
     await c.query(`ANALYZE ${tables.shadow}`);
+    // A tree's other relations' shadows (shadow/tree.ts): ANALYZE of a parent gathers its own and its tree's, not each child's.
+    for (const t of run.relations?.slice(1) ?? []) await c.query(`ANALYZE ${t.shadow}`);
     // A shadow that waits for a postponed cutover takes replayed writes for as long as it waits
     // and gets its own autovacuum settings back now; otherwise the cutover gives them back under
     // its lock (cutover/swap.ts), so that no vacuum of the fresh heap holds a lock it needs.
