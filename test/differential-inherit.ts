@@ -177,6 +177,17 @@ export const INHERIT_CASES: DiffCase[] = [
     after: `INSERT INTO widgets (id, weight) VALUES (100001, 2); ALTER TABLE things DROP CONSTRAINT things_label_check`,
   },
   {
+    // Its generated column reads a column it has only from its parent: built after the rest, in its place.
+    name: 'inheritance child with a generated column of its own over an inherited column',
+    setup: () => `
+      CREATE TABLE things (id int NOT NULL, label text DEFAULT 'thing', kind int);
+      CREATE TABLE gadgets (double_kind int GENERATED ALWAYS AS (kind * 2) STORED, note text) INHERITS (things);
+      ALTER TABLE gadgets ADD PRIMARY KEY (id);
+      INSERT INTO gadgets (id, label, kind, note) SELECT i, 'g' || i, i % 7, 'n' || i FROM generate_series(1, 2000) i;`,
+    alter: 'ALTER TABLE gadgets ALTER COLUMN note TYPE varchar(40)',
+    after: `INSERT INTO gadgets (id, kind) VALUES (-1, 21); ALTER TABLE things ALTER COLUMN label SET DEFAULT 'x'`,
+  },
+  {
     name: 'inheritance child: retype a column of its own',
     setup: widgets,
     alter: 'ALTER TABLE widgets ALTER COLUMN note TYPE varchar(40), ALTER COLUMN weight TYPE numeric(12, 3)',

@@ -76,7 +76,12 @@ async function createQualified(c: Client, origin: TableInfo, schema: string, sha
   // Columns past the order CREATE TABLE ... INHERITS gives (parents' columns first, then the
   // child's own) come after it, one by one in attnum order (tailColumns).
   const parentColumns = await Promise.all(origin.inheritsFrom.map((p) => columnsOf(c, p.oid)));
-  const tail = tailColumns(cols, parentColumns.map((p) => p.map((x) => x.name)));
+  const placed = tailColumns(cols, parentColumns.map((p) => p.map((x) => x.name)));
+  // A generated column of the child's own over a column it has only from a parent cannot be in
+  // the scratch table below (its column is not): it and what follows are added after too.
+  const onInherited = await generatedOverInherited(c, origin.oid);
+  const first = cols.findIndex((x) => onInherited.includes(x.name));
+  const tail = first >= 0 && first < cols.length - placed.length ? cols.slice(first) : placed;
   const late = new Set(tail.map((x) => x.name));
   for (const [i, standIn] of standIns.entries()) {
     for (const col of parentColumns[i]!) if (late.has(col.name)) await exec(`ALTER TABLE ${standIn} DROP COLUMN ${ident(col.name)}`);
@@ -195,6 +200,20 @@ async function columnsOf(c: Client, relation: string): Promise<ColumnState[]> {
       WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
     [relation],
   )).rows;
+}
+
+/** The child's own generated columns whose expression reads a column it has only from its parents. */
+async function generatedOverInherited(c: Client, oid: string): Promise<string[]> {
+  const r = await c.query<{ name: string }>(
+    `SELECT DISTINCT a.attname AS name FROM pg_attrdef d
+       JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+       JOIN pg_depend dep ON dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid AND dep.refclassid = 'pg_class'::regclass
+                         AND dep.refobjid = d.adrelid AND dep.refobjsubid > 0
+       JOIN pg_attribute r ON r.attrelid = d.adrelid AND r.attnum = dep.refobjsubid
+      WHERE d.adrelid = $1::oid AND a.attgenerated <> '' AND a.attislocal AND NOT r.attislocal`,
+    [oid],
+  );
+  return r.rows.map((row) => row.name);
 }
 
 /**
