@@ -188,6 +188,7 @@ export const PARTITIONED_CASES: DiffCase[] = [
     after: `INSERT INTO orders (region, customer_id, amount) VALUES ('eu', 3, 1), ('us', 4, 2); UPDATE orders_eu SET amount = amount + 1 WHERE id < 10; DELETE FROM customers WHERE id NOT IN (SELECT customer_id FROM orders WHERE customer_id IS NOT NULL)`,
   },
   {
+    since: 15,
     // Rewrites PostgreSQL allows on a partition: auto copies them (above the threshold of 0).
     name: 'partitioned: a leaf of a range table with a default partition rewritten alone (SET UNLOGGED, SET ACCESS METHOD)',
     setup: () => `${events()} CREATE ACCESS METHOD pgshift_heap2 TYPE TABLE HANDLER heap_tableam_handler;`,
@@ -195,6 +196,7 @@ export const PARTITIONED_CASES: DiffCase[] = [
     after: `INSERT INTO events (id, at, kind) VALUES (100001, '2024-02-02', 1), (100003, '2030-03-03', 2)`,
   },
   {
+    since: 15,
     // Other tables' foreign keys into the tree: the cutover drops them before DETACH and adds
     // them again NOT VALID after ATTACH, then VALIDATEs them after the commit (cutover/swap.ts).
     // PostgreSQL (before 18) validates the main constraint only: the ones it keeps per referenced
@@ -225,6 +227,7 @@ export const PARTITIONED_CASES: DiffCase[] = [
     ],
   },
   {
+    since: 15,
     // A self-referencing tree (its own foreign key references it): rows of the leaf reference
     // rows of other partitions and of the leaf, and rows of other partitions reference the
     // leaf's. The cutover takes the tree's key off before DETACH, adds it back on the tree NOT

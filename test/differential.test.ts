@@ -96,10 +96,17 @@ async function leftoverSchemas(db: TestDatabase): Promise<string[]> {
   return res.rows.map((r: { n: string }) => r.n);
 }
 
-async function runCase(c: DiffCase, strategy: 'auto' | 'copy'): Promise<void> {
+/** Skips the running test, saying why, on a server older than `since` (DiffCase.since). */
+async function skipBelow(db: TestDatabase, since: number | undefined, skip: (note: string) => void): Promise<void> {
+  const major = await serverMajor(db);
+  if (since !== undefined && major < since) skip(`needs PostgreSQL ${since} or later; this server is ${major}`);
+}
+
+async function runCase(c: DiffCase, strategy: 'auto' | 'copy', skip: (note: string) => void): Promise<void> {
   const schemas = c.schemas ?? ['public'];
   await withDatabases(async (track) => {
     const offline = track(await createTestDatabase('diff_a'));
+    await skipBelow(offline, c.since, skip);
     await offline.query(c.setup(quotedRole));
     let online: TestDatabase;
     if (c.rebuild) {
@@ -171,9 +178,9 @@ describe('differential: offline ALTER = online pgshift', () => {
   });
 
   for (const c of CASES) {
-    it(c.name, () => runCase(c, 'auto'));
+    it(c.name, (ctx) => runCase(c, 'auto', (note) => ctx.skip(note)));
     // What auto runs without a copy also goes through the copy once, so the engine stays proven on it.
-    if (c.strategy && c.strategy !== 'copy' && !c.copyRefused) it(`${c.name} (--strategy copy)`, () => runCase(c, 'copy'));
+    if (c.strategy && c.strategy !== 'copy' && !c.copyRefused) it(`${c.name} (--strategy copy)`, (ctx) => runCase(c, 'copy', (note) => ctx.skip(note)));
   }
 });
 
@@ -196,7 +203,6 @@ const REFUSAL_SETUP = `
   CREATE TABLE viewed (id int PRIMARY KEY, shown text, hidden text);
   CREATE VIEW viewed_v AS SELECT id, shown FROM viewed;
   CREATE TABLE pubbed (id int PRIMARY KEY, v int, w int);
-  CREATE PUBLICATION pubbed_pub FOR TABLE pubbed (id, v) WHERE (v > 0);
   CREATE TABLE ruled (id int PRIMARY KEY, v int);
   CREATE TABLE ruled_log (lid serial PRIMARY KEY, id int);
   CREATE RULE ruled_log_insert AS ON INSERT TO ruled DO ALSO INSERT INTO ruled_log (id) VALUES (NEW.id);
@@ -232,7 +238,10 @@ const REFUSAL_SETUP = `
   CREATE POLICY policed_by_rows ON policed_by USING (policed_ok(ROW(id, id)::policed));
 `;
 
-const REFUSALS: { name: string; statements: string; everyStrategy?: boolean; message?: RegExp }[] = [
+/** A publication's column list and row filter: PostgreSQL 15 and later (REFUSALS' `since`). */
+const PUBLICATION_SETUP = `CREATE PUBLICATION pubbed_pub FOR TABLE pubbed (id, v) WHERE (v > 0);`;
+
+const REFUSALS: { name: string; statements: string; everyStrategy?: boolean; message?: RegExp; since?: number }[] = [
   { name: 'not an ALTER TABLE statement', statements: 'CREATE TABLE sneaky (id int PRIMARY KEY)' },
   { name: 'a DROP TABLE', statements: 'DROP TABLE items' },
   { name: 'two tables in one call', statements: 'ALTER TABLE items ADD COLUMN x int; ALTER TABLE other ADD COLUMN y int' },
@@ -268,14 +277,16 @@ const REFUSALS: { name: string; statements: string; everyStrategy?: boolean; mes
     message: /cannot drop column id of public\.ruled_log because rule ruled_log_insert on table (public\.)?ruled depends on it/,
   },
   // Offline PostgreSQL refuses both: a publication's column list and row filter depend on their columns.
-  { name: 'a type change of a column a publication filters on', statements: 'ALTER TABLE pubbed ALTER COLUMN v TYPE bigint', everyStrategy: true },
+  { name: 'a type change of a column a publication filters on', statements: 'ALTER TABLE pubbed ALTER COLUMN v TYPE bigint', everyStrategy: true, since: 15 },
   {
     name: 'a type change of a column a publication filters on (the copy)',
+    since: 15,
     statements: 'ALTER TABLE pubbed ALTER COLUMN v TYPE bigint',
     message: /cannot alter the type of column v of public\.pubbed because publication of table pubbed in publication pubbed_pub uses it/,
   },
   {
     name: 'dropping a column in a publication\'s column list (the copy)',
+    since: 15,
     statements: 'ALTER TABLE pubbed DROP COLUMN v, ALTER COLUMN w TYPE bigint',
     message: /cannot drop column v of public\.pubbed because publication of table pubbed in publication pubbed_pub depends on it/,
   },
@@ -351,6 +362,7 @@ describe('refusals', () => {
   beforeAll(async () => {
     base = await createTestDatabase('diff_refusals');
     await base.query(REFUSAL_SETUP);
+    if ((await serverMajor(base)) >= 15) await base.query(PUBLICATION_SETUP);
     baseSnapshot = await snapshotCatalog(base.pool, ['public']);
   });
 
@@ -364,7 +376,8 @@ describe('refusals', () => {
   }
 
   for (const r of REFUSALS) {
-    it(`refuses ${r.name} with exit code 2 and changes nothing (${r.everyStrategy ? 'under auto' : '--strategy copy'})`, async () => {
+    it(`refuses ${r.name} with exit code 2 and changes nothing (${r.everyStrategy ? 'under auto' : '--strategy copy'})`, async (ctx) => {
+      await skipBelow(base, r.since, (note) => ctx.skip(note));
       await withDatabases(async (track) => {
         const db = track(await cloneDatabase(base, 'diff_refusal'));
         const err: unknown = await onlineAlter(alterOptions({ url: db.url, statements: r.statements, execute: true, strategy: r.everyStrategy ? 'auto' : 'copy' })).then(
