@@ -205,11 +205,13 @@ async function columnsOf(c: Client, relation: string): Promise<ColumnState[]> {
 /** The child's own generated columns whose expression reads a column it has only from its parents. */
 async function generatedOverInherited(c: Client, oid: string): Promise<string[]> {
   const r = await c.query<{ name: string }>(
+    // The expression's dependencies are the default's (17) or the column's own (14): either.
     `SELECT DISTINCT a.attname AS name FROM pg_attrdef d
        JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-       JOIN pg_depend dep ON dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid AND dep.refclassid = 'pg_class'::regclass
-                         AND dep.refobjid = d.adrelid AND dep.refobjsubid > 0
-       JOIN pg_attribute r ON r.attrelid = d.adrelid AND r.attnum = dep.refobjsubid
+       JOIN pg_depend dep ON dep.refclassid = 'pg_class'::regclass AND dep.refobjid = d.adrelid AND dep.refobjsubid > 0
+                         AND ((dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid)
+                           OR (dep.classid = 'pg_class'::regclass AND dep.objid = d.adrelid AND dep.objsubid = d.adnum))
+       JOIN pg_attribute r ON r.attrelid = d.adrelid AND r.attnum = dep.refobjsubid AND r.attnum <> d.adnum
       WHERE d.adrelid = $1::oid AND a.attgenerated <> '' AND a.attislocal AND NOT r.attislocal`,
     [oid],
   );
