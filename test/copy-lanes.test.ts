@@ -77,6 +77,55 @@ describe('copy lanes', () => {
     await expectMirrored('lanes_kill');
   });
 
+  it('a large relation of an inheritance tree or a large partition gets key lanes of its own, one pool for all', async () => {
+    // The parent small, its child large, written under the mirrored workload meanwhile.
+    await db.query(`CREATE TABLE lt (id int PRIMARY KEY, u int NOT NULL, v int NOT NULL, note text);
+      CREATE TABLE lt_c () INHERITS (lt); ALTER TABLE lt_c ADD PRIMARY KEY (id);
+      CREATE TABLE lt_c_mirror (id int, u int, v int, note text); CREATE INDEX ON lt_c_mirror (id);
+      INSERT INTO lt SELECT -g, g, g, 'p' || g FROM generate_series(1, 1000) g;
+      INSERT INTO lt_c SELECT g, g, g, 'n' || g FROM generate_series(1, ${ROWS}) g; INSERT INTO lt_c_mirror SELECT * FROM lt_c;
+      ANALYZE lt; ANALYZE lt_c;`);
+    const lanesOf = async (m: { logSchema: string }): Promise<{ source: string; split: boolean }[]> =>
+      (await db.query(`SELECT source::regclass::text AS source, low IS NOT NULL OR high IS NOT NULL AS split FROM ${m.logSchema}.copy_lanes ORDER BY lane`)).rows;
+    let lanes: { source: string; split: boolean }[] = [];
+    const workload = await startWorkload({ url: db.url, schema: 'public', table: 'lt_c', mirror: 'lt_c_mirror', workers: 2, initialRows: ROWS, ratePerSecond: 300 });
+    try {
+      const report = await onlineAlter(alterOptions({
+        strategy: 'copy', url: db.url, execute: true, chunkTimeMs: 20, dropOld: true, maxParallel: 2,
+        statements: 'ALTER TABLE lt ALTER COLUMN v TYPE bigint, ADD COLUMN flag boolean DEFAULT true',
+        onPhase: async (phase, m) => {
+          if (phase === 'index') lanes = await lanesOf(m);
+        },
+      }));
+      expect(report.status).toBe('done');
+      expect(report.rowsEstimated).toBe(ROWS + 1000);
+    } finally {
+      const stats = await workload.stop();
+      expect(stats.errors).toEqual([]);
+      expect(stats.failures).toBe(0);
+    }
+    expect(lanes).toEqual([{ source: 'lt', split: false }, { source: 'lt_c', split: true }, { source: 'lt_c', split: true }]);
+    await expectMirrored('lt_c');
+    expect((await db.query(`SELECT count(*)::int AS n, sum(v)::int8::text AS s FROM ONLY lt WHERE flag`)).rows[0]).toEqual({ n: 1000, s: '500500' });
+
+    // A partitioned table: the large partition in two lanes, the small one in one.
+    await db.query(`CREATE TABLE lp (id int PRIMARY KEY, v int NOT NULL) PARTITION BY RANGE (id);
+      CREATE TABLE lp_small PARTITION OF lp FOR VALUES FROM (MINVALUE) TO (1);
+      CREATE TABLE lp_big PARTITION OF lp FOR VALUES FROM (1) TO (MAXVALUE);
+      INSERT INTO lp SELECT g, g FROM generate_series(-999, ${ROWS}) g; ANALYZE lp;`);
+    const before = (await db.query(`SELECT count(*)::int AS n, sum(v)::int8::text AS s FROM lp`)).rows[0];
+    const report = await onlineAlter(alterOptions({
+      strategy: 'copy', url: db.url, execute: true, chunkTimeMs: 20, dropOld: true, maxParallel: 2,
+      statements: 'ALTER TABLE lp ALTER COLUMN v TYPE bigint',
+      onPhase: async (phase, m) => {
+        if (phase === 'index') lanes = await lanesOf(m);
+      },
+    }));
+    expect(report.status).toBe('done');
+    expect(lanes).toEqual([{ source: 'lp_big', split: true }, { source: 'lp_big', split: true }, { source: 'lp_small', split: false }]);
+    expect((await db.query(`SELECT count(*)::int AS n, sum(v)::int8::text AS s FROM lp`)).rows[0]).toEqual(before);
+  });
+
   it('the shadow fills with autovacuum off and gets back the settings the ALTER gives it in the cutover', async () => {
     await db.query(`CREATE TABLE av (id int PRIMARY KEY, v int, note text) WITH (autovacuum_vacuum_scale_factor = 0.05, toast.autovacuum_enabled = false);
       INSERT INTO av SELECT g, g, 'n' || g FROM generate_series(1, 20000) g;`);

@@ -53,32 +53,41 @@ export async function readLanes(c: Client, table: string, lockKey: [number, numb
 }
 
 /**
- * Splits the key into up to `n` lanes of about equal rows (the split keys from a page sample of
- * the key) and records them; fewer when the table is small. One lane:
- * nothing recorded, the single copy runs.
+ * What the lanes copy: the table's whole key (`source` and `target` null), or each of its leaf
+ * partitions, or each relation of an inheritance tree (read from `source`, written into `target`,
+ * `tables` to read its key from), with its row estimate.
  */
-export async function planLanes(c: Client, t: Tables, table: string, n: number, estimatedRows: number): Promise<Lane[] | null> {
-  const count = Math.min(n, MAX_LANES, Math.floor(estimatedRows / MIN_ROWS_PER_LANE));
-  if (count < 2) return null;
-  // About 2,000 sampled keys per lane.
-  const percent = Math.min(100, (100 * 2000 * count) / Math.max(1, estimatedRows));
-  const splits = (await c.query({ text: laneSplitsSql(t, count, percent), rowMode: 'array' })).rows as string[][];
-  if (splits.length === 0) return null;
-  const lanes: Lane[] = [...splits, null].map((high, i) => ({ lane: i, low: i === 0 ? null : splits[i - 1]!, high, watermark: null, done: false, source: null, target: null }));
-  return recordLanes(c, table, lanes);
+export interface LaneSource {
+  tables: Tables;
+  source: string | null;
+  target: string | null;
+  estimatedRows: number;
 }
 
 /**
- * A partitioned table's lanes: one per leaf partition, read from the partition itself and written
- * straight into the shadow's partition of the same name (same bound: no tuple routing, and each
- * chunk's key walk and scan touch one partition, not all of them). A key lives in one partition:
+ * Splits each source's key into up to `n` lanes of about equal rows (the split keys from a page
+ * sample of the key), fewer when it is small: a partition or a tree's relation is a lane of its
+ * own at least, read from itself and written straight into its shadow of the same name (a
+ * partition: same bound, no tuple routing, each chunk's key walk and scan touch one partition),
+ * and a large one several, one pool of workers taking them all. A key lives in one partition:
  * the partition key is part of every unique key of a partitioned table, so a row that moves
  * between partitions changes its key, and each key is still written once, by the chunk of its
- * partition's range (the move is logged under both keys and replayed, as any change after its
- * chunk).
+ * lane's range (the move is logged under both keys and replayed, as any change after its chunk).
+ * The whole table in one lane: nothing recorded, the single copy runs.
  */
-export async function planPartitionLanes(c: Client, partitions: { source: string; target: string }[], table: string): Promise<Lane[]> {
-  return recordLanes(c, table, partitions.map((p, i) => ({ lane: i, low: null, high: null, watermark: null, done: false, ...p })));
+export async function planLanes(c: Client, sources: LaneSource[], table: string, n: number): Promise<Lane[] | null> {
+  const lanes: Lane[] = [];
+  for (const s of sources) {
+    const count = Math.min(n, MAX_LANES, Math.floor(s.estimatedRows / MIN_ROWS_PER_LANE));
+    // About 2,000 sampled keys per lane.
+    const percent = Math.min(100, (100 * 2000 * count) / Math.max(1, s.estimatedRows));
+    const splits = count < 2 ? [] : ((await c.query({ text: laneSplitsSql(s.tables, count, percent), rowMode: 'array' })).rows as string[][]);
+    for (const [i, high] of [...splits, null].entries()) {
+      lanes.push({ lane: lanes.length, low: i === 0 ? null : splits[i - 1]!, high, watermark: null, done: false, source: s.source, target: s.target });
+    }
+  }
+  if (lanes.length === 1 && lanes[0]!.source === null) return null;
+  return recordLanes(c, table, lanes);
 }
 
 /** All the lanes or none: a resume must never find some of them. */

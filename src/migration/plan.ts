@@ -175,3 +175,8 @@ function describeLeafCutover(plan: Plan): string[] {
   }
   return lines;
 }
+
+/** The rows the copy reads, as estimated: the table's, and a tree's relations' besides (shadow/tree.ts). */
+export function rowsToCopy(plan: Pick<Plan, 'origin' | 'tree'>): number {
+  return plan.tree.reduce((n, t) => n + t.estimatedRows, plan.origin.estimatedRows);
+}

@@ -2,7 +2,7 @@ import { UserError } from '../errors.js';
 import { onlyDrops } from '../shadow/parent.js';
 import type { AlterOptions } from '../config.js';
 import type { BeforeCutoverReport, InLockReport } from '../verify/validate.js';
-import { describePlan, type Plan } from './plan.js';
+import { describePlan, rowsToCopy, type Plan } from './plan.js';
 import type { ExecutionReport } from './run-phases.js';
 import type { Decision } from '../strategy/classify.js';
 import type { PlanModel } from '../dry-run/model.js';
@@ -84,7 +84,7 @@ export function planReport(plan: Plan, opts: Pick<AlterOptions, 'revertWindowMs'
     table: `${plan.origin.schema}.${plan.origin.name}`,
     statements: plan.statements,
     plan: [...describePlan(plan), ...(opts.revertWindowMs ? revertability(plan, opts) : [])],
-    rowsEstimated: plan.origin.estimatedRows,
+    rowsEstimated: rowsToCopy(plan),
     rowsCopied: null,
     copyRowsPerSecond: null,
     durationsMs: null,

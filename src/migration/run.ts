@@ -2,7 +2,7 @@ import type { Pool } from '../db/session.js';
 import type { AlterOptions } from '../config.js';
 import type { ArtifactNames } from '../plan/names.js';
 import type { BeforeCutoverReport } from '../verify/validate.js';
-import type { Plan } from './plan.js';
+import { rowsToCopy, type Plan } from './plan.js';
 import type { Throttler } from '../throttle/throttler.js';
 import type { Hooks } from './hooks.js';
 import type { Ownership } from '../state/ownership.js';
@@ -56,7 +56,7 @@ export function hookState(run: Run, phase: string, error?: string): Record<strin
     statements: run.plan.statements.join('; '),
     phase,
     rows_copied: run.rowsCopied,
-    rows_estimated: run.plan.origin.estimatedRows,
+    rows_estimated: rowsToCopy(run.plan),
     artifact_schema: run.names.schema,
     error: error ?? null,
   };

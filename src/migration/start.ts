@@ -10,7 +10,7 @@ import { ensureStateSchema, finishMigration, registerMigration } from '../state/
 import { takeOwnership } from '../state/ownership.js';
 import type { DeferredConstraint, DeferredIndex, ShadowTable } from '../shadow/build.js';
 import type { ShadowHeap } from '../shadow/reloptions.js';
-import { makePlan, type Plan } from './plan.js';
+import { makePlan, rowsToCopy, type Plan } from './plan.js';
 import { doneReport, planReport, type AlterReport } from './report.js';
 import { continueFrom, execute } from './run-phases.js';
 import { newRun, phaseHelpers } from './run.js';
@@ -156,7 +156,7 @@ async function startMigration(pool: Pool, plan: Plan, opts: AlterOptions): Promi
       schema: plan.origin.schema,
       table: plan.origin.name,
       statements: plan.statements.join(';\n'),
-      rowsEstimated: plan.origin.estimatedRows,
+      rowsEstimated: rowsToCopy(plan),
       options: { ...storedOptions(opts), strategy: 'copy' },
     }),
   );

@@ -5,11 +5,12 @@ import { sleep } from '../../db/retry.js';
 import { componentLog } from '../../log.js';
 import { createChunker } from '../../copy/chunker.js';
 import { copyRange, findBound } from '../../copy/copier.js';
-import { defaultLanes, finishLanes, planLanes, planPartitionLanes, readLanes, recordLaneChunk, worthLanes, type Lane } from '../../copy/lanes.js';
+import { defaultLanes, finishLanes, planLanes, readLanes, recordLaneChunk, worthLanes, type Lane, type LaneSource } from '../../copy/lanes.js';
 import pLimit from 'p-limit';
 import type { Tables } from '../../copy/sql.js';
 import { failpoint } from '../../failpoints.js';
 import type { Run } from '../run.js';
+import { rowsToCopy } from '../plan.js';
 import { progress } from '../../progress.js';
 import { recordBacklog, sampleBacklog, stopIfOverRuntime, stopIfTruncated } from './checks.js';
 
@@ -36,22 +37,14 @@ const lanesTable = (run: Run): string => qualified(run.names.logSchema, run.name
  */
 export async function copyAll(run: Run, tables: Tables, start: string[] | null = null): Promise<{ rows: number; chunks: number }> {
   const totals: Totals = { rows: run.rowsCopied, chunks: 0, started: performance.now() };
-  const { origin } = run.plan;
-  const leaves = origin.partitions.filter((p) => p.isLeaf);
+  const leaves = run.plan.origin.partitions.filter((p) => p.isLeaf);
   const { lanes, workers } = await withClient(run.pool, async (c) => {
     // How many lanes run at once: what was chosen (a take-over chooses again).
     const chosen = await chooseLanes(run, c);
     const recorded = await readLanes(c, lanesTable(run), run.names.lockKey);
     if (recorded || start !== null) return { lanes: recorded, workers: chosen.lanes };
     log.info({ migration: run.id, maxParallel: chosen.lanes, why: chosen.why }, 'copy lanes');
-    // A tree's lanes: one per relation, each with its own tables (shadow/tree.ts).
-    if (run.relations) return { lanes: await planPartitionLanes(c, run.relations.map((t) => ({ source: t.origin, target: t.shadow })), lanesTable(run)), workers: chosen.lanes };
-    if (leaves.length) {
-      const homes = partitionHomes(run.names.schema, origin);
-      const partitions = leaves.map((p) => ({ source: homes.live(p), target: homes.inMigration(p) }));
-      return { lanes: await planPartitionLanes(c, partitions, lanesTable(run)), workers: chosen.lanes };
-    }
-    return { lanes: chosen.lanes > 1 ? await planLanes(c, tables, lanesTable(run), chosen.lanes, origin.estimatedRows) : null, workers: chosen.lanes };
+    return { lanes: await planLanes(c, await laneSources(run, c, tables), lanesTable(run), chosen.lanes), workers: chosen.lanes };
   }, 'copy');
   if (!lanes) {
     await copyLane(run, tables, totals, start, null);
@@ -67,11 +60,39 @@ export async function copyAll(run: Run, tables: Tables, start: string[] | null =
 }
 
 /**
+ * What the copy reads: a tree's relations (shadow/tree.ts), a partitioned table's leaves, or the
+ * table; each with its row estimate (a partition's, its own reltuples), so that a large one is
+ * split into key lanes of its own.
+ */
+async function laneSources(run: Run, c: Client, whole: Tables): Promise<LaneSource[]> {
+  const { origin, tree } = run.plan;
+  if (run.relations) return run.relations.map((t, i) => ({ tables: t, source: t.origin, target: t.shadow, estimatedRows: [origin, ...tree][i]!.estimatedRows }));
+  const leaves = origin.partitions.filter((p) => p.isLeaf);
+  if (leaves.length === 0) return [{ tables: whole, source: null, target: null, estimatedRows: origin.estimatedRows }];
+  const homes = partitionHomes(run.names.schema, origin);
+  const rows = (await c.query<{ n: string }>(
+    `SELECT GREATEST(c.reltuples, 0)::int8::text AS n FROM unnest($1::oid[]) WITH ORDINALITY u(oid, i) JOIN pg_class c ON c.oid = u.oid ORDER BY u.i`,
+    [leaves.map((p) => p.oid)],
+  )).rows;
+  return leaves.map((p, i) => {
+    const source = homes.live(p);
+    const target = homes.inMigration(p);
+    return { tables: laneTables(run, whole, source, target), source, target, estimatedRows: Number(rows[i]?.n ?? 0) };
+  });
+}
+
+/** A lane's tables: a tree's relation's own; a partition's, read from it and written into the shadow's of its name; else the table's. */
+function laneTables(run: Run, whole: Tables, source: string | null, target: string | null): Tables {
+  if (source === null || target === null) return whole;
+  return run.relations?.find((t) => t.shadow === target) ?? { ...whole, origin: source, shadow: target };
+}
+
+/**
  * How many sessions work at once, for the copy's lanes and the index builds side by side: one
  * for a small table, else `--max-parallel`, else the default's looks (copy/lanes.ts).
  */
 export async function chooseLanes(run: Run, c: Client): Promise<{ lanes: number; why: string }> {
-  if (!worthLanes(run.plan.origin.estimatedRows)) return { lanes: 1, why: 'a small table' };
+  if (!worthLanes(rowsToCopy(run.plan))) return { lanes: 1, why: 'a small table' };
   if (run.opts.maxParallel !== undefined) return { lanes: run.opts.maxParallel, why: '--max-parallel' };
   return run.laneLooks ?? defaultLanes(c);
 }
@@ -81,7 +102,7 @@ export async function chooseLanes(run: Run, c: Client): Promise<{ lanes: number;
  * the shadow's build and the capture, which take about as long, so the copy does not wait for them.
  */
 export function lookForLanes(run: Run): void {
-  if (run.opts.maxParallel !== undefined || !worthLanes(run.plan.origin.estimatedRows)) return;
+  if (run.opts.maxParallel !== undefined || !worthLanes(rowsToCopy(run.plan))) return;
   run.laneLooks = withClient(run.pool, (c) => defaultLanes(c), 'copy');
   // Awaited by the copy; a failure before it (the build's) must not leave it unobserved.
   run.laneLooks.catch(() => undefined);
@@ -92,9 +113,7 @@ export function lookForLanes(run: Run): void {
  * chunk's bound looked up on a second connection while the current chunk is inserted.
  */
 async function copyLane(run: Run, whole: Tables, totals: Totals, from: string[] | null, lane: Lane | null): Promise<void> {
-  // A partition's lane reads its partition and writes the shadow's of the same name; a tree's
-  // relation's, its own tables.
-  const tables = lane?.source && lane.target ? run.relations?.find((t) => t.shadow === lane.target) ?? { ...whole, origin: lane.source, shadow: lane.target } : whole;
+  const tables = laneTables(run, whole, lane?.source ?? null, lane?.target ?? null);
   const chunker = createChunker({ targetMs: run.opts.chunkTimeMs, initial: 5000, min: 500, max: 200_000, maxStep: 2 });
   const laneHigh = lane?.high ?? null;
   await withClient(run.pool, (c) =>
@@ -134,7 +153,7 @@ async function copyLane(run: Run, whole: Tables, totals: Totals, from: string[] 
         // --nice: the server's time handed back to the application, in proportion to what the chunk took.
         if (run.opts.nice) await sleep(chunk.ms * run.opts.nice);
         const rate = totals.rows / ((performance.now() - totals.started) / 1000);
-        run.opts.onProgress?.({ phase: 'copy', rowsCopied: totals.rows, rowsEstimated: run.plan.origin.estimatedRows, rowsPerSecond: rate, chunkRows: requested });
+        run.opts.onProgress?.({ phase: 'copy', rowsCopied: totals.rows, rowsEstimated: rowsToCopy(run.plan), rowsPerSecond: rate, chunkRows: requested });
         progress.emit({ type: 'rows', id: run.id, done: totals.rows, total: estimate(run) });
         if (totals.chunks % 20 === 0) {
           log.info({ migration: run.id, rows: totals.rows, chunk: chunker.size(), rowsPerSecond: Math.round(rate), lane: lane?.lane }, 'copying');
@@ -149,6 +168,6 @@ async function copyLane(run: Run, whole: Tables, totals: Totals, from: string[] 
 
 /** The table's row estimate, or null where PostgreSQL has none (reltuples is -1 before the first ANALYZE or VACUUM). */
 function estimate(run: Run): number | null {
-  const n = run.plan.origin.estimatedRows;
+  const n = rowsToCopy(run.plan);
   return n > 0 ? n : null;
 }
