@@ -95,6 +95,32 @@ const fleet = (): string => fleetOf(false);
 
 const FLEET_TOKENS = { 'public.vehicles': ['token'], 'public.cars': ['token'], 'other.trucks': ['token'], 'public.vans': ['token'] };
 
+/**
+ * Objects bound to the fleet's descendants (catalog/bound-objects.ts): views over ONLY a child, over
+ * the parent and a child, over the grandchild; a materialized view over the grandchild with a
+ * unique index and a view over it, one over the parent and a child; a function of a child's row
+ * type and a BEGIN ATOMIC one reading the child in another schema. None reads `note`.
+ */
+const FLEET_BOUND = (role: string): string => `
+  CREATE VIEW cars_only AS SELECT id, make, doors FROM ONLY cars;
+  GRANT SELECT ON cars_only TO ${role};
+  COMMENT ON VIEW cars_only IS 'cars alone';
+  CREATE VIEW fleet_join AS SELECT v.id, v.make, c.doors FROM ONLY vehicles v JOIN cars c ON c.id = v.id + 1000;
+  CREATE VIEW vans_tags AS SELECT id, tag, make FROM vans;
+  CREATE MATERIALIZED VIEW vans_mv AS SELECT id, year, tag FROM vans;
+  CREATE UNIQUE INDEX vans_mv_id ON vans_mv (id);
+  CREATE VIEW vans_mv_recent AS SELECT id FROM vans_mv WHERE year > 2000;
+  CREATE MATERIALIZED VIEW fleet_mv AS SELECT id, make FROM ONLY vehicles UNION ALL SELECT id, make FROM ONLY cars;
+  CREATE FUNCTION all_cars() RETURNS SETOF cars LANGUAGE sql STABLE AS 'SELECT * FROM cars';
+  CREATE FUNCTION truck_count() RETURNS bigint LANGUAGE sql STABLE BEGIN ATOMIC SELECT count(*) FROM other.trucks; END;`;
+
+/** What the bound objects read after the change, kept in tables both sides compare. */
+const FLEET_BOUND_AFTER = `INSERT INTO cars (id, doors) VALUES (-100, 3); INSERT INTO vans (id, tag, year) VALUES (-101, 'late', 2020);
+  REFRESH MATERIALIZED VIEW vans_mv; REFRESH MATERIALIZED VIEW fleet_mv;
+  CREATE TABLE seen_cars AS SELECT * FROM all_cars(); CREATE TABLE seen_trucks AS SELECT truck_count() AS n;
+  CREATE TABLE seen_views AS SELECT (SELECT count(*) FROM cars_only) AS cars, (SELECT count(*) FROM fleet_join) AS joined,
+    (SELECT count(*) FROM vans_tags) AS tags, (SELECT count(*) FROM vans_mv_recent) AS recent`;
+
 export const INHERIT_CASES: DiffCase[] = [
   // A tree copied with its parent (shadow/tree.ts): the change reaches every relation.
   {
@@ -152,6 +178,36 @@ export const INHERIT_CASES: DiffCase[] = [
     alter: 'ALTER TABLE vehicles ALTER COLUMN year TYPE bigint',
     after: `INSERT INTO cars (id, year) VALUES (-100, 2010), (-99, 2001); INSERT INTO other.trucks (id, year) VALUES (-98, 2002)`,
     afterAsRole: `CREATE TEMP TABLE seen AS SELECT count(*) AS n FROM cars`,
+  },
+  {
+    name: 'inheritance tree copied with its parent: views over a child only, over parent and child, over a grandchild; a materialized view over a grandchild (unique index, a view over it) and one over parent and child; a function RETURNS SETOF a child; a BEGIN ATOMIC function reading a child',
+    schemas: ['public', 'other'],
+    setup: (role) => `${fleet()}${FLEET_BOUND(role)}`,
+    alter: 'ALTER TABLE vehicles ALTER COLUMN note TYPE varchar(100)',
+    after: FLEET_BOUND_AFTER,
+  },
+  {
+    name: 'inheritance tree copied with its parent: what is bound to the descendants sees a column rename recursing to them, as offline',
+    schemas: ['public', 'other'],
+    setup: (role) => `${fleet()}${FLEET_BOUND(role)}`,
+    alter: 'ALTER TABLE vehicles RENAME COLUMN make TO maker; ALTER TABLE vehicles ALTER COLUMN note TYPE varchar(100)',
+    after: FLEET_BOUND_AFTER,
+  },
+  {
+    name: 'inheritance tree copied with its parent: other tables\' rule, policy and constraint trigger naming a child and the grandchild',
+    schemas: ['public', 'other'],
+    setup: () => `${fleet()}
+      CREATE TABLE audit (id int, what text);
+      CREATE RULE audit_cars AS ON INSERT TO audit DO ALSO INSERT INTO cars (id, make) VALUES (NEW.id + 50000, NEW.what);
+      COMMENT ON RULE audit_cars ON audit IS 'audited cars';
+      CREATE TABLE owners (id int PRIMARY KEY, truck int);
+      CREATE POLICY owners_trucks ON owners USING (EXISTS (SELECT FROM other.trucks t WHERE t.id = truck));
+      ALTER TABLE owners ENABLE ROW LEVEL SECURITY;
+      CREATE FUNCTION noop_trg() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+      CREATE CONSTRAINT TRIGGER owners_vans AFTER INSERT ON owners FROM vans DEFERRABLE FOR EACH ROW EXECUTE FUNCTION noop_trg();
+      COMMENT ON TRIGGER owners_vans ON owners IS 'from vans';`,
+    alter: 'ALTER TABLE vehicles ALTER COLUMN year TYPE bigint',
+    after: `INSERT INTO audit VALUES (1, 'audited'); INSERT INTO owners VALUES (1, 2001), (2, -5)`,
   },
   {
     name: 'inheritance tree copied with the middle table: its parent exchanged for a stand-in, its child (with a parent outside the tree) copied with it',

@@ -78,11 +78,15 @@ const RECREATED: ReadonlySet<BoundAction> = new Set(['recreate-view', 'rebuild-m
  * here; foreign keys, policies and triggers of other tables are catalog-dependents.sql's) are
  * left to the caller. Names in descriptions are schema-qualified when it runs in a transaction.
  */
-export async function readBoundObjects(c: Client, tableOid: string): Promise<BoundObjects> {
-  return withQualifiedNames(c, () => discover(c, tableOid));
+export async function readBoundObjects(c: Client, tableOid: string, tree: readonly string[] = []): Promise<BoundObjects> {
+  return withQualifiedNames(c, () => discover(c, new Set([tableOid, ...tree])));
 }
 
-async function discover(c: Client, tableOid: string): Promise<BoundObjects> {
+/**
+ * `replaced`: the table, and a tree's relations exchanged with it (shadow/tree.ts), each bound to
+ * as the table is; an object bound to several of them is carried once, after every one.
+ */
+async function discover(c: Client, replaced: ReadonlySet<string>): Promise<BoundObjects> {
   const found = new Map<string, { action: BoundAction; description: string; typed: boolean; deps: Set<string>; relation: string | null }>();
   const refusals: string[] = [];
   const refuse = (why: string): void => {
@@ -90,9 +94,9 @@ async function discover(c: Client, tableOid: string): Promise<BoundObjects> {
   };
   // A relation and its row types stand for one another: a dependent of either depends on it.
   const typeOwner = new Map<string, string>();
-  let relations = [tableOid];
+  let relations = [...replaced];
   let routines: string[] = [];
-  const seen = new Set<string>([tableOid]);
+  const seen = new Set<string>(replaced);
   while (relations.length || routines.length) {
     const types = (await c.query<{ rel: string; t: string }>(
       `SELECT c.oid::int8::text AS rel, unnest(ARRAY[t.oid, t.typarray])::int8::text AS t
@@ -105,8 +109,8 @@ async function discover(c: Client, tableOid: string): Promise<BoundObjects> {
     for (const row of rows) {
       const on = typeOwner.get(row.on_oid) ?? row.on_oid;
       if (row.oid === on) continue; // a relation's own columns of its own row type
-      const via = on !== tableOid ? 'other' : typeOwner.has(row.on_oid) ? 'row type' : 'table';
-      const action = classify(row, via, row.on_table === tableOid, refuse);
+      const via = !replaced.has(on) ? 'other' : typeOwner.has(row.on_oid) ? 'row type' : 'table';
+      const action = classify(row, via, row.on_table !== null && replaced.has(row.on_table), refuse);
       if (action === null) continue;
       const prior = found.get(row.oid);
       const chosen = prior && (RECREATED.has(prior.action) || !RECREATED.has(action)) ? prior.action : action;
@@ -119,7 +123,7 @@ async function discover(c: Client, tableOid: string): Promise<BoundObjects> {
       };
       entry.action = chosen;
       entry.typed ||= row.typed;
-      if (on !== tableOid) entry.deps.add(on);
+      if (!replaced.has(on)) entry.deps.add(on);
       found.set(row.oid, entry);
       if (RECREATED.has(chosen) && !seen.has(row.oid)) {
         seen.add(row.oid);

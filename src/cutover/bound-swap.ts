@@ -60,8 +60,8 @@ export interface BoundDefs {
  * means the new table. What cannot be carried (preflight refused it; something changed since)
  * fails the cutover before anything is swapped.
  */
-export async function readBoundDefs(c: Client, tableOid: string): Promise<BoundDefs> {
-  const bound = await readBoundObjects(c, tableOid);
+export async function readBoundDefs(c: Client, tableOid: string, tree: readonly string[] = []): Promise<BoundDefs> {
+  const bound = await readBoundObjects(c, tableOid, tree);
   if (bound.refusals.length) throw new RuntimeError(`the swap cannot carry what depends on the table: ${bound.refusals[0]}; nothing was swapped`);
   const oids = (...actions: BoundObject['action'][]): string[] => bound.objects.filter((o) => actions.includes(o.action)).map((o) => o.oid);
   return withQualifiedNames(c, async () => {

@@ -34,7 +34,7 @@ export interface LockSet {
 
 export async function lockSetFor(
   c: Client,
-  x: { outgoing: string; incoming: string; dropsOutgoingForeignKeys: boolean; addedForeignKeyParents: string[]; leaf?: LeafLocks; tree?: string[] },
+  x: { outgoing: string; incoming: string; dropsOutgoingForeignKeys: boolean; addedForeignKeyParents: string[]; leaf?: LeafLocks; tree?: string[]; treeRelations?: string[] },
 ): Promise<LockSet> {
   const r = await c.query<{ oid: string; why: string }>(
     `SELECT DISTINCT conrelid::int8::text AS oid, 'child' AS why FROM pg_constraint
@@ -57,7 +57,7 @@ export async function lockSetFor(
   )).rows.map((row) => row.oid);
   const shareUpdate = (await laterParents(c, x.outgoing)).filter((o) => o !== x.incoming);
   // A tree copied with its parent (shadow/tree.ts): every relation and its shadow, after the parent.
-  const children = [...inheritChildren, ...(x.tree ?? []), ...r.rows.filter((row) => row.why === 'child').map((row) => row.oid), ...(await reboundTables(c, x.outgoing))];
+  const children = [...inheritChildren, ...(x.tree ?? []), ...r.rows.filter((row) => row.why === 'child').map((row) => row.oid), ...(await reboundTables(c, x.outgoing, x.treeRelations))];
   const parents = x.dropsOutgoingForeignKeys ? r.rows.filter((row) => row.why === 'parent').map((row) => row.oid) : [];
   if (x.leaf) {
     // The application reaches a partition through its partitioned table: that comes first.
@@ -75,9 +75,12 @@ export async function lockSetFor(
   return { first: x.outgoing, exclusive, share, shareUpdate: shareUpdate.filter((o) => o !== x.outgoing && !exclusive.includes(o)) };
 }
 
-/** The tables (not views) whose rules, policies or constraint triggers the swap re-binds (catalog/bound-objects.ts). */
-export async function reboundTables(c: Client, outgoing: string): Promise<string[]> {
-  const relations = (await readBoundObjects(c, outgoing)).objects.flatMap((o) => (o.relation !== null ? [o.relation] : []));
+/**
+ * The tables (not views) whose rules, policies or constraint triggers the swap re-binds
+ * (catalog/bound-objects.ts): bound to the table, or to `tree`, a tree's relations exchanged with it.
+ */
+export async function reboundTables(c: Client, outgoing: string, tree: readonly string[] = []): Promise<string[]> {
+  const relations = (await readBoundObjects(c, outgoing, tree)).objects.flatMap((o) => (o.relation !== null ? [o.relation] : []));
   if (relations.length === 0) return [];
   const r = await c.query<{ oid: string }>(`SELECT oid::int8::text AS oid FROM pg_class WHERE oid = ANY ($1::oid[]) AND relkind IN ('r', 'p')`, [relations]);
   return r.rows.map((row) => row.oid);

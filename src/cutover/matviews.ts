@@ -58,6 +58,8 @@ export interface Prebuild {
   migrationId: number;
   /** the table being replaced, whose materialized views are rebuilt */
   outgoing: { oid: string; schema: string; name: string };
+  /** a tree's relations exchanged with it (shadow/tree.ts), each with the schema its incoming one lives in meanwhile: their materialized views too */
+  tree?: { oid: string; schema: string; name: string; side: string }[];
   /** the migration's schema, where the incoming table (same name) lives; the rebuilds live in homes of their own (plan/matview-homes.ts) */
   migrationSchema: string;
   /** RENAME COLUMN statements giving the incoming table the outgoing one's column names, and back */
@@ -80,7 +82,7 @@ export interface Prebuild {
 export async function prebuildMatviews(p: Prebuild): Promise<number> {
   // In a transaction: the definitions are read with search_path = pg_catalog set for it alone.
   const matviews = await withClient(p.pool, (c) => inTransaction(c, async () => {
-    const bound = await readBoundObjects(c, p.outgoing.oid);
+    const bound = await readBoundObjects(c, p.outgoing.oid, (p.tree ?? []).map((t) => t.oid));
     if (bound.refusals.length) throw new RuntimeError(`cannot carry the table's dependents: ${bound.refusals[0]}; nothing was swapped`);
     return readMatviewDefs(c, bound.objects.filter((o) => o.action === 'rebuild-matview').map((o) => o.oid));
   }), 'prebuild');
@@ -88,6 +90,7 @@ export async function prebuildMatviews(p: Prebuild): Promise<number> {
   const home = (schemaOid: string): string => matviewHome(p.migrationSchema, schemaOid);
   const moves = schemaMoves([
     { schema: p.outgoing.schema, name: p.outgoing.name, to: p.migrationSchema },
+    ...(p.tree ?? []).map((t) => ({ schema: t.schema, name: t.name, to: t.side })),
     ...matviews.map((m) => ({ schema: m.schema, name: m.name, to: home(m.schema_oid) })),
   ]);
   const builds = await Promise.all(matviews.map((m) => buildStatements(m, home, moves)));

@@ -98,7 +98,8 @@ export async function ownForeignKeys(c: Client, oid: string): Promise<{ conname:
 async function readSwapDefs(c: Client, input: SwapInput) {
   const { origin, names } = input;
   const defs = await readDependentDefs(c, origin.oid, [names.captureTrigger, names.truncateTrigger]);
-  const bound = await readBoundDefs(c, origin.oid);
+  // A tree's: what is bound to its descendants too, carried once after every relation is exchanged.
+  const bound = await readBoundDefs(c, origin.oid, (input.tree ?? []).map((t) => t.oid));
   const partitionTriggers = await withQualifiedNames(c, () =>
     readPartitionTriggers(c, origin.oid, origin.partitions.map((_, i) => partitionTruncateTrigger(names, i))));
   // What each partition has of its own that moves with the table, not with the relation:

@@ -10,7 +10,7 @@ import { parseAlter, deparseStatement, type ParsedAlter } from '../plan/parse.js
 import { followColumns, type ColumnFlow } from '../plan/columns.js';
 import { refuseUndoneChecks } from '../plan/undone-checks.js';
 import { deriveMapping, type RowMapping } from '../plan/mapping.js';
-import { preflight, type PreflightFindings } from '../plan/preflight.js';
+import { preflight, preflightTree, type PreflightFindings } from '../plan/preflight.js';
 import { buildShadow, swapStatements, type ShadowTable } from '../shadow/build.js';
 import { ReachesChildren, parentRefusal } from '../shadow/parent.js';
 import { describeTree, refuseTree } from '../shadow/tree.js';
@@ -69,6 +69,7 @@ export async function makePlan(c: Client, sql: string, retry: RetryPolicy, trans
     if (!(err instanceof ReachesChildren)) throw err;
     tree = await describeTree(c, origin);
     await refuseTree(c, origin, tree);
+    await preflightTree(c, origin, tree, flow, parsed.statements, findings);
     return trialOf(tree);
   }).catch((err) => {
     if (err instanceof UserError) throw err;

@@ -7,7 +7,7 @@ import type { Dependent, TableInfo } from '../catalog/table.js';
 import { noRowIdentity } from '../catalog/row-identity.js';
 import type { ColumnFlow } from './columns.js';
 import { describePrepared, preparedBlockers } from '../cutover/blockers.js';
-import { readBoundObjects, type BoundAction, type BoundObjects } from '../catalog/bound-objects.js';
+import { readBoundObjects, type BoundAction, type BoundObject, type BoundObjects } from '../catalog/bound-objects.js';
 import { readMatviewDefs } from '../cutover/matviews.js';
 import { retargetSchemas, schemaMoves } from '../cutover/retarget.js';
 import type { AlterStatement } from './parse.js';
@@ -87,9 +87,26 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
     publications: pubs.map((p) => p.name),
     rewired: [
       ...new Set(dependents.filter((d) => d.kind === 'fk-in').map((d) => `${d.kind} ${d.description}`)),
-      ...bound.objects.map((o) => `${o.description}: ${BOUND_IN_PLAN[o.action]}`),
+      ...bound.objects.map(describeBound),
     ],
   };
+}
+
+/**
+ * A parent copied with its tree (shadow/tree.ts), once the plan knows the tree: what is bound to
+ * its descendants is refused, checked and listed as what is bound to the table (shadow/tree.ts
+ * treeRefusal names the descendant of a refusal first), added to `findings`.
+ */
+export async function preflightTree(c: Client, table: TableInfo, tree: TableInfo[], flow: ColumnFlow, statements: AlterStatement[], findings: PreflightFindings): Promise<void> {
+  const bound = await inTransaction(c, () => preflightBound(c, table, statements, tree));
+  if (!renamesApplyInOrder(table.columns.map((col) => col.name), flow) && bound.objects.length) {
+    throw new UserError(`refused: ${table.schema}.${table.name} has views, materialized views, routines or foreign keys that a rename reusing a dropped column's name would leave ambiguous`);
+  }
+  findings.rewired = [...new Set([...findings.rewired, ...bound.objects.map(describeBound)])];
+}
+
+function describeBound(o: BoundObject): string {
+  return `${o.description}: ${BOUND_IN_PLAN[o.action]}`;
 }
 
 const BOUND_IN_PLAN: Record<BoundAction, string> = {
@@ -111,9 +128,9 @@ const BOUND_IN_PLAN: Record<BoundAction, string> = {
  * names meet nothing: each is rebuilt in a migration schema of its own schema's
  * (plan/matview-homes.ts).
  */
-async function preflightBound(c: Client, table: TableInfo, statements: AlterStatement[]): Promise<BoundObjects> {
+async function preflightBound(c: Client, table: TableInfo, statements: AlterStatement[], tree: TableInfo[] = []): Promise<BoundObjects> {
   const name = `${table.schema}.${table.name}`;
-  const bound = await readBoundObjects(c, table.oid);
+  const bound = await readBoundObjects(c, table.oid, tree.map((t) => t.oid));
   for (const why of bound.refusals) {
     throw new UserError(why.startsWith('missing privilege') ? `refused: ${why}` : `refused: ${name} cannot be copied online: ${why}`);
   }
@@ -122,7 +139,7 @@ async function preflightBound(c: Client, table: TableInfo, statements: AlterStat
     throw new UserError(`refused: cannot alter table ${name} because a column of ${typed.description} uses its row type (offline PostgreSQL refuses it too)`);
   }
   const matviews = await readMatviewDefs(c, bound.objects.filter((o) => o.action === 'rebuild-matview').map((o) => o.oid));
-  const moves = schemaMoves([table, ...matviews].map((r) => ({ schema: r.schema, name: r.name, to: 'pgshift' })));
+  const moves = schemaMoves([table, ...tree, ...matviews].map((r) => ({ schema: r.schema, name: r.name, to: 'pgshift' })));
   for (const m of matviews) {
     for (const sql of [m.def, ...m.indexes.map((i) => i.def)]) {
       await retargetSchemas(sql, moves).catch((err: unknown) => {

@@ -4,6 +4,8 @@ import { UserError } from '../errors.js';
 import { describeTable, readDependents, type TableInfo } from '../catalog/table.js';
 import { noRowIdentity } from '../catalog/row-identity.js';
 import { readDependentDefs, TREE_OWN } from '../cutover/dependents.js';
+import { readBoundObjects } from '../catalog/bound-objects.js';
+import { inTransaction } from '../db/session.js';
 import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js';
 import { copyAclStatements } from './acl.js';
 import { relOptionsList } from './reloptions.js';
@@ -71,14 +73,19 @@ export async function treeRefusal(c: Client, origin: TableInfo, tree: TableInfo[
     }
     const why = await unsupported(c, t);
     if (why) return `${copied}: ${named(t)} ${why}, which the tree's cutover does not carry yet; run the ALTER offline in a window`;
+    // What is bound to it is carried as what is bound to the parent (catalog/bound-objects.ts), refused alike.
+    const bound = (await inTransaction(c, () => readBoundObjects(c, t.oid))).refusals[0];
+    if (bound) return `${copied}: ${bound.startsWith('missing privilege') ? bound : `${named(t)} cannot be copied online: ${bound}`}`;
   }
   return null;
 }
 
 /** What a descendant has that the tree's cutover would have to re-create or re-point (not built). */
 async function unsupported(c: Client, t: TableInfo): Promise<string | null> {
-  // (its own rules move with the rest it has of its own, below)
-  const outside = (await readDependents(c, t.oid)).filter((d) => d.kind !== 'own' && !(d.kind === 'rule' && d.relOid === t.oid));
+  // (its own rules move with the rest it has of its own, below; views, materialized views,
+  // routines and other relations' rules, policies and triggers bound to it are carried as the
+  // parent's are: catalog/bound-objects.ts)
+  const outside = (await readDependents(c, t.oid)).filter((d) => d.kind === 'fk-in' || d.kind === 'other');
   if (outside.length) return `has ${[...new Set(outside.map((d) => `${d.kind === 'other' ? '' : `${d.kind} `}${d.description}`))].join(', ')}`;
   // A migration's own capture triggers on it (a take-over plans again with them in place) are not the user's.
   // What it has of its own is created again on the new relation in the cutover (cutover/swap.ts TREE_OWN).

@@ -45,7 +45,7 @@ export async function cutoverInput(
       ...(leaf ? { leaf: await leafLocks(c, origin.oid, leaf.parentOid, leaf.defaultPartition?.oid ?? null) } : {}),
       // A tree: every relation, its shadow, and its parents outside the tree (a statement through
       // one lists its children when it locks it, as through the table: cutover/lock-set.ts).
-      ...(tree.length ? { tree: [...new Set(tree.flatMap((r) => [r.table.oid, r.shadowOid, ...r.table.inheritsFrom.map((p) => p.oid)]))].filter((o) => o !== origin.oid) } : {}),
+      ...(tree.length ? { tree: [...new Set(tree.flatMap((r) => [r.table.oid, r.shadowOid, ...r.table.inheritsFrom.map((p) => p.oid)]))].filter((o) => o !== origin.oid), treeRelations: tree.map((r) => r.table.oid) } : {}),
     }),
   );
   const input: CutoverInput = {

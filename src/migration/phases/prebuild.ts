@@ -3,6 +3,7 @@ import { columnRenames, prebuildMatviews } from '../../cutover/matviews.js';
 import type { Captured } from './capture.js';
 import type { Run } from '../run.js';
 import { proveDefaultPartition } from '../../shadow/leaf.js';
+import { treeHomes } from '../../shadow/tree.js';
 
 /**
  * What the cutover finds ready rather than doing under its locks. Materialized views over the
@@ -20,12 +21,15 @@ export async function prebuildForCutover(run: Run, k: Captured): Promise<number>
     const s = plan.flow.sources.get(name);
     return s?.kind === 'origin' ? s.origin : undefined;
   };
+  const homes = treeHomes(names.schema, origin, plan.tree);
   const renames = columnRenames(k.shadow.columns.map((col) => col.name), originOf);
   const rename = ([from, to]: [string, string]): string => renameColumnSql(names.schema, origin.name, from, to);
   return prebuildMatviews({
     pool: run.pool,
     migrationId: run.id,
     outgoing: { oid: origin.oid, schema: origin.schema, name: origin.name },
+    // A tree's relations: their shadows live in the migration schemas of their schemas (shadow/tree.ts).
+    tree: plan.tree.map((t) => ({ oid: t.oid, schema: t.schema, name: t.name, side: homes.side(t.schema) })),
     migrationSchema: names.schema,
     renameIncoming: renames.forward.map(rename),
     unrenameIncoming: renames.back.map(rename),
