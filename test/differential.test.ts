@@ -221,6 +221,10 @@ const REFUSAL_SETUP = `
   ALTER TABLE vc ADD PRIMARY KEY (id);
   CREATE VIEW vc_v AS SELECT id, v FROM vc;
   CREATE TABLE vc_holder (snap vc);
+  CREATE TABLE wp (id int PRIMARY KEY, v int, w int);
+  CREATE TABLE wc () INHERITS (wp);
+  ALTER TABLE wc ADD PRIMARY KEY (id);
+  CREATE VIEW wc_v AS SELECT id, v FROM wc;
   CREATE TABLE gp (id int PRIMARY KEY, v int);
   CREATE TABLE gc (w int) INHERITS (gp);
   ALTER TABLE gc ADD PRIMARY KEY (id);
@@ -320,6 +324,13 @@ const REFUSALS: { name: string; statements: string; everyStrategy?: boolean; mes
     name: 'a tree copied with its parent, a child of which another table stores the row type of',
     statements: 'ALTER TABLE vp ALTER COLUMN v TYPE bigint',
     message: /public\.vp has inheritance children the change reaches, copied with it as one tree: public\.vc cannot be copied online: column snap of table public\.vc_holder is of type public\.vc: PostgreSQL re-points a column at another type only by rewriting its table/,
+  },
+  // Offline PostgreSQL refuses these in the child, where its ALTER recurses; the tree's preflight the same way.
+  { name: 'a tree copied with its parent, a type change of a column a view over a child reads', statements: 'ALTER TABLE wp ALTER COLUMN v TYPE bigint', message: /cannot alter the type of column v of public\.wc because rule _RETURN on view (public\.)?wc_v uses it/ },
+  {
+    name: 'a tree copied with its parent, dropping a column a view over a child reads',
+    statements: 'ALTER TABLE wp DROP COLUMN v, ALTER COLUMN w TYPE bigint',
+    message: /cannot drop column v of public\.wc because rule _RETURN on view (public\.)?wc_v depends on it/,
   },
   // Offline PostgreSQL refuses it in a child; the shadow tree refuses it the same way.
   { name: 'a tree copied with its parent, a child of which has the added column with another type', statements: 'ALTER TABLE gp ADD COLUMN w text DEFAULT random()::text', message: /child table "gc" has different type for column "w"/ },

@@ -61,17 +61,7 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
     refuse(`is locked by ${prepared.map(describePrepared).join('; ')}: the migration's locks would wait for it forever`);
   }
 
-  const attnums = (names: string[]): number[] =>
-    table.columns.filter((col) => names.includes(col.name)).map((col) => col.attnum);
-  const blockers = async (cols: string[]): Promise<{ kind: string; description: string; column_name: string }[]> =>
-    cols.length ? (await c.query(sqlFile('column-dependents.sql'), [table.oid, attnums(cols)])).rows : [];
-  for (const b of await blockers(flow.dropped)) {
-    throw new UserError(`refused: cannot drop column ${b.column_name} of ${name} because ${b.description} depends on it (offline ALTER would need CASCADE)`);
-  }
-  for (const b of await blockers(flow.typeChanged)) {
-    if (b.kind === 'foreign key') continue; // offline PostgreSQL re-checks it; so does the swap
-    throw new UserError(`refused: cannot alter the type of column ${b.column_name} of ${name} because ${b.description} uses it`);
-  }
+  await refuseColumnBlockers(c, table, flow.dropped, flow.typeChanged);
   if (!renamesApplyInOrder(table.columns.map((col) => col.name), flow)) {
     if (bound.objects.length || dependents.some((d) => d.kind === 'fk-in')) {
       refuse('has views, materialized views, routines or foreign keys that a rename reusing a dropped column\'s name would leave ambiguous');
@@ -98,11 +88,51 @@ export async function preflight(c: Client, table: TableInfo, dependents: Depende
  * treeRefusal names the descendant of a refusal first), added to `findings`.
  */
 export async function preflightTree(c: Client, table: TableInfo, tree: TableInfo[], flow: ColumnFlow, statements: AlterStatement[], findings: PreflightFindings): Promise<void> {
+  const dropped = await treeColumnChanges(c, table, tree, flow);
+  for (const t of tree) await refuseColumnBlockers(c, t, dropped.get(t.oid)!, flow.typeChanged);
   const bound = await inTransaction(c, () => preflightBound(c, table, statements, tree));
   if (!renamesApplyInOrder(table.columns.map((col) => col.name), flow) && bound.objects.length) {
     throw new UserError(`refused: ${table.schema}.${table.name} has views, materialized views, routines or foreign keys that a rename reusing a dropped column's name would leave ambiguous`);
   }
   findings.rewired = [...new Set([...findings.rewired, ...bound.objects.map(describeBound)])];
+}
+
+/**
+ * What offline PostgreSQL refuses to drop or retype a column of `table` under (a view, a rule, a
+ * policy, a trigger, a BEGIN ATOMIC body, a publication's list or filter): refused, naming it.
+ */
+async function refuseColumnBlockers(c: Client, table: TableInfo, dropped: string[], typeChanged: string[]): Promise<void> {
+  const name = `${table.schema}.${table.name}`;
+  const attnums = (names: string[]): number[] =>
+    table.columns.filter((col) => names.includes(col.name)).map((col) => col.attnum);
+  const blockers = async (cols: string[]): Promise<{ kind: string; description: string; column_name: string }[]> =>
+    cols.length ? (await c.query(sqlFile('column-dependents.sql'), [table.oid, attnums(cols)])).rows : [];
+  for (const b of await blockers(dropped)) {
+    throw new UserError(`refused: cannot drop column ${b.column_name} of ${name} because ${b.description} depends on it (offline ALTER would need CASCADE)`);
+  }
+  for (const b of await blockers(typeChanged)) {
+    if (b.kind === 'foreign key') continue; // offline PostgreSQL re-checks it; so does the swap
+    throw new UserError(`refused: cannot alter the type of column ${b.column_name} of ${name} because ${b.description} uses it`);
+  }
+}
+
+/**
+ * The columns of each descendant that the parent's change drops or retypes, as PostgreSQL
+ * recurses it: a type change reaches the column of the name in every descendant; a drop takes a
+ * descendant's column only when it is not its own and every parent it has it from dropped it
+ * (attislocal, attinhcount), then goes on to its children, as offline.
+ */
+async function treeColumnChanges(c: Client, table: TableInfo, tree: TableInfo[], flow: ColumnFlow): Promise<Map<string, string[]>> {
+  const dropped = new Map<string, string[]>([[table.oid, flow.dropped]]);
+  for (const t of tree) {
+    const cols = (await c.query<{ name: string; local: boolean; inherited: number }>(
+      `SELECT attname AS name, attislocal AS local, attinhcount AS inherited FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped`,
+      [t.oid],
+    )).rows;
+    const from = (col: string): number => t.inheritsFrom.filter((p) => dropped.get(p.oid)?.includes(col)).length;
+    dropped.set(t.oid, cols.filter((col) => !col.local && col.inherited > 0 && from(col.name) === col.inherited).map((col) => col.name));
+  }
+  return dropped;
 }
 
 function describeBound(o: BoundObject): string {
