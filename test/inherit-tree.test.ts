@@ -1,7 +1,8 @@
 // A legacy inheritance tree copied with its parent (shadow/tree.ts): a change that reaches the
 // children, under writes to every relation (the parent's and the grandchild's by the mirrored
 // workload, the child's half through the parent), each relation equal to its mirror after; a
-// kill -9 mid-copy and in the cutover, resumed; abort and cleanup leaving nothing.
+// kill -9 mid-copy and in the cutover, resumed; abort and cleanup leaving nothing; a revert window
+// reverted under the same writes (killed in its swap back and reverted again), and refused.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alterOptions, onlineAlter } from '../src/index.js';
@@ -140,7 +141,9 @@ describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
     return out;
   };
 
-  const schemasLeft = async (): Promise<unknown[]> => (await db.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgshift\\_%'`)).rows;
+  /** pgshift's schemas left (of migration `id` only, when given: the file's other tests may leave theirs when they fail). */
+  const schemasLeft = async (id?: string): Promise<unknown[]> =>
+    (await db.query(`SELECT nspname FROM pg_namespace WHERE nspname ~ $1`, [id === undefined ? '^pgshift_' : `^pgshift_${id}(_|$)`])).rows;
   const triggersLeft = async (t: string): Promise<unknown[]> =>
     (await db.query(`SELECT tgname FROM pg_trigger WHERE tgrelid IN ($1::regclass, $2::regclass, $3::regclass) AND tgname LIKE 'pgshift%'`, [t, `${t}_c`, `s_${t}.${t}_d`])).rows;
   const statements = (t: string): string => `ALTER TABLE ${t} ALTER COLUMN v TYPE bigint, ALTER COLUMN note TYPE varchar(64)`;
@@ -273,15 +276,109 @@ describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
     expect(await schemasLeft()).toEqual([]);
   });
 
-  it('refuses --revert-window with one line (exit 2), nothing changed', async () => {
-    const t = 'tr';
+  /** Each relation's OID: a revert puts the old tree back, the same relations. */
+  const oids = async (t: string): Promise<string[]> =>
+    (await db.query(`SELECT $1::regclass::oid::int8::text AS a, $2::regclass::oid::int8::text AS b, $3::regclass::oid::int8::text AS c`, [t, `${t}_c`, `s_${t}.${t}_d`])).rows.map((r) => [r.a, r.b, r.c])[0]!;
+  const revertable = (t: string): Parameters<typeof alterOptions>[0] => ({ strategy: 'copy', url: db.url, statements: statements(t), execute: true, revertWindowMs: 3_600_000, chunkTimeMs: 20 });
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+  it('a revert window: writes to every relation go on into the window, revert puts the old tree back (the same relations, as before) with every write, no transaction failed', async () => {
+    const t = 'tw';
+    await tree(t);
+    // A trigger of the grandchild's own, disabled on the kept old relation in the window, enabled again by the revert.
+    await db.query(`CREATE FUNCTION ${t}_nop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+      CREATE TRIGGER ${t}_d_own BEFORE UPDATE ON s_${t}.${t}_d FOR EACH ROW EXECUTE FUNCTION ${t}_nop();`);
+    const before = await inheritance(t);
+    const original = await oids(t);
+    const w = await writes(t);
+    let stats = { errors: [] as string[], childWrites: 0 };
+    let id = 0;
+    try {
+      const report = await onlineAlter(alterOptions(revertable(t)));
+      expect(report.status).toBe('done');
+      id = report.migrationId!;
+      expect(await inheritance(t)).toEqual(changed(before));
+      // Each relation of the new tree has its reverse capture; the kept old grandchild's own trigger is off.
+      expect((await triggersLeft(t)).length).toBe(6);
+      expect((await db.query(`SELECT tgenabled FROM pg_trigger WHERE tgname = '${t}_d_own' AND tgrelid = $1::oid`, [original[2]])).rows).toEqual([{ tgenabled: 'D' }]);
+      await sleep(1500); // the application writes to the new tree; each relation's reverse capture follows
+      const r = await runCli(['revert', String(id), '--url', db.url]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`reverted migration ${id}: public.${t} is the old table again`));
+      await sleep(300);
+    } finally {
+      stats = await w.stop();
+    }
+    expect(stats.errors).toEqual([]);
+    expect(stats.childWrites).toBeGreaterThan(0);
+    expect(await differ(t)).toEqual({ parent: 0, child: 0, grandchild: 0 });
+    expect(await inheritance(t)).toEqual(before);
+    expect(await oids(t)).toEqual(original);
+    expect((await db.query(`SELECT tgenabled FROM pg_trigger WHERE tgname = '${t}_d_own' AND tgrelid = 's_${t}.${t}_d'::regclass`)).rows).toEqual([{ tgenabled: 'O' }]);
+    expect(await triggersLeft(t)).toEqual([]);
+    expect((await db.query(`SELECT outcome FROM pgshift.migrations WHERE id = $1`, [id])).rows[0].outcome).toBe('reverted');
+    const cleaned = await runCli(['cleanup', String(id), '--url', db.url]);
+    expect(cleaned.status, cleaned.stderr).toBe(0);
+    expect(await schemasLeft(String(id))).toEqual([]);
+    expect(await differ(t)).toEqual({ parent: 0, child: 0, grandchild: 0 });
+  });
+
+  it('a revert killed in its swap back (kill -9) leaves the new tree in place; revert again finishes it, every relation equal to its mirror', async () => {
+    const t = 'tv';
     await tree(t);
     const before = await inheritance(t);
-    const r = await runCli(['alter', '--strategy', 'copy', statements(t), '--execute', '--revert-window', '1h', '--url', db.url]);
-    expect(r.status, r.stderr).toBe(2);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/--revert-window: public\.tr is copied with its inheritance tree, whose swap back pgshift does not build yet/);
+    const original = await oids(t);
+    const w = await writes(t);
+    let stats = { errors: [] as string[], childWrites: 0 };
+    let id = '';
+    try {
+      const report = await onlineAlter(alterOptions(revertable(t)));
+      expect(report.status).toBe('done');
+      id = String(report.migrationId);
+      await sleep(1000);
+      const killed = await runCli(['revert', id, '--url', db.url], { PGSHIFT_FAILPOINT: 'in-revert' });
+      expect(killed.signal, killed.stderr).toBe('SIGKILL');
+      expect(await inheritance(t), 'the new tree in place').toEqual(changed(before));
+      await sleep(500);
+      const again = await runCli(['revert', id, '--url', db.url]);
+      expect(again.status, again.stderr).toBe(0);
+      await sleep(300);
+    } finally {
+      stats = await w.stop();
+    }
+    expect(stats.errors).toEqual([]);
+    expect(await differ(t)).toEqual({ parent: 0, child: 0, grandchild: 0 });
     expect(await inheritance(t)).toEqual(before);
-    expect(await schemasLeft()).toEqual([]);
+    expect(await oids(t)).toEqual(original);
+    expect(await triggersLeft(t)).toEqual([]);
+    const cleaned = await runCli(['cleanup', id, '--url', db.url]);
+    expect(cleaned.status, cleaned.stderr).toBe(0);
+    expect(await schemasLeft(id)).toEqual([]);
+  });
+
+  it('refuses a revert (exit 2, the new tree left in place) when a child joined the new tree or a relation of it was truncated in the window; cleanup then keeps the new tree', async () => {
+    const t = 'tu';
+    await tree(t);
+    const before = await inheritance(t);
+    const report = await onlineAlter(alterOptions(revertable(t)));
+    expect(report.status).toBe('done');
+    const id = String(report.migrationId);
+    await db.query(`CREATE TABLE ${t}_late (x int) INHERITS (${t}_c)`);
+    const joined = await runCli(['revert', id, '--url', db.url]);
+    expect(joined.status, joined.stderr).toBe(2);
+    expect(joined.stderr.trim().split('\n')).toHaveLength(1);
+    expect(joined.stderr).toMatch(/refused: the new table was changed since the swap \(its inheritance tree changed\); swapping back would undo that; nothing was swapped back/);
+    expect(await inheritance(t)).toEqual(changed(before));
+    await db.query(`DROP TABLE ${t}_late`);
+    await db.query(`TRUNCATE ONLY s_${t}.${t}_d`);
+    const truncated = await runCli(['revert', id, '--url', db.url]);
+    expect(truncated.status, truncated.stderr).toBe(2);
+    expect(truncated.stderr).toMatch(/the new table was truncated during the revert window; reverting would not bring those rows back/);
+    expect(await inheritance(t)).toEqual(changed(before));
+    const cleaned = await runCli(['cleanup', id, '--url', db.url]);
+    expect(cleaned.status, cleaned.stderr).toBe(0);
+    expect(await triggersLeft(t)).toEqual([]);
+    expect(await schemasLeft(id)).toEqual([]);
+    expect(await inheritance(t)).toEqual(changed(before));
   });
 });

@@ -29,6 +29,18 @@ export function reverseCapture(names: ArtifactNames): CaptureNames {
   };
 }
 
+/**
+ * The n-th relation's own capture (1-based) beside `base`, for a tree whose relations each have
+ * theirs (shadow/tree.ts: a row trigger on a parent does not fire for its children's rows): its
+ * own changelog, functions and triggers, each recorded in pgshift.artifacts under its name.
+ */
+export function nthCapture(base: CaptureNames, n: number): CaptureNames {
+  return {
+    schema: base.schema, changelog: `${base.changelog}_${n}`, captureFunction: `${base.captureFunction}_${n}`, truncateFunction: `${base.truncateFunction}_${n}`,
+    captureTrigger: `${base.captureTrigger}_r${n}`, truncateTrigger: `${base.truncateTrigger}_r${n}`,
+  };
+}
+
 type Keyed = Pick<TableInfo, 'schema' | 'name' | 'key'> & { partitions?: Pick<TableInfo['partitions'][number], 'schema' | 'name'>[] };
 
 /**

@@ -1,9 +1,9 @@
 import type { Client } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
 import type { ArtifactNames } from '../plan/names.js';
-import { dropTriggersSql, reverseCapture } from '../capture/install.js';
+import { dropTriggersSql, nthCapture, reverseCapture } from '../capture/install.js';
 import { addToPublicationSql, declaredInTree, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
-import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, foreignKeysCheckedInLock, moveRules, ownForeignKeys, repointForeignKeysIn, swapInheritance, type KeptTrigger, type OldForeignKey } from './swap.js';
+import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, exchangeTreeParents, foreignKeysCheckedInLock, moveRules, ownForeignKeys, repointForeignKeysIn, swapInheritance, swapParents, type KeptTrigger, type OldForeignKey, type TreeExchange } from './swap.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 import { attachLeaf, detachLeaf } from '../shadow/leaf.js';
 import type { TableInfo } from '../catalog/table.js';
@@ -35,6 +35,12 @@ export interface SwapBackInput {
    * leaf's go back as they are (no change could name them then).
    */
   leafKeys?: DependentDef[];
+  /**
+   * A tree copied with its parent (shadow/tree.ts): its relations in the order of their reverse
+   * captures, each the new one (`oid`, in the user's schema) and its kept old one (`shadowOid`),
+   * exchanged back with the parent; `homes` then the tree's (shadow/tree.ts treeHomes).
+   */
+  tree?: TreeExchange[];
 }
 
 /**
@@ -67,12 +73,16 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
     [x.newOid, x.oldOid, x.homes.pairs.side, x.homes.pairs.user],
   )).rows;
   const partDefs: { schema: string; name: string; oldOid: string | null; defs: DependentDef[] }[] = [];
-  for (const p of parts) partDefs.push({ schema: p.schema, name: p.name, oldOid: p.old_oid, defs: (await readDependentDefs(c, p.new_oid, [])).filter((d) => d.kind === 'statistics' || d.kind === 'publication' || d.kind === 'rule') });
+  const extras = async (oid: string): Promise<DependentDef[]> => (await readDependentDefs(c, oid, [])).filter((d) => d.kind === 'statistics' || d.kind === 'publication' || d.kind === 'rule');
+  for (const p of parts) partDefs.push({ schema: p.schema, name: p.name, oldOid: p.old_oid, defs: await extras(p.new_oid) });
+  // A tree's relations the same way (the rest of their own, triggers and policies, never left the old ones).
+  for (const t of x.tree ?? []) partDefs.push({ schema: t.schema, name: t.name, oldOid: t.shadowOid, defs: await extras(t.oid) });
   const intoParent = x.leaf ? await foreignKeysIntoParent(c, x.newOid) : [];
   for (const sql of x.unrenameNew) await exec(sql);
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
 
   for (const sql of dropTriggersSql(x.userSchema, x.name, rc, x.partitions)) await exec(sql);
+  for (const [i, t] of (x.tree ?? []).entries()) for (const sql of dropTriggersSql(t.schema, t.name, nthCapture(rc, i + 1))) await exec(sql);
   // A leaf: the new one leaves its parent as the old one did at the swap (cutover/swap.ts), before
   // its foreign keys are read, so that those cloned from the parent's are its own and go too.
   await dropForeignKeysIn(c, intoParent);
@@ -81,6 +91,7 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   for (const fk of await ownForeignKeys(c, x.newOid)) {
     await exec(`ALTER TABLE ${fk.partition !== null ? qualified(fk.schema, fk.partition) : table} DROP CONSTRAINT ${ident(fk.conname)}`);
   }
+  for (const t of x.tree ?? []) for (const fk of await ownForeignKeys(c, t.oid)) await exec(`ALTER TABLE ${qualified(t.schema, t.name)} DROP CONSTRAINT ${ident(fk.conname)}`);
   for (const s of of('serial')) await exec(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY NONE`);
   const identityState = new Map<string, { last_value: string; is_called: boolean }>();
   for (const s of of('identity')) {
@@ -94,8 +105,15 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
     await exec(`ALTER STATISTICS ${qualified(st.schema!, `pgshift_stmp_${i}`)} SET SCHEMA ${ident(x.names.schema)}`);
   }
 
-  await exchangeTables(c, { userSchema: x.userSchema, name: x.name, names: x.names, homes: x.homes, incomingOid: x.oldOid });
-  await swapInheritance(c, { table, oldTable: qualified(x.names.schema, x.name), schema: x.names.schema, incomingOid: x.oldOid, outgoingOid: x.newOid });
+  await exchangeTables(c, { userSchema: x.userSchema, name: x.name, names: x.names, homes: x.homes, incomingOid: x.oldOid, tree: x.tree });
+  const inheritance = { table, oldTable: qualified(x.names.schema, x.name), schema: x.names.schema, incomingOid: x.oldOid, outgoingOid: x.newOid };
+  if (x.tree) {
+    // The old tree is whole: its relations take back their parents outside it (and their order), the new tree keeps its own.
+    await swapParents(c, inheritance);
+    await exchangeTreeParents(c, x.tree, { outgoing: x.newOid, incoming: x.oldOid, homes: x.homes, schema: x.names.schema });
+  } else {
+    await swapInheritance(c, inheritance);
+  }
 
   for (const s of of('serial')) {
     const col = x.oldColumnName(s.target!);

@@ -228,18 +228,7 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   // they would meet copies NO INHERIT of the old table made the children's own.
   const beforeChildren = (con: DeferredConstraint): boolean => !input.tree && origin.hasInheritanceChildren && con.type === 'c' && !con.partition;
   if (input.tree) {
-    // A tree: each relation's shadow takes its parents outside the tree from its stand-ins; those
-    // inside are the shadow tree's own, and the old tree keeps its own (shadow/tree.ts).
-    const inTree = new Set([origin.oid, input.shadowOid, ...input.tree.flatMap((t) => [t.oid, t.shadowOid])]);
-    for (const t of input.tree) {
-      await exchangeParents(
-        c,
-        { name: qualified(t.schema, t.name), parents: await parentsOf(c, t.shadowOid, inTree) },
-        { name: qualified(homes.side(t.schema), t.name), parents: await parentsOf(c, t.oid, inTree) },
-      );
-      // A parent outside the tree before one in it: appended after by INHERIT, put back in order.
-      await orderParents(c, qualified(t.schema, t.name), t.parents, names.schema);
-    }
+    await exchangeTreeParents(c, input.tree, { outgoing: origin.oid, incoming: input.shadowOid, homes, schema: names.schema });
   } else {
     for (const con of input.constraints.filter(beforeChildren)) await addDeferred(c, table, con, false);
     await swapChildren(c, inheritance, input.parentDrops);
@@ -352,6 +341,32 @@ export async function swapChildren(c: Client, x: InheritanceSwap, drops: string[
 }
 
 /**
+ * A tree's relations once they changed places (a swap, and a swap back: `shadowOid` the incoming
+ * relation, `oid` the outgoing one; `outgoing`/`incoming` the tree's parents): each incoming
+ * relation takes its parents outside the tree from the outgoing one, which takes the stand-ins it
+ * had; those inside are each tree's own, and the outgoing tree keeps its own (shadow/tree.ts).
+ */
+export async function exchangeTreeParents(
+  c: Client,
+  tree: readonly TreeExchange[],
+  x: { outgoing: string; incoming: string; homes: PartitionHomes; schema: string },
+): Promise<void> {
+  const inTree = new Set([x.outgoing, x.incoming, ...tree.flatMap((t) => [t.oid, t.shadowOid])]);
+  for (const t of tree) {
+    await exchangeParents(
+      c,
+      { name: qualified(t.schema, t.name), parents: await parentsOf(c, t.shadowOid, inTree) },
+      { name: qualified(x.homes.side(t.schema), t.name), parents: await parentsOf(c, t.oid, inTree) },
+    );
+    // A parent outside the tree before one in it: appended after by INHERIT, put back in order.
+    await orderParents(c, qualified(t.schema, t.name), t.parents, x.schema);
+  }
+}
+
+/** A tree's relation as a swap and a swap back exchange it: `oid` outgoing, `shadowOid` incoming (the kept old relation at a swap back). */
+export type TreeExchange = Pick<TreeSwap, 'oid' | 'schema' | 'name' | 'shadowOid' | 'parents'>;
+
+/**
  * The table in the migration's schema (incoming) and the one in the user's schema, both named
  * `name`, change places. The incoming table's relations (itself, its indexes, its owned
  * sequences) step aside under temporary names so the outgoing ones can move in beside them,
@@ -364,7 +379,7 @@ export async function swapChildren(c: Client, x: InheritanceSwap, drops: string[
  */
 export async function exchangeTables(
   c: Client,
-  x: { userSchema: string; name: string; names: ArtifactNames; homes: PartitionHomes; incomingOid: string; tree?: TreeSwap[] | undefined },
+  x: { userSchema: string; name: string; names: ArtifactNames; homes: PartitionHomes; incomingOid: string; tree?: readonly TreeExchange[] | undefined },
 ): Promise<void> {
   // Read before anything moves: afterwards the names mean other relations.
   const partitions = (await c.query<{ oid: string; name: string; schema: string }>(

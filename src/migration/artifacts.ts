@@ -67,8 +67,14 @@ export async function dropArtifacts(
         inSchema.length = 0;
         await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
         // An open revert window keeps its reverse changelog and functions (its triggers use them).
-        const keptInLog = opts.keepRevertWindow ? [names.reverseChangelog] : [];
-        const keptFunctions = new Set(opts.keepRevertWindow ? ['pgshift_reverse_capture', 'pgshift_reverse_truncated'] : []);
+        // A tree's relations have one each (reverse_changelog_<n>, pgshift_reverse_capture_<n>: capture/install.ts nthCapture).
+        const keptInLog = opts.keepRevertWindow
+          ? (await c.query<{ relname: string }>(
+            `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' AND (c.relname = $2 OR c.relname ~ ('^' || $2 || '_[0-9]+$'))`,
+            [names.logSchema, names.reverseChangelog],
+          )).rows.map((r) => r.relname)
+          : [];
+        const keptFunctions = (name: string): boolean => Boolean(opts.keepRevertWindow) && /^pgshift_reverse_(capture|truncated)(_[0-9]+)?$/.test(name);
         let oldKept = false;
         // Rebuilt materialized views a cutover did not take, in their homes (plan/matview-homes.ts)
         // or, from an earlier pgshift, in the migration's schema: first, as they read the tables.
@@ -121,7 +127,7 @@ export async function dropArtifacts(
  * function (capture, watchers, a backfill's move trigger: a migration's schemas hold no
  * function of the user's). Returns the tables' oids it dropped and the kept ones' names present.
  */
-async function dropInSchema(c: Client, schema: string, kept: Set<string | undefined>, keptFunctions: Set<string>, dropped: string[]): Promise<{ tables: string[]; keptTables: string[] }> {
+async function dropInSchema(c: Client, schema: string, kept: Set<string | undefined>, keptFunctions: (name: string) => boolean, dropped: string[]): Promise<{ tables: string[]; keptTables: string[] }> {
   const present = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
   if (present.rowCount === 0) return { tables: [], keptTables: [] };
   const matviews = await c.query<{ relname: string }>(
@@ -164,7 +170,7 @@ async function dropInSchema(c: Client, schema: string, kept: Set<string | undefi
     [schema],
   );
   for (const fn of functions.rows) {
-    if (!keptFunctions.has(fn.proname)) await c.query(`DROP FUNCTION IF EXISTS ${qualified(schema, fn.proname)}()`);
+    if (!keptFunctions(fn.proname)) await c.query(`DROP FUNCTION IF EXISTS ${qualified(schema, fn.proname)}()`);
   }
   return { tables: gone, keptTables: tables.rows.filter((t) => kept.has(t.relname)).map((t) => t.relname) };
 }

@@ -157,7 +157,9 @@ async function recordRevertFingerprint(pool: Pool, id: number, table: { schema: 
   await withClient(pool, async (c) => {
     const oid = (await c.query(`SELECT to_regclass($1)::oid::int8::text AS oid`, [qualified(table.schema, table.name)])).rows[0].oid;
     if (!oid) return;
-    const fp = await tableFingerprint(c, oid);
+    // A tree's revert window (revert_state.tree): its descendants too, a child added to it among them.
+    const tree = (await c.query(`SELECT revert_state ? 'tree' AS tree FROM pgshift.migrations WHERE id = $1`, [id])).rows[0]?.tree === true;
+    const fp = await tableFingerprint(c, oid, tree);
     await c.query(`UPDATE pgshift.migrations SET revert_state = revert_state || jsonb_build_object('fingerprint', $2::text) WHERE id = $1`, [id, fp]);
   });
 }

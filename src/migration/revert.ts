@@ -1,7 +1,7 @@
 import type { Client, Pool } from '../db/session.js';
 import { partitionHomes } from '../plan/partition-homes.js';
 import { bindMigration, createPool, withClient } from '../db/session.js';
-import { ident, qualified } from '../db/quote.js';
+import { ident, qualified, type SqlText } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { PgshiftError, RuntimeError, UserError, describeError, sqlState } from '../errors.js';
 import { componentLog } from '../log.js';
@@ -16,7 +16,9 @@ import { rowsOfParent, type Tables } from '../copy/sql.js';
 import type { RowMapping } from '../plan/mapping.js';
 import { swapBack } from '../cutover/swap-back.js';
 import { lockedSwap } from '../cutover/locked-swap.js';
-import type { KeptTrigger, OldForeignKey } from '../cutover/swap.js';
+import type { KeptTrigger, OldForeignKey, TreeExchange } from '../cutover/swap.js';
+import { nthCapture, reverseCapture } from '../capture/install.js';
+import type { RevertTreeRelation } from './revert-window.js';
 import type { DependentDef } from '../cutover/dependents.js';
 import { leafLocks, lockSetFor } from '../cutover/lock-set.js';
 import { proveDefaultPartition, proveKeptLeafBound } from '../shadow/leaf.js';
@@ -74,9 +76,27 @@ export async function revertMigration(o: { url?: string; retry: RetryPolicy; dea
 }
 
 async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: number }, id: number, m: RevertRow, names: ArtifactNames): Promise<RevertReport> {
-  const { oldT, newT, tables, replayer } = await withClient(pool, (c) => reverseSetup(c, m, names));
+  // A tree copied with its parent (shadow/tree.ts): each relation's reverse changelog into its
+  // kept old relation, read ONLY on both sides (each relation's rows are its own).
+  const tree = m.revert_state.tree ?? [];
+  const homes = tree.length ? partitionHomes(names.schema, { schema: m.table_schema, partitions: tree }) : null;
+  const rc = reverseCapture(names);
+  const sides = await withClient(pool, async (c) => {
+    const out = [await reverseSetup(c, m, names, { old: qualified(names.schema, m.table_name), new: qualified(m.table_schema, m.table_name), changelog: rc.changelog, descendant: false })];
+    for (const [i, t] of tree.entries()) {
+      out.push(await reverseSetup(c, m, names, { old: homes!.inMigration(t), new: qualified(t.schema, t.name), changelog: nthCapture(rc, i + 1).changelog, descendant: true }));
+    }
+    return out;
+  });
+  const { oldT, newT } = sides[0]!;
+  // Every relation's changelog in turn, each checked against its own tables.
+  const replayAll = async (c: Client, n: number, inTransaction: boolean): Promise<number> => {
+    let total = 0;
+    for (const s of sides) total += await replayChecked(c, s.tables, () => (inTransaction ? s.replayer.replayInTransaction(c, null, n) : s.replayer.replayBatch(c, null, n)));
+    return total;
+  };
   // Each batch is its own transaction under the session's short lock_timeout: retried.
-  await withClient(pool, (c) => drain((n) => withRetry(o.retry, () => replayChecked(c, tables, () => replayer.replayBatch(c, null, n))), { below: 1000 }), 'replay');
+  await withClient(pool, (c) => drain((n) => withRetry(o.retry, () => replayAll(c, n, false)), { below: 1000 }), 'replay');
 
   const flow = followColumns((await parseAlter(m.statements)).statements, oldT.columns, oldT.identity);
   // Materialized views over the new table are rebuilt on the old one first, as on the way in:
@@ -91,7 +111,7 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
     migrationSchema: names.schema,
     renameIncoming: renames.forward.map(renameOld),
     unrenameIncoming: renames.back.map(renameOld),
-    replay: (c, n) => replayChecked(c, tables, () => replayer.replayInTransaction(c, null, n)),
+    replay: (c, n) => replayAll(c, n, true),
     retry: o.retry,
   });
 
@@ -106,10 +126,16 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
     await proveKeptLeafBound(pool, o.retry, oldT, newT.oid);
     await proveDefaultPartition(pool, o.retry, id, names, newT);
   }
+  // A tree: its relations in the order of their reverse captures, each the new one (outgoing) and its kept old one.
+  const exchanged: TreeExchange[] = sides.slice(1).map((s, i) => ({
+    oid: s.newT.oid, shadowOid: s.oldT.oid, schema: s.newT.schema, name: s.newT.name, parents: tree[i]!.parents.map((p) => qualified(p.schema, p.name)),
+  }));
   const locks = await withClient(pool, async (c) =>
     lockSetFor(c, {
       outgoing: newT.oid, incoming: oldT.oid, dropsOutgoingForeignKeys: true, addedForeignKeyParents: [],
       ...(leaf ? { leaf: await leafLocks(c, newT.oid, leaf.parentOid, leaf.defaultPartition?.oid ?? null) } : {}),
+      // A tree: every relation of both, and the new relations' parents outside the tree (as the swap's: cutover/phases/cutover.ts).
+      ...(tree.length ? { tree: [...new Set(sides.slice(1).flatMap((s) => [s.newT.oid, s.oldT.oid, ...s.newT.inheritsFrom.map((p) => p.oid)]))].filter((x) => x !== newT.oid) } : {}),
     }));
   const rename = (from: string, to: string): string => `ALTER TABLE ${qualified(newT.schema, newT.name)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`;
   const swapped = await withClient(pool, (c) =>
@@ -125,7 +151,7 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
         // Writes are held: the reverse changelog is complete, replay all of it.
         await failpoint('in-revert', lc);
         await refuseChanged(lc, newT.oid, m);
-        entriesReplayed = (await drain((n) => replayChecked(lc, tables, () => replayer.replayInTransaction(lc, null, n)), { below: 1, batch: 50_000 })).entries;
+        entriesReplayed = (await drain((n) => replayAll(lc, n, true), { below: 1, batch: 50_000 })).entries;
         const v = await swapBack(lc, {
           names,
           userSchema: newT.schema,
@@ -140,10 +166,11 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
           },
           oldForeignKeys: m.revert_state.oldForeignKeys,
           partitions: newT.partitions,
-          homes: partitionHomes(names.schema, newT),
+          homes: homes ?? partitionHomes(names.schema, newT),
           oldTriggers: m.revert_state.triggers,
           ...(m.revert_state.leafKeys ? { leafKeys: m.revert_state.leafKeys } : {}),
           leaf: leaf ? newT : null,
+          ...(tree.length ? { tree: exchanged } : {}),
         });
         await lc.query(`UPDATE pgshift.migrations SET outcome = 'reverted', revert_until = NULL, updated_at = now(), finished_at = now() WHERE id = $1`, [id]);
         return v;
@@ -172,20 +199,33 @@ interface RevertRow {
   statements: string;
   table_schema: string;
   table_name: string;
-  revert_state: { oldForeignKeys: OldForeignKey[]; triggers: KeptTrigger[]; fingerprint?: string; leafKeys?: DependentDef[] };
+  revert_state: { oldForeignKeys: OldForeignKey[]; triggers: KeptTrigger[]; fingerprint?: string; leafKeys?: DependentDef[]; tree?: RevertTreeRelation[] };
   [k: string]: unknown;
 }
 
-/** The reverse direction as the replayer sees it: the new table is the origin, the old one the shadow. */
-async function reverseSetup(c: Client, m: Record<string, unknown> & { statements: string; table_schema: string; table_name: string }, names: ArtifactNames) {
+/**
+ * The reverse direction as the replayer sees it, for the table or one relation of its tree
+ * (`rel`: the kept old one, the new one, its reverse changelog): the new relation is the origin,
+ * the old one the shadow.
+ */
+async function reverseSetup(
+  c: Client,
+  m: Record<string, unknown> & { statements: string; table_schema: string; table_name: string },
+  names: ArtifactNames,
+  rel: { old: SqlText; new: SqlText; changelog: string; descendant: boolean },
+) {
   const { lockKey } = names;
-  const oldOid = (await c.query(`SELECT to_regclass($1)::oid::int8::text AS oid`, [qualified(names.schema, m.table_name)])).rows[0].oid;
-  const newOid = (await c.query(`SELECT to_regclass($1)::oid::int8::text AS oid`, [qualified(m.table_schema, m.table_name)])).rows[0].oid;
+  const oldOid = (await c.query(`SELECT to_regclass($1)::oid::int8::text AS oid`, [rel.old])).rows[0].oid;
+  const newOid = (await c.query(`SELECT to_regclass($1)::oid::int8::text AS oid`, [rel.new])).rows[0].oid;
   if (!oldOid || !newOid) throw new UserError(`the tables of migration ${m.id} are no longer where the revert window left them`);
   const oldT = await describeTable(c, oldOid);
   const newT = await describeTable(c, newOid);
   const flow = followColumns((await parseAlter(m.statements)).statements, oldT.columns, oldT.identity);
-  const newNameOf = (old: string): string | undefined => [...flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === old)?.[0];
+  // A descendant keeps a column the change drops from the parent when it declares it too (as
+  // offline; migration/tree-relations.ts): the new relation's column of that name is that column.
+  const followed = (old: string): string | undefined => [...flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === old)?.[0];
+  const newNameOf = (old: string): string | undefined =>
+    followed(old) ?? (rel.descendant && !flow.sources.has(old) && newT.columns.some((x) => x.name === old) ? old : undefined);
   const targets: string[] = [];
   const expressions: string[] = [];
   const preserved: string[] = [];
@@ -213,10 +253,12 @@ async function reverseSetup(c: Client, m: Record<string, unknown> & { statements
   };
   const tables: Tables = {
     origin: qualified(newT.schema, newT.name),
-    // A parent's rows only: its children moved to it in the swap (shadow/parent.ts).
+    // A parent's rows only: its children moved to it in the swap (shadow/parent.ts), or are relations of their own (a tree's).
     ...rowsOfParent(newT),
     shadow: qualified(oldT.schema, oldT.name),
-    changelog: qualified(names.logSchema, names.reverseChangelog),
+    // A kept old tree's relation (shadow/tree.ts): its rows only, its children's are theirs.
+    ...(oldT.hasInheritanceChildren ? { shadowRows: `ONLY ${qualified(oldT.schema, oldT.name)}` } : {}),
+    changelog: qualified(names.logSchema, rel.changelog),
     mapping,
     shadowKeyTypes: oldT.key.map((k) => k.type),
   };

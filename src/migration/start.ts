@@ -64,10 +64,6 @@ export async function onlineAlter(given: AlterOptions): Promise<AlterReport> {
     const revertNotes = report.plan.filter((l) => l.startsWith('  revert:')).map((l) => l.trim());
     report.plan = [...lines, ...report.plan];
     if (!opts.execute) return { ...report, document: await alterDryRun(pool, decided, plan, opts, revertNotes) };
-    if (plan.tree.length && opts.revertWindowMs !== undefined) {
-      // The swap back of a tree (a reverse capture per relation, every relation exchanged back) is not built (shadow/tree.ts).
-      throw new UserError(`refused: --revert-window: ${plan.origin.schema}.${plan.origin.name} is copied with its inheritance tree, whose swap back pgshift does not build yet; run without --revert-window`);
-    }
     await ensureStateSchema(pool);
     const interrupted = await interruptedMigration(pool, plan.origin.oid, plan.statements);
     if (interrupted !== null) return await takeOverMigration(pool, { ...opts, statements: named }, await load(pool, interrupted));

@@ -5,7 +5,7 @@ import { followColumns } from '../plan/columns.js';
 import { deriveMapping } from '../plan/mapping.js';
 import type { ArtifactNames } from '../plan/names.js';
 import { createReplayer, type Replayer } from '../capture/replayer.js';
-import type { CaptureNames } from '../capture/install.js';
+import { forwardCapture, nthCapture, type CaptureNames } from '../capture/install.js';
 import type { Tables } from '../copy/sql.js';
 import type { ShadowTable } from '../shadow/build.js';
 import { treeHomes } from '../shadow/tree.js';
@@ -30,10 +30,7 @@ export interface TreeRelation {
 
 /** The n-th descendant's capture (1-based): its own changelog, functions and triggers (each recorded in pgshift.artifacts under its name). */
 export function treeCapture(names: ArtifactNames, n: number): CaptureNames {
-  return {
-    schema: names.logSchema, changelog: `${names.changelog}_${n}`, captureFunction: `pgshift_capture_${n}`, truncateFunction: `pgshift_truncated_${n}`,
-    captureTrigger: `${names.captureTrigger}_r${n}`, truncateTrigger: `${names.truncateTrigger}_r${n}`,
-  };
+  return nthCapture(forwardCapture(names), n);
 }
 
 /**

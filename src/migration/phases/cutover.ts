@@ -106,7 +106,7 @@ export async function swap(run: Run, k: Captured, sides: { origin: Side; shadow:
   const userValidate = validate.map((v) => [k.tables.origin, v] as [string, string]);
   input.onSwapped = async (c, swapped) => {
     await c.query(`UPDATE pgshift.migrations SET phase = 'validate', validate_list = $2 WHERE id = $1`, [id, JSON.stringify([...swapped.validate, ...userValidate])]);
-    if (opts.revertWindowMs) await openRevertWindow(c, run, k.tables, swapped);
+    if (opts.revertWindowMs) await openRevertWindow(c, run, k.tables, swapped, k.tree?.relations);
     await failpoint('in-cutover', c);
   };
   await catchUp(run, k.replayer, k.tables);
