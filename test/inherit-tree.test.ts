@@ -287,7 +287,11 @@ describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
     await tree(t);
     // A trigger of the grandchild's own, disabled on the kept old relation in the window, enabled again by the revert.
     await db.query(`CREATE FUNCTION ${t}_nop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
-      CREATE TRIGGER ${t}_d_own BEFORE UPDATE ON s_${t}.${t}_d FOR EACH ROW EXECUTE FUNCTION ${t}_nop();`);
+      CREATE TRIGGER ${t}_d_own BEFORE UPDATE ON s_${t}.${t}_d FOR EACH ROW EXECUTE FUNCTION ${t}_nop();
+      CREATE VIEW ${t}_c_v AS SELECT id, extra FROM ONLY ${t}_c;`);
+    // The relations the view over the child reads (carried to the new child at the swap, back at the revert).
+    const viewReads = async (): Promise<string[]> => (await db.query(`SELECT DISTINCT d.refobjid::int8::text AS o FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+      WHERE r.ev_class = '${t}_c_v'::regclass AND d.refobjid <> '${t}_c_v'::regclass`)).rows.map((r) => r.o);
     const before = await inheritance(t);
     const original = await oids(t);
     const w = await writes(t);
@@ -301,6 +305,7 @@ describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
       // Each relation of the new tree has its reverse capture; the kept old grandchild's own trigger is off.
       expect((await triggersLeft(t)).length).toBe(6);
       expect((await db.query(`SELECT tgenabled FROM pg_trigger WHERE tgname = '${t}_d_own' AND tgrelid = $1::oid`, [original[2]])).rows).toEqual([{ tgenabled: 'D' }]);
+      expect(await viewReads()).toEqual([(await oids(t))[1]]);
       await sleep(1500); // the application writes to the new tree; each relation's reverse capture follows
       const r = await runCli(['revert', String(id), '--url', db.url]);
       expect(r.status, r.stderr).toBe(0);
@@ -314,6 +319,7 @@ describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
     expect(await differ(t)).toEqual({ parent: 0, child: 0, grandchild: 0 });
     expect(await inheritance(t)).toEqual(before);
     expect(await oids(t)).toEqual(original);
+    expect(await viewReads()).toEqual([original[1]]);
     expect((await db.query(`SELECT tgenabled FROM pg_trigger WHERE tgname = '${t}_d_own' AND tgrelid = 's_${t}.${t}_d'::regclass`)).rows).toEqual([{ tgenabled: 'O' }]);
     expect(await triggersLeft(t)).toEqual([]);
     expect((await db.query(`SELECT outcome FROM pgshift.migrations WHERE id = $1`, [id])).rows[0].outcome).toBe('reverted');

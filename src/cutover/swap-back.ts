@@ -59,7 +59,8 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   for (const sql of x.renameNew) await exec(sql);
   const rc = reverseCapture(x.names);
   const defs = await readDependentDefs(c, x.newOid, [rc.captureTrigger, rc.truncateTrigger]);
-  const bound = await readBoundDefs(c, x.newOid);
+  // A tree's: what is bound to its relations too, carried back once after every relation is exchanged (as the swap carried it).
+  const bound = await readBoundDefs(c, x.newOid, (x.tree ?? []).map((t) => t.oid));
   // A partition's own statistics objects, publication membership and rules go back the same way
   // (its replica identity and clustered mark never left the old partition).
   // The old partition of a new one: of its name, in the migration schema of its schema.

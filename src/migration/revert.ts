@@ -108,6 +108,8 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
     pool,
     migrationId: id,
     outgoing: { oid: newT.oid, schema: newT.schema, name: newT.name },
+    // A tree's relations: the kept old ones live in the migration schemas of their schemas (shadow/tree.ts).
+    tree: sides.slice(1).map((s) => ({ oid: s.newT.oid, schema: s.newT.schema, name: s.newT.name, side: homes!.side(s.newT.schema) })),
     migrationSchema: names.schema,
     renameIncoming: renames.forward.map(renameOld),
     unrenameIncoming: renames.back.map(renameOld),
@@ -135,7 +137,7 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
       outgoing: newT.oid, incoming: oldT.oid, dropsOutgoingForeignKeys: true, addedForeignKeyParents: [],
       ...(leaf ? { leaf: await leafLocks(c, newT.oid, leaf.parentOid, leaf.defaultPartition?.oid ?? null) } : {}),
       // A tree: every relation of both, and the new relations' parents outside the tree (as the swap's: cutover/phases/cutover.ts).
-      ...(tree.length ? { tree: [...new Set(sides.slice(1).flatMap((s) => [s.newT.oid, s.oldT.oid, ...s.newT.inheritsFrom.map((p) => p.oid)]))].filter((x) => x !== newT.oid) } : {}),
+      ...(tree.length ? { tree: [...new Set(sides.slice(1).flatMap((s) => [s.newT.oid, s.oldT.oid, ...s.newT.inheritsFrom.map((p) => p.oid)]))].filter((x) => x !== newT.oid), treeRelations: exchanged.map((t) => t.oid) } : {}),
     }));
   const rename = (from: string, to: string): string => `ALTER TABLE ${qualified(newT.schema, newT.name)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`;
   const swapped = await withClient(pool, (c) =>
