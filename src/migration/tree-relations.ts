@@ -8,6 +8,7 @@ import { createReplayer, type Replayer } from '../capture/replayer.js';
 import { forwardCapture, nthCapture, type CaptureNames } from '../capture/install.js';
 import type { Tables } from '../copy/sql.js';
 import type { ShadowTable } from '../shadow/build.js';
+import type { TreeSwap } from '../cutover/swap.js';
 import { treeHomes } from '../shadow/tree.js';
 import type { Run } from './run.js';
 import type { Side } from '../verify/side.js';
@@ -38,7 +39,7 @@ export function treeCapture(names: ArtifactNames, n: number): CaptureNames {
  * columns (a rename, a type change, a drop recurse to it as offline), and a column the change
  * drops from the parent that the descendant declares too stays its own (offline keeps it).
  */
-export async function treeRelations(run: Run, c: Client, shadow: ShadowTable): Promise<TreeRelation[]> {
+export async function treeRelations(run: Pick<Run, 'plan' | 'names'>, c: Client, shadow: ShadowTable): Promise<TreeRelation[]> {
   const { plan, names } = run;
   const homes = treeHomes(names.schema, plan.origin, plan.tree);
   const out: TreeRelation[] = [];
@@ -70,6 +71,27 @@ export async function treeRelations(run: Run, c: Client, shadow: ShadowTable): P
     out.push({ table: t, shadowOid, columns, tables, replayer });
   }
   return out;
+}
+
+/** The tree's relations as the cutover exchanges them (cutover/swap.ts), each with its capture's triggers and its parents in order. */
+export function treeSwaps(relations: readonly Pick<TreeRelation, 'table' | 'shadowOid'>[], names: ArtifactNames): TreeSwap[] {
+  return relations.map((r, i) => ({
+    oid: r.table.oid, schema: r.table.schema, name: r.table.name, shadowOid: r.shadowOid, capture: treeCapture(names, i + 1),
+    parents: r.table.inheritsFrom.map((p) => qualified(p.schema, p.name)),
+  }));
+}
+
+/**
+ * What the cutover locks of a tree besides the parent (cutover/lock-set.ts): `tree`, every
+ * relation, its shadow, and its parents outside the tree (a statement through one lists its
+ * children when it locks it, as through the table); `treeRelations`, whose bound objects'
+ * tables the swap re-binds too.
+ */
+export function treeLocks(relations: readonly Pick<TreeRelation, 'table' | 'shadowOid'>[], originOid: string): { tree: string[]; treeRelations: string[] } {
+  return {
+    tree: [...new Set(relations.flatMap((r) => [r.table.oid, r.shadowOid, ...r.table.inheritsFrom.map((p) => p.oid)]))].filter((o) => o !== originOid),
+    treeRelations: relations.map((r) => r.table.oid),
+  };
 }
 
 /** A column of the origin as the shadow names it (a rename), itself otherwise. */

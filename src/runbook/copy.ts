@@ -9,7 +9,7 @@ import { tableFingerprint } from '../catalog/table.js';
 import { finishPartitionedIndex } from '../shadow/partitions.js';
 import { autovacuumBackSql } from '../shadow/reloptions.js';
 import { captureFunctionSql, changelogSql, dropTriggersSql, triggersSql, type CaptureNames } from '../capture/install.js';
-import { chunkBoundSql, copyRangeSql, deleteShadowRowsSql, insertRowsSql, originRows, rowsOfParent, takeEntriesSql, type Tables } from '../copy/sql.js';
+import { chunkBoundSql, copyRangeSql, deleteShadowRowsSql, insertRowsSql, originRows, rowsOfParent, shadowRows, takeEntriesSql, type Tables } from '../copy/sql.js';
 import { alterSides, hashableTypes } from '../verify/alter-sides.js';
 import { pageRangeChecksumSql } from '../verify/side.js';
 import { addToPublicationSql, foreignKeysIntoParent, readDependentDefs, type DependentDef } from '../cutover/dependents.js';
@@ -17,7 +17,12 @@ import { leafLocks, lockSetFor } from '../cutover/lock-set.js';
 import { lockStatements } from '../cutover/locked-swap.js';
 import { carryOnRelations, readBoundDefs, type BoundDefs } from '../cutover/bound-swap.js';
 import { attachLeaf, defaultBoundCheck, inheritedForeignKeys, keysIntoTree, leafBoundCondition } from '../shadow/leaf.js';
-import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, moveRules, repointForeignKeysIn, swapInheritance, swapTables } from '../cutover/swap.js';
+import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, exchangeTreeParents, moveRules, repointForeignKeysIn, swapInheritance, swapParents, swapTables, type TreeSwap } from '../cutover/swap.js';
+import { readBoundObjects } from '../catalog/bound-objects.js';
+import type { TableInfo } from '../catalog/table.js';
+import type { PartitionHomes } from '../plan/partition-homes.js';
+import { PARENTS_IN_ORDER, treeHomes } from '../shadow/tree.js';
+import { treeCapture, treeLocks, treeRelations, treeSwaps } from '../migration/tree-relations.js';
 import type { Plan } from '../migration/plan.js';
 import { deriveMapping, type RowMapping } from '../plan/mapping.js';
 import { logSchemaOf, type ArtifactNames } from '../plan/names.js';
@@ -25,7 +30,7 @@ import { buildShadow, swapStatements, type ShadowTable } from '../shadow/build.j
 import { standInName } from '../shadow/inherit.js';
 import { oldParentDrops, validateChildrenSql } from '../shadow/parent.js';
 import type { PlanStep, Runbook, RunbookScript } from '../dry-run/model.js';
-import { inlineParams, recordingClient, substituteParams, type Recorded } from './recorder.js';
+import { inlineParams, recordingClient, substituteParams, type Recorded, type RecorderOptions } from './recorder.js';
 import { doBlock, guard, scriptText, sessionSettings, type Section } from './script.js';
 
 /**
@@ -57,7 +62,8 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
   const origin = plan.origin;
   const table = qualified(origin.schema, origin.name);
   const schema = `pgshift_runbook_${origin.oid}`;
-  const left = (await c.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE nspname = ANY ($1::text[]) ORDER BY 1 LIMIT 1', [[schema, logSchemaOf(schema)]])).rows[0];
+  const extra = (plan.tree.length ? treeHomes(schema, origin, plan.tree) : partitionHomes(schema, origin)).extra;
+  const left = (await c.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE nspname = ANY ($1::text[]) ORDER BY 1 LIMIT 1', [[schema, logSchemaOf(schema), ...extra]])).rows[0];
   if (left) {
     return notWritten(`schema ${left.nspname} exists: a runbook of ${origin.schema}.${origin.name} was started and not finished; its abort.sql or cleanup.sql removes it`);
   }
@@ -80,9 +86,8 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
     [origin.oid],
   )).rows.map((r) => r.name);
   if (ruled.length) return notWritten(`partition ${ruled.join(', ')} has rules of its own, which revert.sql does not move back to the old partition; pgshift alter --execute does`);
-  if (plan.tree.length) {
-    return notWritten(`the change reaches the inheritance children of ${origin.schema}.${origin.name}: the scripts do not copy the whole tree (a capture, a changelog and a copy per relation: shadow/tree.ts); pgshift alter --execute does`);
-  }
+  const treeWhy = await treeNotWritten(c, plan.tree);
+  if (treeWhy) return notWritten(treeWhy);
   const leaf = origin.partitionOf;
   const intoTree = leaf ? await keysIntoTree(c, origin.oid) : [];
   if (intoTree.length) {
@@ -93,6 +98,9 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
   }
   const searchPath = (await c.query(`SELECT current_setting('search_path') AS p`)).rows[0].p as string;
   const fingerprint = await tableFingerprint(c, origin.oid);
+  // A tree's descendants (shadow/tree.ts): each checked by its own fingerprint.
+  const fingerprints = new Map([[origin.oid, fingerprint]]);
+  for (const t of plan.tree) fingerprints.set(t.oid, await tableFingerprint(c, t.oid));
   const names = runbookNames(schema);
   // A leaf's parent's default partition: proven free of the leaf's bound before the swap, as the run does (shadow/leaf.ts).
   const d = leaf?.defaultPartition ?? null;
@@ -109,7 +117,9 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
   try {
     return await rolledBack(c, async () => {
       const built = recordingClient(c, 'run');
-      const shadow = await buildShadow(built.client, { origin, flow: plan.flow, statements: plan.parsed.statements, schema });
+      const shadow = await buildShadow(built.client, { origin, flow: plan.flow, statements: plan.parsed.statements, schema, tree: plan.tree });
+      // A tree's descendants, each with its capture, changelog and mapping as the run's (migration/tree-relations.ts).
+      const relations = plan.tree.length ? await treeRelations({ plan, names }, c, shadow) : [];
       const partitionFk = shadow.constraints.find((k) => k.partition && k.type === 'f');
       if (partitionFk) return notWritten(`partition ${partitionFk.partition} has foreign key ${partitionFk.name} of its own, which revert.sql does not put back on the old partition; pgshift alter --execute does`);
       const mapping = deriveMapping(plan.flow, shadow.columns, shadow.onceDefaults, origin.key, ident, plan.transforms, origin.identity);
@@ -130,7 +140,24 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
       // Filled and indexed: the shadow's heaps get their own autovacuum settings back, as a run that
       // waits for a postponed cutover does (the swap may run much later, after replayed writes).
       for (const heap of shadow.heaps) await indexes.client.query(autovacuumBackSql(heap));
-      const ctx: Ctx = { plan, x, schema, table, names, shadow, mapping, defs, bound, rebound, originFks, fingerprint, searchPath, defaultCheck, oldLeafForeignKeys, validateChildren };
+      const tree = treeSwaps(relations, names);
+      const homes = tree.length ? treeHomes(schema, origin, plan.tree) : partitionHomes(schema, origin);
+      const typeOf = (n: string): string => shadow.columns.find((col) => col.name === n)!.type;
+      const rootTables: Tables = {
+        origin: table,
+        ...rowsOfParent(origin),
+        shadow: qualified(schema, origin.name),
+        // A tree's shadow: its own rows only, its children's are theirs (shadow/tree.ts).
+        ...(tree.length ? { shadowRows: `ONLY ${qualified(schema, origin.name)}` } : {}),
+        changelog: qualified(names.logSchema, names.changelog),
+        mapping,
+        shadowKeyTypes: mapping.shadowKey.map(typeOf),
+      };
+      const rels = [
+        runbookRelation(names, origin, rootTables, capture(names), fingerprint),
+        ...relations.map((r, i) => runbookRelation(names, r.table, r.tables, treeCapture(names, i + 1), fingerprints.get(r.table.oid)!)),
+      ];
+      const ctx: Ctx = { plan, x, schema, table, names, shadow, mapping, defs, bound, rebound, originFks, fingerprint, searchPath, defaultCheck, oldLeafForeignKeys, validateChildren, rels, tree, homes };
       ctx.newIdentity = await identitySequences(c, shadow.oid);
       const swap = await recordSwap(c, ctx);
       const revert = await recordRevert(c, ctx);
@@ -140,7 +167,7 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
       return { steps, runbook: {
         scripts: [forward, abortScript(ctx, revert), revertScript(ctx, revert), cleanupScript(ctx)],
         notes: [
-          `everything the scripts create is in schemas ${schema} and ${names.logSchema} (and the two capture triggers pgshift_runbook_capture and pgshift_runbook_truncate on ${origin.schema}.${origin.name}); abort.sql and cleanup.sql name each object, never a pattern`,
+          `everything the scripts create is in schemas ${[schema, ...homes.extra, names.logSchema].join(', ')} (and the capture triggers ${rels.map((r) => `${r.capture.captureTrigger} and ${r.capture.truncateTrigger} on ${r.table.schema}.${r.table.name}`).join(', ')}); abort.sql and cleanup.sql name each object, never a pattern`,
           'revert.sql swaps the old table back while it is kept (until cleanup.sql): every write made to the new table since the swap is lost; abort.sql does the same when the swap has happened, then removes the rest',
           'the scripts do not compare the tables by checksum before the swap (pgshift alter --execute does); the swap stops if the table was truncated or changed since this runbook was written',
         ],
@@ -173,6 +200,45 @@ interface Ctx {
   oldLeafForeignKeys: string[];
   /** a parent's: its children's copies of a CHECK the statements VALIDATE, validated before the swap (shadow/parent.ts) */
   validateChildren: string[];
+  /** what is captured, copied and replayed: the table, then a tree's descendants (shadow/tree.ts), each read ONLY */
+  rels: Relation[];
+  /** a tree's descendants as the swap exchanges them (empty without a tree) */
+  tree: TreeSwap[];
+  /** where the shadow's relations live: a tree's descendants', a partitioned table's partitions' (plan/partition-homes.ts) */
+  homes: PartitionHomes;
+}
+
+/** One relation the scripts capture, copy and replay on its own: its tables as the scripts read them, its capture, its fingerprint. */
+interface Relation {
+  table: TableInfo;
+  tables: Tables;
+  capture: CaptureNames;
+  fingerprint: string;
+}
+
+/** A relation's tables as the scripts use them: constants read from once_defaults, no copy transactions recorded. */
+function runbookRelation(names: ArtifactNames, table: TableInfo, t: Tables, cap: CaptureNames, fingerprint: string): Relation {
+  const { copyXacts: _, ...rest } = t;
+  return { table, capture: cap, fingerprint, tables: { ...rest, mapping: { ...t.mapping, expressions: expressions(names, t.mapping), constants: [] } } };
+}
+
+/**
+ * Why a tree's runbook is not written (null when it is): what the scripts' swap back cannot carry
+ * back for a descendant, as for the table itself (views and routines bound to it, other tables'
+ * foreign keys, rules, policies or triggers naming it, its own foreign keys, NOT VALID
+ * constraints and sequences).
+ */
+async function treeNotWritten(c: Client, tree: TableInfo[]): Promise<string | null> {
+  for (const t of tree) {
+    const bound = (await readBoundObjects(c, t.oid)).objects;
+    const defs = (await readDependentDefs(c, t.oid, [])).filter((d) => d.kind === 'fk-in' || d.kind === 'serial' || d.kind === 'identity');
+    const own = (await c.query<{ name: string }>(`SELECT conname AS name FROM pg_constraint WHERE conrelid = $1::oid AND (contype = 'f' OR NOT convalidated) ORDER BY 1`, [t.oid])).rows;
+    const what = [...bound.map((b) => b.description), ...defs.map((d) => `${d.kind} ${d.name}`), ...own.map((r) => `constraint ${r.name}`)];
+    if (what.length) {
+      return `the change reaches the inheritance children; ${t.schema}.${t.name} has ${what.join(', ')}, which revert.sql of a tree does not carry back (the scripts copy a tree whose descendants have none of them); pgshift alter --execute does`;
+    }
+  }
+  return null;
 }
 
 function notWritten(why: string): CopyRunbook {
@@ -200,10 +266,10 @@ function runbookNames(schema: string): ArtifactNames {
 
 /** The runbook's own tables beside the changelog, in the log schema (nothing of the user's is there). */
 const truncatedTable = (ctx: Ctx): SqlText => qualified(ctx.names.logSchema, 'truncated');
-const onceDefaults = (ctx: Ctx): SqlText => qualified(ctx.names.logSchema, 'once_defaults');
+const onceDefaults = (names: ArtifactNames): SqlText => qualified(names.logSchema, 'once_defaults');
 
-function capture(ctx: Ctx): CaptureNames {
-  return { schema: ctx.names.logSchema, changelog: ctx.names.changelog, captureFunction: 'pgshift_capture', truncateFunction: 'pgshift_truncated', captureTrigger: ctx.names.captureTrigger, truncateTrigger: ctx.names.truncateTrigger };
+function capture(names: ArtifactNames): CaptureNames {
+  return { schema: names.logSchema, changelog: names.changelog, captureFunction: 'pgshift_capture', truncateFunction: 'pgshift_truncated', captureTrigger: names.captureTrigger, truncateTrigger: names.truncateTrigger };
 }
 
 /** Views bound to the table (re-bound by name), and the other objects bound to it (materialized views, routines of its row type), which the revert cannot carry back. */
@@ -254,7 +320,7 @@ function shadowStatements(recorded: Recorded[], ctx: Ctx): string[] {
   const once = [...ctx.shadow.onceDefaults.keys()];
   for (const r of recorded) {
     if (once.length && new RegExp(`^TRUNCATE ${escape(shadow)}$`).test(r.sql)) {
-      out.push(`CREATE TABLE ${onceDefaults(ctx)} AS SELECT ${identList(once)} FROM ${shadow} LIMIT 1`);
+      out.push(`CREATE TABLE ${onceDefaults(ctx.names)} AS SELECT ${identList(once)} FROM ${shadow} LIMIT 1`);
     }
     out.push(inlineParams(r.sql, r.params));
   }
@@ -266,25 +332,12 @@ function escape(s: string): string {
 }
 
 /** The mapping's expressions with each once-evaluated default read from once_defaults instead of a parameter. */
-function expressions(ctx: Ctx): string[] {
-  const m = ctx.mapping;
+function expressions(names: ArtifactNames, m: RowMapping): string[] {
   return m.expressions.map((e, i) => {
     const constant = /^\$(\d+)::(.+)$/.exec(e);
     if (!constant) return e;
-    return `(SELECT ${ident(m.targets[i]!)} FROM ${onceDefaults(ctx)})::${constant[2]}`;
+    return `(SELECT ${ident(m.targets[i]!)} FROM ${onceDefaults(names)})::${constant[2]}`;
   });
-}
-
-function tablesOf(ctx: Ctx): Tables {
-  const typeOf = (name: string): string => ctx.shadow.columns.find((col) => col.name === name)!.type;
-  return {
-    origin: ctx.table,
-    ...rowsOfParent(ctx.plan.origin),
-    shadow: qualified(ctx.schema, ctx.plan.origin.name),
-    changelog: qualified(ctx.names.logSchema, ctx.names.changelog),
-    mapping: { ...ctx.mapping, expressions: expressions(ctx), constants: [] },
-    shadowKeyTypes: ctx.mapping.shadowKey.map(typeOf),
-  };
 }
 
 const tuple = (xs: string[]): string => (xs.length === 1 ? xs[0]! : `(${xs.join(', ')})`);
@@ -294,9 +347,9 @@ const tuple = (xs: string[]): string => (xs.length === 1 ? xs[0]! : `(${xs.join(
  * committed one by one from a DO block (run it outside a transaction block). The replay comes
  * after the copy, so no chunk waits for a watermark.
  */
-function copyBlock(ctx: Ctx): string {
-  const t = tablesOf(ctx);
-  const key = ctx.mapping.originKey;
+function copyBlock(ctx: Ctx, rel: Relation): string {
+  const t = rel.tables;
+  const key = t.mapping.originKey;
   const keys = key.map((k) => ident(k.name));
   const lo = key.map((_, i) => `lo_${i}`);
   const hi = key.map((_, i) => `hi_${i}`);
@@ -342,29 +395,31 @@ function copyBlock(ctx: Ctx): string {
  * run), delete those keys' shadow rows, and insert the table's current rows for them. Columns
  * whose per-row default must survive (a volatile default) are saved first and put back.
  */
-function replayStatements(ctx: Ctx): string[] {
-  const t = tablesOf(ctx);
-  const m = ctx.mapping;
+function replayStatements(rel: Relation, n: number): string[] {
+  const t = rel.tables;
+  const m = t.mapping;
   const ok = m.originKey.map((k) => ident(k.name));
   const sk = m.shadowKey.map(ident);
-  const batch = 'pg_temp.pgshift_batch';
+  // A tree's relations replay in one transaction: each its own temporary tables.
+  const suffix = n ? `_${n}` : '';
+  const batch = `pg_temp.pgshift_batch${suffix}`;
   const inBatch = `${tuple(ok)} IN (SELECT ${ok.join(', ')} FROM ${batch})`;
   const head = (extra: string[] = []): string => `INSERT INTO ${t.shadow} (${identList([...m.targets, ...extra])})${m.overriding ? ' OVERRIDING SYSTEM VALUE' : ''}`;
   const select = t.mapping.expressions.join(', ');
   const out = [
-    `CREATE TEMP TABLE pgshift_batch ON COMMIT DROP AS SELECT ${ok.join(', ')} FROM ${t.changelog} LIMIT 0`,
+    `CREATE TEMP TABLE pgshift_batch${suffix} ON COMMIT DROP AS SELECT ${ok.join(', ')} FROM ${t.changelog} LIMIT 0`,
     `WITH taken AS (DELETE FROM ${t.changelog} RETURNING ${ok.join(', ')}) INSERT INTO ${batch} SELECT DISTINCT ${ok.join(', ')} FROM taken`,
   ];
   if (m.preserved.length) {
-    const saved = 'pg_temp.pgshift_saved';
+    const saved = `pg_temp.pgshift_saved${suffix}`;
     out.push(
-      `CREATE TEMP TABLE pgshift_saved ON COMMIT DROP AS SELECT ${[...sk, ...m.preserved.map(ident)].join(', ')} FROM ${t.shadow} WHERE ${tuple(sk)} IN (SELECT ${ok.join(', ')} FROM ${batch})`,
-      `DELETE FROM ${t.shadow} WHERE ${tuple(sk)} IN (SELECT ${ok.join(', ')} FROM ${batch})`,
-      `${head(m.preserved)} SELECT ${select}, ${m.preserved.map((p) => `p.${ident(p)}`).join(', ')} FROM ${originRows(t)} JOIN ${saved} p ON ${tuple(ok.map((k) => `${ctx.table}.${k}`))} = ${tuple(sk.map((k) => `p.${k}`))}`,
+      `CREATE TEMP TABLE pgshift_saved${suffix} ON COMMIT DROP AS SELECT ${[...sk, ...m.preserved.map(ident)].join(', ')} FROM ${shadowRows(t)} WHERE ${tuple(sk)} IN (SELECT ${ok.join(', ')} FROM ${batch})`,
+      `DELETE FROM ${shadowRows(t)} WHERE ${tuple(sk)} IN (SELECT ${ok.join(', ')} FROM ${batch})`,
+      `${head(m.preserved)} SELECT ${select}, ${m.preserved.map((p) => `p.${ident(p)}`).join(', ')} FROM ${originRows(t)} JOIN ${saved} p ON ${tuple(ok.map((k) => `${t.origin}.${k}`))} = ${tuple(sk.map((k) => `p.${k}`))}`,
       `${head()} SELECT ${select} FROM ${originRows(t)} WHERE ${inBatch} AND ${tuple(ok)} NOT IN (SELECT ${sk.join(', ')} FROM ${saved})`,
     );
   } else {
-    out.push(`DELETE FROM ${t.shadow} WHERE ${tuple(sk)} IN (SELECT ${ok.join(', ')} FROM ${batch})`, `${head()} SELECT ${select} FROM ${originRows(t)} WHERE ${inBatch}`);
+    out.push(`DELETE FROM ${shadowRows(t)} WHERE ${tuple(sk)} IN (SELECT ${ok.join(', ')} FROM ${batch})`, `${head()} SELECT ${select} FROM ${originRows(t)} WHERE ${inBatch}`);
   }
   out.push(`SELECT count(*) AS keys_replayed FROM ${batch}`);
   return out;
@@ -375,14 +430,19 @@ function swapped(ctx: Ctx): string {
   return `(SELECT relnamespace FROM pg_catalog.pg_class WHERE oid = ${literal(ctx.plan.origin.oid)}::oid) = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = ${literal(ctx.schema)})`;
 }
 
-/** The table's fingerprint now (catalog-fingerprint.sql) as JSON, without the triggers parts when `withoutTriggers`. */
-function fingerprintNow(ctx: Ctx, withoutTriggers: boolean): string {
-  const sql = substituteParams(sqlFile('catalog-fingerprint.sql').replace(/^--.*$/gm, '').trim(), () => `${literal(ctx.plan.origin.oid)}::oid`);
+/** A relation's fingerprint now (catalog-fingerprint.sql) as JSON, without the triggers parts when `withoutTriggers`. */
+function fingerprintNow(rel: Relation, withoutTriggers: boolean): string {
+  const sql = substituteParams(sqlFile('catalog-fingerprint.sql').replace(/^--.*$/gm, '').trim(), () => `${literal(rel.table.oid)}::oid`);
   return `((${sql.replace(/\)::text AS fp$/, ')')})::jsonb${withoutTriggers ? TRIGGER_KEYS : ''})`;
 }
 
-function fingerprintThen(ctx: Ctx, withoutTriggers: boolean): string {
-  return `(${literal(ctx.fingerprint)}::jsonb${withoutTriggers ? TRIGGER_KEYS : ''})`;
+function fingerprintThen(rel: Relation, withoutTriggers: boolean): string {
+  return `(${literal(rel.fingerprint)}::jsonb${withoutTriggers ? TRIGGER_KEYS : ''})`;
+}
+
+/** Stops the script when a relation (the table, each of a tree's descendants) is not as this runbook was written for. */
+function fingerprintGuards(ctx: Ctx, withoutTriggers: boolean, message: (name: string) => string): string[] {
+  return ctx.rels.map((r) => guard(`${fingerprintNow(r, withoutTriggers)} IS DISTINCT FROM ${fingerprintThen(r, withoutTriggers)}`, message(`${r.table.schema}.${r.table.name}`)));
 }
 
 /** The fingerprint's parts that the runbook's own capture triggers change (the root's, the partitions'). */
@@ -405,7 +465,24 @@ async function lockStatementsOf(c: Client, ctx: Ctx): Promise<string[]> {
     dropsOutgoingForeignKeys: true,
     addedForeignKeyParents: ctx.shadow.constraints.flatMap((con) => (con.referenced ? [con.referenced] : [])),
     ...(leaf ? { leaf: await leafLocks(c, o.oid, leaf.parentOid, leaf.defaultPartition?.oid ?? null) } : {}),
+    // A tree: as the run's cutover takes it (migration/tree-relations.ts).
+    ...(ctx.tree.length ? treeLocks(ctx.tree.map((t, i) => ({ table: ctx.rels[i + 1]!.table, shadowOid: t.shadowOid })), o.oid) : {}),
   }));
+}
+
+/**
+ * orderParents (shadow/tree.ts) reads a tree's relation's parents once they were exchanged; a
+ * swap and a swap back recorded before either happened read them as they will be then: the
+ * parents inside the tree (kept) in their order, then those outside it (appended by INHERIT).
+ */
+function parentsAsExchanged(ctx: Ctx): NonNullable<RecorderOptions['onRead']> {
+  const inTree = new Set(ctx.rels.map((r) => r.table.oid));
+  const order = new Map(ctx.rels.slice(1).map((r) => {
+    const name = (p: { schema: string; name: string }): { p: string } => ({ p: qualified(p.schema, p.name) });
+    const parents = r.table.inheritsFrom;
+    return [qualified(r.table.schema, r.table.name) as string, [...parents.filter((p) => inTree.has(p.oid)).map(name), ...parents.filter((p) => !inTree.has(p.oid)).map(name)]];
+  }));
+  return (sql, rows, params) => (sql === PARENTS_IN_ORDER ? order.get(String(params[0])) ?? rows : rows);
 }
 
 interface RecordedSwap {
@@ -417,7 +494,7 @@ interface RecordedSwap {
 /** The swap as swapTables sends it, recorded without running (reads run: the catalog look-ups it decides by). */
 async function recordSwap(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   const { plan } = ctx;
-  const rec = recordingClient(c, 'dry');
+  const rec = recordingClient(c, 'dry', { onRead: parentsAsExchanged(ctx) });
   const newColumnName = (o: string): string | undefined => [...plan.flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === o)?.[0];
   const { swap, validate: userValidate } = swapStatements(plan.parsed.statements, plan.origin.schema, plan.origin.name);
   const result = await swapTables(rec.client, {
@@ -425,9 +502,10 @@ async function recordSwap(c: Client, ctx: Ctx): Promise<RecordedSwap> {
     // Not written for a leaf with a key into its tree (above): no statement can name one.
     constraints: ctx.shadow.constraints, swapStatements: swap, leafKeyChanges: [], retainOld: true,
     // A parent's ONLY drops, run on the old table's stand-in while its children move, as the run's (shadow/parent.ts).
-    parentDrops: plan.origin.hasInheritanceChildren ? oldParentDrops(plan.parsed.statements, ctx.schema) : [],
+    parentDrops: plan.origin.hasInheritanceChildren && !ctx.tree.length ? oldParentDrops(plan.parsed.statements, ctx.schema) : [],
     // A runbook's swap runs whenever the DBA runs it: the heaps got their settings back after the builds.
     autovacuumBack: [],
+    ...(ctx.tree.length ? { tree: ctx.tree } : {}),
   });
   // The identity sequence's state is read when the swap runs, not when this was written: from the old table's sequence, moved beside it.
   const oldSeq = (col: string): string | undefined => {
@@ -464,8 +542,9 @@ async function recordRevert(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
   const serials = new Set(of('serial').map((s) => s.name));
   // The old table's own relations move with it; its serial sequences belong to the new table by then.
+  const parents = parentsAsExchanged(ctx);
   const rec = recordingClient(c, 'dry', {
-    onRead: (sql, rows) => (sql === sqlFile('owned-relations.sql') ? rows.filter((r) => !(r.kind === 'S' && serials.has(String(r.name)))) : rows),
+    onRead: (sql, rows, params) => (sql === sqlFile('owned-relations.sql') ? rows.filter((r) => !(r.kind === 'S' && serials.has(String(r.name)))) : parents(sql, rows, params)),
   });
   const q = (sql: string): Promise<unknown> => rec.client.query(sql);
   await q('SET LOCAL search_path = pg_catalog');
@@ -477,12 +556,28 @@ async function recordRevert(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   if (leaf) await q(`ALTER TABLE ${qualified(leaf.parentSchema, leaf.parentName)} DETACH PARTITION ${table}`);
   for (const con of ctx.shadow.constraints) if (con.type === 'f') await q(`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${ident(con.name)}`);
   for (const s of of('serial')) await q(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY NONE`);
-  for (const p of of('publication')) await q(`ALTER PUBLICATION ${ident(p.name)} DROP TABLE ${table}`);
-  for (const s of of('statistics')) await q(`DROP STATISTICS IF EXISTS ${qualified(s.schema!, s.name)}`);
-  await exchangeTables(rec.client, { userSchema: plan.origin.schema, name: plan.origin.name, names: ctx.names, homes: partitionHomes(schema, plan.origin), incomingOid: plan.origin.oid });
+  // What the swap moved to the new table (and a tree's new relations), off it: its publications, its statistics objects.
+  const extras = [
+    { defs, table, oldTable: qualified(schema, plan.origin.name), side: schema },
+    ...(await Promise.all(ctx.tree.map(async (t) => ({
+      defs: (await readDependentDefs(c, t.oid, [])).filter((d) => ['statistics', 'publication', 'rule'].includes(d.kind)),
+      table: qualified(t.schema, t.name), oldTable: qualified(ctx.homes.side(t.schema), t.name), side: ctx.homes.side(t.schema),
+    })))),
+  ];
+  for (const e of extras) await extrasOff(rec.client, e.defs, e.table);
+  // A tree's relations change places with the table, each the kept old one coming back (shadow/tree.ts).
+  const tree = ctx.tree.map((t) => ({ ...t, shadowOid: t.oid }));
+  await exchangeTables(rec.client, { userSchema: plan.origin.schema, name: plan.origin.name, names: ctx.names, homes: ctx.homes, incomingOid: plan.origin.oid, tree });
   // Read now, before the swap, the parents and children are where the swap back finds them on the
   // other table of the same name: the swap's own call gives the swap back's statements.
-  await swapInheritance(rec.client, { table: qualified(plan.origin.schema, plan.origin.name), oldTable: qualified(schema, plan.origin.name), schema, incomingOid: ctx.shadow.oid, outgoingOid: plan.origin.oid });
+  const inheritance = { table: qualified(plan.origin.schema, plan.origin.name), oldTable: qualified(schema, plan.origin.name), schema, incomingOid: ctx.shadow.oid, outgoingOid: plan.origin.oid };
+  if (ctx.tree.length) {
+    // A tree: the old relations take back their parents outside it (and their order); each tree keeps its own.
+    await swapParents(rec.client, inheritance);
+    await exchangeTreeParents(rec.client, ctx.tree, { outgoing: plan.origin.oid, incoming: ctx.shadow.oid, homes: ctx.homes, schema });
+  } else {
+    await swapInheritance(rec.client, inheritance);
+  }
   for (const s of of('serial')) await q(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY ${table}.${ident(s.target!)}`);
   const newCol = (o: string): string | undefined => [...plan.flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === o)?.[0];
   for (const s of of('identity')) {
@@ -503,12 +598,26 @@ async function recordRevert(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   }
   for (const v of ctx.bound.views) await q(`CREATE OR REPLACE VIEW ${v.name}${v.options?.length ? ` WITH (${v.options.join(', ')})` : ''} AS ${v.def}`);
   await carryOnRelations(rec.client, ctx.rebound);
-  // The swap moved the table's rules to the new table: they come back by their text, which names the table.
-  await moveRules(rec.client, of('rule'), { to: table, from: qualified(schema, plan.origin.name) });
-  for (const s of of('statistics')) await q(`ALTER STATISTICS ${qualified(schema, s.name)} SET SCHEMA ${ident(s.schema!)}`);
-  for (const p of of('publication')) await q(addToPublicationSql(p, table));
+  for (const e of extras) await extrasBack(rec.client, e.defs, e);
   const locks = await lockStatementsOf(c, ctx);
   return { locks, statements: rec.sql(), validate: validate.map(([t, con]) => `ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(con)}`) };
+}
+
+/** Before the swap back: the new relation leaves the publications the swap put it in, and its statistics objects go. */
+async function extrasOff(c: Client, defs: DependentDef[], table: string): Promise<void> {
+  for (const p of defs.filter((d) => d.kind === 'publication')) await c.query(`ALTER PUBLICATION ${ident(p.name)} DROP TABLE ${table}`);
+  for (const s of defs.filter((d) => d.kind === 'statistics')) await c.query(`DROP STATISTICS IF EXISTS ${qualified(s.schema!, s.name)}`);
+}
+
+/**
+ * After the swap back, what the swap moved to the new relation comes back to the old one of the
+ * name `table` again: its rules by their text, which names it; its statistics objects from the
+ * migration's schema `side`, where they stepped aside; its publications.
+ */
+async function extrasBack(c: Client, defs: DependentDef[], x: { table: string; oldTable: string; side: string }): Promise<void> {
+  await moveRules(c, defs.filter((d) => d.kind === 'rule'), { to: x.table, from: x.oldTable });
+  for (const s of defs.filter((d) => d.kind === 'statistics')) await c.query(`ALTER STATISTICS ${qualified(x.side, s.name)} SET SCHEMA ${ident(s.schema!)}`);
+  for (const p of defs.filter((d) => d.kind === 'publication')) await c.query(addToPublicationSql(p, x.table));
 }
 
 function header(ctx: Ctx, what: string, lines: string[]): string[] {
@@ -525,42 +634,48 @@ function header(ctx: Ctx, what: string, lines: string[]): string[] {
 
 function forwardScript(ctx: Ctx, shadowDdl: string[], keyDdl: string[], indexDdl: string[], swap: RecordedSwap): RunbookScript {
   const o = ctx.plan.origin;
-  const cap = capture(ctx);
-  const shadow = qualified(ctx.schema, o.name);
-  const replay = replayStatements(ctx);
+  const named = ctx.rels.map((r) => `${r.table.schema}.${r.table.name}`).join(', ');
+  const replay = ctx.rels.flatMap((r, i) => replayStatements(r, i));
+  const tree = ctx.tree.length > 0;
   const sections: Section[] = [
     { title: 'session settings', statements: sessionSettings(ctx.searchPath, ctx.x.lockTimeoutMs) },
     {
-      title: 'check: the table is as it was when this runbook was written',
-      statements: [guard(`${fingerprintNow(ctx, false)} IS DISTINCT FROM ${fingerprintThen(ctx, false)}`, `${o.schema}.${o.name} changed since this runbook was written: write it again (pgshift plan)`)],
+      title: `check: ${tree ? 'the table and its tree are as they were' : 'the table is as it was'} when this runbook was written`,
+      statements: fingerprintGuards(ctx, false, (name) => `${name} changed since this runbook was written: write it again (pgshift plan)`),
     },
     {
-      title: `the shadow table ${ctx.schema}.${o.name}, as the statements leave the table, and the changelog`,
-      notes: ['the same statements pgshift runs; indexes are built after the copy (the key first), foreign keys and NOT VALID checks attached at the swap', `locks: ACCESS SHARE on ${o.schema}.${o.name} (LIKE reads it); SHARE ROW EXCLUSIVE on the tables its foreign keys reference, for milliseconds`],
+      title: tree
+        ? `the shadow tree (${ctx.schema}.${o.name} and its descendants' shadows in ${ctx.homes.extra.length ? `${ctx.schema} and ${ctx.homes.extra.join(', ')}` : ctx.schema}), as the statements leave the tree, and a changelog per relation`
+        : `the shadow table ${ctx.schema}.${o.name}, as the statements leave the table, and the changelog`,
+      notes: [
+        'the same statements pgshift runs; indexes are built after the copy (the key first), foreign keys and NOT VALID checks attached at the swap',
+        ...(tree ? ['a tree (shadow/tree.ts): each descendant\'s shadow inherits stand-ins of its parents, those inside the tree exchanged for their shadows; the statements run on the parent\'s shadow and PostgreSQL recurses them into the shadow tree, as offline'] : []),
+        `locks: ACCESS SHARE on ${named} (LIKE reads ${tree ? 'them' : 'it'}); SHARE ROW EXCLUSIVE on the tables its foreign keys reference, for milliseconds`,
+      ],
       statements: [
         'BEGIN',
         `CREATE SCHEMA ${ident(ctx.names.logSchema)}`,
         ...shadowDdl,
-        changelogSql(o, cap),
-        captureFunctionSql(o, cap),
+        ...ctx.rels.flatMap((r) => [changelogSql(r.table, r.capture), captureFunctionSql(r.table, r.capture)]),
         `CREATE TABLE ${truncatedTable(ctx)} (at timestamptz NOT NULL DEFAULT now())`,
-        sqlFile('runbook-truncated-function.sql', { schema: trusted(ident(cap.schema)), truncate_fn: trusted(ident(cap.truncateFunction)), truncated: truncatedTable(ctx) }),
+        ...ctx.rels.map((r) => sqlFile('runbook-truncated-function.sql', { schema: trusted(ident(r.capture.schema)), truncate_fn: trusted(ident(r.capture.truncateFunction)), truncated: truncatedTable(ctx) })),
         'COMMIT',
       ],
     },
     {
-      title: `capture: from this commit on, every write to ${o.schema}.${o.name} leaves its key in the changelog`,
-      notes: [`locks: SHARE ROW EXCLUSIVE on ${o.schema}.${o.name} (writes wait) while the triggers are created: milliseconds, once in-flight writes end`],
-      statements: ['BEGIN', ...triggersSql(o, cap), 'COMMIT'],
+      title: `capture: from this commit on, every write to ${named} leaves its key in ${tree ? 'the relation\'s own changelog (a row trigger on a parent does not fire for its children\'s rows)' : 'the changelog'}`,
+      notes: [`locks: SHARE ROW EXCLUSIVE on ${named} (writes wait) while the triggers are created: milliseconds, once in-flight writes end`],
+      statements: ['BEGIN', ...ctx.rels.flatMap((r) => triggersSql(r.table, r.capture)), 'COMMIT'],
     },
     {
       title: `the copy: ${ctx.x.chunkRows} rows a chunk in key order, each chunk its own transaction`,
       notes: [
         'locks: ACCESS SHARE on the table per chunk (reads and writes go on); no row locks',
         'the INSERT ... SELECT is the copier\'s own chunk statement, into the shadow without indexes; then the shadow\'s key, which the replay finds rows by',
-        ...(o.hasInheritanceChildren ? ['the copy and the replays read ONLY the table: its inheritance children\'s rows stay theirs'] : []),
+        ...(tree ? ['a tree: each relation copied on its own, read ONLY and written ONLY into its shadow (its children\'s rows are theirs); the descendants\' shadows have their keys from the start']
+          : o.hasInheritanceChildren ? ['the copy and the replays read ONLY the table: its inheritance children\'s rows stay theirs'] : []),
       ],
-      statements: [copyBlock(ctx), "SET maintenance_work_mem = '256MB'", ...keyDdl, 'RESET maintenance_work_mem'],
+      statements: [...ctx.rels.map((r) => copyBlock(ctx, r)), "SET maintenance_work_mem = '256MB'", ...keyDdl, 'RESET maintenance_work_mem'],
     },
     {
       title: 'replay the captured keys (run this section again until keys_replayed is small)',
@@ -570,7 +685,8 @@ function forwardScript(ctx: Ctx, shadowDdl: string[], keyDdl: string[], indexDdl
     {
       title: 'the shadow\'s secondary indexes, then its statistics',
       notes: ['locks: the shadow only (nothing the application uses)'],
-      statements: ["SET maintenance_work_mem = '256MB'", ...indexDdl, 'RESET maintenance_work_mem', `ANALYZE ${shadow}`],
+      // Every relation's shadow: ANALYZE of a parent gathers its own and its tree's statistics, not each child's.
+      statements: ["SET maintenance_work_mem = '256MB'", ...indexDdl, 'RESET maintenance_work_mem', ...ctx.rels.map((r) => `ANALYZE ${r.tables.shadow}`)],
     },
     {
       title: 'replay again: what was written during the index builds (shortens the swap below)',
@@ -586,15 +702,15 @@ function forwardScript(ctx: Ctx, shadowDdl: string[], keyDdl: string[], indexDdl
       title: 'the swap, in one transaction: lock, check, replay the rest, exchange the tables, re-point what depends on the table',
       notes: [
         `locks: ACCESS EXCLUSIVE on ${o.schema}.${o.name} and the tables re-pointed, for the final replay and the renames (milliseconds when the replay above ran just before)`,
-        ...inheritanceNotes(o),
+        ...(tree ? treeNotes(ctx) : inheritanceNotes(o)),
         'on a lock timeout: ROLLBACK; and run this section again',
       ],
       statements: [
         'BEGIN',
         `SET LOCAL lock_timeout = '${ctx.x.lockTimeoutMs}ms'`,
         ...swap.locks,
-        guard(`EXISTS (SELECT FROM ${truncatedTable(ctx)})`, `${o.schema}.${o.name} was truncated during the copy: nothing is swapped; run abort.sql`),
-        guard(`${fingerprintNow(ctx, true)} IS DISTINCT FROM ${fingerprintThen(ctx, true)}`, `${o.schema}.${o.name} was altered by someone else during the copy: nothing is swapped; run abort.sql`),
+        guard(`EXISTS (SELECT FROM ${truncatedTable(ctx)})`, `${tree ? `a relation of ${named}` : `${o.schema}.${o.name}`} was truncated during the copy: nothing is swapped; run abort.sql`),
+        ...fingerprintGuards(ctx, true, (name) => `${name} was altered by someone else during the copy: nothing is swapped; run abort.sql`),
         ...replay,
         ...swap.statements,
         'COMMIT',
@@ -612,6 +728,15 @@ function forwardScript(ctx: Ctx, shadowDdl: string[], keyDdl: string[], indexDdl
     purpose: 'the change, as pgshift runs it: shadow, capture, chunked copy, replay, indexes, swap',
     sql: scriptText(header(ctx, 'forward', []), sections),
   };
+}
+
+/** What the swap of a tree does (shadow/tree.ts, cutover/swap.ts), said where it happens. */
+function treeNotes(ctx: Ctx): string[] {
+  const outside = [...new Set(ctx.rels.slice(1).flatMap((r) => r.table.inheritsFrom.filter((p) => !ctx.rels.some((x) => x.table.oid === p.oid)).map((p) => `${p.schema}.${p.name}`)))];
+  return [
+    `a tree: every relation (${ctx.rels.map((r) => `${r.table.schema}.${r.table.name}`).join(', ')}) and its shadow are locked after the parent${outside.length ? `, and the descendants' parents outside the tree (${outside.join(', ')})` : ''}; each relation's shadow takes its name, the old tree steps aside whole into ${[ctx.schema, ...ctx.homes.extra].join(', ')}`,
+    ...(outside.length ? ['a descendant\'s parents outside the tree go from the old relation to the new one (INHERIT, NO INHERIT of the stand-ins), in their order (a parent put back after the others through a stand-in when INHERIT appended it out of place)'] : []),
+  ];
 }
 
 /** What the swap does with legacy inheritance, said where it happens (shadow/inherit.ts, shadow/parent.ts). */
@@ -653,8 +778,6 @@ function revertStatements(ctx: Ctx, revert: RecordedSwap): string[] {
 }
 
 function abortScript(ctx: Ctx, revert: RecordedSwap): RunbookScript {
-  const o = ctx.plan.origin;
-  const cap = capture(ctx);
   const inBlock = revertStatements(ctx, revert).map((s) => `    EXECUTE ${literal(s)};`);
   const sections: Section[] = [
     { title: 'session settings', statements: sessionSettings(ctx.searchPath, ctx.x.lockTimeoutMs) },
@@ -663,10 +786,10 @@ function abortScript(ctx: Ctx, revert: RecordedSwap): RunbookScript {
       statements: [doBlock(['BEGIN', `  IF ${swapped(ctx)} THEN`, ...inBlock, '  END IF;', 'END'].join('\n')), ...revert.validate],
     },
     {
-      title: `the capture triggers on ${o.schema}.${o.name} (ACCESS EXCLUSIVE for milliseconds)`,
+      title: `the capture triggers on ${ctx.rels.map((r) => `${r.table.schema}.${r.table.name}`).join(', ')} (ACCESS EXCLUSIVE for milliseconds)`,
       statements: [
         'BEGIN',
-        ...dropTriggersSql(o.schema, o.name, cap, o.partitions),
+        ...ctx.rels.flatMap((r) => dropTriggersSql(r.table.schema, r.table.name, r.capture, r.table.partitions)),
         ...(ctx.defaultCheck ? [`ALTER TABLE ${ctx.defaultCheck.on} DROP CONSTRAINT IF EXISTS ${ident(ctx.defaultCheck.name)}`] : []),
         'COMMIT',
       ],
@@ -682,19 +805,23 @@ function abortScript(ctx: Ctx, revert: RecordedSwap): RunbookScript {
 }
 
 function dropSchemaStatements(ctx: Ctx): string[] {
-  const cap = capture(ctx);
+  const cap = capture(ctx.names);
   const s = ctx.schema;
+  // A tree's descendants (shadow/tree.ts), deepest first (a parent goes once no table inherits
+  // it), in the migration schemas of their schemas: the shadows, or the old ones after the swap.
+  const descendants = ctx.rels.slice(1).map((r, i) => ({ side: ctx.homes.side(r.table.schema), table: r.table, n: i + 1 }));
   return [
     'BEGIN',
+    ...descendants.slice().reverse().map((d) => `DROP TABLE IF EXISTS ${qualified(d.side, d.table.name)}`),
     `DROP TABLE IF EXISTS ${qualified(s, ctx.plan.origin.name)}`,
-    // An inheritance child's stand-ins, once no table inherits them (shadow/inherit.ts).
+    // An inheritance child's stand-ins, once no table inherits them (shadow/inherit.ts), and a tree's descendants' (shadow/tree.ts).
     ...ctx.plan.origin.inheritsFrom.map((_, i) => `DROP TABLE IF EXISTS ${qualified(s, standInName(i + 1))}`),
-    `DROP TABLE IF EXISTS ${qualified(cap.schema, cap.changelog)}`,
+    ...descendants.flatMap((d) => d.table.inheritsFrom.map((_, k) => `DROP TABLE IF EXISTS ${qualified(d.side, standInName(k + 1, `${d.n}_`))}`)),
+    ...ctx.rels.map((r) => `DROP TABLE IF EXISTS ${qualified(r.capture.schema, r.capture.changelog)}`),
     `DROP TABLE IF EXISTS ${truncatedTable(ctx)}`,
-    `DROP TABLE IF EXISTS ${onceDefaults(ctx)}`,
-    `DROP FUNCTION IF EXISTS ${qualified(cap.schema, cap.captureFunction)}()`,
-    `DROP FUNCTION IF EXISTS ${qualified(cap.schema, cap.truncateFunction)}()`,
-    ...partitionHomes(s, ctx.plan.origin).extra.map((e) => `DROP SCHEMA IF EXISTS ${ident(e)}`),
+    `DROP TABLE IF EXISTS ${onceDefaults(ctx.names)}`,
+    ...ctx.rels.flatMap((r) => [r.capture.captureFunction, r.capture.truncateFunction].map((f) => `DROP FUNCTION IF EXISTS ${qualified(r.capture.schema, f)}()`)),
+    ...ctx.homes.extra.map((e) => `DROP SCHEMA IF EXISTS ${ident(e)}`),
     `DROP SCHEMA IF EXISTS ${ident(cap.schema)}`,
     `DROP SCHEMA IF EXISTS ${ident(s)}`,
     'COMMIT',
@@ -764,7 +891,7 @@ async function engineSteps(c: Client, ctx: Ctx, shadowDdl: string[], keyDdl: str
   const o = ctx.plan.origin;
   const typeOf = (name: string): string => ctx.shadow.columns.find((col) => col.name === name)!.type;
   const t: Tables = { origin: ctx.table, ...rowsOfParent(o), shadow: qualified(ctx.schema, o.name), changelog: qualified(ctx.names.logSchema, ctx.names.changelog), mapping: ctx.mapping, shadowKeyTypes: ctx.mapping.shadowKey.map(typeOf) };
-  const cap = capture(ctx);
+  const cap = capture(ctx.names);
   const sides = alterSides(t, ctx.shadow.columns, await hashableTypes(c, ctx.shadow.columns.map((col) => col.type)));
   const name = `${o.schema}.${o.name}`;
   return [

@@ -25,7 +25,7 @@ export interface Recorder {
 
 export interface RecorderOptions {
   /** rewrites the rows a read returned, before the recorded function sees them */
-  onRead?: (sql: string, rows: Record<string, unknown>[]) => Record<string, unknown>[];
+  onRead?: (sql: string, rows: Record<string, unknown>[], params: unknown[]) => Record<string, unknown>[];
 }
 
 // A read: runs in either mode. Functions that change state (setval, nextval) never count as one.
@@ -51,7 +51,7 @@ export function recordingClient(c: Client, mode: 'run' | 'dry', opts: RecorderOp
     } else if (!read && !/^RELEASE\b/i.test(bare)) statements.push({ sql: text, params });
     if (mode === 'dry' && !read && !/^SET\s+LOCAL\b/i.test(bare)) return { rows: [], rowCount: 0, command: '', fields: [] };
     const result = (await (c.query as (...a: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>)(...args));
-    if (read && opts.onRead) return { ...result, rows: opts.onRead(text, result.rows) };
+    if (read && opts.onRead) return { ...result, rows: opts.onRead(text, result.rows, params) };
     return result;
   };
   const client = new Proxy(c, {

@@ -141,6 +141,10 @@ export async function refuseTree(c: Client, origin: TableInfo, tree: TableInfo[]
   if (why) throw new UserError(`refused: ${origin.schema}.${origin.name} ${why}`);
 }
 
+/** A relation's parents ($1, by name) in their order, qualified: what orderParents reads (a runbook answers it as the exchange will leave them: runbook/copy.ts). */
+export const PARENTS_IN_ORDER = `SELECT quote_ident(n.nspname) || '.' || quote_ident(p.relname) AS p FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+       JOIN pg_namespace n ON n.oid = p.relnamespace WHERE i.inhrelid = $1::regclass ORDER BY i.inhseqno`;
+
 /**
  * Inside the cutover, once a tree's relations changed places: a relation's parents put back in
  * `order` (qualified names, as the relation had them), from the first one out of place on, each
@@ -149,11 +153,7 @@ export async function refuseTree(c: Client, origin: TableInfo, tree: TableInfo[]
  * would make it local). Nothing when the order is already right.
  */
 export async function orderParents(c: Client, relation: SqlText, order: SqlText[], schema: string): Promise<void> {
-  const now = (await c.query<{ p: string }>(
-    `SELECT quote_ident(n.nspname) || '.' || quote_ident(p.relname) AS p FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
-       JOIN pg_namespace n ON n.oid = p.relnamespace WHERE i.inhrelid = $1::regclass ORDER BY i.inhseqno`,
-    [relation],
-  )).rows.map((r) => r.p);
+  const now = (await c.query<{ p: string }>(PARENTS_IN_ORDER, [relation])).rows.map((r) => r.p);
   const from = order.findIndex((p, i) => now[i] !== p);
   if (from < 0) return;
   const standIn = qualified(schema, 'pgshift_order_parent');

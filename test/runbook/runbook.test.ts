@@ -106,12 +106,16 @@ async function runbookFor(db: TestDatabase, alter: string, extra: string[] = [])
   return dir;
 }
 
-/** forward.sql with `writes` made right after the copy's DO block (the capture logs their keys, the replay carries them), then cleanup.sql. */
+/**
+ * forward.sql with `writes` made right after the copy's DO block (a tree's: the last relation's),
+ * so the capture logs their keys and the replay carries them, then cleanup.sql.
+ */
 async function forwardWithWritesThenCleanup(db: TestDatabase, alter: string, writes: string[], extra: string[]): Promise<string> {
   const dir = await runbookFor(db, alter, extra);
+  let copies = fs.readFileSync(path.join(dir, 'forward.sql'), 'utf8').split('rows copied').length - 1;
   let wrote = false;
   await runScript(db.url, path.join(dir, 'forward.sql'), async (sql) => {
-    if (!wrote && sql.includes('rows copied')) {
+    if (!wrote && sql.includes('rows copied') && --copies === 0) {
       wrote = true;
       for (const w of writes) await db.query(w);
     }
@@ -623,6 +627,67 @@ describe('the runbook of an inheritance parent copied alone, run by hand', () =>
         // vans has tagged after cars: put back after the new cars through a stand-in made and dropped in the swap
         // (after the ONLY drop, run on a stand-in of the old cars that vans inherits meanwhile)
         /ALTER TABLE "public"\."vans" INHERIT "public"\."cars";\n\s*ALTER TABLE "public"\."vans" NO INHERIT "pgshift_runbook_\d+"\."cars";\n[^]*CREATE TABLE "pgshift_runbook_\d+"\."pgshift_later_parent_1" \(LIKE "public"\."tagged"/,
+      ],
+    });
+  });
+});
+
+// A parent whose change reaches its children (a type change, a column added with a default: what
+// PostgreSQL recurses) is copied with its whole tree (shadow/tree.ts): a child, and a grandchild
+// in another schema whose parent outside the tree comes first (the swap puts it back first).
+const WHOLE_TREE = `
+  CREATE SCHEMA other;
+  CREATE TABLE fleet (id int PRIMARY KEY, make text NOT NULL DEFAULT 'x', v int NOT NULL, note text, CONSTRAINT fleet_v_check CHECK (v > -1000000));
+  CREATE TABLE fleet_cars (doors int DEFAULT 4) INHERITS (fleet);
+  ALTER TABLE fleet_cars ADD PRIMARY KEY (id);
+  CREATE TABLE tagged (tag text DEFAULT 't');
+  CREATE TABLE other.fleet_vans (seats int, CONSTRAINT fleet_vans_seats_check CHECK (seats > 0)) INHERITS (tagged, fleet_cars);
+  ALTER TABLE other.fleet_vans ADD PRIMARY KEY (id);
+  INSERT INTO fleet (id, make, v, note) SELECT i, 'f' || i, i, 'n' || i FROM generate_series(1, 2000) i;
+  INSERT INTO fleet_cars (id, make, v, doors, note) SELECT 10000 + i, 'c' || i, i, 2 + i % 3, 'c' || i FROM generate_series(1, 1500) i;
+  INSERT INTO other.fleet_vans (id, make, v, doors, tag, seats) SELECT 30000 + i, 'n' || i, i, 4, 'g' || i, 7 FROM generate_series(1, 300) i;
+  INSERT INTO tagged (tag) VALUES ('own1'), ('own2');
+  ANALYZE;
+`;
+const WHOLE_TREE_WRITES = [
+  'UPDATE fleet SET v = v + 1 WHERE id % 10 = 0',
+  'DELETE FROM fleet WHERE id % 37 = 0',
+  "INSERT INTO fleet (id, make, v, note) SELECT 5000 + g, 'late', g, 'l' FROM generate_series(1, 30) g",
+  'UPDATE ONLY fleet SET id = id + 40000 WHERE id = 150',
+  'UPDATE fleet_cars SET doors = 5 WHERE id % 3 = 0',
+  "INSERT INTO fleet_cars (id, make, v, note, doors) VALUES (-100, 'kept', 1, 'n', 3)",
+  'UPDATE ONLY fleet_cars SET id = id + 40000 WHERE id = 10150',
+  "INSERT INTO other.fleet_vans (id, v, doors, seats, tag) VALUES (-101, 2, 3, 9, 'new')",
+  'DELETE FROM other.fleet_vans WHERE id % 7 = 0',
+  "UPDATE tagged SET tag = tag || 'x' WHERE tag LIKE 'g1%'",
+  "INSERT INTO tagged (tag) VALUES ('own3')",
+];
+const WHOLE_TREE_TABLES: [string, string[]][] = [['public.fleet', ['id']], ['public.fleet_cars', ['id']], ['other.fleet_vans', ['id']], ['public.tagged', ['tag']]];
+
+describe('the runbook of an inheritance parent copied with its whole tree, run by hand', () => {
+  let base: TestDatabase;
+  beforeAll(async () => {
+    base = await createTestDatabase('runbook_tree');
+    await base.query(WHOLE_TREE);
+  });
+  afterAll(async () => {
+    await base.drop();
+  });
+
+  it('a change that recurses: forward with writes to every relation, then cleanup, equals offline; forward then abort, and forward, revert, abort, leave it as it was', async () => {
+    await inheritanceRunbook({
+      base, name: 'runbook_tree', schemas: ['public', 'other'], tables: WHOLE_TREE_TABLES, writes: WHOLE_TREE_WRITES,
+      alter: 'ALTER TABLE fleet ALTER COLUMN v TYPE bigint, ADD COLUMN rev int NOT NULL DEFAULT 1',
+      // Offline, dropping a parent's column drops it from the tree (inherited only); the tree's own stay.
+      after: 'ALTER TABLE fleet DROP COLUMN note; ALTER TABLE fleet_cars DROP COLUMN doors',
+      expect: [
+        // each relation read ONLY, with its own capture, changelog and copy
+        /FROM ONLY "public"\."fleet_cars"/,
+        /CREATE TRIGGER "pgshift_runbook_capture_r2" AFTER INSERT OR UPDATE OR DELETE ON "other"\."fleet_vans"/,
+        /INSERT INTO "pgshift_runbook_\d+_1"\."fleet_vans" [^\n]* FROM ONLY "other"\."fleet_vans"/,
+        // the whole tree locked, and the grandchild's parent outside the tree put back first
+        /LOCK TABLE "public"\."fleet", [^\n]*"other"\."fleet_vans"[^\n]* IN ACCESS EXCLUSIVE MODE/,
+        /ALTER TABLE "other"\."fleet_vans" INHERIT "public"\."tagged";\n[^]*CREATE TABLE "pgshift_runbook_\d+"\."pgshift_order_parent" \(LIKE "public"\."tagged"/,
       ],
     });
   });

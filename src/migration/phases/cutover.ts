@@ -13,7 +13,7 @@ import { failpoint } from '../../failpoints.js';
 import { openRevertWindow } from '../revert-window.js';
 import { catchUp } from './catch-up.js';
 import type { Captured } from './capture.js';
-import { treeCapture, type TreeRelation } from '../tree-relations.js';
+import { treeLocks, treeSwaps, type TreeRelation } from '../tree-relations.js';
 import { narrowingMayMerge } from '../../plan/mapping.js';
 import { leafKeyChangeSql, splitLeafKeyChanges } from '../../plan/leaf-key-changes.js';
 import { oldParentDrops } from '../../shadow/parent.js';
@@ -43,9 +43,8 @@ export async function cutoverInput(
       dropsOutgoingForeignKeys: !opts.dropOld,
       addedForeignKeyParents: constraints.flatMap((con) => (con.referenced ? [con.referenced] : [])),
       ...(leaf ? { leaf: await leafLocks(c, origin.oid, leaf.parentOid, leaf.defaultPartition?.oid ?? null) } : {}),
-      // A tree: every relation, its shadow, and its parents outside the tree (a statement through
-      // one lists its children when it locks it, as through the table: cutover/lock-set.ts).
-      ...(tree.length ? { tree: [...new Set(tree.flatMap((r) => [r.table.oid, r.shadowOid, ...r.table.inheritsFrom.map((p) => p.oid)]))].filter((o) => o !== origin.oid), treeRelations: tree.map((r) => r.table.oid) } : {}),
+      // A tree: every relation, its shadow, and its parents outside the tree (migration/tree-relations.ts).
+      ...(tree.length ? treeLocks(tree, origin.oid) : {}),
     }),
   );
   const input: CutoverInput = {
@@ -65,10 +64,7 @@ export async function cutoverInput(
     // Filled and indexed, the shadow was kept from autovacuum until now (a vacuum of the fresh heap
     // would hold a lock the cutover needs; seen: one attempt lost to its lock_timeout).
     autovacuumBack: ctx.shadow.heaps.map(autovacuumBackSql),
-    ...(tree.length ? { tree: tree.map((r, i) => ({
-      oid: r.table.oid, schema: r.table.schema, name: r.table.name, shadowOid: r.shadowOid, capture: treeCapture(names, i + 1),
-      parents: r.table.inheritsFrom.map((p) => qualified(p.schema, p.name)),
-    })) } : { parentDrops: origin.hasInheritanceChildren ? oldParentDrops(plan.parsed.statements, names.schema) : [] }),
+    ...(tree.length ? { tree: treeSwaps(tree, names) } : { parentDrops: origin.hasInheritanceChildren ? oldParentDrops(plan.parsed.statements, names.schema) : [] }),
     pool: run.pool,
     locks,
     blockers: { mode: opts.throttle.blockers, graceMs: opts.throttle.blockerGraceMs },
