@@ -183,7 +183,7 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
   const attempts = swapped.attempts;
   const holdMs = performance.now() - t0;
   const validated = await validateConstraints(pool, o.retry, validate);
-  log.info({ migration: id, attempts, entriesReplayed }, 'reverted');
+  log.info({ migration: id, attempts, entriesReplayed, lockWaitMs: Math.round(swapped.lockWaitMs), lockHoldMs: Math.round(swapped.holdMs) }, 'reverted');
   return { migrationId: id, table: `${newT.schema}.${newT.name}`, entriesReplayed, holdMs, attempts, validated };
 }
 
