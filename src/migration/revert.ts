@@ -21,6 +21,7 @@ import { nthCapture, reverseCapture } from '../capture/install.js';
 import type { RevertTreeRelation } from './revert-window.js';
 import type { DependentDef } from '../cutover/dependents.js';
 import { leafLocks, lockSetFor } from '../cutover/lock-set.js';
+import { treeLocks } from './tree-relations.js';
 import { proveDefaultPartition, proveKeptLeafBound } from '../shadow/leaf.js';
 import { columnRenames, prebuildMatviews } from '../cutover/matviews.js';
 import { validateConstraints } from './phases/finish.js';
@@ -136,8 +137,8 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
     lockSetFor(c, {
       outgoing: newT.oid, incoming: oldT.oid, dropsOutgoingForeignKeys: true, addedForeignKeyParents: [],
       ...(leaf ? { leaf: await leafLocks(c, newT.oid, leaf.parentOid, leaf.defaultPartition?.oid ?? null) } : {}),
-      // A tree: every relation of both, and the new relations' parents outside the tree (as the swap's: cutover/phases/cutover.ts).
-      ...(tree.length ? { tree: [...new Set(sides.slice(1).flatMap((s) => [s.newT.oid, s.oldT.oid, ...s.newT.inheritsFrom.map((p) => p.oid)]))].filter((x) => x !== newT.oid), treeRelations: exchanged.map((t) => t.oid) } : {}),
+      // A tree: every relation of both, and the new relations' parents outside the tree (as the swap's: migration/tree-relations.ts).
+      ...(tree.length ? treeLocks(sides.slice(1).map((s) => ({ table: s.newT, shadowOid: s.oldT.oid })), newT.oid) : {}),
     }));
   const rename = (from: string, to: string): string => `ALTER TABLE ${qualified(newT.schema, newT.name)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`;
   const swapped = await withClient(pool, (c) =>
