@@ -3,6 +3,9 @@
 // workload, the child's half through the parent), each relation equal to its mirror after; a
 // kill -9 mid-copy and in the cutover, resumed; abort and cleanup leaving nothing; a revert window
 // reverted under the same writes (killed in its swap back and reverted again), and refused.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alterOptions, onlineAlter } from '../src/index.js';
@@ -386,5 +389,43 @@ describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
     expect(await triggersLeft(t)).toEqual([]);
     expect(await schemasLeft(id)).toEqual([]);
     expect(await inheritance(t)).toEqual(changed(before));
+  });
+
+  it('a migration file whose later statement fails: --rollback automatic swaps the tree back through the revert window its copy kept; fixed, the file closes the window', async () => {
+    const t = 'tm';
+    await tree(t);
+    const before = await inheritance(t);
+    const original = await oids(t);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgshift-tree-migrate-'));
+    const file = (fail: boolean): void => fs.writeFileSync(path.join(dir, '20260101000001_tree_bigint.sql'), `-- migrate:up
+-- pgshift:strategy copy
+${statements(t)};
+${fail ? `INSERT INTO ${t} (id, u, v) VALUES (1, 1, 1);` : 'SELECT 1;'}
+-- migrate:down
+SELECT 1;
+`);
+    try {
+      file(true);
+      const r = await runCli(['migrate', 'up', '--dir', dir, '--url', db.url]);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/duplicate key value .*rolled back \(--rollback automatic\)/);
+      const reverted = (await db.query(`SELECT id::int, outcome FROM pgshift.migrations WHERE table_name = $1 ORDER BY id DESC LIMIT 1`, [t])).rows[0];
+      expect(reverted.outcome).toBe('reverted');
+      expect(await inheritance(t)).toEqual(before);
+      expect(await oids(t)).toEqual(original);
+      expect(await triggersLeft(t)).toEqual([]);
+      expect(await schemasLeft(String(reverted.id))).toEqual([]);
+      file(false);
+      const ok = await runCli(['migrate', 'up', '--dir', dir, '--url', db.url]);
+      expect(ok.status, ok.stderr).toBe(0);
+      const done = (await db.query(`SELECT id::int, outcome, revert_until FROM pgshift.migrations WHERE table_name = $1 ORDER BY id DESC LIMIT 1`, [t])).rows[0];
+      expect(done).toMatchObject({ outcome: 'done', revert_until: null });
+      expect(await inheritance(t)).toEqual(changed(before));
+      expect(await triggersLeft(t)).toEqual([]);
+      expect(await schemasLeft(String(done.id))).toEqual([]);
+      expect(await differ(t)).toEqual({ parent: 0, child: 0, grandchild: 0 });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
