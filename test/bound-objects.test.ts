@@ -2,7 +2,6 @@
 // (rebuilt before the cutover, exchanged inside it), routines of the table's row type (created
 // anew), BEGIN ATOMIC bodies and views (re-bound). The differential suite proves the catalog and
 // the data against offline ALTER; this file proves what readers see while it happens.
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alterOptions, onlineAlter } from '../src/index.js';
 import { revertMigration } from '../src/migration/revert.js';
@@ -11,6 +10,7 @@ import { startWorkload } from '../src/demo/workload.js';
 import { createTestDatabase, type TestDatabase } from './support/test-db.js';
 import { mirrorDifferences } from './support/mirror.js';
 import { runCli } from './support/cli.js';
+import { startReader } from './support/reader.js';
 
 const ROWS = 60_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -62,39 +62,6 @@ async function readsFrom(db: TestDatabase, what: 'relation' | 'routine', name: s
     [name],
   );
   return r.rows.map((row: { t: string }) => row.t);
-}
-
-interface Reader {
-  stop(): Promise<{ ok: number; errors: string[]; empty: number }>;
-}
-
-/** A session that runs `queries` over and over until stopped, keeping every error it gets. */
-async function startReader(url: string, queries: string[]): Promise<Reader> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  let running = true;
-  const tally = { ok: 0, errors: [] as string[], empty: 0 };
-  const loop = (async () => {
-    while (running) {
-      for (const q of queries) {
-        try {
-          const r = await c.query(q);
-          tally.ok++;
-          if (Number(r.rows[0]?.n ?? 0) === 0) tally.empty++;
-        } catch (err) {
-          tally.errors.push(`${q}: ${(err as Error).message}`);
-        }
-      }
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      await c.end();
-      return tally;
-    },
-  };
 }
 
 describe('objects bound to the table, live', () => {
