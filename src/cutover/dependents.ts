@@ -15,9 +15,6 @@ export interface DependentDef {
   comment: string | null;
 }
 
-/** What a tree's relation has of its own that the cutover carries to the new one (cutover/swap.ts; shadow/tree.ts refuses the rest). */
-export const TREE_OWN: DependentDef['kind'][] = ['trigger', 'policy', 'statistics', 'replica-index', 'cluster', 'publication', 'rule'];
-
 /**
  * Reads the dependents' definitions with search_path = pg_catalog so every name in them is
  * schema-qualified; executed later under the same search_path they resolve identically, except

@@ -36,14 +36,15 @@ export async function lockSetFor(
   c: Client,
   x: { outgoing: string; incoming: string; dropsOutgoingForeignKeys: boolean; addedForeignKeyParents: string[]; leaf?: LeafLocks; tree?: string[]; treeRelations?: string[] },
 ): Promise<LockSet> {
+  // The outgoing table's foreign keys in and out, and a tree's relations' (treeRelations: besides the table).
   const r = await c.query<{ oid: string; why: string }>(
     `SELECT DISTINCT conrelid::int8::text AS oid, 'child' AS why FROM pg_constraint
-      WHERE contype = 'f' AND conrelid NOT IN ($1::oid, $2::oid)
-        AND (confrelid = $1::oid OR (conparentid = 0 AND confrelid IN (SELECT relid FROM pg_partition_tree($1::oid::regclass) WHERE level > 0)))
+      WHERE contype = 'f' AND conrelid <> ALL ($3::oid[]) AND conrelid <> $2::oid
+        AND (confrelid = ANY ($3::oid[]) OR (conparentid = 0 AND confrelid IN (SELECT relid FROM pg_partition_tree($1::oid::regclass) WHERE level > 0)))
      UNION
      SELECT DISTINCT confrelid::int8::text, 'parent' FROM pg_constraint
-      WHERE contype = 'f' AND conrelid = $1::oid AND confrelid NOT IN ($1::oid, $2::oid)`,
-    [x.outgoing, x.incoming],
+      WHERE contype = 'f' AND conrelid = ANY ($3::oid[]) AND confrelid <> ALL ($3::oid[]) AND confrelid <> $2::oid`,
+    [x.outgoing, x.incoming, [x.outgoing, ...(x.treeRelations ?? [])]],
   );
   const inheritParents = (await c.query<{ oid: string }>(
     `SELECT i.inhparent::int8::text AS oid FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhrelid = $1::oid AND NOT c.relispartition ORDER BY i.inhseqno`,

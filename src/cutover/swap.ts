@@ -5,7 +5,7 @@ import type { TableInfo } from '../catalog/table.js';
 import type { ArtifactNames } from '../plan/names.js';
 import type { DeferredConstraint } from '../shadow/build.js';
 import { dropTriggersSql, partitionTruncateTrigger, type CaptureNames } from '../capture/install.js';
-import { addToPublicationSql, declaredInTree, foreignKeysIntoParent, readDependentDefs, TREE_OWN, type DependentDef } from './dependents.js';
+import { addToPublicationSql, declaredInTree, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 import { enabledStateSql } from './enabled-state.js';
 import { withQualifiedNames } from '../db/search-path.js';
@@ -50,6 +50,8 @@ export interface TreeSwap {
   parents: SqlText[];
   /** its capture's triggers (migration/tree-relations.ts treeCapture) */
   capture: Pick<CaptureNames, 'captureTrigger' | 'truncateTrigger'>;
+  /** its column name -> the new relation's column name (absent when dropped), as SwapInput's */
+  newColumnName: (origin: string) => string | undefined;
 }
 
 export interface SwapResult {
@@ -97,7 +99,10 @@ export async function ownForeignKeys(c: Client, oid: string): Promise<{ conname:
 /** What the swap reads about everything bound to the table (search_path = pg_catalog). */
 async function readSwapDefs(c: Client, input: SwapInput) {
   const { origin, names } = input;
-  const defs = await readDependentDefs(c, origin.oid, [names.captureTrigger, names.truncateTrigger]);
+  // A tree's foreign keys among its relations are their own constraints (shadow/build.ts), not others' into them.
+  const tree = [origin, ...(input.tree ?? [])];
+  const notTree = (d: DependentDef): boolean => d.kind !== 'fk-in' || !tree.some((t) => t.schema === d.schema && t.name === d.target);
+  const defs = (await readDependentDefs(c, origin.oid, [names.captureTrigger, names.truncateTrigger])).filter(notTree);
   // A tree's: what is bound to its descendants too, carried once after every relation is exchanged.
   const bound = await readBoundDefs(c, origin.oid, (input.tree ?? []).map((t) => t.oid));
   const partitionTriggers = await withQualifiedNames(c, () =>
@@ -120,10 +125,11 @@ async function readSwapDefs(c: Client, input: SwapInput) {
   }
   const intoParent = origin.partitionOf ? await foreignKeysIntoParent(c, origin.oid) : [];
   // What a tree's relations have of their own (shadow/tree.ts: what else is refused), again on
-  // the relation of their name: triggers, policies and row security, and the extras.
+  // the relation of their name: triggers, policies and row security, the extras, owned sequences,
+  // other tables' foreign keys into them.
   const treeOwn: { schema: string; name: string; defs: DependentDef[]; security: boolean; force: boolean; replicaIdentity: string }[] = [];
   for (const t of input.tree ?? []) {
-    const defs = (await readDependentDefs(c, t.oid, [t.capture.captureTrigger, t.capture.truncateTrigger])).filter((d) => TREE_OWN.includes(d.kind));
+    const defs = (await readDependentDefs(c, t.oid, [t.capture.captureTrigger, t.capture.truncateTrigger])).filter(notTree);
     const r = (await c.query<{ security: boolean; force: boolean; replica_identity: string }>(
       `SELECT relrowsecurity AS security, relforcerowsecurity AS force, relreplident::text AS replica_identity FROM pg_class WHERE oid = $1::oid`,
       [t.oid],
@@ -202,13 +208,9 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
 
   for (const sql of dropTriggersSql(origin.schema, origin.name, names, origin.partitions)) await exec(sql);
   for (const t of input.tree ?? []) for (const sql of dropTriggersSql(t.schema, t.name, t.capture)) await exec(sql);
-  // Serial sequences stay with the table that keeps using them: detach before the move.
-  for (const s of of('serial')) await exec(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY NONE`);
-  const identityState = new Map<string, { last_value: string; is_called: boolean }>();
-  for (const s of of('identity')) {
-    const r = await c.query(`SELECT last_value::text, is_called FROM ${qualified(s.schema!, s.name)}`);
-    identityState.set(s.target!, r.rows[0]);
-  }
+  const identityState = await releaseSequences(c, defs, input.newColumnName);
+  const treeIdentityState: SequenceState[] = [];
+  for (const [i, t] of treeOwn.entries()) treeIdentityState.push(await releaseSequences(c, t.defs, input.tree![i]!.newColumnName));
 
   // A leaf leaves its parent first (DETACH); the new table takes its place (ATTACH) once it has
   // its name and its foreign keys (shadow/leaf.ts). Foreign keys into the parent, other tables'
@@ -218,6 +220,9 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   await dropForeignKeysIn(c, intoParent);
   const partitionBound = origin.partitionOf ? await detachLeaf(c, origin) : null;
   for (const sql of input.autovacuumBack) await exec(sql);
+  // A kept old table's foreign keys (its partitions', a tree's relations'), read while their
+  // names still mean the tables they reference: a revert adds them back so.
+  const keptKeys = input.retainOld ? await keptForeignKeys(c, origin.oid, input.tree ?? []) : [];
   await exchangeTables(c, { userSchema: origin.schema, name: origin.name, names, homes, incomingOid: input.shadowOid, tree: input.tree });
   const oldTable = qualified(names.schema, origin.name);
   const inheritance = { table, oldTable, schema: names.schema, incomingOid: input.shadowOid, outgoingOid: origin.oid };
@@ -227,43 +232,38 @@ export async function swapTables(c: Client, input: SwapInput): Promise<SwapResul
   // so that their copies merge into them and stay inherited (INHERIT), as offline; added after,
   // they would meet copies NO INHERIT of the old table made the children's own.
   const beforeChildren = (con: DeferredConstraint): boolean => !input.tree && origin.hasInheritanceChildren && con.type === 'c' && !con.partition;
+  // A tree's NOT VALID checks (the parent's, the descendants' own: shadow/build.ts lists them
+  // deepest first), before the descendants take their parents outside the tree: one of those
+  // merges into a descendant's own of its name, which ADD CONSTRAINT on it would refuse after.
+  const beforeParents = (con: DeferredConstraint): boolean => input.tree !== undefined && con.type === 'c';
+  // A partition's own constraint goes on the partition of its name, a tree's descendant's on the descendant.
+  const on = (con: DeferredConstraint): SqlText => (con.partition ? homes.live({ schema: con.partitionSchema, name: con.partition }) : table);
   if (input.tree) {
+    for (const con of input.constraints.filter(beforeParents)) await addDeferred(c, on(con), con, false);
     await exchangeTreeParents(c, input.tree, { outgoing: origin.oid, incoming: input.shadowOid, homes, schema: names.schema });
   } else {
     for (const con of input.constraints.filter(beforeChildren)) await addDeferred(c, table, con, false);
     await swapChildren(c, inheritance, input.parentDrops);
   }
-  const oldForeignKeys: OldForeignKey[] = [];
-  if (input.retainOld) {
-    // A kept old table must not hold its parents: their deletes would check it (and fail or
-    // cascade into it). Its foreign keys go, its partitions' own too; the definitions are the
-    // revert's to restore.
-    for (const fk of await ownForeignKeys(c, origin.oid)) {
-      await exec(`ALTER TABLE ${fk.partition !== null ? qualified(fk.schema, fk.partition) : oldTable} DROP CONSTRAINT ${ident(fk.conname)}`);
-      oldForeignKeys.push({ name: fk.conname, def: fk.def, ...(fk.partition !== null ? { partition: fk.partition, partitionSchema: homes.user(fk.schema) } : {}) });
-    }
+  // A kept old table must not hold its parents: their deletes would check it (and fail or
+  // cascade into it). Its foreign keys go, its partitions' own and a tree's relations' too (each
+  // named as a partition is); the definitions are the revert's to restore.
+  for (const fk of keptKeys) await exec(`ALTER TABLE ${fk.partition !== undefined ? homes.inMigration({ schema: fk.partitionSchema, name: fk.partition }) : oldTable} DROP CONSTRAINT ${ident(fk.name)}`);
+  const oldForeignKeys: OldForeignKey[] = keptKeys;
+
+  await claimSequences(c, defs, identityState, { table, newColumnName: input.newColumnName });
+  for (const [i, t] of (input.tree ?? []).entries()) {
+    await claimSequences(c, treeOwn[i]!.defs, treeIdentityState[i]!, { table: qualified(t.schema, t.name), newColumnName: t.newColumnName });
   }
 
-  for (const s of of('serial')) {
-    const col = input.newColumnName(s.target!);
-    const seq = qualified(s.schema!, s.name);
-    await exec(col ? `ALTER SEQUENCE ${seq} OWNED BY ${table}.${ident(col)}` : `ALTER SEQUENCE ${seq} OWNED BY ${oldTable}.${ident(s.target!)}`);
-  }
-  for (const [originCol, state] of identityState) {
-    const col = input.newColumnName(originCol);
-    if (!col) continue;
-    await c.query(`SELECT setval(pg_get_serial_sequence($1, $2), $3::bigint, $4)`, [table, col, state.last_value, state.is_called]);
-  }
-
-  const validate = await repointForeignKeysIn(c, of('fk-in'));
+  const validate = await repointForeignKeysIn(c, [...of('fk-in'), ...treeOwn.flatMap((t) => t.defs.filter((d) => d.kind === 'fk-in'))]);
   const checkedNow = await foreignKeysCheckedInLock(c, table);
-  for (const con of input.constraints.filter((k) => !beforeChildren(k))) {
+  for (const con of input.constraints.filter((k) => !beforeChildren(k) && !beforeParents(k))) {
     // A partition's own goes on the partition of its name (a leaf: NOT VALID on every version);
     // a leaf's foreign key cloned from its parent's valid: ATTACH attaches it only so (shadow/leaf.ts).
-    const on = con.partition ? homes.live({ schema: con.partitionSchema, name: con.partition }) : table;
-    const now = con.type === 'f' && con.validate && (con.inherited === true || (con.partition ? await foreignKeysCheckedInLock(c, on) : checkedNow));
-    await addDeferred(c, on, con, now);
-    if (con.validate && !now) validate.push([on, con.name]);
+    const now = con.type === 'f' && con.validate && (con.inherited === true || (con.partition ? await foreignKeysCheckedInLock(c, on(con)) : checkedNow));
+    await addDeferred(c, on(con), con, now);
+    if (con.validate && !now) validate.push([on(con), con.name]);
   }
   if (partitionBound !== null) await attachLeaf(c, origin, names, partitionBound);
   validate.push(...(await applyLeafKeyChanges(c, await addForeignKeysIn(c, intoParent), input.leafKeyChanges)));
@@ -415,6 +415,59 @@ async function exchangeRelation(
   await exec(`ALTER TABLE ${qualified(sideSchema, names.swapTable)} SET SCHEMA ${ident(x.userSchema)}`);
   await exec(`ALTER TABLE ${qualified(x.userSchema, names.swapTable)} RENAME TO ${ident(x.name)}`);
   for (const [i, r] of owned.entries()) await exec(`ALTER ${kind(r)} ${qualified(x.userSchema, names.swapRelation(i))} RENAME TO ${ident(r.name)}`);
+}
+
+/**
+ * The foreign keys a kept old table has of its own, its partitions' (cloned ones come and go with
+ * their parent's) and a tree's relations' (`tree`, each named as a partition is), before the swap moves them.
+ */
+async function keptForeignKeys(c: Client, oid: string, tree: TreeSwap[]): Promise<OldForeignKey[]> {
+  const out: OldForeignKey[] = [];
+  for (const t of [null, ...tree]) {
+    for (const fk of await ownForeignKeys(c, t?.oid ?? oid)) {
+      const partition = t !== null ? { partition: t.name, partitionSchema: t.schema } : fk.partition !== null ? { partition: fk.partition, partitionSchema: fk.schema } : {};
+      out.push({ name: fk.conname, def: fk.def, ...partition });
+    }
+  }
+  return out;
+}
+
+/** An identity sequence's state by its column. */
+type SequenceState = Map<string, { last_value: string; is_called: boolean }>;
+
+/**
+ * Sequences a relation owns stay with the relation that keeps using them (SET SCHEMA would move
+ * them with it): a serial's detached before the move, unless the change drops its column (it
+ * then steps aside with the old relation, and goes with it, as offline drops it with the column);
+ * an identity's state read, for the new relation's own sequence. Returns that state by column.
+ */
+async function releaseSequences(c: Client, defs: DependentDef[], newColumnName: (origin: string) => string | undefined): Promise<SequenceState> {
+  for (const s of defs.filter((d) => d.kind === 'serial' && newColumnName(d.target!) !== undefined)) await c.query(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY NONE`);
+  const state: SequenceState = new Map();
+  for (const s of defs.filter((d) => d.kind === 'identity')) {
+    state.set(s.target!, (await c.query(`SELECT last_value::text, is_called FROM ${qualified(s.schema!, s.name)}`)).rows[0]);
+  }
+  return state;
+}
+
+/**
+ * Once the relations changed places: a serial sequence released by releaseSequences owned by the
+ * new relation's column, an identity's state on the new column's sequence.
+ */
+async function claimSequences(
+  c: Client,
+  defs: DependentDef[],
+  identityState: SequenceState,
+  x: { table: SqlText; newColumnName: (origin: string) => string | undefined },
+): Promise<void> {
+  for (const s of defs.filter((d) => d.kind === 'serial')) {
+    const col = x.newColumnName(s.target!);
+    if (col) await c.query(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY ${x.table}.${ident(col)}`);
+  }
+  for (const [originCol, state] of identityState) {
+    const col = x.newColumnName(originCol);
+    if (col) await c.query(`SELECT setval(pg_get_serial_sequence($1, $2), $3::bigint, $4)`, [x.table, col, state.last_value, state.is_called]);
+  }
 }
 
 /** A constraint the shadow was built without, on `on` (valid already when `now`), with its comment. */

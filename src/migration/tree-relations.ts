@@ -1,7 +1,7 @@
 import type { Client } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
 import { readColumns, type Column, type TableInfo } from '../catalog/table.js';
-import { followColumns } from '../plan/columns.js';
+import { followColumns, newColumnName, type ColumnFlow } from '../plan/columns.js';
 import { deriveMapping } from '../plan/mapping.js';
 import type { ArtifactNames } from '../plan/names.js';
 import { createReplayer, type Replayer } from '../capture/replayer.js';
@@ -23,6 +23,8 @@ export interface TreeRelation {
   table: TableInfo;
   shadowOid: string;
   columns: Column[];
+  /** its columns followed through the user's statements (its own kept where the parent's go) */
+  flow: ColumnFlow;
   tables: Tables;
   replayer: Replayer;
   /** its two sides as the validation compared them, for the cutover's check under the locks (set by the validation) */
@@ -68,15 +70,15 @@ export async function treeRelations(run: Pick<Run, 'plan' | 'names'>, c: Client,
     // Its unique indexes are on its shadow from the start (shadow/inherit.ts builds them with it).
     const unique = t.uniqueIndexes.filter((u) => u.name !== t.identity?.name && !u.expressions && !u.partial).map((u) => u.columns.map((k) => flowName(mapping, k.name)));
     if (unique.length) replayer.enableUniqueResolution(unique);
-    out.push({ table: t, shadowOid, columns, tables, replayer });
+    out.push({ table: t, shadowOid, columns, flow, tables, replayer });
   }
   return out;
 }
 
 /** The tree's relations as the cutover exchanges them (cutover/swap.ts), each with its capture's triggers and its parents in order. */
-export function treeSwaps(relations: readonly Pick<TreeRelation, 'table' | 'shadowOid'>[], names: ArtifactNames): TreeSwap[] {
+export function treeSwaps(relations: readonly Pick<TreeRelation, 'table' | 'shadowOid' | 'flow'>[], names: ArtifactNames): TreeSwap[] {
   return relations.map((r, i) => ({
-    oid: r.table.oid, schema: r.table.schema, name: r.table.name, shadowOid: r.shadowOid, capture: treeCapture(names, i + 1),
+    oid: r.table.oid, schema: r.table.schema, name: r.table.name, shadowOid: r.shadowOid, capture: treeCapture(names, i + 1), newColumnName: newColumnName(r.flow),
     parents: r.table.inheritsFrom.map((p) => qualified(p.schema, p.name)),
   }));
 }

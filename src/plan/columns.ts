@@ -178,3 +178,8 @@ function visit(node: Node, fn: (n: Node) => void): void {
 export function retypedColumns(flow: ColumnFlow): string[] {
   return [...flow.sources].filter(([, s]) => s.kind === 'origin' && (s.typeChanged || s.using)).map(([n]) => n);
 }
+
+/** An origin column's name in the new table, absent when the change drops it. */
+export function newColumnName(flow: ColumnFlow): (origin: string) => string | undefined {
+  return (o) => [...flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === o)?.[0];
+}

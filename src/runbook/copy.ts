@@ -121,7 +121,9 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
       // A tree's descendants, each with its capture, changelog and mapping as the run's (migration/tree-relations.ts).
       const relations = plan.tree.length ? await treeRelations({ plan, names }, c, shadow) : [];
       const partitionFk = shadow.constraints.find((k) => k.partition && k.type === 'f');
-      if (partitionFk) return notWritten(`partition ${partitionFk.partition} has foreign key ${partitionFk.name} of its own, which revert.sql does not put back on the old partition; pgshift alter --execute does`);
+      // (a tree's descendant's are named so too: shadow/tree.ts)
+      const of = plan.tree.length ? 'inheritance descendant' : 'partition';
+      if (partitionFk) return notWritten(`${of} ${partitionFk.partition} has foreign key ${partitionFk.name} of its own, which revert.sql does not put back on the old ${of}; pgshift alter --execute does`);
       const mapping = deriveMapping(plan.flow, shadow.columns, shadow.onceDefaults, origin.key, ident, plan.transforms, origin.identity);
       // The row identity is built right after the copy (the replay finds rows by it), the others after the replay.
       const key = recordingClient(c, 'run');

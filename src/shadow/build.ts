@@ -57,7 +57,10 @@ export interface DeferredConstraint {
   referenced: string | null;
   /** a leaf's foreign key cloned from its parent's: added valid in the cutover, for ATTACH (shadow/leaf.ts) */
   inherited?: boolean;
-  /** a constraint a partition has of its own: that partition's name and user schema (plan/partition-homes.ts) */
+  /**
+   * a constraint a partition has of its own, or a descendant of a tree copied with its parent
+   * (shadow/tree.ts): that relation's name and user schema (plan/partition-homes.ts)
+   */
   partition?: string;
   partitionSchema?: string;
 }
@@ -154,10 +157,7 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   // A key into the leaf's own tree is carried around DETACH and ATTACH, never by the shadow,
   // whose key would lock the tree it references (shadow/leaf.ts).
   const intoTree = origin.partitionOf ? await keysIntoTree(c, origin.oid) : [];
-  for (const fk of ctx.foreignKeys === false ? [] : (await c.query(sqlFile('fks-out.sql'), [origin.oid])).rows.filter((r) => !intoTree.includes(r.name))) {
-    await exec(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}`);
-    if (fk.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${shadow} IS ${literal(fk.comment)}`);
-  }
+  if (ctx.foreignKeys !== false) await addForeignKeysOut(c, origin.oid, shadow, intoTree);
   if (origin.partitionKey) await repeatPartitionOwnObjects(c, origin, homes, ctx.foreignKeys === false ? 'unvalidated checks' : 'attached at the swap');
 
   const options = relOptionsList(origin.reloptions).concat(relOptionsList(origin.toastReloptions, 'toast'));
@@ -180,7 +180,7 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   };
   // A parent's shadow gets the change with its shadow tree under it (shadow/tree.ts), or, copied
   // alone, with a child in place, as offline (shadow/parent.ts).
-  if (ctx.tree?.length) await buildTreeShadows(c, origin, ctx.tree, ctx.schema);
+  if (ctx.tree?.length) await buildTreeShadows(c, origin, ctx.tree, ctx.schema, ctx.foreignKeys !== false);
   await (origin.hasInheritanceChildren && !ctx.tree?.length ? withProbeChild(c, origin, ctx.schema, shadow, apply) : apply());
   const inherited = origin.partitionOf ? (await inheritedForeignKeys(c, origin.oid)).filter((n) => !intoTree.includes(n)) : [];
   if (origin.partitionOf) await probeAttach(c, origin, ctx.schema, shadow, ctx.foreignKeys === false ? [] : inherited);
@@ -191,6 +191,17 @@ export async function buildShadow(c: Client, ctx: BuildContext): Promise<ShadowT
   // Definitions kept for later are read with every name schema-qualified.
   const constraints = (await withQualifiedNames(c, () => detachConstraints(c, oid, homes, shadow)))
     .map((k) => (inherited.includes(k.name) && k.type === 'f' ? { ...k, inherited: true } : k));
+  // A tree's descendants' own, each once its parents' are off (a CHECK dropped from a parent goes
+  // from the children that only inherit it), listed deepest first before the parent's: the
+  // cutover adds them in this order, so that a parent's CHECK merges into a child's own of its
+  // name (local, inherited), as offline has it (shadow/tree.ts).
+  const treeHomes = partitionHomes(ctx.schema, { schema: origin.schema, partitions: ctx.tree ?? [] });
+  const descendants: DeferredConstraint[][] = [];
+  for (const t of ctx.tree ?? []) {
+    const on = treeHomes.inMigration(t);
+    descendants.push(await withQualifiedNames(c, async () => detachConstraints(c, await relationOid(c, on), treeHomes, on, t)));
+  }
+  constraints.unshift(...descendants.reverse().flat());
   const indexes = await withQualifiedNames(c, () => detachIndexes(c, oid, ctx.schema, homes, shadow, ctx.flow.identityIndex, origin.inheritsFrom.length > 0));
   return { oid, columns: await readColumns(c, oid), indexes, constraints, onceDefaults, heaps };
 }
@@ -245,7 +256,7 @@ export function swapStatements(statements: AlterStatement[], schema: string, tab
   return { swap, validate };
 }
 
-async function relationOid(c: Client, name: SqlText): Promise<string> {
+export async function relationOid(c: Client, name: SqlText): Promise<string> {
   return (await c.query<{ oid: string }>('SELECT $1::regclass::oid::int8::text AS oid', [name])).rows[0]!.oid;
 }
 
@@ -265,7 +276,7 @@ async function restoreIndexNames(c: Client, originOid: string, shadowOid: string
  * LIKE gives an identity column a new sequence of the column's type, not of the origin
  * sequence's type, and drops the comments of key, unique and exclusion constraints.
  */
-async function restoreWhatLikeMisses(c: Client, originOid: string, shadowOid: string, shadow: SqlText): Promise<void> {
+export async function restoreWhatLikeMisses(c: Client, originOid: string, shadowOid: string, shadow: SqlText): Promise<void> {
   const identities = await c.query(
     `SELECT pg_get_serial_sequence($2::regclass::text, a.attname) AS seq, format_type(s.seqtypid, NULL) AS type
        FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid
@@ -350,7 +361,20 @@ async function insertSampleRow(c: Client, origin: TableInfo, shadow: SqlText): P
   return (r.rowCount ?? 0) > 0;
 }
 
-async function detachConstraints(c: Client, oid: string, homes: PartitionHomes, shadow: SqlText): Promise<DeferredConstraint[]> {
+/**
+ * The table's foreign keys to others (fks-out.sql; not those in `skip`), on its shadow with their
+ * comments: PostgreSQL applies the user's statements to them as offline; taken off again before
+ * the copy (detachConstraints).
+ */
+export async function addForeignKeysOut(c: Client, originOid: string, shadow: SqlText, skip: string[] = []): Promise<void> {
+  for (const fk of (await c.query(sqlFile('fks-out.sql'), [originOid])).rows.filter((r) => !skip.includes(r.name))) {
+    await c.query(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}`);
+    if (fk.comment !== null) await c.query(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${shadow} IS ${literal(fk.comment)}`);
+  }
+}
+
+/** `relation`: a tree's descendant whose shadow `shadow` is (shadow/tree.ts): its constraints named by it, as a partition's are. */
+async function detachConstraints(c: Client, oid: string, homes: PartitionHomes, shadow: SqlText, relation?: { schema: string; name: string }): Promise<DeferredConstraint[]> {
   const rows = (await c.query(sqlFile('deferred-constraints.sql'), [oid])).rows;
   for (const r of rows) await c.query(`ALTER TABLE ${r.partition !== null ? qualified(r.partition_schema, r.partition) : shadow} DROP CONSTRAINT ${ident(r.name)}`);
   return rows.map((r) => ({
@@ -362,6 +386,7 @@ async function detachConstraints(c: Client, oid: string, homes: PartitionHomes, 
     comment: r.comment,
     referenced: r.referenced,
     ...(r.partition !== null ? { partition: r.partition, partitionSchema: homes.user(r.partition_schema) } : {}),
+    ...(relation ? { partition: relation.name, partitionSchema: relation.schema } : {}),
   }));
 }
 

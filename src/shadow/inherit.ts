@@ -46,6 +46,12 @@ export function createStandInSql(standIn: SqlText, parent: SqlText): string {
   return `CREATE TABLE ${standIn} (LIKE ${parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)`;
 }
 
+/** A stand-in of `parent` (createStandInSql) without the parent's NOT VALID checks, which LIKE would have made valid. */
+export async function createStandIn(c: Client, standIn: SqlText, parent: SqlText): Promise<void> {
+  await c.query(createStandInSql(standIn, parent));
+  for (const k of await notValidChecks(c, parent, standIn)) if (k.there) await c.query(`ALTER TABLE ${standIn} DROP CONSTRAINT ${ident(k.name)}`);
+}
+
 /**
  * Creates the shadow of an inheritance child in `schema` (named like the origin): the stand-ins,
  * the child's own columns through a scratch table LIKE the origin less its inherited-only
@@ -66,10 +72,9 @@ async function createQualified(c: Client, origin: TableInfo, schema: string, sha
   const standIns: SqlText[] = [];
   for (const [i, p] of origin.inheritsFrom.entries()) {
     const standIn = qualified(schema, standInName(i + 1, of));
-    await exec(createStandInSql(standIn, qualified(p.schema, p.name)));
     // The parent's NOT VALID checks stay off the stand-in, and so off the shadow, while it is
     // filled (old rows may break them); they go on the stand-in in the cutover (exchangeParents).
-    for (const k of await notValidChecks(c, qualified(p.schema, p.name), standIn)) if (k.there) await exec(`ALTER TABLE ${standIn} DROP CONSTRAINT ${ident(k.name)}`);
+    await createStandIn(c, standIn, qualified(p.schema, p.name));
     standIns.push(standIn);
   }
   const cols = await columnsOf(c, origin.oid);
@@ -141,13 +146,18 @@ async function createQualified(c: Client, origin: TableInfo, schema: string, sha
   }
   {
     // The child's own CHECK constraints (one it also inherits is merged and stays local); NOT
-    // VALID ones are put back later, as for any table (shadow/build.ts).
-    const checks = (await c.query<{ name: string; def: string }>(
-      `SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint
-        WHERE conrelid = $1::oid AND contype = 'c' AND conislocal AND convalidated ORDER BY oid`,
+    // VALID ones too (NOT VALID: the shadow is empty), so that a parent's of the same name merges
+    // into them as offline; taken off while the shadow is filled and put back NOT VALID in the
+    // cutover, as for any table (shadow/build.ts).
+    const checks = (await c.query<{ name: string; def: string; comment: string | null }>(
+      `SELECT conname AS name, pg_get_constraintdef(oid) AS def, obj_description(oid, 'pg_constraint') AS comment FROM pg_constraint
+        WHERE conrelid = $1::oid AND contype = 'c' AND conislocal ORDER BY oid`,
       [origin.oid],
     )).rows;
-    for (const k of checks) await exec(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(k.name)} ${trusted(k.def)}`);
+    for (const k of checks) {
+      await exec(`ALTER TABLE ${shadow} ADD CONSTRAINT ${ident(k.name)} ${trusted(k.def)}`);
+      if (k.comment !== null) await exec(`COMMENT ON CONSTRAINT ${ident(k.name)} ON ${shadow} IS ${literal(k.comment)}`);
+    }
     // Indexes are never inherited: the child's own, under their names, constraints as constraints.
     const indexes = (await c.query<{ index: string; def: string; con: string | null; con_def: string | null; comment: string | null; con_comment: string | null }>(
       `SELECT ic.relname AS index, pg_get_indexdef(i.indexrelid) AS def, con.conname AS con, pg_get_constraintdef(con.oid) AS con_def,
@@ -301,13 +311,20 @@ export async function exchangeParents(c: Client, a: Inheriting, b: Inheriting): 
   // NOT VALID (no scan), reaching the new table inherited, as the child has them.
   for (const [i, standIn] of a.parents.entries()) {
     const parent = b.parents[i];
-    if (!parent) continue;
-    for (const k of await notValidChecks(c, parent, standIn)) if (!k.there) await c.query(`ALTER TABLE ${standIn} ADD CONSTRAINT ${ident(k.name)} ${trusted(k.def)}`);
+    if (parent) await notValidChecksOn(c, parent, standIn);
   }
   for (const p of b.parents) await c.query(`ALTER TABLE ${a.name} INHERIT ${p}`);
   for (const p of a.parents) await c.query(`ALTER TABLE ${a.name} NO INHERIT ${p}`);
   for (const p of a.parents) await c.query(`ALTER TABLE ${b.name} INHERIT ${p}`);
   for (const p of b.parents) await c.query(`ALTER TABLE ${b.name} NO INHERIT ${p}`);
+}
+
+/**
+ * A parent's inheritable NOT VALID checks that its stand-in lacks, on it NOT VALID (no scan): they
+ * reach the stand-in's child inherited (merged into one it declares too), as from the parent.
+ */
+export async function notValidChecksOn(c: Client, parent: SqlText, standIn: SqlText): Promise<void> {
+  for (const k of await notValidChecks(c, parent, standIn)) if (!k.there) await c.query(`ALTER TABLE ${standIn} ADD CONSTRAINT ${ident(k.name)} ${trusted(k.def)}`);
 }
 
 /** A parent's inheritable NOT VALID checks, and whether `standIn` has one of that name (`there`). */

@@ -3,13 +3,14 @@ import { ident, literal, qualified, type SqlText } from '../db/quote.js';
 import { UserError } from '../errors.js';
 import { describeTable, readDependents, type TableInfo } from '../catalog/table.js';
 import { noRowIdentity } from '../catalog/row-identity.js';
-import { readDependentDefs, TREE_OWN } from '../cutover/dependents.js';
 import { readBoundObjects } from '../catalog/bound-objects.js';
 import { inTransaction } from '../db/session.js';
+import { withQualifiedNames } from '../db/search-path.js';
 import { partitionHomes, type PartitionHomes } from '../plan/partition-homes.js';
 import { copyAclStatements } from './acl.js';
 import { relOptionsList } from './reloptions.js';
-import { createInheritingShadow, createStandInSql, standInName } from './inherit.js';
+import { createInheritingShadow, createStandIn, notValidChecksOn, standInName } from './inherit.js';
+import { addForeignKeysOut, relationOid, restoreWhatLikeMisses } from './build.js';
 
 /**
  * A parent whose change reaches its legacy inheritance children (a type change, a column added
@@ -33,6 +34,17 @@ import { createInheritingShadow, createStandInSql, standInName } from './inherit
  * which exchanges them for the real parents (shadow/inherit.ts exchangeParents). INHERIT appends
  * to pg_inherits: a descendant whose parent outside the tree comes before one inside it then has
  * them in another order, which the cutover puts back (orderParents).
+ *
+ * A descendant's foreign keys (legacy inheritance inherits none) and its NOT VALID checks are the
+ * parent's mechanism (shadow/build.ts DeferredConstraint, named by the relation as a partition's
+ * are): on its shadow while the user's statements run, off it while it is filled, added in the
+ * cutover once every relation is exchanged (so their names mean the new relations), a foreign key
+ * NOT VALID and validated after the commit unless it was NOT VALID. A parent's NOT VALID check
+ * reaches a descendant's shadow through its stand-in (notValidChecksOn), so it is inherited there
+ * as offline; the cutover adds the descendants' own deepest first, then the parent's, which merge
+ * into them. Other tables' foreign keys into a descendant are re-pointed and its owned sequences
+ * moved as the parent's (cutover/swap.ts); a kept old tree's foreign keys are dropped and recorded
+ * for a revert, each named by its relation.
  */
 
 /** The descendants of a legacy inheritance parent (no partitions), each after all its parents in the tree. */
@@ -59,7 +71,7 @@ export function treeHomes(schema: string, origin: TableInfo, tree: readonly Tabl
 }
 
 /** Why the tree cannot be copied (a reason for `refused: <table> ...`), or null when it can. */
-export async function treeRefusal(c: Client, origin: TableInfo, tree: TableInfo[]): Promise<string | null> {
+export async function treeRefusal(c: Client, origin: TableInfo, tree: TableInfo[], retyped: string[]): Promise<string | null> {
   const named = (t: { schema: string; name: string }): string => `${t.schema}.${t.name}`;
   const copied = 'has inheritance children the change reaches, copied with it as one tree';
   for (const t of tree) {
@@ -76,6 +88,14 @@ export async function treeRefusal(c: Client, origin: TableInfo, tree: TableInfo[
     // What is bound to it is carried as what is bound to the parent (catalog/bound-objects.ts), refused alike.
     const bound = (await inTransaction(c, () => readBoundObjects(c, t.oid))).refusals[0];
     if (bound) return `${copied}: ${bound.startsWith('missing privilege') ? bound : `${named(t)} cannot be copied online: ${bound}`}`;
+    // Its foreign keys go on the new relation NOT VALID and are validated after the swap; the
+    // proof before the swap of one whose column the change retypes (verify/foreign-keys.ts) is the parent's only.
+    const keys = (await c.query<{ name: string }>(
+      `SELECT conname AS name FROM pg_constraint k WHERE conrelid = $1::oid AND contype = 'f'
+          AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey) AND a.attname = ANY ($2::text[])) ORDER BY 1`,
+      [t.oid, retyped],
+    )).rows;
+    if (keys.length) return `${copied}: ${named(t)} has foreign key ${keys.map((k) => k.name).join(', ')} on a column the change retypes, which the tree's copy does not prove before the swap yet; run the ALTER offline in a window`;
   }
   return null;
 }
@@ -84,18 +104,12 @@ export async function treeRefusal(c: Client, origin: TableInfo, tree: TableInfo[
 async function unsupported(c: Client, t: TableInfo): Promise<string | null> {
   // (its own rules move with the rest it has of its own, below; views, materialized views,
   // routines and other relations' rules, policies and triggers bound to it are carried as the
-  // parent's are: catalog/bound-objects.ts)
-  const outside = (await readDependents(c, t.oid)).filter((d) => d.kind === 'fk-in' || d.kind === 'other');
+  // parent's are: catalog/bound-objects.ts; other tables' foreign keys into it are re-pointed as the parent's)
+  const outside = (await readDependents(c, t.oid)).filter((d) => d.kind === 'other');
   if (outside.length) return `has ${[...new Set(outside.map((d) => `${d.kind === 'other' ? '' : `${d.kind} `}${d.description}`))].join(', ')}`;
-  // A migration's own capture triggers on it (a take-over plans again with them in place) are not the user's.
-  // What it has of its own is created again on the new relation in the cutover (cutover/swap.ts TREE_OWN).
-  const defs = (await readDependentDefs(c, t.oid, [])).filter((d) => !TREE_OWN.includes(d.kind));
-  if (defs.length) return `has ${defs.map((d) => `${d.kind} ${d.name}`).join(', ')}`;
-  const own = await c.query<{ name: string }>(
-    `SELECT conname AS name FROM pg_constraint WHERE conrelid = $1::oid AND (contype = 'f' OR NOT convalidated) ORDER BY 1`,
-    [t.oid],
-  );
-  if (own.rows.length) return `has foreign key or NOT VALID constraint ${own.rows.map((r) => r.name).join(', ')}`;
+  // What it has of its own (cutover/dependents.ts: triggers, policies, rules, the extras, owned
+  // sequences, other tables' foreign keys into it) is carried to the new relation in the cutover
+  // (cutover/swap.ts), its foreign keys and NOT VALID checks as the parent's (shadow/build.ts).
   return null;
 }
 
@@ -105,7 +119,7 @@ async function unsupported(c: Client, t: TableInfo): Promise<string | null> {
  * stand-ins of parents inside the tree exchanged for their shadows, then its options, owner,
  * grants and comment.
  */
-export async function buildTreeShadows(c: Client, origin: TableInfo, tree: TableInfo[], schema: string): Promise<void> {
+export async function buildTreeShadows(c: Client, origin: TableInfo, tree: TableInfo[], schema: string, foreignKeys: boolean): Promise<void> {
   const homes = treeHomes(schema, origin, tree);
   for (const s of homes.extra) await c.query(`CREATE SCHEMA ${ident(s)}`);
   const shadowOf = new Map<string, SqlText>([[origin.oid, qualified(schema, origin.name)], ...tree.map((t): [string, SqlText] => [t.oid, homes.inMigration(t)])]);
@@ -118,10 +132,17 @@ export async function buildTreeShadows(c: Client, origin: TableInfo, tree: Table
       const parentShadow = shadowOf.get(p.oid);
       if (parentShadow === undefined) continue;
       const standIn = qualified(side, standInName(k + 1, `${n + 1}_`));
+      // The parent's NOT VALID checks (INHERIT wants them on the child): through the stand-in, so
+      // that the shadow has them inherited, not its own, as the descendant has them.
+      await notValidChecksOn(c, parentShadow, standIn);
       await c.query(`ALTER TABLE ${shadow} INHERIT ${parentShadow}`);
       await c.query(`ALTER TABLE ${shadow} NO INHERIT ${standIn}`);
       await c.query(`DROP TABLE ${standIn}`);
     }
+    // Its foreign keys (legacy inheritance inherits none) as the parent's: the user's statements
+    // reach them on the shadow, which is rid of them before the copy (shadow/build.ts).
+    if (foreignKeys) await withQualifiedNames(c, () => addForeignKeysOut(c, t.oid, shadow));
+    await restoreWhatLikeMisses(c, t.oid, await relationOid(c, shadow), shadow);
     const options = relOptionsList(t.reloptions).concat(relOptionsList(t.toastReloptions, 'toast'));
     if (options.length) await c.query(`ALTER TABLE ${shadow} SET (${options.join(', ')})`);
     for (const col of t.columns) {
@@ -136,13 +157,14 @@ export async function buildTreeShadows(c: Client, origin: TableInfo, tree: Table
 }
 
 /** A tree that cannot be copied: refused with the reason. */
-export async function refuseTree(c: Client, origin: TableInfo, tree: TableInfo[]): Promise<void> {
-  const why = await treeRefusal(c, origin, tree);
+export async function refuseTree(c: Client, origin: TableInfo, tree: TableInfo[], retyped: string[]): Promise<void> {
+  const why = await treeRefusal(c, origin, tree, retyped);
   if (why) throw new UserError(`refused: ${origin.schema}.${origin.name} ${why}`);
 }
 
 /** A relation's parents ($1, by name) in their order, qualified: what orderParents reads (a runbook answers it as the exchange will leave them: runbook/copy.ts). */
-export const PARENTS_IN_ORDER = `SELECT quote_ident(n.nspname) || '.' || quote_ident(p.relname) AS p FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+// (quoted as db/quote.ts qualified quotes, as `order` names them: quote_ident leaves most names bare)
+export const PARENTS_IN_ORDER = `SELECT '"' || replace(n.nspname, '"', '""') || '"."' || replace(p.relname, '"', '""') || '"' AS p FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
        JOIN pg_namespace n ON n.oid = p.relnamespace WHERE i.inhrelid = $1::regclass ORDER BY i.inhseqno`;
 
 /**
@@ -158,7 +180,9 @@ export async function orderParents(c: Client, relation: SqlText, order: SqlText[
   if (from < 0) return;
   const standIn = qualified(schema, 'pgshift_order_parent');
   for (const parent of order.slice(from)) {
-    await c.query(createStandInSql(standIn, parent));
+    // The parent's NOT VALID checks on the stand-in NOT VALID, as the relation has them.
+    await createStandIn(c, standIn, parent);
+    await notValidChecksOn(c, parent, standIn);
     await c.query(`ALTER TABLE ${relation} INHERIT ${standIn}`);
     await c.query(`ALTER TABLE ${relation} NO INHERIT ${parent}`);
     await c.query(`ALTER TABLE ${relation} INHERIT ${parent}`);

@@ -15,6 +15,7 @@ import { catchUp } from './catch-up.js';
 import type { Captured } from './capture.js';
 import { treeLocks, treeSwaps, type TreeRelation } from '../tree-relations.js';
 import { narrowingMayMerge } from '../../plan/mapping.js';
+import { newColumnName } from '../../plan/columns.js';
 import { leafKeyChangeSql, splitLeafKeyChanges } from '../../plan/leaf-key-changes.js';
 import { oldParentDrops } from '../../shadow/parent.js';
 
@@ -54,7 +55,7 @@ export async function cutoverInput(
     origin,
     names,
     shadowOid: ctx.shadow.oid,
-    newColumnName: (o) => [...plan.flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === o)?.[0],
+    newColumnName: newColumnName(plan.flow),
     renameOrigin: renameable ? plan.flow.renames.map((r) => rename(r.from, r.to)) : [],
     unrenameOrigin: renameable ? plan.flow.renames.slice().reverse().map((r) => rename(r.to, r.from)) : [],
     constraints,

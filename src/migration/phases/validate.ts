@@ -39,7 +39,8 @@ export async function validateShadow(run: Run, k: Captured): Promise<{ report: B
       replayer: x.replayer,
       retry: opts.retry,
       parallel: opts.checksumParallel,
-      constraintTarget: { schema: x.schema, table: x.table, oid: x.shadowOid, key: x.tables.mapping.shadowKey, homes: partitionHomes(names.schema, plan.origin) },
+      // A tree's descendants' own constraints are the parent's deferred ones, named by their relation (shadow/build.ts).
+      constraintTarget: { schema: x.schema, table: x.table, oid: x.shadowOid, key: x.tables.mapping.shadowKey, homes: plan.tree.length ? treeHomes(names.schema, plan.origin, plan.tree) : partitionHomes(names.schema, plan.origin) },
       deferred: x.deferred,
       backlog: opts.cutoverBacklog,
       originOid: x.originOid,
