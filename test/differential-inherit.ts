@@ -180,6 +180,17 @@ export const INHERIT_CASES: DiffCase[] = [
     afterAsRole: `CREATE TEMP TABLE seen AS SELECT count(*) AS n FROM cars`,
   },
   {
+    // FOR TABLE of a parent makes each of its descendants a member on its own: every relation's
+    // membership moves on its own (ONLY), as offline keeps it.
+    name: 'inheritance tree copied with its parent: publications of the parent and of a child with a child, each relation a member of its own',
+    schemas: ['public', 'other'],
+    setup: () => `${fleet()}
+      CREATE PUBLICATION fleet_all FOR TABLE vehicles;
+      CREATE PUBLICATION fleet_cars FOR TABLE cars;`,
+    alter: 'ALTER TABLE vehicles ALTER COLUMN year TYPE bigint',
+    after: `INSERT INTO cars (id, year) VALUES (-100, 2010); INSERT INTO vans (id, tag) VALUES (-102, 'z')`,
+  },
+  {
     name: 'inheritance tree copied with its parent: views over a child only, over parent and child, over a grandchild; a materialized view over a grandchild (unique index, a view over it) and one over parent and child; a function RETURNS SETOF a child; a BEGIN ATOMIC function reading a child',
     schemas: ['public', 'other'],
     setup: (role) => `${fleet()}${FLEET_BOUND(role)}`,

@@ -60,9 +60,20 @@ export function declaredInTree(fks: DependentDef[], leaf: { schema: string; name
   return fks.filter((fk) => mine.some((t) => t.schema === fk.schema && t.name === fk.target));
 }
 
-/** `ALTER PUBLICATION ... ADD TABLE` of the table, with the column list and row filter it had. */
+/**
+ * `ALTER PUBLICATION ... ADD TABLE` of the table, with the column list and row filter it had.
+ * A relation's membership in a publication, added and dropped for the relation ONLY: a legacy
+ * inheritance parent's membership lists each child on its own (FOR TABLE parent adds them all), and
+ * each relation of a tree moves on its own (shadow/tree.ts); without ONLY, dropping a parent
+ * dropped its children's rows and adding it failed on a child already there. ONLY does nothing
+ * to a partitioned table (its partitions are never members of their own through it).
+ */
 export function addToPublicationSql(pub: DependentDef, table: string): string {
-  return `ALTER PUBLICATION ${ident(pub.name)} ADD TABLE ${table}${pub.def ?? ''}`;
+  return `ALTER PUBLICATION ${ident(pub.name)} ADD TABLE ONLY ${table}${pub.def ?? ''}`;
+}
+
+export function dropFromPublicationSql(pub: Pick<DependentDef, 'name'>, table: string): string {
+  return `ALTER PUBLICATION ${ident(pub.name)} DROP TABLE ONLY ${table}`;
 }
 
 async function serverVersionNum(c: Client): Promise<number> {

@@ -2,7 +2,7 @@ import type { Client } from '../db/session.js';
 import { ident, qualified } from '../db/quote.js';
 import type { ArtifactNames } from '../plan/names.js';
 import { dropTriggersSql, nthCapture, reverseCapture } from '../capture/install.js';
-import { addToPublicationSql, declaredInTree, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
+import { addToPublicationSql, declaredInTree, dropFromPublicationSql, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
 import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, exchangeTreeParents, foreignKeysCheckedInLock, moveRules, ownForeignKeys, repointForeignKeysIn, swapInheritance, swapParents, type KeptTrigger, type OldForeignKey, type TreeExchange } from './swap.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 import { attachLeaf, detachLeaf } from '../shadow/leaf.js';
@@ -145,13 +145,13 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
     await exec(`ALTER TABLE ${t.partition ? x.homes.live({ schema: t.partitionSchema, name: t.partition }) : table} ${mode} TRIGGER ${ident(t.name)}`);
   }
   for (const pub of of('publication')) {
-    await exec(`ALTER PUBLICATION ${ident(pub.name)} DROP TABLE ${qualified(x.names.schema, x.name)}`);
+    await exec(dropFromPublicationSql(pub, qualified(x.names.schema, x.name)));
     await exec(addToPublicationSql(pub, table));
   }
   await statisticsBackHome(c, x.oldOid, of('statistics'));
   for (const p of partDefs) {
     for (const pub of p.defs.filter((d) => d.kind === 'publication')) {
-      await exec(`ALTER PUBLICATION ${ident(pub.name)} DROP TABLE ${x.homes.inMigration(p)}`);
+      await exec(dropFromPublicationSql(pub, x.homes.inMigration(p)));
       await exec(addToPublicationSql(pub, x.homes.live(p)));
     }
     if (p.oldOid !== null) await statisticsBackHome(c, p.oldOid, p.defs.filter((d) => d.kind === 'statistics'));

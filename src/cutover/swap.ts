@@ -5,7 +5,7 @@ import type { TableInfo } from '../catalog/table.js';
 import type { ArtifactNames } from '../plan/names.js';
 import type { DeferredConstraint } from '../shadow/build.js';
 import { dropTriggersSql, partitionTruncateTrigger, type CaptureNames } from '../capture/install.js';
-import { addToPublicationSql, declaredInTree, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
+import { addToPublicationSql, declaredInTree, dropFromPublicationSql, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 import { enabledStateSql } from './enabled-state.js';
 import { withQualifiedNames } from '../db/search-path.js';
@@ -164,7 +164,7 @@ async function carryExtras(c: Client, defs: DependentDef[], x: { table: string; 
   if (x.replicaIdentity === 'n') await exec(`ALTER TABLE ${x.table} REPLICA IDENTITY NOTHING`);
   for (const idx of of('cluster')) await exec(`ALTER TABLE ${x.table} CLUSTER ON ${ident(idx.name)}`);
   for (const pub of of('publication')) {
-    await exec(`ALTER PUBLICATION ${ident(pub.name)} DROP TABLE ${x.oldTable}`);
+    await exec(dropFromPublicationSql(pub, x.oldTable));
     await exec(addToPublicationSql(pub, x.table));
   }
   await moveRules(c, of('rule'), { to: x.table, from: x.oldTable });

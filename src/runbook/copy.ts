@@ -12,7 +12,7 @@ import { captureFunctionSql, changelogSql, dropTriggersSql, triggersSql, type Ca
 import { chunkBoundSql, copyRangeSql, deleteShadowRowsSql, insertRowsSql, originRows, rowsOfParent, shadowRows, takeEntriesSql, type Tables } from '../copy/sql.js';
 import { alterSides, hashableTypes } from '../verify/alter-sides.js';
 import { pageRangeChecksumSql } from '../verify/side.js';
-import { addToPublicationSql, foreignKeysIntoParent, readDependentDefs, type DependentDef } from '../cutover/dependents.js';
+import { addToPublicationSql, dropFromPublicationSql, foreignKeysIntoParent, readDependentDefs, type DependentDef } from '../cutover/dependents.js';
 import { leafLocks, lockSetFor } from '../cutover/lock-set.js';
 import { lockStatements } from '../cutover/locked-swap.js';
 import { carryOnRelations, readBoundDefs, type BoundDefs } from '../cutover/bound-swap.js';
@@ -607,7 +607,7 @@ async function recordRevert(c: Client, ctx: Ctx): Promise<RecordedSwap> {
 
 /** Before the swap back: the new relation leaves the publications the swap put it in, and its statistics objects go. */
 async function extrasOff(c: Client, defs: DependentDef[], table: string): Promise<void> {
-  for (const p of defs.filter((d) => d.kind === 'publication')) await c.query(`ALTER PUBLICATION ${ident(p.name)} DROP TABLE ${table}`);
+  for (const p of defs.filter((d) => d.kind === 'publication')) await c.query(dropFromPublicationSql(p, table));
   for (const s of defs.filter((d) => d.kind === 'statistics')) await c.query(`DROP STATISTICS IF EXISTS ${qualified(s.schema!, s.name)}`);
 }
 

@@ -647,6 +647,12 @@ const WHOLE_TREE = `
   INSERT INTO fleet_cars (id, make, v, doors, note) SELECT 10000 + i, 'c' || i, i, 2 + i % 3, 'c' || i FROM generate_series(1, 1500) i;
   INSERT INTO other.fleet_vans (id, make, v, doors, tag, seats) SELECT 30000 + i, 'n' || i, i, 4, 'g' || i, 7 FROM generate_series(1, 300) i;
   INSERT INTO tagged (tag) VALUES ('own1'), ('own2');
+  -- what descendants have of their own, carried to the new relations and back by revert.sql
+  CREATE FUNCTION fleet_touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.note := coalesce(NEW.note, 'touched'); RETURN NEW; END$$;
+  CREATE TRIGGER fleet_cars_touch BEFORE INSERT ON fleet_cars FOR EACH ROW EXECUTE FUNCTION fleet_touch();
+  CREATE STATISTICS other.fleet_vans_stats (dependencies) ON doors, seats FROM other.fleet_vans;
+  CREATE PUBLICATION fleet_pub FOR TABLE fleet_cars;
+  CREATE RULE fleet_vans_notify AS ON DELETE TO other.fleet_vans DO ALSO NOTIFY fleet_vans;
   ANALYZE;
 `;
 const WHOLE_TREE_WRITES = [
@@ -688,6 +694,9 @@ describe('the runbook of an inheritance parent copied with its whole tree, run b
         // the whole tree locked, and the grandchild's parent outside the tree put back first
         /LOCK TABLE "public"\."fleet", [^\n]*"other"\."fleet_vans"[^\n]* IN ACCESS EXCLUSIVE MODE/,
         /ALTER TABLE "other"\."fleet_vans" INHERIT "public"\."tagged";\n[^]*CREATE TABLE "pgshift_runbook_\d+"\."pgshift_order_parent" \(LIKE "public"\."tagged"/,
+        // what a descendant has of its own, on the new relation
+        /CREATE TRIGGER fleet_cars_touch BEFORE INSERT ON public\.fleet_cars /,
+        /ALTER STATISTICS "other"\."fleet_vans_stats" SET SCHEMA "pgshift_runbook_\d+_1"/,
       ],
     });
   });
