@@ -18,7 +18,7 @@ import { lockStatements } from '../cutover/locked-swap.js';
 import { carryOnRelations, readBoundDefs, type BoundDefs } from '../cutover/bound-swap.js';
 import { attachLeaf, defaultBoundCheck, inheritedForeignKeys, keysIntoTree, leafBoundCondition } from '../shadow/leaf.js';
 import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, exchangeTreeParents, moveRules, repointForeignKeysIn, swapInheritance, swapParents, swapTables, type TreeSwap } from '../cutover/swap.js';
-import { readBoundObjects } from '../catalog/bound-objects.js';
+import { ON_ANOTHER_RELATION, readBoundObjects } from '../catalog/bound-objects.js';
 import type { TableInfo } from '../catalog/table.js';
 import type { PartitionHomes } from '../plan/partition-homes.js';
 import { PARENTS_IN_ORDER, treeHomes } from '../shadow/tree.js';
@@ -231,16 +231,24 @@ function runbookRelation(names: ArtifactNames, table: TableInfo, t: Tables, cap:
  * constraints and sequences).
  */
 async function treeNotWritten(c: Client, tree: TableInfo[]): Promise<string | null> {
+  const found: string[] = [];
   for (const t of tree) {
-    const bound = (await readBoundObjects(c, t.oid)).objects;
-    const defs = (await readDependentDefs(c, t.oid, [])).filter((d) => d.kind === 'fk-in' || d.kind === 'serial' || d.kind === 'identity');
-    const own = (await c.query<{ name: string }>(`SELECT conname AS name FROM pg_constraint WHERE conrelid = $1::oid AND (contype = 'f' OR NOT convalidated) ORDER BY 1`, [t.oid])).rows;
-    const what = [...bound.map((b) => b.description), ...defs.map((d) => `${d.kind} ${d.name}`), ...own.map((r) => `constraint ${r.name}`)];
-    if (what.length) {
-      return `the change reaches the inheritance children; ${t.schema}.${t.name} has ${what.join(', ')}, which revert.sql of a tree does not carry back (the scripts copy a tree whose descendants have none of them); pgshift alter --execute does`;
-    }
+    const views = await boundObjects(c, t.oid);
+    const bound = [
+      ...views.views.map((v) => `view ${v.name}`), ...views.other,
+      ...(await readBoundObjects(c, t.oid)).objects.filter((b) => ON_ANOTHER_RELATION.has(b.action)).map((b) => b.description),
+    ];
+    const defs = (await readDependentDefs(c, t.oid, [])).flatMap((d) =>
+      d.kind === 'fk-in' ? [`foreign key ${d.name} of ${d.schema}.${d.target} into it`] : d.kind === 'serial' || d.kind === 'identity' ? [`sequence ${d.schema}.${d.name}`] : []);
+    const own = (await c.query<{ name: string; fk: boolean }>(
+      `SELECT conname AS name, contype = 'f' AS fk FROM pg_constraint WHERE conrelid = $1::oid AND (contype = 'f' OR NOT convalidated) ORDER BY 1`,
+      [t.oid],
+    )).rows.map((r) => (r.fk ? `foreign key ${r.name}` : `NOT VALID constraint ${r.name}`));
+    const what = [...bound, ...defs, ...own];
+    if (what.length) found.push(`${t.schema}.${t.name} has ${what.join(', ')}`);
   }
-  return null;
+  if (found.length === 0) return null;
+  return `the change reaches the inheritance children, and ${found.join('; ')}: revert.sql of a tree does not carry these back to the old relations (the scripts copy a tree whose descendants have none); pgshift alter --execute copies it, and --revert-window swaps it back`;
 }
 
 function notWritten(why: string): CopyRunbook {

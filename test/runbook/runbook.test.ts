@@ -700,4 +700,20 @@ describe('the runbook of an inheritance parent copied with its whole tree, run b
       ],
     });
   });
+
+  it('no runbook for a tree whose descendant has what revert.sql would have to carry back (a view over it, another table\'s foreign key into it): the plan says which, writes no script', async () => {
+    const db = await cloneDatabase(base, 'runbook_tree_bound');
+    try {
+      await db.query(`CREATE VIEW vans_seats AS SELECT id, seats FROM other.fleet_vans;
+        CREATE TABLE car_notes (car int REFERENCES fleet_cars (id), note text)`);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgshift-runbook-'));
+      const r = await runCli(['plan', 'ALTER TABLE fleet ALTER COLUMN v TYPE bigint', '--strategy', 'copy', '--runbook-dir', dir, '--url', db.url]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/no runbook: the change reaches the inheritance children, and public\.fleet_cars has foreign key car_notes_car_fkey of public\.car_notes into it; other\.fleet_vans has view public\.vans_seats: revert\.sql of a tree does not carry these back/);
+      expect(fs.readdirSync(dir)).toEqual([]);
+      expect(await leftovers(db)).toEqual([]);
+    } finally {
+      await db.drop();
+    }
+  });
 });
