@@ -464,4 +464,98 @@ SELECT 1;
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  /** Inserts into `ref` rows referencing the child's rows the writes insert and delete, until stopped; a row deleted meanwhile is a refused insert, counted. */
+  function referencing(t: string): { stop: () => Promise<{ inserted: number; refused: number }> } {
+    let running = true;
+    const done = (async () => {
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      let inserted = 0;
+      let refused = 0;
+      try {
+        while (running) {
+          try {
+            await c.query(`INSERT INTO ${t}_ref (c_id) SELECT id FROM ONLY ${t}_c ORDER BY random() LIMIT 1`);
+            inserted++;
+          } catch (err) {
+            if ((err as { code?: string }).code !== '23503') throw err;
+            refused++;
+          }
+          await sleep(5);
+        }
+      } finally {
+        await c.end();
+      }
+      return { inserted, refused };
+    })();
+    return { stop: async () => { running = false; return done; } };
+  }
+
+  /** A foreign key's table, referenced table and validity, by name. */
+  const key = async (name: string): Promise<unknown> =>
+    (await db.query(`SELECT conrelid::int8::text AS on, confrelid::int8::text AS references, convalidated AS valid FROM pg_constraint WHERE conname = $1`, [name])).rows;
+
+  it('another table\'s foreign key into the child (ON DELETE CASCADE) under writes inserting and deleting the rows it references, and the grandchild\'s own: enforced all through, validated after; the kept old tree\'s recorded, and a revert puts every key back on the old tree', async () => {
+    const t = 'tk';
+    await tree(t);
+    await db.query(`
+      CREATE TABLE ${t}_ref (id serial PRIMARY KEY, c_id int NOT NULL CONSTRAINT ${t}_ref_c_fkey REFERENCES ${t}_c (id) ON DELETE CASCADE);
+      INSERT INTO ${t}_ref (c_id) SELECT -g FROM generate_series(1, 500) g;
+      CREATE TABLE ${t}_w (w text PRIMARY KEY);
+      INSERT INTO ${t}_w SELECT DISTINCT w FROM s_${t}.${t}_d UNION SELECT 'w';
+      ALTER TABLE s_${t}.${t}_d ADD CONSTRAINT ${t}_d_w_fkey FOREIGN KEY (w) REFERENCES ${t}_w (w);`);
+    const original = await oids(t);
+    const outside = { ref: (await db.query(`SELECT '${t}_ref'::regclass::oid::int8::text AS o`)).rows[0].o, w: (await db.query(`SELECT '${t}_w'::regclass::oid::int8::text AS o`)).rows[0].o };
+    const orphans = async (): Promise<number> => (await db.query(`SELECT count(*)::int AS n FROM ${t}_ref r WHERE NOT EXISTS (SELECT FROM ONLY ${t}_c c WHERE c.id = r.c_id)`)).rows[0].n;
+    const w = await writes(t);
+    const refs = referencing(t);
+    let stats = { errors: [] as string[], childWrites: 0 };
+    let inserted = { inserted: 0, refused: 0 };
+    let id = 0;
+    try {
+      const report = await onlineAlter(alterOptions(revertable(t)));
+      expect(report.status).toBe('done');
+      id = report.migrationId!;
+      const now = await oids(t);
+      // On the new relations, validated after the swap; gone from the kept old grandchild, recorded for the revert.
+      expect(await key(`${t}_ref_c_fkey`)).toEqual([{ on: outside.ref, references: now[1], valid: true }]);
+      expect(await key(`${t}_d_w_fkey`)).toEqual([{ on: now[2], references: outside.w, valid: true }]);
+      const kept = (await db.query(`SELECT revert_state FROM pgshift.migrations WHERE id = $1`, [id])).rows[0].revert_state.oldForeignKeys;
+      expect(kept).toEqual([{ name: `${t}_d_w_fkey`, def: `FOREIGN KEY (w) REFERENCES public.${t}_w(w)`, partition: `${t}_d`, partitionSchema: `s_${t}` }]);
+      await expect(db.query(`INSERT INTO ${t}_ref (c_id) VALUES (123456789)`)).rejects.toMatchObject({ code: '23503' });
+      await sleep(1000); // writes go on into the new tree, deletes cascading from it
+      expect(await orphans()).toBe(0);
+      const r = await runCli(['revert', String(id), '--url', db.url]);
+      expect(r.status, r.stderr).toBe(0);
+      await sleep(300);
+    } finally {
+      inserted = await refs.stop();
+      stats = await w.stop();
+    }
+    expect(stats.errors).toEqual([]);
+    expect(inserted.inserted).toBeGreaterThan(0);
+    expect(await differ(t)).toEqual({ parent: 0, child: 0, grandchild: 0 });
+    expect(await oids(t)).toEqual(original);
+    expect(await key(`${t}_ref_c_fkey`)).toEqual([{ on: outside.ref, references: original[1], valid: true }]);
+    expect(await key(`${t}_d_w_fkey`)).toEqual([{ on: original[2], references: outside.w, valid: true }]);
+    expect(await orphans()).toBe(0);
+    await expect(db.query(`INSERT INTO ${t}_ref (c_id) VALUES (123456789)`)).rejects.toMatchObject({ code: '23503' });
+    const cleaned = await runCli(['cleanup', String(id), '--url', db.url]);
+    expect(cleaned.status, cleaned.stderr).toBe(0);
+    expect(await schemasLeft(String(id))).toEqual([]);
+  });
+
+  it('refuses (exit 2, nothing changed) a change retyping a column a descendant\'s foreign key is on: the proof before the swap that no row breaks it is the parent\'s only', async () => {
+    const t = 'tr';
+    await tree(t);
+    await db.query(`CREATE TABLE ${t}_v (v int PRIMARY KEY); INSERT INTO ${t}_v SELECT DISTINCT v FROM ONLY ${t}_c;
+      ALTER TABLE ${t}_c ADD CONSTRAINT ${t}_c_v_fkey FOREIGN KEY (v) REFERENCES ${t}_v (v);`);
+    const before = await inheritance(t);
+    const err = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: statements(t), execute: true, dropOld: true })).catch((e: unknown) => e);
+    expect((err as { exitCode?: number }).exitCode, String(err)).toBe(2);
+    expect(String(err)).toMatch(new RegExp(`public.${t}_c has foreign key ${t}_c_v_fkey on a column the change retypes`));
+    expect(await inheritance(t)).toEqual(before);
+    expect(await schemasLeft()).toEqual([]);
+  });
 });

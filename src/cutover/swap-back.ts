@@ -3,7 +3,7 @@ import { ident, qualified } from '../db/quote.js';
 import type { ArtifactNames } from '../plan/names.js';
 import { dropTriggersSql, nthCapture, reverseCapture } from '../capture/install.js';
 import { addToPublicationSql, declaredInTree, dropFromPublicationSql, foreignKeysIntoParent, readDependentDefs, type DependentDef } from './dependents.js';
-import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, exchangeTreeParents, foreignKeysCheckedInLock, moveRules, ownForeignKeys, repointForeignKeysIn, swapInheritance, swapParents, type KeptTrigger, type OldForeignKey, type TreeExchange } from './swap.js';
+import { addForeignKeysIn, claimSequences, dropForeignKeysIn, exchangeTables, exchangeTreeParents, notWithinTree, releaseSequences, type SequenceState, foreignKeysCheckedInLock, moveRules, ownForeignKeys, repointForeignKeysIn, swapInheritance, swapParents, type KeptTrigger, type OldForeignKey, type TreeExchange } from './swap.js';
 import { carryBound, readBoundDefs } from './bound-swap.js';
 import { attachLeaf, detachLeaf } from '../shadow/leaf.js';
 import type { TableInfo } from '../catalog/table.js';
@@ -40,7 +40,7 @@ export interface SwapBackInput {
    * captures, each the new one (`oid`, in the user's schema) and its kept old one (`shadowOid`),
    * exchanged back with the parent; `homes` then the tree's (shadow/tree.ts treeHomes).
    */
-  tree?: TreeExchange[];
+  tree?: (TreeExchange & { oldColumnName: (newName: string) => string | undefined })[];
 }
 
 /**
@@ -58,7 +58,12 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
   await exec('SET LOCAL search_path = pg_catalog');
   for (const sql of x.renameNew) await exec(sql);
   const rc = reverseCapture(x.names);
-  const defs = await readDependentDefs(c, x.newOid, [rc.captureTrigger, rc.truncateTrigger]);
+  // A tree's foreign keys among its relations went with their relations (oldForeignKeys), not as others' into them.
+  const notTree = notWithinTree([{ schema: x.userSchema, name: x.name }, ...(x.tree ?? [])]);
+  const defs = (await readDependentDefs(c, x.newOid, [rc.captureTrigger, rc.truncateTrigger])).filter(notTree);
+  // A tree's relations' owned sequences and other tables' foreign keys into them, back as the table's.
+  const treeDefs: DependentDef[][] = [];
+  for (const t of x.tree ?? []) treeDefs.push((await readDependentDefs(c, t.oid, [])).filter((d) => notTree(d) && (d.kind === 'fk-in' || d.kind === 'serial' || d.kind === 'identity')));
   // A tree's: what is bound to its relations too, carried back once after every relation is exchanged (as the swap carried it).
   const bound = await readBoundDefs(c, x.newOid, (x.tree ?? []).map((t) => t.oid));
   // A partition's own statistics objects, publication membership and rules go back the same way
@@ -93,11 +98,9 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
     await exec(`ALTER TABLE ${fk.partition !== null ? qualified(fk.schema, fk.partition) : table} DROP CONSTRAINT ${ident(fk.conname)}`);
   }
   for (const t of x.tree ?? []) for (const fk of await ownForeignKeys(c, t.oid)) await exec(`ALTER TABLE ${qualified(t.schema, t.name)} DROP CONSTRAINT ${ident(fk.conname)}`);
-  for (const s of of('serial')) await exec(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY NONE`);
-  const identityState = new Map<string, { last_value: string; is_called: boolean }>();
-  for (const s of of('identity')) {
-    identityState.set(s.target!, (await c.query(`SELECT last_value::text, is_called FROM ${qualified(s.schema!, s.name)}`)).rows[0]);
-  }
+  const identityState = await releaseSequences(c, defs, x.oldColumnName);
+  const treeIdentityState: SequenceState[] = [];
+  for (const [i, t] of (x.tree ?? []).entries()) treeIdentityState.push(await releaseSequences(c, treeDefs[i]!, t.oldColumnName));
   // The new table's statistics objects step aside under temporary names: the old one's, of the
   // same names, are in the migration's schema until they go home below.
   const newStats = [...of('statistics'), ...partDefs.flatMap((p) => p.defs.filter((d) => d.kind === 'statistics'))];
@@ -116,15 +119,9 @@ export async function swapBack(c: Client, x: SwapBackInput): Promise<[string, st
     await swapInheritance(c, inheritance);
   }
 
-  for (const s of of('serial')) {
-    const col = x.oldColumnName(s.target!);
-    if (col) await exec(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY ${table}.${ident(col)}`);
-  }
-  for (const [newCol, state] of identityState) {
-    const col = x.oldColumnName(newCol);
-    if (col) await c.query(`SELECT setval(pg_get_serial_sequence($1, $2), $3::bigint, $4)`, [table, col, state.last_value, state.is_called]);
-  }
-  const validate = await repointForeignKeysIn(c, of('fk-in'));
+  await claimSequences(c, defs, identityState, { table, newColumnName: x.oldColumnName });
+  for (const [i, t] of (x.tree ?? []).entries()) await claimSequences(c, treeDefs[i]!, treeIdentityState[i]!, { table: qualified(t.schema, t.name), newColumnName: t.oldColumnName });
+  const validate = await repointForeignKeysIn(c, [...of('fk-in'), ...treeDefs.flat().filter((d) => d.kind === 'fk-in')]);
   const checkedNow = await foreignKeysCheckedInLock(c, table);
   for (const fk of x.oldForeignKeys) {
     const on = fk.partition ? x.homes.live({ schema: fk.partitionSchema, name: fk.partition }) : table;

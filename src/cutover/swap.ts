@@ -100,8 +100,7 @@ export async function ownForeignKeys(c: Client, oid: string): Promise<{ conname:
 async function readSwapDefs(c: Client, input: SwapInput) {
   const { origin, names } = input;
   // A tree's foreign keys among its relations are their own constraints (shadow/build.ts), not others' into them.
-  const tree = [origin, ...(input.tree ?? [])];
-  const notTree = (d: DependentDef): boolean => d.kind !== 'fk-in' || !tree.some((t) => t.schema === d.schema && t.name === d.target);
+  const notTree = notWithinTree([origin, ...(input.tree ?? [])]);
   const defs = (await readDependentDefs(c, origin.oid, [names.captureTrigger, names.truncateTrigger])).filter(notTree);
   // A tree's: what is bound to its descendants too, carried once after every relation is exchanged.
   const bound = await readBoundDefs(c, origin.oid, (input.tree ?? []).map((t) => t.oid));
@@ -432,8 +431,13 @@ async function keptForeignKeys(c: Client, oid: string, tree: TreeSwap[]): Promis
   return out;
 }
 
+/** Not a foreign key into the table from one of `tree`'s relations (by name): those are the relations' own. */
+export function notWithinTree(tree: { schema: string; name: string }[]): (d: DependentDef) => boolean {
+  return (d) => d.kind !== 'fk-in' || !tree.some((t) => t.schema === d.schema && t.name === d.target);
+}
+
 /** An identity sequence's state by its column. */
-type SequenceState = Map<string, { last_value: string; is_called: boolean }>;
+export type SequenceState = Map<string, { last_value: string; is_called: boolean }>;
 
 /**
  * Sequences a relation owns stay with the relation that keeps using them (SET SCHEMA would move
@@ -441,7 +445,7 @@ type SequenceState = Map<string, { last_value: string; is_called: boolean }>;
  * then steps aside with the old relation, and goes with it, as offline drops it with the column);
  * an identity's state read, for the new relation's own sequence. Returns that state by column.
  */
-async function releaseSequences(c: Client, defs: DependentDef[], newColumnName: (origin: string) => string | undefined): Promise<SequenceState> {
+export async function releaseSequences(c: Client, defs: DependentDef[], newColumnName: (origin: string) => string | undefined): Promise<SequenceState> {
   for (const s of defs.filter((d) => d.kind === 'serial' && newColumnName(d.target!) !== undefined)) await c.query(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY NONE`);
   const state: SequenceState = new Map();
   for (const s of defs.filter((d) => d.kind === 'identity')) {
@@ -454,7 +458,7 @@ async function releaseSequences(c: Client, defs: DependentDef[], newColumnName: 
  * Once the relations changed places: a serial sequence released by releaseSequences owned by the
  * new relation's column, an identity's state on the new column's sequence.
  */
-async function claimSequences(
+export async function claimSequences(
   c: Client,
   defs: DependentDef[],
   identityState: SequenceState,

@@ -16,7 +16,7 @@ import { rowsOfParent, type Tables } from '../copy/sql.js';
 import type { RowMapping } from '../plan/mapping.js';
 import { swapBack } from '../cutover/swap-back.js';
 import { lockedSwap } from '../cutover/locked-swap.js';
-import type { KeptTrigger, OldForeignKey, TreeExchange } from '../cutover/swap.js';
+import type { KeptTrigger, OldForeignKey } from '../cutover/swap.js';
 import { nthCapture, reverseCapture } from '../capture/install.js';
 import type { RevertTreeRelation } from './revert-window.js';
 import type { DependentDef } from '../cutover/dependents.js';
@@ -130,8 +130,8 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
     await proveDefaultPartition(pool, o.retry, id, names, newT);
   }
   // A tree: its relations in the order of their reverse captures, each the new one (outgoing) and its kept old one.
-  const exchanged: TreeExchange[] = sides.slice(1).map((s, i) => ({
-    oid: s.newT.oid, shadowOid: s.oldT.oid, schema: s.newT.schema, name: s.newT.name, parents: tree[i]!.parents.map((p) => qualified(p.schema, p.name)),
+  const exchanged = sides.slice(1).map((s, i) => ({
+    oid: s.newT.oid, shadowOid: s.oldT.oid, schema: s.newT.schema, name: s.newT.name, parents: tree[i]!.parents.map((p) => qualified(p.schema, p.name)), oldColumnName: s.oldColumnName,
   }));
   const locks = await withClient(pool, async (c) =>
     lockSetFor(c, {
@@ -274,7 +274,9 @@ async function reverseSetup(
     [oldOid, oldT.identity ? qualified(oldT.schema, oldT.identity.name) : null],
   );
   replayer.enableUniqueResolution(uniques.rows.map((r) => r.cols as string[]));
-  return { oldT, newT, tables, replayer };
+  // (a new column's name -> the old relation's column it came from: its owned sequences go back to it)
+  const oldColumnName = (newName: string): string | undefined => oldT.columns.find((col) => newNameOf(col.name) === newName)?.name;
+  return { oldT, newT, tables, replayer, oldColumnName };
 }
 
 /**
