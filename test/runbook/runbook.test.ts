@@ -701,6 +701,29 @@ describe('the runbook of an inheritance parent copied with its whole tree, run b
     });
   });
 
+  it('forward stopped before the swap (the shadow tree filled, every capture on), then abort, leaves it as it was', async () => {
+    const db = await cloneDatabase(base, 'runbook_tree_stop');
+    const snapshot = async (): Promise<unknown> => ({
+      catalog: await snapshotCatalog(db.pool, ['public', 'other']),
+      rows: await Promise.all(WHOLE_TREE_TABLES.map(([t, key]) => tableDigest(db.pool, t, { orderBy: key }))),
+    });
+    try {
+      const before = await snapshot();
+      const dir = await runbookFor(db, 'ALTER TABLE fleet ALTER COLUMN v TYPE bigint, ADD COLUMN rev int NOT NULL DEFAULT 1', ['--strategy', 'copy']);
+      const forward = fs.readFileSync(path.join(dir, 'forward.sql'), 'utf8');
+      const stop = forward.indexOf('\n-- 9. the swap');
+      expect(stop).toBeGreaterThan(0);
+      fs.writeFileSync(path.join(dir, 'until-swap.sql'), forward.slice(0, stop));
+      await runScript(db.url, path.join(dir, 'until-swap.sql'));
+      expect((await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgname LIKE 'pgshift_runbook_%'`)).rows[0].n).toBe(6);
+      await runScript(db.url, path.join(dir, 'abort.sql'));
+      expect(await snapshot()).toEqual(before);
+      expect(await leftovers(db)).toEqual([]);
+    } finally {
+      await db.drop();
+    }
+  });
+
   it('no runbook for a tree whose descendant has what revert.sql would have to carry back (a view over it, another table\'s foreign key into it): the plan says which, writes no script', async () => {
     const db = await cloneDatabase(base, 'runbook_tree_bound');
     try {
