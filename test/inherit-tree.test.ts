@@ -327,7 +327,17 @@ describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
     // A trigger of the grandchild's own, disabled on the kept old relation in the window, enabled again by the revert.
     await db.query(`CREATE FUNCTION ${t}_nop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
       CREATE TRIGGER ${t}_d_own BEFORE UPDATE ON s_${t}.${t}_d FOR EACH ROW EXECUTE FUNCTION ${t}_nop();
-      CREATE VIEW ${t}_c_v AS SELECT id, extra FROM ONLY ${t}_c;`);
+      CREATE VIEW ${t}_c_v AS SELECT id, extra FROM ONLY ${t}_c;
+      CREATE STATISTICS ${t}_c_st ON u, extra FROM ${t}_c;
+      CREATE PUBLICATION ${t}_pub FOR TABLE ONLY ${t}_c;
+      CREATE TABLE ${t}_audit (id int);
+      CREATE RULE ${t}_c_log AS ON DELETE TO ${t}_c DO ALSO INSERT INTO ${t}_audit VALUES (OLD.id);`);
+    // The child's own rule, statistics object and publication membership: on the new child in the window, back on the old one after.
+    const extras = async (): Promise<unknown> => (await db.query(`SELECT
+        (SELECT ev_class::int8::text FROM pg_rewrite WHERE rulename = '${t}_c_log') AS rule,
+        (SELECT stxrelid::int8::text || ' ' || stxnamespace::regnamespace::text FROM pg_statistic_ext WHERE stxname = '${t}_c_st' AND stxnamespace = 'public'::regnamespace) AS stats,
+        (SELECT string_agg(prrelid::int8::text, ',') FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid WHERE p.pubname = '${t}_pub') AS publication`)).rows[0];
+    const at = (oid: string): unknown => ({ rule: oid, stats: `${oid} public`, publication: oid });
     // The relations the view over the child reads (carried to the new child at the swap, back at the revert).
     const viewReads = async (): Promise<string[]> => (await db.query(`SELECT DISTINCT d.refobjid::int8::text AS o FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
       WHERE r.ev_class = '${t}_c_v'::regclass AND d.refobjid <> '${t}_c_v'::regclass`)).rows.map((r) => r.o);
@@ -345,6 +355,7 @@ describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
       expect((await triggersLeft(t)).length).toBe(6);
       expect((await db.query(`SELECT tgenabled FROM pg_trigger WHERE tgname = '${t}_d_own' AND tgrelid = $1::oid`, [original[2]])).rows).toEqual([{ tgenabled: 'D' }]);
       expect(await viewReads()).toEqual([(await oids(t))[1]]);
+      expect(await extras()).toEqual(at((await oids(t))[1]!));
       await sleep(1500); // the application writes to the new tree; each relation's reverse capture follows
       const r = await runCli(['revert', String(id), '--url', db.url]);
       expect(r.status, r.stderr).toBe(0);
@@ -359,6 +370,13 @@ describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
     expect(await inheritance(t)).toEqual(before);
     expect(await oids(t)).toEqual(original);
     expect(await viewReads()).toEqual([original[1]]);
+    expect(await extras()).toEqual(at(original[1]!));
+    // The rule fired for the application's deletes of the child's rows (those naming the child: a rule
+    // is not applied through the parent) and only once each: the replays' deletes into the old child did not fire it.
+    expect((await db.query(`SELECT count(*) FILTER (WHERE EXISTS (SELECT FROM ONLY ${t}_c c WHERE c.id = a.id))::int AS live FROM ${t}_audit a`)).rows[0])
+      .toEqual({ live: 0 });
+    const audit = (await db.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM ${t}_audit`)).rows[0];
+    expect(audit.n).toBe(audit.d);
     expect((await db.query(`SELECT tgenabled FROM pg_trigger WHERE tgname = '${t}_d_own' AND tgrelid = 's_${t}.${t}_d'::regclass`)).rows).toEqual([{ tgenabled: 'O' }]);
     expect(await triggersLeft(t)).toEqual([]);
     expect((await db.query(`SELECT outcome FROM pgshift.migrations WHERE id = $1`, [id])).rows[0].outcome).toBe('reverted');
