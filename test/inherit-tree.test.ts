@@ -446,7 +446,7 @@ describe('inheritance tree copied with its parent (shadow/tree.ts)', () => {
   });
 
   it('a migration file whose later statement fails: --rollback automatic swaps the tree back through the revert window its copy kept; fixed, the file closes the window', async () => {
-    const t = 'tm';
+    const t = 'tg';
     await tree(t);
     const before = await inheritance(t);
     const original = await oids(t);
@@ -575,5 +575,46 @@ SELECT 1;
     expect(String(err)).toMatch(new RegExp(`public.${t}_c has foreign key ${t}_c_v_fkey on a column the change retypes`));
     expect(await inheritance(t)).toEqual(before);
     expect(await schemasLeft()).toEqual([]);
+  });
+
+  it('a revert puts back a descendant\'s foreign keys (one to the parent, one out), its owned sequence with its state and other tables\' keys into it, on the old relations', async () => {
+    const t = 'tf';
+    await db.query(`
+      CREATE TABLE ${t} (id int PRIMARY KEY, v int NOT NULL);
+      CREATE TABLE ${t}_out (id int PRIMARY KEY); INSERT INTO ${t}_out SELECT g FROM generate_series(1, 10) g;
+      CREATE TABLE ${t}_c (n serial, o int REFERENCES ${t}_out (id)) INHERITS (${t});
+      ALTER TABLE ${t}_c ADD PRIMARY KEY (id);
+      CREATE TABLE ${t}_d (p int REFERENCES ${t} (id)) INHERITS (${t}_c);
+      ALTER TABLE ${t}_d ADD PRIMARY KEY (id);
+      CREATE TABLE ${t}_ref (id int PRIMARY KEY, c int REFERENCES ${t}_c (id) ON DELETE CASCADE);
+      INSERT INTO ${t} SELECT g, g FROM generate_series(1, 1000) g;
+      INSERT INTO ${t}_c (id, v, o) SELECT -g, g, g % 10 + 1 FROM generate_series(1, 100) g;
+      INSERT INTO ${t}_d (id, v, o, p) SELECT -1000 - g, g, 1, g FROM generate_series(1, 50) g;
+      INSERT INTO ${t}_ref SELECT g, -g FROM generate_series(1, 20) g;`);
+    const relations = [t, `${t}_c`, `${t}_d`, `${t}_ref`];
+    const catalog = async (): Promise<unknown> => ({
+      constraints: (await db.query(`SELECT conrelid::regclass::text AS r, conname, pg_get_constraintdef(oid) AS def, convalidated, confrelid::int8::text AS refers
+        FROM pg_constraint WHERE conrelid = ANY ($1::regclass[]) AND contype IN ('f', 'p') ORDER BY 1, 2`, [relations])).rows,
+      sequence: (await db.query(`SELECT pg_get_serial_sequence('${t}_c', 'n') AS s,
+        (SELECT refobjid::int8::text FROM pg_depend WHERE objid = '${t}_c_n_seq'::regclass AND deptype = 'a') AS owner`)).rows[0],
+      oids: await Promise.all(relations.map(async (r) => (await db.query(`SELECT $1::regclass::oid::int8::text AS o`, [r])).rows[0].o)),
+    });
+    const before = await catalog();
+    const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: `ALTER TABLE ${t} ALTER COLUMN v TYPE bigint`, execute: true, revertWindowMs: 3_600_000 }));
+    expect(report.status).toBe('done');
+    const id = String(report.migrationId);
+    // In the window: a child's row numbered by the serial, a delete cascading to the referencing table, a grandchild's update.
+    await db.query(`INSERT INTO ${t}_c (id, v, o) VALUES (-500, 1, 2); DELETE FROM ${t}_c WHERE id = -3; UPDATE ${t}_d SET p = 7 WHERE id = -1001`);
+    const r = await runCli(['revert', id, '--url', db.url]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(await catalog()).toEqual(before);
+    expect((await db.query(`SELECT n FROM ONLY ${t}_c WHERE id = -500`)).rows).toEqual([{ n: 151 }]);
+    expect((await db.query(`SELECT nextval('${t}_c_n_seq')::int AS n`)).rows[0].n).toBe(152);
+    expect((await db.query(`SELECT (SELECT count(*) FROM ONLY ${t}_c WHERE id = -3)::int AS c, (SELECT count(*) FROM ${t}_ref WHERE c = -3)::int AS ref, (SELECT p FROM ${t}_d WHERE id = -1001) AS p`)).rows[0]).toEqual({ c: 0, ref: 0, p: 7 });
+    await expect(db.query(`DELETE FROM ONLY ${t} WHERE id = 7`)).rejects.toThrow(/violates foreign key constraint/);
+    const cleaned = await runCli(['cleanup', id, '--url', db.url]);
+    expect(cleaned.status, cleaned.stderr).toBe(0);
+    expect(await schemasLeft(id)).toEqual([]);
+    expect(await catalog()).toEqual(before);
   });
 });
