@@ -85,7 +85,7 @@ describe('copy lanes', () => {
       INSERT INTO lt SELECT -g, g, g, 'p' || g FROM generate_series(1, 1000) g;
       INSERT INTO lt_c SELECT g, g, g, 'n' || g FROM generate_series(1, ${ROWS}) g; INSERT INTO lt_c_mirror SELECT * FROM lt_c;
       ANALYZE lt; ANALYZE lt_c;`);
-    const lanesOf = async (m: { logSchema: string }): Promise<{ source: string; split: boolean }[]> =>
+    const lanesOf = async (m: { logSchema?: string }): Promise<{ source: string; split: boolean }[]> =>
       (await db.query(`SELECT source::regclass::text AS source, low IS NOT NULL OR high IS NOT NULL AS split FROM ${m.logSchema}.copy_lanes ORDER BY lane`)).rows;
     let lanes: { source: string; split: boolean }[] = [];
     const workload = await startWorkload({ url: db.url, schema: 'public', table: 'lt_c', mirror: 'lt_c_mirror', workers: 2, initialRows: ROWS, ratePerSecond: 300 });

@@ -92,14 +92,8 @@ export async function carryBound(c: Client, d: BoundDefs, migrationSchema: strin
   // As pg_dump restores them: a body is not checked against the new table (offline, nothing
   // checks it again either; a BEGIN ATOMIC body is always bound, and so checked).
   await c.query(`SELECT set_config('check_function_bodies', 'off', true)`);
-  // A reader of a view over a materialized view holds the view, then waits for the matview,
-  // which the exchange below locks: were the view locked after that, the reader and the cutover
-  // would wait for each other (and the reader lose as the deadlock's victim). So such views are
-  // locked first, by replacing them with their own text, as they are.
-  const matviews = new Set(d.objects.filter((o) => o.action === 'rebuild-matview').map((o) => o.oid));
-  for (const o of d.objects) {
-    if (o.action === 'rebind-view' && o.dependsOn.some((x) => matviews.has(x))) await replaceView(c, d.views.get(o.oid)!, 'CREATE OR REPLACE VIEW');
-  }
+  // The views are locked already, before the table (cutover/lock-set.ts): a reader of one, or of
+  // a view over a materialized view, waits before it holds anything the swap needs.
   for (const o of d.objects) {
     if (o.action === 'recreate-routine') await recreateRoutine(c, d.routines.get(o.oid)!);
     else if (o.action === 'rebind-routine') await c.query(trusted(d.routines.get(o.oid)!.def));

@@ -9,10 +9,13 @@ import { laterParents } from '../shadow/parent.js';
  * EXCLUSIVE), the parents of foreign keys taken off the outgoing table when it is kept, and the
  * parents of foreign keys added at the swap (SHARE ROW EXCLUSIVE), and the tables whose rules,
  * policies or constraint triggers bound to it are re-bound or re-created (CREATE OR REPLACE RULE,
- * ALTER POLICY and DROP TRIGGER take their table ACCESS EXCLUSIVE). Views are not locked here:
- * LOCK TABLE on a view also locks every table the view reads; CREATE OR REPLACE VIEW (or RULE,
- * for a view's rule) takes the view's own lock when it re-binds it, under the same timeout and
- * deadline. An inheritance child's parents (shadow/inherit.ts) are taken ACCESS EXCLUSIVE, and
+ * ALTER POLICY and DROP TRIGGER take their table ACCESS EXCLUSIVE). The views the swap re-binds
+ * or creates anew come before all of it (`views`): a query on a view locks the view, then the
+ * tables it reads, so a reader that got the view just before the cutover took the table waits
+ * for the table holding the view, which the swap's CREATE OR REPLACE VIEW then waits for:
+ * a deadlock PostgreSQL breaks by cancelling the reader (measured on 17: one reader's query of
+ * three runs). Taken first, in the reader's order, the view makes the reader wait before it holds
+ * anything. An inheritance child's parents (shadow/inherit.ts) are taken ACCESS EXCLUSIVE, and
  * first, as a leaf's partitioned table: a statement through a parent lists the parent's children
  * when it locks the parent, then waits for each child's lock without looking again, so one that
  * waited out the swap behind a weaker lock on the parent would write the old table, now out of
@@ -20,6 +23,12 @@ import { laterParents } from '../shadow/parent.js';
  * EXCLUSIVE, which ALTER TABLE ... INHERIT itself takes).
  */
 export interface LockSet {
+  /**
+   * ACCESS EXCLUSIVE before everything, by a no-op ALTER VIEW (locked-swap.ts lockStatements:
+   * LOCK TABLE on a view would lock every table it reads as well): the views the swap re-binds or
+   * creates anew, each before the views it reads.
+   */
+  views: string[];
   first: string;
   exclusive: string[];
   share: string[];
@@ -58,33 +67,39 @@ export async function lockSetFor(
   )).rows.map((row) => row.oid);
   const shareUpdate = (await laterParents(c, x.outgoing)).filter((o) => o !== x.incoming);
   // A tree copied with its parent (shadow/tree.ts): every relation and its shadow, after the parent.
-  const children = [...inheritChildren, ...(x.tree ?? []), ...r.rows.filter((row) => row.why === 'child').map((row) => row.oid), ...(await reboundTables(c, x.outgoing, x.treeRelations))];
+  const bound = await boundRelations(c, x.outgoing, x.treeRelations);
+  const children = [...inheritChildren, ...(x.tree ?? []), ...r.rows.filter((row) => row.why === 'child').map((row) => row.oid), ...bound.tables];
+  const views = bound.views;
   const parents = x.dropsOutgoingForeignKeys ? r.rows.filter((row) => row.why === 'parent').map((row) => row.oid) : [];
   if (x.leaf) {
     // The application reaches a partition through its partitioned table: that comes first.
     const exclusive = [...new Set([x.outgoing, x.incoming, ...children, ...x.leaf.exclusive])].filter((o) => o !== x.leaf!.parent);
     const share = [...new Set(x.addedForeignKeyParents)].filter((o) => o !== x.leaf!.parent && !exclusive.includes(o));
-    return { first: x.leaf.parent, exclusive, share, shareUpdate };
+    return { views, first: x.leaf.parent, exclusive, share, shareUpdate };
   }
   const exclusive = [...new Set([x.incoming, ...children, ...parents])];
   const share = [...new Set(x.addedForeignKeyParents)].filter((o) => o !== x.outgoing && o !== x.incoming && !exclusive.includes(o));
   if (inheritParents.length) {
     // The application reaches a child through its parents: they come first.
     const all = [...new Set([...inheritParents, x.outgoing, ...exclusive])];
-    return { first: all[0]!, exclusive: all.slice(1), share: share.filter((o) => !all.includes(o)), shareUpdate: shareUpdate.filter((o) => !all.includes(o)) };
+    return { views, first: all[0]!, exclusive: all.slice(1), share: share.filter((o) => !all.includes(o)), shareUpdate: shareUpdate.filter((o) => !all.includes(o)) };
   }
-  return { first: x.outgoing, exclusive, share, shareUpdate: shareUpdate.filter((o) => o !== x.outgoing && !exclusive.includes(o)) };
+  return { views, first: x.outgoing, exclusive, share, shareUpdate: shareUpdate.filter((o) => o !== x.outgoing && !exclusive.includes(o)) };
 }
 
 /**
- * The tables (not views) whose rules, policies or constraint triggers the swap re-binds
- * (catalog/bound-objects.ts): bound to the table, or to `tree`, a tree's relations exchanged with it.
+ * What the swap re-binds that it must lock (catalog/bound-objects.ts), bound to the table or to
+ * `tree`, a tree's relations exchanged with it: the tables (not views) whose rules, policies or
+ * constraint triggers it re-binds, and the views it re-binds or creates anew, the ones reading
+ * others first (the objects come in dependency order).
  */
-export async function reboundTables(c: Client, outgoing: string, tree: readonly string[] = []): Promise<string[]> {
-  const relations = (await readBoundObjects(c, outgoing, tree)).objects.flatMap((o) => (o.relation !== null ? [o.relation] : []));
-  if (relations.length === 0) return [];
+async function boundRelations(c: Client, outgoing: string, tree: readonly string[] = []): Promise<{ tables: string[]; views: string[] }> {
+  const { objects } = await readBoundObjects(c, outgoing, tree);
+  const views = objects.filter((o) => o.action === 'rebind-view' || o.action === 'recreate-view').map((o) => o.oid).reverse();
+  const relations = objects.flatMap((o) => (o.relation !== null ? [o.relation] : []));
+  if (relations.length === 0) return { tables: [], views };
   const r = await c.query<{ oid: string }>(`SELECT oid::int8::text AS oid FROM pg_class WHERE oid = ANY ($1::oid[]) AND relkind IN ('r', 'p')`, [relations]);
-  return r.rows.map((row) => row.oid);
+  return { tables: r.rows.map((row) => row.oid), views };
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Client, Pool } from '../db/session.js';
 import { checkout, inTransaction } from '../db/session.js';
-import { qualified } from '../db/quote.js';
+import { ident, qualified, trusted } from '../db/quote.js';
 import { withRetry, type RetryPolicy } from '../db/retry.js';
 import { describeError } from '../errors.js';
 import { componentLog } from '../log.js';
@@ -32,15 +32,16 @@ export interface LockedSwapResult<T> {
 
 /**
  * The one cutover transaction, used by the swap and by the swap back: take every lock in one
- * go, the application's own table first (its transactions take it before what they cascade
- * into), then the rest in OID order, under a short lock_timeout; run the body; commit. One
+ * go, the views it re-binds first (a query on a view takes the view before its tables:
+ * lock-set.ts), the application's own table next (its transactions take it before what they
+ * cascade into), then the rest in OID order, under a short lock_timeout; run the body; commit. One
  * deadline covers the whole transaction (a watchdog cancels whatever statement runs when it
  * passes). A lock that does not come rolls the attempt back; between attempts the holders are
  * logged, autovacuum on these tables is cancelled, and blockers are cancelled or terminated
  * when asked; when the attempts run out, the error names who held the locks.
  */
 export async function lockedSwap<T>(c: Client, spec: LockedSwapSpec<T>): Promise<LockedSwapResult<T>> {
-  const all = [spec.locks.first, ...spec.locks.exclusive, ...spec.locks.share, ...spec.locks.shareUpdate];
+  const all = [...spec.locks.views, spec.locks.first, ...spec.locks.exclusive, ...spec.locks.share, ...spec.locks.shareUpdate];
   const { shareUpdate } = weakerModes(spec.locks);
   let attempts = 0;
   return withRetry(
@@ -75,15 +76,36 @@ export async function lockedSwap<T>(c: Client, spec: LockedSwapSpec<T>): Promise
 
 /**
  * The LOCK TABLE statements of a lock set, as the cutover runs them (and a runbook writes them:
- * runbook/copy.ts): ACCESS EXCLUSIVE on the first relation, then the rest in OID order; SHARE ROW
+ * runbook/copy.ts): ACCESS EXCLUSIVE on the views, then on the first relation, then the rest in OID order; SHARE ROW
  * EXCLUSIVE, then SHARE UPDATE EXCLUSIVE, on what only needs those.
  */
 export async function lockStatements(c: Client, locks: LockSet): Promise<string[]> {
-  const out = [`LOCK TABLE ${(await namesByOid(c, [locks.first, ...locks.exclusive.filter((o) => o !== locks.first)])).join(', ')} IN ACCESS EXCLUSIVE MODE`];
+  const out = await viewLockStatements(c, locks.views);
+  out.push(`LOCK TABLE ${(await namesByOid(c, [locks.first, ...locks.exclusive.filter((o) => o !== locks.first)])).join(', ')} IN ACCESS EXCLUSIVE MODE`);
   const { share, shareUpdate } = weakerModes(locks);
   if (share.length) out.push(`LOCK TABLE ${(await namesByOid(c, share)).join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
   if (shareUpdate.length) out.push(`LOCK TABLE ${(await namesByOid(c, shareUpdate)).join(', ')} IN SHARE UPDATE EXCLUSIVE MODE`);
   return out;
+}
+
+/**
+ * A view's ACCESS EXCLUSIVE lock and no other: ALTER VIEW ... OWNER TO its own owner changes
+ * nothing (PostgreSQL skips an owner that is already the owner) and locks the view alone, where
+ * LOCK TABLE would lock every table the view reads too. Only its owner may run it, as only its
+ * owner may re-bind it (catalog/bound-objects.ts refuses a view the engine cannot act as the owner of).
+ */
+async function viewLockStatements(c: Client, views: string[]): Promise<string[]> {
+  if (views.length === 0) return [];
+  const r = await c.query<{ oid: string; name: string; owner: string }>(
+    `SELECT v.oid::int8::text AS oid, quote_ident(n.nspname) || '.' || quote_ident(v.relname) AS name, pg_get_userbyid(v.relowner) AS owner
+       FROM pg_class v JOIN pg_namespace n ON n.oid = v.relnamespace WHERE v.oid = ANY ($1::oid[]) AND v.relkind = 'v'`,
+    [views],
+  );
+  const byOid = new Map(r.rows.map((row) => [row.oid, row]));
+  return views.flatMap((o) => {
+    const v = byOid.get(o);
+    return v ? [`ALTER VIEW ${trusted(v.name)} OWNER TO ${ident(v.owner)}`] : [];
+  });
 }
 
 /** What a lock set takes SHARE ROW EXCLUSIVE, and SHARE UPDATE EXCLUSIVE, that it does not take stronger already. */
