@@ -617,4 +617,21 @@ SELECT 1;
     expect(await schemasLeft(id)).toEqual([]);
     expect(await catalog()).toEqual(before);
   });
+
+  it('--validation comprehensive: every relation compared row by row (each read ONLY), the descendants\' foreign keys checked for orphans on their shadows before the swap', async () => {
+    const t = 'tx';
+    await tree(t);
+    await db.query(`CREATE TABLE ${t}_w (w text PRIMARY KEY); INSERT INTO ${t}_w SELECT DISTINCT w FROM s_${t}.${t}_d;
+      ALTER TABLE s_${t}.${t}_d ADD CONSTRAINT ${t}_d_w_fkey FOREIGN KEY (w) REFERENCES ${t}_w (w);
+      ALTER TABLE ${t}_c ADD CONSTRAINT ${t}_c_u_fkey FOREIGN KEY (u) REFERENCES ${t} (id);`);
+    const report = await onlineAlter(alterOptions({ strategy: 'copy', url: db.url, statements: statements(t), execute: true, dropOld: true, validation: 'comprehensive' }));
+    expect(report.status).toBe('done');
+    const checks = report.validation!.constraintChecks;
+    expect(checks.filter((k) => k.check.startsWith('FOREIGN KEY')).sort((a, b) => a.check.localeCompare(b.check))).toEqual([
+      { check: `FOREIGN KEY ${t}_c_u_fkey`, violations: 0 },
+      { check: `FOREIGN KEY ${t}_d_w_fkey`, violations: 0 },
+    ]);
+    expect(await key(`${t}_c_u_fkey`)).toEqual([{ on: (await oids(t))[1], references: (await oids(t))[0], valid: true }]);
+    expect(await schemasLeft()).toEqual([]);
+  });
 });

@@ -130,7 +130,8 @@ async function pageParts(c: Client, side: Side, parallel: number): Promise<PageP
   const r = await c.query(
     `SELECT relkind IN ('r', 'm') AS heap, pg_relation_size(oid) / current_setting('block_size')::int AS p, relkind = 'p' AS partitioned
        FROM pg_class WHERE oid = $1::regclass`,
-    [side.relation],
+    // (a tree's relation is read ONLY: shadow/tree.ts; its heap is its own)
+    [side.relation.replace(/^ONLY /, '')],
   );
   if (r.rows[0].partitioned) {
     const leaves = await c.query<{ relation: string; p: string }>(
