@@ -242,6 +242,16 @@ export const INHERIT_CASES: DiffCase[] = [
     after: `DELETE FROM depots WHERE id = 3; INSERT INTO cars (id, depot) VALUES (-100, 5); INSERT INTO other.trucks (id, year, tows) VALUES (-101, 2000, 2005); DELETE FROM other.trucks WHERE id = 2200`,
   },
   {
+    name: 'inheritance tree copied with its parent: a child\'s foreign key on the column the change retypes, proven before the swap',
+    schemas: ['public', 'other'],
+    setup: () => `${fleet()}
+      CREATE TABLE model_years (y bigint PRIMARY KEY); INSERT INTO model_years SELECT DISTINCT year FROM vehicles WHERE year IS NOT NULL;
+      INSERT INTO model_years VALUES (2100) ON CONFLICT DO NOTHING;
+      ALTER TABLE cars ADD CONSTRAINT cars_year_fkey FOREIGN KEY (year) REFERENCES model_years (y);`,
+    alter: 'ALTER TABLE vehicles ALTER COLUMN year TYPE bigint',
+    after: `INSERT INTO cars (id, year) VALUES (-100, 2100); DELETE FROM model_years WHERE y NOT IN (SELECT year FROM vehicles WHERE year IS NOT NULL)`,
+  },
+  {
     name: 'inheritance tree copied with its parent: a grandchild\'s foreign key to the parent and a NOT VALID one to a child that old rows break',
     schemas: ['public', 'other'],
     setup: () => `${fleet()}

@@ -7,7 +7,7 @@ import { describeTable, readDependents, type TableInfo } from '../catalog/table.
 import { identityName } from '../catalog/row-identity.js';
 import { resolveTarget } from '../plan/target.js';
 import { parseAlter, deparseStatement, type ParsedAlter } from '../plan/parse.js';
-import { followColumns, retypedColumns, type ColumnFlow } from '../plan/columns.js';
+import { followColumns, type ColumnFlow } from '../plan/columns.js';
 import { refuseUndoneChecks } from '../plan/undone-checks.js';
 import { deriveMapping, type RowMapping } from '../plan/mapping.js';
 import { preflight, preflightTree, type PreflightFindings } from '../plan/preflight.js';
@@ -68,9 +68,7 @@ export async function makePlan(c: Client, sql: string, retry: RetryPolicy, trans
   const trial = await trialOf([]).catch(async (err: unknown) => {
     if (!(err instanceof ReachesChildren)) throw err;
     tree = await describeTree(c, origin);
-    // The columns the change retypes, by their names before it (the descendants' are so named).
-    const retyped = retypedColumns(flow).map((n) => { const s = flow.sources.get(n); return s?.kind === 'origin' ? s.origin : n; });
-    await refuseTree(c, origin, tree, retyped);
+    await refuseTree(c, origin, tree);
     await preflightTree(c, origin, tree, flow, parsed.statements, findings);
     return trialOf(tree);
   }).catch((err) => {

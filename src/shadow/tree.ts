@@ -71,7 +71,7 @@ export function treeHomes(schema: string, origin: TableInfo, tree: readonly Tabl
 }
 
 /** Why the tree cannot be copied (a reason for `refused: <table> ...`), or null when it can. */
-export async function treeRefusal(c: Client, origin: TableInfo, tree: TableInfo[], retyped: string[]): Promise<string | null> {
+export async function treeRefusal(c: Client, origin: TableInfo, tree: TableInfo[]): Promise<string | null> {
   const named = (t: { schema: string; name: string }): string => `${t.schema}.${t.name}`;
   const copied = 'has inheritance children the change reaches, copied with it as one tree';
   for (const t of tree) {
@@ -83,33 +83,13 @@ export async function treeRefusal(c: Client, origin: TableInfo, tree: TableInfo[
     if (t.forceRowSecurity && !t.isSuperuser && !t.bypassRls) {
       return `${copied}: missing privilege: ${named(t)} has FORCE ROW LEVEL SECURITY: the engine's role needs BYPASSRLS (or superuser) so that no policy hides rows from the copy`;
     }
-    const why = await unsupported(c, t);
-    if (why) return `${copied}: ${named(t)} ${why}, which the tree's cutover does not carry yet; run the ALTER offline in a window`;
+    // What no swap carries, a plain table's either (plan/preflight.ts): refused alike.
+    const other = (await readDependents(c, t.oid)).filter((d) => d.kind === 'other');
+    if (other.length) return `${copied}: ${named(t)} has a dependent object that cannot be carried over: ${[...new Set(other.map((d) => d.description))].join(', ')}`;
     // What is bound to it is carried as what is bound to the parent (catalog/bound-objects.ts), refused alike.
     const bound = (await inTransaction(c, () => readBoundObjects(c, t.oid))).refusals[0];
     if (bound) return `${copied}: ${bound.startsWith('missing privilege') ? bound : `${named(t)} cannot be copied online: ${bound}`}`;
-    // Its foreign keys go on the new relation NOT VALID and are validated after the swap; the
-    // proof before the swap of one whose column the change retypes (verify/foreign-keys.ts) is the parent's only.
-    const keys = (await c.query<{ name: string }>(
-      `SELECT conname AS name FROM pg_constraint k WHERE conrelid = $1::oid AND contype = 'f'
-          AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey) AND a.attname = ANY ($2::text[])) ORDER BY 1`,
-      [t.oid, retyped],
-    )).rows;
-    if (keys.length) return `${copied}: ${named(t)} has foreign key ${keys.map((k) => k.name).join(', ')} on a column the change retypes, which the tree's copy does not prove before the swap yet; run the ALTER offline in a window`;
   }
-  return null;
-}
-
-/** What a descendant has that the tree's cutover would have to re-create or re-point (not built). */
-async function unsupported(c: Client, t: TableInfo): Promise<string | null> {
-  // (its own rules move with the rest it has of its own, below; views, materialized views,
-  // routines and other relations' rules, policies and triggers bound to it are carried as the
-  // parent's are: catalog/bound-objects.ts; other tables' foreign keys into it are re-pointed as the parent's)
-  const outside = (await readDependents(c, t.oid)).filter((d) => d.kind === 'other');
-  if (outside.length) return `has ${[...new Set(outside.map((d) => `${d.kind === 'other' ? '' : `${d.kind} `}${d.description}`))].join(', ')}`;
-  // What it has of its own (cutover/dependents.ts: triggers, policies, rules, the extras, owned
-  // sequences, other tables' foreign keys into it) is carried to the new relation in the cutover
-  // (cutover/swap.ts), its foreign keys and NOT VALID checks as the parent's (shadow/build.ts).
   return null;
 }
 
@@ -157,8 +137,8 @@ export async function buildTreeShadows(c: Client, origin: TableInfo, tree: Table
 }
 
 /** A tree that cannot be copied: refused with the reason. */
-export async function refuseTree(c: Client, origin: TableInfo, tree: TableInfo[], retyped: string[]): Promise<void> {
-  const why = await treeRefusal(c, origin, tree, retyped);
+export async function refuseTree(c: Client, origin: TableInfo, tree: TableInfo[]): Promise<void> {
+  const why = await treeRefusal(c, origin, tree);
   if (why) throw new UserError(`refused: ${origin.schema}.${origin.name} ${why}`);
 }
 

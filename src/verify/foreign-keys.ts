@@ -39,14 +39,34 @@ export interface ForeignKeyProof {
   selfReference: boolean;
   /** the table recording the values the parent lost since M */
   watch: string;
-  /** a partition's own foreign key: the shadow's partition of that name, whose rows it binds */
+  /** a partition's own foreign key: the shadow's partition of that name, whose rows it binds (a tree's relation: ONLY its shadow) */
   relation?: string;
+  /**
+   * a foreign key of a descendant of a tree copied with its parent (shadow/tree.ts): the keys its
+   * own replay writes (the n-th relation's replayer, migration/tree-relations.ts), recorded in a
+   * table of its own, by its own key
+   */
+  own?: { n: number; key: string[]; keyTypes: string[]; recheck: string };
+}
+
+/** A tree's relation besides the parent (shadow/tree.ts), as the proofs read it: its shadow and key. */
+export interface TreeRelationRows {
+  oid: string;
+  schema: string;
+  name: string;
+  shadow: string;
+  key: string[];
+  keyTypes: string[];
 }
 
 /** The deferred foreign keys that the old table's rows do not already prove. */
 export async function foreignKeysToProve(
   c: Client,
-  x: { originOid: string; shadowSchema: string; homes: PartitionHomes; table: string; constraints: DeferredConstraint[]; retyped: string[]; validated: string[] },
+  x: {
+    originOid: string; shadowSchema: string; homes: PartitionHomes; table: string; constraints: DeferredConstraint[]; retyped: string[]; validated: string[];
+    /** a tree's relations besides the parent, the n-th at index n - 1 */
+    relations?: TreeRelationRows[];
+  },
 ): Promise<ForeignKeyProof[]> {
   await loadParser();
   const existing = new Map(
@@ -70,9 +90,17 @@ export async function foreignKeysToProve(
     if (fk.partition && !retyped) continue;
     const implied = !fk.partition && fk.validate && existing.get(fk.name) === fk.def.replace(/ NOT VALID$/, '') && !retyped;
     if (implied) continue;
-    const selfReference = fk.referenced === x.originOid;
-    const cols = await foreignKeyColumns(c, con, selfReference ? qualified(x.shadowSchema, x.table) : undefined);
-    const relation = fk.partition ? { relation: x.homes.inMigration({ schema: fk.partitionSchema, name: fk.partition }) } : {};
+    // A reference into the table, or into a relation of its tree, is to its shadow (a tree's read
+    // ONLY: a key binds the rows of the relation it names, not its children's), checked whole in the cutover.
+    const tree = x.relations ?? [];
+    const shadows = new Map([[x.originOid, qualified(x.shadowSchema, x.table)], ...tree.map((r): [string, string] => [r.oid, r.shadow])]);
+    const selfReference = fk.referenced !== null && shadows.has(fk.referenced);
+    const cols = await foreignKeyColumns(c, con, selfReference ? shadows.get(fk.referenced!) : undefined);
+    if (selfReference && tree.length) cols.parent = `ONLY ${cols.parent}`;
+    const i = fk.partition ? tree.findIndex((r) => r.schema === fk.partitionSchema && r.name === fk.partition) : -1;
+    const relation = i >= 0
+      ? { relation: `ONLY ${tree[i]!.shadow}`, own: { n: i + 1, key: tree[i]!.key, keyTypes: tree[i]!.keyTypes, recheck: qualified(x.shadowSchema, `fk_recheck_${i + 1}`) } }
+      : fk.partition ? { relation: x.homes.inMigration({ schema: fk.partitionSchema, name: fk.partition }) } : {};
     out.push({ kind: 'f', name: fk.name, ...cols, selfReference, watch: qualified(x.shadowSchema, `fk_watch_${n}`), ...relation });
   }
   return out;
@@ -168,19 +196,22 @@ export async function orphans(
 ): Promise<{ count: number; keys: string[] }> {
   const s = (col: string): string => `s.${ident(col)}`;
   const tuple = (xs: string[]): string => (xs.length === 1 ? xs[0]! : `(${xs.join(', ')})`);
+  // A tree's relation's rows, by its own key and the keys its own replay wrote.
+  const key = p.own?.key ?? shadow.key;
+  const recheck = p.own?.recheck ?? shadow.recheck;
   const present = p.from.map((f) => `${s(f)} IS NOT NULL`).join(' AND ');
   const matched = `EXISTS (SELECT 1 FROM ${p.parent} p WHERE ${p.from.map((f, i) => `p.${ident(p.to[i]!)} = ${s(f)}`).join(' AND ')})`;
   // A CHECK is violated when its expression is false (NULL passes), as PostgreSQL decides.
   let where = p.kind === 'c' ? `NOT (${p.expr})` : `${present} AND NOT ${matched}`;
   if (scope === 'changed' && p.kind === 'c') {
-    where += ` AND ${tuple(shadow.key.map(s))} IN (SELECT ${shadow.key.map(ident).join(', ')} FROM ${shadow.recheck})`;
+    where += ` AND ${tuple(key.map(s))} IN (SELECT ${key.map(ident).join(', ')} FROM ${recheck})`;
   } else if (scope === 'changed' && !p.selfReference) {
-    const changedKeys = `${tuple(shadow.key.map(s))} IN (SELECT ${shadow.key.map(ident).join(', ')} FROM ${shadow.recheck})`;
+    const changedKeys = `${tuple(key.map(s))} IN (SELECT ${key.map(ident).join(', ')} FROM ${recheck})`;
     const lostValues = `${tuple(p.from.map(s))} IN (SELECT ${p.to.map(ident).join(', ')} FROM ${p.watch})`;
     where += ` AND (${changedKeys} OR ${lostValues})`;
   }
   const r = await c.query<{ n: string; keys: string[] | null }>(
-    `SELECT count(*)::int8::text AS n, (array_agg(${shadow.key.map((k) => `${s(k)}::text`).join(` || ',' || `)}))[1:5] AS keys FROM ${p.relation ?? shadow.relation} s WHERE ${where}`,
+    `SELECT count(*)::int8::text AS n, (array_agg(${key.map((k) => `${s(k)}::text`).join(` || ',' || `)}))[1:5] AS keys FROM ${p.relation ?? shadow.relation} s WHERE ${where}`,
   );
   return { count: Number(r.rows[0]!.n), keys: r.rows[0]!.keys ?? [] };
 }
@@ -200,11 +231,18 @@ export function orphanError(p: ForeignKeyProof, found: { count: number; keys: st
  */
 export async function proveBeforeCutover(
   pool: Pool,
-  x: { migrationId: number; shadowSchema: string; shadow: string; key: string[]; keyTypes: string[]; proofs: ForeignKeyProof[]; retry: RetryPolicy; record: (recheck: string) => void },
+  x: {
+    migrationId: number; shadowSchema: string; shadow: string; key: string[]; keyTypes: string[]; proofs: ForeignKeyProof[]; retry: RetryPolicy;
+    /** the replay records the keys it writes into `recheck` from now on: the table's replayer (n = 0), or a tree's n-th relation's */
+    record: (recheck: string, n: number) => void;
+  },
 ): Promise<{ relation: string; key: string[]; recheck: string }> {
   const recheck = qualified(x.shadowSchema, 'fk_recheck');
-  await withTransaction(pool, (c) => c.query(`CREATE TABLE IF NOT EXISTS ${recheck} (${x.key.map((k, i) => `${ident(k)} ${trusted(x.keyTypes[i]!)}`).join(', ')})`));
-  x.record(recheck);
+  const rechecks = [{ n: 0, key: x.key, keyTypes: x.keyTypes, recheck }, ...x.proofs.flatMap((p) => (p.own ? [p.own] : []))];
+  for (const r of new Map(rechecks.map((r) => [r.n, r])).values()) {
+    await withTransaction(pool, (c) => c.query(`CREATE TABLE IF NOT EXISTS ${r.recheck} (${r.key.map((k, i) => `${ident(k)} ${trusted(r.keyTypes[i]!)}`).join(', ')})`));
+    x.record(r.recheck, r.n);
+  }
   await watchParents(pool, x.migrationId, x.shadowSchema, x.proofs, x.retry);
   const shadow = { relation: x.shadow, key: x.key, recheck };
   for (const p of x.proofs) {

@@ -91,12 +91,18 @@ export async function proveConstraints(run: Run, k: Captured): Promise<CutoverIn
     // A leaf's own key into its tree is not the shadow's (shadow/leaf.ts): one the statements VALIDATE is proven too.
     const leafKeys = await leafKeysValidated(c, origin, plan.parsed.statements, validatedByUser);
     const constraints = [...k.shadow.constraints, ...leafKeys];
-    return foreignKeysToProve(c, { originOid: origin.oid, shadowSchema: names.schema, homes: partitionHomes(names.schema, origin), table: origin.name, constraints, retyped, validated: validatedByUser });
+    // A tree's descendants' keys bind their own rows (shadow/tree.ts), each relation's shadow read ONLY.
+    const relations = (k.tree?.relations ?? []).map((r) => ({
+      oid: r.table.oid, schema: r.table.schema, name: r.table.name, shadow: r.tables.shadow, key: r.tables.mapping.shadowKey, keyTypes: r.tables.shadowKeyTypes,
+    }));
+    const homes = plan.tree.length ? treeHomes(names.schema, origin, plan.tree) : partitionHomes(names.schema, origin);
+    return foreignKeysToProve(c, { originOid: origin.oid, shadowSchema: names.schema, homes, table: origin.name, constraints, retyped, validated: validatedByUser, relations });
   });
   if (proofs.length === 0) return undefined;
   const shadow = await proveBeforeCutover(pool, {
     migrationId: id, shadowSchema: names.schema, shadow: k.tables.shadow, key: k.mapping.shadowKey, keyTypes: k.tables.shadowKeyTypes, proofs, retry: opts.retry,
-    record: (recheck) => k.replayer.recordKeysIn(recheck),
+    // The table's own replayer (a tree's parent's), or the n-th relation's of its tree.
+    record: (recheck, n) => (n === 0 ? k.tree?.parent ?? k.replayer : k.tree!.relations[n - 1]!.replayer).recordKeysIn(recheck),
   });
   return { proofs, shadow };
 }
