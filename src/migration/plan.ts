@@ -82,7 +82,7 @@ export async function makePlan(c: Client, sql: string, retry: RetryPolicy, trans
   const mapping = deriveMapping(flow, trial.columns, trial.onceDefaults, origin.key, ident, transforms, origin.identity);
   // Every ALTER through the engine copies the table: a copy that will not fit is refused here.
   // (Its size functions take the table's ACCESS SHARE lock, which waits behind a queued DDL.)
-  const disk = await withRetry(retry, () => checkDiskSpace(c, { origin, flow, trial }, diskFreeBytes));
+  const disk = await withRetry(retry, () => checkDiskSpace(c, { origin, flow, trial, tree }, diskFreeBytes));
   return { parsed, origin, tree, flow, findings, trial, mapping, transforms, statements: parsed.statements.map(deparseStatement), disk };
 }
 

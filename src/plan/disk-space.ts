@@ -79,11 +79,13 @@ export interface DiskInput {
   origin: TableInfo;
   flow: ColumnFlow;
   trial: ShadowTable;
+  /** a parent's descendants copied with it (shadow/tree.ts) */
+  tree?: TableInfo[];
 }
 
 /** Estimates, finds the free space, and refuses (UserError, exit 2) a copy that will not fit. */
 export async function checkDiskSpace(c: Client, input: DiskInput, diskFreeBytes?: number): Promise<DiskCheck> {
-  const facts = await readFacts(c, input.origin);
+  const facts = await readFacts(c, input.origin, (input.tree ?? []).map((t) => t.oid));
   const need = await estimateNeed(c, input, facts);
   const free = diskFreeBytes !== undefined ? ({ kind: 'operator', bytes: diskFreeBytes } as const) : await localFreeSpace(c, input.origin, facts, need);
   const check = { need, free };
@@ -164,13 +166,15 @@ interface Facts {
   walRetained: boolean;
 }
 
-async function readFacts(c: Client, origin: TableInfo): Promise<Facts> {
+async function readFacts(c: Client, origin: TableInfo, descendants: string[] = []): Promise<Facts> {
   const r = (
     await c.query(
       // A partitioned table has no storage of its own: its partitions' sizes add up, and its
-      // largest partition's file stands for it (a plain table's tree is the table alone).
+      // largest partition's file stands for it (a plain table's tree is the table alone); a
+      // legacy inheritance tree copied with its parent counts its descendants (`descendants`) too.
       `WITH tree AS (SELECT relid FROM pg_partition_tree($1::oid::regclass) WHERE isleaf AND relid <> $1::oid
-                     UNION ALL SELECT oid FROM pg_class WHERE oid = $1::oid AND relkind <> 'p'),
+                     UNION ALL SELECT oid FROM pg_class WHERE oid = $1::oid AND relkind <> 'p'
+                     UNION ALL SELECT unnest($2::oid[])),
             file AS (SELECT relid FROM tree ORDER BY pg_relation_size(relid) DESC, relid LIMIT 1)
        SELECT (SELECT sum(pg_table_size(relid)) FROM tree)::int8::text AS table_bytes,
               (SELECT sum(pg_indexes_size(relid)) FROM tree)::int8::text AS index_bytes,
@@ -182,7 +186,7 @@ async function readFacts(c: Client, origin: TableInfo): Promise<Facts> {
          FROM file JOIN pg_class cl ON cl.oid = file.relid
          JOIN pg_database d ON d.datname = current_database()
          JOIN pg_tablespace ts ON ts.oid = CASE WHEN cl.reltablespace = 0 THEN d.dattablespace ELSE cl.reltablespace END`,
-      [origin.oid],
+      [origin.oid, descendants],
     )
   ).rows[0];
   return {
@@ -206,7 +210,7 @@ const INDEX_ENTRY_OVERHEAD = 12;
 const INDEX_FILL = 0.9;
 const MARGIN = 0.1;
 
-async function estimateNeed(c: Client, { origin, flow, trial }: DiskInput, facts: Facts): Promise<DiskNeed> {
+async function estimateNeed(c: Client, { origin, flow, trial, tree = [] }: DiskInput, facts: Facts): Promise<DiskNeed> {
   const explain = (await c.query(`EXPLAIN (FORMAT JSON) SELECT FROM ${qualified(origin.schema, origin.name)}`)).rows[0]['QUERY PLAN'];
   const rows = Math.max(0, Number(explain[0]?.Plan?.['Plan Rows'] ?? origin.estimatedRows));
 
@@ -284,7 +288,13 @@ async function estimateNeed(c: Client, { origin, flow, trial }: DiskInput, facts
     }
   }
 
-  const rebuilt = await matviewBytes(c, origin);
+  // A tree's descendants' indexes (their shadows get the same), as they are; what a type change
+  // adds to their entries is in the margin.
+  const descendants = tree.length === 0 ? 0 : Number((await c.query(
+    `SELECT coalesce(sum(pg_indexes_size(oid)), 0)::int8::text AS n FROM pg_class WHERE oid = ANY ($1::oid[])`, [tree.map((t) => t.oid)],
+  )).rows[0].n);
+  indexBytes += descendants;
+  const rebuilt = await matviewBytes(c, origin, tree.map((t) => t.oid));
   const written = await alreadyWritten(c, origin);
   const logged = origin.persistence !== 'u';
   const wrote = heapBytes + indexBytes + rebuilt.heap + rebuilt.index;
@@ -304,8 +314,8 @@ async function estimateNeed(c: Client, { origin, flow, trial }: DiskInput, facts
 }
 
 /** The materialized views the swap rebuilds, as they are now: their heaps and their indexes. */
-async function matviewBytes(c: Client, origin: TableInfo): Promise<{ heap: number; index: number }> {
-  const oids = (await readBoundObjects(c, origin.oid)).objects.filter((o) => o.action === 'rebuild-matview').map((o) => o.oid);
+async function matviewBytes(c: Client, origin: TableInfo, tree: string[]): Promise<{ heap: number; index: number }> {
+  const oids = (await readBoundObjects(c, origin.oid, tree)).objects.filter((o) => o.action === 'rebuild-matview').map((o) => o.oid);
   if (oids.length === 0) return { heap: 0, index: 0 };
   const r = await c.query(
     `SELECT coalesce(sum(pg_table_size(oid)), 0)::int8::text AS heap, coalesce(sum(pg_indexes_size(oid)), 0)::int8::text AS index FROM pg_class WHERE oid = ANY ($1::oid[])`,
