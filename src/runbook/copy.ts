@@ -17,8 +17,7 @@ import { leafLocks, lockSetFor } from '../cutover/lock-set.js';
 import { lockStatements } from '../cutover/locked-swap.js';
 import { carryOnRelations, readBoundDefs, type BoundDefs } from '../cutover/bound-swap.js';
 import { attachLeaf, defaultBoundCheck, inheritedForeignKeys, keysIntoTree, leafBoundCondition } from '../shadow/leaf.js';
-import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, exchangeTreeParents, moveRules, repointForeignKeysIn, swapInheritance, swapParents, swapTables, type TreeSwap } from '../cutover/swap.js';
-import { ON_ANOTHER_RELATION, readBoundObjects } from '../catalog/bound-objects.js';
+import { addForeignKeysIn, dropForeignKeysIn, exchangeTables, exchangeTreeParents, moveRules, notWithinTree, repointForeignKeysIn, swapInheritance, swapParents, swapTables, type TreeSwap } from '../cutover/swap.js';
 import type { TableInfo } from '../catalog/table.js';
 import type { PartitionHomes } from '../plan/partition-homes.js';
 import { PARENTS_IN_ORDER, treeHomes } from '../shadow/tree.js';
@@ -68,15 +67,24 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
     return notWritten(`schema ${left.nspname} exists: a runbook of ${origin.schema}.${origin.name} was started and not finished; its abort.sql or cleanup.sql removes it`);
   }
   // Definitions are read as the swap reads them: under search_path = pg_catalog (transaction-local), every name qualified.
-  const { defs, originFks } = await rolledBack(c, () =>
-    withQualifiedNames(c, async () => ({
-      defs: await readDependentDefs(c, origin.oid, []),
-      originFks: (await c.query(sqlFile('fks-out.sql'), [origin.oid])).rows as { name: string; def: string; comment: string | null }[],
-    })),
+  // A tree's foreign keys among its relations are their own (each relation's below), not others' into them (cutover/swap.ts).
+  const notTree = notWithinTree([origin, ...plan.tree]);
+  const read = await rolledBack(c, () =>
+    withQualifiedNames(c, async () => {
+      const out: { defs: DependentDef[]; fks: OwnForeignKey[] }[] = [];
+      for (const t of [origin, ...plan.tree]) {
+        out.push({
+          defs: (await readDependentDefs(c, t.oid, [])).filter(notTree),
+          fks: (await c.query(sqlFile('fks-out.sql'), [t.oid])).rows as OwnForeignKey[],
+        });
+      }
+      return out;
+    }),
   );
-  const bound = await boundObjects(c, origin.oid);
-  // Other relations' rules, policies and constraint triggers: revert.sql re-binds them to the old table by the same text.
-  const rebound = await rolledBack(c, () => readBoundDefs(c, origin.oid)).catch((err: unknown) => describeError(err));
+  const defs = read[0]!.defs;
+  const bound = await boundObjects(c, [origin, ...plan.tree]);
+  // Other relations' rules, policies and constraint triggers (a tree's descendants' too): revert.sql re-binds them to the old relations by the same text.
+  const rebound = await rolledBack(c, () => readBoundDefs(c, origin.oid, plan.tree.map((t) => t.oid))).catch((err: unknown) => describeError(err));
   if (typeof rebound === 'string') return notWritten(rebound);
   if (plan.flow.renames.length && (bound.views.length || rebound.rebound.size || defs.some((d) => ['trigger', 'rule', 'policy', 'statistics'].includes(d.kind)))) {
     return notWritten('the statements rename a column that views, rules, triggers, policies or statistics of the table (or other tables\' rules, policies and triggers) may name: their new definitions exist only once the rename is applied under the swap\'s lock; pgshift alter --execute does that');
@@ -86,8 +94,6 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
     [origin.oid],
   )).rows.map((r) => r.name);
   if (ruled.length) return notWritten(`partition ${ruled.join(', ')} has rules of its own, which revert.sql does not move back to the old partition; pgshift alter --execute does`);
-  const treeWhy = await treeNotWritten(c, plan.tree);
-  if (treeWhy) return notWritten(treeWhy);
   const leaf = origin.partitionOf;
   const intoTree = leaf ? await keysIntoTree(c, origin.oid) : [];
   if (intoTree.length) {
@@ -120,10 +126,9 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
       const shadow = await buildShadow(built.client, { origin, flow: plan.flow, statements: plan.parsed.statements, schema, tree: plan.tree });
       // A tree's descendants, each with its capture, changelog and mapping as the run's (migration/tree-relations.ts).
       const relations = plan.tree.length ? await treeRelations({ plan, names }, c, shadow) : [];
-      const partitionFk = shadow.constraints.find((k) => k.partition && k.type === 'f');
-      // (a tree's descendant's are named so too: shadow/tree.ts)
-      const of = plan.tree.length ? 'inheritance descendant' : 'partition';
-      if (partitionFk) return notWritten(`${of} ${partitionFk.partition} has foreign key ${partitionFk.name} of its own, which revert.sql does not put back on the old ${of}; pgshift alter --execute does`);
+      // (a tree's descendant's are named so too, and revert.sql puts theirs back: shadow/tree.ts)
+      const partitionFk = plan.tree.length ? undefined : shadow.constraints.find((k) => k.partition && k.type === 'f');
+      if (partitionFk) return notWritten(`partition ${partitionFk.partition} has foreign key ${partitionFk.name} of its own, which revert.sql does not put back on the old partition; pgshift alter --execute does`);
       const mapping = deriveMapping(plan.flow, shadow.columns, shadow.onceDefaults, origin.key, ident, plan.transforms, origin.identity);
       // The row identity is built right after the copy (the replay finds rows by it), the others after the replay.
       const key = recordingClient(c, 'run');
@@ -159,8 +164,12 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
         runbookRelation(names, origin, rootTables, capture(names), fingerprint),
         ...relations.map((r, i) => runbookRelation(names, r.table, r.tables, treeCapture(names, i + 1), fingerprints.get(r.table.oid)!)),
       ];
-      const ctx: Ctx = { plan, x, schema, table, names, shadow, mapping, defs, bound, rebound, originFks, fingerprint, searchPath, defaultCheck, oldLeafForeignKeys, validateChildren, rels, tree, homes };
-      ctx.newIdentity = await identitySequences(c, shadow.oid);
+      // Each relation's own that the swap carries and revert.sql carries back: the table's, then each descendant's.
+      const own: OwnOfRelation[] = [{ table, side: schema, ...read[0]!, newIdentity: await identitySequences(c, shadow.oid), newColumnName: newColumnOf(plan) }];
+      for (const [i, t] of tree.entries()) {
+        own.push({ table: qualified(t.schema, t.name), side: homes.side(t.schema), ...read[i + 1]!, newIdentity: await identitySequences(c, t.shadowOid), newColumnName: t.newColumnName });
+      }
+      const ctx: Ctx = { plan, x, schema, table, names, shadow, mapping, defs, bound, rebound, own, fingerprint, searchPath, defaultCheck, oldLeafForeignKeys, validateChildren, rels, tree, homes };
       const swap = await recordSwap(c, ctx);
       const revert = await recordRevert(c, ctx);
       const shadowDdl = shadowStatements(built.statements, ctx);
@@ -191,11 +200,10 @@ interface Ctx {
   defs: DependentDef[];
   bound: { views: { name: string; def: string; options: string[] | null }[]; other: string[] };
   rebound: BoundDefs;
-  originFks: { name: string; def: string; comment: string | null }[];
   fingerprint: string;
   searchPath: string;
-  /** the shadow's identity sequences by column (their names; they move with the table) */
-  newIdentity?: Map<string, string>;
+  /** the table's and each tree descendant's own that the swap carries to the new relation and revert.sql back */
+  own: OwnOfRelation[];
   /** a leaf's parent's default partition and the CHECK that proves it holds no row of the leaf's bound */
   defaultCheck: { on: string; name: string; check: string } | null;
   /** a leaf's foreign keys cloned from its parent's: its own once detached, taken off the kept old leaf */
@@ -210,6 +218,36 @@ interface Ctx {
   homes: PartitionHomes;
 }
 
+/** A relation's foreign key to another table (fks-out.sql): the swap takes it off the kept old relation, revert.sql puts it back. */
+interface OwnForeignKey {
+  name: string;
+  def: string;
+  comment: string | null;
+}
+
+/**
+ * What the swap carries from a relation (the table, a tree's descendant) to its new one, and
+ * revert.sql back: other tables' foreign keys into it, its serial and identity sequences (its
+ * dependent definitions), its own foreign keys.
+ */
+interface OwnOfRelation {
+  /** the relation of the user's name, qualified */
+  table: SqlText;
+  /** the migration schema the old relation steps aside into, and the new one at the swap back */
+  side: string;
+  defs: DependentDef[];
+  fks: OwnForeignKey[];
+  /** the new relation's identity sequences by its column (their names; they move with it) */
+  newIdentity: Map<string, string>;
+  /** its column name -> the new relation's (absent when dropped) */
+  newColumnName: (origin: string) => string | undefined;
+}
+
+/** The table's column name -> the new table's (absent when the statements drop it). */
+function newColumnOf(plan: Plan): (origin: string) => string | undefined {
+  return (o) => [...plan.flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === o)?.[0];
+}
+
 /** One relation the scripts capture, copy and replay on its own: its tables as the scripts read them, its capture, its fingerprint. */
 interface Relation {
   table: TableInfo;
@@ -222,33 +260,6 @@ interface Relation {
 function runbookRelation(names: ArtifactNames, table: TableInfo, t: Tables, cap: CaptureNames, fingerprint: string): Relation {
   const { copyXacts: _, ...rest } = t;
   return { table, capture: cap, fingerprint, tables: { ...rest, mapping: { ...t.mapping, expressions: expressions(names, t.mapping), constants: [] } } };
-}
-
-/**
- * Why a tree's runbook is not written (null when it is): what the scripts' swap back cannot carry
- * back for a descendant, as for the table itself (views and routines bound to it, other tables'
- * foreign keys, rules, policies or triggers naming it, its own foreign keys, NOT VALID
- * constraints and sequences).
- */
-async function treeNotWritten(c: Client, tree: TableInfo[]): Promise<string | null> {
-  const found: string[] = [];
-  for (const t of tree) {
-    const views = await boundObjects(c, t.oid);
-    const bound = [
-      ...views.views.map((v) => `view ${v.name}`), ...views.other,
-      ...(await readBoundObjects(c, t.oid)).objects.filter((b) => ON_ANOTHER_RELATION.has(b.action)).map((b) => b.description),
-    ];
-    const defs = (await readDependentDefs(c, t.oid, [])).flatMap((d) =>
-      d.kind === 'fk-in' ? [`foreign key ${d.name} of ${d.schema}.${d.target} into it`] : d.kind === 'serial' || d.kind === 'identity' ? [`sequence ${d.schema}.${d.name}`] : []);
-    const own = (await c.query<{ name: string; fk: boolean }>(
-      `SELECT conname AS name, contype = 'f' AS fk FROM pg_constraint WHERE conrelid = $1::oid AND (contype = 'f' OR NOT convalidated) ORDER BY 1`,
-      [t.oid],
-    )).rows.map((r) => (r.fk ? `foreign key ${r.name}` : `NOT VALID constraint ${r.name}`));
-    const what = [...bound, ...defs, ...own];
-    if (what.length) found.push(`${t.schema}.${t.name} has ${what.join(', ')}`);
-  }
-  if (found.length === 0) return null;
-  return `the change reaches the inheritance children, and ${found.join('; ')}: revert.sql of a tree does not carry these back to the old relations (the scripts copy a tree whose descendants have none); pgshift alter --execute copies it, and --revert-window swaps it back`;
 }
 
 function notWritten(why: string): CopyRunbook {
@@ -282,8 +293,21 @@ function capture(names: ArtifactNames): CaptureNames {
   return { schema: names.logSchema, changelog: names.changelog, captureFunction: 'pgshift_capture', truncateFunction: 'pgshift_truncated', captureTrigger: names.captureTrigger, truncateTrigger: names.truncateTrigger };
 }
 
-/** Views bound to the table (re-bound by name), and the other objects bound to it (materialized views, routines of its row type), which the revert cannot carry back. */
-async function boundObjects(c: Client, oid: string): Promise<Ctx['bound']> {
+/**
+ * Views bound to the table or a tree's descendant (re-bound by name), and the other objects bound
+ * to them (materialized views, routines of their row types), which the revert cannot carry back.
+ */
+async function boundObjects(c: Client, tables: { oid: string }[]): Promise<Ctx['bound']> {
+  const out: Ctx['bound'] = { views: [], other: [] };
+  for (const t of tables) {
+    const b = await boundObjectsOf(c, t.oid);
+    out.views.push(...b.views.filter((v) => !out.views.some((w) => w.name === v.name)));
+    out.other.push(...b.other.filter((o) => !out.other.includes(o)));
+  }
+  return out;
+}
+
+async function boundObjectsOf(c: Client, oid: string): Promise<Ctx['bound']> {
   await c.query('BEGIN ISOLATION LEVEL READ COMMITTED');
   try {
     await c.query(`SET LOCAL search_path = pg_catalog`);
@@ -361,38 +385,39 @@ function copyBlock(ctx: Ctx, rel: Relation): string {
   const t = rel.tables;
   const key = t.mapping.originKey;
   const keys = key.map((k) => ident(k.name));
-  const lo = key.map((_, i) => `lo_${i}`);
-  const hi = key.map((_, i) => `hi_${i}`);
-  const declare = key.flatMap((k, i) => [`lo_${i} ${k.type}${k.collation ? ` COLLATE ${k.collation}` : ''};`, `hi_${i} ${k.type}${k.collation ? ` COLLATE ${k.collation}` : ''};`]);
+  const lo = key.map((_, i) => `pgshift_lo_${i}`);
+  const hi = key.map((_, i) => `pgshift_hi_${i}`);
+  const declare = key.flatMap((k, i) => [`pgshift_lo_${i} ${k.type}${k.collation ? ` COLLATE ${k.collation}` : ''};`, `pgshift_hi_${i} ${k.type}${k.collation ? ` COLLATE ${k.collation}` : ''};`]);
   // copyRangeSql numbers the low keys, then the high keys, after the (here none) constants.
   const chunk = (hasLow: boolean, hasHigh: boolean): string =>
     substituteParams(copyRangeSql(t, hasLow, hasHigh), (n) => (hasLow ? (n <= key.length ? lo[n - 1]! : hi[n - 1 - key.length]!) : hi[n - 1]!));
   const bound = (hasLow: boolean): string =>
     `SELECT ${keys.join(', ')} INTO ${hi.join(', ')} FROM ${originRows(t)}${hasLow ? ` WHERE ${tuple(keys)} > ${tuple(lo)}` : ''} ORDER BY ${keys.join(', ')} OFFSET ${ctx.x.chunkRows - 1} LIMIT 1`;
+  // Its variables are prefixed: one named as a column (n, first, ...) would make the column's reference ambiguous.
   return doBlock(
     [
       'DECLARE',
       ...declare.map((d) => `  ${d}`),
-      '  first boolean := true;',
-      '  last boolean;',
-      '  copied bigint := 0;',
-      '  n bigint;',
+      '  pgshift_first boolean := true;',
+      '  pgshift_last boolean;',
+      '  pgshift_copied bigint := 0;',
+      '  pgshift_n bigint;',
       'BEGIN',
       '  LOOP',
-      `    IF first THEN ${bound(false)}; ELSE ${bound(true)}; END IF;`,
-      '    last := NOT FOUND;',
-      `    IF first AND last THEN ${chunk(false, false)};`,
-      `    ELSIF first THEN ${chunk(false, true)};`,
-      `    ELSIF last THEN ${chunk(true, false)};`,
+      `    IF pgshift_first THEN ${bound(false)}; ELSE ${bound(true)}; END IF;`,
+      '    pgshift_last := NOT FOUND;',
+      `    IF pgshift_first AND pgshift_last THEN ${chunk(false, false)};`,
+      `    ELSIF pgshift_first THEN ${chunk(false, true)};`,
+      `    ELSIF pgshift_last THEN ${chunk(true, false)};`,
       `    ELSE ${chunk(true, true)};`,
       '    END IF;',
-      '    GET DIAGNOSTICS n = ROW_COUNT;',
-      '    copied := copied + n;',
+      '    GET DIAGNOSTICS pgshift_n = ROW_COUNT;',
+      '    pgshift_copied := pgshift_copied + pgshift_n;',
       '    COMMIT;',
-      "    RAISE NOTICE 'pgshift runbook: % rows copied', copied;",
-      '    EXIT WHEN last;',
+      "    RAISE NOTICE 'pgshift runbook: % rows copied', pgshift_copied;",
+      '    EXIT WHEN pgshift_last;',
       `    ${lo.map((l, i) => `${l} := ${hi[i]};`).join(' ')}`,
-      '    first := false;',
+      '    pgshift_first := false;',
       '  END LOOP;',
       'END',
     ].join('\n'),
@@ -505,7 +530,7 @@ interface RecordedSwap {
 async function recordSwap(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   const { plan } = ctx;
   const rec = recordingClient(c, 'dry', { onRead: parentsAsExchanged(ctx) });
-  const newColumnName = (o: string): string | undefined => [...plan.flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === o)?.[0];
+  const newColumnName = newColumnOf(plan);
   const { swap, validate: userValidate } = swapStatements(plan.parsed.statements, plan.origin.schema, plan.origin.name);
   const result = await swapTables(rec.client, {
     origin: plan.origin, names: ctx.names, shadowOid: ctx.shadow.oid, newColumnName, renameOrigin: [], unrenameOrigin: [],
@@ -517,11 +542,12 @@ async function recordSwap(c: Client, ctx: Ctx): Promise<RecordedSwap> {
     autovacuumBack: [],
     ...(ctx.tree.length ? { tree: ctx.tree } : {}),
   });
-  // The identity sequence's state is read when the swap runs, not when this was written: from the old table's sequence, moved beside it.
-  const oldSeq = (col: string): string | undefined => {
-    const origin = plan.flow.sources.get(col);
-    const def = ctx.defs.find((d) => d.kind === 'identity' && origin?.kind === 'origin' && d.target === origin.origin);
-    return def ? qualified(ctx.schema, def.name) : undefined;
+  // The identity sequence's state is read when the swap runs, not when this was written: from the
+  // old relation's sequence (the table's, a descendant's), moved beside it.
+  const oldSeq = (on: string, col: string): string | undefined => {
+    const rel = ctx.own.find((r) => r.table === on);
+    const def = rel?.defs.find((d) => d.kind === 'identity' && rel.newColumnName(d.target!) === col);
+    return def ? qualified(rel!.side, def.name) : undefined;
   };
   const statements = rec.statements.map((r) => identityFrom(r, oldSeq));
   // The kept old leaf's foreign keys cloned from its parent's are its own once detached (the
@@ -531,11 +557,11 @@ async function recordSwap(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   return { locks: await lockStatementsOf(c, ctx), statements, validate };
 }
 
-/** A recorded setval(pg_get_serial_sequence(table, column), value, called) made to copy the state of `source(column)` at run time. */
-function identityFrom(r: Recorded, source: (col: string) => string | undefined): string {
+/** A recorded setval(pg_get_serial_sequence(table, column), value, called) made to copy the state of `source(table, column)` at run time. */
+function identityFrom(r: Recorded, source: (table: string, col: string) => string | undefined): string {
   if (!/^\s*SELECT setval\(pg_get_serial_sequence\(\$1, \$2\)/.test(r.sql)) return inlineParams(r.sql, r.params);
   const [tableName, col] = r.params as string[];
-  const from = source(col!);
+  const from = source(tableName!, col!);
   if (!from) return inlineParams(r.sql, r.params);
   return `SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence(${literal(tableName!)}, ${literal(col!)}), s.last_value, s.is_called) FROM ${trusted(from)} s`;
 }
@@ -549,9 +575,12 @@ function identityFrom(r: Recorded, source: (col: string) => string | undefined):
  */
 async function recordRevert(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   const { plan, table, schema, defs } = ctx;
-  const of = (kind: DependentDef['kind']): DependentDef[] => defs.filter((d) => d.kind === kind);
-  const serials = new Set(of('serial').map((s) => s.name));
-  // The old table's own relations move with it; its serial sequences belong to the new table by then.
+  const own = ctx.own;
+  const ofRel = (r: OwnOfRelation, kind: DependentDef['kind']): DependentDef[] => r.defs.filter((d) => d.kind === kind);
+  // A serial the swap gave the new relation (releaseSequences: not one of a column the change drops, which stays with the old).
+  const released = (r: OwnOfRelation): DependentDef[] => ofRel(r, 'serial').filter((s) => r.newColumnName(s.target!) !== undefined);
+  const serials = new Set(own.flatMap((r) => released(r).map((s) => s.name)));
+  // The old relations' own relations move with them; their serial sequences belong to the new ones by then.
   const parents = parentsAsExchanged(ctx);
   const rec = recordingClient(c, 'dry', {
     onRead: (sql, rows, params) => (sql === sqlFile('owned-relations.sql') ? rows.filter((r) => !(r.kind === 'S' && serials.has(String(r.name)))) : parents(sql, rows, params)),
@@ -564,8 +593,12 @@ async function recordRevert(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   const intoParent = leaf ? await foreignKeysIntoParent(rec.client, plan.origin.oid) : [];
   await dropForeignKeysIn(rec.client, intoParent);
   if (leaf) await q(`ALTER TABLE ${qualified(leaf.parentSchema, leaf.parentName)} DETACH PARTITION ${table}`);
-  for (const con of ctx.shadow.constraints) if (con.type === 'f') await q(`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${ident(con.name)}`);
-  for (const s of of('serial')) await q(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY NONE`);
+  // The new relations' foreign keys (a tree's descendant's on the descendant of its name) must not hold the parents once kept.
+  for (const con of ctx.shadow.constraints.filter((k) => k.type === 'f')) {
+    const on = con.partition ? ctx.homes.live({ schema: con.partitionSchema!, name: con.partition }) : table;
+    await q(`ALTER TABLE ${on} DROP CONSTRAINT IF EXISTS ${ident(con.name)}`);
+  }
+  for (const s of own.flatMap(released)) await q(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY NONE`);
   // What the swap moved to the new table (and a tree's new relations), off it: its publications, its statistics objects.
   const extras = [
     { defs, table, oldTable: qualified(schema, plan.origin.name), side: schema },
@@ -588,19 +621,24 @@ async function recordRevert(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   } else {
     await swapInheritance(rec.client, inheritance);
   }
-  for (const s of of('serial')) await q(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY ${table}.${ident(s.target!)}`);
-  const newCol = (o: string): string | undefined => [...plan.flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === o)?.[0];
-  for (const s of of('identity')) {
-    const seq = ctx.newIdentity?.get(newCol(s.target!) ?? '');
-    if (seq) await q(`SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence(${literal(table)}, ${literal(s.target!)}), s.last_value, s.is_called) FROM ${qualified(schema, seq)} s`);
+  // Each relation (the table, a tree's descendants) claims its sequences back: a serial's owner, an identity's state from the new one's, moved aside.
+  for (const r of own) {
+    for (const s of released(r)) await q(`ALTER SEQUENCE ${qualified(s.schema!, s.name)} OWNED BY ${r.table}.${ident(s.target!)}`);
+    for (const s of ofRel(r, 'identity')) {
+      const seq = r.newIdentity.get(r.newColumnName(s.target!) ?? '');
+      if (seq) await q(`SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence(${literal(r.table)}, ${literal(s.target!)}), s.last_value, s.is_called) FROM ${qualified(r.side, seq)} s`);
+    }
   }
-  const validate = await repointForeignKeysIn(rec.client, of('fk-in'));
-  for (const fk of ctx.originFks) {
-    // A leaf's go back valid: ATTACH attaches only a valid one (its check reads the old leaf under the lock).
-    const later = !/ NOT VALID$/.test(fk.def) && !leaf;
-    await q(`ALTER TABLE ${table} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${later ? ' NOT VALID' : ''}`);
-    if (fk.comment !== null) await q(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${table} IS ${literal(fk.comment)}`);
-    if (later) validate.push([table, fk.name]);
+  const validate = await repointForeignKeysIn(rec.client, own.flatMap((r) => ofRel(r, 'fk-in')));
+  // The old relations' own foreign keys, taken off them by the swap, back (a NOT VALID one stays so).
+  for (const r of own) {
+    for (const fk of r.fks) {
+      // A leaf's go back valid: ATTACH attaches only a valid one (its check reads the old leaf under the lock).
+      const later = !/ NOT VALID$/.test(fk.def) && !leaf;
+      await q(`ALTER TABLE ${r.table} ADD CONSTRAINT ${ident(fk.name)} ${fk.def}${later ? ' NOT VALID' : ''}`);
+      if (fk.comment !== null) await q(`COMMENT ON CONSTRAINT ${ident(fk.name)} ON ${r.table} IS ${literal(fk.comment)}`);
+      if (later) validate.push([r.table, fk.name]);
+    }
   }
   if (leaf) {
     await attachLeaf(rec.client, plan.origin, ctx.names, leaf.bound);
