@@ -86,6 +86,9 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
   // Other relations' rules, policies and constraint triggers (a tree's descendants' too): revert.sql re-binds them to the old relations by the same text.
   const rebound = await rolledBack(c, () => readBoundDefs(c, origin.oid, plan.tree.map((t) => t.oid))).catch((err: unknown) => describeError(err));
   if (typeof rebound === 'string') return notWritten(rebound);
+  // A run rebuilds and fills a materialized view just before its cutover (cutover/matviews.ts); the scripts have no such step.
+  const rebuilt = [...rebound.matviews.values()].map((m) => `materialized view ${m.schema}.${m.name}`).map((n) => bound.other.find((o) => o.startsWith(`${n} `)) ?? n);
+  if (rebuilt.length) return notWritten(`${rebuilt.join(', ')}: the scripts do not rebuild a materialized view over what they swap (a run rebuilds and fills it just before its cutover); pgshift alter --execute does`);
   if (plan.flow.renames.length && (bound.views.length || rebound.rebound.size || defs.some((d) => ['trigger', 'rule', 'policy', 'statistics'].includes(d.kind)))) {
     return notWritten('the statements rename a column that views, rules, triggers, policies or statistics of the table (or other tables\' rules, policies and triggers) may name: their new definitions exist only once the rename is applied under the swap\'s lock; pgshift alter --execute does that');
   }
@@ -297,12 +300,13 @@ function capture(names: ArtifactNames): CaptureNames {
  * Views bound to the table or a tree's descendant (re-bound by name), and the other objects bound
  * to them (materialized views, routines of their row types), which the revert cannot carry back.
  */
-async function boundObjects(c: Client, tables: { oid: string }[]): Promise<Ctx['bound']> {
+async function boundObjects(c: Client, tables: TableInfo[]): Promise<Ctx['bound']> {
   const out: Ctx['bound'] = { views: [], other: [] };
-  for (const t of tables) {
+  for (const [i, t] of tables.entries()) {
     const b = await boundObjectsOf(c, t.oid);
     out.views.push(...b.views.filter((v) => !out.views.some((w) => w.name === v.name)));
-    out.other.push(...b.other.filter((o) => !out.other.includes(o)));
+    // A descendant's named with it (the table's are the table's).
+    out.other.push(...b.other.map((o) => (i ? `${o} (of ${t.schema}.${t.name})` : o)).filter((o) => !out.other.includes(o)));
   }
   return out;
 }
@@ -884,7 +888,7 @@ function revertScript(ctx: Ctx, revert: RecordedSwap): RunbookScript {
       name: 'revert',
       file: 'revert.sql',
       purpose: 'not written',
-      sql: scriptText(header(ctx, 'revert', [`not written: ${other.join(', ')} depend on the table; their swap back is pgshift's (pgshift alter --revert-window, then pgshift revert)`]), []),
+      sql: scriptText(header(ctx, 'revert', [`not written: ${other.join(', ')} depend on the ${ctx.tree.length ? 'tree' : 'table'}; their swap back is pgshift's (pgshift alter --revert-window, then pgshift revert)`]), []),
     };
   }
   const sections: Section[] = [
