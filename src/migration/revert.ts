@@ -7,7 +7,7 @@ import { PgshiftError, RuntimeError, UserError, describeError, sqlState } from '
 import { componentLog } from '../log.js';
 import { changedSince, describeTable } from '../catalog/table.js';
 import { parseAlter } from '../plan/parse.js';
-import { followColumns } from '../plan/columns.js';
+import { followColumns, newColumnName } from '../plan/columns.js';
 import type { ArtifactNames } from '../plan/names.js';
 import { migrationNames } from './artifacts.js';
 import { takeOver } from './lifecycle.js';
@@ -102,7 +102,7 @@ async function revertOwned(pool: Pool, o: { retry: RetryPolicy; deadlineMs: numb
   const flow = followColumns((await parseAlter(m.statements)).statements, oldT.columns, oldT.identity);
   // Materialized views over the new table are rebuilt on the old one first, as on the way in:
   // the old table's columns carry the new names while the rebuilds bind to them.
-  const newNameOf = (old: string): string | undefined => [...flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === old)?.[0];
+  const newNameOf = newColumnName(flow);
   const renames = columnRenames(oldT.columns.map((col) => col.name), newNameOf);
   const renameOld = ([from, to]: [string, string]): string => `ALTER TABLE ${qualified(oldT.schema, oldT.name)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`;
   await prebuildMatviews({
@@ -226,7 +226,7 @@ async function reverseSetup(
   const flow = followColumns((await parseAlter(m.statements)).statements, oldT.columns, oldT.identity);
   // A descendant keeps a column the change drops from the parent when it declares it too (as
   // offline; migration/tree-relations.ts): the new relation's column of that name is that column.
-  const followed = (old: string): string | undefined => [...flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === old)?.[0];
+  const followed = newColumnName(flow);
   const newNameOf = (old: string): string | undefined =>
     followed(old) ?? (rel.descendant && !flow.sources.has(old) && newT.columns.some((x) => x.name === old) ? old : undefined);
   const targets: string[] = [];

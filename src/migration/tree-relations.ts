@@ -106,7 +106,8 @@ function flowName(mapping: { targets: string[]; expressions: string[] }, origin:
  * The tree's replays as one: each batch replays every relation's changelog in turn, and counts
  * what all took (the drains' rule: a batch that took fewer than its bound found the backlogs
  * that small). The parent's replayer resolves its unique indexes' conflicts and records the
- * keys a proof re-checks, as for any table.
+ * keys a proof re-checks, as for any table; a relation's own replayer records those of its own
+ * keys a proof of its foreign keys re-checks (migration/phases/validate.ts proveConstraints).
  */
 export function treeReplayer(parent: Replayer, relations: TreeRelation[]): Replayer {
   if (relations.length === 0) return parent;

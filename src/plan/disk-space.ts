@@ -6,7 +6,7 @@ import { qualified } from '../db/quote.js';
 import { UserError } from '../errors.js';
 import type { TableInfo } from '../catalog/table.js';
 import type { ShadowTable } from '../shadow/build.js';
-import type { ColumnFlow } from './columns.js';
+import { newColumnName, type ColumnFlow } from './columns.js';
 import { artifactNames } from './names.js';
 import { readBoundObjects } from '../catalog/bound-objects.js';
 
@@ -270,7 +270,7 @@ async function estimateNeed(c: Client, { origin, flow, trial, tree = [] }: DiskI
   // changes online, so its size follows the origin's.
   for (const [name, i] of originIndexes) {
     if (name !== origin.identity?.name) continue;
-    const newCols = origin.key.map((k) => [...flow.sources].find(([, s]) => s.kind === 'origin' && s.origin === k.name)?.[0] ?? k.name);
+    const newCols = origin.key.map((k) => newColumnName(flow)(k.name) ?? k.name);
     indexBytes += i.bytes * (entry(newCols.map((n) => newWidth.get(n) ?? VARLENA_GUESS)) / entry(origin.key.map((k) => oldWidth.get(k.name) ?? VARLENA_GUESS)));
   }
   for (const idx of trial.indexes) {

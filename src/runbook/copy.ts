@@ -24,6 +24,7 @@ import { PARENTS_IN_ORDER, treeHomes } from '../shadow/tree.js';
 import { treeCapture, treeLocks, treeRelations, treeSwaps } from '../migration/tree-relations.js';
 import type { Plan } from '../migration/plan.js';
 import { deriveMapping, type RowMapping } from '../plan/mapping.js';
+import { newColumnName } from '../plan/columns.js';
 import { logSchemaOf, type ArtifactNames } from '../plan/names.js';
 import { buildShadow, swapStatements, type ShadowTable } from '../shadow/build.js';
 import { standInName } from '../shadow/inherit.js';
@@ -168,7 +169,7 @@ export async function copyRunbook(c: Client, x: CopyRunbookInput): Promise<CopyR
         ...relations.map((r, i) => runbookRelation(names, r.table, r.tables, treeCapture(names, i + 1), fingerprints.get(r.table.oid)!)),
       ];
       // Each relation's own that the swap carries and revert.sql carries back: the table's, then each descendant's.
-      const own: OwnOfRelation[] = [{ table, side: schema, ...read[0]!, newIdentity: await identitySequences(c, shadow.oid), newColumnName: newColumnOf(plan) }];
+      const own: OwnOfRelation[] = [{ table, side: schema, ...read[0]!, newIdentity: await identitySequences(c, shadow.oid), newColumnName: newColumnName(plan.flow) }];
       for (const [i, t] of tree.entries()) {
         own.push({ table: qualified(t.schema, t.name), side: homes.side(t.schema), ...read[i + 1]!, newIdentity: await identitySequences(c, t.shadowOid), newColumnName: t.newColumnName });
       }
@@ -246,10 +247,6 @@ interface OwnOfRelation {
   newColumnName: (origin: string) => string | undefined;
 }
 
-/** The table's column name -> the new table's (absent when the statements drop it). */
-function newColumnOf(plan: Plan): (origin: string) => string | undefined {
-  return (o) => [...plan.flow.sources.entries()].find(([, s]) => s.kind === 'origin' && s.origin === o)?.[0];
-}
 
 /** One relation the scripts capture, copy and replay on its own: its tables as the scripts read them, its capture, its fingerprint. */
 interface Relation {
@@ -534,10 +531,10 @@ interface RecordedSwap {
 async function recordSwap(c: Client, ctx: Ctx): Promise<RecordedSwap> {
   const { plan } = ctx;
   const rec = recordingClient(c, 'dry', { onRead: parentsAsExchanged(ctx) });
-  const newColumnName = newColumnOf(plan);
+  const newColumnOf = newColumnName(plan.flow);
   const { swap, validate: userValidate } = swapStatements(plan.parsed.statements, plan.origin.schema, plan.origin.name);
   const result = await swapTables(rec.client, {
-    origin: plan.origin, names: ctx.names, shadowOid: ctx.shadow.oid, newColumnName, renameOrigin: [], unrenameOrigin: [],
+    origin: plan.origin, names: ctx.names, shadowOid: ctx.shadow.oid, newColumnName: newColumnOf, renameOrigin: [], unrenameOrigin: [],
     // Not written for a leaf with a key into its tree (above): no statement can name one.
     constraints: ctx.shadow.constraints, swapStatements: swap, leafKeyChanges: [], retainOld: true,
     // A parent's ONLY drops, run on the old table's stand-in while its children move, as the run's (shadow/parent.ts).
